@@ -1,0 +1,104 @@
+//! Raw command-line arguments, as clap parses them. Commands turn these into
+//! checked settings; nothing here is trusted yet.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::report::Format;
+
+#[derive(Debug, Parser)]
+#[command(name = "threadkit", version, about = "Validate, migrate, generate and export tool-use chain-of-thought threads", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check thread files (.json, .jsonl) against their schema and threadkit's rules.
+    Validate(ValidateArgs),
+    /// Count threads by version, status, dataset and label; tool usage and turns.
+    Stats(StatsArgs),
+    /// List the rules, or explain one (`threadkit rules TK201`).
+    Rules(RulesArgs),
+    /// Print an embedded JSON Schema (`threadkit schema thread.openai_v1`), or list them.
+    Schema(SchemaArgs),
+}
+
+pub const DEFAULT_THREADS_DIR: &str = "data/tool_chain_of_thoughts/threads";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct WalkArgs {
+    /// Files and directories to check (directories recursively: *.json, *.jsonl).
+    #[arg(default_value = DEFAULT_THREADS_DIR)]
+    pub paths: Vec<PathBuf>,
+    /// Follow symbolic links met while walking directories.
+    #[arg(long)]
+    pub follow_links: bool,
+    /// Skip files (and JSONL lines) larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::validate::DEFAULT_MAX_FILE_SIZE)]
+    pub max_file_size: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+    /// Apply the safe automatic fixes (atomically; the fixed file is re-validated before it is written).
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: print a unified diff per file and write nothing.
+    #[arg(long, requires = "fix")]
+    pub dry_run: bool,
+    /// Folder of datasets (DIR/<dataset>/manifest.json, labels.json): check threads against it.
+    #[arg(long, value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+    /// Treat warnings as failures (exit code 1).
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// Rule codes or names to skip, comma-separated (e.g. TK008,metadata-counts).
+    #[arg(long, value_delimiter = ',', value_name = "RULE")]
+    pub ignore: Vec<String>,
+    /// Print only the summary (human format).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Colors in human output.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: Color,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// A rule code or name; without it, all rules are listed.
+    pub rule: Option<String>,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// thread.openai_v1, thread.v3, dataset.manifest or dataset.labels.
+    pub name: Option<String>,
+}

@@ -1,0 +1,26 @@
+use std::io::{self, Write};
+
+use crate::cli::SchemaArgs;
+use crate::schema;
+
+use super::ExitStatus;
+
+pub fn run(args: SchemaArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+    let Some(name) = args.name else {
+        for s in schema::SCHEMAS {
+            writeln!(out, "{:<18} {}", s.name, s.file)?;
+        }
+        return Ok(ExitStatus::Success);
+    };
+    match schema::find(&name) {
+        Some(s) => {
+            out.write_all(s.text.as_bytes())?;
+            Ok(ExitStatus::Success)
+        }
+        None => {
+            let names: Vec<_> = schema::SCHEMAS.iter().map(|s| s.name).collect();
+            writeln!(err, "threadkit: no schema {name:?}; choose one of: {}", names.join(", "))?;
+            Ok(ExitStatus::Error)
+        }
+    }
+}

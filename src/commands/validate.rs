@@ -1,0 +1,230 @@
+//! `threadkit validate`: walk, check in parallel batches, merge cross-file findings,
+//! fix, report.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::check::Options;
+use crate::cli::{Color, ValidateArgs};
+use crate::data_root::DataRoot;
+use crate::diagnostic::Diagnostic;
+use crate::fix;
+use crate::report::{human::Renderer, json, Format, Totals};
+use crate::rules;
+use crate::span;
+use crate::validate::{file_stem, validate_entry, FileReport, Settings};
+use crate::walk::{walk, WalkOptions};
+use crate::write::atomic_write;
+
+use super::{pool, ExitStatus, BATCH};
+
+pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+    let mut ignored: HashSet<&'static str> = HashSet::new();
+    for key in &args.ignore {
+        match rules::find(key) {
+            Some(r) => {
+                ignored.insert(r.code);
+            }
+            None => {
+                writeln!(err, "threadkit: --ignore {key:?} names no rule; `threadkit rules` lists them")?;
+                return Ok(ExitStatus::Error);
+            }
+        }
+    }
+    let data_root = match &args.data_root {
+        Some(dir) if !dir.is_dir() => {
+            writeln!(err, "threadkit: --data-root {}: not a directory; point it at the folder that holds <dataset>/manifest.json", dir.display())?;
+            return Ok(ExitStatus::Error);
+        }
+        Some(dir) => Some(DataRoot::new(dir)),
+        None => None,
+    };
+    let settings = Settings {
+        max_file_size: args.walk.max_file_size,
+        data_root: data_root.as_ref(),
+        keep_fixable: args.fix,
+        summarize: false,
+    };
+    let color = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let renderer = Renderer::new(color);
+
+    let walked = walk(&args.walk.paths, WalkOptions { follow_links: args.walk.follow_links });
+    let mut status = ExitStatus::Success;
+    for (path, why) in &walked.missing {
+        writeln!(err, "threadkit: {}: {why}; check the path", path.display())?;
+        status = ExitStatus::Error;
+    }
+
+    let pool = pool(args.walk.jobs);
+    let mut totals = Totals::default();
+    let mut ids: HashMap<String, String> = HashMap::new();
+    let mut fixed_count = 0usize;
+    let mut first_entry = true;
+    if args.format == Format::Json {
+        write!(out, "{{\"files\": [")?;
+    }
+    for batch in walked.entries.chunks(BATCH) {
+        let reports: Vec<FileReport> = pool.install(|| batch.par_iter().map(|e| validate_entry(e, &settings)).collect());
+        for mut report in reports {
+            mark_duplicates(&mut report, &mut ids);
+            report.records.iter_mut().for_each(|r| r.diagnostics.retain(|d| !ignored.contains(d.code())));
+            if args.fix {
+                match apply_fixes(&mut report, &settings, args.dry_run, out) {
+                    Ok(n) => fixed_count += n,
+                    Err(message) => {
+                        writeln!(err, "threadkit: {}: {message}", report.path.display())?;
+                        status = ExitStatus::Error;
+                    }
+                }
+            }
+            totals.add(&report);
+            match args.format {
+                Format::Human if !args.quiet => out.write_all(renderer.file(&report).as_bytes())?,
+                Format::Human => {}
+                Format::Json => {
+                    for entry in json::entries(&report) {
+                        if !first_entry {
+                            out.write_all(b",")?;
+                        }
+                        first_entry = false;
+                        write!(out, "\n  {entry}")?;
+                    }
+                }
+            }
+        }
+    }
+    match args.format {
+        Format::Json => writeln!(out, "\n], \"summary\": {}}}", json::summary(&totals))?,
+        Format::Human => out.write_all(renderer.summary(&totals, fixed_count).as_bytes())?,
+    }
+    let failing = totals.errors > 0 || (args.deny_warnings && totals.warnings > 0);
+    if failing && status == ExitStatus::Success {
+        status = ExitStatus::Failure;
+    }
+    Ok(status)
+}
+
+/// The first thread (in path order) with an id keeps it; later ones are findings.
+fn mark_duplicates(report: &mut FileReport, ids: &mut HashMap<String, String>) {
+    let path = report.path.clone();
+    for r in &mut report.records {
+        let Some(id) = r.id.clone() else { continue };
+        let here = match r.record {
+            Some(line) => format!("{}:{line}", path.display()),
+            None => path.display().to_string(),
+        };
+        match ids.get(&id) {
+            None => {
+                ids.insert(id, here);
+            }
+            Some(first) => {
+                let pointer = match r.version {
+                    Some(v) => crate::thread::ThreadView::new(&serde_json::Value::Null, v).id_pointer(),
+                    None => "",
+                };
+                let mut d = Diagnostic::new(&rules::DUPLICATE_ID, pointer, format!("id {id:?} is already used by {first}"))
+                    .with_label("duplicate id");
+                if r.text.is_none() {
+                    r.text = reload(&path, r.record).map(Into::into);
+                }
+                if let Some(text) = &r.text {
+                    d = d.at(span::location(text, pointer));
+                }
+                r.diagnostics.push(d);
+            }
+        }
+    }
+}
+
+/// Text of a record whose text was not kept (it had no findings until the merge found one).
+fn reload(path: &Path, record: Option<usize>) -> Option<String> {
+    match record {
+        None => std::fs::read_to_string(path).ok(),
+        Some(line) => {
+            let file = std::fs::File::open(path).ok()?;
+            io::BufReader::new(file).lines().nth(line - 1)?.ok()
+        }
+    }
+}
+
+/// Fix every fixable record of one file; write it (or print its diff). Returns findings fixed.
+fn apply_fixes(report: &mut FileReport, settings: &Settings<'_>, dry_run: bool, out: &mut dyn Write) -> Result<usize, String> {
+    let stem = file_stem(&report.path);
+    let options = Options { data_root: settings.data_root };
+    let mut replacements: HashMap<usize, String> = HashMap::new();
+    let mut whole_file: Option<(String, String)> = None;
+    let mut count = 0;
+    let jsonl = report.is_jsonl();
+    for r in report.records.iter_mut().filter(|r| r.has_fix()) {
+        let (Some(doc), Some(text)) = (r.doc.take(), r.text.clone()) else { continue };
+        let file_stem = if jsonl { None } else { stem.as_deref() };
+        let fixed = fix::fix_record(&text, doc, file_stem, options)?;
+        count += fixed.resolved.len();
+        let mut remaining = fixed.remaining;
+        // Findings added at the merge (duplicate ids) are not re-derived by the fix; keep them.
+        remaining.extend(r.diagnostics.iter().filter(|d| d.rule.code == rules::DUPLICATE_ID.code).cloned());
+        crate::validate::locate_all(&mut remaining, &fixed.text);
+        if dry_run {
+            let name = match r.record {
+                Some(line) => format!("{}:{line}", report.path.display()),
+                None => report.path.display().to_string(),
+            };
+            let diff = similar::TextDiff::from_lines(text.as_ref(), fixed.text.as_str())
+                .unified_diff()
+                .context_radius(3)
+                .header(&name, &format!("{name} (fixed)"))
+                .to_string();
+            out.write_all(diff.as_bytes()).map_err(|e| e.to_string())?;
+            continue;
+        }
+        match r.record {
+            Some(line) => {
+                replacements.insert(line, fixed.text.clone());
+            }
+            None => whole_file = Some((text.to_string(), fixed.text.clone())),
+        }
+        r.diagnostics = remaining;
+        r.text = Some(fixed.text.into());
+    }
+    if dry_run {
+        return Ok(0);
+    }
+    if let Some((_, new)) = whole_file {
+        atomic_write(&report.path, new.as_bytes()).map_err(|e| format!("cannot write the fixed file: {e}; the original is unchanged"))?;
+    } else if !replacements.is_empty() {
+        rewrite_jsonl(&report.path, &replacements).map_err(|e| format!("cannot write the fixed file: {e}; the original is unchanged"))?;
+    }
+    Ok(count)
+}
+
+/// Rewrite a JSONL file with some lines replaced, keeping every other byte as it was.
+fn rewrite_jsonl(path: &PathBuf, replacements: &HashMap<usize, String>) -> io::Result<()> {
+    let mut reader = io::BufReader::new(std::fs::File::open(path)?);
+    let mut out = Vec::new();
+    let mut line = Vec::new();
+    let mut n = 0;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        n += 1;
+        match replacements.get(&n) {
+            Some(new) => {
+                out.extend_from_slice(new.trim_end_matches(['\n', '\r']).as_bytes());
+                let ending = &line[line.iter().rposition(|&b| b != b'\n' && b != b'\r').map_or(0, |p| p + 1)..];
+                out.extend_from_slice(ending);
+            }
+            None => out.extend_from_slice(&line),
+        }
+    }
+    atomic_write(path, &out)
+}
+

@@ -1,0 +1,111 @@
+//! A folder of datasets (`DIR/<dataset>/manifest.json`, `labels.json`, `sessions/`),
+//! loaded lazily and shared by every worker.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+/// What a check needs to know about one dataset.
+#[derive(Debug)]
+pub struct Dataset {
+    pub dir: PathBuf,
+    pub manifest: Value,
+    /// `None` when the dataset has no labels.json.
+    pub labels: Option<HashMap<String, Vec<String>>>,
+}
+
+impl Dataset {
+    pub fn has_session(&self, session: &str) -> bool {
+        if self.labels.as_ref().is_some_and(|l| l.contains_key(session)) {
+            return true;
+        }
+        safe_name(session).is_ok() && self.dir.join("sessions").join(session).is_dir()
+    }
+
+    pub fn first_label(&self, session: &str) -> Option<&str> {
+        self.labels.as_ref()?.get(session)?.first().map(String::as_str)
+    }
+}
+
+#[derive(Debug)]
+pub struct DataRoot {
+    pub root: PathBuf,
+    cache: Mutex<HashMap<String, Arc<Result<Dataset, String>>>>,
+}
+
+impl DataRoot {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DataRoot { root: root.into(), cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// Load (once) and return a dataset, or a message saying why it is unusable.
+    pub fn dataset(&self, name: &str) -> Arc<Result<Dataset, String>> {
+        if let Some(hit) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+            return hit.clone();
+        }
+        let loaded = Arc::new(load(&self.root, name));
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), loaded.clone());
+        loaded
+    }
+}
+
+fn load(root: &Path, name: &str) -> Result<Dataset, String> {
+    safe_name(name).map_err(|why| format!("dataset name {name:?} is refused: {why}"))?;
+    let dir = root.join(name);
+    let manifest_path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest_path)
+        .map_err(|e| format!("{} cannot be read: {e}", manifest_path.display()))?;
+    let manifest: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", manifest_path.display()))?;
+    let labels_path = dir.join("labels.json");
+    let labels = match std::fs::read_to_string(&labels_path) {
+        Ok(text) => Some(
+            serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not a map of session id to label list: {e}", labels_path.display()))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("{} cannot be read: {e}", labels_path.display())),
+    };
+    Ok(Dataset { dir, manifest, labels })
+}
+
+/// Dataset names and session ids come from files (and, when generating, from model
+/// output): they must name one folder below the root and nothing else.
+pub fn safe_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("it is empty");
+    }
+    if name.len() > 255 {
+        return Err("it is longer than 255 bytes");
+    }
+    if name.contains('\0') {
+        return Err("it contains a NUL byte");
+    }
+    if name.contains(['/', '\\']) {
+        return Err("it contains a path separator");
+    }
+    if name == "." || name == ".." {
+        return Err("it names a relative folder");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("it contains a control character");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_are_refused() {
+        for bad in ["", "..", ".", "../etc", "/abs", "a\\b", "a\0b", &"x".repeat(300), "a\nb"] {
+            assert!(safe_name(bad).is_err(), "{bad:?}");
+        }
+        for good in ["uci_har", "train_16_3157", "subject1_seg000_0000", "basic.motions"] {
+            assert!(safe_name(good).is_ok(), "{good:?}");
+        }
+    }
+}

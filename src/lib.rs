@@ -1,0 +1,28 @@
+//! threadkit: validated core for tool-use chain-of-thought threads.
+//!
+//! The pipeline, one module per step:
+//! `walk` → `source` (read, parse) → `version` (detect) → `check` (`schema` + `rules`)
+//! → `thread` (typed view) → act (`fix`, `stats`) → `write` (atomic) → re-check.
+//! `report` renders results; `commands` wire the steps to the CLI.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod check;
+pub mod cli;
+pub mod commands;
+pub mod data_root;
+pub mod diagnostic;
+pub mod fix;
+pub mod pyjson;
+pub mod report;
+pub mod rules;
+pub mod schema;
+pub mod source;
+pub mod span;
+pub mod stats;
+pub mod thread;
+pub mod validate;
+pub mod version;
+pub mod walk;
+pub mod write;
+
+pub use commands::{run, ExitStatus};

@@ -1,0 +1,21 @@
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = threadkit::cli::Cli::parse();
+    let stdout = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(stdout);
+    let mut err = std::io::stderr().lock();
+    let status = threadkit::run(cli, &mut out, &mut err);
+    match out.flush() {
+        // A closed pipe (`threadkit validate | head`) is the reader's choice, not our failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(err, "threadkit: cannot write output: {e}");
+            ExitCode::from(2)
+        }
+        Ok(()) => ExitCode::from(status as u8),
+    }
+}

@@ -1,0 +1,54 @@
+//! Rendering results for people and machines. The only place that formats output;
+//! commands hand it data and a writer.
+
+pub mod human;
+pub mod json;
+
+use std::collections::BTreeMap;
+
+use crate::diagnostic::Severity;
+use crate::validate::FileReport;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// Totals over every record, as the summary line and the JSON report give them.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Totals {
+    pub files: usize,
+    pub valid: usize,
+    pub invalid: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    /// Findings per rule code.
+    pub by_rule: BTreeMap<&'static str, usize>,
+    #[serde(skip)]
+    pub fixable: usize,
+    #[serde(skip)]
+    pub paths: usize,
+}
+
+impl Totals {
+    pub fn add(&mut self, file: &FileReport) {
+        self.paths += 1;
+        for r in &file.records {
+            self.files += 1;
+            if r.is_valid() {
+                self.valid += 1;
+            } else {
+                self.invalid += 1;
+            }
+            for d in &r.diagnostics {
+                match d.severity {
+                    Severity::Error => self.errors += 1,
+                    Severity::Warning => self.warnings += 1,
+                }
+                self.fixable += usize::from(d.fix.is_some());
+                *self.by_rule.entry(d.code()).or_default() += 1;
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The first user message of an `openai_v1` thread: manifest + query, and its agreement with metadata.
+
+use serde_json::Value;
+
+use super::*;
+use crate::diagnostic::Edit;
+use crate::thread::{FirstMessage, MANIFEST_PREFIX, QUERY_SEPARATOR};
+use crate::version::Version;
+
+pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    if ctx.version != Version::OpenAiV1 {
+        return;
+    }
+    let Some((i, first)) = ctx.thread.first_user_message() else { return };
+    let role = first.get("role").and_then(Value::as_str);
+    if role != Some("user") {
+        out.push(
+            Diagnostic::new(
+                &FIRST_MESSAGE_NOT_USER,
+                format!("/messages/{i}/role"),
+                format!("message {i} is the first of the conversation but has role {}", role.map_or("(none)".into(), |r| format!("{r:?}"))),
+            )
+            .with_label("expected \"user\""),
+        );
+        return;
+    }
+    // Non-string content is TK208's finding; nothing more to say about its layout.
+    let Some(content) = first.get("content").and_then(Value::as_str) else { return };
+    let content_at = format!("/messages/{i}/content");
+    let query = match FirstMessage::parse(content) {
+        Some(layout) => {
+            if let Err(e) = layout.manifest().and_then(|m| if m.is_object() { Ok(m) } else { Err(serde::de::Error::custom("not an object")) }) {
+                out.push(
+                    Diagnostic::new(&FIRST_MESSAGE_LAYOUT, &content_at, format!("the manifest in the first message is not a JSON object: {e}"))
+                        .with_label("manifest text here"),
+                );
+            }
+            layout.query
+        }
+        None => {
+            let missing = if !content.starts_with(MANIFEST_PREFIX) {
+                format!("does not start with {:?}", MANIFEST_PREFIX)
+            } else {
+                format!("has no {:?} separator", QUERY_SEPARATOR.trim_start())
+            };
+            out.push(
+                Diagnostic::new(&FIRST_MESSAGE_LAYOUT, &content_at, format!("the first user message {missing}; the model never saw the dataset manifest"))
+                    .with_label("expected manifest + query"),
+            );
+            content
+        }
+    };
+    if let Some(stored) = ctx.thread.user_query() {
+        if stored.trim() != query.trim() {
+            out.push(
+                Diagnostic::new(
+                    &USER_QUERY_MISMATCH,
+                    ctx.thread.user_query_pointer(),
+                    format!("`metadata.user_query` is {:?} but the first message asks {:?}", abbreviate(stored), abbreviate(query)),
+                )
+                .with_label("differs from the first message")
+                .with_fix(vec![Edit::Set { pointer: ctx.thread.user_query_pointer().into(), value: Value::String(query.trim().into()) }]),
+            );
+        }
+    }
+}
+
+pub(crate) fn abbreviate(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(MAX).collect();
+        format!("{cut}…")
+    }
+}

@@ -1,0 +1,290 @@
+//! The rule registry: every check threadkit can report, with a stable code.
+//!
+//! Codes never change meaning once released. The table drives `threadkit rules`,
+//! `--ignore`, the JSON report and the docs, and a test proves codes are unique.
+//! Checks live in the sibling modules, grouped by what they look at.
+
+use crate::diagnostic::{Diagnostic, Severity};
+
+mod data_root;
+mod first_message;
+mod legacy;
+mod lifecycle;
+mod tool_calls;
+
+pub use crate::check::Context;
+
+#[derive(Debug)]
+pub struct Rule {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One line, shown by `threadkit rules`.
+    pub summary: &'static str,
+    /// What / Why / Example, shown by `threadkit rules CODE`.
+    pub explanation: &'static str,
+    /// Title of the automatic fix, when one is safe.
+    pub fix: Option<&'static str>,
+}
+
+macro_rules! rule {
+    ($ident:ident, $code:literal, $name:literal, $sev:ident, $summary:literal, fix: $fix:expr, $explanation:literal) => {
+        pub static $ident: Rule = Rule {
+            code: $code,
+            name: $name,
+            severity: Severity::$sev,
+            summary: $summary,
+            explanation: $explanation,
+            fix: $fix,
+        };
+    };
+}
+
+// ---- input: reading, parsing, recognising the document -------------------------------
+rule!(IO_ERROR, "TK001", "unreadable-file", Error, "the file could not be read", fix: None,
+"What: the operating system refused to give threadkit the file's bytes (permissions, a broken symlink, a symlink loop, a device or FIFO).\n\
+Why: a file that cannot be read cannot be trained on; it is reported, never skipped silently, and the walk goes on.\n\
+Fix: check the path and its permissions, or remove the entry from the threads folder.");
+rule!(INVALID_UTF8, "TK002", "invalid-utf8", Error, "the file is not valid UTF-8", fix: None,
+"What: the bytes are not UTF-8 text. JSON (RFC 8259) exchanged between systems must be UTF-8.\n\
+Why: trainers and tokenizers decode UTF-8; a file in another encoding or a corrupted one gives garbage or a crash later.\n\
+Example: a file saved as Latin-1 with `café` written as the single byte 0xE9.\n\
+Fix: re-encode the file as UTF-8, or restore it from a backup if it is corrupt.");
+rule!(INVALID_JSON, "TK003", "invalid-json", Error, "the file is not well-formed JSON", fix: None,
+"What: the JSON parser stopped: a truncated file (a killed writer), a trailing comma, a missing quote, or nesting deeper than 128 levels.\n\
+Why: every other check needs the parsed document.\n\
+Example: `{\"id\": \"x\", \"messages\": [` (the writer was killed half-way).\n\
+Fix: restore the file from a backup or regenerate the thread; threadkit itself writes atomically, so its own files are never half-written.");
+rule!(EMPTY_FILE, "TK004", "empty-file", Error, "the file is empty", fix: None,
+"What: the file has no content (or only white space).\n\
+Why: usually a writer that crashed between creating and writing the file.\n\
+Fix: delete the file or regenerate the thread.");
+rule!(FILE_TOO_LARGE, "TK005", "file-too-large", Error, "the file is larger than the size limit", fix: None,
+"What: the file is larger than `--max-file-size` (default 32 MiB). A thread is a few kilobytes; a file this large is almost certainly not one.\n\
+Why: reading it whole would cost memory for every worker; JSONL files are read a line at a time and the limit applies to each line.\n\
+Fix: if the file really is a thread, raise the limit with `--max-file-size`.");
+rule!(NOT_A_THREAD, "TK006", "unknown-format", Error, "the document is not a thread of any known version", fix: None,
+"What: the document has neither the `openai_v1` shape (`id` + `messages`) nor the legacy shape (`thread_id`/`conversation_id` + `conversation`).\n\
+Why: threadkit cannot tell which rules apply, and a trainer would not know how to read it either.\n\
+Fix: check that the file is a thread; other JSON (manifests, labels, exports) does not belong in the threads folder.");
+rule!(VERSION_MISMATCH, "TK007", "version-mismatch", Error, "`schema_version` disagrees with the document's shape", fix: None,
+"What: the declared `schema_version` names one format, but the keys present are those of another. threadkit validates by the shape and reports the disagreement.\n\
+Why: tools that trust `schema_version` (older exporters, jq scripts) read such a file wrongly.\n\
+Example: `{\"id\": …, \"messages\": […], \"metadata\": {\"schema_version\": \"3.0\"}}`.\n\
+Fix: correct `schema_version`, or migrate the file if it is really legacy.");
+rule!(LEGACY_V3, "TK008", "legacy-v3", Warning, "legacy `3.0` thread: valid, but trainers need `openai_v1`", fix: None,
+"What: the thread uses the legacy turn-based `3.0` format.\n\
+Why: it is a valid thread, but fine-tuning frameworks read OpenAI messages; `threadkit export` and training need `openai_v1`.\n\
+Fix: run `threadkit migrate PATH` (keeps the original in a backup folder).");
+rule!(LEGACY_V2, "TK009", "legacy-v2", Error, "legacy `2.0` thread: needs migration before use", fix: None,
+"What: the thread uses the old `2.0` format (`conversation_id`, no `action`, `final_classification`).\n\
+Why: no trainer and no current tool reads it; only `threadkit migrate` does.\n\
+Fix: run `threadkit migrate PATH`.");
+rule!(DUPLICATE_ID, "TK010", "duplicate-id", Error, "two threads share one id", fix: None,
+"What: the same thread id appears in more than one file or record of the checked tree. The first one (in path order) is kept as the reference; every later one is reported.\n\
+Why: duplicated conversations bias training and break tools that key threads by id (resume, export splits).\n\
+Fix: remove the duplicate or give it a new id (and a matching file name).");
+rule!(ID_FILE_STEM, "TK011", "id-file-stem-mismatch", Error, "the thread id differs from the file name", fix: None,
+"What: a thread stored as `<name>.json` must have `id` (or `thread_id`) equal to `<name>`.\n\
+Why: the generator finds threads to resume by file name and writes them back under their id; a mismatch creates a second copy.\n\
+Fix: rename the file or correct the id (threadkit cannot tell which one is right).");
+
+// ---- schema -------------------------------------------------------------------------------
+rule!(SCHEMA, "TK100", "schema-violation", Error, "the document does not match its JSON Schema", fix: None,
+"What: a structural error found by the JSON Schema of the detected version (`threadkit schema NAME` prints it): a missing key, a wrong type, a value outside an enum, an unexpected key where the format is strict.\n\
+Why: the schemas encode what trainers and threadkit rely on; they are also usable by other tools.\n\
+Fix: correct the value at the reported place.");
+
+// ---- messages and tool calls (openai_v1) ---------------------------------------------------
+rule!(TOOL_CALL_UNANSWERED, "TK201", "tool-call-unanswered", Error, "a tool call has no `tool` message answering it", fix: None,
+"What: every entry of an assistant's `tool_calls` must be answered by exactly one later `tool` message with the same `tool_call_id`.\n\
+Why: OpenAI fine-tuning and chat templates reject conversations with unanswered calls, and the model would learn to call tools without reading results.\n\
+Fix: regenerate from that step, or remove the unanswered call.");
+rule!(TOOL_ANSWER_ORPHAN, "TK202", "tool-answer-orphan", Error, "a `tool` message answers no earlier tool call", fix: None,
+"What: a `tool` message whose `tool_call_id` matches no tool call made before it.\n\
+Why: the result has no call that produced it; trainers reject it and the conversation no longer makes sense.\n\
+Fix: restore the missing call or remove the message.");
+rule!(TOOL_ANSWERED_TWICE, "TK203", "tool-call-answered-twice", Error, "a tool call is answered more than once", fix: None,
+"What: two `tool` messages carry the same `tool_call_id`.\n\
+Why: a call has exactly one result; a second one is usually a duplicated save.\n\
+Fix: remove the duplicated `tool` message.");
+rule!(TOOL_NAME_MISMATCH, "TK204", "tool-name-mismatch", Error, "a tool answer names a different tool than its call", fix: None,
+"What: the `name` of a `tool` message differs from `function.name` of the call it answers.\n\
+Why: the model would learn that one tool returns another tool's results.\n\
+Fix: correct the `name` (or the call) to the tool that actually ran.");
+rule!(TOOL_ARGUMENTS, "TK205", "tool-arguments-not-json-string", Error, "`function.arguments` must be a string holding a JSON object", fix: Some("serialize the arguments object to a JSON string"),
+"What: OpenAI's format stores tool arguments as a string whose content is a JSON object, e.g. `\"{\\\"dataset_name\\\": \\\"uci_har\\\"}\"`.\n\
+Why: OpenAI fine-tuning rejects objects there; a string that is not a JSON object cannot be passed to any tool.\n\
+Fix: when `arguments` is an object, threadkit serializes it (safe); other cases need a human.");
+rule!(TOOL_CONTENT_NOT_STRING, "TK206", "tool-content-not-string", Warning, "`tool` message content should be a string", fix: Some("serialize the content to a JSON string"),
+"What: a later variant of the generator stored tool results as JSON objects in `content`. OpenAI chat data requires a string.\n\
+Why: Hugging Face `datasets` turns a column that mixes strings and objects into a generic type and re-decodes strings, so one such file corrupts a whole training set.\n\
+Fix: threadkit serializes the value to a JSON string; the information is unchanged.");
+rule!(DUPLICATE_TOOL_CALL_ID, "TK207", "duplicate-tool-call-id", Error, "two tool calls share one id", fix: None,
+"What: tool call ids must be unique within a thread.\n\
+Why: answers are matched to calls by id; with duplicates the pairing is ambiguous.\n\
+Fix: give each call its own id (`call_<thread id>_turn_<n>`) and update its answer.");
+rule!(USER_CONTENT_NOT_STRING, "TK208", "user-content-not-string", Error, "user message content is not a string", fix: None,
+"What: a user message whose `content` is an object (a later variant split the first message into manifest, an artifact object `{\"type\": \"timeseries\", …}` and the query).\n\
+Why: this is not valid OpenAI chat data; trainers reject it or drop the message.\n\
+Fix: merge the three messages into one string message, as `threadkit migrate` writes it.");
+rule!(SYSTEM_NOT_FIRST, "TK209", "system-message-not-first", Error, "a system message appears after the first message", fix: None,
+"What: threadkit does not write system messages; hand-made files may have one, but only as the very first message.\n\
+Why: chat templates place the system prompt first and reject or misplace later ones.\n\
+Fix: move the system message to the front or remove it.");
+rule!(EMPTY_TOOL_CALLS, "TK210", "empty-tool-calls", Warning, "`tool_calls` is an empty list", fix: Some("remove the empty `tool_calls` key"),
+"What: an assistant message with `\"tool_calls\": []`.\n\
+Why: OpenAI's fine-tuning validator rejects empty `tool_calls`; absent (or null) means 'no call'.\n\
+Fix: threadkit removes the key.");
+
+// ---- first message ----------------------------------------------------------------------
+rule!(FIRST_MESSAGE_NOT_USER, "TK301", "first-message-not-user", Error, "the conversation does not start with the user message", fix: None,
+"What: after an optional system message, the first message must be the user's (manifest + query).\n\
+Why: the model must see the question before it acts.\n\
+Fix: restore the user message at the front.");
+rule!(FIRST_MESSAGE_LAYOUT, "TK302", "first-message-layout", Error, "the first user message lacks the manifest or the query", fix: None,
+"What: the first user message must read `Dataset Information:\\n<manifest as pretty JSON>\\n\\nUser Query: <query>`.\n\
+Why: the manifest tells the model which channels exist; without it tool calls are guesses. Generated training data should look like what the model will see.\n\
+Fix: rebuild the message from the dataset's manifest.json and `metadata.user_query` (`threadkit migrate` does this for legacy threads).");
+rule!(USER_QUERY_MISMATCH, "TK303", "user-query-mismatch", Error, "`metadata.user_query` differs from the query in the first message", fix: Some("copy the query from the first message into `metadata.user_query`"),
+"What: the query stored in metadata must be the one the model saw.\n\
+Why: filters and reports use `metadata.user_query`; the model only ever saw the message.\n\
+Fix: threadkit copies the query from the message (the message is what was trained on).");
+
+// ---- lifecycle and metadata ---------------------------------------------------------------
+rule!(COUNTS, "TK401", "metadata-counts", Warning, "`metadata` counts disagree with the messages", fix: Some("recompute the counts from the messages"),
+"What: `num_turns` = assistant + tool messages, `num_tool_calls` = assistant messages that call a tool, `num_responds` = assistant messages without a call, not counting a finished thread's final answer. For `3.0`: `num_turns` = turns, `num_tool_calls` = `use_tool` turns.\n\
+Why: filters (`--min-tool-calls`) and statistics read the counts. The old generator undercounted `num_responds` of active threads by one.\n\
+Fix: threadkit recomputes them (safe: they are derived data).");
+rule!(FINISHED_WITHOUT_ANSWER_MESSAGE, "TK402", "finished-without-final-message", Error, "a finished thread does not end with an assistant answer", fix: None,
+"What: `status: finished` requires the last message to be an assistant message without tool calls (the final answer).\n\
+Why: a training example that ends on a tool call or tool result teaches the model to stop mid-task.\n\
+Fix: set the status back to `active` and continue the thread, or regenerate it.");
+rule!(FINISHED_MISSING_FIELDS, "TK403", "finished-missing-fields", Error, "a finished thread lacks `final_answer`, `confidence` or `is_correct`", fix: None,
+"What: a finished thread records its answer, confidence and whether it was correct.\n\
+Why: `export --correct-only` (rejection sampling) and statistics depend on them.\n\
+Fix: continue the thread's final step, or set them by hand.");
+rule!(IS_CORRECT_MISMATCH, "TK404", "is-correct-mismatch", Error, "`is_correct` disagrees with `final_answer` vs `ground_truth`", fix: Some("recompute `is_correct` from `final_answer` and `ground_truth`"),
+"What: `is_correct` must be true exactly when `final_answer` equals `ground_truth`, ignoring case and surrounding/repeated white space.\n\
+Why: exporting only correct threads is honest rejection sampling only if this flag is right.\n\
+Fix: threadkit recomputes it.");
+rule!(FINAL_ANSWER_TEXT, "TK405", "final-answer-text-mismatch", Error, "the answer in the last message differs from `final_answer`", fix: None,
+"What: the last message of a finished thread ends with `Final Answer: <answer>`; that answer must equal `final_answer` (ignoring case and white space).\n\
+Why: the model is trained on the message, but correctness is judged on the metadata; if they differ, 'correct' threads teach wrong answers.\n\
+Fix: correct whichever one is wrong; threadkit cannot tell which.");
+rule!(FINAL_ANSWER_MARKER, "TK406", "final-answer-marker-missing", Warning, "the final message has no `Final Answer:` line", fix: None,
+"What: the generator ends a finished thread with `<explanation>\\n\\nFinal Answer: <answer>`.\n\
+Why: without the marker the answer cannot be checked against `final_answer`, and training data becomes inconsistent in how it answers.\n\
+Fix: append `\\n\\nFinal Answer: <final_answer>` to the last message.");
+rule!(TIMESTAMP_INVALID, "TK407", "timestamp-invalid", Error, "a timestamp is not an RFC 3339 date-time", fix: None,
+"What: `created_at` and `last_modified` must be RFC 3339 date-times such as `2025-11-08T10:00:00+00:00`.\n\
+Why: resume ordering, 'last modified' listings and audits sort by them.\n\
+Fix: write the time in RFC 3339.");
+rule!(TIMESTAMP_NO_OFFSET, "TK408", "timestamp-without-offset", Warning, "a timestamp has no UTC offset", fix: None,
+"What: an ISO 8601 time without `Z` or `±hh:mm` (Python's naive `datetime.now().isoformat()`).\n\
+Why: it is not RFC 3339, and times written on machines in different zones cannot be ordered.\n\
+Fix: add the offset the generator ran in; threadkit does not guess it.");
+rule!(TIMESTAMP_ORDER, "TK409", "timestamps-out-of-order", Error, "`created_at` is later than `last_modified`", fix: None,
+"What: a thread cannot be modified before it was created.\n\
+Why: usually a hand edit or a clock problem; listings of threads to resume sort by these times.\n\
+Fix: correct the timestamps.");
+
+// ---- legacy 3.0 ------------------------------------------------------------------------------
+rule!(TURN_NUMBERS, "TK501", "turn-numbering", Error, "`3.0` turn numbers do not run 1, 2, 3…", fix: Some("renumber the turns 1, 2, 3…"),
+"What: the `turn` field of the n-th entry of `conversation` must be n.\n\
+Why: migration derives tool call ids from turn numbers; gaps or repeats create colliding ids.\n\
+Fix: threadkit renumbers the turns in order (safe: the order of the list is the order of the conversation).");
+rule!(ACTION_FIELDS, "TK502", "action-fields-mismatch", Error, "a `3.0` turn's `action` does not match its fields", fix: None,
+"What: a `use_tool` turn has `tool_call` and `tool_result` and no `response`; a `respond` turn has `response` and no `tool_call`.\n\
+Why: migration maps turns by action; a mismatched turn would lose its content.\n\
+Fix: correct the action or the fields.");
+
+// ---- data root (--data-root) --------------------------------------------------------------------
+rule!(DATASET_NOT_FOUND, "TK601", "dataset-not-found", Error, "the thread's dataset is not in the data root", fix: None,
+"What: with `--data-root DIR`, `DIR/<dataset>/manifest.json` must exist.\n\
+Why: a thread about a dataset you do not have cannot be verified or continued.\n\
+Fix: point `--data-root` at the right folder, or add the dataset.");
+rule!(SESSION_NOT_FOUND, "TK602", "session-not-found", Error, "the thread's session is not in its dataset", fix: None,
+"What: with `--data-root DIR`, the session must be a key of `DIR/<dataset>/labels.json` or a folder in `DIR/<dataset>/sessions/`.\n\
+Why: the tool results in the thread claim to come from that recording.\n\
+Fix: check the session id, or the dataset version.");
+rule!(GROUND_TRUTH_MISMATCH, "TK603", "ground-truth-mismatch", Error, "`ground_truth` is not the session's first label", fix: None,
+"What: the ground truth recorded in the thread must equal the first label of its session in `labels.json`.\n\
+Why: correctness (`is_correct`) is judged against it; a wrong ground truth makes rejection sampling keep wrong answers.\n\
+Fix: correct the label (and `is_correct`), or the labels file.");
+rule!(MANIFEST_MISMATCH, "TK604", "manifest-mismatch", Error, "the manifest in the first message differs from the dataset's manifest.json", fix: None,
+"What: with `--data-root DIR`, the manifest embedded in the first user message must equal `DIR/<dataset>/manifest.json`.\n\
+Why: the model reasoned over the channels in the message; if the dataset has changed, tool results no longer match the description.\n\
+Fix: regenerate the thread, or rebuild the first message from the current manifest.");
+
+/// Every rule, in code order.
+pub static ALL: &[&Rule] = &[
+    &IO_ERROR, &INVALID_UTF8, &INVALID_JSON, &EMPTY_FILE, &FILE_TOO_LARGE, &NOT_A_THREAD,
+    &VERSION_MISMATCH, &LEGACY_V3, &LEGACY_V2, &DUPLICATE_ID, &ID_FILE_STEM,
+    &SCHEMA,
+    &TOOL_CALL_UNANSWERED, &TOOL_ANSWER_ORPHAN, &TOOL_ANSWERED_TWICE, &TOOL_NAME_MISMATCH,
+    &TOOL_ARGUMENTS, &TOOL_CONTENT_NOT_STRING, &DUPLICATE_TOOL_CALL_ID, &USER_CONTENT_NOT_STRING,
+    &SYSTEM_NOT_FIRST, &EMPTY_TOOL_CALLS,
+    &FIRST_MESSAGE_NOT_USER, &FIRST_MESSAGE_LAYOUT, &USER_QUERY_MISMATCH,
+    &COUNTS, &FINISHED_WITHOUT_ANSWER_MESSAGE, &FINISHED_MISSING_FIELDS, &IS_CORRECT_MISMATCH,
+    &FINAL_ANSWER_TEXT, &FINAL_ANSWER_MARKER, &TIMESTAMP_INVALID, &TIMESTAMP_NO_OFFSET, &TIMESTAMP_ORDER,
+    &TURN_NUMBERS, &ACTION_FIELDS,
+    &DATASET_NOT_FOUND, &SESSION_NOT_FOUND, &GROUND_TRUTH_MISMATCH, &MANIFEST_MISMATCH,
+];
+
+/// Look a rule up by code (`TK201`) or name (`tool-call-unanswered`), case-insensitively.
+pub fn find(key: &str) -> Option<&'static Rule> {
+    ALL.iter()
+        .copied()
+        .find(|r| r.code.eq_ignore_ascii_case(key) || r.name.eq_ignore_ascii_case(key))
+}
+
+/// A semantic check: reads the context, pushes findings.
+pub type Check = fn(&Context<'_>, &mut Vec<Diagnostic>);
+
+/// The semantic checks, run in this order on every record whose version is known.
+/// Each one decides for itself which versions it applies to.
+pub static CHECKS: &[Check] = &[
+    tool_calls::check,
+    first_message::check,
+    lifecycle::check_counts,
+    lifecycle::check_finished,
+    lifecycle::check_timestamps,
+    lifecycle::check_id_matches_file,
+    legacy::check,
+    data_root::check,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_and_names_are_unique_and_well_formed() {
+        let mut codes = HashSet::new();
+        let mut names = HashSet::new();
+        for r in ALL {
+            assert!(codes.insert(r.code), "duplicate code {}", r.code);
+            assert!(names.insert(r.name), "duplicate name {}", r.name);
+            assert!(r.code.starts_with("TK") && r.code.len() == 5, "{}", r.code);
+            assert!(!r.summary.ends_with('.'), "{}: summaries are one line without a period", r.code);
+            assert!(r.explanation.starts_with("What:"), "{}", r.code);
+        }
+    }
+
+    #[test]
+    fn registry_is_in_code_order() {
+        let codes: Vec<_> = ALL.iter().map(|r| r.code).collect();
+        let mut sorted = codes.clone();
+        sorted.sort();
+        assert_eq!(codes, sorted);
+    }
+
+    #[test]
+    fn find_by_code_or_name() {
+        assert_eq!(find("tk201").unwrap().name, "tool-call-unanswered");
+        assert_eq!(find("tool-call-unanswered").unwrap().code, "TK201");
+        assert!(find("TK999").is_none());
+    }
+}

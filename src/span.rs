@@ -1,0 +1,239 @@
+//! From a JSON Pointer back to bytes: where a value sits in the source text.
+//!
+//! Only records with findings come here, so the document was already parsed
+//! successfully; this scanner can assume well-formed JSON and stay small.
+
+use crate::diagnostic::Location;
+
+/// The byte range of the value at `pointer`, and of its key when it is an object member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    pub value: (usize, usize),
+    pub key: Option<(usize, usize)>,
+}
+
+impl Found {
+    /// The range worth underlining: a scalar itself; for an object or array, its key
+    /// (or opening bracket), so that a snippet stays one line long.
+    pub fn display_range(&self, src: &[u8]) -> (usize, usize) {
+        let (start, end) = self.value;
+        let is_container = matches!(src.get(start), Some(b'{' | b'['));
+        if !is_container {
+            return (start, end);
+        }
+        match self.key {
+            Some(k) => k,
+            None => (start, start + 1),
+        }
+    }
+}
+
+/// Find the value at `pointer` (RFC 6901). Returns the deepest existing ancestor's
+/// range when the path does not exist, so a finding about a missing key still
+/// points somewhere useful.
+pub fn locate(src: &str, pointer: &str) -> Found {
+    let b = src.as_bytes();
+    let mut pos = skip_ws(b, 0);
+    let mut found = Found { value: (pos, skip_value(b, pos)), key: None };
+    if pointer.is_empty() {
+        return found;
+    }
+    for raw in pointer.split('/').skip(1) {
+        let token = raw.replace("~1", "/").replace("~0", "~");
+        let next = match b.get(pos) {
+            Some(b'{') => member(src, pos, &token),
+            Some(b'[') => token.parse::<usize>().ok().and_then(|i| element(b, pos, i)),
+            _ => None,
+        };
+        match next {
+            Some((value_start, key)) => {
+                pos = value_start;
+                found = Found { value: (pos, skip_value(b, pos)), key };
+            }
+            None => break,
+        }
+    }
+    found
+}
+
+/// Start of the value of `key` in the object at `pos`, with the key's range.
+fn member(src: &str, pos: usize, key: &str) -> Option<(usize, Option<(usize, usize)>)> {
+    let b = src.as_bytes();
+    let mut i = skip_ws(b, pos + 1);
+    while b.get(i) == Some(&b'"') {
+        let key_end = skip_string(b, i);
+        let raw = &src[i + 1..key_end - 1];
+        let matches = if raw.contains('\\') {
+            serde_json::from_str::<String>(&src[i..key_end]).is_ok_and(|k| k == key)
+        } else {
+            raw == key
+        };
+        let colon = skip_ws(b, key_end);
+        let value_start = skip_ws(b, colon + 1);
+        if matches {
+            return Some((value_start, Some((i, key_end))));
+        }
+        let after = skip_ws(b, skip_value(b, value_start));
+        if b.get(after) != Some(&b',') {
+            return None;
+        }
+        i = skip_ws(b, after + 1);
+    }
+    None
+}
+
+fn element(b: &[u8], pos: usize, index: usize) -> Option<(usize, Option<(usize, usize)>)> {
+    let mut i = skip_ws(b, pos + 1);
+    if b.get(i) == Some(&b']') {
+        return None;
+    }
+    for _ in 0..index {
+        let after = skip_ws(b, skip_value(b, i));
+        if b.get(after) != Some(&b',') {
+            return None;
+        }
+        i = skip_ws(b, after + 1);
+    }
+    Some((i, None))
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// End (exclusive) of the string starting at the quote at `i`.
+fn skip_string(b: &[u8], i: usize) -> usize {
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            b'\\' => j += 2,
+            b'"' => return j + 1,
+            _ => j += 1,
+        }
+    }
+    b.len()
+}
+
+/// End (exclusive) of the value starting at `i`. Iterative, so depth costs nothing.
+fn skip_value(b: &[u8], i: usize) -> usize {
+    match b.get(i) {
+        Some(b'"') => skip_string(b, i),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < b.len() {
+                match b[j] {
+                    b'"' => {
+                        j = skip_string(b, j);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return j + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            b.len()
+        }
+        Some(_) => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                j += 1;
+            }
+            j
+        }
+        None => i,
+    }
+}
+
+/// Line and column (1-based; the column counts characters) of a byte offset.
+pub fn line_column(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = &src.as_bytes()[..offset];
+    let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+/// Byte offset of a 1-based line and column (in characters), clamped to the text.
+pub fn offset_of(src: &str, line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for (n, l) in src.split_inclusive('\n').enumerate() {
+        if n + 1 == line {
+            let col = l.char_indices().nth(column.saturating_sub(1)).map_or(l.len(), |(i, _)| i);
+            return offset + col;
+        }
+        offset += l.len();
+    }
+    src.len()
+}
+
+/// Resolve a pointer to a full location in one step.
+pub fn location(src: &str, pointer: &str) -> Location {
+    let found = locate(src, pointer);
+    let (start, end) = found.display_range(src.as_bytes());
+    let (line, column) = line_column(src, start);
+    Location { offset: start, len: end - start, line, column }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "{\n  \"id\": \"x\",\n  \"messages\": [\n    {\"role\": \"user\", \"content\": \"hé\"},\n    {\"role\": \"tool\", \"a/b\": 3}\n  ]\n}";
+
+    #[test]
+    fn scalar_value() {
+        let loc = location(DOC, "/id");
+        assert_eq!(&DOC[loc.offset..loc.offset + loc.len], "\"x\"");
+        assert_eq!((loc.line, loc.column), (2, 9));
+    }
+
+    #[test]
+    fn nested_with_escaped_token() {
+        let loc = location(DOC, "/messages/1/a~1b");
+        assert_eq!(&DOC[loc.offset..loc.offset + loc.len], "3");
+        assert_eq!(loc.line, 5);
+    }
+
+    #[test]
+    fn container_points_at_its_key() {
+        let loc = location(DOC, "/messages");
+        assert_eq!(&DOC[loc.offset..loc.offset + loc.len], "\"messages\"");
+    }
+
+    #[test]
+    fn missing_path_falls_back_to_nearest_ancestor() {
+        let loc = location(DOC, "/messages/7/content");
+        assert_eq!(&DOC[loc.offset..loc.offset + loc.len], "\"messages\"");
+        let root = location(DOC, "/nope");
+        assert_eq!((root.line, root.column, root.len), (1, 1, 1));
+    }
+
+    #[test]
+    fn columns_count_characters() {
+        let loc = location(DOC, "/messages/0/content");
+        assert_eq!(&DOC[loc.offset..loc.offset + loc.len], "\"hé\"");
+        let (line, col) = line_column(DOC, loc.offset + loc.len);
+        assert_eq!(line, 4);
+        assert_eq!(col, 37);
+        assert_eq!(offset_of(DOC, line, col), loc.offset + loc.len);
+    }
+
+    #[test]
+    fn escaped_keys_and_strings() {
+        let src = r#"{"a\"b": "x\"}", "c": [1, {"d": null}]}"#;
+        assert_eq!(location(src, "/a\"b").len, 6);
+        let loc = location(src, "/c/1/d");
+        assert_eq!(&src[loc.offset..loc.offset + loc.len], "null");
+    }
+}

@@ -1,0 +1,137 @@
+//! The per-file pipeline: read → parse → detect → check → locate.
+//! Runs on worker threads; returns data, prints nothing.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::check::{self, Options};
+use crate::data_root::DataRoot;
+use crate::diagnostic::Diagnostic;
+use crate::source::{self, RecordText};
+use crate::span;
+use crate::stats::Summary;
+use crate::version::Version;
+use crate::walk::Entry;
+
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 32 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    pub max_file_size: u64,
+    pub data_root: Option<&'a DataRoot>,
+    /// Keep parsed documents that have fixable findings (for `--fix`).
+    pub keep_fixable: bool,
+    /// Keep a small summary of every thread (for `stats`).
+    pub summarize: bool,
+}
+
+impl Default for Settings<'_> {
+    fn default() -> Self {
+        Settings { max_file_size: DEFAULT_MAX_FILE_SIZE, data_root: None, keep_fixable: false, summarize: false }
+    }
+}
+
+#[derive(Debug)]
+pub struct RecordReport {
+    /// 1-based line of a JSONL record; `None` for a `.json` file.
+    pub record: Option<usize>,
+    pub version: Option<Version>,
+    pub id: Option<String>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The record's text, kept only when there is a finding to show.
+    pub text: Option<Arc<str>>,
+    /// The parsed record, kept only when `keep_fixable` and a fix exists.
+    pub doc: Option<Value>,
+    pub summary: Option<Summary>,
+}
+
+impl RecordReport {
+    fn failed(record: Option<usize>, failure: Diagnostic, text: Option<Arc<str>>) -> Self {
+        RecordReport { record, version: None, id: None, diagnostics: vec![failure], text, doc: None, summary: None }
+    }
+
+    pub fn is_valid(&self) -> bool {
+        !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn has_fix(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.fix.is_some())
+    }
+}
+
+#[derive(Debug)]
+pub struct FileReport {
+    pub path: PathBuf,
+    pub records: Vec<RecordReport>,
+}
+
+impl FileReport {
+    pub fn is_jsonl(&self) -> bool {
+        source::is_jsonl(&self.path)
+    }
+}
+
+pub fn validate_entry(entry: &Entry, settings: &Settings<'_>) -> FileReport {
+    let path = entry.path.clone();
+    if let Some(problem) = &entry.problem {
+        let d = Diagnostic::new(&crate::rules::IO_ERROR, "", format!("cannot read: {problem}"));
+        return FileReport { path, records: vec![RecordReport::failed(None, d, None)] };
+    }
+    let records = if source::is_jsonl(&path) {
+        let mut records = Vec::new();
+        let result = source::for_each_line(&path, settings.max_file_size, |item| match item {
+            Ok(rec) => records.push(validate_record(rec, None, settings)),
+            Err((line, failure)) => records.push(RecordReport::failed(Some(line), failure, None)),
+        });
+        if let Err(failure) = result {
+            records.push(RecordReport::failed(None, failure, None));
+        }
+        records
+    } else {
+        match source::read_whole(&path, settings.max_file_size) {
+            Ok(text) => vec![validate_record(RecordText { record: None, text }, file_stem(&path).as_deref(), settings)],
+            Err(failure) => vec![RecordReport::failed(None, failure, None)],
+        }
+    };
+    FileReport { path, records }
+}
+
+pub fn file_stem(path: &Path) -> Option<String> {
+    path.file_stem().and_then(|s| s.to_str()).map(str::to_string)
+}
+
+/// Check one record's text completely: parse, version, schema, rules, spans.
+pub fn validate_record(rec: RecordText, file_stem: Option<&str>, settings: &Settings<'_>) -> RecordReport {
+    let doc = match source::parse(&rec.text) {
+        Ok(doc) => doc,
+        Err(failure) => return RecordReport::failed(rec.record, failure, Some(rec.text.into())),
+    };
+    let checked = check::check(&doc, file_stem, Options { data_root: settings.data_root });
+    let summary = settings.summarize.then(|| Summary::of(&doc, checked.version));
+    let mut report = RecordReport {
+        record: rec.record,
+        version: checked.version,
+        id: checked.id,
+        diagnostics: checked.diagnostics,
+        text: None,
+        doc: None,
+        summary,
+    };
+    if !report.diagnostics.is_empty() {
+        locate_all(&mut report.diagnostics, &rec.text);
+        report.text = Some(rec.text.into());
+        if settings.keep_fixable && report.has_fix() {
+            report.doc = Some(doc);
+        }
+    }
+    report
+}
+
+/// Spans are computed only here, for records that have findings.
+pub fn locate_all(diagnostics: &mut [Diagnostic], text: &str) {
+    for d in diagnostics.iter_mut().filter(|d| d.location.is_none()) {
+        d.location = Some(span::location(text, &d.pointer));
+    }
+}
