@@ -47,9 +47,10 @@ pub fn check(doc: &Value, file_stem: Option<&str>, options: Options<'_>) -> Chec
         ));
         return Checked { version: None, id: None, diagnostics };
     };
+    let mut semantic = Vec::new();
     if let Some(msg) = detection.mismatch() {
         let pointer = detection.declared.as_ref().map_or("", |(_, p)| *p);
-        diagnostics.push(Diagnostic::new(&rules::VERSION_MISMATCH, pointer, msg));
+        semantic.push(Diagnostic::new(&rules::VERSION_MISMATCH, pointer, msg).with_label("declared version"));
     }
     let thread = ThreadView::new(doc, version);
     let id = thread.id().map(str::to_string);
@@ -64,6 +65,7 @@ pub fn check(doc: &Value, file_stem: Option<&str>, options: Options<'_>) -> Chec
                 )
                 .with_label("2.0 document"),
             );
+            diagnostics.extend(semantic);
             return Checked { version: Some(version), id, diagnostics };
         }
         Version::V3 => diagnostics.push(Diagnostic::new(
@@ -75,7 +77,6 @@ pub fn check(doc: &Value, file_stem: Option<&str>, options: Options<'_>) -> Chec
     }
 
     let ctx = Context { doc, version, thread, file_stem, data_root: options.data_root };
-    let mut semantic = Vec::new();
     for check in rules::CHECKS {
         check(&ctx, &mut semantic);
     }

@@ -1,7 +1,6 @@
 //! The report for people: every finding as a miette snippet, grouped by file, then a summary.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 use miette::{
     GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, MietteError, MietteSpanContents, Report,
@@ -61,15 +60,20 @@ impl Renderer {
         let mut out = String::new();
         let rendered = match (&record.text, d.location) {
             (Some(text), Some(loc)) => {
-                diag = diag.with_label(LabeledSpan::new(d.label.clone(), loc.offset.min(text.len()), loc.len));
-                let source = RecordSource { name: path.to_string(), text: text.clone(), line_offset: record.record.map_or(0, |l| l - 1) };
+                let ex = Excerpt::around(text, loc);
+                diag = diag.with_label(LabeledSpan::new(d.label.clone(), ex.span.0, ex.span.1));
+                let source = RecordSource {
+                    name: path.to_string(),
+                    text: ex.text,
+                    first_line: ex.first_line + record.record.map_or(0, |l| l - 1),
+                    target_line: ex.target_line,
+                    column: loc.column.saturating_sub(1),
+                };
                 let report = Report::new(diag).with_source_code(source);
                 self.handler.render_report(&mut out, report.as_ref())
             }
             _ => {
-                // No text to show (the file could not be read): name the place in words.
-                let line = record.record.map_or(String::new(), |l| format!(":{l}"));
-                let report = Report::new(diag.with_url(format!("{path}{line}")));
+                let report = Report::new(diag);
                 self.handler.render_report(&mut out, report.as_ref())
             }
         };
@@ -90,13 +94,18 @@ impl Renderer {
             out,
             "{}",
             self.bold(&format!(
-                "Checked {threads}: {} valid, {} invalid; {} errors, {} warnings",
-                totals.valid, totals.invalid, totals.errors, totals.warnings
+                "Checked {threads}: {} valid, {} invalid; {} error{}, {} warning{}",
+                totals.valid,
+                totals.invalid,
+                totals.errors,
+                plural(totals.errors),
+                totals.warnings,
+                plural(totals.warnings)
             ))
         );
         for (code, n) in &totals.by_rule {
             let rule = rules::find(code).expect("reported codes come from the registry");
-            let _ = writeln!(out, "  {code} {:<32} {n:>6} {}", rule.name, rule.severity.as_str());
+            let _ = writeln!(out, "  {code} {:<32} {n:>6} {}{}", rule.name, rule.severity.as_str(), plural(*n));
         }
         if fixed > 0 {
             let _ = writeln!(out, "Fixed {fixed} findings.");
@@ -108,13 +117,88 @@ impl Renderer {
     }
 }
 
-/// A record's text whose line numbers start where the record starts in its file,
-/// so that snippets from JSONL files name the real line.
+/// The few lines around a finding, each cut to a readable width: thread files hold
+/// single lines of many kilobytes (JSONL records, embedded manifests).
+struct Excerpt {
+    text: String,
+    /// The finding's (offset, len) inside `text`.
+    span: (usize, usize),
+    /// 0-based line of the record where the excerpt starts.
+    first_line: usize,
+    /// Line of the finding, counted within the excerpt.
+    target_line: usize,
+}
+
+const WIDTH: usize = 110;
+const LEAD: usize = 40;
+
+impl Excerpt {
+    fn around(text: &str, loc: crate::diagnostic::Location) -> Excerpt {
+        let offset = loc.offset.min(text.len());
+        let line_start = text[..offset].rfind('\n').map_or(0, |p| p + 1);
+        let line_end = text[offset..].find('\n').map_or(text.len(), |p| offset + p);
+        let target = loc.line.saturating_sub(1);
+        let mut out = String::new();
+        let mut first_line = target;
+        let mut target_line = 0;
+        if line_start > 0 {
+            let prev_start = text[..line_start - 1].rfind('\n').map_or(0, |p| p + 1);
+            out.push_str(&clip(&text[prev_start..line_start - 1], 0));
+            out.push('\n');
+            first_line -= 1;
+            target_line = 1;
+        }
+        // Window the finding's line so the span is visible, with some context before it.
+        let line = &text[line_start..line_end];
+        let rel = offset - line_start;
+        let mut from = rel.saturating_sub(LEAD);
+        while !line.is_char_boundary(from) {
+            from -= 1;
+        }
+        let span_len = loc.len.min(line.len() - rel).min(WIDTH - LEAD);
+        let mut to = (rel + span_len + LEAD).max(from + WIDTH).min(line.len());
+        while !line.is_char_boundary(to) {
+            to += 1;
+        }
+        let base = out.len();
+        let prefix = if from > 0 { "…" } else { "" };
+        out.push_str(prefix);
+        out.push_str(&line[from..to]);
+        if to < line.len() {
+            out.push('…');
+        }
+        let mut span_end = (rel + span_len).min(to);
+        while !line.is_char_boundary(span_end) {
+            span_end -= 1;
+        }
+        let span = (base + prefix.len() + rel - from, span_end - rel);
+        if line_end < text.len() {
+            let next_end = text[line_end + 1..].find('\n').map_or(text.len(), |p| line_end + 1 + p);
+            out.push('\n');
+            out.push_str(&clip(&text[line_end + 1..next_end], 0));
+        }
+        Excerpt { text: out, span, first_line, target_line }
+    }
+}
+
+fn clip(line: &str, from: usize) -> String {
+    let rest = &line[from..];
+    match rest.char_indices().nth(WIDTH) {
+        Some((cut, _)) => format!("{}…", &rest[..cut]),
+        None => rest.to_string(),
+    }
+}
+
+/// An excerpt that reports the line numbers and column of the original record,
+/// so snippet headers name the real place in the file.
 #[derive(Debug)]
 struct RecordSource {
     name: String,
-    text: Arc<str>,
-    line_offset: usize,
+    text: String,
+    first_line: usize,
+    target_line: usize,
+    /// 0-based character column of the finding in its real line.
+    column: usize,
 }
 
 impl SourceCode for RecordSource {
@@ -125,13 +209,22 @@ impl SourceCode for RecordSource {
         context_lines_after: usize,
     ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
         let inner = self.text.read_span(span, context_lines_before, context_lines_after)?;
+        let column = if inner.line() == self.target_line { self.column } else { inner.column() };
         Ok(Box::new(MietteSpanContents::new_named(
             self.name.clone(),
             inner.data(),
             *inner.span(),
-            inner.line() + self.line_offset,
-            inner.column(),
+            inner.line() + self.first_line,
+            column,
             inner.line_count(),
         )))
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }

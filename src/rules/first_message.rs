@@ -24,18 +24,25 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         );
         return;
     }
-    // Non-string content is TK208's finding; nothing more to say about its layout.
+    // Non-string content anywhere in the user turn is the split variant (TK208): its
+    // layout is explained there, and a query "fixed" from a fragment would be wrong.
+    let split_variant = ctx.thread.messages().iter().any(|m| {
+        m.get("role").and_then(Value::as_str) == Some("user") && m.get("content").is_some_and(|c| c.is_object() || c.is_array())
+    });
     let Some(content) = first.get("content").and_then(Value::as_str) else { return };
+    if split_variant {
+        return;
+    }
     let content_at = format!("/messages/{i}/content");
-    let query = match FirstMessage::parse(content) {
-        Some(layout) => {
+    let layout = FirstMessage::parse(content);
+    match layout {
+        Some(ref layout) => {
             if let Err(e) = layout.manifest().and_then(|m| if m.is_object() { Ok(m) } else { Err(serde::de::Error::custom("not an object")) }) {
                 out.push(
                     Diagnostic::new(&FIRST_MESSAGE_LAYOUT, &content_at, format!("the manifest in the first message is not a JSON object: {e}"))
                         .with_label("manifest text here"),
                 );
             }
-            layout.query
         }
         None => {
             let missing = if !content.starts_with(MANIFEST_PREFIX) {
@@ -47,10 +54,12 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 Diagnostic::new(&FIRST_MESSAGE_LAYOUT, &content_at, format!("the first user message {missing}; the model never saw the dataset manifest"))
                     .with_label("expected manifest + query"),
             );
-            content
         }
-    };
-    if let Some(stored) = ctx.thread.user_query() {
+    }
+    // Only a well-formed message has a query we can trust enough to copy.
+    let (Some(layout), Some(stored)) = (layout, ctx.thread.user_query()) else { return };
+    let query = layout.query;
+    {
         if stored.trim() != query.trim() {
             out.push(
                 Diagnostic::new(
