@@ -61,7 +61,11 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(rule: &'static Rule, pointer: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        rule: &'static Rule,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             rule,
             severity: rule.severity,
@@ -81,7 +85,11 @@ impl Diagnostic {
     /// Attach a fix. The rule's fix title is used so that `threadkit rules`
     /// and the diagnostics always describe a fix the same way.
     pub fn with_fix(mut self, edits: Vec<Edit>) -> Self {
-        let title = self.rule.fix.unwrap_or("apply the suggested change").to_string();
+        let title = self
+            .rule
+            .fix
+            .unwrap_or("apply the suggested change")
+            .to_string();
         self.fix = Some(Fix { title, edits });
         self
     }

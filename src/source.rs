@@ -20,7 +20,7 @@ pub struct RecordText {
 }
 
 /// A problem that stops a record (or a whole file) before it is parsed.
-pub type Failure = Diagnostic;
+pub type Failure = Box<Diagnostic>;
 
 pub fn is_jsonl(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "jsonl")
@@ -35,7 +35,9 @@ pub fn read_whole(path: &Path, max_size: u64) -> Result<String, Failure> {
     }
     let mut bytes = Vec::with_capacity(len as usize + 1);
     // `take` guards against a file that grows while we read it.
-    file.take(max_size + 1).read_to_end(&mut bytes).map_err(|e| io_failure(&e))?;
+    file.take(max_size + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_failure(&e))?;
     if bytes.len() as u64 > max_size {
         return Err(too_large(bytes.len() as u64, max_size));
     }
@@ -43,14 +45,21 @@ pub fn read_whole(path: &Path, max_size: u64) -> Result<String, Failure> {
 }
 
 /// Call `each` with every non-blank line of a JSONL file, in order. Only one line is held at a time.
-pub fn for_each_line(path: &Path, max_size: u64, mut each: impl FnMut(Result<RecordText, (usize, Failure)>)) -> Result<(), Failure> {
+pub fn for_each_line(
+    path: &Path,
+    max_size: u64,
+    mut each: impl FnMut(Result<RecordText, (usize, Failure)>),
+) -> Result<(), Failure> {
     let file = File::open(path).map_err(|e| io_failure(&e))?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut buf = Vec::new();
     let mut line_no = 0usize;
     loop {
         buf.clear();
-        let n = (&mut reader).take(max_size + 1).read_until(b'\n', &mut buf).map_err(|e| io_failure(&e))?;
+        let n = (&mut reader)
+            .take(max_size + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| io_failure(&e))?;
         if n == 0 {
             return Ok(());
         }
@@ -59,14 +68,19 @@ pub fn for_each_line(path: &Path, max_size: u64, mut each: impl FnMut(Result<Rec
             each(Err((line_no, too_large(n as u64, max_size))));
             // Skip the rest of the oversized line.
             let mut sink = Vec::new();
-            reader.read_until(b'\n', &mut sink).map_err(|e| io_failure(&e))?;
+            reader
+                .read_until(b'\n', &mut sink)
+                .map_err(|e| io_failure(&e))?;
             continue;
         }
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match decode(std::mem::take(&mut buf)) {
-            Ok(text) => each(Ok(RecordText { record: Some(line_no), text })),
+            Ok(text) => each(Ok(RecordText {
+                record: Some(line_no),
+                text,
+            })),
             Err(f) => each(Err((line_no, f))),
         }
     }
@@ -85,8 +99,22 @@ fn decode(bytes: Vec<u8>) -> Result<String, Failure> {
             let bytes = e.into_bytes();
             let lossy = String::from_utf8_lossy(&bytes[..at]);
             let (line, column) = span::line_column(&lossy, lossy.len());
-            Err(Diagnostic::new(&rules::INVALID_UTF8, "", format!("invalid UTF-8 byte 0x{:02x} at line {line}, column {column}", bytes[at]))
-                .at(Location { offset: at, len: 1, line, column }))
+            Err(Box::new(
+                Diagnostic::new(
+                    &rules::INVALID_UTF8,
+                    "",
+                    format!(
+                        "invalid UTF-8 byte 0x{:02x} at line {line}, column {column}",
+                        bytes[at]
+                    ),
+                )
+                .at(Location {
+                    offset: at,
+                    len: 1,
+                    line,
+                    column,
+                }),
+            ))
         }
     }
 }
@@ -94,30 +122,52 @@ fn decode(bytes: Vec<u8>) -> Result<String, Failure> {
 /// Parse one record. Syntax errors carry their own location.
 pub fn parse(text: &str) -> Result<Value, Failure> {
     if text.trim().is_empty() {
-        return Err(Diagnostic::new(&rules::EMPTY_FILE, "", "the file is empty").at(Location { offset: 0, len: 0, line: 1, column: 1 }));
+        return Err(Box::new(
+            Diagnostic::new(&rules::EMPTY_FILE, "", "the file is empty").at(Location {
+                offset: 0,
+                len: 0,
+                line: 1,
+                column: 1,
+            }),
+        ));
     }
     serde_json::from_str(text).map_err(|e| {
         let (line, column) = (e.line().max(1), e.column().max(1));
         let offset = byte_offset(text, line, column);
         let what = e.to_string();
-        let what = what.rsplit_once(" at line ").map_or(what.as_str(), |(m, _)| m).to_string();
+        let what = what
+            .rsplit_once(" at line ")
+            .map_or(what.as_str(), |(m, _)| m)
+            .to_string();
         let message = match e.classify() {
-            serde_json::error::Category::Eof => format!("the JSON ends too early ({what}): the file is truncated"),
-            _ if what.contains("recursion limit") => "nesting deeper than 128 levels: not a thread".to_string(),
+            serde_json::error::Category::Eof => {
+                format!("the JSON ends too early ({what}): the file is truncated")
+            }
+            _ if what.contains("recursion limit") => {
+                "nesting deeper than 128 levels: not a thread".to_string()
+            }
             _ => format!("JSON syntax error: {what}"),
         };
-        Diagnostic::new(&rules::INVALID_JSON, "", message).with_label("here").at(Location {
-            offset,
-            len: usize::from(offset < text.len()),
-            line,
-            column: span::line_column(text, offset).1,
-        })
+        Box::new(
+            Diagnostic::new(&rules::INVALID_JSON, "", message)
+                .with_label("here")
+                .at(Location {
+                    offset,
+                    len: usize::from(offset < text.len()),
+                    line,
+                    column: span::line_column(text, offset).1,
+                }),
+        )
     })
 }
 
 /// serde_json reports columns in bytes; turn (line, byte column) into a byte offset.
 fn byte_offset(text: &str, line: usize, column: usize) -> usize {
-    let start: usize = text.split_inclusive('\n').take(line - 1).map(str::len).sum();
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line - 1)
+        .map(str::len)
+        .sum();
     let mut offset = (start + column.saturating_sub(1)).min(text.len());
     while !text.is_char_boundary(offset) {
         offset -= 1;
@@ -126,17 +176,28 @@ fn byte_offset(text: &str, line: usize, column: usize) -> usize {
 }
 
 fn too_large(len: u64, max: u64) -> Failure {
-    Diagnostic::new(
+    Box::new(Diagnostic::new(
         &rules::FILE_TOO_LARGE,
         "",
         format!("{} is larger than the {} limit; raise it with --max-file-size if this really is a thread", human_bytes(len), human_bytes(max)),
     )
-    .at(Location { offset: 0, len: 0, line: 1, column: 1 })
+    .at(Location { offset: 0, len: 0, line: 1, column: 1 }))
 }
 
 pub fn io_failure(e: &std::io::Error) -> Failure {
-    Diagnostic::new(&rules::IO_ERROR, "", format!("cannot read the file: {}", crate::walk::describe_io(e)))
-        .at(Location { offset: 0, len: 0, line: 1, column: 1 })
+    Box::new(
+        Diagnostic::new(
+            &rules::IO_ERROR,
+            "",
+            format!("cannot read the file: {}", crate::walk::describe_io(e)),
+        )
+        .at(Location {
+            offset: 0,
+            len: 0,
+            line: 1,
+            column: 1,
+        }),
+    )
 }
 
 pub fn human_bytes(n: u64) -> String {
@@ -173,7 +234,11 @@ mod tests {
     fn invalid_utf8_names_the_byte() {
         let err = decode(b"{\"a\": \"caf\xe9\"}".to_vec()).unwrap_err();
         assert_eq!(err.rule.code, "TK002");
-        assert!(err.message.contains("0xe9") && err.message.contains("column 11"), "{}", err.message);
+        assert!(
+            err.message.contains("0xe9") && err.message.contains("column 11"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -79,7 +79,11 @@ const V3_KEYS: Keys = Keys {
     user_query: "/initial_context/user_query",
 };
 
-const V2_KEYS: Keys = Keys { id: "/conversation_id", final_answer: "/final_classification", ..V3_KEYS };
+const V2_KEYS: Keys = Keys {
+    id: "/conversation_id",
+    final_answer: "/final_classification",
+    ..V3_KEYS
+};
 
 impl<'a> ThreadView<'a> {
     pub fn new(doc: &'a Value, version: Version) -> Self {
@@ -144,7 +148,9 @@ impl<'a> ThreadView<'a> {
         self.keys().confidence
     }
     pub fn is_correct(&self) -> Option<bool> {
-        self.doc.pointer(self.keys().is_correct).and_then(Value::as_bool)
+        self.doc
+            .pointer(self.keys().is_correct)
+            .and_then(Value::as_bool)
     }
     pub fn is_correct_pointer(&self) -> &'static str {
         self.keys().is_correct
@@ -164,11 +170,17 @@ impl<'a> ThreadView<'a> {
     }
 
     pub fn messages(&self) -> &'a [Value] {
-        self.doc.get("messages").and_then(Value::as_array).map_or(&[], Vec::as_slice)
+        self.doc
+            .get("messages")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
     }
 
     pub fn turns(&self) -> &'a [Value] {
-        self.doc.get("conversation").and_then(Value::as_array).map_or(&[], Vec::as_slice)
+        self.doc
+            .get("conversation")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Names of every tool called, in order.
@@ -196,7 +208,9 @@ impl<'a> ThreadView<'a> {
 
     pub fn counts(&self) -> Counts {
         match self.version {
-            Version::OpenAiV1 => Counts::of_messages(self.messages(), self.status() == Some(Status::Finished)),
+            Version::OpenAiV1 => {
+                Counts::of_messages(self.messages(), self.status() == Some(Status::Finished))
+            }
             _ => {
                 let turns = self.turns();
                 let tool_calls = turns
@@ -206,7 +220,11 @@ impl<'a> ThreadView<'a> {
                         None => t.get("tool_call").is_some(),
                     })
                     .count();
-                Counts { turns: turns.len(), tool_calls, responds: turns.len() - tool_calls }
+                Counts {
+                    turns: turns.len(),
+                    tool_calls,
+                    responds: turns.len() - tool_calls,
+                }
             }
         }
     }
@@ -214,7 +232,13 @@ impl<'a> ThreadView<'a> {
     /// The first user message of an `openai_v1` thread, split into manifest text and query.
     pub fn first_user_message(&self) -> Option<(usize, &'a Value)> {
         let messages = self.messages();
-        let first = usize::from(messages.first().and_then(|m| m.get("role")).and_then(Value::as_str) == Some("system"));
+        let first = usize::from(
+            messages
+                .first()
+                .and_then(|m| m.get("role"))
+                .and_then(Value::as_str)
+                == Some("system"),
+        );
         messages.get(first).map(|m| (first, m))
     }
 
@@ -271,7 +295,10 @@ impl Counts {
 }
 
 pub fn calls_tool(message: &Value) -> bool {
-    message.get("tool_calls").and_then(Value::as_array).is_some_and(|c| !c.is_empty())
+    message
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .is_some_and(|c| !c.is_empty())
 }
 
 /// The generator's first user message: `Dataset Information:\n<manifest>\n\nUser Query: <query>`.
@@ -285,7 +312,10 @@ impl<'a> FirstMessage<'a> {
     pub fn parse(content: &'a str) -> Option<FirstMessage<'a>> {
         let rest = content.strip_prefix(MANIFEST_PREFIX)?;
         let sep = rest.rfind(QUERY_SEPARATOR)?;
-        Some(FirstMessage { manifest_text: &rest[..sep], query: &rest[sep + QUERY_SEPARATOR.len()..] })
+        Some(FirstMessage {
+            manifest_text: &rest[..sep],
+            query: &rest[sep + QUERY_SEPARATOR.len()..],
+        })
     }
 
     pub fn manifest(&self) -> Result<Value, serde_json::Error> {
@@ -293,7 +323,10 @@ impl<'a> FirstMessage<'a> {
     }
 
     pub fn build(manifest: &Value, query: &str) -> String {
-        format!("{MANIFEST_PREFIX}{}{QUERY_SEPARATOR}{query}", crate::pyjson::dumps_pretty(manifest))
+        format!(
+            "{MANIFEST_PREFIX}{}{QUERY_SEPARATOR}{query}",
+            crate::pyjson::dumps_pretty(manifest)
+        )
     }
 }
 
@@ -306,7 +339,10 @@ pub fn final_answer_in_text(text: &str) -> Option<&str> {
 
 /// Answers are compared as the old generator did: ignoring case and white space runs.
 pub fn normalize_label(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 pub fn same_label(a: &str, b: &str) -> bool {
@@ -327,8 +363,22 @@ mod tests {
             json!({"role": "assistant", "content": "thinking", "tool_calls": null}),
             json!({"role": "assistant", "content": "Final Answer: walking"}),
         ];
-        assert_eq!(Counts::of_messages(&messages, true), Counts { turns: 4, tool_calls: 1, responds: 1 });
-        assert_eq!(Counts::of_messages(&messages, false), Counts { turns: 4, tool_calls: 1, responds: 2 });
+        assert_eq!(
+            Counts::of_messages(&messages, true),
+            Counts {
+                turns: 4,
+                tool_calls: 1,
+                responds: 1
+            }
+        );
+        assert_eq!(
+            Counts::of_messages(&messages, false),
+            Counts {
+                turns: 4,
+                tool_calls: 1,
+                responds: 2
+            }
+        );
     }
 
     #[test]
@@ -342,7 +392,10 @@ mod tests {
 
     #[test]
     fn final_answer_extraction_and_comparison() {
-        assert_eq!(final_answer_in_text("because...\n\nFinal Answer:  Walking \n"), Some("Walking"));
+        assert_eq!(
+            final_answer_in_text("because...\n\nFinal Answer:  Walking \n"),
+            Some("Walking")
+        );
         assert_eq!(final_answer_in_text("no marker"), None);
         assert!(same_label(" Walking  Upstairs", "walking upstairs"));
         assert!(!same_label("walking", "running"));

@@ -29,7 +29,12 @@ pub struct Settings<'a> {
 
 impl Default for Settings<'_> {
     fn default() -> Self {
-        Settings { max_file_size: DEFAULT_MAX_FILE_SIZE, data_root: None, keep_fixable: false, summarize: false }
+        Settings {
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            data_root: None,
+            keep_fixable: false,
+            summarize: false,
+        }
     }
 }
 
@@ -49,7 +54,15 @@ pub struct RecordReport {
 
 impl RecordReport {
     fn failed(record: Option<usize>, failure: Diagnostic, text: Option<Arc<str>>) -> Self {
-        RecordReport { record, version: None, id: None, diagnostics: vec![failure], text, doc: None, summary: None }
+        RecordReport {
+            record,
+            version: None,
+            id: None,
+            diagnostics: vec![failure],
+            text,
+            doc: None,
+            summary: None,
+        }
     }
 
     pub fn is_valid(&self) -> bool {
@@ -76,40 +89,65 @@ impl FileReport {
 pub fn validate_entry(entry: &Entry, settings: &Settings<'_>) -> FileReport {
     let path = entry.path.clone();
     if let Some(problem) = &entry.problem {
-        let d = Diagnostic::new(&crate::rules::IO_ERROR, "", format!("cannot read: {problem}"));
-        return FileReport { path, records: vec![RecordReport::failed(None, d, None)] };
+        let d = Diagnostic::new(
+            &crate::rules::IO_ERROR,
+            "",
+            format!("cannot read: {problem}"),
+        );
+        return FileReport {
+            path,
+            records: vec![RecordReport::failed(None, d, None)],
+        };
     }
     let records = if source::is_jsonl(&path) {
         let mut records = Vec::new();
         let result = source::for_each_line(&path, settings.max_file_size, |item| match item {
             Ok(rec) => records.push(validate_record(rec, None, settings)),
-            Err((line, failure)) => records.push(RecordReport::failed(Some(line), failure, None)),
+            Err((line, failure)) => records.push(RecordReport::failed(Some(line), *failure, None)),
         });
         if let Err(failure) = result {
-            records.push(RecordReport::failed(None, failure, None));
+            records.push(RecordReport::failed(None, *failure, None));
         }
         records
     } else {
         match source::read_whole(&path, settings.max_file_size) {
-            Ok(text) => vec![validate_record(RecordText { record: None, text }, file_stem(&path).as_deref(), settings)],
-            Err(failure) => vec![RecordReport::failed(None, failure, None)],
+            Ok(text) => vec![validate_record(
+                RecordText { record: None, text },
+                file_stem(&path).as_deref(),
+                settings,
+            )],
+            Err(failure) => vec![RecordReport::failed(None, *failure, None)],
         }
     };
     FileReport { path, records }
 }
 
 pub fn file_stem(path: &Path) -> Option<String> {
-    path.file_stem().and_then(|s| s.to_str()).map(str::to_string)
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .map(str::to_string)
 }
 
 /// Check one record's text completely: parse, version, schema, rules, spans.
-pub fn validate_record(rec: RecordText, file_stem: Option<&str>, settings: &Settings<'_>) -> RecordReport {
+pub fn validate_record(
+    rec: RecordText,
+    file_stem: Option<&str>,
+    settings: &Settings<'_>,
+) -> RecordReport {
     let doc = match source::parse(&rec.text) {
         Ok(doc) => doc,
-        Err(failure) => return RecordReport::failed(rec.record, failure, Some(rec.text.into())),
+        Err(failure) => return RecordReport::failed(rec.record, *failure, Some(rec.text.into())),
     };
-    let checked = check::check(&doc, file_stem, Options { data_root: settings.data_root });
-    let summary = settings.summarize.then(|| Summary::of(&doc, checked.version));
+    let checked = check::check(
+        &doc,
+        file_stem,
+        Options {
+            data_root: settings.data_root,
+        },
+    );
+    let summary = settings
+        .summarize
+        .then(|| Summary::of(&doc, checked.version));
     let mut report = RecordReport {
         record: rec.record,
         version: checked.version,

@@ -23,11 +23,15 @@ pub struct Walk {
 }
 
 pub fn is_thread_file(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("json" | "jsonl"))
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("json" | "jsonl")
+    )
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
-    name.to_str().is_some_and(|n| n.starts_with('.') && n != "." && n != "..")
+    name.to_str()
+        .is_some_and(|n| n.starts_with('.') && n != "." && n != "..")
 }
 
 pub fn walk(args: &[PathBuf], options: WalkOptions) -> Walk {
@@ -36,21 +40,33 @@ pub fn walk(args: &[PathBuf], options: WalkOptions) -> Walk {
         // Explicit arguments are followed even when they are symlinks, as ripgrep does.
         let meta = match std::fs::metadata(arg) {
             Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && arg.symlink_metadata().is_err() => {
-                out.missing.push((arg.clone(), "no such file or directory".into()));
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound && arg.symlink_metadata().is_err() =>
+            {
+                out.missing
+                    .push((arg.clone(), "no such file or directory".into()));
                 continue;
             }
             Err(e) => {
-                out.entries.push(Entry { path: arg.clone(), problem: Some(describe_io(&e)) });
+                out.entries.push(Entry {
+                    path: arg.clone(),
+                    problem: Some(describe_io(&e)),
+                });
                 continue;
             }
         };
         if meta.is_file() {
-            out.entries.push(Entry { path: arg.clone(), problem: None });
+            out.entries.push(Entry {
+                path: arg.clone(),
+                problem: None,
+            });
         } else if meta.is_dir() {
             walk_dir(arg, options, &mut out.entries);
         } else {
-            out.entries.push(Entry { path: arg.clone(), problem: Some("not a regular file (a device, FIFO or socket)".into()) });
+            out.entries.push(Entry {
+                path: arg.clone(),
+                problem: Some("not a regular file (a device, FIFO or socket)".into()),
+            });
         }
     }
     out
@@ -66,11 +82,17 @@ fn walk_dir(root: &Path, options: WalkOptions, entries: &mut Vec<Entry>) {
         match item {
             Ok(e) => {
                 if e.file_type().is_file() && is_thread_file(e.path()) {
-                    entries.push(Entry { path: e.into_path(), problem: None });
+                    entries.push(Entry {
+                        path: e.into_path(),
+                        problem: None,
+                    });
                 }
             }
             Err(err) => {
-                let path = err.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
+                let path = err
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| root.to_path_buf());
                 let problem = if let Some(ancestor) = err.loop_ancestor() {
                     format!("symlink loop: it points back to {}", ancestor.display())
                 } else if let Some(io) = err.io_error() {
@@ -78,7 +100,10 @@ fn walk_dir(root: &Path, options: WalkOptions, entries: &mut Vec<Entry>) {
                 } else {
                     err.to_string()
                 };
-                entries.push(Entry { path, problem: Some(problem) });
+                entries.push(Entry {
+                    path,
+                    problem: Some(problem),
+                });
             }
         }
     }

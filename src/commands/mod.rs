@@ -42,7 +42,12 @@ pub(crate) fn pool(jobs: Option<usize>) -> rayon::ThreadPool {
     if let Some(n) = jobs.filter(|&n| n > 0) {
         b = b.num_threads(n);
     }
-    b.build().unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool"))
+    b.build().unwrap_or_else(|_| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("a one-thread pool")
+    })
 }
 
 /// How many files one parallel batch holds: enough to keep every core busy,

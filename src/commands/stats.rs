@@ -12,17 +12,31 @@ use crate::walk::{walk, WalkOptions};
 use super::{pool, ExitStatus, BATCH};
 
 pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
-    let walked = walk(&args.walk.paths, WalkOptions { follow_links: args.walk.follow_links });
+    let walked = walk(
+        &args.walk.paths,
+        WalkOptions {
+            follow_links: args.walk.follow_links,
+        },
+    );
     let mut status = ExitStatus::Success;
     for (path, why) in &walked.missing {
         writeln!(err, "threadkit: {}: {why}; check the path", path.display())?;
         status = ExitStatus::Error;
     }
-    let settings = Settings { max_file_size: args.walk.max_file_size, summarize: true, ..Settings::default() };
+    let settings = Settings {
+        max_file_size: args.walk.max_file_size,
+        summarize: true,
+        ..Settings::default()
+    };
     let pool = pool(args.walk.jobs);
     let mut stats = Stats::default();
     for batch in walked.entries.chunks(BATCH) {
-        let reports: Vec<_> = pool.install(|| batch.par_iter().map(|e| validate_entry(e, &settings)).collect());
+        let reports: Vec<_> = pool.install(|| {
+            batch
+                .par_iter()
+                .map(|e| validate_entry(e, &settings))
+                .collect()
+        });
         for report in reports {
             stats.files += 1;
             for r in &report.records {
@@ -32,7 +46,11 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
     }
     stats.finish();
     match args.format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&stats).expect("stats serialize"))?,
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&stats).expect("stats serialize")
+        )?,
         Format::Human => out.write_all(render(&stats).as_bytes())?,
     }
     Ok(status)
@@ -40,7 +58,11 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
 
 fn render(s: &Stats) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "{} threads in {} files ({} unreadable or not threads)", s.threads, s.files, s.unreadable);
+    let _ = writeln!(
+        o,
+        "{} threads in {} files ({} unreadable or not threads)",
+        s.threads, s.files, s.unreadable
+    );
     let table = |o: &mut String, title: &str, map: &std::collections::BTreeMap<String, usize>| {
         let _ = writeln!(o, "\n{title}");
         let mut rows: Vec<_> = map.iter().collect();
@@ -55,7 +77,13 @@ fn render(s: &Stats) -> String {
     table(&mut o, "By ground-truth label", &s.by_label);
     match s.correct_rate {
         Some(rate) => {
-            let _ = writeln!(o, "\nCorrect: {} of {} judged threads ({:.1}%)", s.correct, s.judged, rate * 100.0);
+            let _ = writeln!(
+                o,
+                "\nCorrect: {} of {} judged threads ({:.1}%)",
+                s.correct,
+                s.judged,
+                rate * 100.0
+            );
         }
         None => {
             let _ = writeln!(o, "\nCorrect: no thread has been judged yet");
@@ -64,7 +92,13 @@ fn render(s: &Stats) -> String {
     let _ = writeln!(o, "\nTool calls: {}", s.tool_calls);
     table(&mut o, "Tool usage", &s.tool_usage);
     let _ = writeln!(o, "\nTurns per thread");
-    let max = s.turns_histogram.values().copied().max().unwrap_or(0).max(1);
+    let max = s
+        .turns_histogram
+        .values()
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1);
     for (turns, n) in &s.turns_histogram {
         let bar = "█".repeat((n * 40).div_ceil(max));
         let _ = writeln!(o, "  {turns:>3} │{bar} {n}");

@@ -29,7 +29,10 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
                 ignored.insert(r.code);
             }
             None => {
-                writeln!(err, "threadkit: --ignore {key:?} names no rule; `threadkit rules` lists them")?;
+                writeln!(
+                    err,
+                    "threadkit: --ignore {key:?} names no rule; `threadkit rules` lists them"
+                )?;
                 return Ok(ExitStatus::Error);
             }
         }
@@ -51,11 +54,19 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
     let color = match args.color {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none(),
+        Color::Auto => {
+            std::io::IsTerminal::is_terminal(&std::io::stdout())
+                && std::env::var_os("NO_COLOR").is_none()
+        }
     };
     let renderer = Renderer::new(color);
 
-    let walked = walk(&args.walk.paths, WalkOptions { follow_links: args.walk.follow_links });
+    let walked = walk(
+        &args.walk.paths,
+        WalkOptions {
+            follow_links: args.walk.follow_links,
+        },
+    );
     let mut status = ExitStatus::Success;
     for (path, why) in &walked.missing {
         writeln!(err, "threadkit: {}: {why}; check the path", path.display())?;
@@ -71,10 +82,18 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
         write!(out, "{{\"files\": [")?;
     }
     for batch in walked.entries.chunks(BATCH) {
-        let reports: Vec<FileReport> = pool.install(|| batch.par_iter().map(|e| validate_entry(e, &settings)).collect());
+        let reports: Vec<FileReport> = pool.install(|| {
+            batch
+                .par_iter()
+                .map(|e| validate_entry(e, &settings))
+                .collect()
+        });
         for mut report in reports {
             mark_duplicates(&mut report, &mut ids);
-            report.records.iter_mut().for_each(|r| r.diagnostics.retain(|d| !ignored.contains(d.code())));
+            report
+                .records
+                .iter_mut()
+                .for_each(|r| r.diagnostics.retain(|d| !ignored.contains(d.code())));
             if args.fix {
                 match apply_fixes(&mut report, &settings, args.dry_run, out) {
                     Ok(n) => fixed_count += n,
@@ -126,11 +145,17 @@ fn mark_duplicates(report: &mut FileReport, ids: &mut HashMap<String, String>) {
             }
             Some(first) => {
                 let pointer = match r.version {
-                    Some(v) => crate::thread::ThreadView::new(&serde_json::Value::Null, v).id_pointer(),
+                    Some(v) => {
+                        crate::thread::ThreadView::new(&serde_json::Value::Null, v).id_pointer()
+                    }
                     None => "",
                 };
-                let mut d = Diagnostic::new(&rules::DUPLICATE_ID, pointer, format!("id {id:?} is already used by {first}"))
-                    .with_label("duplicate id");
+                let mut d = Diagnostic::new(
+                    &rules::DUPLICATE_ID,
+                    pointer,
+                    format!("id {id:?} is already used by {first}"),
+                )
+                .with_label("duplicate id");
                 if r.text.is_none() {
                     r.text = reload(&path, r.record).map(Into::into);
                 }
@@ -155,21 +180,35 @@ fn reload(path: &Path, record: Option<usize>) -> Option<String> {
 }
 
 /// Fix every fixable record of one file; write it (or print its diff). Returns findings fixed.
-fn apply_fixes(report: &mut FileReport, settings: &Settings<'_>, dry_run: bool, out: &mut dyn Write) -> Result<usize, String> {
+fn apply_fixes(
+    report: &mut FileReport,
+    settings: &Settings<'_>,
+    dry_run: bool,
+    out: &mut dyn Write,
+) -> Result<usize, String> {
     let stem = file_stem(&report.path);
-    let options = Options { data_root: settings.data_root };
+    let options = Options {
+        data_root: settings.data_root,
+    };
     let mut replacements: HashMap<usize, String> = HashMap::new();
     let mut whole_file: Option<(String, String)> = None;
     let mut count = 0;
     let jsonl = report.is_jsonl();
     for r in report.records.iter_mut().filter(|r| r.has_fix()) {
-        let (Some(doc), Some(text)) = (r.doc.take(), r.text.clone()) else { continue };
+        let (Some(doc), Some(text)) = (r.doc.take(), r.text.clone()) else {
+            continue;
+        };
         let file_stem = if jsonl { None } else { stem.as_deref() };
         let fixed = fix::fix_record(&text, doc, file_stem, options)?;
         count += fixed.resolved.len();
         let mut remaining = fixed.remaining;
         // Findings added at the merge (duplicate ids) are not re-derived by the fix; keep them.
-        remaining.extend(r.diagnostics.iter().filter(|d| d.rule.code == rules::DUPLICATE_ID.code).cloned());
+        remaining.extend(
+            r.diagnostics
+                .iter()
+                .filter(|d| d.rule.code == rules::DUPLICATE_ID.code)
+                .cloned(),
+        );
         crate::validate::locate_all(&mut remaining, &fixed.text);
         if dry_run {
             let name = match r.record {
@@ -197,9 +236,11 @@ fn apply_fixes(report: &mut FileReport, settings: &Settings<'_>, dry_run: bool, 
         return Ok(0);
     }
     if let Some((_, new)) = whole_file {
-        atomic_write(&report.path, new.as_bytes()).map_err(|e| format!("cannot write the fixed file: {e}; the original is unchanged"))?;
+        atomic_write(&report.path, new.as_bytes())
+            .map_err(|e| format!("cannot write the fixed file: {e}; the original is unchanged"))?;
     } else if !replacements.is_empty() {
-        rewrite_jsonl(&report.path, &replacements).map_err(|e| format!("cannot write the fixed file: {e}; the original is unchanged"))?;
+        rewrite_jsonl(&report.path, &replacements)
+            .map_err(|e| format!("cannot write the fixed file: {e}; the original is unchanged"))?;
     }
     Ok(count)
 }
@@ -219,7 +260,10 @@ fn rewrite_jsonl(path: &PathBuf, replacements: &HashMap<usize, String>) -> io::R
         match replacements.get(&n) {
             Some(new) => {
                 out.extend_from_slice(new.trim_end_matches(['\n', '\r']).as_bytes());
-                let ending = &line[line.iter().rposition(|&b| b != b'\n' && b != b'\r').map_or(0, |p| p + 1)..];
+                let ending = &line[line
+                    .iter()
+                    .rposition(|&b| b != b'\n' && b != b'\r')
+                    .map_or(0, |p| p + 1)..];
                 out.extend_from_slice(ending);
             }
             None => out.extend_from_slice(&line),
@@ -227,4 +271,3 @@ fn rewrite_jsonl(path: &PathBuf, replacements: &HashMap<usize, String>) -> io::R
     }
     atomic_write(path, &out)
 }
-

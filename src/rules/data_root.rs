@@ -11,8 +11,15 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         Ok(d) => d,
         Err(why) => {
             out.push(
-                Diagnostic::new(&DATASET_NOT_FOUND, t.dataset_pointer(), format!("dataset {name:?} is not usable under {}: {why}", root.root.display()))
-                    .with_label("unknown dataset"),
+                Diagnostic::new(
+                    &DATASET_NOT_FOUND,
+                    t.dataset_pointer(),
+                    format!(
+                        "dataset {name:?} is not usable under {}: {why}",
+                        root.root.display()
+                    ),
+                )
+                .with_label("unknown dataset"),
             );
             return;
         }
@@ -23,7 +30,8 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 Diagnostic::new(&SESSION_NOT_FOUND, t.session_pointer(), format!("session {session:?} is neither in {name}/labels.json nor in {name}/sessions/"))
                     .with_label("unknown session"),
             );
-        } else if let (Some(first), Some(truth)) = (dataset.first_label(session), t.ground_truth()) {
+        } else if let (Some(first), Some(truth)) = (dataset.first_label(session), t.ground_truth())
+        {
             if first != truth {
                 out.push(
                     Diagnostic::new(&GROUND_TRUTH_MISMATCH, t.ground_truth_pointer(), format!("ground truth is {truth:?} but {name}/labels.json gives {first:?} for session {session:?}"))
@@ -35,12 +43,21 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     if let Some(shown) = t.shown_manifest() {
         if shown != dataset.manifest {
             let at = match ctx.version {
-                crate::version::Version::OpenAiV1 => t.first_user_message().map_or(String::new(), |(i, _)| format!("/messages/{i}/content")),
+                crate::version::Version::OpenAiV1 => t
+                    .first_user_message()
+                    .map_or(String::new(), |(i, _)| format!("/messages/{i}/content")),
                 _ => "/initial_context/manifest".to_string(),
             };
             out.push(
-                Diagnostic::new(&MANIFEST_MISMATCH, at, format!("the manifest shown to the model differs from {name}/manifest.json{}", first_difference(&shown, &dataset.manifest)))
-                    .with_label("shown manifest"),
+                Diagnostic::new(
+                    &MANIFEST_MISMATCH,
+                    at,
+                    format!(
+                        "the manifest shown to the model differs from {name}/manifest.json{}",
+                        first_difference(&shown, &dataset.manifest)
+                    ),
+                )
+                .with_label("shown manifest"),
             );
         }
     }

@@ -11,14 +11,19 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     if ctx.version != Version::OpenAiV1 {
         return;
     }
-    let Some((i, first)) = ctx.thread.first_user_message() else { return };
+    let Some((i, first)) = ctx.thread.first_user_message() else {
+        return;
+    };
     let role = first.get("role").and_then(Value::as_str);
     if role != Some("user") {
         out.push(
             Diagnostic::new(
                 &FIRST_MESSAGE_NOT_USER,
                 format!("/messages/{i}/role"),
-                format!("message {i} is the first of the conversation but has role {}", role.map_or("(none)".into(), |r| format!("{r:?}"))),
+                format!(
+                    "message {i} is the first of the conversation but has role {}",
+                    role.map_or("(none)".into(), |r| format!("{r:?}"))
+                ),
             )
             .with_label("expected \"user\""),
         );
@@ -27,9 +32,13 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     // Non-string content anywhere in the user turn is the split variant (TK208): its
     // layout is explained there, and a query "fixed" from a fragment would be wrong.
     let split_variant = ctx.thread.messages().iter().any(|m| {
-        m.get("role").and_then(Value::as_str) == Some("user") && m.get("content").is_some_and(|c| c.is_object() || c.is_array())
+        m.get("role").and_then(Value::as_str) == Some("user")
+            && m.get("content")
+                .is_some_and(|c| c.is_object() || c.is_array())
     });
-    let Some(content) = first.get("content").and_then(Value::as_str) else { return };
+    let Some(content) = first.get("content").and_then(Value::as_str) else {
+        return;
+    };
     if split_variant {
         return;
     }
@@ -37,10 +46,20 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let layout = FirstMessage::parse(content);
     match layout {
         Some(ref layout) => {
-            if let Err(e) = layout.manifest().and_then(|m| if m.is_object() { Ok(m) } else { Err(serde::de::Error::custom("not an object")) }) {
+            if let Err(e) = layout.manifest().and_then(|m| {
+                if m.is_object() {
+                    Ok(m)
+                } else {
+                    Err(serde::de::Error::custom("not an object"))
+                }
+            }) {
                 out.push(
-                    Diagnostic::new(&FIRST_MESSAGE_LAYOUT, &content_at, format!("the manifest in the first message is not a JSON object: {e}"))
-                        .with_label("manifest text here"),
+                    Diagnostic::new(
+                        &FIRST_MESSAGE_LAYOUT,
+                        &content_at,
+                        format!("the manifest in the first message is not a JSON object: {e}"),
+                    )
+                    .with_label("manifest text here"),
                 );
             }
         }
@@ -57,7 +76,9 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         }
     }
     // Only a well-formed message has a query we can trust enough to copy.
-    let (Some(layout), Some(stored)) = (layout, ctx.thread.user_query()) else { return };
+    let (Some(layout), Some(stored)) = (layout, ctx.thread.user_query()) else {
+        return;
+    };
     let query = layout.query;
     {
         if stored.trim() != query.trim() {
@@ -65,10 +86,17 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 Diagnostic::new(
                     &USER_QUERY_MISMATCH,
                     ctx.thread.user_query_pointer(),
-                    format!("`metadata.user_query` is {:?} but the first message asks {:?}", abbreviate(stored), abbreviate(query)),
+                    format!(
+                        "`metadata.user_query` is {:?} but the first message asks {:?}",
+                        abbreviate(stored),
+                        abbreviate(query)
+                    ),
                 )
                 .with_label("differs from the first message")
-                .with_fix(vec![Edit::Set { pointer: ctx.thread.user_query_pointer().into(), value: Value::String(query.trim().into()) }]),
+                .with_fix(vec![Edit::Set {
+                    pointer: ctx.thread.user_query_pointer().into(),
+                    value: Value::String(query.trim().into()),
+                }]),
             );
         }
     }

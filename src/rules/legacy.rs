@@ -14,21 +14,45 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let renumber: Vec<Edit> = turns
         .iter()
         .enumerate()
-        .filter(|(n, t)| t.get("turn").and_then(Value::as_u64) != Some(*n as u64 + 1) && t.is_object())
-        .map(|(n, _)| Edit::Set { pointer: format!("/conversation/{n}/turn"), value: Value::from(n + 1) })
+        .filter(|(n, t)| {
+            t.get("turn").and_then(Value::as_u64) != Some(*n as u64 + 1) && t.is_object()
+        })
+        .map(|(n, _)| Edit::Set {
+            pointer: format!("/conversation/{n}/turn"),
+            value: Value::from(n + 1),
+        })
         .collect();
     if let Some(Edit::Set { pointer, .. }) = renumber.first() {
-        let n: usize = pointer.split('/').nth(2).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let have = turns[n].get("turn").map_or("nothing".to_string(), Value::to_string);
+        let n: usize = pointer
+            .split('/')
+            .nth(2)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let have = turns[n]
+            .get("turn")
+            .map_or("nothing".to_string(), Value::to_string);
         out.push(
-            Diagnostic::new(&TURN_NUMBERS, pointer.clone(), format!("entry {n} of `conversation` has turn {have}, expected {}{}", n + 1,
-                if renumber.len() > 1 { format!(" ({} turns are misnumbered)", renumber.len()) } else { String::new() }))
-                .with_label(format!("expected {}", n + 1))
-                .with_fix(renumber),
+            Diagnostic::new(
+                &TURN_NUMBERS,
+                pointer.clone(),
+                format!(
+                    "entry {n} of `conversation` has turn {have}, expected {}{}",
+                    n + 1,
+                    if renumber.len() > 1 {
+                        format!(" ({} turns are misnumbered)", renumber.len())
+                    } else {
+                        String::new()
+                    }
+                ),
+            )
+            .with_label(format!("expected {}", n + 1))
+            .with_fix(renumber),
         );
     }
     for (n, t) in turns.iter().enumerate() {
-        let Some(action) = t.get("action").and_then(Value::as_str) else { continue };
+        let Some(action) = t.get("action").and_then(Value::as_str) else {
+            continue;
+        };
         let has = |k: &str| t.get(k).is_some_and(|v| !v.is_null());
         let problem = match action {
             "use_tool" if !has("tool_call") => Some("has no `tool_call`"),
@@ -40,8 +64,12 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         };
         if let Some(problem) = problem {
             out.push(
-                Diagnostic::new(&ACTION_FIELDS, format!("/conversation/{n}/action"), format!("turn {} is `{action}` but {problem}", n + 1))
-                    .with_label(format!("action {action:?}")),
+                Diagnostic::new(
+                    &ACTION_FIELDS,
+                    format!("/conversation/{n}/action"),
+                    format!("turn {} is `{action}` but {problem}", n + 1),
+                )
+                .with_label(format!("action {action:?}")),
             );
         }
     }

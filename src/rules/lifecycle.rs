@@ -11,19 +11,31 @@ use crate::version::Version;
 
 pub fn check_counts(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let counts = ctx.thread.counts();
-    let mut expected = vec![("num_turns", counts.turns), ("num_tool_calls", counts.tool_calls)];
+    let mut expected = vec![
+        ("num_turns", counts.turns),
+        ("num_tool_calls", counts.tool_calls),
+    ];
     if ctx.version == Version::OpenAiV1 {
         expected.push(("num_responds", counts.responds));
     }
     for (key, want) in expected {
         let at = format!("/metadata/{key}");
         // Absent or mistyped counts are the schema's to report.
-        let Some(have) = ctx.doc.pointer(&at).and_then(Value::as_u64) else { continue };
+        let Some(have) = ctx.doc.pointer(&at).and_then(Value::as_u64) else {
+            continue;
+        };
         if have != want as u64 {
             out.push(
-                Diagnostic::new(&COUNTS, &at, format!("`{key}` is {have} but the messages give {want}"))
-                    .with_label(format!("should be {want}"))
-                    .with_fix(vec![Edit::Set { pointer: at.clone(), value: Value::from(want) }]),
+                Diagnostic::new(
+                    &COUNTS,
+                    &at,
+                    format!("`{key}` is {have} but the messages give {want}"),
+                )
+                .with_label(format!("should be {want}"))
+                .with_fix(vec![Edit::Set {
+                    pointer: at.clone(),
+                    value: Value::from(want),
+                }]),
             );
         }
     }
@@ -31,7 +43,9 @@ pub fn check_counts(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 
 pub fn check_finished(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let t = &ctx.thread;
-    if let (Some(answer), Some(truth), Some(flag)) = (t.final_answer(), t.ground_truth(), t.is_correct()) {
+    if let (Some(answer), Some(truth), Some(flag)) =
+        (t.final_answer(), t.ground_truth(), t.is_correct())
+    {
         let correct = same_label(answer, truth);
         if flag != correct {
             out.push(
@@ -58,10 +72,18 @@ pub fn check_finished(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     .map(|(k, _)| k)
     .collect();
     if !missing.is_empty() {
-        let list = missing.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+        let list = missing
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         out.push(
-            Diagnostic::new(&FINISHED_MISSING_FIELDS, t.fields_pointer(), format!("the thread is finished but has no {list}"))
-                .with_label("finished thread"),
+            Diagnostic::new(
+                &FINISHED_MISSING_FIELDS,
+                t.fields_pointer(),
+                format!("the thread is finished but has no {list}"),
+            )
+            .with_label("finished thread"),
         );
     }
     if ctx.version != Version::OpenAiV1 {
@@ -70,7 +92,8 @@ pub fn check_finished(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let messages = t.messages();
     let Some(last) = messages.last() else { return };
     let last_at = format!("/messages/{}", messages.len() - 1);
-    let is_answer = last.get("role").and_then(Value::as_str) == Some("assistant") && !calls_tool(last);
+    let is_answer =
+        last.get("role").and_then(Value::as_str) == Some("assistant") && !calls_tool(last);
     if !is_answer {
         let what = match last.get("role").and_then(Value::as_str) {
             Some("assistant") => "an assistant tool call".to_string(),
@@ -78,26 +101,43 @@ pub fn check_finished(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             None => "a message without role".to_string(),
         };
         out.push(
-            Diagnostic::new(&FINISHED_WITHOUT_ANSWER_MESSAGE, &last_at, format!("the thread is finished but ends with {what}, not an assistant answer"))
-                .with_label("last message"),
+            Diagnostic::new(
+                &FINISHED_WITHOUT_ANSWER_MESSAGE,
+                &last_at,
+                format!("the thread is finished but ends with {what}, not an assistant answer"),
+            )
+            .with_label("last message"),
         );
         return;
     }
-    let (Some(text), Some(recorded)) = (last.get("content").and_then(Value::as_str), t.final_answer()) else { return };
+    let (Some(text), Some(recorded)) = (
+        last.get("content").and_then(Value::as_str),
+        t.final_answer(),
+    ) else {
+        return;
+    };
     let content_at = format!("{last_at}/content");
     match final_answer_in_text(text) {
         Some(said) if !same_label(said, recorded) => out.push(
             Diagnostic::new(
                 &FINAL_ANSWER_TEXT,
                 content_at,
-                format!("the last message answers {:?} but `final_answer` is {:?}", abbreviate(said), abbreviate(recorded)),
+                format!(
+                    "the last message answers {:?} but `final_answer` is {:?}",
+                    abbreviate(said),
+                    abbreviate(recorded)
+                ),
             )
             .with_label("answer in the text"),
         ),
         Some(_) => {}
         None => out.push(
-            Diagnostic::new(&FINAL_ANSWER_MARKER, content_at, "the final message has no `Final Answer:` line to check against `final_answer`")
-                .with_label("final message"),
+            Diagnostic::new(
+                &FINAL_ANSWER_MARKER,
+                content_at,
+                "the final message has no `Final Answer:` line to check against `final_answer`",
+            )
+            .with_label("final message"),
         ),
     }
 }
@@ -120,7 +160,10 @@ fn parse_stamp(s: &str) -> Option<Stamp> {
 pub fn check_timestamps(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let t = &ctx.thread;
     let mut stamps = Vec::new();
-    for (name, at) in [("created_at", t.created_at_pointer()), ("last_modified", t.last_modified_pointer())] {
+    for (name, at) in [
+        ("created_at", t.created_at_pointer()),
+        ("last_modified", t.last_modified_pointer()),
+    ] {
         let Some(s) = ctx.doc.pointer(at).and_then(Value::as_str) else {
             stamps.push(None);
             continue;
@@ -129,16 +172,24 @@ pub fn check_timestamps(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             Some(stamp) => {
                 if matches!(stamp, Stamp::Naive(_)) {
                     out.push(
-                        Diagnostic::new(&TIMESTAMP_NO_OFFSET, at, format!("`{name}` {s:?} has no UTC offset"))
-                            .with_label("add Z or ±hh:mm"),
+                        Diagnostic::new(
+                            &TIMESTAMP_NO_OFFSET,
+                            at,
+                            format!("`{name}` {s:?} has no UTC offset"),
+                        )
+                        .with_label("add Z or ±hh:mm"),
                     );
                 }
                 stamps.push(Some(stamp));
             }
             None => {
                 out.push(
-                    Diagnostic::new(&TIMESTAMP_INVALID, at, format!("`{name}` {s:?} is not an RFC 3339 date-time"))
-                        .with_label("expected e.g. 2025-11-08T10:00:00+00:00"),
+                    Diagnostic::new(
+                        &TIMESTAMP_INVALID,
+                        at,
+                        format!("`{name}` {s:?} is not an RFC 3339 date-time"),
+                    )
+                    .with_label("expected e.g. 2025-11-08T10:00:00+00:00"),
                 );
                 stamps.push(None);
             }
@@ -151,18 +202,28 @@ pub fn check_timestamps(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     };
     if later {
         out.push(
-            Diagnostic::new(&TIMESTAMP_ORDER, t.created_at_pointer(), "`created_at` is later than `last_modified`")
-                .with_label("after last_modified"),
+            Diagnostic::new(
+                &TIMESTAMP_ORDER,
+                t.created_at_pointer(),
+                "`created_at` is later than `last_modified`",
+            )
+            .with_label("after last_modified"),
         );
     }
 }
 
 pub fn check_id_matches_file(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    let (Some(stem), Some(id)) = (ctx.file_stem, ctx.thread.id()) else { return };
+    let (Some(stem), Some(id)) = (ctx.file_stem, ctx.thread.id()) else {
+        return;
+    };
     if stem != id {
         out.push(
-            Diagnostic::new(&ID_FILE_STEM, ctx.thread.id_pointer(), format!("id {id:?} differs from the file name {stem:?}.json"))
-                .with_label(format!("file is {stem}.json")),
+            Diagnostic::new(
+                &ID_FILE_STEM,
+                ctx.thread.id_pointer(),
+                format!("id {id:?} differs from the file name {stem:?}.json"),
+            )
+            .with_label(format!("file is {stem}.json")),
         );
     }
 }

@@ -219,17 +219,46 @@ Fix: regenerate the thread, or rebuild the first message from the current manife
 
 /// Every rule, in code order.
 pub static ALL: &[&Rule] = &[
-    &IO_ERROR, &INVALID_UTF8, &INVALID_JSON, &EMPTY_FILE, &FILE_TOO_LARGE, &NOT_A_THREAD,
-    &VERSION_MISMATCH, &LEGACY_V3, &LEGACY_V2, &DUPLICATE_ID, &ID_FILE_STEM,
+    &IO_ERROR,
+    &INVALID_UTF8,
+    &INVALID_JSON,
+    &EMPTY_FILE,
+    &FILE_TOO_LARGE,
+    &NOT_A_THREAD,
+    &VERSION_MISMATCH,
+    &LEGACY_V3,
+    &LEGACY_V2,
+    &DUPLICATE_ID,
+    &ID_FILE_STEM,
     &SCHEMA,
-    &TOOL_CALL_UNANSWERED, &TOOL_ANSWER_ORPHAN, &TOOL_ANSWERED_TWICE, &TOOL_NAME_MISMATCH,
-    &TOOL_ARGUMENTS, &TOOL_CONTENT_NOT_STRING, &DUPLICATE_TOOL_CALL_ID, &USER_CONTENT_NOT_STRING,
-    &SYSTEM_NOT_FIRST, &EMPTY_TOOL_CALLS,
-    &FIRST_MESSAGE_NOT_USER, &FIRST_MESSAGE_LAYOUT, &USER_QUERY_MISMATCH,
-    &COUNTS, &FINISHED_WITHOUT_ANSWER_MESSAGE, &FINISHED_MISSING_FIELDS, &IS_CORRECT_MISMATCH,
-    &FINAL_ANSWER_TEXT, &FINAL_ANSWER_MARKER, &TIMESTAMP_INVALID, &TIMESTAMP_NO_OFFSET, &TIMESTAMP_ORDER,
-    &TURN_NUMBERS, &ACTION_FIELDS,
-    &DATASET_NOT_FOUND, &SESSION_NOT_FOUND, &GROUND_TRUTH_MISMATCH, &MANIFEST_MISMATCH,
+    &TOOL_CALL_UNANSWERED,
+    &TOOL_ANSWER_ORPHAN,
+    &TOOL_ANSWERED_TWICE,
+    &TOOL_NAME_MISMATCH,
+    &TOOL_ARGUMENTS,
+    &TOOL_CONTENT_NOT_STRING,
+    &DUPLICATE_TOOL_CALL_ID,
+    &USER_CONTENT_NOT_STRING,
+    &SYSTEM_NOT_FIRST,
+    &EMPTY_TOOL_CALLS,
+    &FIRST_MESSAGE_NOT_USER,
+    &FIRST_MESSAGE_LAYOUT,
+    &USER_QUERY_MISMATCH,
+    &COUNTS,
+    &FINISHED_WITHOUT_ANSWER_MESSAGE,
+    &FINISHED_MISSING_FIELDS,
+    &IS_CORRECT_MISMATCH,
+    &FINAL_ANSWER_TEXT,
+    &FINAL_ANSWER_MARKER,
+    &TIMESTAMP_INVALID,
+    &TIMESTAMP_NO_OFFSET,
+    &TIMESTAMP_ORDER,
+    &TURN_NUMBERS,
+    &ACTION_FIELDS,
+    &DATASET_NOT_FOUND,
+    &SESSION_NOT_FOUND,
+    &GROUND_TRUTH_MISMATCH,
+    &MANIFEST_MISMATCH,
 ];
 
 /// Look a rule up by code (`TK201`) or name (`tool-call-unanswered`), case-insensitively.
@@ -268,7 +297,11 @@ mod tests {
             assert!(codes.insert(r.code), "duplicate code {}", r.code);
             assert!(names.insert(r.name), "duplicate name {}", r.name);
             assert!(r.code.starts_with("TK") && r.code.len() == 5, "{}", r.code);
-            assert!(!r.summary.ends_with('.'), "{}: summaries are one line without a period", r.code);
+            assert!(
+                !r.summary.ends_with('.'),
+                "{}: summaries are one line without a period",
+                r.code
+            );
             assert!(r.explanation.starts_with("What:"), "{}", r.code);
         }
     }

@@ -27,12 +27,20 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let at = |k: &str| pointer([String::from("messages"), i.to_string(), k.to_string()]);
         match m.get("role").and_then(Value::as_str) {
             Some("system") if i > 0 => out.push(
-                Diagnostic::new(&SYSTEM_NOT_FIRST, at("role"), format!("system message at position {i}; it may only be the first message"))
-                    .with_label("system message here"),
+                Diagnostic::new(
+                    &SYSTEM_NOT_FIRST,
+                    at("role"),
+                    format!("system message at position {i}; it may only be the first message"),
+                )
+                .with_label("system message here"),
             ),
-            Some("user") => match m.get("content") {
-                Some(c @ (Value::Object(_) | Value::Array(_))) => {
-                    let kind = c.get("type").and_then(Value::as_str).map(|t| format!(" of type {t:?}")).unwrap_or_default();
+            Some("user") => {
+                if let Some(c @ (Value::Object(_) | Value::Array(_))) = m.get("content") {
+                    let kind = c
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .map(|t| format!(" of type {t:?}"))
+                        .unwrap_or_default();
                     out.push(
                         Diagnostic::new(
                             &USER_CONTENT_NOT_STRING,
@@ -42,35 +50,56 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                         .with_label("not a string"),
                     );
                 }
-                _ => {}
-            },
+            }
             Some("assistant") => {
-                let Some(calls) = m.get("tool_calls").and_then(Value::as_array) else { continue };
+                let Some(calls) = m.get("tool_calls").and_then(Value::as_array) else {
+                    continue;
+                };
                 if calls.is_empty() {
                     out.push(
-                        Diagnostic::new(&EMPTY_TOOL_CALLS, at("tool_calls"), format!("assistant message {i} has an empty `tool_calls` list"))
-                            .with_fix(vec![Edit::Remove { pointer: at("tool_calls") }]),
+                        Diagnostic::new(
+                            &EMPTY_TOOL_CALLS,
+                            at("tool_calls"),
+                            format!("assistant message {i} has an empty `tool_calls` list"),
+                        )
+                        .with_fix(vec![Edit::Remove {
+                            pointer: at("tool_calls"),
+                        }]),
                     );
                 }
                 for (j, call) in calls.iter().enumerate() {
                     let call_at = |k: &str| format!("{}/{j}{k}", at("tool_calls"));
                     let name = call.pointer("/function/name").and_then(Value::as_str);
                     check_arguments(call, &call_at("/function/arguments"), name, out);
-                    let Some(id) = call.get("id").and_then(Value::as_str) else { continue };
+                    let Some(id) = call.get("id").and_then(Value::as_str) else {
+                        continue;
+                    };
                     if !seen_ids.insert(id) {
                         out.push(
-                            Diagnostic::new(&DUPLICATE_TOOL_CALL_ID, call_at("/id"), format!("tool call id {id:?} is used by an earlier call too"))
-                                .with_label("repeated id"),
+                            Diagnostic::new(
+                                &DUPLICATE_TOOL_CALL_ID,
+                                call_at("/id"),
+                                format!("tool call id {id:?} is used by an earlier call too"),
+                            )
+                            .with_label("repeated id"),
                         );
                         continue;
                     }
-                    pending.insert(id, Call { pointer: call_at("/id"), name });
+                    pending.insert(
+                        id,
+                        Call {
+                            pointer: call_at("/id"),
+                            name,
+                        },
+                    );
                     unanswered_order.push(id);
                 }
             }
             Some("tool") => {
                 check_tool_content(m, &at("content"), i, out);
-                let Some(id) = m.get("tool_call_id").and_then(Value::as_str) else { continue };
+                let Some(id) = m.get("tool_call_id").and_then(Value::as_str) else {
+                    continue;
+                };
                 if let Some(call) = pending.remove(id) {
                     answered.insert(id);
                     let answer_name = m.get("name").and_then(Value::as_str);
@@ -88,8 +117,14 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                     }
                 } else if answered.contains(id) {
                     out.push(
-                        Diagnostic::new(&TOOL_ANSWERED_TWICE, at("tool_call_id"), format!("tool call {id:?} was already answered by an earlier tool message"))
-                            .with_label("second answer"),
+                        Diagnostic::new(
+                            &TOOL_ANSWERED_TWICE,
+                            at("tool_call_id"),
+                            format!(
+                                "tool call {id:?} was already answered by an earlier tool message"
+                            ),
+                        )
+                        .with_label("second answer"),
                     );
                 } else {
                     out.push(
@@ -105,8 +140,12 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         if let Some(call) = pending.remove(id) {
             let name = call.name.unwrap_or("?");
             out.push(
-                Diagnostic::new(&TOOL_CALL_UNANSWERED, call.pointer, format!("tool call {id:?} to `{name}` is never answered by a `tool` message"))
-                    .with_label("this call has no answer"),
+                Diagnostic::new(
+                    &TOOL_CALL_UNANSWERED,
+                    call.pointer,
+                    format!("tool call {id:?} to `{name}` is never answered by a `tool` message"),
+                )
+                .with_label("this call has no answer"),
             );
         }
     }
@@ -118,22 +157,47 @@ fn check_arguments(call: &Value, at: &str, name: Option<&str>, out: &mut Vec<Dia
         Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
             Ok(Value::Object(_)) => {}
             Ok(other) => out.push(
-                Diagnostic::new(&TOOL_ARGUMENTS, at, format!("arguments of `{tool}` hold a JSON {}, not an object", crate::check::json_type(&other)))
-                    .with_label("must hold a JSON object"),
+                Diagnostic::new(
+                    &TOOL_ARGUMENTS,
+                    at,
+                    format!(
+                        "arguments of `{tool}` hold a JSON {}, not an object",
+                        crate::check::json_type(&other)
+                    ),
+                )
+                .with_label("must hold a JSON object"),
             ),
             Err(e) => out.push(
-                Diagnostic::new(&TOOL_ARGUMENTS, at, format!("arguments of `{tool}` are not valid JSON: {e}"))
-                    .with_label("not JSON"),
+                Diagnostic::new(
+                    &TOOL_ARGUMENTS,
+                    at,
+                    format!("arguments of `{tool}` are not valid JSON: {e}"),
+                )
+                .with_label("not JSON"),
             ),
         },
         Some(obj @ Value::Object(_)) => out.push(
-            Diagnostic::new(&TOOL_ARGUMENTS, at, format!("arguments of `{tool}` are an object; OpenAI stores them as a JSON string"))
-                .with_label("object instead of string")
-                .with_fix(vec![Edit::Set { pointer: at.to_string(), value: Value::String(pyjson::dumps(obj)) }]),
+            Diagnostic::new(
+                &TOOL_ARGUMENTS,
+                at,
+                format!("arguments of `{tool}` are an object; OpenAI stores them as a JSON string"),
+            )
+            .with_label("object instead of string")
+            .with_fix(vec![Edit::Set {
+                pointer: at.to_string(),
+                value: Value::String(pyjson::dumps(obj)),
+            }]),
         ),
         Some(other) => out.push(
-            Diagnostic::new(&TOOL_ARGUMENTS, at, format!("arguments of `{tool}` are a JSON {}, not a string holding an object", crate::check::json_type(other)))
-                .with_label("wrong type"),
+            Diagnostic::new(
+                &TOOL_ARGUMENTS,
+                at,
+                format!(
+                    "arguments of `{tool}` are a JSON {}, not a string holding an object",
+                    crate::check::json_type(other)
+                ),
+            )
+            .with_label("wrong type"),
         ),
         None => {}
     }
@@ -142,9 +206,19 @@ fn check_arguments(call: &Value, at: &str, name: Option<&str>, out: &mut Vec<Dia
 fn check_tool_content(m: &Value, at: &str, i: usize, out: &mut Vec<Diagnostic>) {
     if let Some(c @ (Value::Object(_) | Value::Array(_))) = m.get("content") {
         out.push(
-            Diagnostic::new(&TOOL_CONTENT_NOT_STRING, at, format!("tool message {i} stores its result as a JSON {} instead of a string", crate::check::json_type(c)))
-                .with_label("not a string")
-                .with_fix(vec![Edit::Set { pointer: at.to_string(), value: Value::String(pyjson::dumps(c)) }]),
+            Diagnostic::new(
+                &TOOL_CONTENT_NOT_STRING,
+                at,
+                format!(
+                    "tool message {i} stores its result as a JSON {} instead of a string",
+                    crate::check::json_type(c)
+                ),
+            )
+            .with_label("not a string")
+            .with_fix(vec![Edit::Set {
+                pointer: at.to_string(),
+                value: Value::String(pyjson::dumps(c)),
+            }]),
         );
     }
 }

@@ -1,0 +1,60 @@
+#![allow(dead_code)]
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixtures() -> PathBuf {
+    root().join("fixtures")
+}
+
+pub fn threadkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_threadkit"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("threadkit runs")
+}
+
+pub fn json_report(args: &[&str]) -> (serde_json::Value, i32) {
+    let mut all = vec!["validate", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = threadkit(&all);
+    let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
+    let report = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{stdout}"));
+    (report, out.status.code().expect("exit code"))
+}
+
+pub fn codes(report: &serde_json::Value) -> Vec<String> {
+    let mut codes: Vec<String> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| {
+            f["diagnostics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["code"].as_str().unwrap().to_string())
+        })
+        .collect();
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
