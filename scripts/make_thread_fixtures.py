@@ -139,7 +139,8 @@ def v3_thread():
 
 def v2_thread():
     return {"conversation_id": "uci_har_train_01_0027_v2_0007", "schema_version": "2.0", "dataset_name": "uci_har",
-            "session_id": "train_01_0027", "ground_truth_label": "sitting",
+            "session_id": "train_01_0027", "ground_truth_label": "sitting", "created_at": "2025-09-15T14:20:00",
+            "initial_context": {"user_query": "Is the person sitting or standing?"},
             "conversation": [{"turn": 1, "reasoning": "Check channels.",
                               "tool_call": {"tool_name": "show_channel_stats", "parameters": {"dataset_name": "uci_har"}},
                               "tool_result": {"channels": 9}}],
@@ -174,6 +175,10 @@ def main():
             e = copy.deepcopy(t)
             e["id"] = e["id"] + "_export"
             f.write(json.dumps(e) + "\n")
+
+    for t in legacy_cases():
+        tid = t.get("thread_id") or t["conversation_id"]
+        write(os.path.join(OUT, "legacy", tid + ".json"), t)
 
     base = standing_thread
     rule_case("TK002-invalid-utf8", raw=json.dumps(base()).replace("standing", "caf\u00e9", 1).encode("latin-1"), name="latin1")
@@ -227,6 +232,37 @@ def main():
     t = base(); t["metadata"]["ground_truth"] = "sitting"; t["metadata"]["is_correct"] = False; rule_case("TK603-ground-truth-mismatch", t)
     t = base(); m = copy.deepcopy(UCI); m["channels"][0]["sampling_rate_hz"] = 100.0
     t["messages"][0]["content"] = first_message(m, t["metadata"]["user_query"]); rule_case("TK604-manifest-mismatch", t)
+
+
+def legacy_cases():
+    """Legacy threads for `migrate`: one per case its mapping must handle."""
+    cases = []
+    t = v3_thread(); cases.append(t)
+    t = v3_thread(); t["thread_id"] = "uci_har_train_01_0150_v3_0043"; t["session_id"] = "train_01_0150"
+    t["ground_truth_label"] = "walking_upstairs"; t["status"] = "active"; t["final_answer"] = None; t["explanation"] = None
+    t["confidence"] = None; t["is_correct"] = None; del t["initial_context"]["manifest"]
+    t["conversation"].append({"turn": 3, "action": "respond", "reasoning": "Need more evidence.", "response": "Let me look at the gyroscope next."})
+    t["metadata"] = {"num_turns": 3, "num_tool_calls": 1}
+    cases.append(t)
+    t = v3_thread(); t["thread_id"] = "uci_har_train_01_0125_v3_0044"; t["session_id"] = "train_01_0125"
+    t["ground_truth_label"] = "walking_downstairs"; t["final_answer"] = "walking"; t["is_correct"] = False
+    t["notes"] = "hand-checked by the annotator"; t["reviewer"] = {"name": "Zoë", "score": 3}
+    t["initial_context"]["session_hint"] = "second half of the recording"
+    t["conversation"][0]["timestamp"] = "2025-10-01T09:01:00+00:00"
+    t["metadata"]["tokens_used"] = 1234
+    cases.append(t)
+    t = v3_thread(); t["thread_id"] = "mhealth_subject1_seg009_0001_v3_0045"; t["dataset_name"] = "mhealth"
+    t["session_id"] = "subject1_seg009_0001"; t["ground_truth_label"] = "running"; t["status"] = "max_turns_reached"
+    t["initial_context"] = {"user_query": "この記録ではどんな運動をしていますか？", "manifest": MHEALTH}
+    t["conversation"] = [{"turn": i + 1, "action": "use_tool", "reasoning": f"Schritt {i + 1}: Kanäle prüfen – äöü ß.",
+                          "tool_call": {"tool_name": "show_channel_stats", "parameters": {"dataset_name": "mhealth"}},
+                          "tool_result": {"channels": len(MHEALTH["channels"]), "note": "größte Varianz: 胸"}} for i in range(10)]
+    t["metadata"] = {"num_turns": 10, "num_tool_calls": 10}
+    for k in ("final_answer", "explanation", "confidence", "is_correct"):
+        t[k] = None
+    cases.append(t)
+    cases.append(v2_thread())
+    return cases
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Count threads by version, status, dataset and label; tool usage and turns.
     Stats(StatsArgs),
+    /// Convert legacy `3.0`/`2.0` threads to `openai_v1` (originals kept in a backup folder), or back with --reverse.
+    Migrate(MigrateArgs),
     /// List the rules, or explain one (`threadkit rules TK201`).
     Rules(RulesArgs),
     /// Print an embedded JSON Schema (`threadkit schema thread.openai_v1`), or list them.
@@ -101,4 +103,30 @@ pub struct RulesArgs {
 pub struct SchemaArgs {
     /// thread.openai_v1, thread.v3, dataset.manifest or dataset.labels.
     pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    /// Write converted threads into DIR and leave the sources untouched.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Where originals go (default: the sibling `<folder>_v3_backup/` of each thread's folder).
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub backup_dir: Option<PathBuf>,
+    /// Only move legacy files into the backup folder; convert nothing.
+    #[arg(long, conflicts_with_all = ["out", "reverse"])]
+    pub backup_only: bool,
+    /// Print the plan (and diffs where a target exists with other content); change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Convert `openai_v1` threads back to `3.0` (needs --out; sources are never touched).
+    #[arg(long, requires = "out")]
+    pub reverse: bool,
+    /// Folder of datasets: manifests for threads whose `initial_context` lacks one.
+    #[arg(long, value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
 }

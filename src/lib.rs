@@ -9,6 +9,7 @@
 pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod convert;
 pub mod data_root;
 pub mod diagnostic;
 pub mod fix;

@@ -333,8 +333,8 @@ impl<'a> FirstMessage<'a> {
 /// The answer after the last `Final Answer:` marker of a final message, if any.
 pub fn final_answer_in_text(text: &str) -> Option<&str> {
     let at = text.rfind(FINAL_ANSWER_MARKER)?;
-    let rest = &text[at + FINAL_ANSWER_MARKER.len()..];
-    Some(rest.lines().next().unwrap_or("").trim())
+    // The answer is the rest of the message: the generator writes it last.
+    Some(text[at + FINAL_ANSWER_MARKER.len()..].trim())
 }
 
 /// Answers are compared as the old generator did: ignoring case and white space runs.

@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WalkOptions {
     pub follow_links: bool,
+    /// Skip folders named `*_v3_backup` (migrate must not re-migrate its own backups).
+    pub skip_backups: bool,
 }
+
+pub const BACKUP_SUFFIX: &str = "_v3_backup";
 
 /// A file to check, or a place the walk could not enter (reported as a finding).
 #[derive(Debug, Clone)]
@@ -77,7 +81,15 @@ fn walk_dir(root: &Path, options: WalkOptions, entries: &mut Vec<Entry>) {
         .follow_links(options.follow_links)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+        .filter_entry(move |e| {
+            e.depth() == 0
+                || !(is_hidden(e.file_name())
+                    || (options.skip_backups
+                        && e.file_type().is_dir()
+                        && e.file_name()
+                            .to_str()
+                            .is_some_and(|n| n.ends_with(BACKUP_SUFFIX))))
+        });
     for item in walker {
         match item {
             Ok(e) => {

@@ -18,6 +18,7 @@ pub fn threadkit(args: &[&str]) -> Output {
         .expect("threadkit runs")
 }
 
+#[allow(dead_code)]
 pub fn json_report(args: &[&str]) -> (serde_json::Value, i32) {
     let mut all = vec!["validate", "--format", "json"];
     all.extend_from_slice(args);

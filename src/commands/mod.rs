@@ -1,6 +1,7 @@
 //! One module per subcommand. Each takes its parsed arguments and writers and
 //! returns an exit status; none of them calls `process::exit`.
 
+mod migrate;
 mod rules;
 mod schema;
 mod stats;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
     let result = match cli.command {
         Command::Validate(args) => validate::run(args, out, err),
         Command::Stats(args) => stats::run(args, out, err),
+        Command::Migrate(args) => migrate::run(args, out, err),
         Command::Rules(args) => rules::run(args, out, err),
         Command::Schema(args) => schema::run(args, out, err),
     };

@@ -16,6 +16,7 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
         &args.walk.paths,
         WalkOptions {
             follow_links: args.walk.follow_links,
+            ..Default::default()
         },
     );
     let mut status = ExitStatus::Success;

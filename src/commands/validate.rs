@@ -65,6 +65,7 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
         &args.walk.paths,
         WalkOptions {
             follow_links: args.walk.follow_links,
+            ..Default::default()
         },
     );
     let mut status = ExitStatus::Success;

@@ -1,0 +1,506 @@
+//! `threadkit migrate`: plan every thread in parallel, resolve collisions in order,
+//! then act — write the converted thread atomically, then move the original.
+//!
+//! The order makes a killed run safe to repeat: a converted file whose
+//! `migrated_from.id` names its source means "already converted", so a rerun only
+//! finishes the move; a source in the backup folder is never overwritten.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::check::{self, Options};
+use crate::cli::MigrateArgs;
+use crate::convert::{self, Provenance};
+use crate::data_root::DataRoot;
+use crate::fix;
+use crate::report::Format;
+use crate::source;
+use crate::version::{detect, Version};
+use crate::walk::{walk, WalkOptions, BACKUP_SUFFIX};
+use crate::write::{atomic_write, move_file, remove_stale_temporaries};
+
+use super::{pool, ExitStatus, BATCH};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Action {
+    Converted,
+    Moved,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Serialize)]
+struct Item {
+    path: PathBuf,
+    action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backup: Option<PathBuf>,
+    reason: String,
+    #[serde(skip)]
+    text: Option<String>,
+    /// The source's old id, to recognise our own earlier conversion of it.
+    #[serde(skip)]
+    source_id: Option<String>,
+}
+
+impl Item {
+    fn new(path: &Path, action: Action, reason: impl Into<String>) -> Item {
+        Item {
+            path: path.to_path_buf(),
+            action,
+            target: None,
+            backup: None,
+            reason: reason.into(),
+            text: None,
+            source_id: None,
+        }
+    }
+    fn fail(mut self, reason: impl Into<String>) -> Item {
+        self.action = Action::Failed;
+        self.reason = reason.into();
+        self
+    }
+}
+
+struct Plan<'a> {
+    args: &'a MigrateArgs,
+    data_root: Option<DataRoot>,
+    provenance_time: String,
+}
+
+pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+    let data_root = match &args.data_root {
+        Some(dir) if !dir.is_dir() => {
+            writeln!(err, "threadkit: --data-root {}: not a directory; point it at the folder that holds <dataset>/manifest.json", dir.display())?;
+            return Ok(ExitStatus::Error);
+        }
+        Some(dir) => Some(DataRoot::new(dir)),
+        None => None,
+    };
+    if let Some(dir) = args.out.as_ref().or(args.backup_dir.as_ref()) {
+        if !args.dry_run {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                writeln!(err, "threadkit: cannot create {}: {e}", dir.display())?;
+                return Ok(ExitStatus::Error);
+            }
+        }
+    }
+    let walked = walk(
+        &args.walk.paths,
+        WalkOptions {
+            follow_links: args.walk.follow_links,
+            skip_backups: true,
+        },
+    );
+    let mut status = ExitStatus::Success;
+    for (path, why) in &walked.missing {
+        writeln!(err, "threadkit: {}: {why}; check the path", path.display())?;
+        status = ExitStatus::Error;
+    }
+    let plan = Plan {
+        args: &args,
+        data_root,
+        provenance_time: migration_time(),
+    };
+    let pool = pool(args.walk.jobs);
+    let mut targets: HashMap<PathBuf, PathBuf> = HashMap::new();
+    if !args.dry_run {
+        // A run killed earlier may have left temporary files beside its targets.
+        let mut dirs: std::collections::BTreeSet<PathBuf> = walked
+            .entries
+            .iter()
+            .filter_map(|e| e.path.parent().map(Path::to_path_buf))
+            .collect();
+        let backups: Vec<PathBuf> = dirs
+            .iter()
+            .filter_map(|d| {
+                plan.backup_path(&d.join("x"))
+                    .parent()
+                    .map(Path::to_path_buf)
+            })
+            .collect();
+        dirs.extend(backups);
+        dirs.extend(args.out.iter().cloned());
+        for dir in dirs {
+            remove_stale_temporaries(&dir);
+        }
+    }
+    let mut counts: HashMap<&'static str, usize> = HashMap::new();
+    let mut first = true;
+    if args.format == Format::Json {
+        write!(out, "{{\"threads\": [")?;
+    }
+    for batch in walked.entries.chunks(BATCH) {
+        let mut items: Vec<Item> = pool.install(|| {
+            batch
+                .par_iter()
+                .map(|e| plan.item(&e.path, e.problem.as_deref()))
+                .collect()
+        });
+        // Sequential: decisions that depend on other threads of this run, in path order.
+        for item in &mut items {
+            resolve(item, &mut targets, args.reverse);
+        }
+        if !args.dry_run {
+            pool.install(|| items.par_iter_mut().for_each(act));
+        }
+        for item in &items {
+            *counts.entry(action_name(item.action)).or_default() += 1;
+            match args.format {
+                Format::Json => {
+                    write!(
+                        out,
+                        "{}\n  {}",
+                        if first { "" } else { "," },
+                        serde_json::to_string(item).expect("items serialize")
+                    )?;
+                    first = false;
+                }
+                Format::Human => human_line(out, item, args.dry_run)?,
+            }
+        }
+    }
+    let n = |k: &str| counts.get(k).copied().unwrap_or(0);
+    match args.format {
+        Format::Json => writeln!(
+            out,
+            "\n], \"summary\": {{\"converted\": {}, \"moved\": {}, \"skipped\": {}, \"failed\": {}, \"dry_run\": {}}}}}",
+            n("converted"), n("moved"), n("skipped"), n("failed"), args.dry_run
+        )?,
+        Format::Human => {
+            let verb = if args.dry_run { "Would convert" } else { "Converted" };
+            writeln!(out, "{verb} {}, moved {}, skipped {}, failed {}.", n("converted"), n("moved"), n("skipped"), n("failed"))?;
+            if n("converted") + n("moved") + n("failed") == 0 {
+                writeln!(out, "Nothing to migrate: every thread found is already in its target format.")?;
+            }
+        }
+    }
+    if n("failed") > 0 && status == ExitStatus::Success {
+        status = ExitStatus::Failure;
+    }
+    Ok(status)
+}
+
+fn action_name(a: Action) -> &'static str {
+    match a {
+        Action::Converted => "converted",
+        Action::Moved => "moved",
+        Action::Skipped => "skipped",
+        Action::Failed => "failed",
+    }
+}
+
+fn human_line(out: &mut dyn Write, item: &Item, dry_run: bool) -> io::Result<()> {
+    let p = item.path.display();
+    match item.action {
+        Action::Converted => {
+            let t = item
+                .target
+                .as_ref()
+                .map_or(String::new(), |t| format!(" → {}", t.display()));
+            let b = item
+                .backup
+                .as_ref()
+                .map_or(String::new(), |b| format!(" (original → {})", b.display()));
+            writeln!(
+                out,
+                "{} {p}{t}{b}{}",
+                if dry_run {
+                    "would convert"
+                } else {
+                    "converted"
+                },
+                suffix(&item.reason)
+            )
+        }
+        Action::Moved => {
+            let b = item
+                .backup
+                .as_ref()
+                .map_or(String::new(), |b| format!(" → {}", b.display()));
+            writeln!(
+                out,
+                "{} {p}{b}{}",
+                if dry_run { "would move" } else { "moved" },
+                suffix(&item.reason)
+            )
+        }
+        Action::Skipped => Ok(()),
+        Action::Failed => writeln!(out, "failed {p}: {}", item.reason),
+    }
+}
+
+fn suffix(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(" ({reason})")
+    }
+}
+
+impl Plan<'_> {
+    /// Everything about one file that needs no knowledge of the others.
+    fn item(&self, path: &Path, problem: Option<&str>) -> Item {
+        let item = Item::new(path, Action::Skipped, "");
+        if let Some(p) = problem {
+            return item.fail(format!("cannot read: {p}"));
+        }
+        if source::is_jsonl(path) {
+            return Item {
+                reason:
+                    "JSONL archives are not migrated; migrate the thread files they were made from"
+                        .into(),
+                ..item
+            };
+        }
+        let text = match source::read_whole(path, self.args.walk.max_file_size) {
+            Ok(t) => t,
+            Err(d) => return item.fail(d.message),
+        };
+        let doc = match source::parse(&text) {
+            Ok(d) => d,
+            Err(d) => return item.fail(format!("{} ({})", d.message, d.rule.code)),
+        };
+        let Some(version) = detect(&doc).version else {
+            return item.fail("not a thread of any known version (TK006)");
+        };
+        let wanted = if self.args.reverse {
+            Version::OpenAiV1
+        } else {
+            version
+        };
+        if self.args.reverse != (version == Version::OpenAiV1)
+            || (!self.args.reverse && !version.is_legacy())
+        {
+            let _ = wanted;
+            return Item {
+                reason: format!(
+                    "already {}",
+                    if self.args.reverse {
+                        "legacy"
+                    } else {
+                        "openai_v1"
+                    }
+                ),
+                ..item
+            };
+        }
+        let source_id = crate::thread::ThreadView::new(&doc, version)
+            .id()
+            .map(str::to_string);
+        let item = Item { source_id, ..item };
+        let backup = (self.args.out.is_none()).then(|| self.backup_path(path));
+        if self.args.backup_only {
+            return Item {
+                action: Action::Moved,
+                backup,
+                reason: format!("legacy {}", version.as_str()),
+                ..item
+            };
+        }
+        let converted = if self.args.reverse {
+            convert::to_v3(&doc)
+        } else {
+            let provenance = Provenance {
+                migrated_at: self.provenance_time.clone(),
+                fallback_created_at: modified_time(path),
+            };
+            let manifest_for = |dataset: &str| -> Option<Value> {
+                let root = self.data_root.as_ref()?;
+                root.dataset(dataset)
+                    .as_ref()
+                    .as_ref()
+                    .ok()
+                    .map(|d| d.manifest.clone())
+            };
+            convert::to_openai(&doc, version, &provenance, &manifest_for)
+        };
+        let new_doc = match converted {
+            Ok(d) => d,
+            Err(e) => return item.fail(e.to_string()),
+        };
+        let new_version = if self.args.reverse {
+            Version::V3
+        } else {
+            Version::OpenAiV1
+        };
+        let new_id = crate::thread::ThreadView::new(&new_doc, new_version)
+            .id()
+            .unwrap_or("thread")
+            .to_string();
+        if crate::data_root::safe_name(&new_id).is_err() {
+            return item.fail(format!("the thread id {new_id:?} cannot be a file name"));
+        }
+        // An invalid result is never written: the core checks it as it would any file.
+        let checked = check::check(&new_doc, Some(&new_id), Options { data_root: None });
+        if let Some(d) = checked.diagnostics.iter().find(|d| d.is_error()) {
+            return item.fail(format!(
+                "the converted thread would be invalid: {} {}",
+                d.code(),
+                d.message
+            ));
+        }
+        let dir = self.args.out.clone().unwrap_or_else(|| {
+            path.parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        });
+        let target = dir.join(format!("{new_id}.json"));
+        let text = fix::render(&new_doc, &text);
+        Item {
+            action: Action::Converted,
+            target: Some(target),
+            backup,
+            text: Some(text),
+            ..item
+        }
+    }
+
+    fn backup_path(&self, path: &Path) -> PathBuf {
+        let name = path.file_name().map(PathBuf::from).unwrap_or_default();
+        if let Some(dir) = &self.args.backup_dir {
+            return dir.join(name);
+        }
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let parent = parent
+            .canonicalize()
+            .unwrap_or_else(|_| parent.to_path_buf());
+        let folder = parent
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("threads");
+        parent
+            .with_file_name(format!("{folder}{BACKUP_SUFFIX}"))
+            .join(name)
+    }
+}
+
+/// Now, or `SOURCE_DATE_EPOCH` when set, so that migrations can be reproduced byte for byte.
+fn migration_time() -> String {
+    let now = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|secs| chrono::DateTime::<chrono::Utc>::from_timestamp(secs, 0))
+        .unwrap_or_else(|| chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()));
+    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+fn modified_time(path: &Path) -> Option<String> {
+    let t = std::fs::metadata(path).ok()?.modified().ok()?;
+    Some(
+        chrono::DateTime::<chrono::Utc>::from(t)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+    )
+}
+
+/// Decisions that depend on the disk and on other threads of the run.
+fn resolve(item: &mut Item, targets: &mut HashMap<PathBuf, PathBuf>, reverse: bool) {
+    if let Some(target) = item.target.clone() {
+        if let Some(other) = targets.get(&target) {
+            let msg = format!(
+                "{} is also the target of {}; rename one of the threads",
+                target.display(),
+                other.display()
+            );
+            *item = std::mem::replace(item, Item::new(&item.path, Action::Failed, "")).fail(msg);
+            return;
+        }
+        targets.insert(target.clone(), item.path.clone());
+        if let Ok(existing) = std::fs::read_to_string(&target) {
+            let ours = serde_json::from_str::<Value>(&existing)
+                .ok()
+                .is_some_and(|v| {
+                    let origin = if reverse {
+                        v.get("thread_id")
+                    } else {
+                        v.pointer("/metadata/migrated_from/id")
+                    };
+                    origin.and_then(Value::as_str) == item.source_id.as_deref()
+                });
+            if ours {
+                // A previous (perhaps killed) run converted it: only the move is left to do.
+                item.text = None;
+                item.reason = "already converted by an earlier run".into();
+            } else if Some(existing.as_str()) != item.text.as_deref() {
+                let diff = similar::TextDiff::from_lines(
+                    existing.as_str(),
+                    item.text.as_deref().unwrap_or(""),
+                )
+                .unified_diff()
+                .context_radius(2)
+                .header(&target.display().to_string(), "converted")
+                .to_string();
+                let msg = format!(
+                    "{} already exists with other content; nothing was written\n{diff}",
+                    target.display()
+                );
+                *item =
+                    std::mem::replace(item, Item::new(&item.path, Action::Failed, "")).fail(msg);
+                return;
+            }
+        }
+    }
+    if let Some(backup) = &item.backup {
+        if backup.exists() {
+            let same = std::fs::read(backup).ok() == std::fs::read(&item.path).ok();
+            if !same {
+                let msg = format!(
+                    "{} already exists in the backup folder with other content; nothing was moved",
+                    backup.display()
+                );
+                *item =
+                    std::mem::replace(item, Item::new(&item.path, Action::Failed, "")).fail(msg);
+            }
+        }
+    }
+}
+
+/// Write, then move. Each step is atomic; the order makes a repeated run finish the job.
+fn act(item: &mut Item) {
+    if !matches!(item.action, Action::Converted | Action::Moved) {
+        return;
+    }
+    if let (Some(target), Some(text)) = (&item.target, &item.text) {
+        if let Some(dir) = target.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = atomic_write(target, text.as_bytes()) {
+            item.action = Action::Failed;
+            item.reason = format!(
+                "cannot write {}: {e}; the original is unchanged",
+                target.display()
+            );
+            return;
+        }
+    }
+    if let Some(backup) = &item.backup {
+        let result = (|| -> io::Result<()> {
+            if let Some(dir) = backup.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            if backup.exists() {
+                // Identical copy already backed up (checked in `resolve`): the source can go.
+                std::fs::remove_file(&item.path)
+            } else {
+                move_file(&item.path, backup)
+            }
+        })();
+        if let Err(e) = result {
+            item.action = Action::Failed;
+            item.reason = format!(
+                "converted, but the original could not be moved to {}: {e}; run again to finish",
+                backup.display()
+            );
+        }
+    }
+}
