@@ -108,6 +108,30 @@ impl Diagnostic {
     }
 }
 
+/// `Value::pointer` without its per-token allocations: rules look fields up for every
+/// thread, and unescaping is only needed for the rare token that contains `~`.
+pub fn lookup<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> {
+    if pointer.is_empty() {
+        return Some(value);
+    }
+    let mut current = value;
+    for token in pointer.strip_prefix('/')?.split('/') {
+        let owned;
+        let token = if token.contains('~') {
+            owned = token.replace("~1", "/").replace("~0", "~");
+            owned.as_str()
+        } else {
+            token
+        };
+        current = match current {
+            Value::Object(map) => map.get(token)?,
+            Value::Array(items) => items.get(token.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
 /// Escape one JSON Pointer reference token (RFC 6901).
 pub fn escape_token(token: &str) -> std::borrow::Cow<'_, str> {
     if token.contains(['~', '/']) {
@@ -134,6 +158,25 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookup_matches_value_pointer() {
+        let v = serde_json::json!({"a": [{"b/c": 1, "d~e": 2}], "": 3});
+        for p in [
+            "",
+            "/a",
+            "/a/0",
+            "/a/0/b~1c",
+            "/a/0/d~0e",
+            "/a/1",
+            "/x",
+            "/",
+            "/a/-1",
+            "a",
+        ] {
+            assert_eq!(lookup(&v, p), v.pointer(p), "{p}");
+        }
+    }
 
     #[test]
     fn pointers_escape_slash_and_tilde() {

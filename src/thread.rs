@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::diagnostic::lookup;
+
 use crate::version::Version;
 
 pub const MANIFEST_PREFIX: &str = "Dataset Information:\n";
@@ -99,7 +101,7 @@ impl<'a> ThreadView<'a> {
     }
 
     fn str_at(&self, pointer: &str) -> Option<&'a str> {
-        self.doc.pointer(pointer).and_then(Value::as_str)
+        lookup(self.doc, pointer).and_then(Value::as_str)
     }
 
     pub fn id_pointer(&self) -> &'static str {
@@ -148,9 +150,7 @@ impl<'a> ThreadView<'a> {
         self.keys().confidence
     }
     pub fn is_correct(&self) -> Option<bool> {
-        self.doc
-            .pointer(self.keys().is_correct)
-            .and_then(Value::as_bool)
+        lookup(self.doc, self.keys().is_correct).and_then(Value::as_bool)
     }
     pub fn is_correct_pointer(&self) -> &'static str {
         self.keys().is_correct
@@ -191,12 +191,12 @@ impl<'a> ThreadView<'a> {
                 .iter()
                 .filter_map(|m| m.get("tool_calls").and_then(Value::as_array))
                 .flatten()
-                .filter_map(|c| c.pointer("/function/name").and_then(Value::as_str))
+                .filter_map(|c| lookup(c, "/function/name").and_then(Value::as_str))
                 .collect(),
             _ => self
                 .turns()
                 .iter()
-                .filter_map(|t| t.pointer("/tool_call/tool_name").and_then(Value::as_str))
+                .filter_map(|t| lookup(t, "/tool_call/tool_name").and_then(Value::as_str))
                 .collect(),
         }
     }
@@ -250,7 +250,7 @@ impl<'a> ThreadView<'a> {
                 let layout = FirstMessage::parse(m.get("content")?.as_str()?)?;
                 layout.manifest().ok()
             }
-            _ => self.doc.pointer("/initial_context/manifest").cloned(),
+            _ => lookup(self.doc, "/initial_context/manifest").cloned(),
         }
     }
 }

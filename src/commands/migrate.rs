@@ -21,10 +21,10 @@ use crate::fix;
 use crate::report::Format;
 use crate::source;
 use crate::version::{detect, Version};
-use crate::walk::{walk, WalkOptions, BACKUP_SUFFIX};
+use crate::walk::BACKUP_SUFFIX;
 use crate::write::{atomic_write, move_file, remove_stale_temporaries};
 
-use super::{pool, ExitStatus, BATCH};
+use super::{for_each_batch, open_data_root, walk_args, ExitStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -77,13 +77,9 @@ struct Plan<'a> {
 }
 
 pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
-    let data_root = match &args.data_root {
-        Some(dir) if !dir.is_dir() => {
-            writeln!(err, "threadkit: --data-root {}: not a directory; point it at the folder that holds <dataset>/manifest.json", dir.display())?;
-            return Ok(ExitStatus::Error);
-        }
-        Some(dir) => Some(DataRoot::new(dir)),
-        None => None,
+    let data_root = match open_data_root(args.data_root.as_ref(), err)? {
+        Ok(d) => d,
+        Err(status) => return Ok(status),
     };
     if let Some(dir) = args.out.as_ref().or(args.backup_dir.as_ref()) {
         if !args.dry_run {
@@ -93,24 +89,12 @@ pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
             }
         }
     }
-    let walked = walk(
-        &args.walk.paths,
-        WalkOptions {
-            follow_links: args.walk.follow_links,
-            skip_backups: true,
-        },
-    );
-    let mut status = ExitStatus::Success;
-    for (path, why) in &walked.missing {
-        writeln!(err, "threadkit: {}: {why}; check the path", path.display())?;
-        status = ExitStatus::Error;
-    }
+    let (walked, mut status) = walk_args(&args.walk, true, err)?;
     let plan = Plan {
         args: &args,
         data_root,
         provenance_time: migration_time(),
     };
-    let pool = pool(args.walk.jobs);
     let mut targets: HashMap<PathBuf, PathBuf> = HashMap::new();
     if !args.dry_run {
         // A run killed earlier may have left temporary files beside its targets.
@@ -138,36 +122,36 @@ pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
     if args.format == Format::Json {
         write!(out, "{{\"threads\": [")?;
     }
-    for batch in walked.entries.chunks(BATCH) {
-        let mut items: Vec<Item> = pool.install(|| {
-            batch
-                .par_iter()
-                .map(|e| plan.item(&e.path, e.problem.as_deref()))
-                .collect()
-        });
-        // Sequential: decisions that depend on other threads of this run, in path order.
-        for item in &mut items {
-            resolve(item, &mut targets, args.reverse);
-        }
-        if !args.dry_run {
-            pool.install(|| items.par_iter_mut().for_each(act));
-        }
-        for item in &items {
-            *counts.entry(action_name(item.action)).or_default() += 1;
-            match args.format {
-                Format::Json => {
-                    write!(
-                        out,
-                        "{}\n  {}",
-                        if first { "" } else { "," },
-                        serde_json::to_string(item).expect("items serialize")
-                    )?;
-                    first = false;
-                }
-                Format::Human => human_line(out, item, args.dry_run)?,
+    for_each_batch(
+        &walked.entries,
+        args.walk.jobs,
+        |e| plan.item(&e.path, e.problem.as_deref()),
+        |pool, mut items| {
+            // Sequential: decisions that depend on other threads of this run, in path order.
+            for item in &mut items {
+                resolve(item, &mut targets, args.reverse);
             }
-        }
-    }
+            if !args.dry_run {
+                pool.install(|| items.par_iter_mut().for_each(act));
+            }
+            for item in &items {
+                *counts.entry(action_name(item.action)).or_default() += 1;
+                match args.format {
+                    Format::Json => {
+                        write!(
+                            out,
+                            "{}\n  {}",
+                            if first { "" } else { "," },
+                            serde_json::to_string(item).expect("items serialize")
+                        )?;
+                        first = false;
+                    }
+                    Format::Human => human_line(out, item, args.dry_run)?,
+                }
+            }
+            Ok(())
+        },
+    )?;
     let n = |k: &str| counts.get(k).copied().unwrap_or(0);
     match args.format {
         Format::Json => writeln!(

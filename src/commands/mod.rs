@@ -8,8 +8,13 @@ mod stats;
 mod validate;
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 
-use crate::cli::{Cli, Command};
+use rayon::prelude::*;
+
+use crate::cli::{Cli, Command, WalkArgs};
+use crate::data_root::DataRoot;
+use crate::walk::{walk, Entry, Walk, WalkOptions};
 
 /// 0: clean, 1: findings, 2: usage or I/O error (as ruff's `ExitStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,8 +43,61 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
     }
 }
 
+/// Walk the arguments. Paths that do not exist are reported on `err` and turn the
+/// final status into a usage error; the others are still checked.
+pub(crate) fn walk_args(
+    args: &WalkArgs,
+    skip_backups: bool,
+    err: &mut dyn Write,
+) -> io::Result<(Walk, ExitStatus)> {
+    let walked = walk(
+        &args.paths,
+        WalkOptions {
+            follow_links: args.follow_links,
+            skip_backups,
+        },
+    );
+    let mut status = ExitStatus::Success;
+    for (path, why) in &walked.missing {
+        writeln!(err, "threadkit: {}: {why}; check the path", path.display())?;
+        status = ExitStatus::Error;
+    }
+    Ok((walked, status))
+}
+
+/// Open `--data-root`; a path that is not a folder is a usage error (`Err`).
+pub(crate) fn open_data_root(
+    dir: Option<&PathBuf>,
+    err: &mut dyn Write,
+) -> io::Result<Result<Option<DataRoot>, ExitStatus>> {
+    match dir {
+        Some(dir) if !dir.is_dir() => {
+            writeln!(err, "threadkit: --data-root {}: not a directory; point it at the folder that holds <dataset>/manifest.json", dir.display())?;
+            Ok(Err(ExitStatus::Error))
+        }
+        Some(dir) => Ok(Ok(Some(DataRoot::new(dir)))),
+        None => Ok(Ok(None)),
+    }
+}
+
+/// Run `work` on every entry in parallel, in batches, and hand each batch's results
+/// to `each` in walk order. Only one batch is held at a time.
+pub(crate) fn for_each_batch<T: Send>(
+    entries: &[Entry],
+    jobs: Option<usize>,
+    work: impl Fn(&Entry) -> T + Sync,
+    mut each: impl FnMut(&rayon::ThreadPool, Vec<T>) -> io::Result<()>,
+) -> io::Result<()> {
+    let pool = pool(jobs);
+    for batch in entries.chunks(BATCH) {
+        let results: Vec<T> = pool.install(|| batch.par_iter().map(&work).collect());
+        each(&pool, results)?;
+    }
+    Ok(())
+}
+
 /// A worker pool of the requested size (default: one thread per core).
-pub(crate) fn pool(jobs: Option<usize>) -> rayon::ThreadPool {
+fn pool(jobs: Option<usize>) -> rayon::ThreadPool {
     let mut b = rayon::ThreadPoolBuilder::new();
     if let Some(n) = jobs.filter(|&n| n > 0) {
         b = b.num_threads(n);
@@ -54,4 +112,4 @@ pub(crate) fn pool(jobs: Option<usize>) -> rayon::ThreadPool {
 
 /// How many files one parallel batch holds: enough to keep every core busy,
 /// few enough that memory stays flat however large the tree is.
-pub(crate) const BATCH: usize = 1024;
+const BATCH: usize = 1024;

@@ -1,50 +1,35 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use rayon::prelude::*;
-
 use crate::cli::StatsArgs;
 use crate::report::Format;
 use crate::stats::Stats;
 use crate::validate::{validate_entry, Settings};
-use crate::walk::{walk, WalkOptions};
 
-use super::{pool, ExitStatus, BATCH};
+use super::{for_each_batch, walk_args, ExitStatus};
 
 pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
-    let walked = walk(
-        &args.walk.paths,
-        WalkOptions {
-            follow_links: args.walk.follow_links,
-            ..Default::default()
-        },
-    );
-    let mut status = ExitStatus::Success;
-    for (path, why) in &walked.missing {
-        writeln!(err, "threadkit: {}: {why}; check the path", path.display())?;
-        status = ExitStatus::Error;
-    }
+    let (walked, status) = walk_args(&args.walk, false, err)?;
     let settings = Settings {
         max_file_size: args.walk.max_file_size,
         summarize: true,
         ..Settings::default()
     };
-    let pool = pool(args.walk.jobs);
     let mut stats = Stats::default();
-    for batch in walked.entries.chunks(BATCH) {
-        let reports: Vec<_> = pool.install(|| {
-            batch
-                .par_iter()
-                .map(|e| validate_entry(e, &settings))
-                .collect()
-        });
-        for report in reports {
-            stats.files += 1;
-            for r in &report.records {
-                stats.add(&r.summary.clone().unwrap_or_default());
+    for_each_batch(
+        &walked.entries,
+        args.walk.jobs,
+        |e| validate_entry(e, &settings),
+        |_, reports| {
+            for report in reports {
+                stats.files += 1;
+                for r in &report.records {
+                    stats.add(&r.summary.clone().unwrap_or_default());
+                }
             }
-        }
-    }
+            Ok(())
+        },
+    )?;
     stats.finish();
     match args.format {
         Format::Json => writeln!(

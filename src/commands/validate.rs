@@ -5,21 +5,17 @@ use std::collections::{HashMap, HashSet};
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use crate::check::Options;
 use crate::cli::{Color, ValidateArgs};
-use crate::data_root::DataRoot;
 use crate::diagnostic::Diagnostic;
 use crate::fix;
 use crate::report::{human::Renderer, json, Format, Totals};
 use crate::rules;
 use crate::span;
 use crate::validate::{file_stem, validate_entry, FileReport, Settings};
-use crate::walk::{walk, WalkOptions};
 use crate::write::atomic_write;
 
-use super::{pool, ExitStatus, BATCH};
+use super::{for_each_batch, open_data_root, walk_args, ExitStatus};
 
 pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
     let mut ignored: HashSet<&'static str> = HashSet::new();
@@ -37,13 +33,9 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
             }
         }
     }
-    let data_root = match &args.data_root {
-        Some(dir) if !dir.is_dir() => {
-            writeln!(err, "threadkit: --data-root {}: not a directory; point it at the folder that holds <dataset>/manifest.json", dir.display())?;
-            return Ok(ExitStatus::Error);
-        }
-        Some(dir) => Some(DataRoot::new(dir)),
-        None => None,
+    let data_root = match open_data_root(args.data_root.as_ref(), err)? {
+        Ok(d) => d,
+        Err(status) => return Ok(status),
     };
     let settings = Settings {
         max_file_size: args.walk.max_file_size,
@@ -61,20 +53,8 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
     };
     let renderer = Renderer::new(color);
 
-    let walked = walk(
-        &args.walk.paths,
-        WalkOptions {
-            follow_links: args.walk.follow_links,
-            ..Default::default()
-        },
-    );
-    let mut status = ExitStatus::Success;
-    for (path, why) in &walked.missing {
-        writeln!(err, "threadkit: {}: {why}; check the path", path.display())?;
-        status = ExitStatus::Error;
-    }
+    let (walked, mut status) = walk_args(&args.walk, false, err)?;
 
-    let pool = pool(args.walk.jobs);
     let mut totals = Totals::default();
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut fixed_count = 0usize;
@@ -82,44 +62,46 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
     if args.format == Format::Json {
         write!(out, "{{\"files\": [")?;
     }
-    for batch in walked.entries.chunks(BATCH) {
-        let reports: Vec<FileReport> = pool.install(|| {
-            batch
-                .par_iter()
-                .map(|e| validate_entry(e, &settings))
-                .collect()
-        });
-        for mut report in reports {
-            mark_duplicates(&mut report, &mut ids);
-            report
-                .records
-                .iter_mut()
-                .for_each(|r| r.diagnostics.retain(|d| !ignored.contains(d.code())));
-            if args.fix {
-                match apply_fixes(&mut report, &settings, args.dry_run, out) {
-                    Ok(n) => fixed_count += n,
-                    Err(message) => {
-                        writeln!(err, "threadkit: {}: {message}", report.path.display())?;
-                        status = ExitStatus::Error;
-                    }
-                }
-            }
-            totals.add(&report);
-            match args.format {
-                Format::Human if !args.quiet => out.write_all(renderer.file(&report).as_bytes())?,
-                Format::Human => {}
-                Format::Json => {
-                    for entry in json::entries(&report) {
-                        if !first_entry {
-                            out.write_all(b",")?;
+    for_each_batch(
+        &walked.entries,
+        args.walk.jobs,
+        |e| validate_entry(e, &settings),
+        |_, reports| {
+            for mut report in reports {
+                mark_duplicates(&mut report, &mut ids);
+                report
+                    .records
+                    .iter_mut()
+                    .for_each(|r| r.diagnostics.retain(|d| !ignored.contains(d.code())));
+                if args.fix {
+                    match apply_fixes(&mut report, &settings, args.dry_run, out) {
+                        Ok(n) => fixed_count += n,
+                        Err(message) => {
+                            writeln!(err, "threadkit: {}: {message}", report.path.display())?;
+                            status = ExitStatus::Error;
                         }
-                        first_entry = false;
-                        write!(out, "\n  {entry}")?;
+                    }
+                }
+                totals.add(&report);
+                match args.format {
+                    Format::Human if !args.quiet => {
+                        out.write_all(renderer.file(&report).as_bytes())?
+                    }
+                    Format::Human => {}
+                    Format::Json => {
+                        for entry in json::entries(&report) {
+                            if !first_entry {
+                                out.write_all(b",")?;
+                            }
+                            first_entry = false;
+                            write!(out, "\n  {entry}")?;
+                        }
                     }
                 }
             }
-        }
-    }
+            Ok(())
+        },
+    )?;
     match args.format {
         Format::Json => writeln!(out, "\n], \"summary\": {}}}", json::summary(&totals))?,
         Format::Human => out.write_all(renderer.summary(&totals, fixed_count).as_bytes())?,

@@ -3,6 +3,8 @@
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde_json::Value;
 
+use crate::diagnostic::lookup;
+
 use super::first_message::abbreviate;
 use super::*;
 use crate::diagnostic::Edit;
@@ -21,7 +23,7 @@ pub fn check_counts(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     for (key, want) in expected {
         let at = format!("/metadata/{key}");
         // Absent or mistyped counts are the schema's to report.
-        let Some(have) = ctx.doc.pointer(&at).and_then(Value::as_u64) else {
+        let Some(have) = lookup(ctx.doc, &at).and_then(Value::as_u64) else {
             continue;
         };
         if have != want as u64 {
@@ -68,7 +70,7 @@ pub fn check_finished(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         ("is_correct", t.is_correct_pointer()),
     ]
     .into_iter()
-    .filter(|(_, p)| ctx.doc.pointer(p).is_none_or(Value::is_null))
+    .filter(|(_, p)| lookup(ctx.doc, p).is_none_or(Value::is_null))
     .map(|(k, _)| k)
     .collect();
     if !missing.is_empty() {
@@ -164,7 +166,7 @@ pub fn check_timestamps(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         ("created_at", t.created_at_pointer()),
         ("last_modified", t.last_modified_pointer()),
     ] {
-        let Some(s) = ctx.doc.pointer(at).and_then(Value::as_str) else {
+        let Some(s) = lookup(ctx.doc, at).and_then(Value::as_str) else {
             stamps.push(None);
             continue;
         };

@@ -1,35 +1,37 @@
 //! Messages and tool calls of `openai_v1` threads: pairing, argument and content shapes.
 
-use std::collections::{HashMap, HashSet};
-
 use serde_json::Value;
 
 use super::*;
-use crate::diagnostic::{pointer, Edit};
+use crate::diagnostic::{lookup, Edit};
 use crate::pyjson;
 use crate::version::Version;
 
+/// One tool call seen so far. Threads make a handful of calls, so a vector searched
+/// linearly beats hashing, and pointers are only formatted for calls that are reported.
 struct Call<'a> {
-    pointer: String,
+    id: &'a str,
+    message: usize,
+    index: usize,
     name: Option<&'a str>,
+    answered: bool,
+}
+
+fn at(message: usize, rest: &str) -> String {
+    format!("/messages/{message}/{rest}")
 }
 
 pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     if ctx.version != Version::OpenAiV1 {
         return;
     }
-    let mut pending: HashMap<&str, Call<'_>> = HashMap::new();
-    let mut answered: HashSet<&str> = HashSet::new();
-    let mut seen_ids: HashSet<&str> = HashSet::new();
-    let mut unanswered_order: Vec<&str> = Vec::new();
-
+    let mut calls: Vec<Call<'_>> = Vec::new();
     for (i, m) in ctx.thread.messages().iter().enumerate() {
-        let at = |k: &str| pointer([String::from("messages"), i.to_string(), k.to_string()]);
         match m.get("role").and_then(Value::as_str) {
             Some("system") if i > 0 => out.push(
                 Diagnostic::new(
                     &SYSTEM_NOT_FIRST,
-                    at("role"),
+                    at(i, "role"),
                     format!("system message at position {i}; it may only be the first message"),
                 )
                 .with_label("system message here"),
@@ -44,154 +46,162 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                     out.push(
                         Diagnostic::new(
                             &USER_CONTENT_NOT_STRING,
-                            at("content"),
-                            format!("user message {i} has {}{kind} content instead of a string (the split first-message variant); OpenAI chat data needs text", crate::check::json_type(c)),
+                            at(i, "content"),
+                            format!(
+                                "user message {i} has {}{kind} content instead of a string (the split first-message variant); OpenAI chat data needs text",
+                                crate::check::json_type(c)
+                            ),
                         )
                         .with_label("not a string"),
                     );
                 }
             }
             Some("assistant") => {
-                let Some(calls) = m.get("tool_calls").and_then(Value::as_array) else {
+                let Some(list) = m.get("tool_calls").and_then(Value::as_array) else {
                     continue;
                 };
-                if calls.is_empty() {
+                if list.is_empty() {
                     out.push(
                         Diagnostic::new(
                             &EMPTY_TOOL_CALLS,
-                            at("tool_calls"),
+                            at(i, "tool_calls"),
                             format!("assistant message {i} has an empty `tool_calls` list"),
                         )
                         .with_fix(vec![Edit::Remove {
-                            pointer: at("tool_calls"),
+                            pointer: at(i, "tool_calls"),
                         }]),
                     );
                 }
-                for (j, call) in calls.iter().enumerate() {
-                    let call_at = |k: &str| format!("{}/{j}{k}", at("tool_calls"));
-                    let name = call.pointer("/function/name").and_then(Value::as_str);
-                    check_arguments(call, &call_at("/function/arguments"), name, out);
+                for (j, call) in list.iter().enumerate() {
+                    let name = lookup(call, "/function/name").and_then(Value::as_str);
+                    check_arguments(call, i, j, name, out);
                     let Some(id) = call.get("id").and_then(Value::as_str) else {
                         continue;
                     };
-                    if !seen_ids.insert(id) {
+                    if calls.iter().any(|c| c.id == id) {
                         out.push(
                             Diagnostic::new(
                                 &DUPLICATE_TOOL_CALL_ID,
-                                call_at("/id"),
+                                at(i, &format!("tool_calls/{j}/id")),
                                 format!("tool call id {id:?} is used by an earlier call too"),
                             )
                             .with_label("repeated id"),
                         );
                         continue;
                     }
-                    pending.insert(
+                    calls.push(Call {
                         id,
-                        Call {
-                            pointer: call_at("/id"),
-                            name,
-                        },
-                    );
-                    unanswered_order.push(id);
+                        message: i,
+                        index: j,
+                        name,
+                        answered: false,
+                    });
                 }
             }
             Some("tool") => {
-                check_tool_content(m, &at("content"), i, out);
+                check_tool_content(m, i, out);
                 let Some(id) = m.get("tool_call_id").and_then(Value::as_str) else {
                     continue;
                 };
-                if let Some(call) = pending.remove(id) {
-                    answered.insert(id);
-                    let answer_name = m.get("name").and_then(Value::as_str);
-                    if let (Some(called), Some(answered_as)) = (call.name, answer_name) {
-                        if called != answered_as {
-                            out.push(
-                                Diagnostic::new(
-                                    &TOOL_NAME_MISMATCH,
-                                    at("name"),
-                                    format!("tool message {i} answers call {id:?} to `{called}` but names `{answered_as}`"),
-                                )
-                                .with_label(format!("expected `{called}`")),
-                            );
+                match calls.iter_mut().find(|c| c.id == id) {
+                    Some(call) if !call.answered => {
+                        call.answered = true;
+                        if let (Some(called), Some(answered_as)) = (call.name, m.get("name").and_then(Value::as_str)) {
+                            if called != answered_as {
+                                out.push(
+                                    Diagnostic::new(
+                                        &TOOL_NAME_MISMATCH,
+                                        at(i, "name"),
+                                        format!("tool message {i} answers call {id:?} to `{called}` but names `{answered_as}`"),
+                                    )
+                                    .with_label(format!("expected `{called}`")),
+                                );
+                            }
                         }
                     }
-                } else if answered.contains(id) {
-                    out.push(
+                    Some(_) => out.push(
+                        Diagnostic::new(&TOOL_ANSWERED_TWICE, at(i, "tool_call_id"), format!("tool call {id:?} was already answered by an earlier tool message"))
+                            .with_label("second answer"),
+                    ),
+                    None => out.push(
                         Diagnostic::new(
-                            &TOOL_ANSWERED_TWICE,
-                            at("tool_call_id"),
-                            format!(
-                                "tool call {id:?} was already answered by an earlier tool message"
-                            ),
+                            &TOOL_ANSWER_ORPHAN,
+                            at(i, "tool_call_id"),
+                            format!("tool message {i} answers {id:?}, but no earlier assistant message made that call"),
                         )
-                        .with_label("second answer"),
-                    );
-                } else {
-                    out.push(
-                        Diagnostic::new(&TOOL_ANSWER_ORPHAN, at("tool_call_id"), format!("tool message {i} answers {id:?}, but no earlier assistant message made that call"))
-                            .with_label("no such call before this message"),
-                    );
+                        .with_label("no such call before this message"),
+                    ),
                 }
             }
             _ => {}
         }
     }
-    for id in unanswered_order {
-        if let Some(call) = pending.remove(id) {
-            let name = call.name.unwrap_or("?");
-            out.push(
-                Diagnostic::new(
-                    &TOOL_CALL_UNANSWERED,
-                    call.pointer,
-                    format!("tool call {id:?} to `{name}` is never answered by a `tool` message"),
-                )
-                .with_label("this call has no answer"),
-            );
-        }
+    for call in calls.iter().filter(|c| !c.answered) {
+        let (id, name) = (call.id, call.name.unwrap_or("?"));
+        out.push(
+            Diagnostic::new(
+                &TOOL_CALL_UNANSWERED,
+                at(call.message, &format!("tool_calls/{}/id", call.index)),
+                format!("tool call {id:?} to `{name}` is never answered by a `tool` message"),
+            )
+            .with_label("this call has no answer"),
+        );
     }
 }
 
-fn check_arguments(call: &Value, at: &str, name: Option<&str>, out: &mut Vec<Diagnostic>) {
+fn check_arguments(
+    call: &Value,
+    message: usize,
+    index: usize,
+    name: Option<&str>,
+    out: &mut Vec<Diagnostic>,
+) {
     let tool = name.unwrap_or("?");
-    match call.pointer("/function/arguments") {
-        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
-            Ok(Value::Object(_)) => {}
-            Ok(other) => out.push(
-                Diagnostic::new(
-                    &TOOL_ARGUMENTS,
-                    at,
-                    format!(
-                        "arguments of `{tool}` hold a JSON {}, not an object",
-                        crate::check::json_type(&other)
-                    ),
-                )
-                .with_label("must hold a JSON object"),
-            ),
-            Err(e) => out.push(
-                Diagnostic::new(
-                    &TOOL_ARGUMENTS,
-                    at,
-                    format!("arguments of `{tool}` are not valid JSON: {e}"),
-                )
-                .with_label("not JSON"),
-            ),
-        },
+    let here = || at(message, &format!("tool_calls/{index}/function/arguments"));
+    match lookup(call, "/function/arguments") {
+        Some(Value::String(s)) => {
+            // Syntax is checked without building the value; only the outer type matters.
+            let is_object = s.trim_start().starts_with('{');
+            match serde_json::from_str::<serde::de::IgnoredAny>(s) {
+                Ok(_) if is_object => {}
+                Ok(_) => {
+                    let kind = serde_json::from_str::<Value>(s)
+                        .map_or("value", |v| crate::check::json_type(&v));
+                    out.push(
+                        Diagnostic::new(
+                            &TOOL_ARGUMENTS,
+                            here(),
+                            format!("arguments of `{tool}` hold a JSON {kind}, not an object"),
+                        )
+                        .with_label("must hold a JSON object"),
+                    )
+                }
+                Err(e) => out.push(
+                    Diagnostic::new(
+                        &TOOL_ARGUMENTS,
+                        here(),
+                        format!("arguments of `{tool}` are not valid JSON: {e}"),
+                    )
+                    .with_label("not JSON"),
+                ),
+            }
+        }
         Some(obj @ Value::Object(_)) => out.push(
             Diagnostic::new(
                 &TOOL_ARGUMENTS,
-                at,
+                here(),
                 format!("arguments of `{tool}` are an object; OpenAI stores them as a JSON string"),
             )
             .with_label("object instead of string")
             .with_fix(vec![Edit::Set {
-                pointer: at.to_string(),
+                pointer: here(),
                 value: Value::String(pyjson::dumps(obj)),
             }]),
         ),
         Some(other) => out.push(
             Diagnostic::new(
                 &TOOL_ARGUMENTS,
-                at,
+                here(),
                 format!(
                     "arguments of `{tool}` are a JSON {}, not a string holding an object",
                     crate::check::json_type(other)
@@ -203,12 +213,12 @@ fn check_arguments(call: &Value, at: &str, name: Option<&str>, out: &mut Vec<Dia
     }
 }
 
-fn check_tool_content(m: &Value, at: &str, i: usize, out: &mut Vec<Diagnostic>) {
+fn check_tool_content(m: &Value, i: usize, out: &mut Vec<Diagnostic>) {
     if let Some(c @ (Value::Object(_) | Value::Array(_))) = m.get("content") {
         out.push(
             Diagnostic::new(
                 &TOOL_CONTENT_NOT_STRING,
-                at,
+                at(i, "content"),
                 format!(
                     "tool message {i} stores its result as a JSON {} instead of a string",
                     crate::check::json_type(c)
@@ -216,7 +226,7 @@ fn check_tool_content(m: &Value, at: &str, i: usize, out: &mut Vec<Diagnostic>) 
             )
             .with_label("not a string")
             .with_fix(vec![Edit::Set {
-                pointer: at.to_string(),
+                pointer: at(i, "content"),
                 value: Value::String(pyjson::dumps(c)),
             }]),
         );

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Migration speed: `threadkit migrate` in place over N legacy threads against `threadkit validate`
+# over the same files (the issue's target: migrate ≤ 2× validate). Each round starts from a fresh copy.
+#
+#   bash bench/migrate.sh [N=20000] [ROUNDS=3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-20000}
+ROUNDS=${2:-3}
+OUT=bench/out
+SRC=$OUT/legacy_$N
+mkdir -p "$OUT"
+[ -d "$SRC" ] || python3 bench/make_legacy_corpus.py "$N" "$SRC"
+cargo build --release --quiet
+TK=target/release/threadkit
+now() { date +%s.%N; }
+v=0; m=0
+for r in $(seq "$ROUNDS"); do
+  rm -rf "$OUT/mig" && mkdir -p "$OUT/mig" && cp -r "$SRC" "$OUT/mig/threads"
+  sync
+  t0=$(now); "$TK" validate "$OUT/mig/threads" --format json > /dev/null || true; t1=$(now)
+  "$TK" migrate "$OUT/mig/threads" --format json > "$OUT/migrate_report.json"; t2=$(now)
+  v=$(python3 -c "print($v + $t1 - $t0)"); m=$(python3 -c "print($m + $t2 - $t1)")
+  echo "round $r: validate $(python3 -c "print(round($t1-$t0,2))") s, migrate $(python3 -c "print(round($t2-$t1,2))") s" >&2
+done
+python3 - "$v" "$m" "$N" "$ROUNDS" <<'PY'
+import sys
+v, m, n, r = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+print(f"validate: {n * r / v:8.0f} files/s   migrate (in place, fsync per file): {n * r / m:8.0f} files/s   migrate/validate time: {m / v:.2f}x")
+PY
+"$TK" validate "$OUT/mig/threads" -q --color never | head -3
