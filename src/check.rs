@@ -37,28 +37,16 @@ pub fn check(doc: &Value, file_stem: Option<&str>, options: Options<'_>) -> Chec
     let mut diagnostics = Vec::new();
     let Some(version) = detection.version else {
         let what = match doc {
-            Value::Object(_) => {
-                "an object without `id`+`messages` or `thread_id`+`conversation`".to_string()
-            }
+            Value::Object(_) => "an object without `id`+`messages` or `thread_id`+`conversation`".to_string(),
             other => format!("a JSON {}", json_type(other)),
         };
-        diagnostics.push(Diagnostic::new(
-            &rules::NOT_A_THREAD,
-            "",
-            format!("not a thread: the document is {what}"),
-        ));
-        return Checked {
-            version: None,
-            id: None,
-            diagnostics,
-        };
+        diagnostics.push(Diagnostic::new(&rules::NOT_A_THREAD, "", format!("not a thread: the document is {what}")));
+        return Checked { version: None, id: None, diagnostics };
     };
     let mut semantic = Vec::new();
     if let Some(msg) = detection.mismatch() {
         let pointer = detection.declared.as_ref().map_or("", |(_, p)| *p);
-        semantic.push(
-            Diagnostic::new(&rules::VERSION_MISMATCH, pointer, msg).with_label("declared version"),
-        );
+        semantic.push(Diagnostic::new(&rules::VERSION_MISMATCH, pointer, msg).with_label("declared version"));
     }
     let thread = ThreadView::new(doc, version);
     let id = thread.id().map(str::to_string);
@@ -84,19 +72,11 @@ pub fn check(doc: &Value, file_stem: Option<&str>, options: Options<'_>) -> Chec
         Version::OpenAiV1 => {}
     }
 
-    let ctx = Context {
-        doc,
-        version,
-        thread,
-        file_stem,
-        data_root: options.data_root,
-    };
+    let ctx = Context { doc, version, thread, file_stem, data_root: options.data_root };
     for check in rules::CHECKS {
         check(&ctx, &mut semantic);
     }
-    let structural = schema::for_version(version)
-        .map(|v| schema::check(v, doc))
-        .unwrap_or_default();
+    let structural = schema::for_version(version).map(|v| schema::check(v, doc)).unwrap_or_default();
 
     // A rule that explains a value knows more than the schema error at the same
     // place (e.g. object tool content is a fixable warning, not a type error).
@@ -106,21 +86,13 @@ pub fn check(doc: &Value, file_stem: Option<&str>, options: Options<'_>) -> Chec
         }
     }
     diagnostics.extend(semantic);
-    Checked {
-        version: Some(version),
-        id,
-        diagnostics,
-    }
+    Checked { version: Some(version), id, diagnostics }
 }
 
 /// True when `inner` is `outer` or lies below it. The root covers nothing:
 /// a finding about the whole document must not hide specific schema errors.
 fn covers(outer: &str, inner: &str) -> bool {
-    !outer.is_empty()
-        && (inner == outer
-            || inner
-                .strip_prefix(outer)
-                .is_some_and(|rest| rest.starts_with('/')))
+    !outer.is_empty() && (inner == outer || inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/')))
 }
 
 pub fn json_type(v: &Value) -> &'static str {

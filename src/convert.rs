@@ -31,14 +31,7 @@ const V3_KNOWN: &[&str] = &[
     "confidence",
     "is_correct",
 ];
-const TURN_KNOWN: &[&str] = &[
-    "turn",
-    "action",
-    "reasoning",
-    "tool_call",
-    "tool_result",
-    "response",
-];
+const TURN_KNOWN: &[&str] = &["turn", "action", "reasoning", "tool_call", "tool_result", "response"];
 
 #[derive(Debug, Clone)]
 pub struct Provenance {
@@ -99,9 +92,7 @@ pub fn to_openai(
     provenance: &Provenance,
     manifest_for: &dyn Fn(&str) -> Option<Value>,
 ) -> Result<Value, ConvertError> {
-    let obj = doc
-        .as_object()
-        .ok_or_else(|| ConvertError::Malformed("the thread is not a JSON object".into()))?;
+    let obj = doc.as_object().ok_or_else(|| ConvertError::Malformed("the thread is not a JSON object".into()))?;
     let old_id = str_of(obj, "thread_id")
         .or_else(|| str_of(obj, "conversation_id"))
         .ok_or_else(|| ConvertError::Malformed("the thread has no `thread_id`".into()))?;
@@ -109,25 +100,17 @@ pub fn to_openai(
     let dataset = str_of(obj, "dataset_name")
         .ok_or_else(|| ConvertError::Malformed("the thread has no `dataset_name`".into()))?;
     let context = obj.get("initial_context").and_then(Value::as_object);
-    let query = context
-        .and_then(|c| str_of(c, "user_query"))
-        .or_else(|| str_of(obj, "user_query"))
-        .ok_or_else(|| {
+    let query =
+        context.and_then(|c| str_of(c, "user_query")).or_else(|| str_of(obj, "user_query")).ok_or_else(|| {
             ConvertError::Malformed(
-                "the thread has no `initial_context.user_query`; the first message cannot be built"
-                    .into(),
+                "the thread has no `initial_context.user_query`; the first message cannot be built".into(),
             )
         })?;
     let manifest = match context.and_then(|c| c.get("manifest")) {
         Some(m) if m.is_object() => m.clone(),
-        _ => manifest_for(dataset).ok_or_else(|| ConvertError::MissingManifest {
-            dataset: dataset.to_string(),
-        })?,
+        _ => manifest_for(dataset).ok_or_else(|| ConvertError::MissingManifest { dataset: dataset.to_string() })?,
     };
-    let final_answer = obj
-        .get("final_answer")
-        .or_else(|| obj.get("final_classification"))
-        .filter(|v| !v.is_null());
+    let final_answer = obj.get("final_answer").or_else(|| obj.get("final_classification")).filter(|v| !v.is_null());
     let status = match str_of(obj, "status") {
         Some(s) => s.to_string(),
         // 2.0 files have no status: an answered thread was finished.
@@ -135,30 +118,17 @@ pub fn to_openai(
         None => "active".into(),
     };
 
-    let mut messages =
-        vec![json!({"role": "user", "content": FirstMessage::build(&manifest, query)})];
+    let mut messages = vec![json!({"role": "user", "content": FirstMessage::build(&manifest, query)})];
     let mut turn_extras = Map::new();
     let mut respond_reasoning = Map::new();
-    let turns = obj
-        .get("conversation")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
+    let turns = obj.get("conversation").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
     for (n, turn) in turns.iter().enumerate() {
-        let t = turn
-            .as_object()
-            .ok_or_else(|| ConvertError::Malformed(format!("turn {} is not an object", n + 1)))?;
+        let t = turn.as_object().ok_or_else(|| ConvertError::Malformed(format!("turn {} is not an object", n + 1)))?;
         let number = n + 1;
-        let action = str_of(t, "action").unwrap_or(if t.contains_key("tool_call") {
-            "use_tool"
-        } else {
-            "respond"
-        });
+        let action = str_of(t, "action").unwrap_or(if t.contains_key("tool_call") { "use_tool" } else { "respond" });
         let reasoning = t.get("reasoning").cloned().unwrap_or(Value::Null);
-        let extras: Map<String, Value> = t
-            .iter()
-            .filter(|(k, _)| !TURN_KNOWN.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let extras: Map<String, Value> =
+            t.iter().filter(|(k, _)| !TURN_KNOWN.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
         if !extras.is_empty() {
             turn_extras.insert(number.to_string(), Value::Object(extras));
         }
@@ -180,17 +150,11 @@ pub fn to_openai(
         };
         match action {
             "use_tool" => {
-                let call = t
-                    .get("tool_call")
-                    .and_then(Value::as_object)
-                    .ok_or_else(|| {
-                        ConvertError::Malformed(format!(
-                            "turn {number} is `use_tool` but has no `tool_call` object"
-                        ))
-                    })?;
-                let name = str_of(call, "tool_name").ok_or_else(|| {
-                    ConvertError::Malformed(format!("turn {number} has no `tool_call.tool_name`"))
+                let call = t.get("tool_call").and_then(Value::as_object).ok_or_else(|| {
+                    ConvertError::Malformed(format!("turn {number} is `use_tool` but has no `tool_call` object"))
                 })?;
+                let name = str_of(call, "tool_name")
+                    .ok_or_else(|| ConvertError::Malformed(format!("turn {number} has no `tool_call.tool_name`")))?;
                 let params = call.get("parameters").cloned().unwrap_or_else(|| json!({}));
                 if call.len() != 2 || !call.get("parameters").is_some_and(Value::is_object) {
                     // Extra keys, or parameters that are not an object: keep the call as it was.
@@ -216,9 +180,7 @@ pub fn to_openai(
                 messages.push(json!({"role": "tool", "tool_call_id": call_id, "name": name, "content": content}));
                 match &reasoning {
                     Value::String(_) => {}
-                    Value::Null if !t.contains_key("reasoning") => {
-                        keep("reasoning_absent", json!(true))
-                    }
+                    Value::Null if !t.contains_key("reasoning") => keep("reasoning_absent", json!(true)),
                     other => {
                         respond_reasoning.insert(number.to_string(), other.clone());
                     }
@@ -226,23 +188,19 @@ pub fn to_openai(
             }
             "respond" => {
                 match t.get("response") {
-                    Some(Value::String(r)) => messages
-                        .push(json!({"role": "assistant", "content": r, "tool_calls": null})),
+                    Some(Value::String(r)) => {
+                        messages.push(json!({"role": "assistant", "content": r, "tool_calls": null}))
+                    }
                     other => {
                         keep("response", other.cloned().unwrap_or(Value::Null));
-                        messages
-                            .push(json!({"role": "assistant", "content": "", "tool_calls": null}));
+                        messages.push(json!({"role": "assistant", "content": "", "tool_calls": null}));
                     }
                 }
                 if t.contains_key("reasoning") {
                     respond_reasoning.insert(number.to_string(), reasoning);
                 }
             }
-            other => {
-                return Err(ConvertError::Malformed(format!(
-                    "turn {number} has unknown action {other:?}"
-                )))
-            }
+            other => return Err(ConvertError::Malformed(format!("turn {number} has unknown action {other:?}"))),
         }
     }
     let explanation = obj.get("explanation").and_then(Value::as_str);
@@ -265,10 +223,7 @@ pub fn to_openai(
         .unwrap_or_else(|| Value::String(provenance.migrated_at.clone()));
     let mut meta = Map::new();
     meta.insert("dataset".into(), json!(dataset));
-    meta.insert(
-        "session".into(),
-        obj.get("session_id").cloned().unwrap_or(json!("")),
-    );
+    meta.insert("session".into(), obj.get("session_id").cloned().unwrap_or(json!("")));
     meta.insert("ground_truth".into(), json!(ground_truth));
     meta.insert("status".into(), json!(status));
     meta.insert("num_turns".into(), json!(counts.turns));
@@ -290,9 +245,8 @@ pub fn to_openai(
     }
     // 2.0 threads recorded no confidence, which a finished thread must carry: the lowest
     // level is assumed, and said so, rather than dropping the thread.
-    let confidence_assumed = version == Version::V2
-        && status == "finished"
-        && obj.get("confidence").is_none_or(Value::is_null);
+    let confidence_assumed =
+        version == Version::V2 && status == "finished" && obj.get("confidence").is_none_or(Value::is_null);
     if confidence_assumed {
         meta.insert("confidence".into(), json!("low"));
     }
@@ -331,10 +285,7 @@ pub fn to_openai(
         extras.insert("metadata".into(), Value::Object(m.clone()));
     }
     if confidence_assumed {
-        extras.insert(
-            "confidence_assumed".into(),
-            json!("the 2.0 thread recorded no confidence; \"low\" was assumed"),
-        );
+        extras.insert("confidence_assumed".into(), json!("the 2.0 thread recorded no confidence; \"low\" was assumed"));
     }
     if !turn_extras.is_empty() {
         extras.insert("turn_extras".into(), Value::Object(turn_extras));
@@ -357,10 +308,7 @@ pub fn to_openai(
 }
 
 fn marked(turn_extras: Option<&Value>, turn: &str, flag: &str) -> bool {
-    turn_extras
-        .and_then(|t| t.get(turn))
-        .and_then(|t| t.get(flag))
-        == Some(&Value::Bool(true))
+    turn_extras.and_then(|t| t.get(turn)).and_then(|t| t.get(flag)) == Some(&Value::Bool(true))
 }
 
 fn reasoning_text(reasoning: &Value) -> Value {
@@ -374,15 +322,12 @@ fn reasoning_text(reasoning: &Value) -> Value {
 /// `openai_v1` → `3.0`, as the old `messages_to_conversation_history` did, restoring what
 /// a migration kept aside so that migrate → reverse gives the original turns back.
 pub fn to_v3(doc: &Value) -> Result<Value, ConvertError> {
-    let obj = doc
-        .as_object()
-        .ok_or_else(|| ConvertError::Malformed("the thread is not a JSON object".into()))?;
+    let obj = doc.as_object().ok_or_else(|| ConvertError::Malformed("the thread is not a JSON object".into()))?;
     let meta = obj
         .get("metadata")
         .and_then(Value::as_object)
         .ok_or_else(|| ConvertError::Malformed("the thread has no `metadata`".into()))?;
-    let id = str_of(obj, "id")
-        .ok_or_else(|| ConvertError::Malformed("the thread has no `id`".into()))?;
+    let id = str_of(obj, "id").ok_or_else(|| ConvertError::Malformed("the thread has no `id`".into()))?;
     let messages = obj
         .get("messages")
         .and_then(Value::as_array)
@@ -390,22 +335,15 @@ pub fn to_v3(doc: &Value) -> Result<Value, ConvertError> {
     let extras = meta.get("legacy_extras").and_then(Value::as_object);
     let extra = |k: &str| extras.and_then(|e| e.get(k));
     let origin = meta.get("migrated_from").and_then(Value::as_object);
-    let thread_id = origin
-        .and_then(|o| str_of(o, "id"))
-        .map_or_else(|| legacy_id(id), str::to_string);
+    let thread_id = origin.and_then(|o| str_of(o, "id")).map_or_else(|| legacy_id(id), str::to_string);
     let status = str_of(meta, "status").unwrap_or("active");
 
-    let first = messages
-        .iter()
-        .position(|m| m.get("role").and_then(Value::as_str) == Some("user"));
-    let (manifest, query) = match first
-        .and_then(|i| messages[i].get("content"))
-        .and_then(Value::as_str)
-        .and_then(FirstMessage::parse)
-    {
-        Some(layout) => (layout.manifest().ok(), layout.query.to_string()),
-        None => (None, str_of(meta, "user_query").unwrap_or("").to_string()),
-    };
+    let first = messages.iter().position(|m| m.get("role").and_then(Value::as_str) == Some("user"));
+    let (manifest, query) =
+        match first.and_then(|i| messages[i].get("content")).and_then(Value::as_str).and_then(FirstMessage::parse) {
+            Some(layout) => (layout.manifest().ok(), layout.query.to_string()),
+            None => (None, str_of(meta, "user_query").unwrap_or("").to_string()),
+        };
     let mut context = Map::new();
     context.insert("user_query".into(), json!(query));
     if let Some(m) = manifest {
@@ -419,8 +357,7 @@ pub fn to_v3(doc: &Value) -> Result<Value, ConvertError> {
 
     let last_final = status == "finished"
         && messages.last().is_some_and(|m| {
-            m.get("role").and_then(Value::as_str) == Some("assistant")
-                && !crate::thread::calls_tool(m)
+            m.get("role").and_then(Value::as_str) == Some("assistant") && !crate::thread::calls_tool(m)
         });
     let body = &messages[first.map_or(0, |i| i + 1)..messages.len() - usize::from(last_final)];
     let mut conversation = Vec::new();
@@ -431,29 +368,18 @@ pub fn to_v3(doc: &Value) -> Result<Value, ConvertError> {
         let key = number.to_string();
         let mut turn = Map::new();
         turn.insert("turn".into(), json!(number));
-        match m
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .and_then(|c| c.first())
-        {
+        match m.get("tool_calls").and_then(Value::as_array).and_then(|c| c.first()) {
             Some(call) => {
                 let args = call
                     .pointer("/function/arguments")
                     .and_then(Value::as_str)
                     .and_then(|a| serde_json::from_str(a).ok())
                     .unwrap_or_else(|| json!({}));
-                let name = call
-                    .pointer("/function/name")
-                    .cloned()
-                    .unwrap_or(Value::Null);
+                let name = call.pointer("/function/name").cloned().unwrap_or(Value::Null);
                 let call_id = call.get("id").and_then(Value::as_str);
-                let answer = body
-                    .get(i + 1)
-                    .filter(|a| a.get("tool_call_id").and_then(Value::as_str) == call_id);
+                let answer = body.get(i + 1).filter(|a| a.get("tool_call_id").and_then(Value::as_str) == call_id);
                 let result = answer.and_then(|a| a.get("content")).map(|c| match c {
-                    Value::String(s) => {
-                        serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone()))
-                    }
+                    Value::String(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
                     other => other.clone(),
                 });
                 turn.insert("action".into(), json!("use_tool"));
@@ -465,10 +391,7 @@ pub fn to_v3(doc: &Value) -> Result<Value, ConvertError> {
                 if marked(extra("turn_extras"), &key, "reasoning_absent") {
                     turn.shift_remove("reasoning");
                 }
-                turn.insert(
-                    "tool_call".into(),
-                    json!({"tool_name": name, "parameters": args}),
-                );
+                turn.insert("tool_call".into(), json!({"tool_name": name, "parameters": args}));
                 if !marked(extra("turn_extras"), &key, "tool_result_absent") {
                     turn.insert("tool_result".into(), result.unwrap_or(Value::Null));
                 }
@@ -479,10 +402,7 @@ pub fn to_v3(doc: &Value) -> Result<Value, ConvertError> {
                 if let Some(r) = extra("turn_reasoning").and_then(|r| r.get(&key)) {
                     turn.insert("reasoning".into(), r.clone());
                 }
-                turn.insert(
-                    "response".into(),
-                    m.get("content").cloned().unwrap_or(json!("")),
-                );
+                turn.insert("response".into(), m.get("content").cloned().unwrap_or(json!("")));
                 i += 1;
             }
         }
@@ -497,22 +417,12 @@ pub fn to_v3(doc: &Value) -> Result<Value, ConvertError> {
     }
 
     let explanation = if last_final {
-        let text = messages
-            .last()
-            .and_then(|m| m.get("content"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let text = messages.last().and_then(|m| m.get("content")).and_then(Value::as_str).unwrap_or("");
         let body = match text.rfind(FINAL_ANSWER_MARKER) {
             Some(at) if final_answer_in_text(text).is_some() => text[..at].trim_end_matches('\n'),
             _ => text,
         };
-        meta.get("explanation").cloned().unwrap_or_else(|| {
-            if body.is_empty() {
-                Value::Null
-            } else {
-                json!(body)
-            }
-        })
+        meta.get("explanation").cloned().unwrap_or_else(|| if body.is_empty() { Value::Null } else { json!(body) })
     } else {
         meta.get("explanation").cloned().unwrap_or(Value::Null)
     };
@@ -536,10 +446,7 @@ pub fn to_v3(doc: &Value) -> Result<Value, ConvertError> {
     if let Some(g) = meta.get("generation_metadata") {
         out.insert("generation_metadata".into(), g.clone());
     }
-    let tool_calls = conversation
-        .iter()
-        .filter(|t| t["action"] == "use_tool")
-        .count();
+    let tool_calls = conversation.iter().filter(|t| t["action"] == "use_tool").count();
     let mut legacy_meta = match extra("metadata") {
         Some(Value::Object(m)) => m.clone(),
         _ => Map::new(),
@@ -548,19 +455,10 @@ pub fn to_v3(doc: &Value) -> Result<Value, ConvertError> {
     legacy_meta.insert("num_tool_calls".into(), json!(tool_calls));
     out.insert("conversation".into(), Value::Array(conversation));
     out.insert("metadata".into(), Value::Object(legacy_meta));
-    out.insert(
-        "final_answer".into(),
-        meta.get("final_answer").cloned().unwrap_or(Value::Null),
-    );
+    out.insert("final_answer".into(), meta.get("final_answer").cloned().unwrap_or(Value::Null));
     out.insert("explanation".into(), explanation);
-    out.insert(
-        "confidence".into(),
-        meta.get("confidence").cloned().unwrap_or(Value::Null),
-    );
-    out.insert(
-        "is_correct".into(),
-        meta.get("is_correct").cloned().unwrap_or(Value::Null),
-    );
+    out.insert("confidence".into(), meta.get("confidence").cloned().unwrap_or(Value::Null));
+    out.insert("is_correct".into(), meta.get("is_correct").cloned().unwrap_or(Value::Null));
     if let Some(Value::Object(e)) = extras.map(|e| Value::Object(e.clone())) {
         for (k, v) in e {
             if ![
@@ -599,15 +497,10 @@ pub fn to_v3(doc: &Value) -> Result<Value, ConvertError> {
         "legacy_extras",
         "migrated_from",
     ];
-    let unplaced: Map<String, Value> = meta
-        .iter()
-        .filter(|(k, _)| !known_meta.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let unplaced: Map<String, Value> =
+        meta.iter().filter(|(k, _)| !known_meta.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
     if !unplaced.is_empty() {
-        let g = out
-            .entry("generation_metadata")
-            .or_insert_with(|| json!({}));
+        let g = out.entry("generation_metadata").or_insert_with(|| json!({}));
         if let Some(g) = g.as_object_mut() {
             for (k, v) in unplaced {
                 g.entry(k).or_insert(v);
@@ -622,18 +515,12 @@ mod tests {
     use super::*;
 
     fn prov() -> Provenance {
-        Provenance {
-            migrated_at: "2026-01-01T00:00:00+00:00".into(),
-            fallback_created_at: None,
-        }
+        Provenance { migrated_at: "2026-01-01T00:00:00+00:00".into(), fallback_created_at: None }
     }
 
     #[test]
     fn ids() {
-        assert_eq!(
-            new_id("uci_har_session_001_v3_0042"),
-            "uci_har_session_001_v4_0042"
-        );
+        assert_eq!(new_id("uci_har_session_001_v3_0042"), "uci_har_session_001_v4_0042");
         assert_eq!(new_id("plain"), "plain");
         assert_eq!(legacy_id("a_v4_1"), "a_v3_1");
     }
@@ -644,13 +531,8 @@ mod tests {
             "ground_truth_label": "walking", "status": "active", "initial_context": {"user_query": "q"}, "conversation": []});
         let err = to_openai(&doc, Version::V3, &prov(), &|_| None).unwrap_err();
         assert!(err.to_string().contains("--data-root"));
-        let ok = to_openai(&doc, Version::V3, &prov(), &|_| {
-            Some(json!({"dataset_name": "x", "channels": []}))
-        })
-        .unwrap();
-        assert_eq!(
-            ok["metadata"]["legacy_extras"]["manifest_from_data_root"],
-            true
-        );
+        let ok =
+            to_openai(&doc, Version::V3, &prov(), &|_| Some(json!({"dataset_name": "x", "channels": []}))).unwrap();
+        assert_eq!(ok["metadata"]["legacy_extras"]["manifest_from_data_root"], true);
     }
 }

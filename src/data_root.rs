@@ -18,22 +18,14 @@ pub struct Dataset {
 
 impl Dataset {
     pub fn has_session(&self, session: &str) -> bool {
-        if self
-            .labels
-            .as_ref()
-            .is_some_and(|l| l.contains_key(session))
-        {
+        if self.labels.as_ref().is_some_and(|l| l.contains_key(session)) {
             return true;
         }
         safe_name(session).is_ok() && self.dir.join("sessions").join(session).is_dir()
     }
 
     pub fn first_label(&self, session: &str) -> Option<&str> {
-        self.labels
-            .as_ref()?
-            .get(session)?
-            .first()
-            .map(String::as_str)
+        self.labels.as_ref()?.get(session)?.first().map(String::as_str)
     }
 }
 
@@ -45,27 +37,16 @@ pub struct DataRoot {
 
 impl DataRoot {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        DataRoot {
-            root: root.into(),
-            cache: Mutex::new(HashMap::new()),
-        }
+        DataRoot { root: root.into(), cache: Mutex::new(HashMap::new()) }
     }
 
     /// Load (once) and return a dataset, or a message saying why it is unusable.
     pub fn dataset(&self, name: &str) -> Arc<Result<Dataset, String>> {
-        if let Some(hit) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-        {
+        if let Some(hit) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
             return hit.clone();
         }
         let loaded = Arc::new(load(&self.root, name));
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_string(), loaded.clone());
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), loaded.clone());
         loaded
     }
 }
@@ -76,24 +57,18 @@ fn load(root: &Path, name: &str) -> Result<Dataset, String> {
     let manifest_path = dir.join("manifest.json");
     let text = std::fs::read_to_string(&manifest_path)
         .map_err(|e| format!("{} cannot be read: {e}", manifest_path.display()))?;
-    let manifest: Value = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not valid JSON: {e}", manifest_path.display()))?;
+    let manifest: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", manifest_path.display()))?;
     let labels_path = dir.join("labels.json");
     let labels = match std::fs::read_to_string(&labels_path) {
-        Ok(text) => Some(serde_json::from_str(&text).map_err(|e| {
-            format!(
-                "{} is not a map of session id to label list: {e}",
-                labels_path.display()
-            )
-        })?),
+        Ok(text) => Some(
+            serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not a map of session id to label list: {e}", labels_path.display()))?,
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(format!("{} cannot be read: {e}", labels_path.display())),
     };
-    Ok(Dataset {
-        dir,
-        manifest,
-        labels,
-    })
+    Ok(Dataset { dir, manifest, labels })
 }
 
 /// Dataset names and session ids come from files (and, when generating, from model
@@ -126,25 +101,10 @@ mod tests {
 
     #[test]
     fn hostile_names_are_refused() {
-        for bad in [
-            "",
-            "..",
-            ".",
-            "../etc",
-            "/abs",
-            "a\\b",
-            "a\0b",
-            &"x".repeat(300),
-            "a\nb",
-        ] {
+        for bad in ["", "..", ".", "../etc", "/abs", "a\\b", "a\0b", &"x".repeat(300), "a\nb"] {
             assert!(safe_name(bad).is_err(), "{bad:?}");
         }
-        for good in [
-            "uci_har",
-            "train_16_3157",
-            "subject1_seg000_0000",
-            "basic.motions",
-        ] {
+        for good in ["uci_har", "train_16_3157", "subject1_seg000_0000", "basic.motions"] {
             assert!(safe_name(good).is_ok(), "{good:?}");
         }
     }

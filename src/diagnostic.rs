@@ -61,11 +61,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(
-        rule: &'static Rule,
-        pointer: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(rule: &'static Rule, pointer: impl Into<String>, message: impl Into<String>) -> Self {
         Diagnostic {
             rule,
             severity: rule.severity,
@@ -85,11 +81,7 @@ impl Diagnostic {
     /// Attach a fix. The rule's fix title is used so that `threadkit rules`
     /// and the diagnostics always describe a fix the same way.
     pub fn with_fix(mut self, edits: Vec<Edit>) -> Self {
-        let title = self
-            .rule
-            .fix
-            .unwrap_or("apply the suggested change")
-            .to_string();
+        let title = self.rule.fix.unwrap_or("apply the suggested change").to_string();
         self.fix = Some(Fix { title, edits });
         self
     }
@@ -162,18 +154,7 @@ mod tests {
     #[test]
     fn lookup_matches_value_pointer() {
         let v = serde_json::json!({"a": [{"b/c": 1, "d~e": 2}], "": 3});
-        for p in [
-            "",
-            "/a",
-            "/a/0",
-            "/a/0/b~1c",
-            "/a/0/d~0e",
-            "/a/1",
-            "/x",
-            "/",
-            "/a/-1",
-            "a",
-        ] {
+        for p in ["", "/a", "/a/0", "/a/0/b~1c", "/a/0/d~0e", "/a/1", "/x", "/", "/a/-1", "a"] {
             assert_eq!(lookup(&v, p), v.pointer(p), "{p}");
         }
     }

@@ -43,20 +43,15 @@ pub fn fix_record(
         current = check::check(&doc, file_stem, options).diagnostics;
     }
     if let Some(d) = current.iter().find(|d| d.fix.is_some()) {
-        return Err(format!(
-            "the fix for {} did not settle after several rounds; nothing was written",
-            d.code()
-        ));
+        return Err(format!("the fix for {} did not settle after several rounds; nothing was written", d.code()));
     }
     let errors_after = current.iter().filter(|d| d.is_error()).count();
     if errors_after > errors_before {
-        return Err(format!("fixing would raise the error count from {errors_before} to {errors_after}; nothing was written"));
+        return Err(format!(
+            "fixing would raise the error count from {errors_before} to {errors_after}; nothing was written"
+        ));
     }
-    Ok(Fixed {
-        text: render(&doc, original),
-        resolved,
-        remaining: current,
-    })
+    Ok(Fixed { text: render(&doc, original), resolved, remaining: current })
 }
 
 /// Serialize in the layout of the original text, keeping its final newline (or lack of one).
@@ -72,13 +67,10 @@ pub fn apply(doc: &mut Value, edit: &Edit) -> Result<(), String> {
         Edit::Set { pointer, value } => (pointer, Some(value)),
         Edit::Remove { pointer } => (pointer, None),
     };
-    let (parent, last) = pointer
-        .rsplit_once('/')
-        .ok_or_else(|| format!("cannot edit the document root ({pointer:?})"))?;
+    let (parent, last) =
+        pointer.rsplit_once('/').ok_or_else(|| format!("cannot edit the document root ({pointer:?})"))?;
     let key = last.replace("~1", "/").replace("~0", "~");
-    let target = doc
-        .pointer_mut(parent)
-        .ok_or_else(|| format!("nothing at {parent:?} to edit"))?;
+    let target = doc.pointer_mut(parent).ok_or_else(|| format!("nothing at {parent:?} to edit"))?;
     match (target, value) {
         (Value::Object(map), Some(v)) => {
             map.insert(key, v.clone());
@@ -115,51 +107,17 @@ mod tests {
     #[test]
     fn set_keeps_key_order_and_remove_shifts() {
         let mut v = json!({"a": 1, "b": 2, "c": 3});
-        apply(
-            &mut v,
-            &Edit::Set {
-                pointer: "/a".into(),
-                value: json!(9),
-            },
-        )
-        .unwrap();
-        apply(
-            &mut v,
-            &Edit::Remove {
-                pointer: "/b".into(),
-            },
-        )
-        .unwrap();
+        apply(&mut v, &Edit::Set { pointer: "/a".into(), value: json!(9) }).unwrap();
+        apply(&mut v, &Edit::Remove { pointer: "/b".into() }).unwrap();
         assert_eq!(serde_json::to_string(&v).unwrap(), r#"{"a":9,"c":3}"#);
     }
 
     #[test]
     fn edits_on_missing_parents_fail_cleanly() {
         let mut v = json!({"a": [1]});
-        assert!(apply(
-            &mut v,
-            &Edit::Set {
-                pointer: "/x/y".into(),
-                value: json!(1)
-            }
-        )
-        .is_err());
-        assert!(apply(
-            &mut v,
-            &Edit::Set {
-                pointer: "/a/5".into(),
-                value: json!(1)
-            }
-        )
-        .is_err());
-        assert!(apply(
-            &mut v,
-            &Edit::Set {
-                pointer: "".into(),
-                value: json!(1)
-            }
-        )
-        .is_err());
+        assert!(apply(&mut v, &Edit::Set { pointer: "/x/y".into(), value: json!(1) }).is_err());
+        assert!(apply(&mut v, &Edit::Set { pointer: "/a/5".into(), value: json!(1) }).is_err());
+        assert!(apply(&mut v, &Edit::Set { pointer: "".into(), value: json!(1) }).is_err());
     }
 
     #[test]

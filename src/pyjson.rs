@@ -23,29 +23,17 @@ pub struct Style {
 
 impl Default for Style {
     fn default() -> Self {
-        Style {
-            indent: None,
-            ensure_ascii: true,
-            tight: false,
-        }
+        Style { indent: None, ensure_ascii: true, tight: false }
     }
 }
 
 impl Style {
     /// Guess how an existing file was written, so that a fix rewrites only what it changes.
     pub fn detect(src: &str) -> Style {
-        let indent = src
-            .split('\n')
-            .skip(1)
-            .map(|l| l.len() - l.trim_start_matches(' ').len())
-            .find(|&n| n > 0);
+        let indent = src.split('\n').skip(1).map(|l| l.len() - l.trim_start_matches(' ').len()).find(|&n| n > 0);
         let ensure_ascii = src.is_ascii() && src.contains("\\u");
         let tight = indent.is_none() && !src.contains("\": ") && src.contains("\":");
-        Style {
-            indent,
-            ensure_ascii,
-            tight,
-        }
+        Style { indent, ensure_ascii, tight }
     }
 }
 
@@ -56,25 +44,14 @@ pub fn dumps(value: &Value) -> String {
 
 /// `json.dumps(value, indent=2)` (what the generator used for the manifest in the first message).
 pub fn dumps_pretty(value: &Value) -> String {
-    to_string(
-        value,
-        Style {
-            indent: Some(2),
-            ..Style::default()
-        },
-    )
+    to_string(value, Style { indent: Some(2), ..Style::default() })
 }
 
 pub fn to_string(value: &Value, style: Style) -> String {
     let mut out = Vec::with_capacity(128);
-    let formatter = PyFormatter {
-        style,
-        level: 0,
-        has_value: false,
-    };
+    let formatter = PyFormatter { style, level: 0, has_value: false };
     let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
-    serde::Serialize::serialize(value, &mut ser)
-        .expect("serializing a Value into memory cannot fail");
+    serde::Serialize::serialize(value, &mut ser).expect("serializing a Value into memory cannot fail");
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
@@ -96,11 +73,7 @@ impl PyFormatter {
     }
     fn separator<W: ?Sized + io::Write>(&self, w: &mut W, first: bool) -> io::Result<()> {
         if !first {
-            w.write_all(if self.style.indent.is_some() || self.style.tight {
-                b","
-            } else {
-                b", "
-            })?;
+            w.write_all(if self.style.indent.is_some() || self.style.tight { b"," } else { b", " })?;
         }
         self.newline(w)
     }
@@ -113,11 +86,7 @@ impl Formatter for PyFormatter {
     fn write_f32<W: ?Sized + io::Write>(&mut self, w: &mut W, value: f32) -> io::Result<()> {
         self.write_f64(w, f64::from(value))
     }
-    fn write_string_fragment<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
         if !self.style.ensure_ascii {
             return w.write_all(fragment.as_bytes());
         }
@@ -148,11 +117,7 @@ impl Formatter for PyFormatter {
         self.has_value = true;
         w.write_all(b"]")
     }
-    fn begin_array_value<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
+    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
         self.separator(w, first)
     }
     fn end_array_value<W: ?Sized + io::Write>(&mut self, _w: &mut W) -> io::Result<()> {
@@ -172,11 +137,7 @@ impl Formatter for PyFormatter {
         self.has_value = true;
         w.write_all(b"}")
     }
-    fn begin_object_key<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
+    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
         self.separator(w, first)
     }
     fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -195,18 +156,10 @@ pub fn python_float_repr(v: f64) -> String {
         return "NaN".into();
     }
     if v.is_infinite() {
-        return if v > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
+        return if v > 0.0 { "Infinity".into() } else { "-Infinity".into() };
     }
     if v == 0.0 {
-        return if v.is_sign_negative() {
-            "-0.0".into()
-        } else {
-            "0.0".into()
-        };
+        return if v.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
     }
     // Rust's `{:e}` gives the shortest round-trip digits, e.g. "1.2345e-5".
     let sci = format!("{v:e}");
@@ -222,20 +175,12 @@ pub fn python_float_repr(v: f64) -> String {
         } else if point as usize >= digits.len() {
             format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
         } else {
-            format!(
-                "{}.{}",
-                &digits[..point as usize],
-                &digits[point as usize..]
-            )
+            format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
         };
         format!("{sign}{body}")
     } else {
         let frac = &digits[1..];
-        let m = if frac.is_empty() {
-            digits[..1].to_string()
-        } else {
-            format!("{}.{}", &digits[..1], frac)
-        };
+        let m = if frac.is_empty() { digits[..1].to_string() } else { format!("{}.{}", &digits[..1], frac) };
         let esign = if exp < 0 { '-' } else { '+' };
         format!("{sign}{m}e{esign}{:02}", exp.abs())
     }
@@ -268,32 +213,15 @@ mod tests {
     #[test]
     fn dumps_matches_python_defaults() {
         let v = json!({"a": [1, 2.5, "é"], "b": {}, "c": [], "d": null, "e": "x\"y"});
-        assert_eq!(
-            dumps(&v),
-            r#"{"a": [1, 2.5, "\u00e9"], "b": {}, "c": [], "d": null, "e": "x\"y"}"#
-        );
+        assert_eq!(dumps(&v), r#"{"a": [1, 2.5, "\u00e9"], "b": {}, "c": [], "d": null, "e": "x\"y"}"#);
         assert_eq!(dumps(&json!("😀")), r#""\ud83d\ude00""#);
     }
 
     #[test]
     fn style_is_detected_from_the_source() {
         let pretty = "{\n    \"a\": \"\\u00e9\"\n}";
-        assert_eq!(
-            Style::detect(pretty),
-            Style {
-                indent: Some(4),
-                ensure_ascii: true,
-                tight: false
-            }
-        );
-        assert_eq!(
-            Style::detect("{\"a\":\"é\"}"),
-            Style {
-                indent: None,
-                ensure_ascii: false,
-                tight: true
-            }
-        );
+        assert_eq!(Style::detect(pretty), Style { indent: Some(4), ensure_ascii: true, tight: false });
+        assert_eq!(Style::detect("{\"a\":\"é\"}"), Style { indent: None, ensure_ascii: false, tight: true });
         let v: Value = serde_json::from_str(pretty).unwrap();
         assert_eq!(to_string(&v, Style::detect(pretty)), pretty);
     }
@@ -301,9 +229,6 @@ mod tests {
     #[test]
     fn pretty_matches_python_indent_2() {
         let v = json!({"a": [1, {"b": 2}], "c": {}});
-        assert_eq!(
-            dumps_pretty(&v),
-            "{\n  \"a\": [\n    1,\n    {\n      \"b\": 2\n    }\n  ],\n  \"c\": {}\n}"
-        );
+        assert_eq!(dumps_pretty(&v), "{\n  \"a\": [\n    1,\n    {\n      \"b\": 2\n    }\n  ],\n  \"c\": {}\n}");
     }
 }

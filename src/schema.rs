@@ -43,16 +43,13 @@ pub static SCHEMAS: &[Embedded] = &[
 pub fn find(name: &str) -> Option<&'static Embedded> {
     let n = name.trim().to_ascii_lowercase();
     let n = n.strip_suffix(".schema.json").unwrap_or(&n);
-    SCHEMAS.iter().find(|s| {
-        s.name == n
-            || s.name.rsplit('.').next() == Some(n)
-            || s.name.strip_prefix("thread.") == Some(n)
-    })
+    SCHEMAS
+        .iter()
+        .find(|s| s.name == n || s.name.rsplit('.').next() == Some(n) || s.name.strip_prefix("thread.") == Some(n))
 }
 
 fn compile(text: &str) -> Validator {
-    let schema: Value =
-        serde_json::from_str(text).expect("embedded schemas are valid JSON (tested)");
+    let schema: Value = serde_json::from_str(text).expect("embedded schemas are valid JSON (tested)");
     jsonschema::draft202012::new(&schema).expect("embedded schemas compile (tested)")
 }
 
@@ -84,10 +81,7 @@ pub fn check(validator: &Validator, doc: &Value) -> Vec<Diagnostic> {
     if validator.is_valid(doc) {
         return Vec::new();
     }
-    validator
-        .iter_errors(doc)
-        .map(|e| to_diagnostic(&e))
-        .collect()
+    validator.iter_errors(doc).map(|e| to_diagnostic(&e)).collect()
 }
 
 fn to_diagnostic(error: &jsonschema::ValidationError<'_>) -> Diagnostic {
@@ -103,22 +97,12 @@ fn to_diagnostic(error: &jsonschema::ValidationError<'_>) -> Diagnostic {
             )
         }
         ValidationErrorKind::Required { property } => {
-            let name = property
-                .as_str()
-                .map_or_else(|| property.to_string(), |s| format!("{s:?}"));
-            (
-                at.clone(),
-                format!("missing required key {name} {}", where_(&at)),
-                "this object".to_string(),
-            )
+            let name = property.as_str().map_or_else(|| property.to_string(), |s| format!("{s:?}"));
+            (at.clone(), format!("missing required key {name} {}", where_(&at)), "this object".to_string())
         }
         _ => {
             let msg = error.masked().to_string();
-            (
-                at.clone(),
-                format!("{} {}", msg, where_(&at)),
-                String::new(),
-            )
+            (at.clone(), format!("{} {}", msg, where_(&at)), String::new())
         }
     };
     let mut d = Diagnostic::new(&rules::SCHEMA, pointer, message);
@@ -145,16 +129,8 @@ mod tests {
     fn every_embedded_schema_compiles_and_is_draft_2020_12() {
         for s in SCHEMAS {
             let v: Value = serde_json::from_str(s.text).unwrap();
-            assert_eq!(
-                v["$schema"], "https://json-schema.org/draft/2020-12/schema",
-                "{}",
-                s.name
-            );
-            assert!(
-                jsonschema::meta::is_valid(&v),
-                "{} is not a valid schema",
-                s.name
-            );
+            assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema", "{}", s.name);
+            assert!(jsonschema::meta::is_valid(&v), "{} is not a valid schema", s.name);
             compile(s.text);
         }
     }
@@ -170,15 +146,8 @@ mod tests {
 
     #[test]
     fn unexpected_key_points_at_the_key() {
-        let d = check(
-            openai_v1(),
-            &json!({"id": "x", "messages": [], "metadata": {}, "extra": 1}),
-        );
-        assert!(
-            d.iter()
-                .any(|d| d.pointer == "/extra" && d.message.contains("unexpected key")),
-            "{d:?}"
-        );
+        let d = check(openai_v1(), &json!({"id": "x", "messages": [], "metadata": {}, "extra": 1}));
+        assert!(d.iter().any(|d| d.pointer == "/extra" && d.message.contains("unexpected key")), "{d:?}");
     }
 
     #[test]

@@ -35,9 +35,7 @@ pub fn read_whole(path: &Path, max_size: u64) -> Result<String, Failure> {
     }
     let mut bytes = Vec::with_capacity(len as usize + 1);
     // `take` guards against a file that grows while we read it.
-    file.take(max_size + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_failure(&e))?;
+    file.take(max_size + 1).read_to_end(&mut bytes).map_err(|e| io_failure(&e))?;
     if bytes.len() as u64 > max_size {
         return Err(too_large(bytes.len() as u64, max_size));
     }
@@ -56,10 +54,7 @@ pub fn for_each_line(
     let mut line_no = 0usize;
     loop {
         buf.clear();
-        let n = (&mut reader)
-            .take(max_size + 1)
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| io_failure(&e))?;
+        let n = (&mut reader).take(max_size + 1).read_until(b'\n', &mut buf).map_err(|e| io_failure(&e))?;
         if n == 0 {
             return Ok(());
         }
@@ -68,19 +63,14 @@ pub fn for_each_line(
             each(Err((line_no, too_large(n as u64, max_size))));
             // Skip the rest of the oversized line.
             let mut sink = Vec::new();
-            reader
-                .read_until(b'\n', &mut sink)
-                .map_err(|e| io_failure(&e))?;
+            reader.read_until(b'\n', &mut sink).map_err(|e| io_failure(&e))?;
             continue;
         }
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match decode(std::mem::take(&mut buf)) {
-            Ok(text) => each(Ok(RecordText {
-                record: Some(line_no),
-                text,
-            })),
+            Ok(text) => each(Ok(RecordText { record: Some(line_no), text })),
             Err(f) => each(Err((line_no, f))),
         }
     }
@@ -103,17 +93,9 @@ fn decode(bytes: Vec<u8>) -> Result<String, Failure> {
                 Diagnostic::new(
                     &rules::INVALID_UTF8,
                     "",
-                    format!(
-                        "invalid UTF-8 byte 0x{:02x} at line {line}, column {column}",
-                        bytes[at]
-                    ),
+                    format!("invalid UTF-8 byte 0x{:02x} at line {line}, column {column}", bytes[at]),
                 )
-                .at(Location {
-                    offset: at,
-                    len: 1,
-                    line,
-                    column,
-                }),
+                .at(Location { offset: at, len: 1, line, column }),
             ))
         }
     }
@@ -122,52 +104,37 @@ fn decode(bytes: Vec<u8>) -> Result<String, Failure> {
 /// Parse one record. Syntax errors carry their own location.
 pub fn parse(text: &str) -> Result<Value, Failure> {
     if text.trim().is_empty() {
-        return Err(Box::new(
-            Diagnostic::new(&rules::EMPTY_FILE, "", "the file is empty").at(Location {
-                offset: 0,
-                len: 0,
-                line: 1,
-                column: 1,
-            }),
-        ));
+        return Err(Box::new(Diagnostic::new(&rules::EMPTY_FILE, "", "the file is empty").at(Location {
+            offset: 0,
+            len: 0,
+            line: 1,
+            column: 1,
+        })));
     }
     serde_json::from_str(text).map_err(|e| {
         let (line, column) = (e.line().max(1), e.column().max(1));
         let offset = byte_offset(text, line, column);
         let what = e.to_string();
-        let what = what
-            .rsplit_once(" at line ")
-            .map_or(what.as_str(), |(m, _)| m)
-            .to_string();
+        let what = what.rsplit_once(" at line ").map_or(what.as_str(), |(m, _)| m).to_string();
         let message = match e.classify() {
             serde_json::error::Category::Eof => {
                 format!("the JSON ends too early ({what}): the file is truncated")
             }
-            _ if what.contains("recursion limit") => {
-                "nesting deeper than 128 levels: not a thread".to_string()
-            }
+            _ if what.contains("recursion limit") => "nesting deeper than 128 levels: not a thread".to_string(),
             _ => format!("JSON syntax error: {what}"),
         };
-        Box::new(
-            Diagnostic::new(&rules::INVALID_JSON, "", message)
-                .with_label("here")
-                .at(Location {
-                    offset,
-                    len: usize::from(offset < text.len()),
-                    line,
-                    column: span::line_column(text, offset).1,
-                }),
-        )
+        Box::new(Diagnostic::new(&rules::INVALID_JSON, "", message).with_label("here").at(Location {
+            offset,
+            len: usize::from(offset < text.len()),
+            line,
+            column: span::line_column(text, offset).1,
+        }))
     })
 }
 
 /// serde_json reports columns in bytes; turn (line, byte column) into a byte offset.
 fn byte_offset(text: &str, line: usize, column: usize) -> usize {
-    let start: usize = text
-        .split_inclusive('\n')
-        .take(line - 1)
-        .map(str::len)
-        .sum();
+    let start: usize = text.split_inclusive('\n').take(line - 1).map(str::len).sum();
     let mut offset = (start + column.saturating_sub(1)).min(text.len());
     while !text.is_char_boundary(offset) {
         offset -= 1;
@@ -176,27 +143,24 @@ fn byte_offset(text: &str, line: usize, column: usize) -> usize {
 }
 
 fn too_large(len: u64, max: u64) -> Failure {
-    Box::new(Diagnostic::new(
-        &rules::FILE_TOO_LARGE,
-        "",
-        format!("{} is larger than the {} limit; raise it with --max-file-size if this really is a thread", human_bytes(len), human_bytes(max)),
+    Box::new(
+        Diagnostic::new(
+            &rules::FILE_TOO_LARGE,
+            "",
+            format!(
+                "{} is larger than the {} limit; raise it with --max-file-size if this really is a thread",
+                human_bytes(len),
+                human_bytes(max)
+            ),
+        )
+        .at(Location { offset: 0, len: 0, line: 1, column: 1 }),
     )
-    .at(Location { offset: 0, len: 0, line: 1, column: 1 }))
 }
 
 pub fn io_failure(e: &std::io::Error) -> Failure {
     Box::new(
-        Diagnostic::new(
-            &rules::IO_ERROR,
-            "",
-            format!("cannot read the file: {}", crate::walk::describe_io(e)),
-        )
-        .at(Location {
-            offset: 0,
-            len: 0,
-            line: 1,
-            column: 1,
-        }),
+        Diagnostic::new(&rules::IO_ERROR, "", format!("cannot read the file: {}", crate::walk::describe_io(e)))
+            .at(Location { offset: 0, len: 0, line: 1, column: 1 }),
     )
 }
 
@@ -234,11 +198,7 @@ mod tests {
     fn invalid_utf8_names_the_byte() {
         let err = decode(b"{\"a\": \"caf\xe9\"}".to_vec()).unwrap_err();
         assert_eq!(err.rule.code, "TK002");
-        assert!(
-            err.message.contains("0xe9") && err.message.contains("column 11"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("0xe9") && err.message.contains("column 11"), "{}", err.message);
     }
 
     #[test]

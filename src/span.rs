@@ -34,10 +34,7 @@ impl Found {
 pub fn locate(src: &str, pointer: &str) -> Found {
     let b = src.as_bytes();
     let mut pos = skip_ws(b, 0);
-    let mut found = Found {
-        value: (pos, skip_value(b, pos)),
-        key: None,
-    };
+    let mut found = Found { value: (pos, skip_value(b, pos)), key: None };
     if pointer.is_empty() {
         return found;
     }
@@ -51,10 +48,7 @@ pub fn locate(src: &str, pointer: &str) -> Found {
         match next {
             Some((value_start, key)) => {
                 pos = value_start;
-                found = Found {
-                    value: (pos, skip_value(b, pos)),
-                    key,
-                };
+                found = Found { value: (pos, skip_value(b, pos)), key };
             }
             None => break,
         }
@@ -151,8 +145,7 @@ fn skip_value(b: &[u8], i: usize) -> usize {
         }
         Some(_) => {
             let mut j = i;
-            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
-            {
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
                 j += 1;
             }
             j
@@ -166,14 +159,8 @@ pub fn line_column(src: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(src.len());
     let before = &src.as_bytes()[..offset];
     let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&c| c == b'\n')
-        .map_or(0, |p| p + 1);
-    let column = String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count()
-        + 1;
+    let line_start = before.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
     (line, column)
 }
 
@@ -182,10 +169,7 @@ pub fn offset_of(src: &str, line: usize, column: usize) -> usize {
     let mut offset = 0;
     for (n, l) in src.split_inclusive('\n').enumerate() {
         if n + 1 == line {
-            let col = l
-                .char_indices()
-                .nth(column.saturating_sub(1))
-                .map_or(l.len(), |(i, _)| i);
+            let col = l.char_indices().nth(column.saturating_sub(1)).map_or(l.len(), |(i, _)| i);
             return offset + col;
         }
         offset += l.len();
@@ -198,12 +182,7 @@ pub fn location(src: &str, pointer: &str) -> Location {
     let found = locate(src, pointer);
     let (start, end) = found.display_range(src.as_bytes());
     let (line, column) = line_column(src, start);
-    Location {
-        offset: start,
-        len: end - start,
-        line,
-        column,
-    }
+    Location { offset: start, len: end - start, line, column }
 }
 
 #[cfg(test)]

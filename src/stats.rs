@@ -66,18 +66,9 @@ impl Stats {
         self.threads += 1;
         *self.by_version.entry(version.to_string()).or_default() += 1;
         let unknown = || "(none)".to_string();
-        *self
-            .by_status
-            .entry(s.status.clone().unwrap_or_else(unknown))
-            .or_default() += 1;
-        *self
-            .by_dataset
-            .entry(s.dataset.clone().unwrap_or_else(unknown))
-            .or_default() += 1;
-        *self
-            .by_label
-            .entry(s.label.clone().unwrap_or_else(unknown))
-            .or_default() += 1;
+        *self.by_status.entry(s.status.clone().unwrap_or_else(unknown)).or_default() += 1;
+        *self.by_dataset.entry(s.dataset.clone().unwrap_or_else(unknown)).or_default() += 1;
+        *self.by_label.entry(s.label.clone().unwrap_or_else(unknown)).or_default() += 1;
         if let Some(c) = s.is_correct {
             self.judged += 1;
             self.correct += usize::from(c);

@@ -81,11 +81,7 @@ const V3_KEYS: Keys = Keys {
     user_query: "/initial_context/user_query",
 };
 
-const V2_KEYS: Keys = Keys {
-    id: "/conversation_id",
-    final_answer: "/final_classification",
-    ..V3_KEYS
-};
+const V2_KEYS: Keys = Keys { id: "/conversation_id", final_answer: "/final_classification", ..V3_KEYS };
 
 impl<'a> ThreadView<'a> {
     pub fn new(doc: &'a Value, version: Version) -> Self {
@@ -170,17 +166,11 @@ impl<'a> ThreadView<'a> {
     }
 
     pub fn messages(&self) -> &'a [Value] {
-        self.doc
-            .get("messages")
-            .and_then(Value::as_array)
-            .map_or(&[], Vec::as_slice)
+        self.doc.get("messages").and_then(Value::as_array).map_or(&[], Vec::as_slice)
     }
 
     pub fn turns(&self) -> &'a [Value] {
-        self.doc
-            .get("conversation")
-            .and_then(Value::as_array)
-            .map_or(&[], Vec::as_slice)
+        self.doc.get("conversation").and_then(Value::as_array).map_or(&[], Vec::as_slice)
     }
 
     /// Names of every tool called, in order.
@@ -193,11 +183,9 @@ impl<'a> ThreadView<'a> {
                 .flatten()
                 .filter_map(|c| lookup(c, "/function/name").and_then(Value::as_str))
                 .collect(),
-            _ => self
-                .turns()
-                .iter()
-                .filter_map(|t| lookup(t, "/tool_call/tool_name").and_then(Value::as_str))
-                .collect(),
+            _ => {
+                self.turns().iter().filter_map(|t| lookup(t, "/tool_call/tool_name").and_then(Value::as_str)).collect()
+            }
         }
     }
 
@@ -208,9 +196,7 @@ impl<'a> ThreadView<'a> {
 
     pub fn counts(&self) -> Counts {
         match self.version {
-            Version::OpenAiV1 => {
-                Counts::of_messages(self.messages(), self.status() == Some(Status::Finished))
-            }
+            Version::OpenAiV1 => Counts::of_messages(self.messages(), self.status() == Some(Status::Finished)),
             _ => {
                 let turns = self.turns();
                 let tool_calls = turns
@@ -220,11 +206,7 @@ impl<'a> ThreadView<'a> {
                         None => t.get("tool_call").is_some(),
                     })
                     .count();
-                Counts {
-                    turns: turns.len(),
-                    tool_calls,
-                    responds: turns.len() - tool_calls,
-                }
+                Counts { turns: turns.len(), tool_calls, responds: turns.len() - tool_calls }
             }
         }
     }
@@ -232,13 +214,7 @@ impl<'a> ThreadView<'a> {
     /// The first user message of an `openai_v1` thread, split into manifest text and query.
     pub fn first_user_message(&self) -> Option<(usize, &'a Value)> {
         let messages = self.messages();
-        let first = usize::from(
-            messages
-                .first()
-                .and_then(|m| m.get("role"))
-                .and_then(Value::as_str)
-                == Some("system"),
-        );
+        let first = usize::from(messages.first().and_then(|m| m.get("role")).and_then(Value::as_str) == Some("system"));
         messages.get(first).map(|m| (first, m))
     }
 
@@ -295,10 +271,7 @@ impl Counts {
 }
 
 pub fn calls_tool(message: &Value) -> bool {
-    message
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .is_some_and(|c| !c.is_empty())
+    message.get("tool_calls").and_then(Value::as_array).is_some_and(|c| !c.is_empty())
 }
 
 /// The generator's first user message: `Dataset Information:\n<manifest>\n\nUser Query: <query>`.
@@ -312,10 +285,7 @@ impl<'a> FirstMessage<'a> {
     pub fn parse(content: &'a str) -> Option<FirstMessage<'a>> {
         let rest = content.strip_prefix(MANIFEST_PREFIX)?;
         let sep = rest.rfind(QUERY_SEPARATOR)?;
-        Some(FirstMessage {
-            manifest_text: &rest[..sep],
-            query: &rest[sep + QUERY_SEPARATOR.len()..],
-        })
+        Some(FirstMessage { manifest_text: &rest[..sep], query: &rest[sep + QUERY_SEPARATOR.len()..] })
     }
 
     pub fn manifest(&self) -> Result<Value, serde_json::Error> {
@@ -323,10 +293,7 @@ impl<'a> FirstMessage<'a> {
     }
 
     pub fn build(manifest: &Value, query: &str) -> String {
-        format!(
-            "{MANIFEST_PREFIX}{}{QUERY_SEPARATOR}{query}",
-            crate::pyjson::dumps_pretty(manifest)
-        )
+        format!("{MANIFEST_PREFIX}{}{QUERY_SEPARATOR}{query}", crate::pyjson::dumps_pretty(manifest))
     }
 }
 
@@ -339,10 +306,7 @@ pub fn final_answer_in_text(text: &str) -> Option<&str> {
 
 /// Answers are compared as the old generator did: ignoring case and white space runs.
 pub fn normalize_label(s: &str) -> String {
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
 pub fn same_label(a: &str, b: &str) -> bool {
@@ -363,22 +327,8 @@ mod tests {
             json!({"role": "assistant", "content": "thinking", "tool_calls": null}),
             json!({"role": "assistant", "content": "Final Answer: walking"}),
         ];
-        assert_eq!(
-            Counts::of_messages(&messages, true),
-            Counts {
-                turns: 4,
-                tool_calls: 1,
-                responds: 1
-            }
-        );
-        assert_eq!(
-            Counts::of_messages(&messages, false),
-            Counts {
-                turns: 4,
-                tool_calls: 1,
-                responds: 2
-            }
-        );
+        assert_eq!(Counts::of_messages(&messages, true), Counts { turns: 4, tool_calls: 1, responds: 1 });
+        assert_eq!(Counts::of_messages(&messages, false), Counts { turns: 4, tool_calls: 1, responds: 2 });
     }
 
     #[test]
@@ -392,10 +342,7 @@ mod tests {
 
     #[test]
     fn final_answer_extraction_and_comparison() {
-        assert_eq!(
-            final_answer_in_text("because...\n\nFinal Answer:  Walking \n"),
-            Some("Walking")
-        );
+        assert_eq!(final_answer_in_text("because...\n\nFinal Answer:  Walking \n"), Some("Walking"));
         assert_eq!(final_answer_in_text("no marker"), None);
         assert!(same_label(" Walking  Upstairs", "walking upstairs"));
         assert!(!same_label("walking", "running"));

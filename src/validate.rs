@@ -29,12 +29,7 @@ pub struct Settings<'a> {
 
 impl Default for Settings<'_> {
     fn default() -> Self {
-        Settings {
-            max_file_size: DEFAULT_MAX_FILE_SIZE,
-            data_root: None,
-            keep_fixable: false,
-            summarize: false,
-        }
+        Settings { max_file_size: DEFAULT_MAX_FILE_SIZE, data_root: None, keep_fixable: false, summarize: false }
     }
 }
 
@@ -54,15 +49,7 @@ pub struct RecordReport {
 
 impl RecordReport {
     fn failed(record: Option<usize>, failure: Diagnostic, text: Option<Arc<str>>) -> Self {
-        RecordReport {
-            record,
-            version: None,
-            id: None,
-            diagnostics: vec![failure],
-            text,
-            doc: None,
-            summary: None,
-        }
+        RecordReport { record, version: None, id: None, diagnostics: vec![failure], text, doc: None, summary: None }
     }
 
     pub fn is_valid(&self) -> bool {
@@ -89,15 +76,8 @@ impl FileReport {
 pub fn validate_entry(entry: &Entry, settings: &Settings<'_>) -> FileReport {
     let path = entry.path.clone();
     if let Some(problem) = &entry.problem {
-        let d = Diagnostic::new(
-            &crate::rules::IO_ERROR,
-            "",
-            format!("cannot read: {problem}"),
-        );
-        return FileReport {
-            path,
-            records: vec![RecordReport::failed(None, d, None)],
-        };
+        let d = Diagnostic::new(&crate::rules::IO_ERROR, "", format!("cannot read: {problem}"));
+        return FileReport { path, records: vec![RecordReport::failed(None, d, None)] };
     }
     let records = if source::is_jsonl(&path) {
         let mut records = Vec::new();
@@ -111,11 +91,7 @@ pub fn validate_entry(entry: &Entry, settings: &Settings<'_>) -> FileReport {
         records
     } else {
         match source::read_whole(&path, settings.max_file_size) {
-            Ok(text) => vec![validate_record(
-                RecordText { record: None, text },
-                file_stem(&path).as_deref(),
-                settings,
-            )],
+            Ok(text) => vec![validate_record(RecordText { record: None, text }, file_stem(&path).as_deref(), settings)],
             Err(failure) => vec![RecordReport::failed(None, *failure, None)],
         }
     };
@@ -123,31 +99,17 @@ pub fn validate_entry(entry: &Entry, settings: &Settings<'_>) -> FileReport {
 }
 
 pub fn file_stem(path: &Path) -> Option<String> {
-    path.file_stem()
-        .and_then(|s| s.to_str())
-        .map(str::to_string)
+    path.file_stem().and_then(|s| s.to_str()).map(str::to_string)
 }
 
 /// Check one record's text completely: parse, version, schema, rules, spans.
-pub fn validate_record(
-    rec: RecordText,
-    file_stem: Option<&str>,
-    settings: &Settings<'_>,
-) -> RecordReport {
+pub fn validate_record(rec: RecordText, file_stem: Option<&str>, settings: &Settings<'_>) -> RecordReport {
     let doc = match source::parse(&rec.text) {
         Ok(doc) => doc,
         Err(failure) => return RecordReport::failed(rec.record, *failure, Some(rec.text.into())),
     };
-    let checked = check::check(
-        &doc,
-        file_stem,
-        Options {
-            data_root: settings.data_root,
-        },
-    );
-    let summary = settings
-        .summarize
-        .then(|| Summary::of(&doc, checked.version));
+    let checked = check::check(&doc, file_stem, Options { data_root: settings.data_root });
+    let summary = settings.summarize.then(|| Summary::of(&doc, checked.version));
     let mut report = RecordReport {
         record: rec.record,
         version: checked.version,

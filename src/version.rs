@@ -62,11 +62,7 @@ impl Detection {
 
 pub fn detect(doc: &Value) -> Detection {
     let Some(obj) = doc.as_object() else {
-        return Detection {
-            version: None,
-            shape: None,
-            declared: None,
-        };
+        return Detection { version: None, shape: None, declared: None };
     };
     let declared = obj
         .get("metadata")
@@ -86,8 +82,7 @@ pub fn detect(doc: &Value) -> Detection {
     let shape = if obj.contains_key("messages") {
         Some(Version::OpenAiV1)
     } else if obj.contains_key("conversation") {
-        let v2_keys =
-            obj.contains_key("conversation_id") || obj.contains_key("final_classification");
+        let v2_keys = obj.contains_key("conversation_id") || obj.contains_key("final_classification");
         let has_actions = obj
             .get("conversation")
             .and_then(Value::as_array)
@@ -102,16 +97,8 @@ pub fn detect(doc: &Value) -> Detection {
     };
 
     // The shape wins; a bare declaration still lets the schema explain what is missing.
-    let version = shape.or_else(|| {
-        declared
-            .as_ref()
-            .and_then(|(d, _)| Version::from_declared(d))
-    });
-    Detection {
-        version,
-        shape,
-        declared,
-    }
+    let version = shape.or_else(|| declared.as_ref().and_then(|(d, _)| Version::from_declared(d)));
+    Detection { version, shape, declared }
 }
 
 #[cfg(test)]
@@ -121,9 +108,7 @@ mod tests {
 
     #[test]
     fn openai_shape() {
-        let d = detect(
-            &json!({"id": "a", "messages": [], "metadata": {"schema_version": "openai_v1"}}),
-        );
+        let d = detect(&json!({"id": "a", "messages": [], "metadata": {"schema_version": "openai_v1"}}));
         assert_eq!(d.version, Some(Version::OpenAiV1));
         assert_eq!(d.mismatch(), None);
     }

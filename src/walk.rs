@@ -1,5 +1,6 @@
-//! The directory walk: arguments in, an ordered list of files to check out.
-//! Per-file work happens elsewhere, in parallel; this step only finds files.
+//! The directory walk: arguments in, a stream of files to check out, in a stable order.
+//! Per-file work happens elsewhere, in parallel; this step only finds files, and never
+//! holds the whole list, so memory does not grow with the size of the tree.
 
 use std::path::{Path, PathBuf};
 
@@ -19,92 +20,76 @@ pub struct Entry {
     pub problem: Option<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
+enum Root {
+    File(PathBuf),
+    Dir(PathBuf),
+    Problem(PathBuf, String),
+}
+
+#[derive(Debug)]
 pub struct Walk {
-    pub entries: Vec<Entry>,
     /// Arguments that do not exist: a usage error, not a finding.
     pub missing: Vec<(PathBuf, String)>,
+    roots: Vec<Root>,
+    options: WalkOptions,
+}
+
+impl Walk {
+    /// Every file to check: explicit files as given, directories recursively, sorted by name.
+    pub fn entries(self) -> impl Iterator<Item = Entry> {
+        let options = self.options;
+        self.roots.into_iter().flat_map(move |root| -> Box<dyn Iterator<Item = Entry>> {
+            match root {
+                Root::File(path) => Box::new(std::iter::once(Entry { path, problem: None })),
+                Root::Problem(path, problem) => Box::new(std::iter::once(Entry { path, problem: Some(problem) })),
+                Root::Dir(dir) => Box::new(walk_dir(dir, options)),
+            }
+        })
+    }
 }
 
 pub fn is_thread_file(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("json" | "jsonl")
-    )
+    matches!(path.extension().and_then(|e| e.to_str()), Some("json" | "jsonl"))
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
-    name.to_str()
-        .is_some_and(|n| n.starts_with('.') && n != "." && n != "..")
+    name.to_str().is_some_and(|n| n.starts_with('.') && n != "." && n != "..")
 }
 
 pub fn walk(args: &[PathBuf], options: WalkOptions) -> Walk {
-    let mut out = Walk::default();
+    let mut missing = Vec::new();
+    let mut roots = Vec::new();
     for arg in args {
         // Explicit arguments are followed even when they are symlinks, as ripgrep does.
-        let meta = match std::fs::metadata(arg) {
-            Ok(m) => m,
-            Err(e)
-                if e.kind() == std::io::ErrorKind::NotFound && arg.symlink_metadata().is_err() =>
-            {
-                out.missing
-                    .push((arg.clone(), "no such file or directory".into()));
-                continue;
+        match std::fs::metadata(arg) {
+            Ok(m) if m.is_file() => roots.push(Root::File(arg.clone())),
+            Ok(m) if m.is_dir() => roots.push(Root::Dir(arg.clone())),
+            Ok(_) => roots.push(Root::Problem(arg.clone(), "not a regular file (a device, FIFO or socket)".into())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && arg.symlink_metadata().is_err() => {
+                missing.push((arg.clone(), "no such file or directory".into()));
             }
-            Err(e) => {
-                out.entries.push(Entry {
-                    path: arg.clone(),
-                    problem: Some(describe_io(&e)),
-                });
-                continue;
-            }
-        };
-        if meta.is_file() {
-            out.entries.push(Entry {
-                path: arg.clone(),
-                problem: None,
-            });
-        } else if meta.is_dir() {
-            walk_dir(arg, options, &mut out.entries);
-        } else {
-            out.entries.push(Entry {
-                path: arg.clone(),
-                problem: Some("not a regular file (a device, FIFO or socket)".into()),
-            });
+            Err(e) => roots.push(Root::Problem(arg.clone(), describe_io(&e))),
         }
     }
-    out
+    Walk { missing, roots, options }
 }
 
-fn walk_dir(root: &Path, options: WalkOptions, entries: &mut Vec<Entry>) {
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(options.follow_links)
-        .sort_by_file_name()
-        .into_iter()
+fn walk_dir(root: PathBuf, options: WalkOptions) -> impl Iterator<Item = Entry> {
+    let walker = walkdir::WalkDir::new(&root).follow_links(options.follow_links).sort_by_file_name().into_iter();
+    walker
         .filter_entry(move |e| {
             e.depth() == 0
                 || !(is_hidden(e.file_name())
                     || (options.skip_backups
                         && e.file_type().is_dir()
-                        && e.file_name()
-                            .to_str()
-                            .is_some_and(|n| n.ends_with(BACKUP_SUFFIX))))
-        });
-    for item in walker {
-        match item {
-            Ok(e) => {
-                if e.file_type().is_file() && is_thread_file(e.path()) {
-                    entries.push(Entry {
-                        path: e.into_path(),
-                        problem: None,
-                    });
-                }
-            }
+                        && e.file_name().to_str().is_some_and(|n| n.ends_with(BACKUP_SUFFIX))))
+        })
+        .filter_map(move |item| match item {
+            Ok(e) => (e.file_type().is_file() && is_thread_file(e.path()))
+                .then(|| Entry { path: e.into_path(), problem: None }),
             Err(err) => {
-                let path = err
-                    .path()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| root.to_path_buf());
+                let path = err.path().map_or_else(|| root.clone(), Path::to_path_buf);
                 let problem = if let Some(ancestor) = err.loop_ancestor() {
                     format!("symlink loop: it points back to {}", ancestor.display())
                 } else if let Some(io) = err.io_error() {
@@ -112,13 +97,9 @@ fn walk_dir(root: &Path, options: WalkOptions, entries: &mut Vec<Entry>) {
                 } else {
                     err.to_string()
                 };
-                entries.push(Entry {
-                    path,
-                    problem: Some(problem),
-                });
+                Some(Entry { path, problem: Some(problem) })
             }
-        }
-    }
+        })
 }
 
 pub fn describe_io(e: &std::io::Error) -> String {

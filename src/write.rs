@@ -15,11 +15,7 @@ pub fn remove_stale_temporaries(dir: &Path) -> usize {
     };
     entries
         .filter_map(Result::ok)
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(TEMP_PREFIX) && n.ends_with(TEMP_SUFFIX))
-        })
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(TEMP_PREFIX) && n.ends_with(TEMP_SUFFIX)))
         .filter(|e| std::fs::remove_file(e.path()).is_ok())
         .count()
 }
@@ -59,16 +55,11 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("threadkit");
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("threadkit");
     // Hidden, so that a walk running at the same moment never picks it up, and
     // recognisable, so that `remove_stale_temporaries` can clear what a killed run left.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!("{TEMP_PREFIX}{name}."))
-        .suffix(TEMP_SUFFIX)
-        .tempfile_in(dir)?;
+    let mut tmp =
+        tempfile::Builder::new().prefix(&format!("{TEMP_PREFIX}{name}.")).suffix(TEMP_SUFFIX).tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     if let Ok(meta) = std::fs::metadata(path) {
         tmp.as_file().set_permissions(meta.permissions())?;

@@ -11,11 +11,7 @@ pub fn fixtures() -> PathBuf {
 }
 
 pub fn threadkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_threadkit"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("threadkit runs")
+    Command::new(env!("CARGO_BIN_EXE_threadkit")).args(args).current_dir(root()).output().expect("threadkit runs")
 }
 
 #[allow(dead_code)]
@@ -24,8 +20,7 @@ pub fn json_report(args: &[&str]) -> (serde_json::Value, i32) {
     all.extend_from_slice(args);
     let out = threadkit(&all);
     let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
-    let report = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{stdout}"));
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{stdout}"));
     (report, out.status.code().expect("exit code"))
 }
 
@@ -34,13 +29,7 @@ pub fn codes(report: &serde_json::Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|f| {
-            f["diagnostics"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| d["code"].as_str().unwrap().to_string())
-        })
+        .flat_map(|f| f["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap().to_string()))
         .collect();
     codes.sort();
     codes.dedup();

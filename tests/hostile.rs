@@ -26,10 +26,7 @@ fn a_50_mb_file_is_refused_by_size_and_survives_when_allowed() {
     drop(f);
     assert!(std::fs::metadata(&p).unwrap().len() >= 50_000_000);
     assert_eq!(single_code(&p, &[]), (vec!["TK005".to_string()], 1));
-    assert_eq!(
-        single_code(&p, &["--max-file-size", "100000000"]),
-        (vec!["TK006".to_string()], 1)
-    );
+    assert_eq!(single_code(&p, &["--max-file-size", "100000000"]), (vec!["TK006".to_string()], 1));
 }
 
 #[test]
@@ -66,26 +63,10 @@ fn symlink_loops_and_broken_links() {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|f| {
-            f["diagnostics"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| format!("{} {}", d["code"], d["message"]))
-        })
+        .flat_map(|f| f["diagnostics"].as_array().unwrap().iter().map(|d| format!("{} {}", d["code"], d["message"])))
         .collect();
-    assert!(
-        messages
-            .iter()
-            .any(|m| m.contains("TK001") && m.contains("symlink loop")),
-        "{messages:?}"
-    );
-    assert!(
-        messages
-            .iter()
-            .any(|m| m.contains("TK001") && m.contains("broken symlink")),
-        "{messages:?}"
-    );
+    assert!(messages.iter().any(|m| m.contains("TK001") && m.contains("symlink loop")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains("TK001") && m.contains("broken symlink")), "{messages:?}");
     assert_eq!(report["summary"]["valid"], 1);
 }
 
@@ -94,10 +75,7 @@ fn symlink_loops_and_broken_links() {
 fn a_fifo_is_reported_not_read() {
     let tmp = tempfile::tempdir().unwrap();
     let fifo = tmp.path().join("pipe.json");
-    let status = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(status.success());
     // Inside a walked folder it is not a regular file and is skipped; named explicitly it is a finding.
     let (report, code) = json_report(&[tmp.path().to_str().unwrap()]);
@@ -120,11 +98,7 @@ fn unreadable_file_is_a_finding() {
         let d = tmp.path().join("dir.json");
         std::fs::create_dir(&d).unwrap();
         let out = threadkit(&["validate", "--format", "json", d.to_str().unwrap()]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "an empty folder named .json is walked, not read"
-        );
+        assert_eq!(out.status.code(), Some(0), "an empty folder named .json is walked, not read");
         return;
     }
     let (codes, code) = single_code(&p, &[]);
@@ -136,17 +110,13 @@ fn missing_path_is_a_usage_error_that_names_the_path() {
     let out = threadkit(&["validate", "does/not/exist"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("does/not/exist") && err.contains("no such file"),
-        "{err}"
-    );
+    assert!(err.contains("does/not/exist") && err.contains("no such file"), "{err}");
 }
 
 #[test]
 fn jsonl_with_bad_lines_reports_each_and_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
-    let good =
-        std::fs::read_to_string(fixtures().join("threads/valid/exports/train.jsonl")).unwrap();
+    let good = std::fs::read_to_string(fixtures().join("threads/valid/exports/train.jsonl")).unwrap();
     let first = good.lines().next().unwrap();
     let p = tmp.path().join("mixed.jsonl");
     let mut bytes = Vec::new();
@@ -171,15 +141,7 @@ fn jsonl_with_bad_lines_reports_each_and_goes_on() {
             )
         })
         .collect();
-    assert_eq!(
-        got,
-        vec![
-            (1, String::new()),
-            (3, "TK003".into()),
-            (4, "TK002".into()),
-            (5, "TK006".into())
-        ]
-    );
+    assert_eq!(got, vec![(1, String::new()), (3, "TK003".into()), (4, "TK002".into()), (5, "TK006".into())]);
 }
 
 /// A deterministic mutation fuzzer over the fixtures, run on every test: byte flips,
@@ -187,10 +149,7 @@ fn jsonl_with_bad_lines_reports_each_and_goes_on() {
 #[test]
 fn mutated_fixtures_never_panic() {
     let mut seeds = Vec::new();
-    for e in walkdir::WalkDir::new(fixtures().join("threads"))
-        .into_iter()
-        .filter_map(Result::ok)
-    {
+    for e in walkdir::WalkDir::new(fixtures().join("threads")).into_iter().filter_map(Result::ok) {
         if e.file_type().is_file() {
             seeds.push(std::fs::read(e.path()).unwrap());
         }
@@ -204,10 +163,8 @@ fn mutated_fixtures_never_panic() {
     };
     let renderer = threadkit::report::human::Renderer::new(false);
     let settings = threadkit::validate::Settings::default();
-    let tokens: &[&[u8]] = &[
-        b"{", b"}", b"[", b"]", b"\"", b",", b":", b"null", b"\\u0000", b"\xc3", b"1e999", b"-",
-        b"\n",
-    ];
+    let tokens: &[&[u8]] =
+        &[b"{", b"}", b"[", b"]", b"\"", b",", b":", b"null", b"\\u0000", b"\xc3", b"1e999", b"-", b"\n"];
     for round in 0..3000 {
         let seed = &seeds[(next() as usize) % seeds.len()];
         let mut bytes = seed.clone();
@@ -233,15 +190,9 @@ fn mutated_fixtures_never_panic() {
             Ok(t) => t,
             Err(_) => continue,
         };
-        let rec = threadkit::source::RecordText {
-            record: if round % 5 == 0 { Some(1) } else { None },
-            text,
-        };
+        let rec = threadkit::source::RecordText { record: if round % 5 == 0 { Some(1) } else { None }, text };
         let report = threadkit::validate::validate_record(rec, Some("x"), &settings);
-        let file = threadkit::validate::FileReport {
-            path: "fuzz.json".into(),
-            records: vec![report],
-        };
+        let file = threadkit::validate::FileReport { path: "fuzz.json".into(), records: vec![report] };
         let _ = renderer.file(&file);
         let _ = threadkit::report::json::entries(&file);
     }

@@ -8,9 +8,7 @@ use common::*;
 const TESTED_IN_CODE: &[&str] = &["TK001", "TK005"];
 
 fn fixture_dir(code: &str, name: &str) -> std::path::PathBuf {
-    fixtures()
-        .join("threads/rules")
-        .join(format!("{code}-{name}"))
+    fixtures().join("threads/rules").join(format!("{code}-{name}"))
 }
 
 #[test]
@@ -21,25 +19,11 @@ fn every_rule_has_a_fixture_that_fires_it() {
             continue;
         }
         let dir = fixture_dir(rule.code, rule.name);
-        assert!(
-            dir.is_dir(),
-            "rule {} has no fixture folder {}",
-            rule.code,
-            dir.display()
-        );
-        let (report, code) =
-            json_report(&[dir.to_str().unwrap(), "--data-root", data.to_str().unwrap()]);
+        assert!(dir.is_dir(), "rule {} has no fixture folder {}", rule.code, dir.display());
+        let (report, code) = json_report(&[dir.to_str().unwrap(), "--data-root", data.to_str().unwrap()]);
         let fired = codes(&report);
-        assert!(
-            fired.contains(&rule.code.to_string()),
-            "{} did not fire on its fixture; got {fired:?}",
-            rule.code
-        );
-        let expected_exit = if rule.severity == threadkit::diagnostic::Severity::Error {
-            1
-        } else {
-            0
-        };
+        assert!(fired.contains(&rule.code.to_string()), "{} did not fire on its fixture; got {fired:?}", rule.code);
+        let expected_exit = if rule.severity == threadkit::diagnostic::Severity::Error { 1 } else { 0 };
         assert_eq!(code, expected_exit, "{}: exit code", rule.code);
     }
 }
@@ -48,34 +32,19 @@ fn every_rule_has_a_fixture_that_fires_it() {
 fn no_rule_fires_on_the_valid_corpus() {
     let valid = fixtures().join("threads/valid");
     let data = fixtures().join("data");
-    let (report, code) = json_report(&[
-        valid.to_str().unwrap(),
-        "--data-root",
-        data.to_str().unwrap(),
-    ]);
+    let (report, code) = json_report(&[valid.to_str().unwrap(), "--data-root", data.to_str().unwrap()]);
     assert_eq!(code, 0);
     for rule in threadkit::rules::ALL {
         for f in report["files"].as_array().unwrap() {
             let path = f["path"].as_str().unwrap();
-            let fired = f["diagnostics"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|d| d["code"] == rule.code);
+            let fired = f["diagnostics"].as_array().unwrap().iter().any(|d| d["code"] == rule.code);
             // The one legacy file is valid but carries its migration hint.
             let allowed = rule.code == "TK008" && f["schema_version"] == "3.0";
-            assert!(
-                !fired || allowed,
-                "{} fired on valid fixture {path}",
-                rule.code
-            );
+            assert!(!fired || allowed, "{} fired on valid fixture {path}", rule.code);
         }
     }
     assert_eq!(report["summary"]["invalid"], 0);
-    assert_eq!(
-        report["summary"]["files"], 7,
-        "5 .json threads + 2 JSONL records"
-    );
+    assert_eq!(report["summary"]["files"], 7, "5 .json threads + 2 JSONL records");
 }
 
 #[test]
@@ -98,55 +67,24 @@ fn every_fix_resolves_its_finding_and_is_idempotent() {
         let fired_before = count(&report);
 
         let dry = threadkit(&["validate", dir, "--fix", "--dry-run", "--color", "never"]);
-        assert!(
-            String::from_utf8_lossy(&dry.stdout).contains("(fixed)"),
-            "{}: dry run shows a diff",
-            rule.code
-        );
-        assert_eq!(
-            snapshot(tmp.path()),
-            before,
-            "{}: --dry-run wrote nothing",
-            rule.code
-        );
+        assert!(String::from_utf8_lossy(&dry.stdout).contains("(fixed)"), "{}: dry run shows a diff", rule.code);
+        assert_eq!(snapshot(tmp.path()), before, "{}: --dry-run wrote nothing", rule.code);
 
         let fixed = threadkit(&["validate", dir, "--fix"]);
-        assert_ne!(
-            fixed.status.code(),
-            Some(2),
-            "{}: {}",
-            rule.code,
-            String::from_utf8_lossy(&fixed.stderr)
-        );
+        assert_ne!(fixed.status.code(), Some(2), "{}: {}", rule.code, String::from_utf8_lossy(&fixed.stderr));
         let (report, _) = json_report(&[dir]);
         // Fixture folders may also hold an unfixable case of the same rule (TK205 does).
-        assert!(
-            count(&report) < fired_before,
-            "{} fires as often after --fix",
-            rule.code
-        );
-        assert!(report["files"]
+        assert!(count(&report) < fired_before, "{} fires as often after --fix", rule.code);
+        assert!(report["files"].as_array().unwrap().iter().all(|f| f["diagnostics"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|f| f["diagnostics"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|d| d["fixable"] == false)));
+            .all(|d| d["fixable"] == false)));
 
         let after = snapshot(tmp.path());
         threadkit(&["validate", dir, "--fix"]);
-        assert_eq!(
-            snapshot(tmp.path()),
-            after,
-            "{}: a second --fix changed files",
-            rule.code
-        );
-        let names: Vec<_> = std::fs::read_dir(tmp.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        assert_eq!(snapshot(tmp.path()), after, "{}: a second --fix changed files", rule.code);
+        let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert!(
             names.iter().all(|n| !n.to_string_lossy().starts_with('.')),
             "{}: temporary files left: {names:?}",
@@ -160,10 +98,7 @@ fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
+            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
         })
         .collect();
     v.sort();
@@ -175,10 +110,7 @@ fn json_report_has_the_promised_shape() {
     let (report, code) = json_report(&["fixtures/threads/rules/TK201-tool-call-unanswered"]);
     assert_eq!(code, 1);
     let f = &report["files"][0];
-    assert_eq!(
-        f["path"],
-        "fixtures/threads/rules/TK201-tool-call-unanswered/uci_har_train_01_0000_v4_0001.json"
-    );
+    assert_eq!(f["path"], "fixtures/threads/rules/TK201-tool-call-unanswered/uci_har_train_01_0000_v4_0001.json");
     assert_eq!(f["record"], serde_json::Value::Null);
     assert_eq!(f["schema_version"], "openai_v1");
     assert_eq!(f["valid"], false);
@@ -189,15 +121,9 @@ fn json_report_has_the_promised_shape() {
     assert_eq!(d["fixable"], false);
     // line/column point at the id value in the file.
     let text = std::fs::read_to_string(root().join(f["path"].as_str().unwrap())).unwrap();
-    let line = text
-        .lines()
-        .nth(d["line"].as_u64().unwrap() as usize - 1)
-        .unwrap();
+    let line = text.lines().nth(d["line"].as_u64().unwrap() as usize - 1).unwrap();
     let col = d["column"].as_u64().unwrap() as usize - 1;
-    assert!(
-        line[col..].starts_with("\"call_uci_har_train_01_0000_v4_0001_turn_2\""),
-        "{line}"
-    );
+    assert!(line[col..].starts_with("\"call_uci_har_train_01_0000_v4_0001_turn_2\""), "{line}");
     assert_eq!(
         report["summary"],
         serde_json::json!({"files": 1, "valid": 0, "invalid": 1, "errors": 1, "warnings": 0, "by_rule": {"TK201": 1}})
@@ -220,22 +146,7 @@ fn jsonl_records_are_numbered_by_line() {
 fn deny_warnings_and_ignore() {
     let v3 = "fixtures/threads/rules/TK008-legacy-v3";
     assert_eq!(threadkit(&["validate", v3]).status.code(), Some(0));
-    assert_eq!(
-        threadkit(&["validate", v3, "--deny-warnings"])
-            .status
-            .code(),
-        Some(1)
-    );
-    assert_eq!(
-        threadkit(&["validate", v3, "--deny-warnings", "--ignore", "legacy-v3"])
-            .status
-            .code(),
-        Some(0)
-    );
-    assert_eq!(
-        threadkit(&["validate", v3, "--ignore", "TK999"])
-            .status
-            .code(),
-        Some(2)
-    );
+    assert_eq!(threadkit(&["validate", v3, "--deny-warnings"]).status.code(), Some(1));
+    assert_eq!(threadkit(&["validate", v3, "--deny-warnings", "--ignore", "legacy-v3"]).status.code(), Some(0));
+    assert_eq!(threadkit(&["validate", v3, "--ignore", "TK999"]).status.code(), Some(2));
 }

@@ -90,40 +90,18 @@ pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
         }
     }
     let (walked, mut status) = walk_args(&args.walk, true, err)?;
-    let plan = Plan {
-        args: &args,
-        data_root,
-        provenance_time: migration_time(),
-    };
+    let plan = Plan { args: &args, data_root, provenance_time: migration_time() };
     let mut targets: HashMap<PathBuf, PathBuf> = HashMap::new();
-    if !args.dry_run {
-        // A run killed earlier may have left temporary files beside its targets.
-        let mut dirs: std::collections::BTreeSet<PathBuf> = walked
-            .entries
-            .iter()
-            .filter_map(|e| e.path.parent().map(Path::to_path_buf))
-            .collect();
-        let backups: Vec<PathBuf> = dirs
-            .iter()
-            .filter_map(|d| {
-                plan.backup_path(&d.join("x"))
-                    .parent()
-                    .map(Path::to_path_buf)
-            })
-            .collect();
-        dirs.extend(backups);
-        dirs.extend(args.out.iter().cloned());
-        for dir in dirs {
-            remove_stale_temporaries(&dir);
-        }
-    }
+    // A run killed earlier may have left temporary files beside its targets; each
+    // folder is cleared once, before the first write into it.
+    let mut cleaned: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     let mut counts: HashMap<&'static str, usize> = HashMap::new();
     let mut first = true;
     if args.format == Format::Json {
         write!(out, "{{\"threads\": [")?;
     }
     for_each_batch(
-        &walked.entries,
+        walked.entries(),
         args.walk.jobs,
         |e| plan.item(&e.path, e.problem.as_deref()),
         |pool, mut items| {
@@ -132,6 +110,13 @@ pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
                 resolve(item, &mut targets, args.reverse);
             }
             if !args.dry_run {
+                let dirs =
+                    items.iter().flat_map(|i| [Some(i.path.as_path()), i.target.as_deref(), i.backup.as_deref()]);
+                for dir in dirs.flatten().filter_map(Path::parent) {
+                    if cleaned.insert(dir.to_path_buf()) {
+                        remove_stale_temporaries(dir);
+                    }
+                }
                 pool.install(|| items.par_iter_mut().for_each(act));
             }
             for item in &items {
@@ -186,36 +171,13 @@ fn human_line(out: &mut dyn Write, item: &Item, dry_run: bool) -> io::Result<()>
     let p = item.path.display();
     match item.action {
         Action::Converted => {
-            let t = item
-                .target
-                .as_ref()
-                .map_or(String::new(), |t| format!(" → {}", t.display()));
-            let b = item
-                .backup
-                .as_ref()
-                .map_or(String::new(), |b| format!(" (original → {})", b.display()));
-            writeln!(
-                out,
-                "{} {p}{t}{b}{}",
-                if dry_run {
-                    "would convert"
-                } else {
-                    "converted"
-                },
-                suffix(&item.reason)
-            )
+            let t = item.target.as_ref().map_or(String::new(), |t| format!(" → {}", t.display()));
+            let b = item.backup.as_ref().map_or(String::new(), |b| format!(" (original → {})", b.display()));
+            writeln!(out, "{} {p}{t}{b}{}", if dry_run { "would convert" } else { "converted" }, suffix(&item.reason))
         }
         Action::Moved => {
-            let b = item
-                .backup
-                .as_ref()
-                .map_or(String::new(), |b| format!(" → {}", b.display()));
-            writeln!(
-                out,
-                "{} {p}{b}{}",
-                if dry_run { "would move" } else { "moved" },
-                suffix(&item.reason)
-            )
+            let b = item.backup.as_ref().map_or(String::new(), |b| format!(" → {}", b.display()));
+            writeln!(out, "{} {p}{b}{}", if dry_run { "would move" } else { "moved" }, suffix(&item.reason))
         }
         Action::Skipped => Ok(()),
         Action::Failed => writeln!(out, "failed {p}: {}", item.reason),
@@ -239,9 +201,7 @@ impl Plan<'_> {
         }
         if source::is_jsonl(path) {
             return Item {
-                reason:
-                    "JSONL archives are not migrated; migrate the thread files they were made from"
-                        .into(),
+                reason: "JSONL archives are not migrated; migrate the thread files they were made from".into(),
                 ..item
             };
         }
@@ -256,54 +216,28 @@ impl Plan<'_> {
         let Some(version) = detect(&doc).version else {
             return item.fail("not a thread of any known version (TK006)");
         };
-        let wanted = if self.args.reverse {
-            Version::OpenAiV1
-        } else {
-            version
-        };
-        if self.args.reverse != (version == Version::OpenAiV1)
-            || (!self.args.reverse && !version.is_legacy())
-        {
+        let wanted = if self.args.reverse { Version::OpenAiV1 } else { version };
+        if self.args.reverse != (version == Version::OpenAiV1) || (!self.args.reverse && !version.is_legacy()) {
             let _ = wanted;
             return Item {
-                reason: format!(
-                    "already {}",
-                    if self.args.reverse {
-                        "legacy"
-                    } else {
-                        "openai_v1"
-                    }
-                ),
+                reason: format!("already {}", if self.args.reverse { "legacy" } else { "openai_v1" }),
                 ..item
             };
         }
-        let source_id = crate::thread::ThreadView::new(&doc, version)
-            .id()
-            .map(str::to_string);
+        let source_id = crate::thread::ThreadView::new(&doc, version).id().map(str::to_string);
         let item = Item { source_id, ..item };
         let backup = (self.args.out.is_none()).then(|| self.backup_path(path));
         if self.args.backup_only {
-            return Item {
-                action: Action::Moved,
-                backup,
-                reason: format!("legacy {}", version.as_str()),
-                ..item
-            };
+            return Item { action: Action::Moved, backup, reason: format!("legacy {}", version.as_str()), ..item };
         }
         let converted = if self.args.reverse {
             convert::to_v3(&doc)
         } else {
-            let provenance = Provenance {
-                migrated_at: self.provenance_time.clone(),
-                fallback_created_at: modified_time(path),
-            };
+            let provenance =
+                Provenance { migrated_at: self.provenance_time.clone(), fallback_created_at: modified_time(path) };
             let manifest_for = |dataset: &str| -> Option<Value> {
                 let root = self.data_root.as_ref()?;
-                root.dataset(dataset)
-                    .as_ref()
-                    .as_ref()
-                    .ok()
-                    .map(|d| d.manifest.clone())
+                root.dataset(dataset).as_ref().as_ref().ok().map(|d| d.manifest.clone())
             };
             convert::to_openai(&doc, version, &provenance, &manifest_for)
         };
@@ -311,40 +245,24 @@ impl Plan<'_> {
             Ok(d) => d,
             Err(e) => return item.fail(e.to_string()),
         };
-        let new_version = if self.args.reverse {
-            Version::V3
-        } else {
-            Version::OpenAiV1
-        };
-        let new_id = crate::thread::ThreadView::new(&new_doc, new_version)
-            .id()
-            .unwrap_or("thread")
-            .to_string();
+        let new_version = if self.args.reverse { Version::V3 } else { Version::OpenAiV1 };
+        let new_id = crate::thread::ThreadView::new(&new_doc, new_version).id().unwrap_or("thread").to_string();
         if crate::data_root::safe_name(&new_id).is_err() {
             return item.fail(format!("the thread id {new_id:?} cannot be a file name"));
         }
         // An invalid result is never written: the core checks it as it would any file.
         let checked = check::check(&new_doc, Some(&new_id), Options { data_root: None });
         if let Some(d) = checked.diagnostics.iter().find(|d| d.is_error()) {
-            return item.fail(format!(
-                "the converted thread would be invalid: {} {}",
-                d.code(),
-                d.message
-            ));
+            return item.fail(format!("the converted thread would be invalid: {} {}", d.code(), d.message));
         }
-        let dir = self.args.out.clone().unwrap_or_else(|| {
-            path.parent()
-                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-        });
+        let dir = self
+            .args
+            .out
+            .clone()
+            .unwrap_or_else(|| path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf));
         let target = dir.join(format!("{new_id}.json"));
         let text = fix::render(&new_doc, &text);
-        Item {
-            action: Action::Converted,
-            target: Some(target),
-            backup,
-            text: Some(text),
-            ..item
-        }
+        Item { action: Action::Converted, target: Some(target), backup, text: Some(text), ..item }
     }
 
     fn backup_path(&self, path: &Path) -> PathBuf {
@@ -352,20 +270,10 @@ impl Plan<'_> {
         if let Some(dir) = &self.args.backup_dir {
             return dir.join(name);
         }
-        let parent = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let parent = parent
-            .canonicalize()
-            .unwrap_or_else(|_| parent.to_path_buf());
-        let folder = parent
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("threads");
-        parent
-            .with_file_name(format!("{folder}{BACKUP_SUFFIX}"))
-            .join(name)
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = parent.canonicalize().unwrap_or_else(|_| parent.to_path_buf());
+        let folder = parent.file_name().and_then(|n| n.to_str()).unwrap_or("threads");
+        parent.with_file_name(format!("{folder}{BACKUP_SUFFIX}")).join(name)
     }
 }
 
@@ -381,55 +289,37 @@ fn migration_time() -> String {
 
 fn modified_time(path: &Path) -> Option<String> {
     let t = std::fs::metadata(path).ok()?.modified().ok()?;
-    Some(
-        chrono::DateTime::<chrono::Utc>::from(t)
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-    )
+    Some(chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
 }
 
 /// Decisions that depend on the disk and on other threads of the run.
 fn resolve(item: &mut Item, targets: &mut HashMap<PathBuf, PathBuf>, reverse: bool) {
     if let Some(target) = item.target.clone() {
         if let Some(other) = targets.get(&target) {
-            let msg = format!(
-                "{} is also the target of {}; rename one of the threads",
-                target.display(),
-                other.display()
-            );
+            let msg =
+                format!("{} is also the target of {}; rename one of the threads", target.display(), other.display());
             *item = std::mem::replace(item, Item::new(&item.path, Action::Failed, "")).fail(msg);
             return;
         }
         targets.insert(target.clone(), item.path.clone());
         if let Ok(existing) = std::fs::read_to_string(&target) {
-            let ours = serde_json::from_str::<Value>(&existing)
-                .ok()
-                .is_some_and(|v| {
-                    let origin = if reverse {
-                        v.get("thread_id")
-                    } else {
-                        v.pointer("/metadata/migrated_from/id")
-                    };
-                    origin.and_then(Value::as_str) == item.source_id.as_deref()
-                });
+            let ours = serde_json::from_str::<Value>(&existing).ok().is_some_and(|v| {
+                let origin = if reverse { v.get("thread_id") } else { v.pointer("/metadata/migrated_from/id") };
+                origin.and_then(Value::as_str) == item.source_id.as_deref()
+            });
             if ours {
                 // A previous (perhaps killed) run converted it: only the move is left to do.
                 item.text = None;
                 item.reason = "already converted by an earlier run".into();
             } else if Some(existing.as_str()) != item.text.as_deref() {
-                let diff = similar::TextDiff::from_lines(
-                    existing.as_str(),
-                    item.text.as_deref().unwrap_or(""),
-                )
-                .unified_diff()
-                .context_radius(2)
-                .header(&target.display().to_string(), "converted")
-                .to_string();
-                let msg = format!(
-                    "{} already exists with other content; nothing was written\n{diff}",
-                    target.display()
-                );
-                *item =
-                    std::mem::replace(item, Item::new(&item.path, Action::Failed, "")).fail(msg);
+                let diff = similar::TextDiff::from_lines(existing.as_str(), item.text.as_deref().unwrap_or(""))
+                    .unified_diff()
+                    .context_radius(2)
+                    .header(&target.display().to_string(), "converted")
+                    .to_string();
+                let msg =
+                    format!("{} already exists with other content; nothing was written\n{diff}", target.display());
+                *item = std::mem::replace(item, Item::new(&item.path, Action::Failed, "")).fail(msg);
                 return;
             }
         }
@@ -442,8 +332,7 @@ fn resolve(item: &mut Item, targets: &mut HashMap<PathBuf, PathBuf>, reverse: bo
                     "{} already exists in the backup folder with other content; nothing was moved",
                     backup.display()
                 );
-                *item =
-                    std::mem::replace(item, Item::new(&item.path, Action::Failed, "")).fail(msg);
+                *item = std::mem::replace(item, Item::new(&item.path, Action::Failed, "")).fail(msg);
             }
         }
     }
@@ -460,10 +349,7 @@ fn act(item: &mut Item) {
         }
         if let Err(e) = atomic_write(target, text.as_bytes()) {
             item.action = Action::Failed;
-            item.reason = format!(
-                "cannot write {}: {e}; the original is unchanged",
-                target.display()
-            );
+            item.reason = format!("cannot write {}: {e}; the original is unchanged", target.display());
             return;
         }
     }

@@ -45,18 +45,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
 
 /// Walk the arguments. Paths that do not exist are reported on `err` and turn the
 /// final status into a usage error; the others are still checked.
-pub(crate) fn walk_args(
-    args: &WalkArgs,
-    skip_backups: bool,
-    err: &mut dyn Write,
-) -> io::Result<(Walk, ExitStatus)> {
-    let walked = walk(
-        &args.paths,
-        WalkOptions {
-            follow_links: args.follow_links,
-            skip_backups,
-        },
-    );
+pub(crate) fn walk_args(args: &WalkArgs, skip_backups: bool, err: &mut dyn Write) -> io::Result<(Walk, ExitStatus)> {
+    let walked = walk(&args.paths, WalkOptions { follow_links: args.follow_links, skip_backups });
     let mut status = ExitStatus::Success;
     for (path, why) in &walked.missing {
         writeln!(err, "threadkit: {}: {why}; check the path", path.display())?;
@@ -72,7 +62,11 @@ pub(crate) fn open_data_root(
 ) -> io::Result<Result<Option<DataRoot>, ExitStatus>> {
     match dir {
         Some(dir) if !dir.is_dir() => {
-            writeln!(err, "threadkit: --data-root {}: not a directory; point it at the folder that holds <dataset>/manifest.json", dir.display())?;
+            writeln!(
+                err,
+                "threadkit: --data-root {}: not a directory; point it at the folder that holds <dataset>/manifest.json",
+                dir.display()
+            )?;
             Ok(Err(ExitStatus::Error))
         }
         Some(dir) => Ok(Ok(Some(DataRoot::new(dir)))),
@@ -81,15 +75,17 @@ pub(crate) fn open_data_root(
 }
 
 /// Run `work` on every entry in parallel, in batches, and hand each batch's results
-/// to `each` in walk order. Only one batch is held at a time.
+/// to `each` in walk order. Only one batch of entries and results is held at a time.
 pub(crate) fn for_each_batch<T: Send>(
-    entries: &[Entry],
+    entries: impl Iterator<Item = Entry>,
     jobs: Option<usize>,
     work: impl Fn(&Entry) -> T + Sync,
     mut each: impl FnMut(&rayon::ThreadPool, Vec<T>) -> io::Result<()>,
 ) -> io::Result<()> {
     let pool = pool(jobs);
-    for batch in entries.chunks(BATCH) {
+    let mut entries = entries.peekable();
+    while entries.peek().is_some() {
+        let batch: Vec<Entry> = entries.by_ref().take(BATCH).collect();
         let results: Vec<T> = pool.install(|| batch.par_iter().map(&work).collect());
         each(&pool, results)?;
     }
@@ -102,12 +98,7 @@ fn pool(jobs: Option<usize>) -> rayon::ThreadPool {
     if let Some(n) = jobs.filter(|&n| n > 0) {
         b = b.num_threads(n);
     }
-    b.build().unwrap_or_else(|_| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .expect("a one-thread pool")
-    })
+    b.build().unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool"))
 }
 
 /// How many files one parallel batch holds: enough to keep every core busy,

@@ -11,10 +11,7 @@ pub fn run(args: RulesArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
         Some(key) => match rules::find(key) {
             Some(r) => vec![r],
             None => {
-                writeln!(
-                    err,
-                    "threadkit: no rule {key:?}; `threadkit rules` lists every code and name"
-                )?;
+                writeln!(err, "threadkit: no rule {key:?}; `threadkit rules` lists every code and name")?;
                 return Ok(ExitStatus::Error);
             }
         },
@@ -29,11 +26,7 @@ pub fn run(args: RulesArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
                         "explanation": r.explanation, "fix": r.fix})
                 })
                 .collect();
-            writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&list).expect("rules serialize")
-            )?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&list).expect("rules serialize"))?;
         }
         Format::Human if args.rule.is_some() => {
             let r = selected[0];
@@ -46,14 +39,7 @@ pub fn run(args: RulesArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
         Format::Human => {
             for r in selected {
                 let fix = if r.fix.is_some() { "fix" } else { "   " };
-                writeln!(
-                    out,
-                    "{}  {:<7}  {fix}  {:<32}  {}",
-                    r.code,
-                    r.severity.as_str(),
-                    r.name,
-                    r.summary
-                )?;
+                writeln!(out, "{}  {:<7}  {fix}  {:<32}  {}", r.code, r.severity.as_str(), r.name, r.summary)?;
             }
         }
     }

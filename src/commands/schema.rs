@@ -19,11 +19,7 @@ pub fn run(args: SchemaArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         }
         None => {
             let names: Vec<_> = schema::SCHEMAS.iter().map(|s| s.name).collect();
-            writeln!(
-                err,
-                "threadkit: no schema {name:?}; choose one of: {}",
-                names.join(", ")
-            )?;
+            writeln!(err, "threadkit: no schema {name:?}; choose one of: {}", names.join(", "))?;
             Ok(ExitStatus::Error)
         }
     }

@@ -10,14 +10,10 @@ use super::{for_each_batch, walk_args, ExitStatus};
 
 pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
     let (walked, status) = walk_args(&args.walk, false, err)?;
-    let settings = Settings {
-        max_file_size: args.walk.max_file_size,
-        summarize: true,
-        ..Settings::default()
-    };
+    let settings = Settings { max_file_size: args.walk.max_file_size, summarize: true, ..Settings::default() };
     let mut stats = Stats::default();
     for_each_batch(
-        &walked.entries,
+        walked.entries(),
         args.walk.jobs,
         |e| validate_entry(e, &settings),
         |_, reports| {
@@ -32,11 +28,7 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
     )?;
     stats.finish();
     match args.format {
-        Format::Json => writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&stats).expect("stats serialize")
-        )?,
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&stats).expect("stats serialize"))?,
         Format::Human => out.write_all(render(&stats).as_bytes())?,
     }
     Ok(status)
@@ -44,11 +36,7 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
 
 fn render(s: &Stats) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "{} threads in {} files ({} unreadable or not threads)",
-        s.threads, s.files, s.unreadable
-    );
+    let _ = writeln!(o, "{} threads in {} files ({} unreadable or not threads)", s.threads, s.files, s.unreadable);
     let table = |o: &mut String, title: &str, map: &std::collections::BTreeMap<String, usize>| {
         let _ = writeln!(o, "\n{title}");
         let mut rows: Vec<_> = map.iter().collect();
@@ -63,13 +51,7 @@ fn render(s: &Stats) -> String {
     table(&mut o, "By ground-truth label", &s.by_label);
     match s.correct_rate {
         Some(rate) => {
-            let _ = writeln!(
-                o,
-                "\nCorrect: {} of {} judged threads ({:.1}%)",
-                s.correct,
-                s.judged,
-                rate * 100.0
-            );
+            let _ = writeln!(o, "\nCorrect: {} of {} judged threads ({:.1}%)", s.correct, s.judged, rate * 100.0);
         }
         None => {
             let _ = writeln!(o, "\nCorrect: no thread has been judged yet");
@@ -78,13 +60,7 @@ fn render(s: &Stats) -> String {
     let _ = writeln!(o, "\nTool calls: {}", s.tool_calls);
     table(&mut o, "Tool usage", &s.tool_usage);
     let _ = writeln!(o, "\nTurns per thread");
-    let max = s
-        .turns_histogram
-        .values()
-        .copied()
-        .max()
-        .unwrap_or(0)
-        .max(1);
+    let max = s.turns_histogram.values().copied().max().unwrap_or(0).max(1);
     for (turns, n) in &s.turns_histogram {
         let bar = "█".repeat((n * 40).div_ceil(max));
         let _ = writeln!(o, "  {turns:>3} │{bar} {n}");

@@ -25,10 +25,7 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
                 ignored.insert(r.code);
             }
             None => {
-                writeln!(
-                    err,
-                    "threadkit: --ignore {key:?} names no rule; `threadkit rules` lists them"
-                )?;
+                writeln!(err, "threadkit: --ignore {key:?} names no rule; `threadkit rules` lists them")?;
                 return Ok(ExitStatus::Error);
             }
         }
@@ -46,10 +43,7 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
     let color = match args.color {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => {
-            std::io::IsTerminal::is_terminal(&std::io::stdout())
-                && std::env::var_os("NO_COLOR").is_none()
-        }
+        Color::Auto => std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none(),
     };
     let renderer = Renderer::new(color);
 
@@ -63,16 +57,13 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
         write!(out, "{{\"files\": [")?;
     }
     for_each_batch(
-        &walked.entries,
+        walked.entries(),
         args.walk.jobs,
         |e| validate_entry(e, &settings),
         |_, reports| {
             for mut report in reports {
                 mark_duplicates(&mut report, &mut ids);
-                report
-                    .records
-                    .iter_mut()
-                    .for_each(|r| r.diagnostics.retain(|d| !ignored.contains(d.code())));
+                report.records.iter_mut().for_each(|r| r.diagnostics.retain(|d| !ignored.contains(d.code())));
                 if args.fix {
                     match apply_fixes(&mut report, &settings, args.dry_run, out) {
                         Ok(n) => fixed_count += n,
@@ -84,9 +75,7 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
                 }
                 totals.add(&report);
                 match args.format {
-                    Format::Human if !args.quiet => {
-                        out.write_all(renderer.file(&report).as_bytes())?
-                    }
+                    Format::Human if !args.quiet => out.write_all(renderer.file(&report).as_bytes())?,
                     Format::Human => {}
                     Format::Json => {
                         for entry in json::entries(&report) {
@@ -128,17 +117,12 @@ fn mark_duplicates(report: &mut FileReport, ids: &mut HashMap<String, String>) {
             }
             Some(first) => {
                 let pointer = match r.version {
-                    Some(v) => {
-                        crate::thread::ThreadView::new(&serde_json::Value::Null, v).id_pointer()
-                    }
+                    Some(v) => crate::thread::ThreadView::new(&serde_json::Value::Null, v).id_pointer(),
                     None => "",
                 };
-                let mut d = Diagnostic::new(
-                    &rules::DUPLICATE_ID,
-                    pointer,
-                    format!("id {id:?} is already used by {first}"),
-                )
-                .with_label("duplicate id");
+                let mut d =
+                    Diagnostic::new(&rules::DUPLICATE_ID, pointer, format!("id {id:?} is already used by {first}"))
+                        .with_label("duplicate id");
                 if r.text.is_none() {
                     r.text = reload(&path, r.record).map(Into::into);
                 }
@@ -170,9 +154,7 @@ fn apply_fixes(
     out: &mut dyn Write,
 ) -> Result<usize, String> {
     let stem = file_stem(&report.path);
-    let options = Options {
-        data_root: settings.data_root,
-    };
+    let options = Options { data_root: settings.data_root };
     let mut replacements: HashMap<usize, String> = HashMap::new();
     let mut whole_file: Option<(String, String)> = None;
     let mut count = 0;
@@ -186,12 +168,7 @@ fn apply_fixes(
         count += fixed.resolved.len();
         let mut remaining = fixed.remaining;
         // Findings added at the merge (duplicate ids) are not re-derived by the fix; keep them.
-        remaining.extend(
-            r.diagnostics
-                .iter()
-                .filter(|d| d.rule.code == rules::DUPLICATE_ID.code)
-                .cloned(),
-        );
+        remaining.extend(r.diagnostics.iter().filter(|d| d.rule.code == rules::DUPLICATE_ID.code).cloned());
         crate::validate::locate_all(&mut remaining, &fixed.text);
         if dry_run {
             let name = match r.record {
@@ -243,10 +220,7 @@ fn rewrite_jsonl(path: &PathBuf, replacements: &HashMap<usize, String>) -> io::R
         match replacements.get(&n) {
             Some(new) => {
                 out.extend_from_slice(new.trim_end_matches(['\n', '\r']).as_bytes());
-                let ending = &line[line
-                    .iter()
-                    .rposition(|&b| b != b'\n' && b != b'\r')
-                    .map_or(0, |p| p + 1)..];
+                let ending = &line[line.iter().rposition(|&b| b != b'\n' && b != b'\r').map_or(0, |p| p + 1)..];
                 out.extend_from_slice(ending);
             }
             None => out.extend_from_slice(&line),

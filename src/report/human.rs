@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use miette::{
-    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, MietteError,
-    MietteSpanContents, Report, SourceCode, SourceSpan, SpanContents,
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, MietteError, MietteSpanContents, Report,
+    SourceCode, SourceSpan, SpanContents,
 };
 
 use super::Totals;
@@ -19,14 +19,8 @@ pub struct Renderer {
 
 impl Renderer {
     pub fn new(color: bool) -> Self {
-        let theme = if color {
-            GraphicalTheme::unicode()
-        } else {
-            GraphicalTheme::unicode_nocolor()
-        };
-        let handler = GraphicalReportHandler::new_themed(theme)
-            .with_width(100)
-            .with_context_lines(1);
+        let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+        let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_context_lines(1);
         Renderer { handler, color }
     }
 
@@ -96,13 +90,7 @@ impl Renderer {
         let threads = if totals.files == totals.paths {
             format!("{} file{}", totals.files, plural(totals.files))
         } else {
-            format!(
-                "{} thread{} in {} file{}",
-                totals.files,
-                plural(totals.files),
-                totals.paths,
-                plural(totals.paths)
-            )
+            format!("{} thread{} in {} file{}", totals.files, plural(totals.files), totals.paths, plural(totals.paths))
         };
         let _ = writeln!(
             out,
@@ -119,19 +107,17 @@ impl Renderer {
         );
         for (code, n) in &totals.by_rule {
             let rule = rules::find(code).expect("reported codes come from the registry");
-            let _ = writeln!(
-                out,
-                "  {code} {:<32} {n:>6} {}{}",
-                rule.name,
-                rule.severity.as_str(),
-                plural(*n)
-            );
+            let _ = writeln!(out, "  {code} {:<32} {n:>6} {}{}", rule.name, rule.severity.as_str(), plural(*n));
         }
         if fixed > 0 {
             let _ = writeln!(out, "Fixed {fixed} findings.");
         }
         if totals.fixable > 0 {
-            let _ = writeln!(out, "{} findings can be fixed automatically: run again with --fix (or --fix --dry-run to see the diff).", totals.fixable);
+            let _ = writeln!(
+                out,
+                "{} findings can be fixed automatically: run again with --fix (or --fix --dry-run to see the diff).",
+                totals.fixable
+            );
         }
         out
     }
@@ -193,18 +179,11 @@ impl Excerpt {
         }
         let span = (base + prefix.len() + rel - from, span_end - rel);
         if line_end < text.len() {
-            let next_end = text[line_end + 1..]
-                .find('\n')
-                .map_or(text.len(), |p| line_end + 1 + p);
+            let next_end = text[line_end + 1..].find('\n').map_or(text.len(), |p| line_end + 1 + p);
             out.push('\n');
             out.push_str(&clip(&text[line_end + 1..next_end], 0));
         }
-        Excerpt {
-            text: out,
-            span,
-            first_line,
-            target_line,
-        }
+        Excerpt { text: out, span, first_line, target_line }
     }
 }
 
@@ -235,14 +214,8 @@ impl SourceCode for RecordSource {
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        let inner = self
-            .text
-            .read_span(span, context_lines_before, context_lines_after)?;
-        let column = if inner.line() == self.target_line {
-            self.column
-        } else {
-            inner.column()
-        };
+        let inner = self.text.read_span(span, context_lines_before, context_lines_after)?;
+        let column = if inner.line() == self.target_line { self.column } else { inner.column() };
         Ok(Box::new(MietteSpanContents::new_named(
             self.name.clone(),
             inner.data(),

@@ -47,9 +47,7 @@ pub fn entries(file: &FileReport) -> Vec<String> {
                             severity: d.severity.as_str(),
                             message: &d.message,
                             pointer: &d.pointer,
-                            line: r
-                                .record
-                                .map_or(loc.line.max(1), |line| line + loc.line.max(1) - 1),
+                            line: r.record.map_or(loc.line.max(1), |line| line + loc.line.max(1) - 1),
                             column: loc.column.max(1),
                             fixable: d.fix.is_some(),
                         }

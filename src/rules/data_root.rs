@@ -14,10 +14,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 Diagnostic::new(
                     &DATASET_NOT_FOUND,
                     t.dataset_pointer(),
-                    format!(
-                        "dataset {name:?} is not usable under {}: {why}",
-                        root.root.display()
-                    ),
+                    format!("dataset {name:?} is not usable under {}: {why}", root.root.display()),
                 )
                 .with_label("unknown dataset"),
             );
@@ -27,15 +24,24 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     if let Some(session) = t.session() {
         if !dataset.has_session(session) {
             out.push(
-                Diagnostic::new(&SESSION_NOT_FOUND, t.session_pointer(), format!("session {session:?} is neither in {name}/labels.json nor in {name}/sessions/"))
-                    .with_label("unknown session"),
+                Diagnostic::new(
+                    &SESSION_NOT_FOUND,
+                    t.session_pointer(),
+                    format!("session {session:?} is neither in {name}/labels.json nor in {name}/sessions/"),
+                )
+                .with_label("unknown session"),
             );
-        } else if let (Some(first), Some(truth)) = (dataset.first_label(session), t.ground_truth())
-        {
+        } else if let (Some(first), Some(truth)) = (dataset.first_label(session), t.ground_truth()) {
             if first != truth {
                 out.push(
-                    Diagnostic::new(&GROUND_TRUTH_MISMATCH, t.ground_truth_pointer(), format!("ground truth is {truth:?} but {name}/labels.json gives {first:?} for session {session:?}"))
-                        .with_label(format!("labels.json says {first:?}")),
+                    Diagnostic::new(
+                        &GROUND_TRUTH_MISMATCH,
+                        t.ground_truth_pointer(),
+                        format!(
+                            "ground truth is {truth:?} but {name}/labels.json gives {first:?} for session {session:?}"
+                        ),
+                    )
+                    .with_label(format!("labels.json says {first:?}")),
                 );
             }
         }
@@ -43,9 +49,9 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     if let Some(shown) = t.shown_manifest() {
         if shown != dataset.manifest {
             let at = match ctx.version {
-                crate::version::Version::OpenAiV1 => t
-                    .first_user_message()
-                    .map_or(String::new(), |(i, _)| format!("/messages/{i}/content")),
+                crate::version::Version::OpenAiV1 => {
+                    t.first_user_message().map_or(String::new(), |(i, _)| format!("/messages/{i}/content"))
+                }
                 _ => "/initial_context/manifest".to_string(),
             };
             out.push(

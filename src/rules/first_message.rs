@@ -33,8 +33,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     // layout is explained there, and a query "fixed" from a fragment would be wrong.
     let split_variant = ctx.thread.messages().iter().any(|m| {
         m.get("role").and_then(Value::as_str) == Some("user")
-            && m.get("content")
-                .is_some_and(|c| c.is_object() || c.is_array())
+            && m.get("content").is_some_and(|c| c.is_object() || c.is_array())
     });
     let Some(content) = first.get("content").and_then(Value::as_str) else {
         return;
@@ -48,15 +47,10 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         Some(ref layout) => {
             // Checked without building the value: every thread carries a manifest.
             let is_object = layout.manifest_text.trim_start().starts_with('{');
-            let syntax =
-                serde_json::from_str::<serde::de::IgnoredAny>(layout.manifest_text).map(|_| ());
-            if let Err(e) = syntax.and_then(|()| {
-                if is_object {
-                    Ok(())
-                } else {
-                    Err(serde::de::Error::custom("not an object"))
-                }
-            }) {
+            let syntax = serde_json::from_str::<serde::de::IgnoredAny>(layout.manifest_text).map(|_| ());
+            if let Err(e) =
+                syntax.and_then(|()| if is_object { Ok(()) } else { Err(serde::de::Error::custom("not an object")) })
+            {
                 out.push(
                     Diagnostic::new(
                         &FIRST_MESSAGE_LAYOUT,
@@ -74,8 +68,12 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 format!("has no {:?} separator", QUERY_SEPARATOR.trim_start())
             };
             out.push(
-                Diagnostic::new(&FIRST_MESSAGE_LAYOUT, &content_at, format!("the first user message {missing}; the model never saw the dataset manifest"))
-                    .with_label("expected manifest + query"),
+                Diagnostic::new(
+                    &FIRST_MESSAGE_LAYOUT,
+                    &content_at,
+                    format!("the first user message {missing}; the model never saw the dataset manifest"),
+                )
+                .with_label("expected manifest + query"),
             );
         }
     }

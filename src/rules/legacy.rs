@@ -14,23 +14,12 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let renumber: Vec<Edit> = turns
         .iter()
         .enumerate()
-        .filter(|(n, t)| {
-            t.get("turn").and_then(Value::as_u64) != Some(*n as u64 + 1) && t.is_object()
-        })
-        .map(|(n, _)| Edit::Set {
-            pointer: format!("/conversation/{n}/turn"),
-            value: Value::from(n + 1),
-        })
+        .filter(|(n, t)| t.get("turn").and_then(Value::as_u64) != Some(*n as u64 + 1) && t.is_object())
+        .map(|(n, _)| Edit::Set { pointer: format!("/conversation/{n}/turn"), value: Value::from(n + 1) })
         .collect();
     if let Some(Edit::Set { pointer, .. }) = renumber.first() {
-        let n: usize = pointer
-            .split('/')
-            .nth(2)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let have = turns[n]
-            .get("turn")
-            .map_or("nothing".to_string(), Value::to_string);
+        let n: usize = pointer.split('/').nth(2).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let have = turns[n].get("turn").map_or("nothing".to_string(), Value::to_string);
         out.push(
             Diagnostic::new(
                 &TURN_NUMBERS,

@@ -13,10 +13,7 @@ use crate::version::Version;
 
 pub fn check_counts(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let counts = ctx.thread.counts();
-    let mut expected = vec![
-        ("num_turns", counts.turns),
-        ("num_tool_calls", counts.tool_calls),
-    ];
+    let mut expected = vec![("num_turns", counts.turns), ("num_tool_calls", counts.tool_calls)];
     if ctx.version == Version::OpenAiV1 {
         expected.push(("num_responds", counts.responds));
     }
@@ -28,16 +25,9 @@ pub fn check_counts(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         };
         if have != want as u64 {
             out.push(
-                Diagnostic::new(
-                    &COUNTS,
-                    &at,
-                    format!("`{key}` is {have} but the messages give {want}"),
-                )
-                .with_label(format!("should be {want}"))
-                .with_fix(vec![Edit::Set {
-                    pointer: at.clone(),
-                    value: Value::from(want),
-                }]),
+                Diagnostic::new(&COUNTS, &at, format!("`{key}` is {have} but the messages give {want}"))
+                    .with_label(format!("should be {want}"))
+                    .with_fix(vec![Edit::Set { pointer: at.clone(), value: Value::from(want) }]),
             );
         }
     }
@@ -45,16 +35,17 @@ pub fn check_counts(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
 
 pub fn check_finished(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let t = &ctx.thread;
-    if let (Some(answer), Some(truth), Some(flag)) =
-        (t.final_answer(), t.ground_truth(), t.is_correct())
-    {
+    if let (Some(answer), Some(truth), Some(flag)) = (t.final_answer(), t.ground_truth(), t.is_correct()) {
         let correct = same_label(answer, truth);
         if flag != correct {
             out.push(
                 Diagnostic::new(
                     &IS_CORRECT_MISMATCH,
                     t.is_correct_pointer(),
-                    format!("`is_correct` is {flag}, but the answer {answer:?} {} the ground truth {truth:?}", if correct { "matches" } else { "differs from" }),
+                    format!(
+                        "`is_correct` is {flag}, but the answer {answer:?} {} the ground truth {truth:?}",
+                        if correct { "matches" } else { "differs from" }
+                    ),
                 )
                 .with_label(format!("should be {correct}"))
                 .with_fix(vec![Edit::Set { pointer: t.is_correct_pointer().into(), value: Value::Bool(correct) }]),
@@ -74,11 +65,7 @@ pub fn check_finished(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     .map(|(k, _)| k)
     .collect();
     if !missing.is_empty() {
-        let list = missing
-            .iter()
-            .map(|k| format!("`{k}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = missing.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
         out.push(
             Diagnostic::new(
                 &FINISHED_MISSING_FIELDS,
@@ -94,8 +81,7 @@ pub fn check_finished(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let messages = t.messages();
     let Some(last) = messages.last() else { return };
     let last_at = format!("/messages/{}", messages.len() - 1);
-    let is_answer =
-        last.get("role").and_then(Value::as_str) == Some("assistant") && !calls_tool(last);
+    let is_answer = last.get("role").and_then(Value::as_str) == Some("assistant") && !calls_tool(last);
     if !is_answer {
         let what = match last.get("role").and_then(Value::as_str) {
             Some("assistant") => "an assistant tool call".to_string(),
@@ -112,10 +98,7 @@ pub fn check_finished(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         );
         return;
     }
-    let (Some(text), Some(recorded)) = (
-        last.get("content").and_then(Value::as_str),
-        t.final_answer(),
-    ) else {
+    let (Some(text), Some(recorded)) = (last.get("content").and_then(Value::as_str), t.final_answer()) else {
         return;
     };
     let content_at = format!("{last_at}/content");
@@ -162,10 +145,7 @@ fn parse_stamp(s: &str) -> Option<Stamp> {
 pub fn check_timestamps(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let t = &ctx.thread;
     let mut stamps = Vec::new();
-    for (name, at) in [
-        ("created_at", t.created_at_pointer()),
-        ("last_modified", t.last_modified_pointer()),
-    ] {
+    for (name, at) in [("created_at", t.created_at_pointer()), ("last_modified", t.last_modified_pointer())] {
         let Some(s) = lookup(ctx.doc, at).and_then(Value::as_str) else {
             stamps.push(None);
             continue;
@@ -174,24 +154,16 @@ pub fn check_timestamps(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             Some(stamp) => {
                 if matches!(stamp, Stamp::Naive(_)) {
                     out.push(
-                        Diagnostic::new(
-                            &TIMESTAMP_NO_OFFSET,
-                            at,
-                            format!("`{name}` {s:?} has no UTC offset"),
-                        )
-                        .with_label("add Z or ±hh:mm"),
+                        Diagnostic::new(&TIMESTAMP_NO_OFFSET, at, format!("`{name}` {s:?} has no UTC offset"))
+                            .with_label("add Z or ±hh:mm"),
                     );
                 }
                 stamps.push(Some(stamp));
             }
             None => {
                 out.push(
-                    Diagnostic::new(
-                        &TIMESTAMP_INVALID,
-                        at,
-                        format!("`{name}` {s:?} is not an RFC 3339 date-time"),
-                    )
-                    .with_label("expected e.g. 2025-11-08T10:00:00+00:00"),
+                    Diagnostic::new(&TIMESTAMP_INVALID, at, format!("`{name}` {s:?} is not an RFC 3339 date-time"))
+                        .with_label("expected e.g. 2025-11-08T10:00:00+00:00"),
                 );
                 stamps.push(None);
             }
@@ -204,12 +176,8 @@ pub fn check_timestamps(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     };
     if later {
         out.push(
-            Diagnostic::new(
-                &TIMESTAMP_ORDER,
-                t.created_at_pointer(),
-                "`created_at` is later than `last_modified`",
-            )
-            .with_label("after last_modified"),
+            Diagnostic::new(&TIMESTAMP_ORDER, t.created_at_pointer(), "`created_at` is later than `last_modified`")
+                .with_label("after last_modified"),
         );
     }
 }

@@ -263,9 +263,7 @@ pub static ALL: &[&Rule] = &[
 
 /// Look a rule up by code (`TK201`) or name (`tool-call-unanswered`), case-insensitively.
 pub fn find(key: &str) -> Option<&'static Rule> {
-    ALL.iter()
-        .copied()
-        .find(|r| r.code.eq_ignore_ascii_case(key) || r.name.eq_ignore_ascii_case(key))
+    ALL.iter().copied().find(|r| r.code.eq_ignore_ascii_case(key) || r.name.eq_ignore_ascii_case(key))
 }
 
 /// A semantic check: reads the context, pushes findings.
@@ -297,11 +295,7 @@ mod tests {
             assert!(codes.insert(r.code), "duplicate code {}", r.code);
             assert!(names.insert(r.name), "duplicate name {}", r.name);
             assert!(r.code.starts_with("TK") && r.code.len() == 5, "{}", r.code);
-            assert!(
-                !r.summary.ends_with('.'),
-                "{}: summaries are one line without a period",
-                r.code
-            );
+            assert!(!r.summary.ends_with('.'), "{}: summaries are one line without a period", r.code);
             assert!(r.explanation.starts_with("What:"), "{}", r.code);
         }
     }

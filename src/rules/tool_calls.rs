@@ -38,11 +38,8 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             ),
             Some("user") => {
                 if let Some(c @ (Value::Object(_) | Value::Array(_))) = m.get("content") {
-                    let kind = c
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .map(|t| format!(" of type {t:?}"))
-                        .unwrap_or_default();
+                    let kind =
+                        c.get("type").and_then(Value::as_str).map(|t| format!(" of type {t:?}")).unwrap_or_default();
                     out.push(
                         Diagnostic::new(
                             &USER_CONTENT_NOT_STRING,
@@ -67,9 +64,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                             at(i, "tool_calls"),
                             format!("assistant message {i} has an empty `tool_calls` list"),
                         )
-                        .with_fix(vec![Edit::Remove {
-                            pointer: at(i, "tool_calls"),
-                        }]),
+                        .with_fix(vec![Edit::Remove { pointer: at(i, "tool_calls") }]),
                     );
                 }
                 for (j, call) in list.iter().enumerate() {
@@ -89,13 +84,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                         );
                         continue;
                     }
-                    calls.push(Call {
-                        id,
-                        message: i,
-                        index: j,
-                        name,
-                        answered: false,
-                    });
+                    calls.push(Call { id, message: i, index: j, name, answered: false });
                 }
             }
             Some("tool") => {
@@ -120,8 +109,12 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                         }
                     }
                     Some(_) => out.push(
-                        Diagnostic::new(&TOOL_ANSWERED_TWICE, at(i, "tool_call_id"), format!("tool call {id:?} was already answered by an earlier tool message"))
-                            .with_label("second answer"),
+                        Diagnostic::new(
+                            &TOOL_ANSWERED_TWICE,
+                            at(i, "tool_call_id"),
+                            format!("tool call {id:?} was already answered by an earlier tool message"),
+                        )
+                        .with_label("second answer"),
                     ),
                     None => out.push(
                         Diagnostic::new(
@@ -149,13 +142,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_arguments(
-    call: &Value,
-    message: usize,
-    index: usize,
-    name: Option<&str>,
-    out: &mut Vec<Diagnostic>,
-) {
+fn check_arguments(call: &Value, message: usize, index: usize, name: Option<&str>, out: &mut Vec<Diagnostic>) {
     let tool = name.unwrap_or("?");
     let here = || at(message, &format!("tool_calls/{index}/function/arguments"));
     match lookup(call, "/function/arguments") {
@@ -165,8 +152,7 @@ fn check_arguments(
             match serde_json::from_str::<serde::de::IgnoredAny>(s) {
                 Ok(_) if is_object => {}
                 Ok(_) => {
-                    let kind = serde_json::from_str::<Value>(s)
-                        .map_or("value", |v| crate::check::json_type(&v));
+                    let kind = serde_json::from_str::<Value>(s).map_or("value", |v| crate::check::json_type(&v));
                     out.push(
                         Diagnostic::new(
                             &TOOL_ARGUMENTS,
@@ -177,12 +163,8 @@ fn check_arguments(
                     )
                 }
                 Err(e) => out.push(
-                    Diagnostic::new(
-                        &TOOL_ARGUMENTS,
-                        here(),
-                        format!("arguments of `{tool}` are not valid JSON: {e}"),
-                    )
-                    .with_label("not JSON"),
+                    Diagnostic::new(&TOOL_ARGUMENTS, here(), format!("arguments of `{tool}` are not valid JSON: {e}"))
+                        .with_label("not JSON"),
                 ),
             }
         }
@@ -193,10 +175,7 @@ fn check_arguments(
                 format!("arguments of `{tool}` are an object; OpenAI stores them as a JSON string"),
             )
             .with_label("object instead of string")
-            .with_fix(vec![Edit::Set {
-                pointer: here(),
-                value: Value::String(pyjson::dumps(obj)),
-            }]),
+            .with_fix(vec![Edit::Set { pointer: here(), value: Value::String(pyjson::dumps(obj)) }]),
         ),
         Some(other) => out.push(
             Diagnostic::new(
@@ -225,10 +204,7 @@ fn check_tool_content(m: &Value, i: usize, out: &mut Vec<Diagnostic>) {
                 ),
             )
             .with_label("not a string")
-            .with_fix(vec![Edit::Set {
-                pointer: at(i, "content"),
-                value: Value::String(pyjson::dumps(c)),
-            }]),
+            .with_fix(vec![Edit::Set { pointer: at(i, "content"), value: Value::String(pyjson::dumps(c)) }]),
         );
     }
 }
