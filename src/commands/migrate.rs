@@ -22,7 +22,7 @@ use crate::report::Format;
 use crate::source;
 use crate::version::{detect, Version};
 use crate::walk::BACKUP_SUFFIX;
-use crate::write::{atomic_write, move_file, remove_stale_temporaries};
+use crate::write::{make_durable, move_file, remove_stale_temporaries, stage, sync_dirs, Staged};
 
 use super::{for_each_batch, open_data_root, walk_args, ExitStatus};
 
@@ -117,7 +117,7 @@ pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
                         remove_stale_temporaries(dir);
                     }
                 }
-                pool.install(|| items.par_iter_mut().for_each(act));
+                act_on_batch(pool, &mut items);
             }
             for item in &items {
                 *counts.entry(action_name(item.action)).or_default() += 1;
@@ -338,39 +338,88 @@ fn resolve(item: &mut Item, targets: &mut HashMap<PathBuf, PathBuf>, reverse: bo
     }
 }
 
-/// Write, then move. Each step is atomic; the order makes a repeated run finish the job.
-fn act(item: &mut Item) {
-    if !matches!(item.action, Action::Converted | Action::Moved) {
+/// Write every converted thread, then move every original, for one batch. Each step
+/// is atomic, and the order makes a repeated run finish the job:
+/// stage the converted files (parallel); make them durable (one sync per filesystem);
+/// rename them into place and make those renames durable; move the originals.
+/// A crash before the renames leaves only hidden temporaries (removed by the next run);
+/// after them, the next run sees "already converted" and finishes the moves.
+fn act_on_batch(pool: &rayon::ThreadPool, items: &mut [Item]) {
+    let fail = |item: &mut Item, reason: String| {
+        item.action = Action::Failed;
+        item.reason = reason;
+    };
+    let staged: Vec<Option<Staged>> = pool.install(|| {
+        items
+            .par_iter_mut()
+            .map(|item| {
+                let (Some(target), Some(text)) = (&item.target, &item.text) else { return None };
+                if item.action != Action::Converted {
+                    return None;
+                }
+                let result = target
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| stage(target, text.as_bytes()));
+                match result {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        let msg = format!("cannot write {}: {e}; the original is unchanged", target.display());
+                        fail(item, msg);
+                        None
+                    }
+                }
+            })
+            .collect()
+    });
+    let pending: Vec<&Staged> = staged.iter().flatten().collect();
+    if let Err(e) = make_durable(&pending) {
+        for (item, s) in items.iter_mut().zip(&staged) {
+            if s.is_some() {
+                fail(item, format!("cannot make the converted file durable: {e}; the original is unchanged"));
+            }
+        }
         return;
     }
-    if let (Some(target), Some(text)) = (&item.target, &item.text) {
-        if let Some(dir) = target.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        if let Err(e) = atomic_write(target, text.as_bytes()) {
-            item.action = Action::Failed;
-            item.reason = format!("cannot write {}: {e}; the original is unchanged", target.display());
-            return;
+    let target_dirs: Vec<PathBuf> = pending.iter().filter_map(|s| s.target().parent().map(Path::to_path_buf)).collect();
+    for (item, s) in items.iter_mut().zip(staged) {
+        if let Some(s) = s {
+            if let Err(e) = s.commit() {
+                fail(item, format!("cannot rename the converted file into place: {e}; the original is unchanged"));
+            }
         }
     }
-    if let Some(backup) = &item.backup {
-        let result = (|| -> io::Result<()> {
-            if let Some(dir) = backup.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            if backup.exists() {
-                // Identical copy already backed up (checked in `resolve`): the source can go.
-                std::fs::remove_file(&item.path)
-            } else {
-                move_file(&item.path, backup)
-            }
-        })();
-        if let Err(e) = result {
-            item.action = Action::Failed;
-            item.reason = format!(
-                "converted, but the original could not be moved to {}: {e}; run again to finish",
-                backup.display()
-            );
+    sync_dirs(target_dirs.iter().map(PathBuf::as_path));
+
+    pool.install(|| {
+        items.par_iter_mut().filter(|i| matches!(i.action, Action::Converted | Action::Moved)).for_each(move_original)
+    });
+    let touched: Vec<PathBuf> = items
+        .iter()
+        .filter(|i| i.backup.is_some() && matches!(i.action, Action::Converted | Action::Moved))
+        .flat_map(|i| [i.path.parent(), i.backup.as_deref().and_then(Path::parent)])
+        .flatten()
+        .map(Path::to_path_buf)
+        .collect();
+    sync_dirs(touched.iter().map(PathBuf::as_path));
+}
+
+fn move_original(item: &mut Item) {
+    let Some(backup) = &item.backup else { return };
+    let result = (|| -> io::Result<()> {
+        if let Some(dir) = backup.parent() {
+            std::fs::create_dir_all(dir)?;
         }
+        if backup.exists() {
+            // An identical copy is already backed up (checked in `resolve`): the source can go.
+            std::fs::remove_file(&item.path)
+        } else {
+            move_file(&item.path, backup)
+        }
+    })();
+    if let Err(e) = result {
+        item.action = Action::Failed;
+        item.reason =
+            format!("converted, but the original could not be moved to {}: {e}; run again to finish", backup.display());
     }
 }
