@@ -5,6 +5,7 @@ use clap::Parser;
 
 // Every thread parses into many small allocations that are freed at once; mimalloc
 // handles that pattern far better than glibc's allocator (measured in bench/).
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

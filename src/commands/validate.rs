@@ -50,7 +50,7 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
     let (walked, mut status) = walk_args(&args.walk, false, err)?;
 
     let mut totals = Totals::default();
-    let mut ids: HashMap<String, String> = HashMap::new();
+    let mut ids = SeenIds::default();
     let mut fixed_count = 0usize;
     let mut first_entry = true;
     if args.format == Format::Json {
@@ -102,8 +102,53 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
     Ok(status)
 }
 
+/// Where each id was first seen, in little memory per thread: a 64-bit hash of the id
+/// and the place in one shared string. A hash match is confirmed by re-reading the
+/// first thread's id (rare: only for duplicates), so collisions cannot cause a false report.
+#[derive(Default)]
+struct SeenIds {
+    first: HashMap<u64, u32>,
+    places: String,
+    starts: Vec<u32>,
+}
+
+impl SeenIds {
+    fn place(&self, n: u32) -> &str {
+        let start = self.starts[n as usize] as usize;
+        let end = self.starts.get(n as usize + 1).map_or(self.places.len(), |&e| e as usize);
+        &self.places[start..end]
+    }
+
+    /// Record `id` at `here`; returns the earlier place when the id was seen before.
+    fn see(&mut self, id: &str, here: &str) -> Option<String> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(id);
+        if let Some(&n) = self.first.get(&hash) {
+            let first = self.place(n).to_string();
+            if id_at(&first).as_deref() == Some(id) {
+                return Some(first);
+            }
+        }
+        self.starts.push(self.places.len() as u32);
+        self.places.push_str(here);
+        self.first.entry(hash).or_insert(self.starts.len() as u32 - 1);
+        None
+    }
+}
+
+/// The id of the thread at `path` or `path:line`, read again from disk.
+fn id_at(place: &str) -> Option<String> {
+    let (path, record) = match place.rsplit_once(':') {
+        Some((p, line)) if p.ends_with(".jsonl") => (p, line.parse().ok()),
+        _ => (place, None),
+    };
+    let doc: serde_json::Value = serde_json::from_str(&reload(Path::new(path), record)?).ok()?;
+    let version = crate::version::detect(&doc).version?;
+    crate::thread::ThreadView::new(&doc, version).id().map(str::to_string)
+}
+
 /// The first thread (in path order) with an id keeps it; later ones are findings.
-fn mark_duplicates(report: &mut FileReport, ids: &mut HashMap<String, String>) {
+fn mark_duplicates(report: &mut FileReport, ids: &mut SeenIds) {
     let path = report.path.clone();
     for r in &mut report.records {
         let Some(id) = r.id.clone() else { continue };
@@ -111,27 +156,20 @@ fn mark_duplicates(report: &mut FileReport, ids: &mut HashMap<String, String>) {
             Some(line) => format!("{}:{line}", path.display()),
             None => path.display().to_string(),
         };
-        match ids.get(&id) {
-            None => {
-                ids.insert(id, here);
-            }
-            Some(first) => {
-                let pointer = match r.version {
-                    Some(v) => crate::thread::ThreadView::new(&serde_json::Value::Null, v).id_pointer(),
-                    None => "",
-                };
-                let mut d =
-                    Diagnostic::new(&rules::DUPLICATE_ID, pointer, format!("id {id:?} is already used by {first}"))
-                        .with_label("duplicate id");
-                if r.text.is_none() {
-                    r.text = reload(&path, r.record).map(Into::into);
-                }
-                if let Some(text) = &r.text {
-                    d = d.at(span::location(text, pointer));
-                }
-                r.diagnostics.push(d);
-            }
+        let Some(first) = ids.see(&id, &here) else { continue };
+        let pointer = match r.version {
+            Some(v) => crate::thread::ThreadView::new(&serde_json::Value::Null, v).id_pointer(),
+            None => "",
+        };
+        let mut d = Diagnostic::new(&rules::DUPLICATE_ID, pointer, format!("id {id:?} is already used by {first}"))
+            .with_label("duplicate id");
+        if r.text.is_none() {
+            r.text = reload(&path, r.record).map(Into::into);
         }
+        if let Some(text) = &r.text {
+            d = d.at(span::location(text, pointer));
+        }
+        r.diagnostics.push(d);
     }
 }
 
