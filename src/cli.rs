@@ -22,6 +22,8 @@ pub enum Command {
     Stats(StatsArgs),
     /// Convert legacy `3.0`/`2.0` threads to `openai_v1` (originals kept in a backup folder), or back with --reverse.
     Migrate(MigrateArgs),
+    /// Check, describe and import sensor datasets (manifest.json, labels.json, sessions/<id>/data.parquet).
+    Dataset(DatasetArgs),
     /// List the rules, or explain one (`threadkit rules TK201`).
     Rules(RulesArgs),
     /// Print an embedded JSON Schema (`threadkit schema thread.openai_v1`), or list them.
@@ -129,4 +131,63 @@ pub struct MigrateArgs {
     pub data_root: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct DatasetArgs {
+    #[command(subcommand)]
+    pub command: DatasetCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatasetCommand {
+    /// Audit a dataset folder: schemas, labels ↔ sessions, columns, timestamps, rates, gaps, missing values.
+    Check {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        /// Treat warnings as failures (exit code 1).
+        #[arg(long)]
+        deny_warnings: bool,
+        #[arg(long, value_enum, default_value = "auto")]
+        color: Color,
+    },
+    /// Channels, rates, session count, duration range and label counts.
+    Info {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Import recordings into the dataset layout (atomic, deterministic).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    /// The UEA/UCR time-series archive format (.ts).
+    UeaTs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[arg(long, value_enum)]
+    pub from: ImportFormat,
+    /// Input files (e.g. NAME_TRAIN.ts NAME_TEST.ts: session ids become train_0000…, test_0000…).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The dataset folder to write (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Sampling rate of every channel, in Hz (the .ts format does not record it).
+    #[arg(long, value_name = "HZ")]
+    pub sampling_rate_hz: f64,
+    /// `dataset_name` in the manifest (default: the file's @problemName).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Channel names, one per dimension, comma-separated (default: dim_0, dim_1, …).
+    #[arg(long, value_delimiter = ',')]
+    pub channels: Option<Vec<String>>,
+    /// Manifest description (default: the file's leading comments).
+    #[arg(long)]
+    pub description: Option<String>,
 }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod convert;
 pub mod data_root;
+pub mod dataset;
 pub mod diagnostic;
 pub mod fix;
 pub mod pyjson;

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each takes its parsed arguments and writers and
 //! returns an exit status; none of them calls `process::exit`.
 
+mod dataset;
 mod migrate;
 mod rules;
 mod schema;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
         Command::Validate(args) => validate::run(args, out, err),
         Command::Stats(args) => stats::run(args, out, err),
         Command::Migrate(args) => migrate::run(args, out, err),
+        Command::Dataset(args) => dataset::run(args, out, err),
         Command::Rules(args) => rules::run(args, out, err),
         Command::Schema(args) => schema::run(args, out, err),
     };
@@ -90,6 +92,17 @@ pub(crate) fn for_each_batch<T: Send>(
         each(&pool, results)?;
     }
     Ok(())
+}
+
+/// Whether human output gets colors: `--color`, else a terminal without `NO_COLOR`.
+pub(crate) fn use_color(color: crate::cli::Color) -> bool {
+    match color {
+        crate::cli::Color::Always => true,
+        crate::cli::Color::Never => false,
+        crate::cli::Color::Auto => {
+            std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none()
+        }
+    }
 }
 
 /// A worker pool of the requested size (default: one thread per core).

@@ -6,7 +6,7 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use crate::check::Options;
-use crate::cli::{Color, ValidateArgs};
+use crate::cli::ValidateArgs;
 use crate::diagnostic::Diagnostic;
 use crate::fix;
 use crate::report::{human::Renderer, json, Format, Totals};
@@ -15,7 +15,7 @@ use crate::span;
 use crate::validate::{file_stem, validate_entry, FileReport, Settings};
 use crate::write::atomic_write;
 
-use super::{for_each_batch, open_data_root, walk_args, ExitStatus};
+use super::{for_each_batch, open_data_root, use_color, walk_args, ExitStatus};
 
 pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
     let mut ignored: HashSet<&'static str> = HashSet::new();
@@ -40,11 +40,7 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
         keep_fixable: args.fix,
         summarize: false,
     };
-    let color = match args.color {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none(),
-    };
+    let color = use_color(args.color);
     let renderer = Renderer::new(color);
 
     let (walked, mut status) = walk_args(&args.walk, false, err)?;

@@ -217,6 +217,44 @@ rule!(MANIFEST_MISMATCH, "TK604", "manifest-mismatch", Error, "the manifest in t
 Why: the model reasoned over the channels in the message; if the dataset has changed, tool results no longer match the description.\n\
 Fix: regenerate the thread, or rebuild the first message from the current manifest.");
 
+// ---- datasets (`threadkit dataset check`) ------------------------------------------------
+rule!(SESSION_WITHOUT_DATA, "TK801", "session-without-data", Error, "a labelled session has no data file", fix: None,
+"What: every key of `labels.json` needs `sessions/<id>/data.parquet`.\n\
+Why: a thread about that session cannot run a single tool.\n\
+Fix: add the recording, or remove the session from labels.json.");
+rule!(SESSION_WITHOUT_LABELS, "TK802", "session-without-labels", Error, "a session has data but no labels", fix: None,
+"What: every folder in `sessions/` needs a key in `labels.json` with at least one label.\n\
+Why: without a ground truth, generated answers cannot be judged, and rejection sampling is impossible.\n\
+Fix: add the session's labels, or remove its folder.");
+rule!(SESSION_UNREADABLE, "TK803", "session-unreadable", Error, "a session's parquet file cannot be read", fix: None,
+"What: `data.parquet` is missing its footer, corrupt, too large, or has non-numeric columns.\n\
+Why: tools read every session; one broken file breaks every thread that touches it.\n\
+Fix: re-export the recording (`threadkit dataset import` writes valid files atomically).");
+rule!(COLUMNS_MISMATCH, "TK804", "columns-mismatch", Error, "a session's columns are not `timestamp_sec` + the manifest's channels", fix: None,
+"What: the first column must be `timestamp_sec`, followed by exactly the channels the manifest lists.\n\
+Why: the manifest is what the model reads; a channel it names but the file lacks turns into a failed tool call.\n\
+Fix: align the manifest and the files.");
+rule!(TIMESTAMPS_NOT_INCREASING, "TK805", "timestamps-not-increasing", Error, "`timestamp_sec` does not strictly increase", fix: None,
+"What: time must run forward: each timestamp larger than the one before, none missing (NaN).\n\
+Why: windows (`filter_by_time`) and rates are computed from timestamps.\n\
+Fix: sort the samples, drop duplicates, or rebuild the time column from the sampling rate.");
+rule!(SAMPLING_RATE_MISMATCH, "TK806", "sampling-rate-mismatch", Error, "the observed sampling rate differs from the manifest by more than 5%", fix: None,
+"What: (samples − 1) / duration must be within ±5% of each channel's `sampling_rate_hz`.\n\
+Why: frequencies (cadence, dominant frequency) computed by the tools would be wrong by the same factor.\n\
+Fix: correct the manifest's rate or the time column (seconds, never sample indices).");
+rule!(MISSING_VALUES, "TK807", "missing-values", Warning, "a session has missing (NaN) samples", fix: None,
+"What: some channel values are NaN (or null).\n\
+Why: statistics skip them, but a channel that is mostly missing misleads the model.\n\
+Fix: none needed if expected; otherwise re-export the recording.");
+rule!(TIME_GAPS, "TK808", "time-gaps", Warning, "a session's time column has gaps", fix: None,
+"What: consecutive timestamps more than 1.5 sampling periods apart.\n\
+Why: features that assume regular sampling (FFT, autocorrelation) are distorted across gaps.\n\
+Fix: none needed if the recording really paused; split the session if it matters.");
+rule!(UNSAFE_SESSION_NAME, "TK809", "unsafe-session-name", Error, "a session id cannot be a folder name", fix: None,
+"What: session ids must be one path component: no `/`, `\\`, `..`, NUL or control characters, at most 255 bytes.\n\
+Why: ids come from files and from model output; they must never reach outside the dataset folder.\n\
+Fix: rename the session.");
+
 /// Every rule, in code order.
 pub static ALL: &[&Rule] = &[
     &IO_ERROR,
@@ -259,6 +297,15 @@ pub static ALL: &[&Rule] = &[
     &SESSION_NOT_FOUND,
     &GROUND_TRUTH_MISMATCH,
     &MANIFEST_MISMATCH,
+    &SESSION_WITHOUT_DATA,
+    &SESSION_WITHOUT_LABELS,
+    &SESSION_UNREADABLE,
+    &COLUMNS_MISMATCH,
+    &TIMESTAMPS_NOT_INCREASING,
+    &SAMPLING_RATE_MISMATCH,
+    &MISSING_VALUES,
+    &TIME_GAPS,
+    &UNSAFE_SESSION_NAME,
 ];
 
 /// Look a rule up by code (`TK201`) or name (`tool-call-unanswered`), case-insensitively.

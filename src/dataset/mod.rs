@@ -1,0 +1,8 @@
+//! Sensor datasets in the layout of FORMATS.md §4:
+//! `manifest.json`, `labels.json`, `sessions/<id>/data.parquet`.
+
+pub mod check;
+pub mod import;
+pub mod info;
+pub mod recording;
+pub mod uea_ts;
