@@ -24,6 +24,10 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Check, describe and import sensor datasets (manifest.json, labels.json, sessions/<id>/data.parquet).
     Dataset(DatasetArgs),
+    /// The analysis tools: list them, print the OpenAI `tools` array, or run one from the shell.
+    Tools(ToolsArgs),
+    /// Re-run every recorded tool call of every thread and report results that differ.
+    Verify(VerifyArgs),
     /// List the rules, or explain one (`threadkit rules TK201`).
     Rules(RulesArgs),
     /// Print an embedded JSON Schema (`threadkit schema thread.openai_v1`), or list them.
@@ -190,4 +194,47 @@ pub struct ImportArgs {
     /// Manifest description (default: the file's leading comments).
     #[arg(long)]
     pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolsArgs {
+    #[command(subcommand)]
+    pub command: ToolsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// Name and description of every tool.
+    List,
+    /// The OpenAI `tools` array (function name, description, JSON Schema of the arguments).
+    Schema,
+    /// Run one tool and print its JSON result.
+    Run {
+        name: String,
+        /// The arguments, as a JSON object.
+        #[arg(long, default_value = "{}")]
+        args: String,
+        /// Folder of datasets.
+        #[arg(long, value_name = "DIR")]
+        data_root: PathBuf,
+        /// Dataset (needed when the data root holds several).
+        #[arg(long)]
+        dataset: Option<String>,
+        /// Load this session as the current artifact.
+        #[arg(long)]
+        session: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    /// Folder of datasets the threads were generated from.
+    #[arg(long, value_name = "DIR")]
+    pub data_root: PathBuf,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: Color,
 }

@@ -22,6 +22,7 @@ pub mod source;
 pub mod span;
 pub mod stats;
 pub mod thread;
+pub mod tools;
 pub mod validate;
 pub mod version;
 pub mod walk;

@@ -9,7 +9,7 @@ use common::*;
 const TESTED_IN_CODE: &[&str] = &["TK001", "TK005"];
 
 fn tested_elsewhere(code: &str) -> bool {
-    TESTED_IN_CODE.contains(&code) || code.starts_with("TK8")
+    TESTED_IN_CODE.contains(&code) || code.starts_with("TK8") || code.starts_with("TK9")
 }
 
 fn fixture_dir(code: &str, name: &str) -> std::path::PathBuf {

@@ -6,7 +6,9 @@ mod migrate;
 mod rules;
 mod schema;
 mod stats;
+mod tools;
 mod validate;
+mod verify;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -31,6 +33,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
         Command::Stats(args) => stats::run(args, out, err),
         Command::Migrate(args) => migrate::run(args, out, err),
         Command::Dataset(args) => dataset::run(args, out, err),
+        Command::Tools(args) => tools::run(args, out, err),
+        Command::Verify(args) => verify::run(args, out, err),
         Command::Rules(args) => rules::run(args, out, err),
         Command::Schema(args) => schema::run(args, out, err),
     };

@@ -255,6 +255,20 @@ rule!(UNSAFE_SESSION_NAME, "TK809", "unsafe-session-name", Error, "a session id 
 Why: ids come from files and from model output; they must never reach outside the dataset folder.\n\
 Fix: rename the session.");
 
+// ---- replayed tool calls (`threadkit verify`) ------------------------------------------------
+rule!(TOOL_RESULT_DIFFERS, "TK901", "tool-result-differs", Error, "a recorded tool result differs from running the call again", fix: None,
+"What: `threadkit verify` re-runs every recorded tool call on the data root and compares the result with the `tool` message.\n\
+Why: training data teaches the model what tools return; a result that the tool does not produce (edited, invented, or from another data version) teaches fiction.\n\
+Fix: regenerate the thread from that step, or restore the data the thread was made from.");
+rule!(TOOL_CALL_FAILS, "TK902", "tool-call-fails-now", Error, "a recorded tool call fails when run again", fix: None,
+"What: the call returned a result when the thread was made, but running it again gives an error (unknown tool, invalid arguments, missing data, unknown artifact).\n\
+Why: the thread cannot be reproduced; its results cannot be trusted.\n\
+Fix: check the data root and the thread's dataset and session.");
+rule!(NOT_REPLAYABLE, "TK903", "thread-not-replayable", Error, "the thread's session cannot be loaded for replay", fix: None,
+"What: `metadata.dataset` / `metadata.session` do not name a session with data under the data root.\n\
+Why: nothing in the thread can be verified.\n\
+Fix: point --data-root at the datasets the thread was generated from.");
+
 /// Every rule, in code order.
 pub static ALL: &[&Rule] = &[
     &IO_ERROR,
@@ -306,6 +320,9 @@ pub static ALL: &[&Rule] = &[
     &MISSING_VALUES,
     &TIME_GAPS,
     &UNSAFE_SESSION_NAME,
+    &TOOL_RESULT_DIFFERS,
+    &TOOL_CALL_FAILS,
+    &NOT_REPLAYABLE,
 ];
 
 /// Look a rule up by code (`TK201`) or name (`tool-call-unanswered`), case-insensitively.
