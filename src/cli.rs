@@ -170,6 +170,8 @@ pub enum DatasetCommand {
 pub enum ImportFormat {
     /// The UEA/UCR time-series archive format (.ts).
     UeaTs,
+    /// CSV: one file per session (named by the file), or long files with --session-column.
+    Csv,
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +196,15 @@ pub struct ImportArgs {
     /// Manifest description (default: the file's leading comments).
     #[arg(long)]
     pub description: Option<String>,
+    /// CSV: the column with each session's label.
+    #[arg(long, value_name = "COLUMN", required_if_eq("from", "csv"))]
+    pub label_column: Option<String>,
+    /// CSV: the column with the session id (for files holding many sessions).
+    #[arg(long, value_name = "COLUMN")]
+    pub session_column: Option<String>,
+    /// CSV: the column with the time in seconds (default: sample i at i / rate).
+    #[arg(long, value_name = "COLUMN")]
+    pub time_column: Option<String>,
 }
 
 #[derive(Debug, Args)]

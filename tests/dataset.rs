@@ -203,3 +203,58 @@ fn mutated_ts_files_never_panic() {
         let _ = threadkit::dataset::uea_ts::parse(&l.join("\n"));
     }
 }
+
+fn import_csv(files: &[&Path], out: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_threadkit"))
+        .args(["dataset", "import", "--from", "csv"])
+        .args(files.iter().map(|f| f.to_str().unwrap()))
+        .args(["--out", out.to_str().unwrap(), "--sampling-rate-hz", "4", "--label-column", "activity"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn csv_import_long_and_per_session_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let long = tmp.path().join("long.csv");
+    std::fs::write(&long, "subject,t,activity,ax,ay\ns1,0.0,walk,1,2\ns1,0.25,walk,1.5,?\ns2,0.0,sit,0,0\ns2,0.25,sit,0,0.1\ns2,0.5,sit,0,0.2\n").unwrap();
+    let out = tmp.path().join("long_ds");
+    let o = import_csv(&[&long], &out, &["--session-column", "subject", "--time-column", "t", "--name", "Long"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let check = threadkit(&["dataset", "check", out.to_str().unwrap(), "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(codes(&report), vec!["TK807"], "only the '?' is reported (a warning): {report:#}");
+    let rec = Recording::from_parquet(&out.join("sessions/s2/data.parquet"), 1 << 20).unwrap();
+    assert_eq!(rec.timestamps, vec![0.0, 0.25, 0.5]);
+    assert_eq!(rec.channel("ay").unwrap(), &[0.0, 0.1, 0.2]);
+
+    let (a, b) = (tmp.path().join("walk_01.csv"), tmp.path().join("sit_01.csv"));
+    std::fs::write(&a, "activity,ax\nwalk,1\nwalk,2\n").unwrap();
+    std::fs::write(&b, "activity,ax\nsit,0\nsit,0\n").unwrap();
+    let out = tmp.path().join("per_file");
+    assert_eq!(import_csv(&[&a, &b], &out, &[]).status.code(), Some(0));
+    let labels: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("labels.json")).unwrap()).unwrap();
+    assert_eq!(labels, serde_json::json!({"sit_01": ["sit"], "walk_01": ["walk"]}));
+}
+
+#[test]
+fn csv_import_refuses_inconsistent_or_hostile_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        ("activity,ax\nwalk,1\nsit,2\n", vec![], "one label"),
+        ("activity,ax\nwalk,1\nwalk,abc\n", vec![], "is not a number"),
+        ("activity,ax\nwalk,1\n", vec!["--time-column", "t"], "no column \"t\""),
+        ("s,activity,ax\n../x,walk,1\n", vec!["--session-column", "s"], "refused"),
+        ("activity\nwalk\n", vec![], "no channel columns"),
+    ];
+    for (i, (text, extra, needle)) in cases.into_iter().enumerate() {
+        let f = tmp.path().join(format!("case{i}.csv"));
+        std::fs::write(&f, text).unwrap();
+        let o = import_csv(&[&f], &tmp.path().join(format!("out{i}")), &extra);
+        assert_eq!(o.status.code(), Some(2), "{text:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "{text:?}: {err}");
+    }
+}

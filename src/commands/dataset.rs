@@ -78,6 +78,14 @@ fn run_import(a: ImportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         a.files.iter().map(|p| p.as_path()).zip(texts.iter().map(String::as_str)).collect();
     let imported = match a.from {
         ImportFormat::UeaTs => import::from_uea_ts(&inputs, &options),
+        ImportFormat::Csv => {
+            let cols = import::CsvColumns {
+                session: a.session_column,
+                label: a.label_column.unwrap_or_default(),
+                time: a.time_column,
+            };
+            import::from_csv(&inputs, &options, &cols)
+        }
     };
     let imported = match imported {
         Ok(i) => i,

@@ -101,6 +101,118 @@ pub fn from_uea_ts(files: &[(&Path, &str)], options: &ImportOptions) -> Result<I
     Ok(Imported { manifest, labels, sessions })
 }
 
+/// How CSV files map to sessions.
+#[derive(Debug, Clone, Default)]
+pub struct CsvColumns {
+    /// Column holding the session id (one long file, many sessions); without it each file is one session named by its stem.
+    pub session: Option<String>,
+    /// Column holding the session's label (constant within a session).
+    pub label: String,
+    /// Column holding the time in seconds; without it, sample i is at i / rate.
+    pub time: Option<String>,
+}
+
+/// Import CSV files: one per session, or long files with a session column.
+pub fn from_csv(files: &[(&Path, &str)], options: &ImportOptions, cols: &CsvColumns) -> Result<Imported, String> {
+    if !(options.sampling_rate_hz.is_finite() && options.sampling_rate_hz > 0.0) {
+        return Err(format!("--sampling-rate-hz must be a positive number, not {}", options.sampling_rate_hz));
+    }
+    // session → (label, times, rows of channel values), in a sorted map for stable ids.
+    type Rows = (String, Vec<f64>, Vec<Vec<f64>>);
+    let mut sessions: BTreeMap<String, Rows> = BTreeMap::new();
+    let mut channel_set: Option<Vec<String>> = None;
+    for (path, text) in files {
+        let where_ = |line: u64| format!("{}:{line}", path.display());
+        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+        let header: Vec<String> =
+            reader.headers().map_err(|e| format!("{}: {e}", path.display()))?.iter().map(str::to_string).collect();
+        let find = |name: &str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| format!("{}: no column {name:?} (columns: {})", path.display(), header.join(", ")))
+        };
+        let label_at = find(&cols.label)?;
+        let session_at = cols.session.as_deref().map(find).transpose()?;
+        let time_at = cols.time.as_deref().map(find).transpose()?;
+        let channels: Vec<String> = match &options.channels {
+            Some(c) => c.clone(),
+            None => header
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != session_at && Some(*i) != time_at && *i != label_at)
+                .map(|(_, h)| h.clone())
+                .collect(),
+        };
+        let channel_at: Vec<usize> = channels.iter().map(|c| find(c)).collect::<Result<_, _>>()?;
+        match &channel_set {
+            Some(prev) if *prev != channels => {
+                return Err(format!(
+                    "{}: channels {channels:?} differ from the earlier files' {prev:?}",
+                    path.display()
+                ))
+            }
+            _ => channel_set = Some(channels.clone()),
+        }
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("session").to_string();
+        for record in reader.records() {
+            let record = record.map_err(|e| format!("{}: {e}", path.display()))?;
+            let line = record.position().map_or(0, |p| p.line());
+            let session = match session_at {
+                Some(i) => record.get(i).unwrap_or("").to_string(),
+                None => stem.clone(),
+            };
+            crate::data_root::safe_name(&session)
+                .map_err(|why| format!("{}: session id {session:?} is refused: {why}", where_(line)))?;
+            let label = record.get(label_at).unwrap_or("").to_string();
+            let entry = sessions.entry(session.clone()).or_insert_with(|| (label.clone(), Vec::new(), Vec::new()));
+            if entry.0 != label {
+                return Err(format!(
+                    "{}: session {session:?} has label {label:?} here but {:?} earlier; a session has one label",
+                    where_(line),
+                    entry.0
+                ));
+            }
+            let number = |i: usize, what: &str| -> Result<f64, String> {
+                let raw = record.get(i).unwrap_or("");
+                match raw {
+                    "" | "?" | "NaN" | "nan" | "NA" => Ok(f64::NAN),
+                    _ => raw.parse::<f64>().map_err(|_| format!("{}: {what} {raw:?} is not a number", where_(line))),
+                }
+            };
+            if let Some(t) = time_at {
+                entry.1.push(number(t, "time")?);
+            }
+            entry.2.push(channel_at.iter().zip(&channels).map(|(&i, c)| number(i, c)).collect::<Result<_, _>>()?);
+        }
+    }
+    let names = channel_set.ok_or("no input files")?;
+    if names.is_empty() {
+        return Err("no channel columns: every column is the session, label or time column".into());
+    }
+    channel_names(Some(&names), names.len())?;
+    let mut labels = BTreeMap::new();
+    let mut out = Vec::new();
+    for (id, (label, times, rows)) in sessions {
+        let timestamps = if cols.time.is_some() {
+            times
+        } else {
+            (0..rows.len()).map(|k| k as f64 / options.sampling_rate_hz).collect()
+        };
+        let channels =
+            names.iter().enumerate().map(|(c, n)| (n.clone(), rows.iter().map(|r| r[c]).collect())).collect();
+        labels.insert(id.clone(), vec![label]);
+        out.push((id, Recording { timestamps, channels }));
+    }
+    let dataset_name = options.name.clone().unwrap_or_else(|| "imported".into());
+    let manifest = json!({
+        "dataset_name": dataset_name,
+        "description": options.description.clone().unwrap_or_else(|| "Imported from CSV".into()),
+        "channels": names.iter().map(|n| json!({"name": n, "description": format!("column {n} of the CSV input"), "sampling_rate_hz": options.sampling_rate_hz})).collect::<Vec<_>>(),
+    });
+    Ok(Imported { manifest, labels, sessions: out })
+}
+
 fn channel_names(given: Option<&[String]>, dims: usize) -> Result<Vec<String>, String> {
     match given {
         Some(names) if names.len() != dims => {
