@@ -10,7 +10,7 @@ ROUNDS=${1:-3}
 OUT=bench/out
 DATA=$OUT/har_root
 mkdir -p "$OUT"
-cargo build --release --quiet --examples
+cargo build --release --quiet --bins --examples
 [ -d "$DATA/uci_har" ] || cargo run --release --quiet --example make_har_dataset -- "$DATA/uci_har"
 if [ ! -x "$OUT/venv/bin/python" ] || ! "$OUT/venv/bin/python" -c "import pandas, pyarrow" 2>/dev/null; then
   python3 -m venv "$OUT/venv"

@@ -37,9 +37,9 @@ pub struct Walk {
 
 impl Walk {
     /// Every file to check: explicit files as given, directories recursively, sorted by name.
-    pub fn entries(self) -> impl Iterator<Item = Entry> {
+    pub fn entries(self) -> impl Iterator<Item = Entry> + Send {
         let options = self.options;
-        self.roots.into_iter().flat_map(move |root| -> Box<dyn Iterator<Item = Entry>> {
+        self.roots.into_iter().flat_map(move |root| -> Box<dyn Iterator<Item = Entry> + Send> {
             match root {
                 Root::File(path) => Box::new(std::iter::once(Entry { path, problem: None })),
                 Root::Problem(path, problem) => Box::new(std::iter::once(Entry { path, problem: Some(problem) })),
@@ -75,7 +75,7 @@ pub fn walk(args: &[PathBuf], options: WalkOptions) -> Walk {
     Walk { missing, roots, options }
 }
 
-fn walk_dir(root: PathBuf, options: WalkOptions) -> impl Iterator<Item = Entry> {
+fn walk_dir(root: PathBuf, options: WalkOptions) -> impl Iterator<Item = Entry> + Send {
     let walker = walkdir::WalkDir::new(&root).follow_links(options.follow_links).sort_by_file_name().into_iter();
     walker
         .filter_entry(move |e| {

@@ -81,21 +81,35 @@ pub(crate) fn open_data_root(
 }
 
 /// Run `work` on every entry in parallel, in batches, and hand each batch's results
-/// to `each` in walk order. Only one batch of entries and results is held at a time.
+/// to `each` in walk order. The workers check batch n+1 while this thread reports
+/// batch n, so walking and printing never leave a core idle; at most two batches of
+/// results are held at a time, so memory does not grow with the tree.
 pub(crate) fn for_each_batch<T: Send>(
-    entries: impl Iterator<Item = Entry>,
+    entries: impl Iterator<Item = Entry> + Send,
     jobs: Option<usize>,
     work: impl Fn(&Entry) -> T + Sync,
     mut each: impl FnMut(&rayon::ThreadPool, Vec<T>) -> io::Result<()>,
 ) -> io::Result<()> {
     let pool = pool(jobs);
-    let mut entries = entries.peekable();
-    while entries.peek().is_some() {
-        let batch: Vec<Entry> = entries.by_ref().take(BATCH).collect();
-        let results: Vec<T> = pool.install(|| batch.par_iter().map(&work).collect());
-        each(&pool, results)?;
-    }
-    Ok(())
+    let (pool_ref, work) = (&pool, &work);
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<T>>(1);
+        scope.spawn(move || {
+            let mut entries = entries.peekable();
+            while entries.peek().is_some() {
+                let batch: Vec<Entry> = entries.by_ref().take(BATCH).collect();
+                let results: Vec<T> = pool_ref.install(|| batch.par_iter().map(work).collect());
+                // The receiver is gone only when reporting failed: stop walking.
+                if tx.send(results).is_err() {
+                    break;
+                }
+            }
+        });
+        for results in rx {
+            each(pool_ref, results)?;
+        }
+        Ok(())
+    })
 }
 
 /// Whether human output gets colors: `--color`, else a terminal without `NO_COLOR`.
