@@ -134,42 +134,31 @@ fn every_dataset_rule_fires_on_a_broken_copy() {
 #[test]
 fn hostile_ts_files_are_refused_with_the_line() {
     let tmp = tempfile::tempdir().unwrap();
-    let bad = tmp.path().join("Bad_TRAIN.ts");
-    std::fs::write(&bad, "@problemName Bad\n@dimensions 2\n@classLabel true a b\n@data\n1,2:3,4:a\n1,2:3:b\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_threadkit"))
-        .args([
-            "dataset",
-            "import",
-            "--from",
-            "uea-ts",
-            bad.to_str().unwrap(),
-            "--out",
-            tmp.path().join("o").to_str().unwrap(),
-            "--sampling-rate-hz",
-            "10",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Bad_TRAIN.ts: line 6") && err.contains("equal, non-zero lengths"), "{err}");
-    assert!(!tmp.path().join("o").exists(), "nothing is written for a broken input");
-    for args in [vec!["--sampling-rate-hz", "0"], vec!["--sampling-rate-hz", "10", "--channels", "a,../b"]] {
-        let good = root().join("fixtures/uea/BasicMotions_TEST.ts");
-        let out = Command::new(env!("CARGO_BIN_EXE_threadkit"))
+    let import = |file: &Path, out: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_threadkit"))
             .args([
                 "dataset",
                 "import",
                 "--from",
                 "uea-ts",
-                good.to_str().unwrap(),
+                file.to_str().unwrap(),
                 "--out",
-                tmp.path().join("p").to_str().unwrap(),
+                tmp.path().join(out).to_str().unwrap(),
             ])
-            .args(&args)
+            .args(extra)
             .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+            .unwrap()
+    };
+    let bad = tmp.path().join("Bad_TRAIN.ts");
+    std::fs::write(&bad, "@problemName Bad\n@dimensions 2\n@classLabel true a b\n@data\n1,2:3,4:a\n1,2:3:b\n").unwrap();
+    let out = import(&bad, "o", &["--sampling-rate-hz", "10"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Bad_TRAIN.ts: line 6") && err.contains("equal, non-zero lengths"), "{err}");
+    assert!(!tmp.path().join("o").exists(), "nothing is written for a broken input");
+    let good = root().join("fixtures/uea/BasicMotions_TEST.ts");
+    for args in [vec!["--sampling-rate-hz", "0"], vec!["--sampling-rate-hz", "10", "--channels", "a,../b"]] {
+        assert_eq!(import(&good, "p", &args).status.code(), Some(2), "{args:?}");
     }
 }
 

@@ -20,6 +20,16 @@ pub struct ImportOptions {
     pub description: Option<String>,
 }
 
+impl ImportOptions {
+    fn check(&self) -> Result<(), String> {
+        if self.sampling_rate_hz.is_finite() && self.sampling_rate_hz > 0.0 {
+            Ok(())
+        } else {
+            Err(format!("--sampling-rate-hz must be a positive number, not {}", self.sampling_rate_hz))
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Imported {
     pub manifest: Value,
@@ -40,9 +50,7 @@ fn split_of(path: &Path) -> String {
 
 /// Import UEA `.ts` files: every case becomes a session whose ground truth is its class label.
 pub fn from_uea_ts(files: &[(&Path, &str)], options: &ImportOptions) -> Result<Imported, String> {
-    if !(options.sampling_rate_hz.is_finite() && options.sampling_rate_hz > 0.0) {
-        return Err(format!("--sampling-rate-hz must be a positive number, not {}", options.sampling_rate_hz));
-    }
+    options.check()?;
     let mut problem = None;
     let mut description = String::new();
     let mut dims = None;
@@ -114,9 +122,7 @@ pub struct CsvColumns {
 
 /// Import CSV files: one per session, or long files with a session column.
 pub fn from_csv(files: &[(&Path, &str)], options: &ImportOptions, cols: &CsvColumns) -> Result<Imported, String> {
-    if !(options.sampling_rate_hz.is_finite() && options.sampling_rate_hz > 0.0) {
-        return Err(format!("--sampling-rate-hz must be a positive number, not {}", options.sampling_rate_hz));
-    }
+    options.check()?;
     // session → (label, times, rows of channel values), in a sorted map for stable ids.
     type Rows = (String, Vec<f64>, Vec<Vec<f64>>);
     let mut sessions: BTreeMap<String, Rows> = BTreeMap::new();
