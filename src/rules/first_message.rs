@@ -45,12 +45,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     let layout = FirstMessage::parse(content);
     match layout {
         Some(ref layout) => {
-            // Checked without building the value: every thread carries a manifest.
-            let is_object = layout.manifest_text.trim_start().starts_with('{');
-            let syntax = serde_json::from_str::<serde::de::IgnoredAny>(layout.manifest_text).map(|_| ());
-            if let Err(e) =
-                syntax.and_then(|()| if is_object { Ok(()) } else { Err(serde::de::Error::custom("not an object")) })
-            {
+            if let Err(e) = manifest_is_object(layout.manifest_text) {
                 out.push(
                     Diagnostic::new(
                         &FIRST_MESSAGE_LAYOUT,
@@ -102,6 +97,30 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+}
+
+/// Whether the manifest text is a JSON object. Every thread embeds one, and a corpus
+/// has only a few distinct manifests (one per dataset), so texts already found good are
+/// remembered per worker and compared byte for byte instead of being parsed again.
+fn manifest_is_object(text: &str) -> Result<(), serde_json::Error> {
+    use std::cell::RefCell;
+    thread_local! {
+        static KNOWN_GOOD: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    }
+    if KNOWN_GOOD.with_borrow(|known| known.iter().any(|k| k == text)) {
+        return Ok(());
+    }
+    // Syntax is checked without building the value.
+    serde_json::from_str::<serde::de::IgnoredAny>(text)?;
+    if !text.trim_start().starts_with('{') {
+        return Err(serde::de::Error::custom("not an object"));
+    }
+    KNOWN_GOOD.with_borrow_mut(|known| {
+        if known.len() < 64 {
+            known.push(text.to_string());
+        }
+    });
+    Ok(())
 }
 
 pub(crate) fn abbreviate(s: &str) -> String {
