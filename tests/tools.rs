@@ -48,6 +48,7 @@ fn artifact_ids_are_the_same_in_every_process() {
 fn hostile_arguments_get_clear_error_results() {
     let cases: &[(&str, &str, &str)] = &[
         ("select_channels", "{}", "channel_names"),
+        ("select_channels", r#"{"channel_names": []}"#, "invalid arguments"),
         ("select_channels", r#"{"channel_names": ["nope"]}"#, "unknown channels"),
         (
             "select_channels",
