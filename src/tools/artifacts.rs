@@ -7,11 +7,12 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::data_root::{safe_name, DataRoot};
+use crate::data_root::{safe_name, DataRoot, Dataset};
 use crate::dataset::recording::Recording;
 
 #[derive(Debug, Clone)]
@@ -69,6 +70,8 @@ pub struct Workspace {
     order: Vec<String>,
     /// The artifact a tool uses when none is named; `None` before a session is loaded.
     pub current: Option<String>,
+    /// The dataset's manifest and labels, read once when the workspace opens (checked `Ok`).
+    loaded: Arc<Result<Dataset, String>>,
 }
 
 impl Workspace {
@@ -84,16 +87,20 @@ impl Workspace {
             artifacts: BTreeMap::new(),
             order: Vec::new(),
             current: None,
+            loaded,
         })
+    }
+
+    /// The dataset's manifest and labels, as loaded when the workspace opened.
+    pub fn data(&self) -> &Dataset {
+        self.loaded.as_ref().as_ref().expect("a workspace only opens on a dataset that loaded")
     }
 
     /// Load the session as the first artifact.
     pub fn open(root: &DataRoot, dataset: &str, session: &str) -> Result<Workspace, String> {
         safe_name(session).map_err(|why| format!("session id {session:?} is refused: {why}"))?;
         let mut ws = Workspace::for_dataset(root, dataset)?;
-        let loaded = root.dataset(dataset);
-        let ds = loaded.as_ref().as_ref().map_err(Clone::clone)?;
-        let path = ds.dir.join("sessions").join(session).join("data.parquet");
+        let path = ws.data().dir.join("sessions").join(session).join("data.parquet");
         if !path.is_file() {
             return Err(format!(
                 "session {session:?} has no data in dataset {dataset:?} ({} does not exist)",

@@ -13,7 +13,6 @@ use std::sync::OnceLock;
 use serde_json::{json, Value};
 
 use self::artifacts::{Payload, Workspace};
-use crate::data_root::DataRoot;
 use crate::dataset::recording::Recording;
 
 pub struct Tool {
@@ -158,9 +157,7 @@ type Loaded = (Value, BTreeMap<String, Vec<String>>, std::path::PathBuf);
 
 fn load_dataset(ws: &Workspace, args: &Value) -> Result<Loaded, String> {
     let (dir, _) = dataset_of(ws, args)?;
-    let root = DataRoot::new(&ws.data_root);
-    let loaded = root.dataset(&ws.dataset);
-    let ds = loaded.as_ref().as_ref().map_err(Clone::clone)?;
+    let ds = ws.data();
     let labels: BTreeMap<String, Vec<String>> = ds.labels.clone().unwrap_or_default().into_iter().collect();
     Ok((ds.manifest.clone(), labels, dir))
 }
