@@ -26,6 +26,8 @@ pub enum Command {
     Dataset(DatasetArgs),
     /// The analysis tools: list them, print the OpenAI `tools` array, or run one from the shell.
     Tools(ToolsArgs),
+    /// Turn validated threads into training files (OpenAI, TRL, Axolotl, LLaMA-Factory, raw).
+    Export(ExportArgs),
     /// Re-run every recorded tool call of every thread and report results that differ.
     Verify(VerifyArgs),
     /// List the rules, or explain one (`threadkit rules TK201`).
@@ -87,6 +89,75 @@ pub struct ValidateArgs {
     /// Colors in human output.
     #[arg(long, value_enum, default_value = "auto")]
     pub color: Color,
+    /// Check training files (JSONL) against an export profile's rules instead of threads.
+    #[arg(long, value_enum, conflicts_with = "fix")]
+    pub profile: Option<crate::export::profile::Profile>,
+    /// With --profile: the token limit per example (default for openai: 65536).
+    #[arg(long, value_name = "N", requires = "profile")]
+    pub max_tokens: Option<usize>,
+    /// With --profile: the tokenizer that counts tokens.
+    #[arg(long, value_enum, default_value = "o200k_base", requires = "profile")]
+    pub tokenizer: crate::export::tokens::Tokenizer,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    /// Output folder, or a file ending in .jsonl (.jsonl.gz, .jsonl.zst) for a single unsplit file.
+    #[arg(long, value_name = "FILE_OR_DIR")]
+    pub out: PathBuf,
+    /// The training format.
+    #[arg(long, value_enum)]
+    pub profile: crate::export::profile::Profile,
+    /// Statuses to export, comma-separated, or `all`.
+    #[arg(long, value_delimiter = ',', default_value = "finished")]
+    pub status: Vec<String>,
+    /// Only threads whose final answer matched the ground truth (rejection sampling).
+    #[arg(long)]
+    pub correct_only: bool,
+    /// Only threads with at least N tool calls.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub min_tool_calls: usize,
+    /// Only these datasets (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub dataset: Vec<String>,
+    /// Only these ground-truth labels (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub label: Vec<String>,
+    /// Leave out examples longer than N tokens (counted with --tokenizer).
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<usize>,
+    #[arg(long, value_enum, default_value = "o200k_base")]
+    pub tokenizer: crate::export::tokens::Tokenizer,
+    /// Splits and their ratios, e.g. train=0.9,val=0.1 (grouped by session, stratified by dataset and label).
+    #[arg(long, value_name = "NAME=RATIO,…")]
+    pub split: Option<String>,
+    /// Seed of the split assignment.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// At most N examples per file (files are named NAME-00000-of-00003.jsonl).
+    #[arg(long, value_name = "N")]
+    pub shard_size: Option<usize>,
+    #[arg(long, value_enum, default_value = "none")]
+    pub compress: crate::export::sink::Compression,
+    /// Text a format has no place for (llama-factory: reasoning before a tool call): drop it and report, or skip the thread.
+    #[arg(long, value_enum, default_value = "drop")]
+    pub unplaceable: crate::export::profile::Unplaceable,
+    /// Fail (write nothing) if any thread is invalid, instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
+    /// Folder of datasets: validate threads against it, and supply manifests for legacy threads.
+    #[arg(long, value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+    /// Name of the dataset in dataset_info.json / axolotl.yaml.
+    #[arg(long, default_value = "threadkit")]
+    pub name: String,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+    /// No preview and no list of skipped threads (human format).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

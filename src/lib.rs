@@ -13,6 +13,7 @@ pub mod convert;
 pub mod data_root;
 pub mod dataset;
 pub mod diagnostic;
+pub mod export;
 pub mod fix;
 pub mod pyjson;
 pub mod report;

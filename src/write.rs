@@ -29,14 +29,20 @@ fn parent_of(path: &Path) -> &Path {
 
 /// Write `bytes` to a temporary file beside `target` (keeping `target`'s permissions).
 pub fn stage(target: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
+    let mut staged = stage_empty(target)?;
+    staged.file.write_all(bytes)?;
+    Ok(staged)
+}
+
+/// An empty temporary file beside `target`, for content written as a stream (`Staged::file`).
+pub fn stage_empty(target: &Path) -> std::io::Result<Staged> {
     let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("threadkit");
     // Hidden, so that a walk running at the same moment never picks it up, and
     // recognisable, so that `remove_stale_temporaries` can clear what a killed run left.
-    let mut file = tempfile::Builder::new()
+    let file = tempfile::Builder::new()
         .prefix(&format!("{TEMP_PREFIX}{name}."))
         .suffix(TEMP_SUFFIX)
         .tempfile_in(parent_of(target))?;
-    file.write_all(bytes)?;
     if let Ok(meta) = std::fs::metadata(target) {
         file.as_file().set_permissions(meta.permissions())?;
     }
@@ -51,6 +57,11 @@ impl Staged {
 
     pub fn target(&self) -> &Path {
         &self.target
+    }
+
+    /// The temporary file, to write into before `make_durable`.
+    pub fn file(&self) -> &std::fs::File {
+        self.file.as_file()
     }
 }
 

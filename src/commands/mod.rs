@@ -2,6 +2,7 @@
 //! returns an exit status; none of them calls `process::exit`.
 
 mod dataset;
+mod export;
 mod migrate;
 mod rules;
 mod schema;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
         Command::Migrate(args) => migrate::run(args, out, err),
         Command::Dataset(args) => dataset::run(args, out, err),
         Command::Tools(args) => tools::run(args, out, err),
+        Command::Export(args) => export::run(args, out, err),
         Command::Verify(args) => verify::run(args, out, err),
         Command::Rules(args) => rules::run(args, out, err),
         Command::Schema(args) => schema::run(args, out, err),

@@ -34,6 +34,9 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
         Ok(d) => d,
         Err(status) => return Ok(status),
     };
+    if let Some(profile) = args.profile {
+        return run_training(&args, profile, out, err);
+    }
     let settings = Settings {
         max_file_size: args.walk.max_file_size,
         data_root: data_root.as_ref(),
@@ -97,6 +100,64 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
     }
     Ok(status)
 }
+
+/// `validate --profile P`: training files, one example per line, against the profile's rules.
+fn run_training(
+    args: &ValidateArgs,
+    profile: crate::export::profile::Profile,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> io::Result<ExitStatus> {
+    use crate::export::profile::Profile;
+    let settings = crate::validate::TrainingSettings {
+        profile,
+        max_tokens: args.max_tokens.or((profile == Profile::Openai).then_some(OPENAI_MAX_TOKENS)),
+        counter: crate::export::tokens::Counter::new(args.tokenizer),
+    };
+    let renderer = Renderer::new(use_color(args.color));
+    let (walked, mut status) = walk_args(&args.walk, false, err)?;
+    let mut totals = Totals::default();
+    let mut first_entry = true;
+    if args.format == Format::Json {
+        write!(out, "{{\"files\": [")?;
+    }
+    for_each_batch(
+        walked.entries(),
+        args.walk.jobs,
+        |e| crate::validate::validate_training_entry(e, &settings),
+        |_, reports| {
+            for mut report in reports {
+                report.records.iter_mut().for_each(|r| r.diagnostics.retain(|d| !args.ignore.iter().any(|i| rules::find(i).is_some_and(|r| r.code == d.code()))));
+                totals.add(&report);
+                match args.format {
+                    Format::Human if !args.quiet => out.write_all(renderer.file(&report).as_bytes())?,
+                    Format::Human => {}
+                    Format::Json => {
+                        for entry in json::entries(&report) {
+                            if !first_entry {
+                                out.write_all(b",")?;
+                            }
+                            first_entry = false;
+                            write!(out, "\n  {entry}")?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        },
+    )?;
+    match args.format {
+        Format::Json => writeln!(out, "\n], \"summary\": {}}}", json::summary(&totals))?,
+        Format::Human => out.write_all(renderer.summary(&totals, 0).as_bytes())?,
+    }
+    if (totals.errors > 0 || (args.deny_warnings && totals.warnings > 0)) && status == ExitStatus::Success {
+        status = ExitStatus::Failure;
+    }
+    Ok(status)
+}
+
+/// OpenAI's per-example limit for current models (gpt-4o, gpt-4.1 families).
+pub const OPENAI_MAX_TOKENS: usize = 65_536;
 
 /// Where each id was first seen, in little memory per thread: a 64-bit hash of the id
 /// and the place in one shared string. A hash match is confirmed by re-reading the

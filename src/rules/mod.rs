@@ -11,6 +11,7 @@ mod first_message;
 mod legacy;
 mod lifecycle;
 mod tool_calls;
+pub mod training;
 
 pub use crate::check::Context;
 
@@ -217,6 +218,61 @@ rule!(MANIFEST_MISMATCH, "TK604", "manifest-mismatch", Error, "the manifest in t
 Why: the model reasoned over the channels in the message; if the dataset has changed, tool results no longer match the description.\n\
 Fix: regenerate the thread, or rebuild the first message from the current manifest.");
 
+// ---- training files (`threadkit validate --profile`, and every line `export` writes) -------------
+rule!(TRAINING_NOT_AN_EXAMPLE, "TK701", "training-not-an-example", Error, "the line is not an example of the profile's format", fix: None,
+"What: a training file line must be a JSON object with the profile's main key: `messages` (openai, trl, axolotl) or `conversations` (llama-factory), a non-empty list.\n\
+Why: loaders skip or reject such lines; OpenAI refuses the whole file.\n\
+Fix: regenerate the file with `threadkit export --profile P`.");
+rule!(TRAINING_CONTENT_NOT_STRING, "TK702", "training-content-not-string", Error, "a message's text is not a string", fix: None,
+"What: openai: `content` of system, user and tool messages is a string (an assistant that calls a tool may omit it); trl and axolotl: every `content` is a string in every row; llama-factory: every `value` is a string.\n\
+Why: OpenAI rejects other types; Hugging Face `datasets` infers one type per column, so a row with object content changes the column's type and strings that look like JSON come back decoded.\n\
+Example: `{\"role\": \"tool\", \"content\": {\"mean\": 0.1}}`.\n\
+Fix: serialize the value to a JSON string (`threadkit export` does).");
+rule!(TRAINING_NULL_VALUE, "TK703", "training-null-value", Error, "a key is present with the value null", fix: None,
+"What: a message key written as `null`, such as `\"tool_calls\": null`.\n\
+Why: OpenAI's fine-tuning schema has no nullable fields: omit the key instead; some chat templates test `is defined`, not truthiness, and render `None`.\n\
+Fix: remove the key.");
+rule!(TRAINING_ARGUMENTS, "TK704", "training-arguments-type", Error, "tool call arguments have the wrong type for the profile", fix: None,
+"What: openai: `function.arguments` is a string holding a JSON object. trl: an object (chat templates apply `tojson` to it; a string would be encoded twice). axolotl: either. llama-factory: a `function_call` value is a JSON string of `{\"name\", \"arguments\": <object>}`.\n\
+Why: each framework reads exactly one form; the other one fails to load or trains the model on a doubly-escaped string.\n\
+Fix: export again with the right `--profile`.");
+rule!(TRAINING_TOOL_PAIRING, "TK705", "training-tool-pairing", Error, "a tool call and its result do not pair up", fix: None,
+"What: every tool call has an `id`, is answered by a later `tool` message with the same `tool_call_id`, and every `tool` message answers an earlier call.\n\
+Why: OpenAI rejects tool messages without a matching call; templates that interleave results with calls render the conversation wrongly.\n\
+Fix: export from threads that pass `threadkit validate`.");
+rule!(TRAINING_UNDEFINED_TOOL, "TK706", "training-undefined-tool", Error, "a called function is not defined in the example's `tools`", fix: None,
+"What: the name of every called function must appear in the example's `tools` list.\n\
+Why: the model is trained to call a function it was never shown; OpenAI reports the example as invalid.\n\
+Fix: include the tool's definition (`threadkit export` adds every called tool, inferring a schema for tools threadkit does not know).");
+rule!(TRAINING_WEIGHT, "TK707", "training-weight", Error, "`weight` must be 0 or 1, on assistant messages only", fix: None,
+"What: OpenAI's format lets an assistant message carry `weight: 0` (not trained on) or `weight: 1`.\n\
+Why: other values or other roles are rejected.\n\
+Fix: use 0 or 1 on assistant messages, or remove the key.");
+rule!(TRAINING_NO_ASSISTANT, "TK708", "training-no-assistant", Error, "the example has no assistant turn to learn from", fix: None,
+"What: an example needs at least one assistant (`gpt` / `function_call`) turn.\n\
+Why: there is nothing to train on; OpenAI rejects such examples.\n\
+Fix: drop the example, or export only finished threads.");
+rule!(TRAINING_TOO_LONG, "TK709", "training-too-long", Error, "the example has more tokens than the limit", fix: None,
+"What: the example's token count (messages and tool definitions, counted with `--tokenizer`) exceeds `--max-tokens` (default 65,536, OpenAI's limit for current models; 16,385 for gpt-3.5-turbo).\n\
+Why: OpenAI rejects longer examples; other trainers truncate them silently, cutting off the final answer.\n\
+Fix: export with `--max-tokens N` to leave long threads out.");
+rule!(TRAINING_TOO_FEW, "TK710", "training-too-few-examples", Error, "OpenAI fine-tuning needs at least 10 examples", fix: None,
+"What: an `openai` training file has fewer than 10 lines.\n\
+Why: OpenAI refuses to start a job with fewer than 10 examples.\n\
+Fix: export more threads (`--status all`, fewer filters), or generate more.");
+rule!(TRAINING_UNKNOWN_KEY, "TK711", "training-unknown-key", Error, "a key or role the profile's format does not have", fix: None,
+"What: a message with a role outside system/user/assistant/tool (llama-factory: `from` outside human/gpt/function_call/observation), or a key that the format does not define.\n\
+Why: strict loaders (OpenAI) reject the example; lenient ones drop the data silently.\n\
+Fix: export again with `threadkit export --profile P`.");
+rule!(TRAINING_TOOLS_MALFORMED, "TK712", "training-tools-malformed", Error, "the example's `tools` is not in the profile's form", fix: None,
+"What: openai, trl, axolotl: `tools` is a list of `{\"type\": \"function\", \"function\": {\"name\", \"description\", \"parameters\"}}`; llama-factory: `tools` is a JSON string holding such a list (or of the bare functions).\n\
+Why: the tool definitions are rendered into the system prompt by the template; a malformed entry is dropped or crashes the loader.\n\
+Fix: export again with `threadkit export --profile P`.");
+rule!(TRAINING_TURN_ORDER, "TK713", "training-turn-order", Error, "the turns are not in the order the format requires", fix: None,
+"What: llama-factory (sharegpt): after an optional system prompt, turns alternate — human or observation at odd positions (1st, 3rd, …), gpt or function_call at even ones — and their number is even; an observation follows a function_call. openai: a system message may only come first.\n\
+Why: LLaMA-Factory skips a misordered example with only a log line, so data disappears silently.\n\
+Fix: export with `--profile llama-factory`, which merges consecutive assistant messages and reports what it had to drop.");
+
 // ---- datasets (`threadkit dataset check`) ------------------------------------------------
 rule!(SESSION_WITHOUT_DATA, "TK801", "session-without-data", Error, "a labelled session has no data file", fix: None,
 "What: every key of `labels.json` needs `sessions/<id>/data.parquet`.\n\
@@ -311,6 +367,19 @@ pub static ALL: &[&Rule] = &[
     &SESSION_NOT_FOUND,
     &GROUND_TRUTH_MISMATCH,
     &MANIFEST_MISMATCH,
+    &TRAINING_NOT_AN_EXAMPLE,
+    &TRAINING_CONTENT_NOT_STRING,
+    &TRAINING_NULL_VALUE,
+    &TRAINING_ARGUMENTS,
+    &TRAINING_TOOL_PAIRING,
+    &TRAINING_UNDEFINED_TOOL,
+    &TRAINING_WEIGHT,
+    &TRAINING_NO_ASSISTANT,
+    &TRAINING_TOO_LONG,
+    &TRAINING_TOO_FEW,
+    &TRAINING_UNKNOWN_KEY,
+    &TRAINING_TOOLS_MALFORMED,
+    &TRAINING_TURN_ORDER,
     &SESSION_WITHOUT_DATA,
     &SESSION_WITHOUT_LABELS,
     &SESSION_UNREADABLE,

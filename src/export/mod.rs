@@ -1,0 +1,223 @@
+//! Validated threads → training files. The per-thread step (`prepare`: validate,
+//! filter, convert, count tokens, re-check the example) runs on worker threads and
+//! returns one `Outcome`; `commands::export` spools the examples, assigns splits,
+//! orders them by id and writes the files.
+
+pub mod profile;
+pub mod sink;
+pub mod split;
+pub mod tokens;
+
+use serde_json::Value;
+
+use crate::check::{self, Options};
+use crate::convert::{self, Provenance};
+use crate::data_root::DataRoot;
+use crate::source;
+use crate::thread::ThreadView;
+use crate::version::Version;
+
+use profile::{Changes, Conversation, Profile, Unplaceable};
+use tokens::Counter;
+
+/// Which threads to export. Empty lists mean "any".
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Filters {
+    /// `None`: every status.
+    pub statuses: Option<Vec<String>>,
+    pub correct_only: bool,
+    pub min_tool_calls: usize,
+    pub datasets: Vec<String>,
+    pub labels: Vec<String>,
+    pub max_tokens: Option<usize>,
+}
+
+pub struct Settings<'a> {
+    pub profile: Profile,
+    pub filters: Filters,
+    pub unplaceable: Unplaceable,
+    pub counter: Counter,
+    pub data_root: Option<&'a DataRoot>,
+}
+
+/// Why a thread was not exported. The order is the order of the checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Skip {
+    Invalid,
+    DuplicateId,
+    Status,
+    Dataset,
+    Label,
+    NotCorrect,
+    TooFewToolCalls,
+    Unconvertible,
+    TooManyTokens,
+}
+
+impl Skip {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Skip::Invalid => "invalid (fails `threadkit validate`)",
+            Skip::DuplicateId => "duplicate id",
+            Skip::Status => "status not selected",
+            Skip::Dataset => "dataset not selected",
+            Skip::Label => "label not selected",
+            Skip::NotCorrect => "not correct (--correct-only)",
+            Skip::TooFewToolCalls => "too few tool calls",
+            Skip::Unconvertible => "cannot be carried by the profile",
+            Skip::TooManyTokens => "too many tokens",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Example {
+    pub id: String,
+    pub dataset: String,
+    pub session: String,
+    pub label: String,
+    pub tokens: usize,
+    /// The example as one JSON line (no newline).
+    pub line: Vec<u8>,
+    pub changes: Changes,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Exported(Box<Example>),
+    Skipped { reason: Skip, id: Option<String>, detail: String },
+}
+
+fn skipped(reason: Skip, id: Option<&str>, detail: impl Into<String>) -> Outcome {
+    Outcome::Skipped { reason, id: id.map(str::to_string), detail: detail.into() }
+}
+
+/// Everything that happens to one thread, from its text to its example line.
+pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> Outcome {
+    let doc = match source::parse(text) {
+        Ok(doc) => doc,
+        Err(failure) => return skipped(Skip::Invalid, None, format!("{}: {}", failure.code(), failure.message)),
+    };
+    let checked = check::check(&doc, file_stem, Options { data_root: settings.data_root });
+    let id = checked.id.as_deref();
+    if let Some(first) = checked.diagnostics.iter().find(|d| d.is_error()) {
+        let at = if first.pointer.is_empty() { String::new() } else { format!(" (at {})", first.pointer) };
+        return skipped(Skip::Invalid, id, format!("{}: {}{at}", first.code(), first.message));
+    }
+    let Some(version) = checked.version else { return skipped(Skip::Invalid, id, "not a thread") };
+    let view = ThreadView::new(&doc, version);
+    let f = &settings.filters;
+    let status = view.status_str().unwrap_or("");
+    if let Some(statuses) = &f.statuses {
+        if !statuses.iter().any(|s| s == status) {
+            return skipped(Skip::Status, id, format!("status {status:?}"));
+        }
+    }
+    let dataset = view.dataset().unwrap_or("").to_string();
+    if !f.datasets.is_empty() && !f.datasets.iter().any(|d| d == &dataset) {
+        return skipped(Skip::Dataset, id, format!("dataset {dataset:?}"));
+    }
+    let label = view.ground_truth().unwrap_or("").to_string();
+    if !f.labels.is_empty() && !f.labels.iter().any(|l| crate::thread::same_label(l, &label)) {
+        return skipped(Skip::Label, id, format!("label {label:?}"));
+    }
+    if f.correct_only && view.is_correct() != Some(true) {
+        return skipped(Skip::NotCorrect, id, "is_correct is not true");
+    }
+    let calls = view.counts().tool_calls;
+    if calls < f.min_tool_calls {
+        return skipped(Skip::TooFewToolCalls, id, format!("{calls} tool calls"));
+    }
+    let session = view.session().unwrap_or("").to_string();
+    let id = id.unwrap_or("").to_string();
+
+    let mut changes = Changes::new();
+    let openai_doc;
+    let thread = match version {
+        Version::OpenAiV1 => &doc,
+        _ => {
+            let provenance = Provenance { migrated_at: "1970-01-01T00:00:00+00:00".into(), fallback_created_at: None };
+            let manifest_for = |name: &str| -> Option<Value> {
+                settings.data_root?.dataset(name).as_ref().as_ref().ok().map(|d| d.manifest.clone())
+            };
+            match convert::to_openai(&doc, version, &provenance, &manifest_for) {
+                Ok(d) => openai_doc = d,
+                Err(e) => return skipped(Skip::Unconvertible, Some(&id), format!("legacy thread: {e}")),
+            }
+            if settings.profile != Profile::Raw {
+                *changes.entry("legacy 3.0 thread converted to openai_v1".into()).or_default() += 1;
+            }
+            &openai_doc
+        }
+    };
+    let conversation = match Conversation::of_thread(thread, &mut changes) {
+        Ok(c) => c,
+        Err(e) => return skipped(Skip::Unconvertible, Some(&id), e),
+    };
+    let tools = profile::tool_definitions(&conversation, &mut changes);
+    let tools_json = serde_json::to_string(&tools).expect("a Value serializes");
+    let tokens = settings.counter.conversation(&conversation, &tools_json);
+    if let Some(max) = f.max_tokens {
+        if tokens > max {
+            return skipped(Skip::TooManyTokens, Some(&id), format!("{tokens} tokens > {max}"));
+        }
+    }
+    let options = profile::Options { unplaceable: settings.unplaceable };
+    let source_doc = if settings.profile == Profile::Raw { &doc } else { thread };
+    let example = match profile::render(settings.profile, source_doc, &conversation, &tools, &options, &mut changes) {
+        Ok(e) => e,
+        Err(e) => return skipped(Skip::Unconvertible, Some(&id), e),
+    };
+    // Every line written is checked by the same rules `validate --profile` applies.
+    if let Some(d) = crate::rules::training::check_example(&example, settings.profile).into_iter().next() {
+        return skipped(Skip::Unconvertible, Some(&id), format!("the example would break {}: {}", d.code(), d.message));
+    }
+    if settings.profile == Profile::Raw {
+        // Raw lines are the threads as they are: nothing was changed.
+        changes.clear();
+    }
+    let line = serde_json::to_vec(&example).expect("a Value serializes");
+    Outcome::Exported(Box::new(Example { id, dataset, session, label, tokens, line, changes }))
+}
+
+/// Mean, 95th percentile and maximum of token counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct TokenStats {
+    pub examples: usize,
+    pub total: u64,
+    pub mean: f64,
+    pub p95: usize,
+    pub max: usize,
+}
+
+impl TokenStats {
+    pub fn of(mut counts: Vec<usize>) -> TokenStats {
+        if counts.is_empty() {
+            return TokenStats::default();
+        }
+        counts.sort_unstable();
+        let total: u64 = counts.iter().map(|&c| c as u64).sum();
+        // Nearest-rank percentile.
+        let rank = ((0.95 * counts.len() as f64).ceil() as usize).clamp(1, counts.len());
+        TokenStats {
+            examples: counts.len(),
+            total,
+            mean: (total as f64 / counts.len() as f64 * 10.0).round() / 10.0,
+            p95: counts[rank - 1],
+            max: *counts.last().expect("not empty"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_stats_nearest_rank() {
+        let s = TokenStats::of((1..=100).collect());
+        assert_eq!((s.p95, s.max, s.mean), (95, 100, 50.5));
+        assert_eq!(TokenStats::of(vec![]).examples, 0);
+    }
+}
