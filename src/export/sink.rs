@@ -95,8 +95,12 @@ impl<'a> Encoder<'a> {
         };
         w.flush()?;
         let digest = w.hash.finalize();
-        Ok((w.bytes, digest.iter().map(|b| format!("{b:02x}")).collect()))
+        Ok((w.bytes, hex(&digest)))
     }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Every file of one export, staged until `commit`.
@@ -149,7 +153,7 @@ impl Outputs {
             split: None,
             records: None,
             bytes: bytes.len() as u64,
-            sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+            sha256: hex(&digest),
         })
     }
 
@@ -184,7 +188,7 @@ mod tests {
     fn compressed_output_round_trips_and_is_deterministic() {
         let (plain, info) = write(Compression::None);
         assert_eq!(plain, b"{\"a\":1}\n{\"b\":2}\n");
-        assert_eq!(info.sha256, format!("{:x}", Sha256::digest(&plain)));
+        assert_eq!(info.sha256, hex(&Sha256::digest(&plain)));
         let (gz, _) = write(Compression::Gzip);
         assert_eq!(gz, write(Compression::Gzip).0);
         let mut back = Vec::new();

@@ -48,11 +48,12 @@ const REPLY_PRIMING: usize = 3;
 pub struct Counter {
     tokenizer: Tokenizer,
     tools_cache: Mutex<HashMap<String, usize>>,
+    manifest_cache: Mutex<HashMap<String, usize>>,
 }
 
 impl Counter {
     pub fn new(tokenizer: Tokenizer) -> Counter {
-        Counter { tokenizer, tools_cache: Mutex::new(HashMap::new()) }
+        Counter { tokenizer, tools_cache: Mutex::new(HashMap::new()), manifest_cache: Mutex::new(HashMap::new()) }
     }
 
     pub fn text(&self, s: &str) -> usize {
@@ -60,12 +61,31 @@ impl Counter {
     }
 
     pub fn tools(&self, tools_json: &str) -> usize {
-        if let Some(&n) = self.tools_cache.lock().expect("no panics while held").get(tools_json) {
+        self.cached(&self.tools_cache, tools_json)
+    }
+
+    fn cached(&self, cache: &Mutex<HashMap<String, usize>>, text: &str) -> usize {
+        if let Some(&n) = cache.lock().expect("no panics while held").get(text) {
             return n;
         }
-        let n = self.text(tools_json);
-        self.tools_cache.lock().expect("no panics while held").insert(tools_json.to_string(), n);
+        let n = self.text(text);
+        cache.lock().expect("no panics while held").insert(text.to_string(), n);
         n
+    }
+
+    /// The generator's first message repeats its dataset's manifest in every thread. The
+    /// BPE pre-tokenizer always ends a piece after the manifest's closing `}` and the blank
+    /// line (`User` cannot join a piece that ends in a newline), so the manifest part is
+    /// counted once per dataset and the query part per thread, with the same total
+    /// (tested against counting the whole text).
+    pub fn first_message(&self, content: &str) -> usize {
+        let Some(first) = crate::thread::FirstMessage::parse(content) else { return self.text(content) };
+        if !first.manifest_text.ends_with('}') {
+            return self.text(content);
+        }
+        let split = crate::thread::MANIFEST_PREFIX.len() + first.manifest_text.len() + 2;
+        let (head, tail) = content.split_at(split);
+        self.cached(&self.manifest_cache, head) + self.text(tail)
     }
 
     pub fn conversation(&self, conversation: &Conversation, tools_json: &str) -> usize {
@@ -74,7 +94,7 @@ impl Counter {
             n += PER_MESSAGE;
             n += match turn {
                 Turn::System(c) => 1 + self.text(c),
-                Turn::User(c) => 1 + self.text(c),
+                Turn::User(c) => 1 + self.first_message(c),
                 Turn::Assistant { content, calls } => {
                     1 + self.text(content)
                         + calls.iter().map(|c| self.text(&c.name) + self.text(&c.arguments_text) + PER_CALL).sum::<usize>()
@@ -97,5 +117,23 @@ mod tests {
         assert!(c.text("<|endoftext|>") > 1, "special tokens in data are counted as text");
         let c = Counter::new(Tokenizer::Cl100kBase);
         assert_eq!(c.text("hello world"), 2);
+    }
+
+    #[test]
+    fn first_message_split_counts_exactly_the_whole() {
+        let manifests = [
+            serde_json::json!({"dataset_name": "UCI HAR", "channels": [{"name": "body_acc_x", "sampling_rate_hz": 50.0}]}),
+            serde_json::json!({"dataset_name": "données", "description": "ünïcödé, 中文", "channels": []}),
+        ];
+        let queries = ["What activity is this?", " leading space", "\nnewline first", "123 digits", "}}{{", "", "é", "  \n\n  ", "'s"];
+        for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+            let c = Counter::new(tokenizer);
+            for m in &manifests {
+                for q in queries {
+                    let text = crate::thread::FirstMessage::build(m, q);
+                    assert_eq!(c.first_message(&text), c.text(&text), "{tokenizer:?} {q:?}");
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Export speed and memory: `threadkit export --profile openai --split … --max-tokens` against
+# `threadkit validate` on the same corpus, interleaved rounds; peak RSS of both at two corpus
+# sizes to show whether memory grows with the number of threads.
+#
+#   bash bench/export.sh [N=20000] [ROUNDS=3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-20000}
+ROUNDS=${2:-3}
+OUT=bench/out
+SMALL=$(( N / 4 ))
+for n in "$N" "$SMALL"; do
+  [ -d "$OUT/corpus_$n" ] || python3 bench/make_corpus.py "$n" "$OUT/corpus_$n"
+done
+cargo build --release --quiet
+TK=target/release/threadkit
+export_cmd() { rm -rf "$OUT/export_out"; "$TK" export "$1" --out "$OUT/export_out" --profile openai \
+  --split train=0.9,val=0.1 --seed 1 --max-tokens 16385 -q >/dev/null; }
+secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s.%N); python3 -c "print($t1 - $t0)"; }
+V=0; E=0
+for r in $(seq "$ROUNDS"); do
+  v=$(secs "$TK" validate "$OUT/corpus_$N" -q); e=$(secs export_cmd "$OUT/corpus_$N")
+  echo "round $r: validate ${v}s export ${e}s"
+  V=$(python3 -c "print($V + $v)"); E=$(python3 -c "print($E + $e)")
+done
+python3 -c "print(f'export / validate = {$E / $V:.2f}x  (validate {$V / $ROUNDS:.2f}s, export {$E / $ROUNDS:.2f}s, {$N} threads)')"
+for n in "$SMALL" "$N"; do
+  rss_v=$( { /usr/bin/time -f %M "$TK" validate "$OUT/corpus_$n" -q >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+  rm -rf "$OUT/export_out"
+  rss_e=$( { /usr/bin/time -f %M "$TK" export "$OUT/corpus_$n" --out "$OUT/export_out" --profile openai \
+    --split train=0.9,val=0.1 --max-tokens 16385 -q >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+  echo "peak RSS at $n threads: validate ${rss_v} KB, export ${rss_e} KB"
+done

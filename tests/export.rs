@@ -1,0 +1,251 @@
+//! `threadkit export` end to end: every profile's output passes `validate --profile`,
+//! filters and splits do what they say, the output is deterministic, and `export.json`
+//! describes exactly the files written.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use common::{fixtures, threadkit};
+use serde_json::{json, Value};
+
+/// A corpus made from the finished fixture threads: `per_label` sessions per label, two
+/// threads per session, ids and file names kept in step. Plus one invalid and one active thread.
+fn corpus(dir: &Path, per_label: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let sources = ["uci_har_train_01_0000_v4_0001", "uci_har_train_01_0078_v4_0002"];
+    for src in sources {
+        let text = std::fs::read_to_string(fixtures().join(format!("threads/valid/{src}.json"))).unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        for s in 0..per_label {
+            for copy in 0..2 {
+                let mut d = doc.clone();
+                let id = format!("{src}_s{s}_c{copy}");
+                d["id"] = json!(id);
+                d["metadata"]["session"] = json!(format!("{}_{s}", doc["metadata"]["session"].as_str().unwrap()));
+                std::fs::write(dir.join(format!("{id}.json")), serde_json::to_string_pretty(&d).unwrap()).unwrap();
+            }
+        }
+    }
+    let active = std::fs::read_to_string(fixtures().join("threads/valid/uci_har_test_24_2888_v4_0003.json")).unwrap();
+    std::fs::write(dir.join("uci_har_test_24_2888_v4_0003.json"), active).unwrap();
+    std::fs::write(dir.join("broken_v4_0001.json"), "{\"id\": \"broken_v4_0001\", \"messages\": [").unwrap();
+}
+
+fn run(args: &[&str]) -> (String, String, i32) {
+    let out = threadkit(args);
+    (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap(), out.status.code().unwrap())
+}
+
+fn manifest(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("export.json")).unwrap()).unwrap()
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn every_profile_passes_its_own_validation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = tmp.path().join("threads");
+    corpus(&threads, 3);
+    for profile in ["openai", "trl", "axolotl", "llama-factory", "raw"] {
+        let out = tmp.path().join(profile);
+        let (stdout, stderr, code) =
+            run(&["export", threads.to_str().unwrap(), "--out", out.to_str().unwrap(), "--profile", profile]);
+        assert_eq!(code, 0, "{profile}: {stdout}{stderr}");
+        assert!(stdout.contains("12 exported"), "{stdout}");
+        assert!(stderr.contains("broken_v4_0001.json: invalid"), "invalid threads are listed: {stderr}");
+        assert!(stdout.contains("preview: "), "{stdout}");
+        if profile != "raw" {
+            let (v, e, code) =
+                run(&["validate", "--profile", profile, out.join("train.jsonl").to_str().unwrap()]);
+            assert_eq!(code, 0, "{profile}: {v}{e}");
+        }
+        let m = manifest(&out);
+        assert_eq!(m["counts"]["exported"], 12);
+        assert_eq!(m["counts"]["skipped"]["invalid"], 1);
+        assert_eq!(m["counts"]["skipped"]["status"], 1);
+        for f in m["files"].as_array().unwrap() {
+            let bytes = std::fs::read(out.join(f["path"].as_str().unwrap())).unwrap();
+            use sha2::Digest;
+            let hex: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(f["sha256"], hex, "{profile}: {}", f["path"]);
+            assert_eq!(f["bytes"], bytes.len());
+        }
+    }
+    assert!(tmp.path().join("axolotl/axolotl.yaml").exists());
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("llama-factory/dataset_info.json")).unwrap()).unwrap();
+    assert_eq!(info["threadkit"]["file_name"], "train.jsonl");
+    assert_eq!(info["threadkit"]["formatting"], "sharegpt");
+}
+
+#[test]
+fn splits_are_grouped_by_session_stratified_and_deterministic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = tmp.path().join("threads");
+    corpus(&threads, 10);
+    let export = |out: &Path, seed: &str| {
+        let (o, e, code) = run(&[
+            "export", threads.to_str().unwrap(), "--out", out.to_str().unwrap(), "--profile", "openai",
+            "--split", "train=0.8,val=0.2", "--seed", seed, "--format", "json",
+        ]);
+        assert_eq!(code, 0, "{o}{e}");
+    };
+    let a = tmp.path().join("a");
+    export(&a, "1");
+    let m = manifest(&a);
+    assert_eq!(m["counts"]["splits"]["train"]["examples"], 32);
+    assert_eq!(m["counts"]["splits"]["val"]["examples"], 8);
+    // Two sessions of each label in val: stratified.
+    assert_eq!(m["counts"]["splits"]["val"]["by_label"], json!({"standing": 4, "walking": 4}));
+    // The same input and flags give the same bytes; another seed another split.
+    let again = tmp.path().join("again");
+    export(&again, "1");
+    for f in ["train.jsonl", "val.jsonl"] {
+        assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(again.join(f)).unwrap(), "{f}");
+    }
+    // Raw lines carry ids and sessions: no session in two splits, lines in id order.
+    let raw_export = |name: &str, seed: &str| {
+        let raw = tmp.path().join(name);
+        let (o, e, code) = run(&[
+            "export", threads.to_str().unwrap(), "--out", raw.to_str().unwrap(), "--profile", "raw",
+            "--split", "train=0.8,val=0.2", "--seed", seed,
+        ]);
+        assert_eq!(code, 0, "{o}{e}");
+        raw
+    };
+    let raw = raw_export("raw", "1");
+    let other = raw_export("raw2", "2");
+    let val_ids = |dir: &Path| lines(&dir.join("val.jsonl")).iter().map(|r| r["id"].to_string()).collect::<Vec<_>>();
+    assert!(val_ids(&raw) != val_ids(&other), "another seed, another split");
+    let mut where_session: HashMap<String, &str> = HashMap::new();
+    for split in ["train", "val"] {
+        let rows = lines(&raw.join(format!("{split}.jsonl")));
+        let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted, "lines are in id order");
+        for r in &rows {
+            let s = r["metadata"]["session"].as_str().unwrap().to_string();
+            let before = where_session.insert(s.clone(), split);
+            assert!(before.is_none() || before == Some(split), "session {s} is in two splits");
+        }
+    }
+}
+
+#[test]
+fn filters_select_what_they_say() {
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = tmp.path().join("threads");
+    corpus(&threads, 2);
+    let count = |extra: &[&str]| -> Value {
+        let out = tmp.path().join(format!("o{}", extra.join("_").replace(['-', '=', ','], "")));
+        let mut args = vec!["export", threads.to_str().unwrap(), "--out", out.to_str().unwrap(), "--profile", "openai", "--format", "json"];
+        args.extend_from_slice(extra);
+        let (o, e, _) = run(&args);
+        let m: Value = serde_json::from_str(&o).unwrap_or_else(|_| panic!("{o}{e}"));
+        m["counts"].clone()
+    };
+    assert_eq!(count(&[])["exported"], 8);
+    let c = count(&["--correct-only"]);
+    assert_eq!((c["exported"].clone(), c["skipped"]["not_correct"].clone()), (json!(4), json!(4)));
+    assert_eq!(count(&["--label", "walking"])["exported"], 4);
+    assert_eq!(count(&["--dataset", "mhealth"])["exported"], 0);
+    assert_eq!(count(&["--status", "all"])["exported"], 9);
+    assert_eq!(count(&["--status", "active"])["exported"], 1);
+    assert_eq!(count(&["--min-tool-calls", "50"])["skipped"]["too_few_tool_calls"], 8);
+    let c = count(&["--max-tokens", "100"]);
+    assert_eq!(c["skipped"]["too_many_tokens"], 8);
+}
+
+#[test]
+fn strict_writes_nothing_when_a_thread_is_invalid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = tmp.path().join("threads");
+    corpus(&threads, 1);
+    let out = tmp.path().join("out");
+    let (o, e, code) = run(&["export", threads.to_str().unwrap(), "--out", out.to_str().unwrap(), "--profile", "openai", "--strict"]);
+    assert_eq!(code, 1, "{o}{e}");
+    assert!(e.contains("--strict"), "{e}");
+    let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert!(left.is_empty(), "nothing written, no temporaries left: {left:?}");
+}
+
+#[test]
+fn shards_and_compression_hold_the_same_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = tmp.path().join("threads");
+    corpus(&threads, 3);
+    let plain = tmp.path().join("plain");
+    let (o, e, code) = run(&["export", threads.to_str().unwrap(), "--out", plain.to_str().unwrap(), "--profile", "trl"]);
+    assert_eq!(code, 0, "{o}{e}");
+    let want = std::fs::read(plain.join("train.jsonl")).unwrap();
+    for (compress, ext) in [("gzip", "gz"), ("zstd", "zst")] {
+        let out = tmp.path().join(compress);
+        let (o, e, code) = run(&[
+            "export", threads.to_str().unwrap(), "--out", out.to_str().unwrap(), "--profile", "trl",
+            "--shard-size", "5", "--compress", compress,
+        ]);
+        assert_eq!(code, 0, "{o}{e}");
+        let mut got = Vec::new();
+        for k in 0..3 {
+            let path = out.join(format!("train/train-{k:05}-of-00003.jsonl.{ext}"));
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let mut text = Vec::new();
+            if ext == "gz" {
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes.as_slice()), &mut text).unwrap();
+            } else {
+                text = zstd::decode_all(bytes.as_slice()).unwrap();
+            }
+            assert!(text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() <= 5);
+            got.extend(text);
+        }
+        assert_eq!(got, want, "{compress}: the shards hold the unsharded file's lines, in order");
+    }
+    // A single named file.
+    let file = tmp.path().join("one/data.jsonl.gz");
+    let (o, e, code) = run(&["export", threads.to_str().unwrap(), "--out", file.to_str().unwrap(), "--profile", "openai"]);
+    assert_eq!(code, 0, "{o}{e}");
+    assert!(file.exists() && tmp.path().join("one/data.jsonl.gz.export.json").exists());
+    let (_, e, code) = run(&["export", threads.to_str().unwrap(), "--out", file.to_str().unwrap(), "--profile", "openai", "--split", "a=0.5,b=0.5"]);
+    assert_eq!(code, 2, "{e}");
+    assert!(e.contains("give --out a folder"), "{e}");
+}
+
+#[test]
+fn validate_profile_reports_broken_training_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("train.jsonl");
+    let good = json!({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]});
+    let bad = json!({"messages": [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "x", "tool_calls": null},
+        {"role": "tool", "tool_call_id": "zz", "content": {"a": 1}}]});
+    let mut text = String::new();
+    for _ in 0..10 {
+        text.push_str(&format!("{good}\n"));
+    }
+    text.push_str(&format!("{bad}\n"));
+    std::fs::write(&file, &text).unwrap();
+    let (report, code) = common::json_report(&["--profile", "openai", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(common::codes(&report), ["TK702", "TK703", "TK705"]);
+    let diag = &report["files"][10]["diagnostics"][0];
+    assert_eq!(report["files"][10]["record"], 11);
+    assert_eq!(diag["line"], 11, "findings point at the file's line");
+
+    // Fewer than 10 examples: the file-level OpenAI rule.
+    std::fs::write(&file, format!("{good}\n")).unwrap();
+    let (report, code) = common::json_report(&["--profile", "openai", file.to_str().unwrap()]);
+    assert_eq!((common::codes(&report), code), (vec!["TK710".to_string()], 1));
+    let (report, code) = common::json_report(&["--profile", "trl", file.to_str().unwrap()]);
+    assert_eq!((common::codes(&report), code), (Vec::<String>::new(), 0));
+
+    // The token limit.
+    let (report, _) = common::json_report(&["--profile", "trl", "--max-tokens", "5", file.to_str().unwrap()]);
+    assert_eq!(common::codes(&report), ["TK709"]);
+}
