@@ -26,6 +26,8 @@ pub enum Command {
     Dataset(DatasetArgs),
     /// The analysis tools: list them, print the OpenAI `tools` array, or run one from the shell.
     Tools(ToolsArgs),
+    /// Generate threads: a model asks a question, calls real tools on a real recording, and answers.
+    Generate(GenerateArgs),
     /// Turn validated threads into training files (OpenAI, TRL, Axolotl, LLaMA-Factory, raw).
     Export(ExportArgs),
     /// Re-run every recorded tool call of every thread and report results that differ.
@@ -319,4 +321,147 @@ pub struct VerifyArgs {
     pub format: Format,
     #[arg(long, value_enum, default_value = "auto")]
     pub color: Color,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(subcommand)]
+    pub command: Option<GenerateCommand>,
+    #[command(flatten)]
+    pub common: GenerateCommon,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GenerateCommand {
+    /// Start new threads (and run them to the end).
+    New(GenerateNewArgs),
+    /// Resume active threads from their last saved step.
+    Continue(GenerateContinueArgs),
+    /// List the threads of the threads folder (active ones unless --all).
+    List(GenerateListArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Interactive,
+    Batch,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ModeArgs {
+    /// Show every proposed step and ask accept / regenerate / quit (default on a terminal).
+    #[arg(long, conflicts_with = "batch")]
+    pub interactive: bool,
+    /// Ask nothing; run --jobs threads in parallel with a progress bar (default when not on a terminal).
+    #[arg(long)]
+    pub batch: bool,
+    /// Threads generated at the same time in batch mode.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+impl ModeArgs {
+    pub fn mode(&self) -> Mode {
+        if self.interactive {
+            Mode::Interactive
+        } else if self.batch || !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            Mode::Batch
+        } else {
+            Mode::Interactive
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateNewArgs {
+    /// Datasets to draw recordings from (default: every dataset in the data root).
+    #[arg(long, value_delimiter = ',')]
+    pub dataset: Vec<String>,
+    /// How many threads.
+    #[arg(long, default_value_t = 1)]
+    pub count: usize,
+    /// Draw labels in turn, so that each activity gets as many threads.
+    #[arg(long)]
+    pub balance: bool,
+    /// Seed of the recording picks and thread ids.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub mode: ModeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateContinueArgs {
+    /// Thread ids (default: pick from the list, or in batch mode every active thread).
+    pub ids: Vec<String>,
+    /// Only threads with at most N turns.
+    #[arg(long, value_name = "N")]
+    pub max_turns_filter: Option<u64>,
+    #[command(flatten)]
+    pub mode: ModeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateListArgs {
+    /// Every thread, not only active ones.
+    #[arg(long)]
+    pub all: bool,
+    /// Only threads with at most N turns.
+    #[arg(long, value_name = "N")]
+    pub max_turns_filter: Option<u64>,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
+
+/// Settings shared by every `generate` subcommand; each can also come from `threadkit.toml`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GenerateCommon {
+    /// Settings file (default: ./threadkit.toml when it exists). Flags override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Folder of datasets (DIR/<dataset>/manifest.json, labels.json, sessions/).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+    /// Where threads are written [default: data/tool_chain_of_thoughts/threads].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub threads_dir: Option<PathBuf>,
+    /// OpenAI-compatible endpoint, up to /v1 [default: https://api.openai.com/v1].
+    #[arg(long, global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Model name sent with every request.
+    #[arg(long, global = true)]
+    pub model: Option<String>,
+    /// Temperature of the question request [default: 0.9].
+    #[arg(long, global = true)]
+    pub query_temperature: Option<f64>,
+    /// Temperature of step and answer requests [default: 0.7].
+    #[arg(long, global = true)]
+    pub step_temperature: Option<f64>,
+    /// Folder of prompt templates (query.md, step.md, final_answer.md) replacing the embedded ones.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub prompts: Option<PathBuf>,
+    /// How JSON replies are requested [default: json_schema].
+    #[arg(long, global = true, value_enum)]
+    pub structured: Option<crate::generate::replies::Structured>,
+    /// Seconds before a request is abandoned (and retried) [default: 120].
+    #[arg(long, global = true, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Attempts per request on 429, 5xx and network errors [default: 4].
+    #[arg(long, global = true, value_name = "N")]
+    pub http_attempts: Option<u32>,
+    /// Times an unusable reply is sent back with the problem before the thread fails [default: 3].
+    #[arg(long, global = true, value_name = "N")]
+    pub max_retries: Option<usize>,
+    /// The model's context window: prompts that do not fit are an error for that thread.
+    #[arg(long, global = true, value_name = "TOKENS")]
+    pub context_tokens: Option<usize>,
+    /// Token limit of each reply [default: 1024].
+    #[arg(long, global = true, value_name = "TOKENS")]
+    pub max_completion_tokens: Option<u32>,
+    /// Steps after which a thread stops as max_turns_reached [default: 10].
+    #[arg(long, global = true, value_name = "N")]
+    pub max_turns: Option<usize>,
+    /// `finish` is not offered before this many tool calls [default: 1].
+    #[arg(long, global = true, value_name = "N")]
+    pub min_tool_calls: Option<usize>,
 }

@@ -15,6 +15,7 @@ pub mod dataset;
 pub mod diagnostic;
 pub mod export;
 pub mod fix;
+pub mod generate;
 pub mod pyjson;
 pub mod report;
 pub mod rules;

@@ -53,7 +53,7 @@ pub fn is_thread_file(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("json" | "jsonl"))
 }
 
-fn is_hidden(name: &std::ffi::OsStr) -> bool {
+pub fn is_hidden_name(name: &std::ffi::OsStr) -> bool {
     name.to_str().is_some_and(|n| n.starts_with('.') && n != "." && n != "..")
 }
 
@@ -80,7 +80,7 @@ fn walk_dir(root: PathBuf, options: WalkOptions) -> impl Iterator<Item = Entry> 
     walker
         .filter_entry(move |e| {
             e.depth() == 0
-                || !(is_hidden(e.file_name())
+                || !(is_hidden_name(e.file_name())
                     || (options.skip_backups
                         && e.file_type().is_dir()
                         && e.file_name().to_str().is_some_and(|n| n.ends_with(BACKUP_SUFFIX))))

@@ -3,6 +3,7 @@
 
 mod dataset;
 mod export;
+mod generate;
 mod migrate;
 mod rules;
 mod schema;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
         Command::Dataset(args) => dataset::run(args, out, err),
         Command::Tools(args) => tools::run(args, out, err),
         Command::Export(args) => export::run(args, out, err),
+        Command::Generate(args) => generate::run(args, out, err),
         Command::Verify(args) => verify::run(args, out, err),
         Command::Rules(args) => rules::run(args, out, err),
         Command::Schema(args) => schema::run(args, out, err),

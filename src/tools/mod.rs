@@ -110,9 +110,22 @@ fn validators() -> &'static BTreeMap<&'static str, jsonschema::Validator> {
 /// Run a tool by name. Never panics on bad input: unknown tools, invalid arguments and
 /// failures all come back as `{"error": …}` results that a model can read.
 pub fn run(ws: &mut Workspace, name: &str, args: &Value) -> Value {
+    let tool = match check_call(name, args) {
+        Ok(tool) => tool,
+        Err(e) => return json!({"error": e}),
+    };
+    match (tool.run)(ws, args) {
+        Ok(v) => v,
+        Err(e) => json!({"error": e}),
+    }
+}
+
+/// The tool, if `name` is one and `args` match its JSON Schema; otherwise what is wrong,
+/// in words a model can act on.
+pub fn check_call(name: &str, args: &Value) -> Result<&'static Tool, String> {
     let Some(tool) = find(name) else {
         let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
-        return json!({"error": format!("unknown tool {name:?}; the tools are: {}", names.join(", "))});
+        return Err(format!("unknown tool {name:?}; the tools are: {}", names.join(", ")));
     };
     let problems: Vec<String> = validators()[tool.name]
         .iter_errors(args)
@@ -121,12 +134,10 @@ pub fn run(ws: &mut Workspace, name: &str, args: &Value) -> Value {
             format!("{}{}", e.masked(), if at.is_empty() { String::new() } else { format!(" (at {at})") })
         })
         .collect();
-    if !problems.is_empty() {
-        return json!({"error": format!("invalid arguments for {name}: {}", problems.join("; "))});
-    }
-    match (tool.run)(ws, args) {
-        Ok(v) => v,
-        Err(e) => json!({"error": e}),
+    if problems.is_empty() {
+        Ok(tool)
+    } else {
+        Err(format!("invalid arguments for {name}: {}", problems.join("; ")))
     }
 }
 

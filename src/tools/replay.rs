@@ -10,6 +10,28 @@ use crate::rules;
 use crate::thread::ThreadView;
 use crate::version::Version;
 
+/// The workspace a thread had after its last recorded call: the session loaded and
+/// every recorded call run again in order (results are not compared).
+pub fn rebuild(doc: &Value, root: &DataRoot) -> Result<Workspace, String> {
+    let thread = ThreadView::new(doc, Version::OpenAiV1);
+    let (Some(dataset), Some(session)) = (thread.dataset(), thread.session()) else {
+        return Err("the thread names no dataset or session".into());
+    };
+    let mut ws = Workspace::open(root, dataset, session)?;
+    for m in thread.messages() {
+        for call in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+            let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or("");
+            let args: Value = call
+                .pointer("/function/arguments")
+                .and_then(Value::as_str)
+                .and_then(|a| serde_json::from_str(a).ok())
+                .unwrap_or(Value::Null);
+            super::run(&mut ws, name, &args);
+        }
+    }
+    Ok(ws)
+}
+
 /// What replaying found, one finding per call that did not reproduce.
 pub fn verify(doc: &Value, root: &DataRoot) -> Vec<Diagnostic> {
     let thread = ThreadView::new(doc, Version::OpenAiV1);

@@ -1,0 +1,502 @@
+//! `threadkit generate [new | continue | list]`: settings → generator → interactive
+//! (a person reviews every step) or batch (`--jobs` threads at once, a progress bar, a
+//! summary). Without a subcommand, an interactive main screen like the old tool's menu.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::io::{self, BufRead, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use crate::cli::{GenerateArgs, GenerateCommand, GenerateListArgs, Mode, ModeArgs};
+use crate::data_root::DataRoot;
+use crate::generate::client::{ChatClient, ClientConfig};
+use crate::generate::config::{self, Settings};
+use crate::generate::listing::{self, Row};
+use crate::generate::pick::{self, Pick};
+use crate::generate::policy::{ModelPolicy, ModelSettings, Policy};
+use crate::generate::prompts::Prompts;
+use crate::generate::replies::Step;
+use crate::generate::step_loop::{Ended, LoopSettings, LoopStats, Observer, Review};
+use crate::generate::thread_doc::ThreadDoc;
+use crate::generate::Generator;
+use crate::report::Format;
+
+use super::ExitStatus;
+
+pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+    let settings = match config::resolve(&args.common) {
+        Ok(s) => s,
+        Err(e) => {
+            writeln!(err, "threadkit: {e}")?;
+            return Ok(ExitStatus::Error);
+        }
+    };
+    match args.command {
+        Some(GenerateCommand::List(list)) => run_list(&settings, &list, out),
+        Some(GenerateCommand::New(new)) => {
+            let Some(app) = App::new(settings, err)? else { return Ok(ExitStatus::Error) };
+            let datasets = if new.dataset.is_empty() { app.settings.file.datasets.clone().unwrap_or_default() } else { new.dataset.clone() };
+            let seed = new.seed.or(app.settings.file.seed).unwrap_or_else(random_seed);
+            let balance = new.balance || app.settings.file.balance.unwrap_or(false);
+            app.new_threads(&datasets, new.count, seed, balance, &new.mode, out, err)
+        }
+        Some(GenerateCommand::Continue(cont)) => {
+            let Some(app) = App::new(settings, err)? else { return Ok(ExitStatus::Error) };
+            app.continue_threads(&cont.ids, cont.max_turns_filter, &cont.mode, out, err)
+        }
+        None => {
+            let Some(app) = App::new(settings, err)? else { return Ok(ExitStatus::Error) };
+            app.main_screen(out, err)
+        }
+    }
+}
+
+fn random_seed() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn run_list(settings: &Settings, args: &GenerateListArgs, out: &mut dyn Write) -> io::Result<ExitStatus> {
+    let rows: Vec<Row> = listing::list(&settings.threads_dir)
+        .into_iter()
+        .filter(|r| args.all || r.status == "active")
+        .filter(|r| args.max_turns_filter.is_none_or(|n| r.turns <= n))
+        .collect();
+    match args.format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows).expect("rows serialize"))?,
+        Format::Human => print_rows(out, &rows)?,
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn print_rows(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(out, "no threads");
+    }
+    writeln!(out, "  # {:<40} {:<14} {:<12} {:>5} {:>5}  {:<25} query", "id", "dataset", "session", "turns", "tools", "last modified")?;
+    for (i, r) in rows.iter().enumerate() {
+        let query: String = r.query.chars().take(50).collect();
+        writeln!(
+            out,
+            "{:>3} {:<40} {:<14} {:<12} {:>5} {:>5}  {:<25} {query}",
+            i + 1, r.id, r.dataset, r.session, r.turns, r.tool_calls, r.last_modified.get(..19).unwrap_or(&r.last_modified)
+        )?;
+    }
+    Ok(())
+}
+
+struct App {
+    settings: Settings,
+    generator: Generator,
+    client: Arc<ChatClient>,
+    prompts: Arc<Prompts>,
+}
+
+/// What happened to one thread of a run.
+struct Outcome {
+    id: String,
+    result: Result<Ended, String>,
+    stats: LoopStats,
+    tokens: u64,
+}
+
+enum Job {
+    New(Pick, String),
+    Resume(PathBuf),
+}
+
+impl App {
+    fn new(settings: Settings, err: &mut dyn Write) -> io::Result<Option<App>> {
+        if !settings.data_root.is_dir() {
+            writeln!(err, "threadkit: --data-root {}: not a directory; point it at the folder that holds <dataset>/manifest.json", settings.data_root.display())?;
+            return Ok(None);
+        }
+        let Some(model) = settings.model.clone() else {
+            writeln!(err, "threadkit: no model: give --model NAME (or `model` under [generate] in threadkit.toml)")?;
+            return Ok(None);
+        };
+        let prompts = match Prompts::load(settings.prompts.as_deref()) {
+            Ok(p) => p,
+            Err(e) => {
+                writeln!(err, "threadkit: {e}")?;
+                return Ok(None);
+            }
+        };
+        if let Err(e) = std::fs::create_dir_all(&settings.threads_dir) {
+            writeln!(err, "threadkit: --threads-dir {}: {e}", settings.threads_dir.display())?;
+            return Ok(None);
+        }
+        let client = ChatClient::new(ClientConfig {
+            base_url: settings.base_url.clone(),
+            model: model.clone(),
+            api_key: ClientConfig::key_from_env(),
+            timeout: settings.timeout,
+            attempts: settings.http_attempts,
+            backoff: Duration::from_millis(500),
+            max_completion_tokens: settings.max_completion_tokens,
+        });
+        let mut metadata = Map::new();
+        metadata.insert("generator".into(), json!(format!("threadkit {}", env!("CARGO_PKG_VERSION"))));
+        metadata.insert("model".into(), json!(model));
+        metadata.insert("query_temperature".into(), json!(settings.query_temperature));
+        metadata.insert("step_temperature".into(), json!(settings.step_temperature));
+        metadata.insert("structured_output".into(), serde_json::to_value(settings.structured).expect("enum"));
+        let loop_settings = LoopSettings {
+            max_turns: settings.max_turns,
+            min_tool_calls: settings.min_tool_calls,
+            max_retries: settings.max_retries,
+        };
+        let generator = Generator::new(DataRoot::new(&settings.data_root), settings.threads_dir.clone(), loop_settings, metadata);
+        Ok(Some(App { settings, generator, client: Arc::new(client), prompts: Arc::new(prompts) }))
+    }
+
+    fn policy(&self) -> ModelPolicy {
+        ModelPolicy::new(
+            self.client.clone(),
+            self.prompts.clone(),
+            ModelSettings {
+                structured: self.settings.structured,
+                query_temperature: self.settings.query_temperature,
+                step_temperature: self.settings.step_temperature,
+                context_tokens: self.settings.context_tokens,
+            },
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_threads(
+        &self,
+        datasets: &[String],
+        count: usize,
+        seed: u64,
+        balance: bool,
+        mode: &ModeArgs,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> io::Result<ExitStatus> {
+        let datasets = if datasets.is_empty() { pick::datasets_in(&self.generator.data_root) } else { datasets.to_vec() };
+        let picks = match pick::pick(&self.generator.data_root, &datasets, count, seed, balance) {
+            Ok(p) => p,
+            Err(e) => {
+                writeln!(err, "threadkit: {e}")?;
+                return Ok(ExitStatus::Error);
+            }
+        };
+        let mut rng = fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15);
+        let mut taken = HashSet::new();
+        let jobs: Vec<Job> = picks
+            .into_iter()
+            .map(|p| {
+                let id = pick::new_id(&self.generator.threads_dir, &p, &mut rng, &mut taken);
+                Job::New(p, id)
+            })
+            .collect();
+        self.run_jobs(jobs, mode, out, err)
+    }
+
+    fn continue_threads(
+        &self,
+        ids: &[String],
+        max_turns_filter: Option<u64>,
+        mode: &ModeArgs,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> io::Result<ExitStatus> {
+        let active: Vec<Row> = listing::list(&self.settings.threads_dir)
+            .into_iter()
+            .filter(|r| r.status == "active")
+            .filter(|r| max_turns_filter.is_none_or(|n| r.turns <= n))
+            .collect();
+        let chosen: Vec<PathBuf> = if !ids.is_empty() {
+            let mut paths = Vec::new();
+            for id in ids {
+                let path = self.settings.threads_dir.join(format!("{id}.json"));
+                if !path.is_file() {
+                    writeln!(err, "threadkit: no thread {id} in {}; `threadkit generate list` shows them", self.settings.threads_dir.display())?;
+                    return Ok(ExitStatus::Error);
+                }
+                paths.push(path);
+            }
+            paths
+        } else if mode.mode() == Mode::Interactive {
+            if active.is_empty() {
+                writeln!(out, "no active threads in {}", self.settings.threads_dir.display())?;
+                return Ok(ExitStatus::Success);
+            }
+            print_rows(out, &active)?;
+            match ask(out, &format!("continue which thread? [1-{}, q] ", active.len()))? {
+                Some(answer) => match answer.parse::<usize>() {
+                    Ok(n) if (1..=active.len()).contains(&n) => vec![active[n - 1].path.clone()],
+                    _ => return Ok(ExitStatus::Success),
+                },
+                None => return Ok(ExitStatus::Success),
+            }
+        } else {
+            active.iter().map(|r| r.path.clone()).collect()
+        };
+        self.run_jobs(chosen.into_iter().map(Job::Resume).collect(), mode, out, err)
+    }
+
+    fn run_jobs(&self, jobs: Vec<Job>, mode: &ModeArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+        let outcomes = match mode.mode() {
+            Mode::Interactive => {
+                let mut outcomes = Vec::new();
+                for job in jobs {
+                    let mut observer = Terminal { out: &mut *out };
+                    let o = self.run_one(job, &mut observer);
+                    let quit = matches!(o.result, Ok(Ended::Quit));
+                    report_one(&mut *out, &o)?;
+                    outcomes.push(o);
+                    if quit {
+                        break;
+                    }
+                }
+                outcomes
+            }
+            Mode::Batch => self.run_batch(jobs, mode.jobs.or(self.settings.file.jobs).unwrap_or(1).max(1)),
+        };
+        summary(out, err, &outcomes)
+    }
+
+    fn run_one(&self, job: Job, observer: &mut dyn Observer) -> Outcome {
+        let mut policy = self.policy();
+        let mut stats = LoopStats::default();
+        let (id, started) = match job {
+            Job::New(p, id) => {
+                let a = self.generator.start(&p, &id, &mut policy, &mut stats);
+                (id, a)
+            }
+            Job::Resume(path) => {
+                let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+                (id, self.generator.resume(&path))
+            }
+        };
+        let result = started.and_then(|mut active| self.generator.run(&mut active, &mut policy, observer, &mut stats));
+        Outcome { id, result, stats, tokens: policy.tokens_used() }
+    }
+
+    fn run_batch(&self, jobs: Vec<Job>, workers: usize) -> Vec<Outcome> {
+        let total = jobs.len() as u64;
+        let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
+        let outcomes = Mutex::new(Vec::new());
+        let counters = Counters::default();
+        let bar = progress_bar(total);
+        std::thread::scope(|scope| {
+            for _ in 0..workers.min(total.max(1) as usize) {
+                scope.spawn(|| loop {
+                    let Some(job) = queue.lock().expect("no panics while held").pop_front() else { break };
+                    let mut observer = BatchObserver { counters: &counters, bar: &bar };
+                    let o = self.run_one(job, &mut observer);
+                    counters.tokens.fetch_add(o.tokens, Ordering::Relaxed);
+                    bar.inc(1);
+                    bar.set_message(counters.message());
+                    outcomes.lock().expect("no panics while held").push(o);
+                });
+            }
+        });
+        bar.finish_and_clear();
+        let mut outcomes = outcomes.into_inner().expect("no panics while held");
+        outcomes.sort_by(|a, b| a.id.cmp(&b.id));
+        outcomes
+    }
+
+    /// The old tool's menu: totals, the turns histogram, and new / continue / export / quit.
+    fn main_screen(&self, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+        loop {
+            let rows = listing::list(&self.settings.threads_dir);
+            let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
+            let mut histogram: BTreeMap<u64, usize> = BTreeMap::new();
+            for r in &rows {
+                *by_status.entry(r.status.as_str()).or_default() += 1;
+                *histogram.entry(r.turns).or_default() += 1;
+            }
+            writeln!(out, "\nthreads in {}: {} active, {} finished, {} stopped at the turn limit",
+                self.settings.threads_dir.display(),
+                by_status.get("active").unwrap_or(&0), by_status.get("finished").unwrap_or(&0), by_status.get("max_turns_reached").unwrap_or(&0))?;
+            let widest = histogram.values().copied().max().unwrap_or(1);
+            for (turns, n) in &histogram {
+                let bar = "#".repeat((n * 40).div_ceil(widest));
+                writeln!(out, "  {turns:>3} turns | {bar} {n}")?;
+            }
+            let Some(choice) = ask(out, "[n]ew thread, [c]ontinue a thread, [e]xport, [q]uit: ")? else { return Ok(ExitStatus::Success) };
+            let interactive = ModeArgs { interactive: true, batch: false, jobs: None };
+            match choice.as_str() {
+                "n" | "new" => {
+                    self.new_threads(&[], 1, random_seed(), false, &interactive, out, err)?;
+                }
+                "c" | "continue" => {
+                    self.continue_threads(&[], None, &interactive, out, err)?;
+                }
+                "e" | "export" => {
+                    let profile = ask(out, "profile [openai|trl|axolotl|llama-factory|raw] (openai): ")?.unwrap_or_default();
+                    let profile = if profile.is_empty() { "openai".to_string() } else { profile };
+                    let default_out = self.settings.threads_dir.parent().unwrap_or(&self.settings.threads_dir).join("exports").join(&profile);
+                    let args = ["threadkit", "export", &self.settings.threads_dir.display().to_string(), "--profile", &profile,
+                        "--out", &default_out.display().to_string()];
+                    match <crate::cli::Cli as clap::Parser>::try_parse_from(args) {
+                        Ok(cli) => {
+                            super::run(cli, out, err);
+                        }
+                        Err(e) => writeln!(err, "{e}")?,
+                    }
+                }
+                "q" | "quit" => return Ok(ExitStatus::Success),
+                _ => writeln!(out, "choose n, c, e or q")?,
+            }
+        }
+    }
+}
+
+/// Read one trimmed, lower-cased answer from stdin; `None` at end of input.
+fn ask(out: &mut dyn Write, question: &str) -> io::Result<Option<String>> {
+    write!(out, "{question}")?;
+    out.flush()?;
+    let mut line = String::new();
+    if io::stdin().lock().read_line(&mut line)? == 0 {
+        writeln!(out)?;
+        return Ok(None);
+    }
+    Ok(Some(line.trim().to_lowercase()))
+}
+
+/// Interactive review: every proposed step is shown and accepted, regenerated or the run stopped.
+struct Terminal<'a> {
+    out: &'a mut dyn Write,
+}
+
+impl Observer for Terminal<'_> {
+    fn review(&mut self, thread: &ThreadDoc, step: &Step, result: Option<&Value>) -> Review {
+        let show = |out: &mut dyn Write| -> io::Result<()> {
+            writeln!(out, "\n── {} · step {} · {}", thread.id(), thread.steps() + 1, step.action())?;
+            writeln!(out, "reasoning: {}", step.reasoning())?;
+            match step {
+                Step::UseTool { tool, arguments, .. } => {
+                    writeln!(out, "tool:      {tool}")?;
+                    writeln!(out, "arguments: {arguments}")?;
+                    if let Some(r) = result {
+                        let text = serde_json::to_string(r).expect("a Value serializes");
+                        let cut: String = text.chars().take(600).collect();
+                        writeln!(out, "result:    {cut}{}", if cut.len() < text.len() { " …" } else { "" })?;
+                    }
+                }
+                Step::Respond { message, .. } => writeln!(out, "message:   {message}")?,
+                Step::Finish { .. } => writeln!(out, "(the model asks for the final answer next)")?,
+            }
+            Ok(())
+        };
+        if show(&mut *self.out).is_err() {
+            return Review::Quit;
+        }
+        loop {
+            match ask(&mut *self.out, "[a]ccept, [r]egenerate, [q]uit (a): ") {
+                Ok(Some(a)) if a.is_empty() || a == "a" || a == "y" => return Review::Accept,
+                Ok(Some(a)) if a == "r" || a == "n" => return Review::Regenerate,
+                Ok(Some(a)) if a == "q" || a == "x" => return Review::Quit,
+                Ok(Some(_)) => continue,
+                _ => return Review::Quit,
+            }
+        }
+    }
+
+    fn rejected_proposal(&mut self, problem: &str) {
+        let _ = writeln!(self.out, "(unusable reply, asking again: {problem})");
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    steps: AtomicU64,
+    tool_errors: AtomicU64,
+    tokens: AtomicU64,
+}
+
+impl Counters {
+    fn message(&self) -> String {
+        format!(
+            "steps {} · tool errors {} · tokens {}",
+            self.steps.load(Ordering::Relaxed),
+            self.tool_errors.load(Ordering::Relaxed),
+            self.tokens.load(Ordering::Relaxed)
+        )
+    }
+}
+
+struct BatchObserver<'a> {
+    counters: &'a Counters,
+    bar: &'a indicatif::ProgressBar,
+}
+
+impl Observer for BatchObserver<'_> {
+    fn review(&mut self, _: &ThreadDoc, _: &Step, result: Option<&Value>) -> Review {
+        if result.is_some_and(|r| r.get("error").is_some()) {
+            self.counters.tool_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        Review::Accept
+    }
+
+    fn saved(&mut self, _: &ThreadDoc) {
+        self.counters.steps.fetch_add(1, Ordering::Relaxed);
+        self.bar.set_message(self.counters.message());
+    }
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    if !io::IsTerminal::is_terminal(&io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} threads · {msg} · {elapsed_precise}").expect("a valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
+fn report_one(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
+    match &o.result {
+        Ok(Ended::Finished { correct }) => writeln!(out, "{}: finished ({})", o.id, if *correct { "correct" } else { "incorrect" }),
+        Ok(Ended::MaxTurns) => writeln!(out, "{}: stopped at the turn limit", o.id),
+        Ok(Ended::Quit) => writeln!(out, "{}: stopped; `threadkit generate continue {}` resumes it", o.id, o.id),
+        Err(e) => writeln!(out, "{}: failed: {e}", o.id),
+    }
+}
+
+fn summary(out: &mut dyn Write, err: &mut dyn Write, outcomes: &[Outcome]) -> io::Result<ExitStatus> {
+    let finished: Vec<bool> = outcomes
+        .iter()
+        .filter_map(|o| match o.result {
+            Ok(Ended::Finished { correct }) => Some(correct),
+            _ => None,
+        })
+        .collect();
+    let max_turns = outcomes.iter().filter(|o| matches!(o.result, Ok(Ended::MaxTurns))).count();
+    let stopped = outcomes.iter().filter(|o| matches!(o.result, Ok(Ended::Quit))).count();
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+    for o in &failed {
+        writeln!(err, "threadkit: {}: {}", o.id, o.result.as_ref().err().map_or("", String::as_str))?;
+    }
+    let correct = finished.iter().filter(|c| **c).count();
+    let steps: usize = outcomes.iter().map(|o| o.stats.steps).sum();
+    let tool_errors: usize = outcomes.iter().map(|o| o.stats.tool_errors).sum();
+    let retries: usize = outcomes.iter().map(|o| o.stats.retries).sum();
+    let tokens: u64 = outcomes.iter().map(|o| o.tokens).sum();
+    let mut overhead: Vec<Duration> = outcomes.iter().flat_map(|o| o.stats.overhead.iter().copied()).collect();
+    overhead.sort();
+    let median = overhead.get(overhead.len() / 2).copied().unwrap_or_default();
+    writeln!(
+        out,
+        "{} threads: {} finished ({} correct{}), {} at the turn limit, {} stopped, {} failed; {steps} steps, {tool_errors} tool errors, {retries} replies sent back, {tokens} model tokens; generator overhead per step: median {:.2} ms",
+        outcomes.len(),
+        finished.len(),
+        correct,
+        if finished.is_empty() { String::new() } else { format!(", {:.0}%", 100.0 * correct as f64 / finished.len() as f64) },
+        max_turns,
+        stopped,
+        failed.len(),
+        median.as_secs_f64() * 1000.0,
+    )?;
+    Ok(if failed.is_empty() { ExitStatus::Success } else { ExitStatus::Failure })
+}

@@ -1,0 +1,279 @@
+//! An OpenAI-compatible Chat Completions client (OpenAI, vLLM, Ollama, llama.cpp,
+//! Gemini's compatible endpoint): one request at a time, a timeout on every request,
+//! retries with backoff for 429, 5xx and network failures. The API key is sent in the
+//! `Authorization` header and scrubbed from every error text.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// e.g. `http://127.0.0.1:8080/v1` (the path before `/chat/completions`).
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Option<String>,
+    pub timeout: Duration,
+    /// Attempts per request for retryable failures (at least 1).
+    pub attempts: u32,
+    /// First backoff; doubled per retry, capped at 30 s.
+    pub backoff: Duration,
+    pub max_completion_tokens: u32,
+}
+
+impl ClientConfig {
+    /// The key from `THREADKIT_API_KEY`, else `OPENAI_API_KEY`.
+    pub fn key_from_env() -> Option<String> {
+        ["THREADKIT_API_KEY", "OPENAI_API_KEY"].iter().find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Completion {
+    pub content: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientError {
+    /// The prompt does not fit the model's context; never retried or truncated.
+    ContextExceeded(String),
+    /// Failed after every attempt, or a failure that retrying cannot fix (4xx).
+    Failed(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::ContextExceeded(m) => write!(f, "the prompt exceeds the model's context: {m}"),
+            ClientError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+pub struct ChatClient {
+    config: ClientConfig,
+    agent: ureq::Agent,
+}
+
+impl ChatClient {
+    pub fn new(config: ClientConfig) -> ChatClient {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(config.timeout))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        ChatClient { config, agent }
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    fn url(&self) -> String {
+        format!("{}/chat/completions", self.config.base_url.trim_end_matches('/'))
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        match &self.config.api_key {
+            Some(k) if !k.is_empty() => text.replace(k.as_str(), "[API key]"),
+            _ => text.to_string(),
+        }
+    }
+
+    pub fn complete(&self, messages: &[Value], temperature: f64, response_format: &Value) -> Result<Completion, ClientError> {
+        let body = json!({
+            "model": self.config.model,
+            "messages": messages,
+            "temperature": temperature,
+            "max_tokens": self.config.max_completion_tokens,
+            "response_format": response_format,
+        });
+        let url = self.url();
+        let attempts = self.config.attempts.max(1);
+        let mut last = String::new();
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                std::thread::sleep(self.backoff(attempt));
+            }
+            let mut request = self.agent.post(&url).header("Content-Type", "application/json");
+            if let Some(key) = &self.config.api_key {
+                request = request.header("Authorization", format!("Bearer {key}"));
+            }
+            let mut response = match request.send_json(&body) {
+                Ok(r) => r,
+                Err(e) => {
+                    last = self.scrub(&format!("{url}: {e}"));
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let text = match response.body_mut().with_config().limit(64 << 20).read_to_string() {
+                Ok(t) => t,
+                Err(e) => {
+                    last = self.scrub(&format!("{url}: reading the reply failed: {e}"));
+                    continue;
+                }
+            };
+            match status {
+                200..=299 => return self.completion(&text, &url),
+                429 | 500..=599 => {
+                    last = self.scrub(&format!("{url}: HTTP {status}: {}", excerpt(&text)));
+                    if let Some(secs) = retry_after {
+                        std::thread::sleep(Duration::from_secs(secs.min(60)));
+                    }
+                }
+                _ => {
+                    let lower = text.to_lowercase();
+                    let message = self.scrub(&format!("{url}: HTTP {status}: {}", excerpt(&text)));
+                    if lower.contains("context") && (lower.contains("exceed") || lower.contains("length") || lower.contains("too long")) {
+                        return Err(ClientError::ContextExceeded(message));
+                    }
+                    let hint = match status {
+                        401 | 403 => "; check THREADKIT_API_KEY / OPENAI_API_KEY",
+                        404 => "; check --base-url (it ends before /chat/completions) and --model",
+                        _ => "",
+                    };
+                    return Err(ClientError::Failed(format!("{message}{hint}")));
+                }
+            }
+        }
+        Err(ClientError::Failed(format!("{last} (gave up after {attempts} attempts)")))
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u32 << (attempt - 1).min(10);
+        (self.config.backoff * factor).min(Duration::from_secs(30))
+    }
+
+    fn completion(&self, text: &str, url: &str) -> Result<Completion, ClientError> {
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| ClientError::Failed(self.scrub(&format!("{url}: the reply is not JSON ({e}): {}", excerpt(text)))))?;
+        let choice = v.pointer("/choices/0").ok_or_else(|| ClientError::Failed(format!("{url}: the reply has no choices: {}", excerpt(text))))?;
+        let content = choice.pointer("/message/content").and_then(Value::as_str).unwrap_or_default().to_string();
+        let usage = |k: &str| v.pointer(&format!("/usage/{k}")).and_then(Value::as_u64).unwrap_or(0);
+        Ok(Completion { content, prompt_tokens: usage("prompt_tokens"), completion_tokens: usage("completion_tokens") })
+    }
+}
+
+fn excerpt(text: &str) -> String {
+    let t: String = text.chars().take(300).collect();
+    if t.len() < text.len() {
+        format!("{t}…")
+    } else {
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A one-connection-per-reply HTTP server on 127.0.0.1 that answers with the given
+    /// (status, body) pairs in order and records each request.
+    fn serve(replies: Vec<(u16, String)>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for (status, body) in replies {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut buf = vec![0u8; 1 << 16];
+                let mut req = Vec::new();
+                loop {
+                    let n = s.read(&mut buf).unwrap();
+                    req.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&req);
+                    if let Some(h) = text.find("\r\n\r\n") {
+                        let len = text[..h]
+                            .lines()
+                            .find_map(|l| l.to_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+                            .unwrap_or(0);
+                        if req.len() >= h + 4 + len {
+                            break;
+                        }
+                    }
+                    if n == 0 {
+                        break;
+                    }
+                }
+                seen.push(String::from_utf8_lossy(&req).to_string());
+                let reply = format!("HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                s.write_all(reply.as_bytes()).unwrap();
+            }
+            seen
+        });
+        (format!("http://{addr}/v1"), handle)
+    }
+
+    fn client(url: String, key: Option<&str>) -> ChatClient {
+        ChatClient::new(ClientConfig {
+            base_url: url,
+            model: "m".into(),
+            api_key: key.map(str::to_string),
+            timeout: Duration::from_secs(5),
+            attempts: 3,
+            backoff: Duration::from_millis(1),
+            max_completion_tokens: 100,
+        })
+    }
+
+    const OK: &str = r#"{"choices": [{"message": {"role": "assistant", "content": "{\"query\": \"q\"}"}}], "usage": {"prompt_tokens": 7, "completion_tokens": 3}}"#;
+
+    #[test]
+    fn retries_server_errors_then_succeeds_and_sends_the_key_only_in_the_header() {
+        let (url, server) = serve(vec![(503, "busy".into()), (429, "slow down".into()), (200, OK.into())]);
+        let c = client(url, Some("sk-secret"));
+        let got = c.complete(&[json!({"role": "user", "content": "hi"})], 0.5, &json!({"type": "json_object"})).unwrap();
+        assert_eq!(got, Completion { content: "{\"query\": \"q\"}".into(), prompt_tokens: 7, completion_tokens: 3 });
+        let requests = server.join().unwrap();
+        assert_eq!(requests.len(), 3);
+        assert!(requests[0].to_lowercase().contains("authorization: bearer sk-secret"));
+        assert!(requests[0].contains("\"response_format\":{\"type\":\"json_object\"}"));
+        let body = requests[0].split("\r\n\r\n").nth(1).unwrap();
+        assert!(!body.contains("sk-secret"));
+    }
+
+    #[test]
+    fn client_errors_are_not_retried_and_never_show_the_key() {
+        let (url, server) = serve(vec![(401, "{\"error\": \"bad key sk-secret\"}".into())]);
+        let err = client(url, Some("sk-secret")).complete(&[], 0.5, &json!({})).unwrap_err().to_string();
+        assert!(!err.contains("sk-secret") && err.contains("[API key]") && err.contains("HTTP 401"), "{err}");
+        assert!(err.contains("OPENAI_API_KEY"), "{err}");
+        assert_eq!(server.join().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn context_overflow_is_its_own_error() {
+        let body = "{\"error\": {\"message\": \"Requested tokens (9000) exceed context window of 8192\"}}";
+        let (url, server) = serve(vec![(400, body.into())]);
+        let err = client(url, None).complete(&[], 0.5, &json!({})).unwrap_err();
+        assert!(matches!(err, ClientError::ContextExceeded(_)), "{err:?}");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn gives_up_after_the_attempts() {
+        let (url, server) = serve(vec![(500, "a".into()), (502, "b".into()), (500, "c".into())]);
+        let err = client(url, None).complete(&[], 0.5, &json!({})).unwrap_err().to_string();
+        assert!(err.contains("gave up after 3 attempts"), "{err}");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn unreachable_servers_fail_with_the_url() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        drop(listener);
+        let err = client(url.clone(), None).complete(&[], 0.5, &json!({})).unwrap_err().to_string();
+        assert!(err.contains(&url), "{err}");
+    }
+}

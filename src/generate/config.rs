@@ -1,0 +1,138 @@
+//! Generation settings: flags over `threadkit.toml` over defaults, so that a run can be
+//! reproduced from a file. Relative paths in the file are relative to the file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::replies::Structured;
+use crate::cli::GenerateCommon;
+
+/// The `[generate]` table of `threadkit.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    pub data_root: Option<PathBuf>,
+    pub threads_dir: Option<PathBuf>,
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    pub query_temperature: Option<f64>,
+    pub step_temperature: Option<f64>,
+    pub prompts: Option<PathBuf>,
+    pub structured: Option<Structured>,
+    pub timeout: Option<u64>,
+    pub http_attempts: Option<u32>,
+    pub max_retries: Option<usize>,
+    pub context_tokens: Option<usize>,
+    pub max_completion_tokens: Option<u32>,
+    pub max_turns: Option<usize>,
+    pub min_tool_calls: Option<usize>,
+    pub datasets: Option<Vec<String>>,
+    pub jobs: Option<usize>,
+    pub seed: Option<u64>,
+    pub balance: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    generate: Option<FileSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_root: PathBuf,
+    pub threads_dir: PathBuf,
+    pub base_url: String,
+    pub model: Option<String>,
+    pub query_temperature: f64,
+    pub step_temperature: f64,
+    pub prompts: Option<PathBuf>,
+    pub structured: Structured,
+    pub timeout: Duration,
+    pub http_attempts: u32,
+    pub max_retries: usize,
+    pub context_tokens: Option<usize>,
+    pub max_completion_tokens: u32,
+    pub max_turns: usize,
+    pub min_tool_calls: usize,
+    /// From the file only (the subcommands have their own flags).
+    pub file: FileSettings,
+}
+
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// Read the settings file (if any) and apply the flags over it.
+pub fn resolve(flags: &GenerateCommon) -> Result<Settings, String> {
+    let (file, base) = match &flags.config {
+        Some(path) => (read(path)?, path.parent().map(Path::to_path_buf).unwrap_or_default()),
+        None if Path::new("threadkit.toml").is_file() => (read(Path::new("threadkit.toml"))?, PathBuf::new()),
+        None => (FileSettings::default(), PathBuf::new()),
+    };
+    let rel = |p: &Option<PathBuf>| p.as_ref().map(|p| if p.is_absolute() { p.clone() } else { base.join(p) });
+    let s = Settings {
+        data_root: flags.data_root.clone().or_else(|| rel(&file.data_root)).unwrap_or_else(|| PathBuf::from("data")),
+        threads_dir: flags
+            .threads_dir
+            .clone()
+            .or_else(|| rel(&file.threads_dir))
+            .unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_THREADS_DIR)),
+        base_url: flags.base_url.clone().or_else(|| file.base_url.clone()).unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
+        model: flags.model.clone().or_else(|| file.model.clone()),
+        query_temperature: flags.query_temperature.or(file.query_temperature).unwrap_or(0.9),
+        step_temperature: flags.step_temperature.or(file.step_temperature).unwrap_or(0.7),
+        prompts: flags.prompts.clone().or_else(|| rel(&file.prompts)),
+        structured: flags.structured.or(file.structured).unwrap_or(Structured::JsonSchema),
+        timeout: Duration::from_secs(flags.timeout.or(file.timeout).unwrap_or(120).max(1)),
+        http_attempts: flags.http_attempts.or(file.http_attempts).unwrap_or(4).max(1),
+        max_retries: flags.max_retries.or(file.max_retries).unwrap_or(3),
+        context_tokens: flags.context_tokens.or(file.context_tokens),
+        max_completion_tokens: flags.max_completion_tokens.or(file.max_completion_tokens).unwrap_or(1024),
+        max_turns: flags.max_turns.or(file.max_turns).unwrap_or(10).max(1),
+        min_tool_calls: flags.min_tool_calls.or(file.min_tool_calls).unwrap_or(1),
+        file,
+    };
+    for (name, t) in [("--query-temperature", s.query_temperature), ("--step-temperature", s.step_temperature)] {
+        if !(0.0..=2.0).contains(&t) {
+            return Err(format!("{name} {t}: a temperature is between 0 and 2"));
+        }
+    }
+    Ok(s)
+}
+
+fn read(path: &Path) -> Result<FileSettings, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(file.generate.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_and_paths_are_relative_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("threadkit.toml");
+        std::fs::write(&path, "[generate]\ndata_root = \"data\"\nmodel = \"from-file\"\nstep_temperature = 0.2\nstructured = \"json_object\"\n").unwrap();
+        let flags = GenerateCommon { config: Some(path), model: Some("from-flag".into()), ..Default::default() };
+        let s = resolve(&flags).unwrap();
+        assert_eq!(s.model.as_deref(), Some("from-flag"));
+        assert_eq!(s.step_temperature, 0.2);
+        assert_eq!(s.structured, Structured::JsonObject);
+        assert_eq!(s.data_root, dir.path().join("data"));
+        assert_eq!(s.max_turns, 10);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, "[generate]\nmodle = \"typo\"\n").unwrap();
+        let err = resolve(&GenerateCommon { config: Some(path), ..Default::default() }).unwrap_err();
+        assert!(err.contains("modle"), "{err}");
+        let err = resolve(&GenerateCommon { step_temperature: Some(5.0), ..Default::default() }).unwrap_err();
+        assert!(err.contains("between 0 and 2"), "{err}");
+    }
+}

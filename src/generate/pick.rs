@@ -1,0 +1,122 @@
+//! Which recordings new threads are about: seeded, optionally balanced over labels, and
+//! only sessions that have data and a label.
+
+use std::collections::BTreeMap;
+
+use crate::data_root::DataRoot;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pick {
+    pub dataset: String,
+    pub session: String,
+    pub ground_truth: String,
+}
+
+/// Dataset folders under the data root (those with a manifest), sorted.
+pub fn datasets_in(root: &DataRoot) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(&root.root) else { return Vec::new() };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("manifest.json").is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The label vocabulary of a dataset: every ground-truth label, sorted, once.
+pub fn vocabulary(root: &DataRoot, dataset: &str) -> Result<Vec<String>, String> {
+    let d = root.dataset(dataset);
+    let d = d.as_ref().as_ref().map_err(Clone::clone)?;
+    let mut labels: Vec<String> =
+        d.labels.iter().flat_map(|l| l.values()).filter_map(|v| v.first().cloned()).collect();
+    labels.sort();
+    labels.dedup();
+    if labels.is_empty() {
+        return Err(format!("dataset {dataset:?} has no labels.json (or it is empty): threads need a ground truth"));
+    }
+    Ok(labels)
+}
+
+/// `count` picks. With `balance`, labels take turns (in a seeded order) and each gets
+/// sessions of its own; otherwise sessions are drawn uniformly.
+pub fn pick(root: &DataRoot, datasets: &[String], count: usize, seed: u64, balance: bool) -> Result<Vec<Pick>, String> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    // dataset → label → sessions (sorted, so the same seed gives the same picks).
+    let mut pools: Vec<(String, BTreeMap<String, Vec<String>>)> = Vec::new();
+    for name in datasets {
+        let d = root.dataset(name);
+        let d = d.as_ref().as_ref().map_err(|e| format!("dataset {name:?}: {e}"))?;
+        let mut by_label: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (session, labels) in d.labels.iter().flatten() {
+            let has_data = d.dir.join("sessions").join(session).join("data.parquet").is_file();
+            if let (Some(label), true) = (labels.first(), has_data) {
+                by_label.entry(label.clone()).or_default().push(session.clone());
+            }
+        }
+        by_label.values_mut().for_each(|s| s.sort());
+        if by_label.is_empty() {
+            return Err(format!("dataset {name:?} has no labelled session with data"));
+        }
+        pools.push((name.clone(), by_label));
+    }
+    if pools.is_empty() {
+        return Err("no dataset to generate from: point --data-root at a folder of datasets, or name them with --dataset".into());
+    }
+    let mut picks = Vec::with_capacity(count);
+    for i in 0..count {
+        let (dataset, by_label) = &pools[rng.usize(..pools.len())];
+        let labels: Vec<&String> = by_label.keys().collect();
+        let (label, sessions) = if balance {
+            let label = labels[i % labels.len()];
+            (label, &by_label[label])
+        } else {
+            let all: usize = by_label.values().map(Vec::len).sum();
+            let mut k = rng.usize(..all);
+            let mut found = None;
+            for (l, s) in by_label {
+                if k < s.len() {
+                    found = Some((l, s));
+                    break;
+                }
+                k -= s.len();
+            }
+            found.expect("k < total")
+        };
+        let session = sessions[rng.usize(..sessions.len())].clone();
+        picks.push(Pick { dataset: dataset.clone(), session, ground_truth: label.clone() });
+    }
+    Ok(picks)
+}
+
+/// A new thread id (`<dataset>_<session>_v4_<nnnn>`) not used by any file in `dir` nor in `taken`.
+pub fn new_id(dir: &std::path::Path, p: &Pick, rng: &mut fastrand::Rng, taken: &mut std::collections::HashSet<String>) -> String {
+    loop {
+        let id = format!("{}_{}_v4_{:04}", p.dataset, p.session, rng.u32(..10_000));
+        if !dir.join(format!("{id}.json")).exists() && taken.insert(id.clone()) {
+            return id;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> DataRoot {
+        DataRoot::new(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/datasets"))
+    }
+
+    #[test]
+    fn seeded_and_balanced() {
+        let r = root();
+        let ds = datasets_in(&r);
+        assert_eq!(ds, ["basic_motions"]);
+        let a = pick(&r, &ds, 8, 3, true).unwrap();
+        assert_eq!(a, pick(&r, &ds, 8, 3, true).unwrap());
+        let mut labels: Vec<&str> = a.iter().map(|p| p.ground_truth.as_str()).collect();
+        labels.sort();
+        assert_eq!(labels, ["Badminton", "Badminton", "Running", "Running", "Standing", "Standing", "Walking", "Walking"]);
+        assert_eq!(vocabulary(&r, "basic_motions").unwrap(), ["Badminton", "Running", "Standing", "Walking"]);
+    }
+}

@@ -1,0 +1,126 @@
+//! Prompt templates: `prompts/*.md` embedded in the binary, overridable with
+//! `--prompts DIR`. A template has a `## system` and a `## user` section and
+//! `{{placeholders}}`; an unknown placeholder is an error when the templates load, not a
+//! silently empty string in a thousand requests.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+pub const PLACEHOLDERS: &[&str] =
+    &["manifest", "labels", "query", "history", "tools", "artifacts", "actions", "finish_rule", "reply_format"];
+
+const DEFAULTS: [(&str, &str); 3] = [
+    ("query", include_str!("../../prompts/query.md")),
+    ("step", include_str!("../../prompts/step.md")),
+    ("final_answer", include_str!("../../prompts/final_answer.md")),
+];
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub name: String,
+    system: String,
+    user: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Prompts {
+    pub query: Template,
+    pub step: Template,
+    pub final_answer: Template,
+}
+
+impl Prompts {
+    pub fn embedded() -> Prompts {
+        let t = |i: usize| Template::parse(DEFAULTS[i].0, DEFAULTS[i].1).expect("embedded templates parse (tested)");
+        Prompts { query: t(0), step: t(1), final_answer: t(2) }
+    }
+
+    /// The embedded templates, with any of `query.md`, `step.md`, `final_answer.md` found in `dir` replacing them.
+    pub fn load(dir: Option<&Path>) -> Result<Prompts, String> {
+        let mut prompts = Prompts::embedded();
+        let Some(dir) = dir else { return Ok(prompts) };
+        if !dir.is_dir() {
+            return Err(format!("--prompts {}: not a directory", dir.display()));
+        }
+        for (name, slot) in
+            [("query", &mut prompts.query), ("step", &mut prompts.step), ("final_answer", &mut prompts.final_answer)]
+        {
+            let path = dir.join(format!("{name}.md"));
+            match std::fs::read_to_string(&path) {
+                Ok(text) => *slot = Template::parse(name, &text).map_err(|e| format!("{}: {e}", path.display()))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            }
+        }
+        Ok(prompts)
+    }
+}
+
+impl Template {
+    pub fn parse(name: &str, text: &str) -> Result<Template, String> {
+        let (system, user) = match (text.find("## system\n"), text.find("## user\n")) {
+            (Some(s), Some(u)) if s < u => (&text[s + 10..u], &text[u + 8..]),
+            _ => return Err("a template needs a `## system` section followed by a `## user` section".into()),
+        };
+        for part in [system, user] {
+            let mut rest = part;
+            while let Some(at) = rest.find("{{") {
+                let end = rest[at..].find("}}").ok_or("a `{{` without `}}`")?;
+                let key = &rest[at + 2..at + end];
+                if !PLACEHOLDERS.contains(&key) {
+                    return Err(format!("unknown placeholder {{{{{key}}}}}; the placeholders are {}", PLACEHOLDERS.join(", ")));
+                }
+                rest = &rest[at + end + 2..];
+            }
+        }
+        Ok(Template { name: name.to_string(), system: system.trim().to_string(), user: user.trim().to_string() })
+    }
+
+    /// The chat messages of a request, placeholders filled from `values` (missing ones empty).
+    pub fn render(&self, values: &[(&str, &str)]) -> Vec<Value> {
+        let fill = |s: &str| {
+            let mut out = String::with_capacity(s.len() * 2);
+            let mut rest = s;
+            while let Some(at) = rest.find("{{") {
+                out.push_str(&rest[..at]);
+                let end = rest[at..].find("}}").map_or(rest.len(), |e| at + e);
+                let key = &rest[at + 2..end];
+                out.push_str(values.iter().find(|(k, _)| *k == key).map_or("", |(_, v)| v));
+                rest = &rest[(end + 2).min(rest.len())..];
+            }
+            out.push_str(rest);
+            out
+        };
+        vec![json!({"role": "system", "content": fill(&self.system)}), json!({"role": "user", "content": fill(&self.user)})]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_templates_parse_and_fill() {
+        let p = Prompts::embedded();
+        let m = p.step.render(&[("query", "What is happening?"), ("labels", "Walking, Running")]);
+        let user = m[1]["content"].as_str().unwrap();
+        assert!(user.contains("Question: What is happening?"));
+        assert!(!user.contains("{{"));
+    }
+
+    #[test]
+    fn unknown_placeholders_and_missing_sections_are_errors() {
+        assert!(Template::parse("x", "## system\nhi {{ground_truth}}\n## user\nq").unwrap_err().contains("ground_truth"));
+        assert!(Template::parse("x", "no sections").is_err());
+    }
+
+    #[test]
+    fn a_prompts_folder_overrides_one_template() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("query.md"), "## system\nS\n## user\nAsk about {{manifest}}").unwrap();
+        let p = Prompts::load(Some(dir.path())).unwrap();
+        assert_eq!(p.query.render(&[("manifest", "M")])[1]["content"], "Ask about M");
+        assert!(p.step.render(&[])[0]["content"].as_str().unwrap().contains("careful analyst"));
+    }
+}
