@@ -1,0 +1,110 @@
+//! The generator against a real model behind a real server: llama.cpp's OpenAI-compatible
+//! server (llama-cpp-python) with SmolLM2-135M-Instruct on 127.0.0.1, started by `.ci/run`,
+//! which runs this test with `THREADKIT_TEST_BASE_URL` set (`cargo test --test
+//! generate_real -- --ignored`). A tiny model reasons badly; what is tested is that every
+//! byte of the protocol, the loop and the files is real and valid.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{fixtures, root};
+use serde_json::Value;
+
+fn base_url() -> String {
+    std::env::var("THREADKIT_TEST_BASE_URL")
+        .expect("THREADKIT_TEST_BASE_URL must point at a running llama.cpp server; .ci/run starts one")
+}
+
+fn generate(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_threadkit"));
+    c.current_dir(root())
+        .env("THREADKIT_CACHE_DIR", dir.join("cache"))
+        .arg("generate")
+        .args(args)
+        .args(["--data-root", fixtures().join("datasets").to_str().unwrap()])
+        .args(["--threads-dir", dir.join("threads").to_str().unwrap()])
+        .args(["--base-url", &base_url(), "--model", "smollm2-135m-instruct", "--structured", "json_object"])
+        .args(["--max-turns", "4", "--max-retries", "8", "--max-completion-tokens", "300", "--timeout", "300"])
+        .stdin(Stdio::null());
+    c
+}
+
+fn thread_files(dir: &Path) -> Vec<(String, Value)> {
+    let mut v: Vec<(String, Value)> = std::fs::read_dir(dir.join("threads"))
+        .map(|d| {
+            d.filter_map(|e| {
+                let p = e.ok()?.path();
+                if p.extension()? != "json" {
+                    return None;
+                }
+                let doc = serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok()?;
+                Some((p.file_stem()?.to_str()?.to_string(), doc))
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+#[ignore = "needs a llama.cpp server: run by .ci/run with THREADKIT_TEST_BASE_URL"]
+fn real_model_batch_kill_resume_validate_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+
+    // A few threads end to end in batch mode.
+    let out = generate(dir, &["new", "--count", "2", "--seed", "11", "--balance", "--batch"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("2 threads:"), "a summary is printed");
+    assert!(out.status.code().is_some_and(|c| c <= 1), "no crash");
+    assert!(!thread_files(dir).is_empty(), "threads were written");
+
+    // One more run, killed after its first saved step, then resumed.
+    let before: Vec<String> = thread_files(dir).into_iter().map(|(id, _)| id).collect();
+    let mut child = generate(dir, &["new", "--count", "1", "--seed", "12", "--batch"]).stdout(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let killed_id = loop {
+        let fresh = thread_files(dir).into_iter().find(|(id, d)| !before.contains(id) && d["metadata"]["num_turns"].as_u64() >= Some(1));
+        if let Some((id, _)) = fresh {
+            break id;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended ({status}) before a step was saved");
+        }
+        assert!(Instant::now() < deadline, "no step saved in time");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let steps_at_kill = thread_files(dir).into_iter().find(|(id, _)| *id == killed_id).unwrap().1["metadata"]["num_turns"].clone();
+    let out = generate(dir, &["continue", &killed_id, "--batch"]).output().unwrap();
+    eprintln!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let resumed = thread_files(dir).into_iter().find(|(id, _)| *id == killed_id).unwrap().1;
+    let m = &resumed["metadata"];
+    assert!(
+        m["status"] != "active" || m["num_turns"].as_u64() > steps_at_kill.as_u64(),
+        "the resumed thread went on from its saved step: {m}"
+    );
+
+    // Everything written is valid and every tool result replays exactly.
+    let data = fixtures().join("datasets");
+    let threads = dir.join("threads");
+    for cmd in ["validate", "verify"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_threadkit"))
+            .args([cmd, threads.to_str().unwrap(), "--data-root", data.to_str().unwrap()])
+            .env("THREADKIT_CACHE_DIR", dir.join("cache"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        eprintln!("{cmd}: {text}");
+        assert!(out.status.success(), "{cmd} failed: {text}");
+    }
+    for (id, doc) in thread_files(dir) {
+        eprintln!("{id}: {} after {} turns", doc["metadata"]["status"], doc["metadata"]["num_turns"]);
+    }
+}
