@@ -60,8 +60,7 @@ fn every_profile_passes_its_own_validation() {
         assert!(stderr.contains("broken_v4_0001.json: invalid"), "invalid threads are listed: {stderr}");
         assert!(stdout.contains("preview: "), "{stdout}");
         if profile != "raw" {
-            let (v, e, code) =
-                run(&["validate", "--profile", profile, out.join("train.jsonl").to_str().unwrap()]);
+            let (v, e, code) = run(&["validate", "--profile", profile, out.join("train.jsonl").to_str().unwrap()]);
             assert_eq!(code, 0, "{profile}: {v}{e}");
         }
         let m = manifest(&out);
@@ -78,7 +77,8 @@ fn every_profile_passes_its_own_validation() {
     }
     assert!(tmp.path().join("axolotl/axolotl.yaml").exists());
     let info: Value =
-        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("llama-factory/dataset_info.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("llama-factory/dataset_info.json")).unwrap())
+            .unwrap();
     assert_eq!(info["threadkit"]["file_name"], "train.jsonl");
     assert_eq!(info["threadkit"]["formatting"], "sharegpt");
 }
@@ -90,8 +90,18 @@ fn splits_are_grouped_by_session_stratified_and_deterministic() {
     corpus(&threads, 10);
     let export = |out: &Path, seed: &str| {
         let (o, e, code) = run(&[
-            "export", threads.to_str().unwrap(), "--out", out.to_str().unwrap(), "--profile", "openai",
-            "--split", "train=0.8,val=0.2", "--seed", seed, "--format", "json",
+            "export",
+            threads.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--profile",
+            "openai",
+            "--split",
+            "train=0.8,val=0.2",
+            "--seed",
+            seed,
+            "--format",
+            "json",
         ]);
         assert_eq!(code, 0, "{o}{e}");
     };
@@ -112,8 +122,16 @@ fn splits_are_grouped_by_session_stratified_and_deterministic() {
     let raw_export = |name: &str, seed: &str| {
         let raw = tmp.path().join(name);
         let (o, e, code) = run(&[
-            "export", threads.to_str().unwrap(), "--out", raw.to_str().unwrap(), "--profile", "raw",
-            "--split", "train=0.8,val=0.2", "--seed", seed,
+            "export",
+            threads.to_str().unwrap(),
+            "--out",
+            raw.to_str().unwrap(),
+            "--profile",
+            "raw",
+            "--split",
+            "train=0.8,val=0.2",
+            "--seed",
+            seed,
         ]);
         assert_eq!(code, 0, "{o}{e}");
         raw
@@ -144,7 +162,16 @@ fn filters_select_what_they_say() {
     corpus(&threads, 2);
     let count = |extra: &[&str]| -> Value {
         let out = tmp.path().join(format!("o{}", extra.join("_").replace(['-', '=', ','], "")));
-        let mut args = vec!["export", threads.to_str().unwrap(), "--out", out.to_str().unwrap(), "--profile", "openai", "--format", "json"];
+        let mut args = vec![
+            "export",
+            threads.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--profile",
+            "openai",
+            "--format",
+            "json",
+        ];
         args.extend_from_slice(extra);
         let (o, e, _) = run(&args);
         let m: Value = serde_json::from_str(&o).unwrap_or_else(|_| panic!("{o}{e}"));
@@ -168,7 +195,8 @@ fn strict_writes_nothing_when_a_thread_is_invalid() {
     let threads = tmp.path().join("threads");
     corpus(&threads, 1);
     let out = tmp.path().join("out");
-    let (o, e, code) = run(&["export", threads.to_str().unwrap(), "--out", out.to_str().unwrap(), "--profile", "openai", "--strict"]);
+    let (o, e, code) =
+        run(&["export", threads.to_str().unwrap(), "--out", out.to_str().unwrap(), "--profile", "openai", "--strict"]);
     assert_eq!(code, 1, "{o}{e}");
     assert!(e.contains("--strict"), "{e}");
     let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
@@ -181,14 +209,23 @@ fn shards_and_compression_hold_the_same_lines() {
     let threads = tmp.path().join("threads");
     corpus(&threads, 3);
     let plain = tmp.path().join("plain");
-    let (o, e, code) = run(&["export", threads.to_str().unwrap(), "--out", plain.to_str().unwrap(), "--profile", "trl"]);
+    let (o, e, code) =
+        run(&["export", threads.to_str().unwrap(), "--out", plain.to_str().unwrap(), "--profile", "trl"]);
     assert_eq!(code, 0, "{o}{e}");
     let want = std::fs::read(plain.join("train.jsonl")).unwrap();
     for (compress, ext) in [("gzip", "gz"), ("zstd", "zst")] {
         let out = tmp.path().join(compress);
         let (o, e, code) = run(&[
-            "export", threads.to_str().unwrap(), "--out", out.to_str().unwrap(), "--profile", "trl",
-            "--shard-size", "5", "--compress", compress,
+            "export",
+            threads.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--profile",
+            "trl",
+            "--shard-size",
+            "5",
+            "--compress",
+            compress,
         ]);
         assert_eq!(code, 0, "{o}{e}");
         let mut got = Vec::new();
@@ -208,10 +245,20 @@ fn shards_and_compression_hold_the_same_lines() {
     }
     // A single named file.
     let file = tmp.path().join("one/data.jsonl.gz");
-    let (o, e, code) = run(&["export", threads.to_str().unwrap(), "--out", file.to_str().unwrap(), "--profile", "openai"]);
+    let (o, e, code) =
+        run(&["export", threads.to_str().unwrap(), "--out", file.to_str().unwrap(), "--profile", "openai"]);
     assert_eq!(code, 0, "{o}{e}");
     assert!(file.exists() && tmp.path().join("one/data.jsonl.gz.export.json").exists());
-    let (_, e, code) = run(&["export", threads.to_str().unwrap(), "--out", file.to_str().unwrap(), "--profile", "openai", "--split", "a=0.5,b=0.5"]);
+    let (_, e, code) = run(&[
+        "export",
+        threads.to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+        "--profile",
+        "openai",
+        "--split",
+        "a=0.5,b=0.5",
+    ]);
     assert_eq!(code, 2, "{e}");
     assert!(e.contains("give --out a folder"), "{e}");
 }

@@ -42,7 +42,11 @@ impl Endpoint {
     }
 
     fn requests(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 }
 
@@ -86,7 +90,8 @@ fn threads(dir: &Path) -> Vec<Value> {
 fn validate_and_verify(dir: &Path) {
     let data = fixtures().join("datasets");
     let t = dir.join("threads");
-    let out = common::threadkit(&["validate", t.to_str().unwrap(), "--data-root", data.to_str().unwrap(), "--deny-warnings"]);
+    let out =
+        common::threadkit(&["validate", t.to_str().unwrap(), "--data-root", data.to_str().unwrap(), "--deny-warnings"]);
     assert!(out.status.success(), "validate: {}", String::from_utf8_lossy(&out.stdout));
     let out = common::threadkit(&["verify", t.to_str().unwrap(), "--data-root", data.to_str().unwrap()]);
     assert!(out.status.success(), "verify: {}", String::from_utf8_lossy(&out.stdout));
@@ -99,7 +104,11 @@ fn batch_generation_end_to_end_and_the_ground_truth_never_reaches_a_request() {
     let tmp = tempfile::tempdir().unwrap();
     let endpoint = Endpoint::start(tmp.path(), &[]);
     let (o, e, code) = run({
-        let mut c = generate(tmp.path(), &endpoint, &["new", "--count", "4", "--balance", "--seed", "7", "--batch", "--jobs", "2"]);
+        let mut c = generate(
+            tmp.path(),
+            &endpoint,
+            &["new", "--count", "4", "--balance", "--seed", "7", "--batch", "--jobs", "2"],
+        );
         c.args(["--max-turns", "6"]);
         c
     });
@@ -213,8 +222,16 @@ fn the_loop_sends_back_what_it_cannot_use() {
     policy.steps.push_back(tool("filter_by_time", json!({"start_time_sec": "soon"})));
     policy.steps.push_back(tool("compute_features", json!({})));
     policy.steps.push_back(Ok(Step::Finish { reasoning: "enough".into() }));
-    policy.finals.push_back(Ok(FinalAnswer { answer: "Swimming".into(), confidence: "high".into(), explanation: "x".into() }));
-    policy.finals.push_back(Ok(FinalAnswer { answer: "Standing".into(), confidence: "high".into(), explanation: "Still.".into() }));
+    policy.finals.push_back(Ok(FinalAnswer {
+        answer: "Swimming".into(),
+        confidence: "high".into(),
+        explanation: "x".into(),
+    }));
+    policy.finals.push_back(Ok(FinalAnswer {
+        answer: "Standing".into(),
+        confidence: "high".into(),
+        explanation: "Still.".into(),
+    }));
     let mut stats = LoopStats::default();
     let mut active = g.start(&pick(), "basic_motions_train_0000_v4_0001", &mut policy, &mut stats).unwrap();
     let ended = g.run(&mut active, &mut policy, &mut Accept, &mut stats).unwrap();
@@ -285,7 +302,10 @@ fn interactive_review_regenerates_and_quits_without_writing_rejected_steps() {
     assert!(stdout.contains("generate continue"), "{stdout}");
     let t = &threads(tmp.path())[0];
     assert_eq!(t["metadata"]["status"], "active");
-    assert_eq!(t["metadata"]["num_tool_calls"], 1, "one accepted call; the regenerated and the quit ones are not written");
+    assert_eq!(
+        t["metadata"]["num_tool_calls"], 1,
+        "one accepted call; the regenerated and the quit ones are not written"
+    );
     validate_and_verify(tmp.path());
 }
 
@@ -303,7 +323,14 @@ fn a_prompt_larger_than_the_context_is_a_clear_error() {
 #[test]
 fn usage_errors_name_what_to_do() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = common::threadkit(&["generate", "new", "--data-root", tmp.path().join("nope").to_str().unwrap(), "--model", "m"]);
+    let out = common::threadkit(&[
+        "generate",
+        "new",
+        "--data-root",
+        tmp.path().join("nope").to_str().unwrap(),
+        "--model",
+        "m",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory"));
     let out = common::threadkit(&["generate", "new", "--data-root", fixtures().join("datasets").to_str().unwrap()]);

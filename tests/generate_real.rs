@@ -3,6 +3,7 @@
 //! which runs this test with `THREADKIT_TEST_BASE_URL` set (`cargo test --test
 //! generate_real -- --ignored`). A tiny model reasons badly; what is tested is that every
 //! byte of the protocol, the loop and the files is real and valid.
+#![allow(clippy::print_stderr)]
 
 mod common;
 
@@ -66,10 +67,13 @@ fn real_model_batch_kill_resume_validate_verify() {
 
     // One more run, killed after its first saved step, then resumed.
     let before: Vec<String> = thread_files(dir).into_iter().map(|(id, _)| id).collect();
-    let mut child = generate(dir, &["new", "--count", "1", "--seed", "12", "--batch"]).stdout(Stdio::null()).spawn().unwrap();
+    let mut child =
+        generate(dir, &["new", "--count", "1", "--seed", "12", "--batch"]).stdout(Stdio::null()).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(600);
     let killed_id = loop {
-        let fresh = thread_files(dir).into_iter().find(|(id, d)| !before.contains(id) && d["metadata"]["num_turns"].as_u64() >= Some(1));
+        let fresh = thread_files(dir)
+            .into_iter()
+            .find(|(id, d)| !before.contains(id) && d["metadata"]["num_turns"].as_u64() >= Some(1));
         if let Some((id, _)) = fresh {
             break id;
         }
@@ -81,7 +85,8 @@ fn real_model_batch_kill_resume_validate_verify() {
     };
     child.kill().unwrap();
     child.wait().unwrap();
-    let steps_at_kill = thread_files(dir).into_iter().find(|(id, _)| *id == killed_id).unwrap().1["metadata"]["num_turns"].clone();
+    let steps_at_kill =
+        thread_files(dir).into_iter().find(|(id, _)| *id == killed_id).unwrap().1["metadata"]["num_turns"].clone();
     let out = generate(dir, &["continue", &killed_id, "--batch"]).output().unwrap();
     eprintln!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let resumed = thread_files(dir).into_iter().find(|(id, _)| *id == killed_id).unwrap().1;

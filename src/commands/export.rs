@@ -118,7 +118,10 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         }
         compression = implied;
         if args.split.is_some() || args.shard_size.is_some() {
-            usage!("threadkit: --split and --shard-size write several files: give --out a folder, not {}", args.out.display());
+            usage!(
+                "threadkit: --split and --shard-size write several files: give --out a folder, not {}",
+                args.out.display()
+            );
         }
         let dir = match args.out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -127,7 +130,10 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         Layout::File { dir, name: out_name.to_string() }
     } else {
         if args.out.is_file() {
-            usage!("threadkit: --out {}: a file that is not .jsonl; give a folder or a NAME.jsonl path", args.out.display());
+            usage!(
+                "threadkit: --out {}: a file that is not .jsonl; give a folder or a NAME.jsonl path",
+                args.out.display()
+            );
         }
         Layout::Dir { dir: args.out.clone() }
     };
@@ -183,9 +189,11 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
                 input_threads += 1;
                 progress.inc(1);
                 let outcome = match outcome {
-                    Outcome::Exported(ex) if !seen.insert(ex.id.clone()) => {
-                        Outcome::Skipped { reason: Skip::DuplicateId, id: Some(ex.id.clone()), detail: "id exported already".into() }
-                    }
+                    Outcome::Exported(ex) if !seen.insert(ex.id.clone()) => Outcome::Skipped {
+                        reason: Skip::DuplicateId,
+                        id: Some(ex.id.clone()),
+                        detail: "id exported already".into(),
+                    },
                     o => o,
                 };
                 match outcome {
@@ -294,8 +302,10 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
     let mut side_files = Vec::new();
     let data_files: Vec<FileInfo> = outputs.files.clone();
     match args.profile {
-        Profile::Axolotl => side_files.push(outputs.write_side_file("axolotl.yaml", axolotl_yaml(layout.dir(), &data_files).as_bytes())?),
-        Profile::LlamaFactory => side_files.push(outputs.write_side_file("dataset_info.json", dataset_info(&args, &spec, &data_files).as_bytes())?),
+        Profile::Axolotl => side_files
+            .push(outputs.write_side_file("axolotl.yaml", axolotl_yaml(layout.dir(), &data_files).as_bytes())?),
+        Profile::LlamaFactory => side_files
+            .push(outputs.write_side_file("dataset_info.json", dataset_info(&args, &spec, &data_files).as_bytes())?),
         _ => {}
     }
     let token_stats = TokenStats::of(rows.iter().map(|r| r.tokens as usize).collect());
@@ -323,15 +333,28 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
     let manifest_text = serde_json::to_string_pretty(&manifest).expect("a Value serializes") + "\n";
     outputs.write_side_file(&layout.manifest_name(), manifest_text.as_bytes())?;
     if let Err(e) = outputs.commit() {
-        writeln!(err, "threadkit: {}: cannot write the export: {e}; files already there were left as they were", layout.dir().display())?;
+        writeln!(
+            err,
+            "threadkit: {}: cannot write the export: {e}; files already there were left as they were",
+            layout.dir().display()
+        )?;
         return Ok(ExitStatus::Error);
     }
 
     match args.format {
         Format::Json => out.write_all(manifest_text.as_bytes())?,
         Format::Human => {
-            writeln!(out, "{} threads read, {} exported ({} profile, {} tokens: mean {}, p95 {}, max {})",
-                input_threads, rows.len(), args.profile.name(), args.tokenizer.name(), token_stats.mean, token_stats.p95, token_stats.max)?;
+            writeln!(
+                out,
+                "{} threads read, {} exported ({} profile, {} tokens: mean {}, p95 {}, max {})",
+                input_threads,
+                rows.len(),
+                args.profile.name(),
+                args.tokenizer.name(),
+                token_stats.mean,
+                token_stats.p95,
+                token_stats.max
+            )?;
             for (name, report) in &split_reports {
                 writeln!(out, "  {name}: {} examples from {} sessions", report["examples"], report["sessions"])?;
             }
@@ -345,7 +368,13 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
                 writeln!(out, "  warning: {w}")?;
             }
             for f in &data_files {
-                writeln!(out, "  wrote {} ({} examples, sha256 {})", layout.dir().join(&f.path).display(), f.records.unwrap_or(0), &f.sha256[..16])?;
+                writeln!(
+                    out,
+                    "  wrote {} ({} examples, sha256 {})",
+                    layout.dir().join(&f.path).display(),
+                    f.records.unwrap_or(0),
+                    &f.sha256[..16]
+                )?;
             }
             writeln!(out, "  wrote {}", layout.dir().join(layout.manifest_name()).display())?;
             if !args.quiet {
@@ -393,7 +422,9 @@ fn progress_bar() -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos} threads read ({per_sec})").expect("a valid template"));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} threads read ({per_sec})").expect("a valid template"),
+    );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
 }
@@ -411,7 +442,11 @@ fn preview(out: &mut dyn Write, rows: &[Row], by_split: &[Vec<usize>], spool: &s
         for m in turns.into_iter().flatten() {
             let role = m.get("role").or_else(|| m.get("from")).and_then(Value::as_str).unwrap_or("?");
             let text = m.get("content").or_else(|| m.get("value")).and_then(Value::as_str).unwrap_or("");
-            let call = m.pointer("/tool_calls/0/function/name").and_then(Value::as_str).map(|n| format!(" → {n}(…)")).unwrap_or_default();
+            let call = m
+                .pointer("/tool_calls/0/function/name")
+                .and_then(Value::as_str)
+                .map(|n| format!(" → {n}(…)"))
+                .unwrap_or_default();
             let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
             let cut: String = one_line.chars().take(90).collect();
             let more = if one_line.chars().count() > 90 { "…" } else { "" };

@@ -39,7 +39,11 @@ pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
         Some(GenerateCommand::List(list)) => run_list(&settings, &list, out),
         Some(GenerateCommand::New(new)) => {
             let Some(app) = App::new(settings, err)? else { return Ok(ExitStatus::Error) };
-            let datasets = if new.dataset.is_empty() { app.settings.file.datasets.clone().unwrap_or_default() } else { new.dataset.clone() };
+            let datasets = if new.dataset.is_empty() {
+                app.settings.file.datasets.clone().unwrap_or_default()
+            } else {
+                new.dataset.clone()
+            };
             let seed = new.seed.or(app.settings.file.seed).unwrap_or_else(random_seed);
             let balance = new.balance || app.settings.file.balance.unwrap_or(false);
             app.new_threads(&datasets, new.count, seed, balance, &new.mode, out, err)
@@ -76,13 +80,23 @@ fn print_rows(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
     if rows.is_empty() {
         return writeln!(out, "no threads");
     }
-    writeln!(out, "  # {:<40} {:<14} {:<12} {:>5} {:>5}  {:<25} query", "id", "dataset", "session", "turns", "tools", "last modified")?;
+    writeln!(
+        out,
+        "  # {:<40} {:<14} {:<12} {:>5} {:>5}  {:<25} query",
+        "id", "dataset", "session", "turns", "tools", "last modified"
+    )?;
     for (i, r) in rows.iter().enumerate() {
         let query: String = r.query.chars().take(50).collect();
         writeln!(
             out,
             "{:>3} {:<40} {:<14} {:<12} {:>5} {:>5}  {:<25} {query}",
-            i + 1, r.id, r.dataset, r.session, r.turns, r.tool_calls, r.last_modified.get(..19).unwrap_or(&r.last_modified)
+            i + 1,
+            r.id,
+            r.dataset,
+            r.session,
+            r.turns,
+            r.tool_calls,
+            r.last_modified.get(..19).unwrap_or(&r.last_modified)
         )?;
     }
     Ok(())
@@ -111,7 +125,11 @@ enum Job {
 impl App {
     fn new(settings: Settings, err: &mut dyn Write) -> io::Result<Option<App>> {
         if !settings.data_root.is_dir() {
-            writeln!(err, "threadkit: --data-root {}: not a directory; point it at the folder that holds <dataset>/manifest.json", settings.data_root.display())?;
+            writeln!(
+                err,
+                "threadkit: --data-root {}: not a directory; point it at the folder that holds <dataset>/manifest.json",
+                settings.data_root.display()
+            )?;
             return Ok(None);
         }
         let Some(model) = settings.model.clone() else {
@@ -149,7 +167,8 @@ impl App {
             min_tool_calls: settings.min_tool_calls,
             max_retries: settings.max_retries,
         };
-        let generator = Generator::new(DataRoot::new(&settings.data_root), settings.threads_dir.clone(), loop_settings, metadata);
+        let generator =
+            Generator::new(DataRoot::new(&settings.data_root), settings.threads_dir.clone(), loop_settings, metadata);
         Ok(Some(App { settings, generator, client: Arc::new(client), prompts: Arc::new(prompts) }))
     }
 
@@ -177,7 +196,8 @@ impl App {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> io::Result<ExitStatus> {
-        let datasets = if datasets.is_empty() { pick::datasets_in(&self.generator.data_root) } else { datasets.to_vec() };
+        let datasets =
+            if datasets.is_empty() { pick::datasets_in(&self.generator.data_root) } else { datasets.to_vec() };
         let picks = match pick::pick(&self.generator.data_root, &datasets, count, seed, balance) {
             Ok(p) => p,
             Err(e) => {
@@ -215,7 +235,11 @@ impl App {
             for id in ids {
                 let path = self.settings.threads_dir.join(format!("{id}.json"));
                 if !path.is_file() {
-                    writeln!(err, "threadkit: no thread {id} in {}; `threadkit generate list` shows them", self.settings.threads_dir.display())?;
+                    writeln!(
+                        err,
+                        "threadkit: no thread {id} in {}; `threadkit generate list` shows them",
+                        self.settings.threads_dir.display()
+                    )?;
                     return Ok(ExitStatus::Error);
                 }
                 paths.push(path);
@@ -240,7 +264,13 @@ impl App {
         self.run_jobs(chosen.into_iter().map(Job::Resume).collect(), mode, out, err)
     }
 
-    fn run_jobs(&self, jobs: Vec<Job>, mode: &ModeArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+    fn run_jobs(
+        &self,
+        jobs: Vec<Job>,
+        mode: &ModeArgs,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> io::Result<ExitStatus> {
         let outcomes = match mode.mode() {
             Mode::Interactive => {
                 let mut outcomes = Vec::new();
@@ -313,15 +343,22 @@ impl App {
                 *by_status.entry(r.status.as_str()).or_default() += 1;
                 *histogram.entry(r.turns).or_default() += 1;
             }
-            writeln!(out, "\nthreads in {}: {} active, {} finished, {} stopped at the turn limit",
+            writeln!(
+                out,
+                "\nthreads in {}: {} active, {} finished, {} stopped at the turn limit",
                 self.settings.threads_dir.display(),
-                by_status.get("active").unwrap_or(&0), by_status.get("finished").unwrap_or(&0), by_status.get("max_turns_reached").unwrap_or(&0))?;
+                by_status.get("active").unwrap_or(&0),
+                by_status.get("finished").unwrap_or(&0),
+                by_status.get("max_turns_reached").unwrap_or(&0)
+            )?;
             let widest = histogram.values().copied().max().unwrap_or(1);
             for (turns, n) in &histogram {
                 let bar = "#".repeat((n * 40).div_ceil(widest));
                 writeln!(out, "  {turns:>3} turns | {bar} {n}")?;
             }
-            let Some(choice) = ask(out, "[n]ew thread, [c]ontinue a thread, [e]xport, [q]uit: ")? else { return Ok(ExitStatus::Success) };
+            let Some(choice) = ask(out, "[n]ew thread, [c]ontinue a thread, [e]xport, [q]uit: ")? else {
+                return Ok(ExitStatus::Success);
+            };
             let interactive = ModeArgs { interactive: true, batch: false, jobs: None };
             match choice.as_str() {
                 "n" | "new" => {
@@ -331,11 +368,25 @@ impl App {
                     self.continue_threads(&[], None, &interactive, out, err)?;
                 }
                 "e" | "export" => {
-                    let profile = ask(out, "profile [openai|trl|axolotl|llama-factory|raw] (openai): ")?.unwrap_or_default();
+                    let profile =
+                        ask(out, "profile [openai|trl|axolotl|llama-factory|raw] (openai): ")?.unwrap_or_default();
                     let profile = if profile.is_empty() { "openai".to_string() } else { profile };
-                    let default_out = self.settings.threads_dir.parent().unwrap_or(&self.settings.threads_dir).join("exports").join(&profile);
-                    let args = ["threadkit", "export", &self.settings.threads_dir.display().to_string(), "--profile", &profile,
-                        "--out", &default_out.display().to_string()];
+                    let default_out = self
+                        .settings
+                        .threads_dir
+                        .parent()
+                        .unwrap_or(&self.settings.threads_dir)
+                        .join("exports")
+                        .join(&profile);
+                    let args = [
+                        "threadkit",
+                        "export",
+                        &self.settings.threads_dir.display().to_string(),
+                        "--profile",
+                        &profile,
+                        "--out",
+                        &default_out.display().to_string(),
+                    ];
                     match <crate::cli::Cli as clap::Parser>::try_parse_from(args) {
                         Ok(cli) => {
                             super::run(cli, out, err);
@@ -449,7 +500,8 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} threads · {msg} · {elapsed_precise}").expect("a valid template"),
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} threads · {msg} · {elapsed_precise}")
+            .expect("a valid template"),
     );
     bar.enable_steady_tick(Duration::from_millis(250));
     bar
@@ -457,7 +509,9 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
 
 fn report_one(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
     match &o.result {
-        Ok(Ended::Finished { correct }) => writeln!(out, "{}: finished ({})", o.id, if *correct { "correct" } else { "incorrect" }),
+        Ok(Ended::Finished { correct }) => {
+            writeln!(out, "{}: finished ({})", o.id, if *correct { "correct" } else { "incorrect" })
+        }
         Ok(Ended::MaxTurns) => writeln!(out, "{}: stopped at the turn limit", o.id),
         Ok(Ended::Quit) => writeln!(out, "{}: stopped; `threadkit generate continue {}` resumes it", o.id, o.id),
         Err(e) => writeln!(out, "{}: failed: {e}", o.id),

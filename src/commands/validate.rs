@@ -127,7 +127,10 @@ fn run_training(
         |e| crate::validate::validate_training_entry(e, &settings),
         |_, reports| {
             for mut report in reports {
-                report.records.iter_mut().for_each(|r| r.diagnostics.retain(|d| !args.ignore.iter().any(|i| rules::find(i).is_some_and(|r| r.code == d.code()))));
+                report.records.iter_mut().for_each(|r| {
+                    r.diagnostics
+                        .retain(|d| !args.ignore.iter().any(|i| rules::find(i).is_some_and(|r| r.code == d.code())))
+                });
                 totals.add(&report);
                 match args.format {
                     Format::Human if !args.quiet => out.write_all(renderer.file(&report).as_bytes())?,

@@ -86,7 +86,8 @@ impl Conversation {
             let text = |key: &str| m.get(key).and_then(Value::as_str).map(str::to_string);
             match role {
                 "system" | "user" => {
-                    let content = text("content").ok_or_else(|| format!("message {i} ({role}) has non-string content"))?;
+                    let content =
+                        text("content").ok_or_else(|| format!("message {i} ({role}) has non-string content"))?;
                     turns.push(if role == "system" { Turn::System(content) } else { Turn::User(content) });
                 }
                 "assistant" => {
@@ -301,7 +302,10 @@ fn sharegpt(
                 }
                 let call = &calls[0];
                 let value = json!({"name": call.name, "arguments": call.arguments});
-                out.push(("function_call", pyjson::to_string(&value, pyjson::Style { ensure_ascii: false, ..Default::default() })));
+                out.push((
+                    "function_call",
+                    pyjson::to_string(&value, pyjson::Style { ensure_ascii: false, ..Default::default() }),
+                ));
             }
             Turn::Tool { content, .. } => out.push(("observation", content.clone())),
         }
@@ -311,13 +315,17 @@ fn sharegpt(
         out.pop();
     }
     let functions: Vec<Value> = tools.iter().map(|t| t.get("function").cloned().unwrap_or_else(|| t.clone())).collect();
-    let conversations: Vec<Value> = out.into_iter().map(|(from, value)| json!({"from": from, "value": value})).collect();
+    let conversations: Vec<Value> =
+        out.into_iter().map(|(from, value)| json!({"from": from, "value": value})).collect();
     let mut example = Map::new();
     example.insert("conversations".into(), conversations.into());
     if let Some(system) = system {
         example.insert("system".into(), system.into());
     }
-    example.insert("tools".into(), pyjson::to_string(&Value::Array(functions), pyjson::Style { ensure_ascii: false, ..Default::default() }).into());
+    example.insert(
+        "tools".into(),
+        pyjson::to_string(&Value::Array(functions), pyjson::Style { ensure_ascii: false, ..Default::default() }).into(),
+    );
     Ok(Value::Object(example))
 }
 
@@ -366,10 +374,14 @@ mod tests {
     #[test]
     fn sharegpt_alternates_and_reports_what_it_drops() {
         let (ex, changes) = render_one(Profile::LlamaFactory);
-        let froms: Vec<&str> = ex["conversations"].as_array().unwrap().iter().map(|t| t["from"].as_str().unwrap()).collect();
+        let froms: Vec<&str> =
+            ex["conversations"].as_array().unwrap().iter().map(|t| t["from"].as_str().unwrap()).collect();
         assert_eq!(froms, ["human", "function_call", "observation", "gpt"]);
         assert_eq!(ex["conversations"][3]["value"], "Thinking aloud.\n\nIt walks.\n\nFinal Answer: walking");
-        assert_eq!(ex["conversations"][1]["value"], "{\"name\": \"show_session_stats\", \"arguments\": {\"dataset_name\": \"d\"}}");
+        assert_eq!(
+            ex["conversations"][1]["value"],
+            "{\"name\": \"show_session_stats\", \"arguments\": {\"dataset_name\": \"d\"}}"
+        );
         assert!(ex["tools"].is_string());
         assert_eq!(changes["reasoning before a tool call dropped (sharegpt function_call turns carry no text)"], 1);
         assert_eq!(changes["consecutive assistant messages merged into one gpt turn"], 1);

@@ -74,7 +74,9 @@ impl<'a> Encoder<'a> {
         Ok(match compression {
             Compression::None => Encoder::Plain(w),
             // mtime 0 and no file name: the same input gives the same bytes.
-            Compression::Gzip => Encoder::Gzip(flate2::GzBuilder::new().mtime(0).write(w, flate2::Compression::default())),
+            Compression::Gzip => {
+                Encoder::Gzip(flate2::GzBuilder::new().mtime(0).write(w, flate2::Compression::default()))
+            }
             Compression::Zstd => Encoder::Zstd(zstd::stream::write::Encoder::new(w, 3)?),
         })
     }
@@ -138,7 +140,13 @@ impl Outputs {
             records += 1;
         }
         let (bytes, sha256) = encoder.finish()?;
-        self.files.push(FileInfo { path: name.to_string(), split: split.map(str::to_string), records: Some(records), bytes, sha256 });
+        self.files.push(FileInfo {
+            path: name.to_string(),
+            split: split.map(str::to_string),
+            records: Some(records),
+            bytes,
+            sha256,
+        });
         self.staged.push(staged);
         Ok(())
     }

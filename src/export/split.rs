@@ -21,7 +21,8 @@ impl SplitSpec {
     pub fn parse(s: &str) -> Result<SplitSpec, String> {
         let mut parts: Vec<(String, f64)> = Vec::new();
         for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            let (name, ratio) = item.split_once('=').ok_or_else(|| format!("{item:?}: write NAME=RATIO, e.g. train=0.9"))?;
+            let (name, ratio) =
+                item.split_once('=').ok_or_else(|| format!("{item:?}: write NAME=RATIO, e.g. train=0.9"))?;
             let name = name.trim();
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 return Err(format!("{name:?}: split names use letters, digits, - and _"));

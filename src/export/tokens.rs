@@ -97,7 +97,10 @@ impl Counter {
                 Turn::User(c) => 1 + self.first_message(c),
                 Turn::Assistant { content, calls } => {
                     1 + self.text(content)
-                        + calls.iter().map(|c| self.text(&c.name) + self.text(&c.arguments_text) + PER_CALL).sum::<usize>()
+                        + calls
+                            .iter()
+                            .map(|c| self.text(&c.name) + self.text(&c.arguments_text) + PER_CALL)
+                            .sum::<usize>()
                 }
                 Turn::Tool { name, content, .. } => 1 + self.text(content) + self.text(name) + PER_NAME,
             };
@@ -125,7 +128,17 @@ mod tests {
             serde_json::json!({"dataset_name": "UCI HAR", "channels": [{"name": "body_acc_x", "sampling_rate_hz": 50.0}]}),
             serde_json::json!({"dataset_name": "données", "description": "ünïcödé, 中文", "channels": []}),
         ];
-        let queries = ["What activity is this?", " leading space", "\nnewline first", "123 digits", "}}{{", "", "é", "  \n\n  ", "'s"];
+        let queries = [
+            "What activity is this?",
+            " leading space",
+            "\nnewline first",
+            "123 digits",
+            "}}{{",
+            "",
+            "é",
+            "  \n\n  ",
+            "'s",
+        ];
         for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
             let c = Counter::new(tokenizer);
             for m in &manifests {

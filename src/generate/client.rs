@@ -24,7 +24,9 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// The key from `THREADKIT_API_KEY`, else `OPENAI_API_KEY`.
     pub fn key_from_env() -> Option<String> {
-        ["THREADKIT_API_KEY", "OPENAI_API_KEY"].iter().find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        ["THREADKIT_API_KEY", "OPENAI_API_KEY"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
     }
 }
 
@@ -82,7 +84,12 @@ impl ChatClient {
         }
     }
 
-    pub fn complete(&self, messages: &[Value], temperature: f64, response_format: &Value) -> Result<Completion, ClientError> {
+    pub fn complete(
+        &self,
+        messages: &[Value],
+        temperature: f64,
+        response_format: &Value,
+    ) -> Result<Completion, ClientError> {
         let body = json!({
             "model": self.config.model,
             "messages": messages,
@@ -90,6 +97,8 @@ impl ChatClient {
             "max_tokens": self.config.max_completion_tokens,
             "response_format": response_format,
         });
+        // Compact: ureq's `send_json` pretty-prints, which only adds bytes.
+        let body = serde_json::to_vec(&body).expect("a Value serializes");
         let url = self.url();
         let attempts = self.config.attempts.max(1);
         let mut last = String::new();
@@ -101,7 +110,7 @@ impl ChatClient {
             if let Some(key) = &self.config.api_key {
                 request = request.header("Authorization", format!("Bearer {key}"));
             }
-            let mut response = match request.send_json(&body) {
+            let mut response = match request.send(&body[..]) {
                 Ok(r) => r,
                 Err(e) => {
                     last = self.scrub(&format!("{url}: {e}"));
@@ -132,7 +141,9 @@ impl ChatClient {
                 _ => {
                     let lower = text.to_lowercase();
                     let message = self.scrub(&format!("{url}: HTTP {status}: {}", excerpt(&text)));
-                    if lower.contains("context") && (lower.contains("exceed") || lower.contains("length") || lower.contains("too long")) {
+                    if lower.contains("context")
+                        && (lower.contains("exceed") || lower.contains("length") || lower.contains("too long"))
+                    {
                         return Err(ClientError::ContextExceeded(message));
                     }
                     let hint = match status {
@@ -153,9 +164,12 @@ impl ChatClient {
     }
 
     fn completion(&self, text: &str, url: &str) -> Result<Completion, ClientError> {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| ClientError::Failed(self.scrub(&format!("{url}: the reply is not JSON ({e}): {}", excerpt(text)))))?;
-        let choice = v.pointer("/choices/0").ok_or_else(|| ClientError::Failed(format!("{url}: the reply has no choices: {}", excerpt(text))))?;
+        let v: Value = serde_json::from_str(text).map_err(|e| {
+            ClientError::Failed(self.scrub(&format!("{url}: the reply is not JSON ({e}): {}", excerpt(text))))
+        })?;
+        let choice = v
+            .pointer("/choices/0")
+            .ok_or_else(|| ClientError::Failed(format!("{url}: the reply has no choices: {}", excerpt(text))))?;
         let content = choice.pointer("/message/content").and_then(Value::as_str).unwrap_or_default().to_string();
         let usage = |k: &str| v.pointer(&format!("/usage/{k}")).and_then(Value::as_u64).unwrap_or(0);
         Ok(Completion { content, prompt_tokens: usage("prompt_tokens"), completion_tokens: usage("completion_tokens") })
@@ -195,7 +209,11 @@ mod tests {
                     if let Some(h) = text.find("\r\n\r\n") {
                         let len = text[..h]
                             .lines()
-                            .find_map(|l| l.to_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+                            .find_map(|l| {
+                                l.to_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap())
+                            })
                             .unwrap_or(0);
                         if req.len() >= h + 4 + len {
                             break;
@@ -232,12 +250,13 @@ mod tests {
     fn retries_server_errors_then_succeeds_and_sends_the_key_only_in_the_header() {
         let (url, server) = serve(vec![(503, "busy".into()), (429, "slow down".into()), (200, OK.into())]);
         let c = client(url, Some("sk-secret"));
-        let got = c.complete(&[json!({"role": "user", "content": "hi"})], 0.5, &json!({"type": "json_object"})).unwrap();
+        let got =
+            c.complete(&[json!({"role": "user", "content": "hi"})], 0.5, &json!({"type": "json_object"})).unwrap();
         assert_eq!(got, Completion { content: "{\"query\": \"q\"}".into(), prompt_tokens: 7, completion_tokens: 3 });
         let requests = server.join().unwrap();
         assert_eq!(requests.len(), 3);
         assert!(requests[0].to_lowercase().contains("authorization: bearer sk-secret"));
-        assert!(requests[0].contains("\"response_format\":{\"type\":\"json_object\"}"));
+        assert!(requests[0].contains("\"response_format\":{\"type\":\"json_object\"}"), "{}", requests[0]);
         let body = requests[0].split("\r\n\r\n").nth(1).unwrap();
         assert!(!body.contains("sk-secret"));
     }

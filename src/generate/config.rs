@@ -78,7 +78,11 @@ pub fn resolve(flags: &GenerateCommon) -> Result<Settings, String> {
             .clone()
             .or_else(|| rel(&file.threads_dir))
             .unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_THREADS_DIR)),
-        base_url: flags.base_url.clone().or_else(|| file.base_url.clone()).unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
+        base_url: flags
+            .base_url
+            .clone()
+            .or_else(|| file.base_url.clone())
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
         model: flags.model.clone().or_else(|| file.model.clone()),
         query_temperature: flags.query_temperature.or(file.query_temperature).unwrap_or(0.9),
         step_temperature: flags.step_temperature.or(file.step_temperature).unwrap_or(0.7),

@@ -24,7 +24,9 @@ pub fn list(dir: &Path) -> Vec<Row> {
     let mut rows: Vec<Row> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().is_some_and(crate::walk::is_hidden_name))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json") && !p.file_name().is_some_and(crate::walk::is_hidden_name)
+        })
         .filter_map(|p| row(&p))
         .collect();
     rows.sort_by(|a, b| b.last_modified.cmp(&a.last_modified).then(a.id.cmp(&b.id)));

@@ -47,7 +47,12 @@ pub struct Generator {
 }
 
 impl Generator {
-    pub fn new(data_root: DataRoot, threads_dir: PathBuf, settings: LoopSettings, metadata: Map<String, Value>) -> Generator {
+    pub fn new(
+        data_root: DataRoot,
+        threads_dir: PathBuf,
+        settings: LoopSettings,
+        metadata: Map<String, Value>,
+    ) -> Generator {
         Generator { data_root, threads_dir, settings, metadata, vocabularies: Mutex::new(HashMap::new()) }
     }
 
@@ -71,21 +76,25 @@ impl Generator {
         let lock = ThreadLock::acquire(&self.threads_dir, id)?;
         let (manifest, labels) = self.dataset_inputs(&p.dataset)?;
         let workspace = Workspace::open(&self.data_root, &p.dataset, &p.session)?;
-        let inputs = Inputs { data_root: &self.data_root, manifest: &manifest, labels: &labels, settings: self.settings };
+        let inputs =
+            Inputs { data_root: &self.data_root, manifest: &manifest, labels: &labels, settings: self.settings };
         let query = step_loop::ask_query(policy, &inputs, stats)?;
         let mut extra = self.metadata.clone();
         if let Some(a) = workspace.session_artifact_id() {
             extra.insert("initial_artifact_id".into(), json!(a));
         }
-        let mut thread = ThreadDoc::create(&self.threads_dir, NewThread {
-            id,
-            dataset: &p.dataset,
-            session: &p.session,
-            ground_truth: &p.ground_truth,
-            manifest: &manifest,
-            query: &query,
-            extra,
-        });
+        let mut thread = ThreadDoc::create(
+            &self.threads_dir,
+            NewThread {
+                id,
+                dataset: &p.dataset,
+                session: &p.session,
+                ground_truth: &p.ground_truth,
+                manifest: &manifest,
+                query: &query,
+                extra,
+            },
+        );
         thread.save(Some(&self.data_root))?;
         Ok(Active { thread, workspace, _lock: lock })
     }
@@ -102,12 +111,16 @@ impl Generator {
         // Load again under the lock: another process may have saved since.
         let thread = ThreadDoc::load(path)?;
         let stem = path.file_stem().and_then(|s| s.to_str());
-        let checked = crate::check::check(&thread.doc, stem, crate::check::Options { data_root: Some(&self.data_root) });
+        let checked =
+            crate::check::check(&thread.doc, stem, crate::check::Options { data_root: Some(&self.data_root) });
         if let Some(d) = checked.diagnostics.iter().find(|d| d.is_error()) {
             return Err(format!("{}: cannot continue an invalid thread: {}: {}", path.display(), d.code(), d.message));
         }
         if checked.version != Some(crate::version::Version::OpenAiV1) {
-            return Err(format!("{}: only openai_v1 threads can be continued; run `threadkit migrate` first", path.display()));
+            return Err(format!(
+                "{}: only openai_v1 threads can be continued; run `threadkit migrate` first",
+                path.display()
+            ));
         }
         let status = thread.meta("status");
         if status != "active" {
@@ -117,10 +130,17 @@ impl Generator {
         Ok(Active { thread, workspace, _lock: lock })
     }
 
-    pub fn run(&self, active: &mut Active, policy: &mut dyn Policy, observer: &mut dyn Observer, stats: &mut LoopStats) -> Result<Ended, String> {
+    pub fn run(
+        &self,
+        active: &mut Active,
+        policy: &mut dyn Policy,
+        observer: &mut dyn Observer,
+        stats: &mut LoopStats,
+    ) -> Result<Ended, String> {
         let dataset = active.thread.meta("dataset").to_string();
         let (manifest, labels) = self.dataset_inputs(&dataset)?;
-        let inputs = Inputs { data_root: &self.data_root, manifest: &manifest, labels: &labels, settings: self.settings };
+        let inputs =
+            Inputs { data_root: &self.data_root, manifest: &manifest, labels: &labels, settings: self.settings };
         step_loop::run_thread(&mut active.thread, &mut active.workspace, policy, observer, &inputs, stats)
     }
 }

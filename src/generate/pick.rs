@@ -28,8 +28,7 @@ pub fn datasets_in(root: &DataRoot) -> Vec<String> {
 pub fn vocabulary(root: &DataRoot, dataset: &str) -> Result<Vec<String>, String> {
     let d = root.dataset(dataset);
     let d = d.as_ref().as_ref().map_err(Clone::clone)?;
-    let mut labels: Vec<String> =
-        d.labels.iter().flat_map(|l| l.values()).filter_map(|v| v.first().cloned()).collect();
+    let mut labels: Vec<String> = d.labels.iter().flat_map(|l| l.values()).filter_map(|v| v.first().cloned()).collect();
     labels.sort();
     labels.dedup();
     if labels.is_empty() {
@@ -61,7 +60,10 @@ pub fn pick(root: &DataRoot, datasets: &[String], count: usize, seed: u64, balan
         pools.push((name.clone(), by_label));
     }
     if pools.is_empty() {
-        return Err("no dataset to generate from: point --data-root at a folder of datasets, or name them with --dataset".into());
+        return Err(
+            "no dataset to generate from: point --data-root at a folder of datasets, or name them with --dataset"
+                .into(),
+        );
     }
     let mut picks = Vec::with_capacity(count);
     for i in 0..count {
@@ -90,7 +92,12 @@ pub fn pick(root: &DataRoot, datasets: &[String], count: usize, seed: u64, balan
 }
 
 /// A new thread id (`<dataset>_<session>_v4_<nnnn>`) not used by any file in `dir` nor in `taken`.
-pub fn new_id(dir: &std::path::Path, p: &Pick, rng: &mut fastrand::Rng, taken: &mut std::collections::HashSet<String>) -> String {
+pub fn new_id(
+    dir: &std::path::Path,
+    p: &Pick,
+    rng: &mut fastrand::Rng,
+    taken: &mut std::collections::HashSet<String>,
+) -> String {
     loop {
         let id = format!("{}_{}_v4_{:04}", p.dataset, p.session, rng.u32(..10_000));
         if !dir.join(format!("{id}.json")).exists() && taken.insert(id.clone()) {
@@ -116,7 +123,10 @@ mod tests {
         assert_eq!(a, pick(&r, &ds, 8, 3, true).unwrap());
         let mut labels: Vec<&str> = a.iter().map(|p| p.ground_truth.as_str()).collect();
         labels.sort();
-        assert_eq!(labels, ["Badminton", "Badminton", "Running", "Running", "Standing", "Standing", "Walking", "Walking"]);
+        assert_eq!(
+            labels,
+            ["Badminton", "Badminton", "Running", "Running", "Standing", "Standing", "Walking", "Walking"]
+        );
         assert_eq!(vocabulary(&r, "basic_motions").unwrap(), ["Badminton", "Running", "Standing", "Walking"]);
     }
 }

@@ -40,6 +40,10 @@ pub trait Policy: Send {
     fn tokens_used(&self) -> u64 {
         0
     }
+    /// Time spent waiting for the model so far (not the policy's own work).
+    fn waited(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 }
 
 /// Settings of the model-driven policy.
@@ -60,14 +64,30 @@ pub struct ModelPolicy {
     pending: Vec<Value>,
     last_reply: String,
     tokens: u64,
+    waited: std::time::Duration,
 }
 
 impl ModelPolicy {
     pub fn new(client: Arc<ChatClient>, prompts: Arc<Prompts>, settings: ModelSettings) -> ModelPolicy {
-        ModelPolicy { client, prompts, settings, pending: Vec::new(), last_reply: String::new(), tokens: 0 }
+        ModelPolicy {
+            client,
+            prompts,
+            settings,
+            pending: Vec::new(),
+            last_reply: String::new(),
+            tokens: 0,
+            waited: Default::default(),
+        }
     }
 
-    fn ask(&mut self, fresh: Vec<Value>, feedback: Option<&str>, name: &str, schema: &Value, temperature: f64) -> Result<String, PolicyError> {
+    fn ask(
+        &mut self,
+        fresh: Vec<Value>,
+        feedback: Option<&str>,
+        name: &str,
+        schema: &Value,
+        temperature: f64,
+    ) -> Result<String, PolicyError> {
         match feedback {
             Some(problem) if !self.pending.is_empty() => {
                 self.pending.push(serde_json::json!({"role": "assistant", "content": self.last_reply}));
@@ -78,9 +98,10 @@ impl ModelPolicy {
         }
         if let Some(limit) = self.settings.context_tokens {
             let counter = prompt_counter();
-            let used: usize = self.pending.iter().map(|m| 4 + counter.text(m["content"].as_str().unwrap_or_default())).sum::<usize>()
-                + counter.text(&schema.to_string())
-                + self.client.config().max_completion_tokens as usize;
+            let used: usize =
+                self.pending.iter().map(|m| 4 + counter.text(m["content"].as_str().unwrap_or_default())).sum::<usize>()
+                    + counter.text(&schema.to_string())
+                    + self.client.config().max_completion_tokens as usize;
             if used > limit {
                 return Err(PolicyError::Fatal(format!(
                     "the {name} prompt needs about {used} tokens with its reply, more than the context of {limit} (--context-tokens); \
@@ -89,7 +110,10 @@ impl ModelPolicy {
             }
         }
         let format = replies::response_format(self.settings.structured, name, schema);
-        match self.client.complete(&self.pending, temperature, &format) {
+        let asked = std::time::Instant::now();
+        let reply = self.client.complete(&self.pending, temperature, &format);
+        self.waited += asked.elapsed();
+        match reply {
             Ok(c) => {
                 self.tokens += c.prompt_tokens + c.completion_tokens;
                 self.last_reply = c.content.clone();
@@ -122,7 +146,11 @@ impl Policy for ModelPolicy {
         let manifest_text = crate::pyjson::dumps_pretty(manifest);
         let labels_text = labels.join(", ");
         let reply_format = self.reply_format(&schema);
-        let fresh = self.prompts.query.render(&[("manifest", &manifest_text), ("labels", &labels_text), ("reply_format", &reply_format)]);
+        let fresh = self.prompts.query.render(&[
+            ("manifest", &manifest_text),
+            ("labels", &labels_text),
+            ("reply_format", &reply_format),
+        ]);
         let t = self.settings.query_temperature;
         let reply = self.ask(fresh, feedback, "query", &schema, t)?;
         replies::parse_query(&reply).map_err(PolicyError::Invalid)
@@ -143,8 +171,14 @@ impl Policy for ModelPolicy {
         };
         let reply_format = self.reply_format(&schema);
         let fresh = self.prompts.step.render(&[
-            ("manifest", &values.manifest), ("labels", &values.labels), ("query", &values.query), ("history", &values.history),
-            ("tools", &values.tools), ("artifacts", &values.artifacts), ("actions", actions), ("finish_rule", &finish_rule),
+            ("manifest", &values.manifest),
+            ("labels", &values.labels),
+            ("query", &values.query),
+            ("history", &values.history),
+            ("tools", &values.tools),
+            ("artifacts", &values.artifacts),
+            ("actions", actions),
+            ("finish_rule", &finish_rule),
             ("reply_format", &reply_format),
         ]);
         let t = self.settings.step_temperature;
@@ -157,7 +191,10 @@ impl Policy for ModelPolicy {
         let values = PromptValues::of(ctx);
         let reply_format = self.reply_format(&schema);
         let fresh = self.prompts.final_answer.render(&[
-            ("manifest", &values.manifest), ("labels", &values.labels), ("query", &values.query), ("history", &values.history),
+            ("manifest", &values.manifest),
+            ("labels", &values.labels),
+            ("query", &values.query),
+            ("history", &values.history),
             ("reply_format", &reply_format),
         ]);
         let t = self.settings.step_temperature;
@@ -167,6 +204,10 @@ impl Policy for ModelPolicy {
 
     fn tokens_used(&self) -> u64 {
         self.tokens
+    }
+
+    fn waited(&self) -> std::time::Duration {
+        self.waited
     }
 }
 
@@ -184,7 +225,14 @@ impl PromptValues {
     fn of(ctx: &StepContext<'_>) -> PromptValues {
         let tools = crate::tools::TOOLS
             .iter()
-            .map(|t| format!("- {}: {}\n  {}", t.name, t.description, serde_json::to_string(&(t.parameters)()).expect("a Value serializes")))
+            .map(|t| {
+                format!(
+                    "- {}: {}\n  {}",
+                    t.name,
+                    t.description,
+                    serde_json::to_string(&(t.parameters)()).expect("a Value serializes")
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n");
         let ws = ctx.workspace;

@@ -69,7 +69,10 @@ impl Template {
                 let end = rest[at..].find("}}").ok_or("a `{{` without `}}`")?;
                 let key = &rest[at + 2..at + end];
                 if !PLACEHOLDERS.contains(&key) {
-                    return Err(format!("unknown placeholder {{{{{key}}}}}; the placeholders are {}", PLACEHOLDERS.join(", ")));
+                    return Err(format!(
+                        "unknown placeholder {{{{{key}}}}}; the placeholders are {}",
+                        PLACEHOLDERS.join(", ")
+                    ));
                 }
                 rest = &rest[at + end + 2..];
             }
@@ -92,7 +95,10 @@ impl Template {
             out.push_str(rest);
             out
         };
-        vec![json!({"role": "system", "content": fill(&self.system)}), json!({"role": "user", "content": fill(&self.user)})]
+        vec![
+            json!({"role": "system", "content": fill(&self.system)}),
+            json!({"role": "user", "content": fill(&self.user)}),
+        ]
     }
 }
 
@@ -111,7 +117,9 @@ mod tests {
 
     #[test]
     fn unknown_placeholders_and_missing_sections_are_errors() {
-        assert!(Template::parse("x", "## system\nhi {{ground_truth}}\n## user\nq").unwrap_err().contains("ground_truth"));
+        assert!(Template::parse("x", "## system\nhi {{ground_truth}}\n## user\nq")
+            .unwrap_err()
+            .contains("ground_truth"));
         assert!(Template::parse("x", "no sections").is_err());
     }
 

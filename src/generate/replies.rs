@@ -143,7 +143,7 @@ fn strict(schema: &Value) -> Value {
             }
             "required" | "additionalProperties" if obj.contains_key("properties") => {}
             "anyOf" | "oneOf" => {
-                let list: Vec<Value> = v.as_array().into_iter().flatten().map(|s| strict(s)).collect();
+                let list: Vec<Value> = v.as_array().into_iter().flatten().map(strict).collect();
                 out.insert("anyOf".into(), Value::Array(list));
             }
             "items" => {
@@ -195,7 +195,9 @@ pub fn parse(content: &str, schema: &Value) -> Result<Value, String> {
         match cache.get(&key) {
             Some(v) => v.clone(),
             None => {
-                let v = std::sync::Arc::new(jsonschema::draft202012::new(schema).map_err(|e| format!("internal schema error: {e}"))?);
+                let v = std::sync::Arc::new(
+                    jsonschema::draft202012::new(schema).map_err(|e| format!("internal schema error: {e}"))?,
+                );
                 cache.insert(key, v.clone());
                 v
             }
@@ -231,7 +233,9 @@ pub fn parse_step(content: &str, allow_finish: bool) -> Result<Step, String> {
             tool: s["tool"].as_str().unwrap_or_default().to_string(),
             arguments: s.get("arguments").cloned().unwrap_or_else(|| json!({})),
         },
-        Some("respond") => Step::Respond { reasoning, message: s["message"].as_str().unwrap_or_default().trim().to_string() },
+        Some("respond") => {
+            Step::Respond { reasoning, message: s["message"].as_str().unwrap_or_default().trim().to_string() }
+        }
         _ => Step::Finish { reasoning },
     })
 }
@@ -254,7 +258,11 @@ mod tests {
         let reply = r#"{"step": {"reasoning": "need stats", "action": "use_tool", "tool": "show_session_stats", "arguments": {"dataset_name": "d"}}}"#;
         assert_eq!(
             parse_step(reply, false).unwrap(),
-            Step::UseTool { reasoning: "need stats".into(), tool: "show_session_stats".into(), arguments: json!({"dataset_name": "d"}) }
+            Step::UseTool {
+                reasoning: "need stats".into(),
+                tool: "show_session_stats".into(),
+                arguments: json!({"dataset_name": "d"})
+            }
         );
         let finish = r#"{"step": {"reasoning": "enough", "action": "finish"}}"#;
         assert!(parse_step(finish, true).is_ok());
@@ -298,6 +306,9 @@ mod tests {
         assert!(!schema.to_string().contains("\"default\""));
         // A null for an optional argument means "the default": it is dropped before validation.
         let reply = r#"{"step": {"reasoning": "r", "action": "use_tool", "tool": "compute_features", "arguments": {"artifact_id": null}}}"#;
-        assert_eq!(parse_step(reply, true).unwrap(), Step::UseTool { reasoning: "r".into(), tool: "compute_features".into(), arguments: json!({}) });
+        assert_eq!(
+            parse_step(reply, true).unwrap(),
+            Step::UseTool { reasoning: "r".into(), tool: "compute_features".into(), arguments: json!({}) }
+        );
     }
 }

@@ -45,7 +45,9 @@ impl Observer for Accept {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
-    Finished { correct: bool },
+    Finished {
+        correct: bool,
+    },
     MaxTurns,
     /// The person stopped; the thread stays active and can be continued.
     Quit,
@@ -56,7 +58,7 @@ pub struct LoopStats {
     pub steps: usize,
     pub tool_errors: usize,
     pub retries: usize,
-    /// Per accepted step: wall time minus time spent waiting for the policy.
+    /// Per accepted step: wall time minus time spent waiting for the model.
     pub overhead: Vec<Duration>,
 }
 
@@ -74,13 +76,10 @@ fn propose<T>(
     inputs: &Inputs<'_>,
     stats: &mut LoopStats,
     observer: &mut dyn Observer,
-    waited: &mut Duration,
 ) -> Result<T, String> {
     let mut feedback: Option<String> = None;
     for _ in 0..=inputs.settings.max_retries {
-        let t = Instant::now();
         let proposal = policy_call(feedback.as_deref());
-        *waited += t.elapsed();
         let problem = match proposal {
             Ok(p) => match check(&p) {
                 Ok(()) => return Ok(p),
@@ -111,8 +110,7 @@ pub fn ask_query(policy: &mut dyn Policy, inputs: &Inputs<'_>, stats: &mut LoopS
             None => Ok(()),
         }
     };
-    let mut waited = Duration::ZERO;
-    propose(&mut |fb| policy.query(inputs.manifest, labels, fb), &check, inputs, stats, &mut Accept, &mut waited)
+    propose(&mut |fb| policy.query(inputs.manifest, labels, fb), &check, inputs, stats, &mut Accept)
 }
 
 fn contains_word(text: &str, word: &str) -> bool {
@@ -147,7 +145,7 @@ pub fn run_thread(
     let s = inputs.settings;
     loop {
         let started = Instant::now();
-        let mut waited = Duration::ZERO;
+        let waited_before = policy.waited();
         if thread.steps() >= s.max_turns {
             thread.set_status("max_turns_reached");
             thread.save(Some(inputs.data_root))?;
@@ -170,7 +168,7 @@ pub fn run_thread(
                 }
                 check_step(step, ws)
             };
-            propose(&mut |fb| policy.step(&ctx, fb), &check, inputs, stats, observer, &mut waited)?
+            propose(&mut |fb| policy.step(&ctx, fb), &check, inputs, stats, observer)?
         };
         match &step {
             Step::UseTool { reasoning, tool, arguments } => {
@@ -218,14 +216,15 @@ pub fn run_thread(
                             Err(format!("the answer must be one of: {}", labels.join(", ")))
                         }
                     };
-                    propose(&mut |fb| policy.final_answer(&ctx, fb), &check, inputs, stats, observer, &mut waited)?
+                    propose(&mut |fb| policy.final_answer(&ctx, fb), &check, inputs, stats, observer)?
                 };
                 thread.finish(&answer.answer, &answer.confidence, &answer.explanation);
             }
         }
         thread.save(Some(inputs.data_root))?;
         stats.steps += 1;
-        stats.overhead.push(started.elapsed().saturating_sub(waited));
+        // Everything but waiting for the model: prompt building, checks, the tool, the save.
+        stats.overhead.push(started.elapsed().saturating_sub(policy.waited() - waited_before));
         observer.saved(thread);
         if thread.meta("status") == "finished" {
             return Ok(Ended::Finished { correct: thread.doc["metadata"]["is_correct"] == true });

@@ -14,7 +14,8 @@ use crate::version::Version;
 
 /// RFC 3339 time in UTC with microseconds.
 pub fn now() -> String {
-    chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()).to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+    chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
 }
 
 #[derive(Debug)]
@@ -131,10 +132,20 @@ impl ThreadDoc {
         let stem = self.path.file_stem().and_then(|s| s.to_str()).map(str::to_string);
         let checked = check::check(&self.doc, stem.as_deref(), Options { data_root });
         if let Some(d) = checked.diagnostics.iter().find(|d| d.is_error()) {
-            return Err(format!("refusing to save {}: it would fail validation: {}: {} (at {})", self.path.display(), d.code(), d.message, d.pointer));
+            return Err(format!(
+                "refusing to save {}: it would fail validation: {}: {} (at {})",
+                self.path.display(),
+                d.code(),
+                d.message,
+                d.pointer
+            ));
         }
-        let text = crate::pyjson::to_string(&self.doc, crate::pyjson::Style { indent: Some(2), ensure_ascii: false, tight: false }) + "\n";
-        crate::write::atomic_write(&self.path, text.as_bytes()).map_err(|e| format!("{}: cannot save: {e}", self.path.display()))
+        let text = crate::pyjson::to_string(
+            &self.doc,
+            crate::pyjson::Style { indent: Some(2), ensure_ascii: false, tight: false },
+        ) + "\n";
+        crate::write::atomic_write(&self.path, text.as_bytes())
+            .map_err(|e| format!("{}: cannot save: {e}", self.path.display()))
     }
 }
 
@@ -211,12 +222,25 @@ mod tests {
     fn built_threads_validate_at_every_step() {
         let dir = tempfile::tempdir().unwrap();
         let manifest = json!({"dataset_name": "D", "channels": []});
-        let mut t = ThreadDoc::create(dir.path(), NewThread {
-            id: "d_s1_v4_0001", dataset: "d", session: "s1", ground_truth: "Walking", manifest: &manifest,
-            query: "What is the person doing?", extra: Map::new(),
-        });
+        let mut t = ThreadDoc::create(
+            dir.path(),
+            NewThread {
+                id: "d_s1_v4_0001",
+                dataset: "d",
+                session: "s1",
+                ground_truth: "Walking",
+                manifest: &manifest,
+                query: "What is the person doing?",
+                extra: Map::new(),
+            },
+        );
         t.save(None).unwrap();
-        t.push_tool_step("Look at the stats.", "show_session_stats", &json!({"dataset_name": "d"}), &json!({"sessions": 1}));
+        t.push_tool_step(
+            "Look at the stats.",
+            "show_session_stats",
+            &json!({"dataset_name": "d"}),
+            &json!({"sessions": 1}),
+        );
         t.save(None).unwrap();
         t.push_respond("The signal is periodic.");
         t.save(None).unwrap();

@@ -63,13 +63,14 @@ fn messages(obj: &serde_json::Map<String, Value>, profile: Profile, out: &mut Ve
     for key in obj.keys() {
         let known = matches!(key.as_str(), "messages" | "tools" | "parallel_tool_calls");
         if profile == Profile::Openai && !known {
-            out.push(Diagnostic::new(&TRAINING_UNKNOWN_KEY, p(&[key]), format!("OpenAI's format has no top-level `{key}`")));
+            out.push(Diagnostic::new(
+                &TRAINING_UNKNOWN_KEY,
+                p(&[key]),
+                format!("OpenAI's format has no top-level `{key}`"),
+            ));
         }
     }
-    let defined = match obj.get("tools") {
-        Some(t) => Some(defined_functions(t, "/tools", out)),
-        None => None,
-    };
+    let defined = obj.get("tools").map(|t| defined_functions(t, "/tools", out));
     let mut open_calls: Vec<String> = Vec::new();
     let mut answered: HashSet<String> = HashSet::new();
     let mut has_assistant = false;
@@ -81,7 +82,11 @@ fn messages(obj: &serde_json::Map<String, Value>, profile: Profile, out: &mut Ve
         };
         for (k, v) in m {
             if v.is_null() && (profile == Profile::Openai || k == "content") {
-                out.push(Diagnostic::new(&TRAINING_NULL_VALUE, format!("{at}/{k}"), format!("`{k}` is null; omit the key instead")));
+                out.push(Diagnostic::new(
+                    &TRAINING_NULL_VALUE,
+                    format!("{at}/{k}"),
+                    format!("`{k}` is null; omit the key instead"),
+                ));
             }
         }
         let role = m.get("role").and_then(Value::as_str).unwrap_or("");
@@ -93,23 +98,37 @@ fn messages(obj: &serde_json::Map<String, Value>, profile: Profile, out: &mut Ve
             "assistant" => &["role", "content", "tool_calls", "weight", "name"],
             "tool" => &["role", "content", "tool_call_id", "name"],
             _ => {
-                out.push(Diagnostic::new(&TRAINING_UNKNOWN_KEY, format!("{at}/role"), format!("unknown role {role:?}")));
+                out.push(Diagnostic::new(
+                    &TRAINING_UNKNOWN_KEY,
+                    format!("{at}/role"),
+                    format!("unknown role {role:?}"),
+                ));
                 continue;
             }
         };
         if profile == Profile::Openai {
             for k in m.keys().filter(|k| !allowed.contains(&k.as_str())) {
                 if !(role == "tool" && k == "name") {
-                    out.push(Diagnostic::new(&TRAINING_UNKNOWN_KEY, format!("{at}/{k}"), format!("a {role} message has no `{k}` in OpenAI's format")));
+                    out.push(Diagnostic::new(
+                        &TRAINING_UNKNOWN_KEY,
+                        format!("{at}/{k}"),
+                        format!("a {role} message has no `{k}` in OpenAI's format"),
+                    ));
                 }
             }
             if role == "system" && i > 0 {
                 out.push(Diagnostic::new(&TRAINING_TURN_ORDER, at.clone(), "a system message may only come first"));
             }
         }
-        let may_omit_content = profile == Profile::Openai && role == "assistant" && calls.is_some_and(|c| !c.is_empty());
-        if !content_is_text && !(may_omit_content && content.is_none_or(Value::is_null)) && !content.is_some_and(Value::is_null) {
-            out.push(Diagnostic::new(&TRAINING_CONTENT_NOT_STRING, format!("{at}/content"), format!("the {role} message's `content` must be a string")));
+        let may_omit_content =
+            profile == Profile::Openai && role == "assistant" && calls.is_some_and(|c| !c.is_empty());
+        let omitted = may_omit_content && content.is_none_or(Value::is_null);
+        if !(content_is_text || omitted || content.is_some_and(Value::is_null)) {
+            out.push(Diagnostic::new(
+                &TRAINING_CONTENT_NOT_STRING,
+                format!("{at}/content"),
+                format!("the {role} message's `content` must be a string"),
+            ));
         }
         match role {
             "assistant" => {
@@ -131,18 +150,30 @@ fn messages(obj: &serde_json::Map<String, Value>, profile: Profile, out: &mut Ve
                     }
                     if let (Some(defined), Some(name)) = (&defined, name) {
                         if !defined.contains(name) {
-                            out.push(Diagnostic::new(&TRAINING_UNDEFINED_TOOL, format!("{cat}/function/name"), format!("`{name}` is not in `tools`")));
+                            out.push(Diagnostic::new(
+                                &TRAINING_UNDEFINED_TOOL,
+                                format!("{cat}/function/name"),
+                                format!("`{name}` is not in `tools`"),
+                            ));
                         }
                     }
                     if profile == Profile::Openai && defined.is_none() {
-                        out.push(Diagnostic::new(&TRAINING_UNDEFINED_TOOL, cat.clone(), "the example calls tools but has no `tools` list"));
+                        out.push(Diagnostic::new(
+                            &TRAINING_UNDEFINED_TOOL,
+                            cat.clone(),
+                            "the example calls tools but has no `tools` list",
+                        ));
                     }
                     let args = c.pointer("/function/arguments");
                     let args_at = format!("{cat}/function/arguments");
                     let ok = match (profile, args) {
-                        (Profile::Openai, Some(Value::String(s))) => serde_json::from_str::<Value>(s).is_ok_and(|v| v.is_object()),
+                        (Profile::Openai, Some(Value::String(s))) => {
+                            serde_json::from_str::<Value>(s).is_ok_and(|v| v.is_object())
+                        }
                         (Profile::Trl, Some(v)) => v.is_object(),
-                        (Profile::Axolotl, Some(Value::String(s))) => serde_json::from_str::<Value>(s).is_ok_and(|v| v.is_object()),
+                        (Profile::Axolotl, Some(Value::String(s))) => {
+                            serde_json::from_str::<Value>(s).is_ok_and(|v| v.is_object())
+                        }
                         (Profile::Axolotl, Some(v)) => v.is_object(),
                         _ => false,
                     };
@@ -189,13 +220,25 @@ fn sharegpt(obj: &serde_json::Map<String, Value>, out: &mut Vec<Diagnostic>) {
                 let mut sink = Vec::new();
                 let names = defined_functions(&list, "/tools", &mut sink);
                 if !sink.is_empty() {
-                    out.push(Diagnostic::new(&TRAINING_TOOLS_MALFORMED, "/tools", "a tool in the `tools` string has no name or bad parameters"));
+                    out.push(Diagnostic::new(
+                        &TRAINING_TOOLS_MALFORMED,
+                        "/tools",
+                        "a tool in the `tools` string has no name or bad parameters",
+                    ));
                 }
                 defined = Some(names.into_iter().map(str::to_string).collect());
             }
-            Err(e) => out.push(Diagnostic::new(&TRAINING_TOOLS_MALFORMED, "/tools", format!("`tools` is not a JSON string of a list: {e}"))),
+            Err(e) => out.push(Diagnostic::new(
+                &TRAINING_TOOLS_MALFORMED,
+                "/tools",
+                format!("`tools` is not a JSON string of a list: {e}"),
+            )),
         },
-        Some(_) => out.push(Diagnostic::new(&TRAINING_TOOLS_MALFORMED, "/tools", "LLaMA-Factory reads `tools` as a JSON string, not a list")),
+        Some(_) => out.push(Diagnostic::new(
+            &TRAINING_TOOLS_MALFORMED,
+            "/tools",
+            "LLaMA-Factory reads `tools` as a JSON string, not a list",
+        )),
     }
     if obj.get("system").is_some_and(|s| !s.is_string()) {
         out.push(Diagnostic::new(&TRAINING_CONTENT_NOT_STRING, "/system", "`system` must be a string"));
@@ -222,10 +265,20 @@ fn sharegpt(obj: &serde_json::Map<String, Value>, out: &mut Vec<Diagnostic>) {
         }
         if !expected {
             let want = if asking { "human or observation" } else { "gpt or function_call" };
-            out.push(Diagnostic::new(&TRAINING_TURN_ORDER, format!("{at}/from"), format!("turn {} must be {want}, not {from}", i - start + 1)));
+            out.push(Diagnostic::new(
+                &TRAINING_TURN_ORDER,
+                format!("{at}/from"),
+                format!("turn {} must be {want}, not {from}", i - start + 1),
+            ));
         }
-        if from == "observation" && turns.get(i.wrapping_sub(1)).and_then(|t| t.get("from")).and_then(Value::as_str) != Some("function_call") {
-            out.push(Diagnostic::new(&TRAINING_TURN_ORDER, format!("{at}/from"), "an observation must follow a function_call"));
+        if from == "observation"
+            && turns.get(i.wrapping_sub(1)).and_then(|t| t.get("from")).and_then(Value::as_str) != Some("function_call")
+        {
+            out.push(Diagnostic::new(
+                &TRAINING_TURN_ORDER,
+                format!("{at}/from"),
+                "an observation must follow a function_call",
+            ));
         }
         if from == "gpt" || from == "function_call" {
             has_assistant = true;
@@ -238,7 +291,11 @@ fn sharegpt(obj: &serde_json::Map<String, Value>, out: &mut Vec<Diagnostic>) {
                 Some(name) if args_ok => {
                     if let Some(defined) = &defined {
                         if !defined.contains(name) {
-                            out.push(Diagnostic::new(&TRAINING_UNDEFINED_TOOL, format!("{at}/value"), format!("`{name}` is not in `tools`")));
+                            out.push(Diagnostic::new(
+                                &TRAINING_UNDEFINED_TOOL,
+                                format!("{at}/value"),
+                                format!("`{name}` is not in `tools`"),
+                            ));
                         }
                     }
                 }
@@ -251,7 +308,11 @@ fn sharegpt(obj: &serde_json::Map<String, Value>, out: &mut Vec<Diagnostic>) {
         }
     }
     if (turns.len() - start) % 2 != 0 {
-        out.push(Diagnostic::new(&TRAINING_TURN_ORDER, "/conversations", "the number of turns must be even (end with gpt or function_call)"));
+        out.push(Diagnostic::new(
+            &TRAINING_TURN_ORDER,
+            "/conversations",
+            "the number of turns must be even (end with gpt or function_call)",
+        ));
     }
     if !has_assistant {
         out.push(Diagnostic::new(&TRAINING_NO_ASSISTANT, "/conversations", "no gpt or function_call turn"));
