@@ -51,10 +51,8 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
     let mut totals = Totals::default();
     let mut ids = SeenIds::default();
     let mut fixed_count = 0usize;
-    let mut first_entry = true;
-    if args.format == Format::Json {
-        write!(out, "{{\"files\": [")?;
-    }
+    let mut printer = Printer { format: args.format, quiet: args.quiet, renderer: &renderer, first: true };
+    printer.begin(out)?;
     for_each_batch(
         walked.entries(),
         args.walk.jobs,
@@ -73,27 +71,12 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
                     }
                 }
                 totals.add(&report);
-                match args.format {
-                    Format::Human if !args.quiet => out.write_all(renderer.file(&report).as_bytes())?,
-                    Format::Human => {}
-                    Format::Json => {
-                        for entry in json::entries(&report) {
-                            if !first_entry {
-                                out.write_all(b",")?;
-                            }
-                            first_entry = false;
-                            write!(out, "\n  {entry}")?;
-                        }
-                    }
-                }
+                printer.file(&report, out)?;
             }
             Ok(())
         },
     )?;
-    match args.format {
-        Format::Json => writeln!(out, "\n], \"summary\": {}}}", json::summary(&totals))?,
-        Format::Human => out.write_all(renderer.summary(&totals, fixed_count).as_bytes())?,
-    }
+    printer.end(&totals, fixed_count, out)?;
     let failing = totals.errors > 0 || (args.deny_warnings && totals.warnings > 0);
     if failing && status == ExitStatus::Success {
         status = ExitStatus::Failure;
@@ -117,10 +100,8 @@ fn run_training(
     let renderer = Renderer::new(use_color(args.color));
     let (walked, mut status) = walk_args(&args.walk, false, err)?;
     let mut totals = Totals::default();
-    let mut first_entry = true;
-    if args.format == Format::Json {
-        write!(out, "{{\"files\": [")?;
-    }
+    let mut printer = Printer { format: args.format, quiet: args.quiet, renderer: &renderer, first: true };
+    printer.begin(out)?;
     for_each_batch(
         walked.entries(),
         args.walk.jobs,
@@ -132,31 +113,57 @@ fn run_training(
                         .retain(|d| !args.ignore.iter().any(|i| rules::find(i).is_some_and(|r| r.code == d.code())))
                 });
                 totals.add(&report);
-                match args.format {
-                    Format::Human if !args.quiet => out.write_all(renderer.file(&report).as_bytes())?,
-                    Format::Human => {}
-                    Format::Json => {
-                        for entry in json::entries(&report) {
-                            if !first_entry {
-                                out.write_all(b",")?;
-                            }
-                            first_entry = false;
-                            write!(out, "\n  {entry}")?;
-                        }
-                    }
-                }
+                printer.file(&report, out)?;
             }
             Ok(())
         },
     )?;
-    match args.format {
-        Format::Json => writeln!(out, "\n], \"summary\": {}}}", json::summary(&totals))?,
-        Format::Human => out.write_all(renderer.summary(&totals, 0).as_bytes())?,
-    }
+    printer.end(&totals, 0, out)?;
     if (totals.errors > 0 || (args.deny_warnings && totals.warnings > 0)) && status == ExitStatus::Success {
         status = ExitStatus::Failure;
     }
     Ok(status)
+}
+
+/// Writes reports as they come: human snippets, or the JSON document's entries one by one.
+struct Printer<'a> {
+    format: Format,
+    quiet: bool,
+    renderer: &'a Renderer,
+    first: bool,
+}
+
+impl Printer<'_> {
+    fn begin(&self, out: &mut dyn Write) -> io::Result<()> {
+        if self.format == Format::Json {
+            write!(out, "{{\"files\": [")?;
+        }
+        Ok(())
+    }
+
+    fn file(&mut self, report: &FileReport, out: &mut dyn Write) -> io::Result<()> {
+        match self.format {
+            Format::Human if !self.quiet => out.write_all(self.renderer.file(report).as_bytes()),
+            Format::Human => Ok(()),
+            Format::Json => {
+                for entry in json::entries(report) {
+                    if !self.first {
+                        out.write_all(b",")?;
+                    }
+                    self.first = false;
+                    write!(out, "\n  {entry}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn end(&self, totals: &Totals, fixed: usize, out: &mut dyn Write) -> io::Result<()> {
+        match self.format {
+            Format::Json => writeln!(out, "\n], \"summary\": {}}}", json::summary(totals)),
+            Format::Human => out.write_all(self.renderer.summary(totals, fixed).as_bytes()),
+        }
+    }
 }
 
 /// OpenAI's per-example limit for current models (gpt-4o, gpt-4.1 families).

@@ -203,14 +203,7 @@ pub fn parse(content: &str, schema: &Value) -> Result<Value, String> {
             }
         }
     };
-    let problems: Vec<String> = validator
-        .iter_errors(&value)
-        .take(3)
-        .map(|e| {
-            let at = e.instance_path().as_str().to_string();
-            format!("{}{}", e.masked(), if at.is_empty() { String::new() } else { format!(" at {at}") })
-        })
-        .collect();
+    let problems = crate::schema::problems(&validator, &value, 3);
     if problems.is_empty() {
         Ok(value)
     } else {
@@ -310,5 +303,34 @@ mod tests {
             parse_step(reply, true).unwrap(),
             Step::UseTool { reasoning: "r".into(), tool: "compute_features".into(), arguments: json!({}) }
         );
+    }
+
+    #[test]
+    fn hostile_replies_are_errors_never_panics() {
+        let valid = r#"{"step": {"reasoning": "r", "action": "use_tool", "tool": "filter_by_time", "arguments": {"start_time_sec": 1.5, "end_time_sec": 3}}}"#;
+        let mut rng = fastrand::Rng::with_seed(42);
+        let alphabet: Vec<char> = "{}[]\":,.0123456789-eE ntrufalse\\\u{0}é😀".chars().collect();
+        for _ in 0..5000 {
+            let mut chars: Vec<char> = valid.chars().collect();
+            for _ in 0..rng.usize(1..6) {
+                let at = rng.usize(..chars.len());
+                match rng.u8(..3) {
+                    0 => {
+                        chars.remove(at);
+                    }
+                    1 => chars.insert(at, alphabet[rng.usize(..alphabet.len())]),
+                    _ => chars[at] = alphabet[rng.usize(..alphabet.len())],
+                }
+                if chars.is_empty() {
+                    break;
+                }
+            }
+            let text: String = chars.into_iter().collect();
+            let _ = parse_step(&text, rng.bool());
+            let _ = parse_final(&text, &["a".to_string()]);
+            let _ = parse_query(&text);
+        }
+        let deep = "[".repeat(100_000);
+        assert!(parse_step(&deep, true).is_err());
     }
 }

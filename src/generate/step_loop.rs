@@ -133,6 +133,17 @@ fn check_step(step: &Step, ws: &Workspace) -> Result<(), String> {
     Ok(())
 }
 
+fn context<'a>(thread: &'a ThreadDoc, ws: &'a Workspace, inputs: &Inputs<'a>, allow_finish: bool) -> StepContext<'a> {
+    StepContext {
+        thread,
+        workspace: ws,
+        manifest: inputs.manifest,
+        labels: inputs.labels,
+        allow_finish,
+        min_tool_calls: inputs.settings.min_tool_calls,
+    }
+}
+
 /// Run one thread until it ends. On `Err` the thread is left as last saved (active).
 pub fn run_thread(
     thread: &mut ThreadDoc,
@@ -154,14 +165,7 @@ pub fn run_thread(
         }
         let allow_finish = thread.tool_calls() >= s.min_tool_calls;
         let step = {
-            let ctx = StepContext {
-                thread,
-                workspace: ws,
-                manifest: inputs.manifest,
-                labels: inputs.labels,
-                allow_finish,
-                min_tool_calls: s.min_tool_calls,
-            };
+            let ctx = context(thread, ws, inputs, allow_finish);
             let check = |step: &Step| -> Result<(), String> {
                 if matches!(step, Step::Finish { .. }) && !allow_finish {
                     return Err(format!("finish is not allowed before {} tool calls", s.min_tool_calls));
@@ -200,14 +204,7 @@ pub fn run_thread(
                     Review::Quit => return Ok(Ended::Quit),
                 }
                 let answer: FinalAnswer = {
-                    let ctx = StepContext {
-                        thread,
-                        workspace: ws,
-                        manifest: inputs.manifest,
-                        labels: inputs.labels,
-                        allow_finish,
-                        min_tool_calls: s.min_tool_calls,
-                    };
+                    let ctx = context(thread, ws, inputs, allow_finish);
                     let labels = inputs.labels;
                     let check = |a: &FinalAnswer| -> Result<(), String> {
                         if labels.iter().any(|l| l == &a.answer) {

@@ -127,13 +127,7 @@ pub fn check_call(name: &str, args: &Value) -> Result<&'static Tool, String> {
         let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
         return Err(format!("unknown tool {name:?}; the tools are: {}", names.join(", ")));
     };
-    let problems: Vec<String> = validators()[tool.name]
-        .iter_errors(args)
-        .map(|e| {
-            let at = e.instance_path().as_str().to_string();
-            format!("{}{}", e.masked(), if at.is_empty() { String::new() } else { format!(" (at {at})") })
-        })
-        .collect();
+    let problems = crate::schema::problems(&validators()[tool.name], args, usize::MAX);
     if problems.is_empty() {
         Ok(tool)
     } else {

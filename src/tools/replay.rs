@@ -20,16 +20,23 @@ pub fn rebuild(doc: &Value, root: &DataRoot) -> Result<Workspace, String> {
     let mut ws = Workspace::open(root, dataset, session)?;
     for m in thread.messages() {
         for call in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
-            let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or("");
-            let args: Value = call
-                .pointer("/function/arguments")
-                .and_then(Value::as_str)
-                .and_then(|a| serde_json::from_str(a).ok())
-                .unwrap_or(Value::Null);
+            let (name, _, args) = recorded_call(call);
             super::run(&mut ws, name, &args);
         }
     }
     Ok(ws)
+}
+
+/// Name, id and arguments (parsed; `null` when unreadable) of a recorded tool call.
+fn recorded_call(call: &Value) -> (&str, &str, Value) {
+    let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or("");
+    let id = call.get("id").and_then(Value::as_str).unwrap_or("");
+    let args = call
+        .pointer("/function/arguments")
+        .and_then(Value::as_str)
+        .and_then(|a| serde_json::from_str(a).ok())
+        .unwrap_or(Value::Null);
+    (name, id, args)
 }
 
 /// What replaying found, one finding per call that did not reproduce.
@@ -47,13 +54,7 @@ pub fn verify(doc: &Value, root: &DataRoot) -> Vec<Diagnostic> {
     for (i, m) in messages.iter().enumerate() {
         let Some(calls) = m.get("tool_calls").and_then(Value::as_array) else { continue };
         for (j, call) in calls.iter().enumerate() {
-            let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or("");
-            let id = call.get("id").and_then(Value::as_str).unwrap_or("");
-            let args: Value = call
-                .pointer("/function/arguments")
-                .and_then(Value::as_str)
-                .and_then(|a| serde_json::from_str(a).ok())
-                .unwrap_or(Value::Null);
+            let (name, id, args) = recorded_call(call);
             let now = super::run(&mut ws, name, &args);
             let Some((k, answer)) = messages
                 .iter()
