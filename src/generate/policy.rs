@@ -157,7 +157,8 @@ impl Policy for ModelPolicy {
     }
 
     fn step(&mut self, ctx: &StepContext<'_>, feedback: Option<&str>) -> Result<Step, PolicyError> {
-        let schema = replies::step_schema(ctx.allow_finish);
+        let artifacts = ctx.workspace.ids().to_vec();
+        let schema = replies::step_schema(ctx.allow_finish, &artifacts);
         let values = PromptValues::of(ctx);
         let actions = if ctx.allow_finish {
             "- use_tool: call one tool (give `tool` and `arguments`);\n- respond: note an intermediate finding (give `message`);\n- finish: you have enough evidence to answer."
@@ -183,7 +184,7 @@ impl Policy for ModelPolicy {
         ]);
         let t = self.settings.step_temperature;
         let reply = self.ask(fresh, feedback, "step", &schema, t)?;
-        replies::parse_step(&reply, ctx.allow_finish).map_err(PolicyError::Invalid)
+        replies::parse_step(&reply, ctx.allow_finish, &artifacts).map_err(PolicyError::Invalid)
     }
 
     fn final_answer(&mut self, ctx: &StepContext<'_>, feedback: Option<&str>) -> Result<FinalAnswer, PolicyError> {

@@ -64,12 +64,19 @@ pub fn query_schema() -> Value {
 
 /// The next step: one variant per tool (with that tool's argument schema), `respond`,
 /// and `finish` when it is allowed. Reasoning comes first so the model reasons before it acts.
-pub fn step_schema(allow_finish: bool) -> Value {
+/// `artifact_id` may only name an artifact that exists: with grammar-constrained decoding
+/// a model cannot invent one (small models copy hash-like ids wrongly).
+pub fn step_schema(allow_finish: bool, artifacts: &[String]) -> Value {
     let mut variants = Vec::new();
     for t in crate::tools::TOOLS {
+        let mut arguments = (t.parameters)();
+        if let (Some(a), false) = (arguments.pointer_mut("/properties/artifact_id"), artifacts.is_empty()) {
+            let description = a.get("description").cloned().unwrap_or(Value::Null);
+            *a = json!({"type": "string", "enum": artifacts, "description": description});
+        }
         variants.push(json!({
             "type": "object",
-            "properties": {"reasoning": text(1), "action": {"const": "use_tool"}, "tool": {"const": t.name}, "arguments": (t.parameters)()},
+            "properties": {"reasoning": text(1), "action": {"const": "use_tool"}, "tool": {"const": t.name}, "arguments": arguments},
             "required": ["reasoning", "action", "tool", "arguments"],
             "additionalProperties": false
         }));
@@ -160,7 +167,8 @@ fn strict(schema: &Value) -> Value {
 /// The JSON object in a reply: the whole text, or the part between the first `{` and
 /// the last `}` (models in plain JSON mode wrap it in prose or code fences).
 fn extract_json(content: &str) -> Result<Value, String> {
-    let trimmed = content.trim();
+    let repaired = escape_raw_controls(content);
+    let trimmed = repaired.trim();
     if let Ok(v) = serde_json::from_str(trimmed) {
         return Ok(v);
     }
@@ -171,6 +179,30 @@ fn extract_json(content: &str) -> Result<Value, String> {
         return Err("the reply contains no JSON object".into());
     }
     serde_json::from_str(&trimmed[a..=b]).map_err(|e| format!("the reply is not valid JSON: {e}"))
+}
+
+/// Models (and some grammars) put raw newlines and tabs inside JSON strings; JSON wants
+/// them escaped. Escaping them keeps the text the model meant.
+fn escape_raw_controls(content: &str) -> std::borrow::Cow<'_, str> {
+    if !content.chars().any(|c| c < ' ') {
+        return std::borrow::Cow::Borrowed(content);
+    }
+    let mut out = String::with_capacity(content.len() + 16);
+    let (mut in_string, mut escaped) = (false, false);
+    for c in content.chars() {
+        if in_string && c < ' ' {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+            escaped = false;
+            continue;
+        }
+        match c {
+            '"' if !escaped => in_string = !in_string,
+            _ => {}
+        }
+        escaped = in_string && c == '\\' && !escaped;
+        out.push(c);
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn drop_nulls(v: &mut Value) {
@@ -195,6 +227,10 @@ pub fn parse(content: &str, schema: &Value) -> Result<Value, String> {
         match cache.get(&key) {
             Some(v) => v.clone(),
             None => {
+                // Step schemas differ with the artifacts of each thread: keep the cache small.
+                if cache.len() >= 256 {
+                    cache.clear();
+                }
                 let v = std::sync::Arc::new(
                     jsonschema::draft202012::new(schema).map_err(|e| format!("internal schema error: {e}"))?,
                 );
@@ -216,8 +252,9 @@ pub fn parse_query(content: &str) -> Result<String, String> {
     Ok(v["query"].as_str().unwrap_or_default().trim().to_string())
 }
 
-pub fn parse_step(content: &str, allow_finish: bool) -> Result<Step, String> {
-    let v = parse(content, &step_schema(allow_finish))?;
+pub fn parse_step(content: &str, allow_finish: bool, artifacts: &[String]) -> Result<Step, String> {
+    let schema = step_schema(allow_finish, artifacts);
+    let v = parse(content, &schema).map_err(|e| explain_step(content, &schema).unwrap_or(e))?;
     let s = &v["step"];
     let reasoning = s["reasoning"].as_str().unwrap_or_default().trim().to_string();
     Ok(match s["action"].as_str() {
@@ -233,6 +270,24 @@ pub fn parse_step(content: &str, allow_finish: bool) -> Result<Step, String> {
     })
 }
 
+/// "Not valid under any of the schemas in anyOf" helps no one: when the reply names an
+/// action (and tool) that exists, say what is wrong against that variant alone.
+fn explain_step(content: &str, schema: &Value) -> Option<String> {
+    let reply = extract_json(content).ok()?;
+    let step = reply.get("step")?;
+    let variants = schema.pointer("/properties/step/anyOf")?.as_array()?;
+    let same = |v: &&Value, key: &str| v.pointer(&format!("/properties/{key}/const")) == step.get(key);
+    let Some(variant) = variants.iter().find(|v| same(v, "action") && (step.get("tool").is_none() || same(v, "tool")))
+    else {
+        let mut actions: Vec<String> =
+            variants.iter().filter_map(|v| v.pointer("/properties/action/const")).map(Value::to_string).collect();
+        actions.dedup();
+        return Some(format!("`step.action` must be one of {} (with `tool` naming a listed tool)", actions.join(", ")));
+    };
+    let wrapped = json!({"type": "object", "properties": {"step": variant}, "required": ["step"]});
+    parse(content, &wrapped).err()
+}
+
 pub fn parse_final(content: &str, labels: &[String]) -> Result<FinalAnswer, String> {
     let v = parse(content, &final_schema(labels))?;
     Ok(FinalAnswer {
@@ -246,11 +301,26 @@ pub fn parse_final(content: &str, labels: &[String]) -> Result<FinalAnswer, Stri
 mod tests {
     use super::*;
 
+    fn ids() -> Vec<String> {
+        vec!["ts_0123456789ab".to_string()]
+    }
+
+    #[test]
+    fn artifact_ids_are_limited_to_those_that_exist() {
+        let ok = r#"{"step": {"reasoning": "r", "action": "use_tool", "tool": "compute_features", "arguments": {"artifact_id": "ts_0123456789ab"}}}"#;
+        assert!(parse_step(ok, true, &ids()).is_ok());
+        let invented = ok.replace("0123456789ab", "0123456789ac");
+        let err = parse_step(&invented, true, &ids()).unwrap_err();
+        assert!(err.contains("ts_0123456789ab") && err.contains("/step/arguments/artifact_id"), "{err}");
+        let unknown = ok.replace("compute_features", "guess_activity");
+        assert!(parse_step(&unknown, true, &ids()).unwrap_err().contains("`step.action` must be one of"));
+    }
+
     #[test]
     fn steps_parse_and_finish_can_be_withheld() {
         let reply = r#"{"step": {"reasoning": "need stats", "action": "use_tool", "tool": "show_session_stats", "arguments": {"dataset_name": "d"}}}"#;
         assert_eq!(
-            parse_step(reply, false).unwrap(),
+            parse_step(reply, false, &ids()).unwrap(),
             Step::UseTool {
                 reasoning: "need stats".into(),
                 tool: "show_session_stats".into(),
@@ -258,14 +328,14 @@ mod tests {
             }
         );
         let finish = r#"{"step": {"reasoning": "enough", "action": "finish"}}"#;
-        assert!(parse_step(finish, true).is_ok());
-        assert!(parse_step(finish, false).is_err(), "finish is not offered before the minimum of tool calls");
+        assert!(parse_step(finish, true, &ids()).is_ok());
+        assert!(parse_step(finish, false, &ids()).is_err(), "finish is not offered before the minimum of tool calls");
     }
 
     #[test]
     fn invalid_tool_arguments_are_explained() {
         let reply = r#"{"step": {"reasoning": "r", "action": "use_tool", "tool": "filter_by_time", "arguments": {"start_time_sec": "soon"}}}"#;
-        let err = parse_step(reply, true).unwrap_err();
+        let err = parse_step(reply, true, &ids()).unwrap_err();
         assert!(err.contains("does not match"), "{err}");
     }
 
@@ -274,6 +344,14 @@ mod tests {
         let reply = "Sure! ```json\n{\"query\": \"What is the person doing here?\"}\n```";
         assert_eq!(parse_query(reply).unwrap(), "What is the person doing here?");
         assert!(parse_query("no json").is_err());
+    }
+
+    #[test]
+    fn raw_newlines_inside_strings_are_read_as_meant() {
+        let reply = "{\"query\": \"What is the\nperson doing?\"}\n";
+        assert_eq!(parse_query(reply).unwrap(), "What is the\nperson doing?");
+        let escaped_quote = "{\"query\": \"A \\\"quoted\\\"\tword, then more text?\"}";
+        assert_eq!(parse_query(escaped_quote).unwrap(), "A \"quoted\"\tword, then more text?");
     }
 
     #[test]
@@ -287,7 +365,7 @@ mod tests {
 
     #[test]
     fn strict_schemas_require_everything_and_allow_null_for_optional() {
-        let f = response_format(Structured::JsonSchema, "step", &step_schema(true));
+        let f = response_format(Structured::JsonSchema, "step", &step_schema(true, &ids()));
         let schema = &f["json_schema"]["schema"];
         let variant = &schema["properties"]["step"]["anyOf"][4];
         assert_eq!(variant["properties"]["tool"]["const"], "compute_features");
@@ -300,7 +378,7 @@ mod tests {
         // A null for an optional argument means "the default": it is dropped before validation.
         let reply = r#"{"step": {"reasoning": "r", "action": "use_tool", "tool": "compute_features", "arguments": {"artifact_id": null}}}"#;
         assert_eq!(
-            parse_step(reply, true).unwrap(),
+            parse_step(reply, true, &ids()).unwrap(),
             Step::UseTool { reasoning: "r".into(), tool: "compute_features".into(), arguments: json!({}) }
         );
     }
@@ -326,11 +404,11 @@ mod tests {
                 }
             }
             let text: String = chars.into_iter().collect();
-            let _ = parse_step(&text, rng.bool());
+            let _ = parse_step(&text, rng.bool(), &ids());
             let _ = parse_final(&text, &["a".to_string()]);
             let _ = parse_query(&text);
         }
         let deep = "[".repeat(100_000);
-        assert!(parse_step(&deep, true).is_err());
+        assert!(parse_step(&deep, true, &ids()).is_err());
     }
 }
