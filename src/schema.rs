@@ -120,6 +120,19 @@ fn where_(pointer: &str) -> String {
     }
 }
 
+/// A validator's findings on `value` in words a model (or a person) can act on:
+/// "<problem> (at <pointer>)", at most `limit` of them.
+pub fn problems(validator: &jsonschema::Validator, value: &serde_json::Value, limit: usize) -> Vec<String> {
+    validator
+        .iter_errors(value)
+        .take(limit)
+        .map(|e| {
+            let at = e.instance_path().as_str().to_string();
+            format!("{}{}", e.masked(), if at.is_empty() { String::new() } else { format!(" (at {at})") })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,17 +171,4 @@ mod tests {
             "created_at": "2025-01-01T00:00:00+00:00", "gemini_model": "x", "query_temperature": 0.9}});
         assert!(check(openai_v1(), &doc).is_empty());
     }
-}
-
-/// A validator's findings on `value` in words a model (or a person) can act on:
-/// "<problem> (at <pointer>)", at most `limit` of them.
-pub fn problems(validator: &jsonschema::Validator, value: &serde_json::Value, limit: usize) -> Vec<String> {
-    validator
-        .iter_errors(value)
-        .take(limit)
-        .map(|e| {
-            let at = e.instance_path().as_str().to_string();
-            format!("{}{}", e.masked(), if at.is_empty() { String::new() } else { format!(" (at {at})") })
-        })
-        .collect()
 }
