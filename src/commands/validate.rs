@@ -99,11 +99,12 @@ fn run_training(
     };
     let renderer = Renderer::new(use_color(args.color));
     let (walked, mut status) = walk_args(&args.walk, false, err)?;
-    let mut totals = Totals::default();
+    let mut totals = Totals { noun: Some("example"), ..Totals::default() };
     let mut printer = Printer { format: args.format, quiet: args.quiet, renderer: &renderer, first: true };
     printer.begin(out)?;
     for_each_batch(
-        walked.entries(),
+        // Training files are JSONL; `export.json` and other side files beside them are not examples.
+        walked.entries().filter(|e| crate::source::is_jsonl(&e.path)),
         args.walk.jobs,
         |e| crate::validate::validate_training_entry(e, &settings),
         |_, reports| {

@@ -90,7 +90,8 @@ impl Renderer {
         let threads = if totals.files == totals.paths {
             format!("{} file{}", totals.files, plural(totals.files))
         } else {
-            format!("{} thread{} in {} file{}", totals.files, plural(totals.files), totals.paths, plural(totals.paths))
+            let noun = totals.noun.unwrap_or("thread");
+            format!("{} {noun}{} in {} file{}", totals.files, plural(totals.files), totals.paths, plural(totals.paths))
         };
         let _ = writeln!(
             out,

@@ -29,17 +29,25 @@ pub struct Totals {
     pub fixable: usize,
     #[serde(skip)]
     pub paths: usize,
+    /// What one record is called in the summary ("thread" when unset; "example" for training files).
+    #[serde(skip)]
+    pub noun: Option<&'static str>,
 }
 
 impl Totals {
     pub fn add(&mut self, file: &FileReport) {
         self.paths += 1;
+        let has_lines = file.records.iter().any(|r| r.record.is_some());
         for r in &file.records {
-            self.files += 1;
-            if r.is_valid() {
-                self.valid += 1;
-            } else {
-                self.invalid += 1;
+            // A JSONL file's finding about the whole file (not one of its lines) is no record of its own.
+            let file_level = r.record.is_none() && has_lines;
+            if !file_level {
+                self.files += 1;
+                if r.is_valid() {
+                    self.valid += 1;
+                } else {
+                    self.invalid += 1;
+                }
             }
             for d in &r.diagnostics {
                 match d.severity {
