@@ -127,7 +127,7 @@ pub struct ExportArgs {
     /// Only these ground-truth labels (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub label: Vec<String>,
-    /// Leave out examples longer than N tokens (counted with --tokenizer).
+    /// Leave out examples longer than N tokens (counted with --tokenizer; openai default: 65536).
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<usize>,
     #[arg(long, value_enum, default_value = "o200k_base")]

@@ -149,7 +149,10 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
             min_tool_calls: args.min_tool_calls,
             datasets: args.dataset.clone(),
             labels: args.label.clone(),
-            max_tokens: args.max_tokens,
+            // OpenAI rejects longer examples; other trainers would truncate them silently.
+            max_tokens: args
+                .max_tokens
+                .or((args.profile == Profile::Openai).then_some(crate::export::OPENAI_MAX_TOKENS)),
         },
         unplaceable: args.unplaceable,
         counter: Counter::new(args.tokenizer),

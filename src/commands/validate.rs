@@ -94,7 +94,7 @@ fn run_training(
     use crate::export::profile::Profile;
     let settings = crate::validate::TrainingSettings {
         profile,
-        max_tokens: args.max_tokens.or((profile == Profile::Openai).then_some(OPENAI_MAX_TOKENS)),
+        max_tokens: args.max_tokens.or((profile == Profile::Openai).then_some(crate::export::OPENAI_MAX_TOKENS)),
         counter: crate::export::tokens::Counter::new(args.tokenizer),
     };
     let renderer = Renderer::new(use_color(args.color));
@@ -166,9 +166,6 @@ impl Printer<'_> {
         }
     }
 }
-
-/// OpenAI's per-example limit for current models (gpt-4o, gpt-4.1 families).
-pub const OPENAI_MAX_TOKENS: usize = 65_536;
 
 /// Where each id was first seen, in little memory per thread: a 64-bit hash of the id
 /// and the place in one shared string. A hash match is confirmed by re-reading the

@@ -20,6 +20,9 @@ use crate::version::Version;
 use profile::{Changes, Conversation, Profile, Unplaceable};
 use tokens::Counter;
 
+/// OpenAI's per-example token limit for current models (gpt-4o, gpt-4.1 families; 16,385 for gpt-3.5-turbo).
+pub const OPENAI_MAX_TOKENS: usize = 65_536;
+
 /// Which threads to export. Empty lists mean "any".
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Filters {
