@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 
 pub const TEMP_PREFIX: &str = ".threadkit-tmp.";
 pub const TEMP_SUFFIX: &str = ".tmp";
+/// Permissions of files threadkit creates (those it replaces keep theirs).
+#[cfg(unix)]
+pub const NEW_FILE_MODE: u32 = 0o644;
 
 /// A file written beside its target under a temporary name, not yet in place.
 #[derive(Debug)]
@@ -43,8 +46,13 @@ pub fn stage_empty(target: &Path) -> std::io::Result<Staged> {
         .prefix(&format!("{TEMP_PREFIX}{name}."))
         .suffix(TEMP_SUFFIX)
         .tempfile_in(parent_of(target))?;
-    if let Ok(meta) = std::fs::metadata(target) {
-        file.as_file().set_permissions(meta.permissions())?;
+    match std::fs::metadata(target) {
+        Ok(meta) => file.as_file().set_permissions(meta.permissions())?,
+        // A temporary file is private (0600); the file it becomes is an ordinary one.
+        Err(_) => {
+            #[cfg(unix)]
+            file.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(NEW_FILE_MODE))?;
+        }
     }
     Ok(Staged { file, target: target.to_path_buf() })
 }
@@ -150,6 +158,19 @@ mod tests {
         s.commit().unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"x");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_are_ordinary_and_replaced_files_keep_their_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("new.json");
+        atomic_write(&p, b"x").unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o644);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        atomic_write(&p, b"y").unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]

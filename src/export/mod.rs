@@ -159,8 +159,7 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
         Err(e) => return skipped(Skip::Unconvertible, Some(&id), e),
     };
     let tools = profile::tool_definitions(&conversation, &mut changes);
-    let tools_json = serde_json::to_string(&tools).expect("a Value serializes");
-    let tokens = settings.counter.conversation(&conversation, &tools_json);
+    let tokens = settings.counter.conversation(&conversation, &tools.json);
     if let Some(max) = f.max_tokens {
         if tokens > max {
             return skipped(Skip::TooManyTokens, Some(&id), format!("{tokens} tokens > {max}"));
@@ -168,10 +167,11 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
     }
     let options = profile::Options { unplaceable: settings.unplaceable };
     let source_doc = if settings.profile == Profile::Raw { &doc } else { thread };
-    let example = match profile::render(settings.profile, source_doc, &conversation, &tools, &options, &mut changes) {
-        Ok(e) => e,
-        Err(e) => return skipped(Skip::Unconvertible, Some(&id), e),
-    };
+    let example =
+        match profile::render(settings.profile, source_doc, &conversation, &tools.list, &options, &mut changes) {
+            Ok(e) => e,
+            Err(e) => return skipped(Skip::Unconvertible, Some(&id), e),
+        };
     // Every line written is checked by the same rules `validate --profile` applies.
     if let Some(d) = crate::rules::training::check_example(&example, settings.profile).into_iter().next() {
         return skipped(Skip::Unconvertible, Some(&id), format!("the example would break {}: {}", d.code(), d.message));

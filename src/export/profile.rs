@@ -5,6 +5,7 @@
 //! or drop is counted in `Changes` under a stable description.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{json, Map, Value};
 
@@ -142,14 +143,27 @@ impl Conversation {
     }
 }
 
+/// The `tools` list of an example, and its compact JSON (counted for tokens).
+#[derive(Debug)]
+pub struct ToolSet {
+    pub list: Vec<Value>,
+    pub json: String,
+}
+
 /// The `tools` list an example carries: every tool threadkit offers (what the model saw
 /// when the thread was generated), plus a definition inferred from the recorded calls for
-/// any tool threadkit does not know (threads from older generators).
-pub fn tool_definitions(conversation: &Conversation, changes: &mut Changes) -> Vec<Value> {
-    let mut tools: Vec<Value> = match crate::tools::openai_tools() {
-        Value::Array(a) => a,
-        _ => Vec::new(),
-    };
+/// any tool threadkit does not know (threads from older generators). The usual set is
+/// built once and shared.
+pub fn tool_definitions(conversation: &Conversation, changes: &mut Changes) -> Arc<ToolSet> {
+    static STANDARD: OnceLock<Arc<ToolSet>> = OnceLock::new();
+    let standard = STANDARD.get_or_init(|| {
+        let list = match crate::tools::openai_tools() {
+            Value::Array(a) => a,
+            _ => Vec::new(),
+        };
+        let json = serde_json::to_string(&list).expect("a Value serializes");
+        Arc::new(ToolSet { list, json })
+    });
     let mut inferred: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
     for call in conversation.calls() {
         if crate::tools::find(&call.name).is_some() {
@@ -160,15 +174,20 @@ pub fn tool_definitions(conversation: &Conversation, changes: &mut Changes) -> V
             props.entry(k.clone()).or_insert_with(|| json!({"type": json_type(v)}));
         }
     }
+    if inferred.is_empty() {
+        return standard.clone();
+    }
+    let mut list = standard.list.clone();
     for (name, props) in inferred {
         note(changes, "tool definition inferred from recorded calls (tool unknown to threadkit)");
-        tools.push(json!({"type": "function", "function": {
+        list.push(json!({"type": "function", "function": {
             "name": name,
             "description": "A tool of an older generator; this definition was inferred from its recorded calls.",
             "parameters": {"type": "object", "properties": props}
         }}));
     }
-    tools
+    let json = serde_json::to_string(&list).expect("a Value serializes");
+    Arc::new(ToolSet { list, json })
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -349,7 +368,7 @@ mod tests {
         let conv = Conversation::of_thread(&thread(), &mut changes).unwrap();
         let tools = tool_definitions(&conv, &mut changes);
         let options = Options { unplaceable: Unplaceable::Drop };
-        (render(profile, &thread(), &conv, &tools, &options, &mut changes).unwrap(), changes)
+        (render(profile, &thread(), &conv, &tools.list, &options, &mut changes).unwrap(), changes)
     }
 
     #[test]
@@ -406,7 +425,7 @@ mod tests {
         let mut changes = Changes::new();
         let conv = Conversation::of_thread(&t, &mut changes).unwrap();
         let tools = tool_definitions(&conv, &mut changes);
-        let last = tools.last().unwrap();
+        let last = tools.list.last().unwrap();
         assert_eq!(last["function"]["name"], "human_activity_motion_tokenizer");
         assert_eq!(last["function"]["parameters"]["properties"]["artifact_id"]["type"], "string");
     }
