@@ -530,7 +530,11 @@ fn summary(out: &mut dyn Write, err: &mut dyn Write, outcomes: &[Outcome]) -> io
     let stopped = outcomes.iter().filter(|o| matches!(o.result, Ok(Ended::Quit))).count();
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
     for o in &failed {
-        writeln!(err, "threadkit: {}: {}", o.id, o.result.as_ref().err().map_or("", String::as_str))?;
+        let why = o.result.as_ref().err().map_or("", String::as_str);
+        writeln!(err, "threadkit: {}: {why}", o.id)?;
+    }
+    if !failed.is_empty() {
+        writeln!(err, "threadkit: failed threads keep their last saved step (status active, if they were saved); `threadkit generate continue ID` takes them up again")?;
     }
     let correct = finished.iter().filter(|c| **c).count();
     let steps: usize = outcomes.iter().map(|o| o.stats.steps).sum();
