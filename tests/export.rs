@@ -38,6 +38,13 @@ fn run(args: &[&str]) -> (String, String, i32) {
     (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap(), out.status.code().unwrap())
 }
 
+/// `threadkit export THREADS --out OUT --profile PROFILE EXTRA…`.
+fn export(threads: &Path, out: &Path, profile: &str, extra: &[&str]) -> (String, String, i32) {
+    let mut args = vec!["export", threads.to_str().unwrap(), "--out", out.to_str().unwrap(), "--profile", profile];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 fn manifest(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("export.json")).unwrap()).unwrap()
 }
@@ -53,8 +60,7 @@ fn every_profile_passes_its_own_validation() {
     corpus(&threads, 3);
     for profile in ["openai", "trl", "axolotl", "llama-factory", "raw"] {
         let out = tmp.path().join(profile);
-        let (stdout, stderr, code) =
-            run(&["export", threads.to_str().unwrap(), "--out", out.to_str().unwrap(), "--profile", profile]);
+        let (stdout, stderr, code) = export(&threads, &out, profile, &[]);
         assert_eq!(code, 0, "{profile}: {stdout}{stderr}");
         assert!(stdout.contains("12 exported"), "{stdout}");
         assert!(stderr.contains("broken_v4_0001.json: invalid"), "invalid threads are listed: {stderr}");
@@ -88,25 +94,13 @@ fn splits_are_grouped_by_session_stratified_and_deterministic() {
     let tmp = tempfile::tempdir().unwrap();
     let threads = tmp.path().join("threads");
     corpus(&threads, 10);
-    let export = |out: &Path, seed: &str| {
-        let (o, e, code) = run(&[
-            "export",
-            threads.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--profile",
-            "openai",
-            "--split",
-            "train=0.8,val=0.2",
-            "--seed",
-            seed,
-            "--format",
-            "json",
-        ]);
+    let split_export = |out: &Path, seed: &str| {
+        let (o, e, code) =
+            export(&threads, out, "openai", &["--split", "train=0.8,val=0.2", "--seed", seed, "--format", "json"]);
         assert_eq!(code, 0, "{o}{e}");
     };
     let a = tmp.path().join("a");
-    export(&a, "1");
+    split_export(&a, "1");
     let m = manifest(&a);
     assert_eq!(m["counts"]["splits"]["train"]["examples"], 32);
     assert_eq!(m["counts"]["splits"]["val"]["examples"], 8);
@@ -114,25 +108,14 @@ fn splits_are_grouped_by_session_stratified_and_deterministic() {
     assert_eq!(m["counts"]["splits"]["val"]["by_label"], json!({"standing": 4, "walking": 4}));
     // The same input and flags give the same bytes; another seed another split.
     let again = tmp.path().join("again");
-    export(&again, "1");
+    split_export(&again, "1");
     for f in ["train.jsonl", "val.jsonl"] {
         assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(again.join(f)).unwrap(), "{f}");
     }
     // Raw lines carry ids and sessions: no session in two splits, lines in id order.
     let raw_export = |name: &str, seed: &str| {
         let raw = tmp.path().join(name);
-        let (o, e, code) = run(&[
-            "export",
-            threads.to_str().unwrap(),
-            "--out",
-            raw.to_str().unwrap(),
-            "--profile",
-            "raw",
-            "--split",
-            "train=0.8,val=0.2",
-            "--seed",
-            seed,
-        ]);
+        let (o, e, code) = export(&threads, &raw, "raw", &["--split", "train=0.8,val=0.2", "--seed", seed]);
         assert_eq!(code, 0, "{o}{e}");
         raw
     };
@@ -195,8 +178,7 @@ fn strict_writes_nothing_when_a_thread_is_invalid() {
     let threads = tmp.path().join("threads");
     corpus(&threads, 1);
     let out = tmp.path().join("out");
-    let (o, e, code) =
-        run(&["export", threads.to_str().unwrap(), "--out", out.to_str().unwrap(), "--profile", "openai", "--strict"]);
+    let (o, e, code) = export(&threads, &out, "openai", &["--strict"]);
     assert_eq!(code, 1, "{o}{e}");
     assert!(e.contains("--strict"), "{e}");
     let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
@@ -209,24 +191,12 @@ fn shards_and_compression_hold_the_same_lines() {
     let threads = tmp.path().join("threads");
     corpus(&threads, 3);
     let plain = tmp.path().join("plain");
-    let (o, e, code) =
-        run(&["export", threads.to_str().unwrap(), "--out", plain.to_str().unwrap(), "--profile", "trl"]);
+    let (o, e, code) = export(&threads, &plain, "trl", &[]);
     assert_eq!(code, 0, "{o}{e}");
     let want = std::fs::read(plain.join("train.jsonl")).unwrap();
     for (compress, ext) in [("gzip", "gz"), ("zstd", "zst")] {
         let out = tmp.path().join(compress);
-        let (o, e, code) = run(&[
-            "export",
-            threads.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--profile",
-            "trl",
-            "--shard-size",
-            "5",
-            "--compress",
-            compress,
-        ]);
+        let (o, e, code) = export(&threads, &out, "trl", &["--shard-size", "5", "--compress", compress]);
         assert_eq!(code, 0, "{o}{e}");
         let mut got = Vec::new();
         for k in 0..3 {
@@ -245,20 +215,10 @@ fn shards_and_compression_hold_the_same_lines() {
     }
     // A single named file.
     let file = tmp.path().join("one/data.jsonl.gz");
-    let (o, e, code) =
-        run(&["export", threads.to_str().unwrap(), "--out", file.to_str().unwrap(), "--profile", "openai"]);
+    let (o, e, code) = export(&threads, &file, "openai", &[]);
     assert_eq!(code, 0, "{o}{e}");
     assert!(file.exists() && tmp.path().join("one/data.jsonl.gz.export.json").exists());
-    let (_, e, code) = run(&[
-        "export",
-        threads.to_str().unwrap(),
-        "--out",
-        file.to_str().unwrap(),
-        "--profile",
-        "openai",
-        "--split",
-        "a=0.5,b=0.5",
-    ]);
+    let (_, e, code) = export(&threads, &file, "openai", &["--split", "a=0.5,b=0.5"]);
     assert_eq!(code, 2, "{e}");
     assert!(e.contains("give --out a folder"), "{e}");
 }

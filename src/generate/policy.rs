@@ -171,17 +171,9 @@ impl Policy for ModelPolicy {
             format!("- You must call at least {} tool(s) before you can finish.", ctx.min_tool_calls)
         };
         let reply_format = self.reply_format(&schema);
-        let fresh = self.prompts.step.render(&[
-            ("manifest", &values.manifest),
-            ("labels", &values.labels),
-            ("query", &values.query),
-            ("history", &values.history),
-            ("tools", &values.tools),
-            ("artifacts", &values.artifacts),
-            ("actions", actions),
-            ("finish_rule", &finish_rule),
-            ("reply_format", &reply_format),
-        ]);
+        let mut pairs = values.pairs();
+        pairs.extend([("actions", actions), ("finish_rule", &finish_rule), ("reply_format", &reply_format)]);
+        let fresh = self.prompts.step.render(&pairs);
         let t = self.settings.step_temperature;
         let reply = self.ask(fresh, feedback, "step", &schema, t)?;
         replies::parse_step(&reply, ctx.allow_finish, &artifacts).map_err(PolicyError::Invalid)
@@ -191,13 +183,9 @@ impl Policy for ModelPolicy {
         let schema = replies::final_schema(ctx.labels);
         let values = PromptValues::of(ctx);
         let reply_format = self.reply_format(&schema);
-        let fresh = self.prompts.final_answer.render(&[
-            ("manifest", &values.manifest),
-            ("labels", &values.labels),
-            ("query", &values.query),
-            ("history", &values.history),
-            ("reply_format", &reply_format),
-        ]);
+        let mut pairs = values.pairs();
+        pairs.push(("reply_format", &reply_format));
+        let fresh = self.prompts.final_answer.render(&pairs);
         let t = self.settings.step_temperature;
         let reply = self.ask(fresh, feedback, "final_answer", &schema, t)?;
         replies::parse_final(&reply, ctx.labels).map_err(PolicyError::Invalid)
@@ -223,6 +211,18 @@ struct PromptValues {
 }
 
 impl PromptValues {
+    /// Every placeholder a template may use about the thread (a template uses the ones it names).
+    fn pairs(&self) -> Vec<(&'static str, &str)> {
+        vec![
+            ("manifest", &self.manifest),
+            ("labels", &self.labels),
+            ("query", &self.query),
+            ("history", &self.history),
+            ("tools", &self.tools),
+            ("artifacts", &self.artifacts),
+        ]
+    }
+
     fn of(ctx: &StepContext<'_>) -> PromptValues {
         let tools = crate::tools::TOOLS
             .iter()
