@@ -46,10 +46,42 @@ pub fn read_whole(path: &Path, max_size: u64) -> Result<String, Failure> {
 pub fn for_each_line(
     path: &Path,
     max_size: u64,
-    mut each: impl FnMut(Result<RecordText, (usize, Failure)>),
+    each: impl FnMut(Result<RecordText, (usize, Failure)>),
 ) -> Result<(), Failure> {
     let file = File::open(path).map_err(|e| io_failure(&e))?;
-    let mut reader = BufReader::with_capacity(1 << 16, file);
+    for_each_line_of(file, max_size, each)
+}
+
+/// A JSONL file, or one compressed as export writes them (`.jsonl.gz`, `.jsonl.zst`).
+pub fn is_training_file(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    [".jsonl", ".jsonl.gz", ".jsonl.zst"].iter().any(|e| name.ends_with(e))
+}
+
+/// `for_each_line` for a training file, decompressing `.gz` and `.zst` on the fly.
+pub fn for_each_training_line(
+    path: &Path,
+    max_size: u64,
+    each: impl FnMut(Result<RecordText, (usize, Failure)>),
+) -> Result<(), Failure> {
+    let file = File::open(path).map_err(|e| io_failure(&e))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.ends_with(".gz") {
+        for_each_line_of(flate2::read::MultiGzDecoder::new(file), max_size, each)
+    } else if name.ends_with(".zst") {
+        let decoder = zstd::stream::read::Decoder::new(file).map_err(|e| io_failure(&e))?;
+        for_each_line_of(decoder, max_size, each)
+    } else {
+        for_each_line_of(file, max_size, each)
+    }
+}
+
+fn for_each_line_of(
+    input: impl Read,
+    max_size: u64,
+    mut each: impl FnMut(Result<RecordText, (usize, Failure)>),
+) -> Result<(), Failure> {
+    let mut reader = BufReader::with_capacity(1 << 16, input);
     let mut buf = Vec::new();
     let mut line_no = 0usize;
     loop {

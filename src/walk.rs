@@ -9,6 +9,8 @@ pub struct WalkOptions {
     pub follow_links: bool,
     /// Skip folders named `*_v3_backup` (migrate must not re-migrate its own backups).
     pub skip_backups: bool,
+    /// Look for training files (`*.jsonl`, `*.jsonl.gz`, `*.jsonl.zst`) instead of threads.
+    pub training_files: bool,
 }
 
 pub const BACKUP_SUFFIX: &str = "_v3_backup";
@@ -86,8 +88,13 @@ fn walk_dir(root: PathBuf, options: WalkOptions) -> impl Iterator<Item = Entry> 
                         && e.file_name().to_str().is_some_and(|n| n.ends_with(BACKUP_SUFFIX))))
         })
         .filter_map(move |item| match item {
-            Ok(e) => (e.file_type().is_file() && is_thread_file(e.path()))
-                .then(|| Entry { path: e.into_path(), problem: None }),
+            Ok(e) => (e.file_type().is_file()
+                && if options.training_files {
+                    crate::source::is_training_file(e.path())
+                } else {
+                    is_thread_file(e.path())
+                })
+            .then(|| Entry { path: e.into_path(), problem: None }),
             Err(err) => {
                 let path = err.path().map_or_else(|| root.clone(), Path::to_path_buf);
                 let problem = if let Some(ancestor) = err.loop_ancestor() {

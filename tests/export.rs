@@ -212,6 +212,11 @@ fn shards_and_compression_hold_the_same_lines() {
             got.extend(text);
         }
         assert_eq!(got, want, "{compress}: the shards hold the unsharded file's lines, in order");
+        // Compressed training files are checked as they are.
+        let (v, e, code) = run(&["validate", "--profile", "trl", out.to_str().unwrap(), "--format", "json"]);
+        assert_eq!(code, 0, "{v}{e}");
+        let report: Value = serde_json::from_str(&v).unwrap();
+        assert_eq!(report["summary"]["files"], 12, "{compress}: every example of the shards was read");
     }
     // A single named file.
     let file = tmp.path().join("one/data.jsonl.gz");

@@ -56,7 +56,11 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
 /// Walk the arguments. Paths that do not exist are reported on `err` and turn the
 /// final status into a usage error; the others are still checked.
 pub(crate) fn walk_args(args: &WalkArgs, skip_backups: bool, err: &mut dyn Write) -> io::Result<(Walk, ExitStatus)> {
-    let walked = walk(&args.paths, WalkOptions { follow_links: args.follow_links, skip_backups });
+    walk_with(args, WalkOptions { follow_links: args.follow_links, skip_backups, training_files: false }, err)
+}
+
+pub(crate) fn walk_with(args: &WalkArgs, options: WalkOptions, err: &mut dyn Write) -> io::Result<(Walk, ExitStatus)> {
+    let walked = walk(&args.paths, options);
     let mut status = ExitStatus::Success;
     for (path, why) in &walked.missing {
         writeln!(err, "threadkit: {}: {why}; check the path", path.display())?;

@@ -98,13 +98,15 @@ fn run_training(
         counter: crate::export::tokens::Counter::new(args.tokenizer),
     };
     let renderer = Renderer::new(use_color(args.color));
-    let (walked, mut status) = walk_args(&args.walk, false, err)?;
+    let options =
+        crate::walk::WalkOptions { follow_links: args.walk.follow_links, skip_backups: false, training_files: true };
+    let (walked, mut status) = super::walk_with(&args.walk, options, err)?;
     let mut totals = Totals { noun: Some("example"), ..Totals::default() };
     let mut printer = Printer { format: args.format, quiet: args.quiet, renderer: &renderer, first: true };
     printer.begin(out)?;
     for_each_batch(
-        // Training files are JSONL; `export.json` and other side files beside them are not examples.
-        walked.entries().filter(|e| crate::source::is_jsonl(&e.path)),
+        // Side files given by name (`export.json`) are not examples either.
+        walked.entries().filter(|e| crate::source::is_training_file(&e.path)),
         args.walk.jobs,
         |e| crate::validate::validate_training_entry(e, &settings),
         |_, reports| {
