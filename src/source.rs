@@ -42,24 +42,15 @@ pub fn read_whole(path: &Path, max_size: u64) -> Result<String, Failure> {
     decode(bytes)
 }
 
-/// Call `each` with every non-blank line of a JSONL file, in order. Only one line is held at a time.
-pub fn for_each_line(
-    path: &Path,
-    max_size: u64,
-    each: impl FnMut(Result<RecordText, (usize, Failure)>),
-) -> Result<(), Failure> {
-    let file = File::open(path).map_err(|e| io_failure(&e))?;
-    for_each_line_of(file, max_size, each)
-}
-
 /// A JSONL file, or one compressed as export writes them (`.jsonl.gz`, `.jsonl.zst`).
 pub fn is_training_file(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     [".jsonl", ".jsonl.gz", ".jsonl.zst"].iter().any(|e| name.ends_with(e))
 }
 
-/// `for_each_line` for a training file, decompressing `.gz` and `.zst` on the fly.
-pub fn for_each_training_line(
+/// Call `each` with every non-blank line of a JSONL file, in order (`.gz` and `.zst` are
+/// decompressed on the fly). Only one line is held at a time.
+pub fn for_each_line(
     path: &Path,
     max_size: u64,
     each: impl FnMut(Result<RecordText, (usize, Failure)>),

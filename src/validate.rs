@@ -154,7 +154,7 @@ pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings) -> Fi
         return FileReport { path, records: vec![RecordReport::failed(None, d, None)] };
     }
     let mut records = Vec::new();
-    let result = source::for_each_training_line(&path, DEFAULT_MAX_FILE_SIZE, |item| match item {
+    let result = source::for_each_line(&path, DEFAULT_MAX_FILE_SIZE, |item| match item {
         Ok(rec) => {
             let report = match source::parse(&rec.text) {
                 Err(failure) => RecordReport::failed(rec.record, *failure, Some(rec.text.into())),

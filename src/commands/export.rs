@@ -325,7 +325,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         "counts": {
             "input_threads": input_threads,
             "exported": rows.len(),
-            "skipped": skipped.iter().map(|(k, v)| (serde_json::to_value(k).expect("enum").as_str().unwrap_or("").to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "skipped": skipped,
             "splits": split_reports,
         },
         "tokens": token_stats,
@@ -465,7 +465,8 @@ fn axolotl_yaml(dir: &Path, files: &[FileInfo]) -> String {
     let path = dir.display().to_string();
     let mut splits: Vec<&str> = files.iter().filter_map(|f| f.split.as_deref()).collect();
     splits.dedup();
-    for (i, split) in splits.iter().enumerate() {
+    // The first split trains, the second evaluates; Axolotl has no key for more.
+    for (i, split) in splits.iter().take(2).enumerate() {
         s.push_str(if i == 0 { "datasets:\n" } else { "test_datasets:\n" });
         s.push_str(&format!("  - path: {}\n    ds_type: json\n    split: train\n    data_files:\n", yaml_str(&path)));
         for f in files.iter().filter(|f| f.split.as_deref() == Some(split)) {
@@ -473,12 +474,9 @@ fn axolotl_yaml(dir: &Path, files: &[FileInfo]) -> String {
         }
         s.push_str("    type: chat_template\n    field_messages: messages\n    field_tools: tools\n");
         s.push_str("    message_property_mappings:\n      role: role\n      content: content\n    roles_to_train: [\"assistant\"]\n");
-        if i == 0 && splits.len() > 2 {
-            s.push_str(&format!("# {} more splits were written; add them as you need.\n", splits.len() - 2));
-        }
-        if i == 1 {
-            break;
-        }
+    }
+    if splits.len() > 2 {
+        s.push_str(&format!("# {} more splits were written; add them as you need.\n", splits.len() - 2));
     }
     s
 }

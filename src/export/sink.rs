@@ -119,10 +119,6 @@ impl Outputs {
         Ok(Outputs { dir: dir.to_path_buf(), staged: Vec::new(), files: Vec::new() })
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Write one file from a stream of lines (each without its newline).
     pub fn write_lines<'l>(
         &mut self,

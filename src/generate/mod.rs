@@ -102,15 +102,14 @@ impl Generator {
     /// Take up an active thread where its last save left it: lock it, check it, and
     /// re-create its artifacts by replaying its tool calls.
     pub fn resume(&self, path: &Path) -> Result<Active, String> {
+        // A thread's file is named by its id (TK011, checked below), so the lock can be taken
+        // before the file is read: what is read is then what no one else is changing.
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            return Err(format!("{}: not a thread file name", path.display()));
+        };
+        let lock = ThreadLock::acquire(&self.threads_dir, stem)?;
         let thread = ThreadDoc::load(path)?;
-        let id = thread.id().to_string();
-        if id.is_empty() {
-            return Err(format!("{}: not an openai_v1 thread (no id)", path.display()));
-        }
-        let lock = ThreadLock::acquire(&self.threads_dir, &id)?;
-        // Load again under the lock: another process may have saved since.
-        let thread = ThreadDoc::load(path)?;
-        let stem = path.file_stem().and_then(|s| s.to_str());
+        let stem = Some(stem);
         let checked =
             crate::check::check(&thread.doc, stem, crate::check::Options { data_root: Some(&self.data_root) });
         if let Some(d) = checked.diagnostics.iter().find(|d| d.is_error()) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::client::{ChatClient, ClientError};
+use super::client::ChatClient;
 use super::prompts::Prompts;
 use super::replies::{self, FinalAnswer, Step, Structured};
 use super::thread_doc::ThreadDoc;
@@ -119,7 +119,6 @@ impl ModelPolicy {
                 self.last_reply = c.content.clone();
                 Ok(c.content)
             }
-            Err(e @ ClientError::ContextExceeded(_)) => Err(PolicyError::Fatal(e.to_string())),
             Err(e) => Err(PolicyError::Fatal(e.to_string())),
         }
     }
@@ -176,7 +175,7 @@ impl Policy for ModelPolicy {
         let fresh = self.prompts.step.render(&pairs);
         let t = self.settings.step_temperature;
         let reply = self.ask(fresh, feedback, "step", &schema, t)?;
-        replies::parse_step(&reply, ctx.allow_finish, &artifacts).map_err(PolicyError::Invalid)
+        replies::parse_step_against(&reply, &schema).map_err(PolicyError::Invalid)
     }
 
     fn final_answer(&mut self, ctx: &StepContext<'_>, feedback: Option<&str>) -> Result<FinalAnswer, PolicyError> {
@@ -224,18 +223,20 @@ impl PromptValues {
     }
 
     fn of(ctx: &StepContext<'_>) -> PromptValues {
-        let tools = crate::tools::TOOLS
-            .iter()
-            .map(|t| {
-                format!(
-                    "- {}: {}\n  {}",
-                    t.name,
-                    t.description,
-                    serde_json::to_string(&(t.parameters)()).expect("a Value serializes")
-                )
+        // The tools never change: their text is built once.
+        static TOOLS_TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let tools = TOOLS_TEXT
+            .get_or_init(|| {
+                crate::tools::TOOLS
+                    .iter()
+                    .map(|t| {
+                        let params = serde_json::to_string(&(t.parameters)()).expect("a Value serializes");
+                        format!("- {}: {}\n  {params}", t.name, t.description)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
             })
-            .collect::<Vec<_>>()
-            .join("\n");
+            .clone();
         let ws = ctx.workspace;
         let artifacts = ws
             .ids()

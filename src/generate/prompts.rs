@@ -10,15 +10,12 @@ use serde_json::{json, Value};
 pub const PLACEHOLDERS: &[&str] =
     &["manifest", "labels", "query", "history", "tools", "artifacts", "actions", "finish_rule", "reply_format"];
 
-const DEFAULTS: [(&str, &str); 3] = [
-    ("query", include_str!("../../prompts/query.md")),
-    ("step", include_str!("../../prompts/step.md")),
-    ("final_answer", include_str!("../../prompts/final_answer.md")),
-];
+const QUERY: &str = include_str!("../../prompts/query.md");
+const STEP: &str = include_str!("../../prompts/step.md");
+const FINAL_ANSWER: &str = include_str!("../../prompts/final_answer.md");
 
 #[derive(Debug, Clone)]
 pub struct Template {
-    pub name: String,
     system: String,
     user: String,
 }
@@ -32,8 +29,8 @@ pub struct Prompts {
 
 impl Prompts {
     pub fn embedded() -> Prompts {
-        let t = |i: usize| Template::parse(DEFAULTS[i].0, DEFAULTS[i].1).expect("embedded templates parse (tested)");
-        Prompts { query: t(0), step: t(1), final_answer: t(2) }
+        let t = |text| Template::parse(text).expect("embedded templates parse (tested)");
+        Prompts { query: t(QUERY), step: t(STEP), final_answer: t(FINAL_ANSWER) }
     }
 
     /// The embedded templates, with any of `query.md`, `step.md`, `final_answer.md` found in `dir` replacing them.
@@ -48,7 +45,7 @@ impl Prompts {
         {
             let path = dir.join(format!("{name}.md"));
             match std::fs::read_to_string(&path) {
-                Ok(text) => *slot = Template::parse(name, &text).map_err(|e| format!("{}: {e}", path.display()))?,
+                Ok(text) => *slot = Template::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(format!("{}: {e}", path.display())),
             }
@@ -58,7 +55,7 @@ impl Prompts {
 }
 
 impl Template {
-    pub fn parse(name: &str, text: &str) -> Result<Template, String> {
+    pub fn parse(text: &str) -> Result<Template, String> {
         let (system, user) = match (text.find("## system\n"), text.find("## user\n")) {
             (Some(s), Some(u)) if s < u => (&text[s + 10..u], &text[u + 8..]),
             _ => return Err("a template needs a `## system` section followed by a `## user` section".into()),
@@ -77,7 +74,7 @@ impl Template {
                 rest = &rest[at + end + 2..];
             }
         }
-        Ok(Template { name: name.to_string(), system: system.trim().to_string(), user: user.trim().to_string() })
+        Ok(Template { system: system.trim().to_string(), user: user.trim().to_string() })
     }
 
     /// The chat messages of a request, placeholders filled from `values` (missing ones empty).
@@ -117,10 +114,8 @@ mod tests {
 
     #[test]
     fn unknown_placeholders_and_missing_sections_are_errors() {
-        assert!(Template::parse("x", "## system\nhi {{ground_truth}}\n## user\nq")
-            .unwrap_err()
-            .contains("ground_truth"));
-        assert!(Template::parse("x", "no sections").is_err());
+        assert!(Template::parse("## system\nhi {{ground_truth}}\n## user\nq").unwrap_err().contains("ground_truth"));
+        assert!(Template::parse("no sections").is_err());
     }
 
     #[test]

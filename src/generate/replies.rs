@@ -253,8 +253,12 @@ pub fn parse_query(content: &str) -> Result<String, String> {
 }
 
 pub fn parse_step(content: &str, allow_finish: bool, artifacts: &[String]) -> Result<Step, String> {
-    let schema = step_schema(allow_finish, artifacts);
-    let v = parse(content, &schema).map_err(|e| explain_step(content, &schema).unwrap_or(e))?;
+    parse_step_against(content, &step_schema(allow_finish, artifacts))
+}
+
+/// `parse_step` with the schema the request was made with (built once per request).
+pub fn parse_step_against(content: &str, schema: &Value) -> Result<Step, String> {
+    let v = parse(content, schema).map_err(|e| explain_step(content, schema).unwrap_or(e))?;
     let s = &v["step"];
     let reasoning = s["reasoning"].as_str().unwrap_or_default().trim().to_string();
     Ok(match s["action"].as_str() {
