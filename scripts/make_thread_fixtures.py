@@ -192,6 +192,10 @@ def main():
     with open(os.path.join(OUT, "rules", "TK010-duplicate-id", "backup.jsonl"), "w") as f:
         f.write(json.dumps(base()) + "\n" + json.dumps(base()) + "\n")
     rule_case("TK011-id-file-stem-mismatch", base(), name="renamed_by_hand")
+    # A hand edit that left one key twice (same value, so nothing else differs).
+    text = json.dumps(base(), indent=2, ensure_ascii=False)
+    text = text.replace('"status": "finished",', '"status": "finished",\n    "status": "finished",', 1)
+    rule_case("TK013-duplicate-key", raw=text.encode() + b"\n", name=base()["id"])
     t = base(); t["messages"][1]["role"] = "robot"; del t["metadata"]["status"]; rule_case("TK100-schema-violation", t)
     t = base(); del t["messages"][4]; rule_case("TK201-tool-call-unanswered", recount(t))
     t = base(); t["messages"].insert(3, {"role": "tool", "tool_call_id": "call_invented", "name": "show_channel_stats", "content": "{}"})

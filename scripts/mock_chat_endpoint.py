@@ -10,6 +10,10 @@ It answers from the request alone, so any number of threads can run against it a
 Every request body is appended to --log (JSON lines) when given.
 
     python3 scripts/mock_chat_endpoint.py [--port 0] [--latency-ms 0] [--log FILE] [--no-errors]
+                                          [--echo-auth none|content|no-choices]
+
+--echo-auth plays a hostile or broken server that repeats the request's Authorization
+header: inside the model's question (`content`), or in a 200 reply without `choices`.
 
 Prints `port N` on stdout once listening.
 """
@@ -71,7 +75,18 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.latency:
             time.sleep(self.server.latency)
         reply = decide(body, self.server.errors)
+        auth = self.headers.get("Authorization", "")
+        if self.server.echo_auth == "content" and isinstance(reply, dict) and "query" in reply:
+            reply = {"query": reply["query"] + " (header: " + auth + ")"}
         content = reply if isinstance(reply, str) else json.dumps(reply)
+        if self.server.echo_auth == "no-choices":
+            out = json.dumps({"error": {"message": "upstream refused " + auth}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+            return
         out = json.dumps({
             "id": "mock", "object": "chat.completion", "model": body.get("model"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
@@ -90,11 +105,13 @@ def main():
     p.add_argument("--latency-ms", type=float, default=0)
     p.add_argument("--log")
     p.add_argument("--no-errors", action="store_true")
+    p.add_argument("--echo-auth", choices=["none", "content", "no-choices"], default="none")
     a = p.parse_args()
     server = Server(("127.0.0.1", a.port), Handler)
     server.latency = a.latency_ms / 1000
     server.log = a.log
     server.errors = not a.no_errors
+    server.echo_auth = a.echo_auth
     server.lock = threading.Lock()
     print(f"port {server.server_address[1]}", flush=True)
     sys.stdout.close()

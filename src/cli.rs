@@ -55,11 +55,11 @@ pub struct WalkArgs {
     /// Follow symbolic links met while walking directories.
     #[arg(long)]
     pub follow_links: bool,
-    /// Skip files (and JSONL lines) larger than this many bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::validate::DEFAULT_MAX_FILE_SIZE)]
+    /// Skip files (and JSONL lines) larger than this (bytes, or with K, M, G: 64M) [default: 32M; at most 4G].
+    #[arg(long, value_name = "SIZE", default_value = "32M", value_parser = parse_size)]
     pub max_file_size: u64,
-    /// Worker threads (default: one per core).
-    #[arg(long, short = 'j', value_name = "N")]
+    /// Worker threads (default: one per core; 1 to 256).
+    #[arg(long, short = 'j', value_name = "N", value_parser = in_range::<usize>(1, 256))]
     pub jobs: Option<usize>,
 }
 
@@ -128,7 +128,7 @@ pub struct ExportArgs {
     #[arg(long, value_delimiter = ',')]
     pub label: Vec<String>,
     /// Leave out examples longer than N tokens (counted with --tokenizer; openai default: 65536).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = in_range::<usize>(1, u32::MAX as u64))]
     pub max_tokens: Option<usize>,
     #[arg(long, value_enum, default_value = "o200k_base")]
     pub tokenizer: crate::export::tokens::Tokenizer,
@@ -139,7 +139,7 @@ pub struct ExportArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// At most N examples per file (files are named NAME-00000-of-00003.jsonl).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = in_range::<usize>(1, usize::MAX as u64))]
     pub shard_size: Option<usize>,
     #[arg(long, value_enum, default_value = "none")]
     pub compress: crate::export::sink::Compression,
@@ -149,6 +149,9 @@ pub struct ExportArgs {
     /// Fail (write nothing) if any thread is invalid, instead of skipping it.
     #[arg(long)]
     pub strict: bool,
+    /// Write into an --out folder that holds files no earlier export wrote (they are kept beside the new files).
+    #[arg(long)]
+    pub force: bool,
     /// Folder of datasets: validate threads against it, and supply manifests for legacy threads.
     #[arg(long, value_name = "DIR")]
     pub data_root: Option<PathBuf>,
@@ -254,11 +257,14 @@ pub struct ImportArgs {
     /// Input files (e.g. NAME_TRAIN.ts NAME_TEST.ts: session ids become train_0000…, test_0000…).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// The dataset folder to write (created if needed).
+    /// The dataset folder to write; it appears only when complete.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Replace an existing --out folder (the old one is removed once the new one is in place).
+    #[arg(long)]
+    pub force: bool,
     /// Sampling rate of every channel, in Hz (the .ts format does not record it).
-    #[arg(long, value_name = "HZ")]
+    #[arg(long, value_name = "HZ", value_parser = parse_rate)]
     pub sampling_rate_hz: f64,
     /// `dataset_name` in the manifest (default: the file's @problemName).
     #[arg(long)]
@@ -355,8 +361,8 @@ pub struct ModeArgs {
     /// Ask nothing; run --jobs threads in parallel with a progress bar (default when not on a terminal).
     #[arg(long)]
     pub batch: bool,
-    /// Threads generated at the same time in batch mode.
-    #[arg(long, short = 'j', value_name = "N")]
+    /// Threads generated at the same time in batch mode (1 to 64).
+    #[arg(long, short = 'j', value_name = "N", value_parser = in_range::<usize>(1, 64))]
     pub jobs: Option<usize>,
 }
 
@@ -377,8 +383,8 @@ pub struct GenerateNewArgs {
     /// Datasets to draw recordings from (default: every dataset in the data root).
     #[arg(long, value_delimiter = ',')]
     pub dataset: Vec<String>,
-    /// How many threads.
-    #[arg(long, default_value_t = 1)]
+    /// How many threads (1 to 1,000,000).
+    #[arg(long, default_value_t = 1, value_parser = in_range::<usize>(1, 1_000_000))]
     pub count: usize,
     /// Draw labels in turn, so that each activity gets as many threads.
     #[arg(long)]
@@ -431,11 +437,11 @@ pub struct GenerateCommon {
     /// Model name sent with every request.
     #[arg(long, global = true)]
     pub model: Option<String>,
-    /// Temperature of the question request [default: 0.9].
-    #[arg(long, global = true)]
+    /// Temperature of the question request, 0 to 2 [default: 0.9].
+    #[arg(long, global = true, value_parser = parse_temperature)]
     pub query_temperature: Option<f64>,
-    /// Temperature of step and answer requests [default: 0.7].
-    #[arg(long, global = true)]
+    /// Temperature of step and answer requests, 0 to 2 [default: 0.7].
+    #[arg(long, global = true, value_parser = parse_temperature)]
     pub step_temperature: Option<f64>,
     /// Folder of prompt templates (query.md, step.md, final_answer.md) replacing the embedded ones.
     #[arg(long, global = true, value_name = "DIR")]
@@ -444,24 +450,92 @@ pub struct GenerateCommon {
     #[arg(long, global = true, value_enum)]
     pub structured: Option<crate::generate::replies::Structured>,
     /// Seconds before a request is abandoned (and retried) [default: 120].
-    #[arg(long, global = true, value_name = "SECS")]
+    #[arg(long, global = true, value_name = "SECS", value_parser = in_range::<u64>(1, 3600))]
     pub timeout: Option<u64>,
     /// Attempts per request on 429, 5xx and network errors [default: 4].
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", value_parser = in_range::<u32>(1, 20))]
     pub http_attempts: Option<u32>,
     /// Times an unusable reply is sent back with the problem before the thread fails [default: 3].
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", value_parser = in_range::<usize>(0, 20))]
     pub max_retries: Option<usize>,
     /// The model's context window: prompts that do not fit are an error for that thread.
-    #[arg(long, global = true, value_name = "TOKENS")]
+    #[arg(long, global = true, value_name = "TOKENS", value_parser = in_range::<usize>(256, 100_000_000))]
     pub context_tokens: Option<usize>,
     /// Token limit of each reply [default: 1024].
-    #[arg(long, global = true, value_name = "TOKENS")]
+    #[arg(long, global = true, value_name = "TOKENS", value_parser = in_range::<u32>(16, 10_000_000))]
     pub max_completion_tokens: Option<u32>,
     /// Steps after which a thread stops as max_turns_reached [default: 10].
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", value_parser = in_range::<usize>(1, 10_000))]
     pub max_turns: Option<usize>,
     /// `finish` is not offered before this many tool calls [default: 1].
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", value_parser = in_range::<usize>(0, 10_000))]
     pub min_tool_calls: Option<usize>,
+}
+
+/// A whole number between `min` and `max`, as a clap parser with a clear message.
+fn in_range<T>(min: u64, max: u64) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: TryFrom<u64>,
+{
+    move |text: &str| {
+        let n: u64 = text.trim().replace('_', "").parse().map_err(|_| format!("{text:?} is not a whole number"))?;
+        if !(min..=max).contains(&n) {
+            return Err(format!("{n} is out of range: use {min} to {max}"));
+        }
+        T::try_from(n).map_err(|_| format!("{n} is too large"))
+    }
+}
+
+/// Largest `--max-file-size`: every worker may hold one file of this size.
+pub const MAX_FILE_SIZE_LIMIT: u64 = 4 << 30;
+
+/// A size in bytes: `1048576`, `64K`, `64M`, `1G` (binary units; `KiB`/`MB` spellings accepted).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a size (examples: 1048576, 64K, 64M, 1G)"))?;
+    let factor: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use K, M or G)")),
+    };
+    let bytes = n.checked_mul(factor).filter(|&b| (1..=MAX_FILE_SIZE_LIMIT).contains(&b));
+    bytes.ok_or_else(|| format!("{text:?} is out of range: use 1 byte to 4G"))
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let hz: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if !(hz.is_finite() && hz > 0.0 && hz <= 1e6) {
+        return Err(format!("{text}: a sampling rate is a number of Hz above 0 (at most 1000000)"));
+    }
+    Ok(hz)
+}
+
+fn parse_temperature(text: &str) -> Result<f64, String> {
+    let t: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if !(0.0..=2.0).contains(&t) {
+        return Err(format!("{t}: a temperature is between 0 and 2"));
+    }
+    Ok(t)
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_ranges() {
+        assert_eq!(parse_size("64M").unwrap(), 64 << 20);
+        assert_eq!(parse_size("1048576").unwrap(), 1 << 20);
+        assert!(parse_size("18446744073709551615").is_err());
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("5G").is_err());
+        assert!(in_range::<usize>(1, 256)("100000").is_err());
+        assert!(in_range::<usize>(1, 256)("0").is_err());
+        assert!(in_range::<u64>(1, 3600)("18446744073709551615").is_err());
+        assert_eq!(in_range::<u32>(1, 20)("4").unwrap(), 4);
+    }
 }

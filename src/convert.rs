@@ -86,6 +86,20 @@ fn str_of<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
 
 /// Legacy (`3.0` or `2.0`) → `openai_v1`. `manifest_for` supplies a dataset's manifest
 /// when the thread does not carry one.
+/// A legacy thread as `openai_v1`, in memory only (export, verify, show): a fixed
+/// migration time, so the same input always gives the same value, and manifests from
+/// `data_root` for threads that carry none.
+pub fn in_memory(
+    doc: &Value,
+    version: Version,
+    data_root: Option<&crate::data_root::DataRoot>,
+) -> Result<Value, ConvertError> {
+    let provenance = Provenance { migrated_at: "1970-01-01T00:00:00+00:00".into(), fallback_created_at: None };
+    let manifest_for =
+        |name: &str| -> Option<Value> { data_root?.dataset(name).as_ref().as_ref().ok().map(|d| d.manifest.clone()) };
+    to_openai(doc, version, &provenance, &manifest_for)
+}
+
 pub fn to_openai(
     doc: &Value,
     version: Version,

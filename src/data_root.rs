@@ -21,7 +21,7 @@ impl Dataset {
         if self.labels.as_ref().is_some_and(|l| l.contains_key(session)) {
             return true;
         }
-        safe_name(session).is_ok() && self.dir.join("sessions").join(session).is_dir()
+        crate::dataset::layout::session_dir(&self.dir, session).is_ok_and(|d| d.is_dir())
     }
 
     pub fn first_label(&self, session: &str) -> Option<&str> {
@@ -54,13 +54,13 @@ impl DataRoot {
 fn load(root: &Path, name: &str) -> Result<Dataset, String> {
     safe_name(name).map_err(|why| format!("dataset name {name:?} is refused: {why}"))?;
     let dir = root.join(name);
-    let manifest_path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest_path)
+    let manifest_path = dir.join(crate::dataset::layout::MANIFEST);
+    let text = crate::open::read_to_string(&manifest_path, crate::open::MAX_SIDE_FILE)
         .map_err(|e| format!("{} cannot be read: {e}", manifest_path.display()))?;
     let manifest: Value =
         serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", manifest_path.display()))?;
-    let labels_path = dir.join("labels.json");
-    let labels = match std::fs::read_to_string(&labels_path) {
+    let labels_path = dir.join(crate::dataset::layout::LABELS);
+    let labels = match crate::open::read_to_string(&labels_path, crate::open::MAX_SIDE_FILE) {
         Ok(text) => Some(
             serde_json::from_str(&text)
                 .map_err(|e| format!("{} is not a map of session id to label list: {e}", labels_path.display()))?,

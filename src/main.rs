@@ -12,8 +12,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = threadkit::cli::Cli::parse();
     let stdout = std::io::stdout().lock();
-    let mut out = std::io::BufWriter::new(stdout);
-    let mut err = std::io::stderr().lock();
+    // Keys are scrubbed from all output here, whatever printed them.
+    let mut out = threadkit::secret::Scrubbed(std::io::BufWriter::new(stdout));
+    // Not locked for the whole run: progress bars draw to stderr from their own thread,
+    // and a lock held here would block them (and the worker waiting on the bar) forever.
+    let mut err = threadkit::secret::Scrubbed(std::io::stderr());
     let status = threadkit::run(cli, &mut out, &mut err);
     match out.flush() {
         // A closed pipe (`threadkit validate | head`) is the reader's choice, not our failure.

@@ -1,7 +1,6 @@
 //! Reading and parsing: bytes from disk to JSON values, keeping the text for spans.
 //! `.json` files hold one thread; `.jsonl` files one per line, read a line at a time.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -28,18 +27,14 @@ pub fn is_jsonl(path: &Path) -> bool {
 
 /// Read a `.json` file whole, refusing files over `max_size` before reading them.
 pub fn read_whole(path: &Path, max_size: u64) -> Result<String, Failure> {
-    let file = File::open(path).map_err(|e| io_failure(&e))?;
-    let len = file.metadata().map_err(|e| io_failure(&e))?.len();
-    if len > max_size {
-        return Err(too_large(len, max_size));
+    match crate::open::read(path, max_size) {
+        Ok(bytes) => decode(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+            let len = std::fs::metadata(path).map_or(max_size.saturating_add(1), |m| m.len());
+            Err(too_large(len.max(max_size.saturating_add(1)), max_size))
+        }
+        Err(e) => Err(io_failure(&e)),
     }
-    let mut bytes = Vec::with_capacity(len as usize + 1);
-    // `take` guards against a file that grows while we read it.
-    file.take(max_size + 1).read_to_end(&mut bytes).map_err(|e| io_failure(&e))?;
-    if bytes.len() as u64 > max_size {
-        return Err(too_large(bytes.len() as u64, max_size));
-    }
-    decode(bytes)
 }
 
 /// A JSONL file, or one compressed as export writes them (`.jsonl.gz`, `.jsonl.zst`).
@@ -55,7 +50,7 @@ pub fn for_each_line(
     max_size: u64,
     each: impl FnMut(Result<RecordText, (usize, Failure)>),
 ) -> Result<(), Failure> {
-    let file = File::open(path).map_err(|e| io_failure(&e))?;
+    let file = crate::open::open(path).map_err(|e| io_failure(&e))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if name.ends_with(".gz") {
         for_each_line_of(flate2::read::MultiGzDecoder::new(file), max_size, each)
@@ -77,16 +72,17 @@ fn for_each_line_of(
     let mut line_no = 0usize;
     loop {
         buf.clear();
-        let n = (&mut reader).take(max_size + 1).read_until(b'\n', &mut buf).map_err(|e| io_failure(&e))?;
+        let n = (&mut reader).take(max_size.saturating_add(1)).read_until(b'\n', &mut buf).map_err(|e| io_failure(&e))?;
         if n == 0 {
             return Ok(());
         }
         line_no += 1;
         if buf.last() != Some(&b'\n') && n as u64 > max_size {
-            each(Err((line_no, too_large(n as u64, max_size))));
-            // Skip the rest of the oversized line.
-            let mut sink = Vec::new();
-            reader.read_until(b'\n', &mut sink).map_err(|e| io_failure(&e))?;
+            // Skip the rest of the oversized line without holding it: memory stays at the
+            // limit however long the line (a sparse file, a decompression bomb) is.
+            let skipped = skip_line(&mut reader).map_err(|e| io_failure(&e))?;
+            each(Err((line_no, too_large((n as u64).saturating_add(skipped), max_size))));
+            buf = Vec::new();
             continue;
         }
         if buf.iter().all(u8::is_ascii_whitespace) {
@@ -95,6 +91,28 @@ fn for_each_line_of(
         match decode(std::mem::take(&mut buf)) {
             Ok(text) => each(Ok(RecordText { record: Some(line_no), text })),
             Err(f) => each(Err((line_no, f))),
+        }
+    }
+}
+
+/// Consume input up to and including the next newline; returns how many bytes.
+fn skip_line(reader: &mut impl BufRead) -> std::io::Result<u64> {
+    let mut skipped = 0u64;
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(skipped);
+        }
+        match chunk.iter().position(|&b| b == b'\n') {
+            Some(at) => {
+                reader.consume(at + 1);
+                return Ok(skipped + at as u64 + 1);
+            }
+            None => {
+                let n = chunk.len();
+                reader.consume(n);
+                skipped += n as u64;
+            }
         }
     }
 }
@@ -126,6 +144,12 @@ fn decode(bytes: Vec<u8>) -> Result<String, Failure> {
 
 /// Parse one record. Syntax errors carry their own location.
 pub fn parse(text: &str) -> Result<Value, Failure> {
+    parse_noting_duplicates(text).map(|(v, _)| v)
+}
+
+/// `parse`, also telling whether some object named a key twice (the last value is
+/// kept, as Python's `json` does; `span::duplicate_keys` finds where).
+pub fn parse_noting_duplicates(text: &str) -> Result<(Value, bool), Failure> {
     if text.trim().is_empty() {
         return Err(Box::new(Diagnostic::new(&rules::EMPTY_FILE, "", "the file is empty").at(Location {
             offset: 0,
@@ -134,7 +158,14 @@ pub fn parse(text: &str) -> Result<Value, Failure> {
             column: 1,
         })));
     }
-    serde_json::from_str(text).map_err(|e| {
+    DUPLICATE_SEEN.with(|d| d.set(false));
+    let parsed = {
+        use serde::Deserialize;
+        let mut de = serde_json::Deserializer::from_str(text);
+        Noting::deserialize(&mut de).and_then(|Noting(v)| de.end().map(|()| v))
+    };
+    let duplicates = DUPLICATE_SEEN.with(std::cell::Cell::get);
+    parsed.map(|v| (v, duplicates)).map_err(|e| {
         let (line, column) = (e.line().max(1), e.column().max(1));
         let offset = byte_offset(text, line, column);
         let what = e.to_string();
@@ -153,6 +184,91 @@ pub fn parse(text: &str) -> Result<Value, Failure> {
             column: span::line_column(text, offset).1,
         }))
     })
+}
+
+thread_local! {
+    static DUPLICATE_SEEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A `Value` built the way serde_json builds one, noting duplicate keys on the way
+/// (free: the map insert that keeps the last value also says whether there was one).
+struct Noting(Value);
+
+impl<'de> serde::Deserialize<'de> for Noting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NotingVisitor).map(Noting)
+    }
+}
+
+struct NotingVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NotingVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(Noting(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Noting(value) = map.next_value()?;
+            if object.insert(key, value).is_some() {
+                DUPLICATE_SEEN.with(|d| d.set(true));
+            }
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// Findings for the keys a document names twice, each shown at its second occurrence
+/// with the first one's line and column.
+pub fn duplicate_key_findings(text: &str) -> Vec<Diagnostic> {
+    span::duplicate_keys(text)
+        .into_iter()
+        .map(|d| {
+            let (l1, c1) = span::line_column(text, d.first.0);
+            let (line, column) = span::line_column(text, d.second.0);
+            let at = if d.pointer.is_empty() { "the top level".to_string() } else { format!("the object at {}", d.pointer) };
+            Diagnostic::new(
+                &rules::DUPLICATE_KEY,
+                d.pointer.clone(),
+                format!("{at} names {:?} twice (first at line {l1}, column {c1}); readers disagree on which value counts", d.key),
+            )
+            .with_label(format!("again here (first at {l1}:{c1})"))
+            .at(Location { offset: d.second.0, len: d.second.1 - d.second.0, line, column })
+        })
+        .collect()
 }
 
 /// serde_json reports columns in bytes; turn (line, byte column) into a byte offset.
@@ -222,6 +338,33 @@ mod tests {
         let err = decode(b"{\"a\": \"caf\xe9\"}".to_vec()).unwrap_err();
         assert_eq!(err.rule.code, "TK002");
         assert!(err.message.contains("0xe9") && err.message.contains("column 11"), "{}", err.message);
+    }
+
+    #[test]
+    fn an_oversized_line_is_skipped_without_holding_it() {
+        // 64 MiB of zeros (as a sparse file reads) and then two good lines.
+        let zeros = std::io::repeat(0).take(64 << 20);
+        let input = zeros.chain(&b"\n{\"a\": 1}\n{\"b\": 2}\n"[..]);
+        let mut seen = Vec::new();
+        for_each_line_of(input, 1 << 20, |r| seen.push(r.map(|t| t.text).map_err(|(l, f)| (l, f.rule.code)))).unwrap();
+        assert_eq!(seen.len(), 3);
+        assert_eq!(seen[0].as_ref().unwrap_err(), &(1, "TK005"));
+        assert_eq!(seen[1].as_ref().unwrap(), "{\"a\": 1}\n");
+    }
+
+    #[test]
+    fn duplicate_keys_are_noted_with_both_places() {
+        let text = "{\n  \"a\": 1,\n  \"m\": [{\"k\": 1, \"k\": 2}],\n  \"a\": 3\n}";
+        let (v, dup) = parse_noting_duplicates(text).unwrap();
+        assert!(dup);
+        assert_eq!(v["a"], 3, "the last value counts, as in Python");
+        let found = duplicate_key_findings(text);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].pointer, "/m/0");
+        assert_eq!(found[1].pointer, "");
+        assert!(found[1].message.contains("first at line 2, column 3"), "{}", found[1].message);
+        assert_eq!(found[1].location.unwrap().line, 4);
+        assert!(!parse_noting_duplicates("{\"a\": {\"a\": 1}}").unwrap().1);
     }
 
     #[test]

@@ -97,6 +97,70 @@ fn element(b: &[u8], pos: usize, index: usize) -> Option<(usize, Option<(usize, 
     Some((i, None))
 }
 
+/// A key that an object names twice: the object's pointer, the key, and the byte
+/// ranges of both occurrences (quotes included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateKey {
+    pub pointer: String,
+    pub key: String,
+    pub first: (usize, usize),
+    pub second: (usize, usize),
+}
+
+/// Every key named twice in one object, anywhere in the (well-formed) document.
+/// Only called for documents the parser saw a duplicate in, so it may be thorough.
+pub fn duplicate_keys(src: &str) -> Vec<DuplicateKey> {
+    let mut found = Vec::new();
+    let b = src.as_bytes();
+    // (position of a container to scan, its pointer)
+    let mut todo = vec![(skip_ws(b, 0), String::new())];
+    while let Some((pos, pointer)) = todo.pop() {
+        match b.get(pos) {
+            Some(b'{') => {
+                let mut seen: Vec<(String, (usize, usize))> = Vec::new();
+                let mut i = skip_ws(b, pos + 1);
+                while b.get(i) == Some(&b'"') {
+                    let end = skip_string(b, i);
+                    let key: String = serde_json::from_str(&src[i..end]).unwrap_or_default();
+                    let value = skip_ws(b, skip_ws(b, end) + 1);
+                    let escaped = key.replace('~', "~0").replace('/', "~1");
+                    match seen.iter().find(|(k, _)| *k == key) {
+                        Some((_, first)) => found.push(DuplicateKey {
+                            pointer: pointer.clone(),
+                            key: key.clone(),
+                            first: *first,
+                            second: (i, end),
+                        }),
+                        None => seen.push((key, (i, end))),
+                    }
+                    todo.push((value, format!("{pointer}/{escaped}")));
+                    let after = skip_ws(b, skip_value(b, value));
+                    if b.get(after) != Some(&b',') {
+                        break;
+                    }
+                    i = skip_ws(b, after + 1);
+                }
+            }
+            Some(b'[') => {
+                let mut i = skip_ws(b, pos + 1);
+                let mut index = 0;
+                while i < b.len() && b[i] != b']' {
+                    todo.push((i, format!("{pointer}/{index}")));
+                    let after = skip_ws(b, skip_value(b, i));
+                    if b.get(after) != Some(&b',') {
+                        break;
+                    }
+                    i = skip_ws(b, after + 1);
+                    index += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    found.sort_by_key(|d| d.second);
+    found
+}
+
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
         i += 1;

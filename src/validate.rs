@@ -65,6 +65,34 @@ impl RecordReport {
 pub struct FileReport {
     pub path: PathBuf,
     pub records: Vec<RecordReport>,
+    /// What the file was when it was read (kept for `--fix`, which must not write over
+    /// a file that changed since).
+    pub stamp: Option<Stamp>,
+}
+
+/// A file's identity and version as the filesystem tells them: taken before reading,
+/// so any write after it (even one racing with the read) changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    id: (u64, u64),
+}
+
+impl Stamp {
+    pub fn of(path: &Path) -> Option<Stamp> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            id: {
+                use std::os::unix::fs::MetadataExt;
+                (meta.dev(), meta.ino())
+            },
+        })
+    }
 }
 
 impl FileReport {
@@ -77,8 +105,9 @@ pub fn validate_entry(entry: &Entry, settings: &Settings<'_>) -> FileReport {
     let path = entry.path.clone();
     if let Some(problem) = &entry.problem {
         let d = Diagnostic::new(&crate::rules::IO_ERROR, "", format!("cannot read: {problem}"));
-        return FileReport { path, records: vec![RecordReport::failed(None, d, None)] };
+        return FileReport { path, records: vec![RecordReport::failed(None, d, None)], stamp: None };
     }
+    let stamp = if settings.keep_fixable { Stamp::of(&path) } else { None };
     let records = if source::is_jsonl(&path) {
         let mut records = Vec::new();
         let result = source::for_each_line(&path, settings.max_file_size, |item| match item {
@@ -95,7 +124,7 @@ pub fn validate_entry(entry: &Entry, settings: &Settings<'_>) -> FileReport {
             Err(failure) => vec![RecordReport::failed(None, *failure, None)],
         }
     };
-    FileReport { path, records }
+    FileReport { path, records, stamp }
 }
 
 pub fn file_stem(path: &Path) -> Option<String> {
@@ -104,11 +133,14 @@ pub fn file_stem(path: &Path) -> Option<String> {
 
 /// Check one record's text completely: parse, version, schema, rules, spans.
 pub fn validate_record(rec: RecordText, file_stem: Option<&str>, settings: &Settings<'_>) -> RecordReport {
-    let doc = match source::parse(&rec.text) {
-        Ok(doc) => doc,
+    let (doc, duplicates) = match source::parse_noting_duplicates(&rec.text) {
+        Ok(parsed) => parsed,
         Err(failure) => return RecordReport::failed(rec.record, *failure, Some(rec.text.into())),
     };
-    let checked = check::check(&doc, file_stem, Options { data_root: settings.data_root });
+    let mut checked = check::check(&doc, file_stem, Options { data_root: settings.data_root });
+    if duplicates {
+        checked.diagnostics.splice(0..0, source::duplicate_key_findings(&rec.text));
+    }
     let summary = settings.summarize.then(|| Summary::of(&doc, checked.version));
     let mut report = RecordReport {
         record: rec.record,
@@ -151,7 +183,7 @@ pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings) -> Fi
     let path = entry.path.clone();
     if let Some(problem) = &entry.problem {
         let d = Diagnostic::new(&crate::rules::IO_ERROR, "", format!("cannot read: {problem}"));
-        return FileReport { path, records: vec![RecordReport::failed(None, d, None)] };
+        return FileReport { path, records: vec![RecordReport::failed(None, d, None)], stamp: None };
     }
     let mut records = Vec::new();
     let result = source::for_each_line(&path, DEFAULT_MAX_FILE_SIZE, |item| match item {
@@ -201,7 +233,7 @@ pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings) -> Fi
         );
         records.push(RecordReport::failed(None, d, None));
     }
-    FileReport { path, records }
+    FileReport { path, records, stamp: None }
 }
 
 /// Tokens of a training example in any profile, counted like `export` counts them.

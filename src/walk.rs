@@ -20,6 +20,19 @@ pub const BACKUP_SUFFIX: &str = "_v3_backup";
 pub struct Entry {
     pub path: PathBuf,
     pub problem: Option<String>,
+    /// The argument the file was found under (the file itself when given by name).
+    pub root: PathBuf,
+}
+
+impl Entry {
+    /// The path below its walk root (`sub/x.json` for `threads/sub/x.json` walked from `threads`);
+    /// just the file name for a file given by name.
+    pub fn relative(&self) -> PathBuf {
+        match self.path.strip_prefix(&self.root) {
+            Ok(rel) if !rel.as_os_str().is_empty() => rel.to_path_buf(),
+            _ => self.path.file_name().map(PathBuf::from).unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -35,18 +48,53 @@ pub struct Walk {
     pub missing: Vec<(PathBuf, String)>,
     roots: Vec<Root>,
     options: WalkOptions,
+    /// Folders never entered, by identity (whatever their name or the path used to reach them).
+    excluded: Vec<FileId>,
+}
+
+/// A folder's identity: device and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId(u64, u64);
+
+impl FileId {
+    #[cfg(unix)]
+    pub fn of(path: &Path) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| FileId(m.dev(), m.ino()))
+    }
+
+    #[cfg(not(unix))]
+    pub fn of(_path: &Path) -> Option<FileId> {
+        None
+    }
 }
 
 impl Walk {
     /// Every file to check: explicit files as given, directories recursively, sorted by name.
     pub fn entries(self) -> impl Iterator<Item = Entry> + Send {
         let options = self.options;
+        let excluded = std::sync::Arc::new(self.excluded);
         self.roots.into_iter().flat_map(move |root| -> Box<dyn Iterator<Item = Entry> + Send> {
             match root {
-                Root::File(path) => Box::new(std::iter::once(Entry { path, problem: None })),
-                Root::Problem(path, problem) => Box::new(std::iter::once(Entry { path, problem: Some(problem) })),
-                Root::Dir(dir) => Box::new(walk_dir(dir, options)),
+                Root::File(path) => Box::new(std::iter::once(Entry { root: path.clone(), path, problem: None })),
+                Root::Problem(path, problem) => {
+                    Box::new(std::iter::once(Entry { root: path.clone(), path, problem: Some(problem) }))
+                }
+                Root::Dir(dir) => Box::new(walk_dir(dir, options, excluded.clone())),
             }
+        })
+    }
+
+    /// Never enter `dir` (a backup or output folder inside the tree being walked).
+    pub fn exclude_dir(&mut self, dir: &Path) {
+        self.excluded.extend(FileId::of(dir));
+    }
+
+    /// The folders given as arguments.
+    pub fn root_dirs(&self) -> impl Iterator<Item = &Path> {
+        self.roots.iter().filter_map(|r| match r {
+            Root::Dir(d) => Some(d.as_path()),
+            _ => None,
         })
     }
 }
@@ -74,18 +122,26 @@ pub fn walk(args: &[PathBuf], options: WalkOptions) -> Walk {
             Err(e) => roots.push(Root::Problem(arg.clone(), describe_io(&e))),
         }
     }
-    Walk { missing, roots, options }
+    Walk { missing, roots, options, excluded: Vec::new() }
 }
 
-fn walk_dir(root: PathBuf, options: WalkOptions) -> impl Iterator<Item = Entry> + Send {
+fn walk_dir(
+    root: PathBuf,
+    options: WalkOptions,
+    excluded: std::sync::Arc<Vec<FileId>>,
+) -> impl Iterator<Item = Entry> + Send {
     let walker = walkdir::WalkDir::new(&root).follow_links(options.follow_links).sort_by_file_name().into_iter();
+    let root_for_entries = root.clone();
     walker
         .filter_entry(move |e| {
             e.depth() == 0
                 || !(is_hidden_name(e.file_name())
                     || (options.skip_backups
                         && e.file_type().is_dir()
-                        && e.file_name().to_str().is_some_and(|n| n.ends_with(BACKUP_SUFFIX))))
+                        && e.file_name().to_str().is_some_and(|n| n.ends_with(BACKUP_SUFFIX)))
+                    || (!excluded.is_empty()
+                        && e.file_type().is_dir()
+                        && FileId::of(e.path()).is_some_and(|id| excluded.contains(&id))))
         })
         .filter_map(move |item| match item {
             Ok(e) => (e.file_type().is_file()
@@ -94,7 +150,7 @@ fn walk_dir(root: PathBuf, options: WalkOptions) -> impl Iterator<Item = Entry> 
                 } else {
                     is_thread_file(e.path())
                 })
-            .then(|| Entry { path: e.into_path(), problem: None }),
+            .then(|| Entry { path: e.into_path(), problem: None, root: root_for_entries.clone() }),
             Err(err) => {
                 let path = err.path().map_or_else(|| root.clone(), Path::to_path_buf);
                 let problem = if let Some(ancestor) = err.loop_ancestor() {
@@ -104,7 +160,7 @@ fn walk_dir(root: PathBuf, options: WalkOptions) -> impl Iterator<Item = Entry> 
                 } else {
                     err.to_string()
                 };
-                Some(Entry { path, problem: Some(problem) })
+                Some(Entry { path, problem: Some(problem), root: root.clone() })
             }
         })
 }

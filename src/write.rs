@@ -23,6 +23,31 @@ pub struct Staged {
     target: PathBuf,
 }
 
+/// The prefix of a temporary beside `name`: it carries this process's id, so that a later
+/// run removes only what dead processes left (`remove_stale_temporaries`).
+pub fn temp_prefix(name: &str) -> String {
+    format!("{TEMP_PREFIX}{}.{name}.", std::process::id())
+}
+
+/// A temporary folder beside `target` (for outputs that appear whole: exports, datasets).
+pub fn staging_dir(parent: &Path, name: &str) -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new().prefix(&temp_prefix(name)).suffix(TEMP_SUFFIX).tempdir_in(parent)
+}
+
+/// Whether the process that made a temporary is gone (so the temporary is stale).
+fn owner_is_gone(name: &str) -> bool {
+    let pid = name.strip_prefix(TEMP_PREFIX).and_then(|rest| rest.split('.').next()).and_then(|p| p.parse::<u32>().ok());
+    match pid {
+        // Names of older versions carry no process id: stale by definition.
+        None => true,
+        Some(pid) if pid == std::process::id() => false,
+        #[cfg(target_os = "linux")]
+        Some(pid) => !Path::new("/proc").join(pid.to_string()).exists(),
+        #[cfg(not(target_os = "linux"))]
+        Some(_) => true,
+    }
+}
+
 fn parent_of(path: &Path) -> &Path {
     match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -43,7 +68,7 @@ pub fn stage_empty(target: &Path) -> std::io::Result<Staged> {
     // Hidden, so that a walk running at the same moment never picks it up, and
     // recognisable, so that `remove_stale_temporaries` can clear what a killed run left.
     let file = tempfile::Builder::new()
-        .prefix(&format!("{TEMP_PREFIX}{name}."))
+        .prefix(&temp_prefix(name))
         .suffix(TEMP_SUFFIX)
         .tempfile_in(parent_of(target))?;
     match std::fs::metadata(target) {
@@ -61,6 +86,12 @@ impl Staged {
     /// Rename into place. Call only after `make_durable` covered this file.
     pub fn commit(self) -> std::io::Result<()> {
         self.file.persist(&self.target).map(drop).map_err(|e| e.error)
+    }
+
+    /// Rename into place only if nothing is there yet: a file that appeared since it was
+    /// checked (another process, an editor) is never replaced (`ErrorKind::AlreadyExists`).
+    pub fn commit_new(self) -> std::io::Result<()> {
+        self.file.persist_noclobber(&self.target).map(drop).map_err(|e| e.error)
     }
 
     pub fn target(&self) -> &Path {
@@ -110,28 +141,100 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Remove temporary files that a killed threadkit left in `dir`. Returns how many.
-/// Only names threadkit itself creates are touched.
+/// Whether a file name is one of threadkit's temporaries (files and staging folders).
+pub fn is_temporary_name(name: &std::ffi::OsStr) -> bool {
+    name.to_str().is_some_and(|n| n.starts_with(TEMP_PREFIX) && n.ends_with(TEMP_SUFFIX))
+}
+
+/// Remove temporary files (and staging folders) that a killed threadkit left in `dir`.
+/// Returns how many. Only names threadkit itself creates are touched, and only those of
+/// processes that are gone: another threadkit writing into the same folder keeps its own.
 pub fn remove_stale_temporaries(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(TEMP_PREFIX) && n.ends_with(TEMP_SUFFIX)))
-        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .filter(|e| is_temporary_name(&e.file_name()))
+        .filter(|e| e.file_name().to_str().is_some_and(owner_is_gone))
+        .filter(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(e.path()).is_ok(),
+            _ => std::fs::remove_file(e.path()).is_ok(),
+        })
         .count()
 }
 
-/// Move a file: a rename when both sides share a filesystem (durable once `sync_dirs`
-/// covers both folders); across filesystems an atomic, durable copy, then removal.
+/// Rename `from` to `to` unless something is already at `to` (`ErrorKind::AlreadyExists`).
+/// The check and the rename are one step, so two processes cannot both win.
+pub fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(()),
+            // Filesystems without renameat2 flags: a hard link cannot replace either.
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if std::fs::symlink_metadata(from)?.is_dir() {
+        // Not reachable on Linux; elsewhere a folder cannot be linked, so check, then rename.
+        if to.symlink_metadata().is_ok() {
+            return Err(std::io::ErrorKind::AlreadyExists.into());
+        }
+        return std::fs::rename(from, to);
+    }
+    std::fs::hard_link(from, to)?;
+    std::fs::remove_file(from)
+}
+
+/// Swap two paths in one step (Linux `RENAME_EXCHANGE`): a reader sees the old folder or
+/// the new one, never a mixture. Elsewhere: two renames through a hidden name.
+pub fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let aside = parent_of(b).join(format!("{}swap{TEMP_SUFFIX}", temp_prefix("")));
+    std::fs::rename(b, &aside)?;
+    std::fs::rename(a, b)?;
+    std::fs::rename(&aside, a)
+}
+
+/// Move a file without ever replacing one: a rename when both sides share a filesystem
+/// (durable once `sync_dirs` covers both folders); across filesystems a durable copy
+/// put in place without replacing, then removal of the source.
 pub fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
-    match std::fs::rename(from, to) {
+    match rename_no_replace(from, to) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
-            atomic_write(to, &std::fs::read(from)?)?;
+            let staged = stage(to, &std::fs::read(from)?)?;
+            staged.file.as_file().sync_all()?;
+            staged.commit_new()?;
+            sync_dirs([parent_of(to)]);
             std::fs::remove_file(from)
         }
         Err(e) => Err(e),
     }
+}
+
+/// The identity of a file (device and inode), to tell two paths to one file apart
+/// from two files with equal content.
+#[cfg(unix)]
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 #[cfg(test)]
@@ -174,11 +277,45 @@ mod tests {
     }
 
     #[test]
+    fn moves_never_replace_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, "a").unwrap();
+        std::fs::write(&b, "b").unwrap();
+        assert_eq!(move_file(&a, &b).unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "a");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "b");
+        std::fs::remove_file(&b).unwrap();
+        move_file(&a, &b).unwrap();
+        assert!(!a.exists());
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "a");
+    }
+
+    #[test]
+    fn exchange_swaps_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir(&a).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        std::fs::write(a.join("new"), "").unwrap();
+        std::fs::write(b.join("old"), "").unwrap();
+        exchange(&a, &b).unwrap();
+        assert!(b.join("new").exists() && a.join("old").exists());
+    }
+
+    #[test]
     fn stale_temporaries_are_ours_only() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(".threadkit-tmp.a.json.x1.tmp"), "half").unwrap();
+        // A live process's temporary (this one's) is kept; a dead one's is removed.
+        let mine = dir.path().join(format!("{}b.json.x.tmp", temp_prefix("")));
+        std::fs::write(&mine, "in progress").unwrap();
+        std::fs::write(dir.path().join(".threadkit-tmp.4000000000.c.json.x.tmp"), "dead").unwrap();
         std::fs::write(dir.path().join(".other.tmp"), "keep").unwrap();
-        assert_eq!(remove_stale_temporaries(dir.path()), 1);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        std::fs::create_dir(dir.path().join(".threadkit-tmp.export.x2.tmp")).unwrap();
+        std::fs::write(dir.path().join(".threadkit-tmp.export.x2.tmp/train.jsonl"), "half").unwrap();
+        assert_eq!(remove_stale_temporaries(dir.path()), 3);
+        assert!(mine.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }

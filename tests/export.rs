@@ -181,8 +181,9 @@ fn strict_writes_nothing_when_a_thread_is_invalid() {
     let (o, e, code) = export(&threads, &out, "openai", &["--strict"]);
     assert_eq!(code, 1, "{o}{e}");
     assert!(e.contains("--strict"), "{e}");
-    let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
-    assert!(left.is_empty(), "nothing written, no temporaries left: {left:?}");
+    assert!(!out.exists(), "nothing written");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
+    assert_eq!(left, ["threads"], "no temporaries left: {left:?}");
 }
 
 #[test]

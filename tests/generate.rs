@@ -4,12 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixtures, root};
+use common::{fixtures, root, Endpoint};
 use serde_json::{json, Value};
 use threadkit::data_root::DataRoot;
 use threadkit::generate::pick::Pick;
@@ -17,45 +17,6 @@ use threadkit::generate::policy::{PolicyError, ScriptedPolicy};
 use threadkit::generate::replies::{FinalAnswer, Step};
 use threadkit::generate::step_loop::{Accept, Ended, LoopSettings, LoopStats};
 use threadkit::generate::Generator;
-
-/// The scripted endpoint, stopped when dropped.
-struct Endpoint {
-    child: Child,
-    url: String,
-    log: PathBuf,
-}
-
-impl Endpoint {
-    fn start(dir: &Path, extra: &[&str]) -> Endpoint {
-        let log = dir.join("requests.jsonl");
-        let mut child = Command::new("python3")
-            .arg(root().join("scripts/mock_chat_endpoint.py"))
-            .args(["--log", log.to_str().unwrap()])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().strip_prefix("port ").expect("the endpoint prints its port").to_string();
-        Endpoint { child, url: format!("http://127.0.0.1:{port}/v1"), log }
-    }
-
-    fn requests(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for Endpoint {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn generate(dir: &Path, endpoint: &Endpoint, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_threadkit"));

@@ -58,9 +58,17 @@ pub fn run(args: DatasetArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
 }
 
 fn run_import(a: ImportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+    if a.out.exists() && !a.force {
+        writeln!(
+            err,
+            "threadkit: {} already exists; pass --force to replace it, or choose another --out",
+            a.out.display()
+        )?;
+        return Ok(ExitStatus::Error);
+    }
     let mut texts = Vec::new();
     for f in &a.files {
-        match std::fs::read_to_string(f) {
+        match crate::open::read_to_string(f, crate::cli::MAX_FILE_SIZE_LIMIT) {
             Ok(t) => texts.push(t),
             Err(e) => {
                 writeln!(err, "threadkit: {}: cannot read: {e}", f.display())?;
@@ -94,7 +102,7 @@ fn run_import(a: ImportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
             return Ok(ExitStatus::Error);
         }
     };
-    if let Err(e) = import::write(&a.out, &imported) {
+    if let Err(e) = import::write(&a.out, &imported, a.force) {
         writeln!(err, "threadkit: {e}")?;
         return Ok(ExitStatus::Error);
     }

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::cli::ExportArgs;
 use crate::export::profile::Profile;
-use crate::export::sink::{Compression, FileInfo, Outputs};
+use crate::export::sink::{Compression, FileInfo, OutputError, Outputs};
 use crate::export::split::{self, SplitSpec};
 use crate::export::tokens::Counter;
 use crate::export::{prepare, Filters, Outcome, Settings, Skip, TokenStats};
@@ -159,13 +159,35 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         data_root: data_root.as_ref(),
     };
 
-    let mut outputs = match Outputs::new(layout.dir()) {
-        Ok(o) => o,
-        Err(e) => usage!("threadkit: {}: cannot create the output folder: {e}", layout.dir().display()),
+    // The files an earlier export wrote here are replaced; anything else is the user's.
+    let (ours, opened) = match &layout {
+        Layout::Dir { dir } => (
+            crate::export::sink::previous_export(dir).into_iter().map(|f| dir.join(f)).collect::<Vec<_>>(),
+            Outputs::folder(dir, args.force),
+        ),
+        Layout::File { dir, name } => {
+            (vec![dir.join(name), dir.join(layout.manifest_name())], Outputs::file(dir).map_err(OutputError::Io))
+        }
     };
-    let out_dir_abs = std::fs::canonicalize(layout.dir()).ok();
+    let mut outputs = match opened {
+        Ok(o) => o,
+        Err(OutputError::Foreign(files)) => {
+            let shown: Vec<String> = files.iter().take(5).map(|f| f.display().to_string()).collect();
+            let more = if files.len() > 5 { format!(" (+{} more)", files.len() - 5) } else { String::new() };
+            usage!(
+                "threadkit: --out {}: the folder holds files no earlier export wrote ({}{more}); trainers would read \
+                 them with the new export. Choose an empty or new folder, or pass --force to keep them beside it",
+                layout.dir().display(),
+                shown.join(", ")
+            );
+        }
+        Err(OutputError::Io(e)) => usage!("threadkit: --out {}: cannot write the export there: {e}", layout.dir().display()),
+    };
     let (walked, mut status) = walk_args(&args.walk, true, err)?;
-    let spool_file = tempfile::tempfile_in(layout.dir())?;
+    // Exported files must not feed the next export of the same tree; only threadkit's own
+    // files are left out, never the folder around them.
+    let own: HashSet<crate::walk::FileId> = ours.iter().filter_map(|p| crate::walk::FileId::of(p)).collect();
+    let spool_file = tempfile::tempfile_in(outputs.scratch_dir())?;
     let mut spool = BufWriter::with_capacity(1 << 20, &spool_file);
     let mut spool_len = 0u64;
     let mut rows: Vec<Row> = Vec::new();
@@ -178,11 +200,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
     let mut input_threads = 0usize;
     let progress = progress_bar();
 
-    // Exported files must not feed the next export of the same tree.
-    let entries = walked.entries().filter(|e| match (&out_dir_abs, std::fs::canonicalize(&e.path)) {
-        (Some(dir), Ok(p)) => !p.starts_with(dir),
-        _ => true,
-    });
+    let entries = walked.entries().filter(|e| own.is_empty() || crate::walk::FileId::of(&e.path).is_none_or(|id| !own.contains(&id)));
     for_each_batch(
         entries,
         args.walk.jobs,
@@ -269,10 +287,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
             let file_name = match (&layout, args.shard_size) {
                 (Layout::File { name, .. }, _) => name.clone(),
                 (Layout::Dir { .. }, None) => format!("{name}{ext}"),
-                (Layout::Dir { dir }, Some(_)) => {
-                    std::fs::create_dir_all(dir.join(name))?;
-                    format!("{name}/{name}-{k:05}-of-{shards:05}{ext}")
-                }
+                (Layout::Dir { .. }, Some(_)) => format!("{name}/{name}-{k:05}-of-{shards:05}{ext}"),
             };
             let lines = chunk.iter().map(|&i| {
                 let r = &rows[i];

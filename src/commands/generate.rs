@@ -143,7 +143,10 @@ impl App {
                 return Ok(None);
             }
         };
-        if let Err(e) = std::fs::create_dir_all(&settings.threads_dir) {
+        // What a killed run left half-written is removed before anything new is written.
+        if let Err(e) = std::fs::create_dir_all(&settings.threads_dir)
+            .map(|()| crate::write::remove_stale_temporaries(&settings.threads_dir))
+        {
             writeln!(err, "threadkit: --threads-dir {}: {e}", settings.threads_dir.display())?;
             return Ok(None);
         }
@@ -233,6 +236,16 @@ impl App {
         let chosen: Vec<PathBuf> = if !ids.is_empty() {
             let mut paths = Vec::new();
             for id in ids {
+                let id = id.strip_suffix(".json").unwrap_or(id);
+                // An id names a file in the threads folder and nothing else: `../x` would
+                // reach a thread whose lock lives elsewhere.
+                if let Err(why) = crate::data_root::safe_name(id) {
+                    writeln!(
+                        err,
+                        "threadkit: {id:?} is not a thread id ({why}); give the id only, with --threads-dir for its folder"
+                    )?;
+                    return Ok(ExitStatus::Error);
+                }
                 let path = self.settings.threads_dir.join(format!("{id}.json"));
                 if !path.is_file() {
                     writeln!(

@@ -21,7 +21,7 @@ use crate::fix;
 use crate::report::Format;
 use crate::source;
 use crate::version::{detect, Version};
-use crate::walk::BACKUP_SUFFIX;
+use crate::walk::{Entry, BACKUP_SUFFIX};
 use crate::write::{make_durable, move_file, remove_stale_temporaries, stage, sync_dirs, Staged};
 
 use super::{for_each_batch, open_data_root, walk_args, ExitStatus};
@@ -89,9 +89,16 @@ pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
             }
         }
     }
-    let (walked, mut status) = walk_args(&args.walk, true, err)?;
+    let (mut walked, mut status) = walk_args(&args.walk, true, err)?;
+    if args.out.is_none() {
+        if let Err(message) = guard_backup_folder(&args, &mut walked) {
+            writeln!(err, "threadkit: {message}")?;
+            return Ok(ExitStatus::Error);
+        }
+    }
     let plan = Plan { args: &args, data_root, provenance_time: migration_time() };
     let mut targets: HashMap<PathBuf, PathBuf> = HashMap::new();
+    let mut backups: HashMap<PathBuf, PathBuf> = HashMap::new();
     // A run killed earlier may have left temporary files beside its targets; each
     // folder is cleared once, before the first write into it.
     let mut cleaned: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
@@ -103,11 +110,11 @@ pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
     for_each_batch(
         walked.entries(),
         args.walk.jobs,
-        |e| plan.item(&e.path, e.problem.as_deref()),
+        |e| plan.item(e),
         |pool, mut items| {
             // Sequential: decisions that depend on other threads of this run, in path order.
             for item in &mut items {
-                resolve(item, &mut targets, args.reverse);
+                resolve(item, &mut targets, &mut backups, args.reverse);
             }
             if !args.dry_run {
                 let dirs =
@@ -194,9 +201,10 @@ fn suffix(reason: &str) -> String {
 
 impl Plan<'_> {
     /// Everything about one file that needs no knowledge of the others.
-    fn item(&self, path: &Path, problem: Option<&str>) -> Item {
+    fn item(&self, entry: &Entry) -> Item {
+        let path = entry.path.as_path();
         let item = Item::new(path, Action::Skipped, "");
-        if let Some(p) = problem {
+        if let Some(p) = entry.problem.as_deref() {
             return item.fail(format!("cannot read: {p}"));
         }
         if source::is_jsonl(path) {
@@ -216,9 +224,7 @@ impl Plan<'_> {
         let Some(version) = detect(&doc).version else {
             return item.fail("not a thread of any known version (TK006)");
         };
-        let wanted = if self.args.reverse { Version::OpenAiV1 } else { version };
         if self.args.reverse != (version == Version::OpenAiV1) || (!self.args.reverse && !version.is_legacy()) {
-            let _ = wanted;
             return Item {
                 reason: format!("already {}", if self.args.reverse { "legacy" } else { "openai_v1" }),
                 ..item
@@ -226,7 +232,7 @@ impl Plan<'_> {
         }
         let source_id = crate::thread::ThreadView::new(&doc, version).id().map(str::to_string);
         let item = Item { source_id, ..item };
-        let backup = (self.args.out.is_none()).then(|| self.backup_path(path));
+        let backup = (self.args.out.is_none()).then(|| backup_path(self.args.backup_dir.as_deref(), entry));
         if self.args.backup_only {
             return Item { action: Action::Moved, backup, reason: format!("legacy {}", version.as_str()), ..item };
         }
@@ -264,17 +270,67 @@ impl Plan<'_> {
         let text = fix::render(&new_doc, &text);
         Item { action: Action::Converted, target: Some(target), backup, text: Some(text), ..item }
     }
+}
 
-    fn backup_path(&self, path: &Path) -> PathBuf {
-        let name = path.file_name().map(PathBuf::from).unwrap_or_default();
-        if let Some(dir) = &self.args.backup_dir {
-            return dir.join(name);
-        }
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let parent = parent.canonicalize().unwrap_or_else(|_| parent.to_path_buf());
-        let folder = parent.file_name().and_then(|n| n.to_str()).unwrap_or("threads");
-        parent.with_file_name(format!("{folder}{BACKUP_SUFFIX}")).join(name)
+/// Where an original goes: below `--backup-dir`, or below the sibling `<root>_v3_backup/`
+/// of the folder it was found in, keeping its path below that folder (so two
+/// subfolders' files of the same name never meet, and the backup is outside the tree).
+fn backup_path(backup_dir: Option<&Path>, entry: &Entry) -> PathBuf {
+    backup_dir.map_or_else(|| default_backup_root(entry), Path::to_path_buf).join(entry.relative())
+}
+
+fn default_backup_root(entry: &Entry) -> PathBuf {
+    let base = if entry.root == entry.path { entry.path.parent() } else { Some(entry.root.as_path()) };
+    let base = base.filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let base = base.canonicalize().unwrap_or_else(|_| base.to_path_buf());
+    let folder = base.file_name().and_then(|n| n.to_str()).unwrap_or("threads");
+    base.with_file_name(format!("{folder}{BACKUP_SUFFIX}"))
+}
+
+/// A path made absolute and free of `..` and symlinks, for a folder that may not exist yet.
+fn canonical(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
     }
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+            canonical(parent).join(name)
+        }
+        _ => path.to_path_buf(),
+    }
+}
+
+/// `--backup-dir` must never be a folder being migrated, nor hold one: the originals
+/// would be "backed up" onto themselves. A backup folder inside a source folder is
+/// allowed and never walked, whatever its name, so a second run cannot take backups
+/// for input.
+fn guard_backup_folder(args: &MigrateArgs, walked: &mut crate::walk::Walk) -> Result<(), String> {
+    let Some(backup) = &args.backup_dir else { return Ok(()) };
+    let b = canonical(backup);
+    let sources: Vec<PathBuf> = args
+        .walk
+        .paths
+        .iter()
+        .filter(|p| p.exists())
+        .map(|p| if p.is_dir() { canonical(p) } else { canonical(p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))) })
+        .collect();
+    for src in &sources {
+        if *src == b || src.starts_with(&b) {
+            let how = if *src == b { "is" } else { "contains" };
+            return Err(format!(
+                "--backup-dir {} {how} the folder being migrated ({}); the originals would be moved onto \
+                 themselves. Choose a backup folder outside it (for example {}{BACKUP_SUFFIX})",
+                backup.display(),
+                src.display(),
+                src.display()
+            ));
+        }
+    }
+    if sources.iter().any(|src| b.starts_with(src)) {
+        walked.exclude_dir(backup);
+    }
+    Ok(())
 }
 
 /// Now, or `SOURCE_DATE_EPOCH` when set, so that migrations can be reproduced byte for byte.
@@ -293,7 +349,12 @@ fn modified_time(path: &Path) -> Option<String> {
 }
 
 /// Decisions that depend on the disk and on other threads of the run.
-fn resolve(item: &mut Item, targets: &mut HashMap<PathBuf, PathBuf>, reverse: bool) {
+fn resolve(
+    item: &mut Item,
+    targets: &mut HashMap<PathBuf, PathBuf>,
+    backups: &mut HashMap<PathBuf, PathBuf>,
+    reverse: bool,
+) {
     if let Some(target) = item.target.clone() {
         if let Some(other) = targets.get(&target) {
             let msg =
@@ -311,7 +372,10 @@ fn resolve(item: &mut Item, targets: &mut HashMap<PathBuf, PathBuf>, reverse: bo
                 // A previous (perhaps killed) run converted it: only the move is left to do.
                 item.text = None;
                 item.reason = "already converted by an earlier run".into();
-            } else if Some(existing.as_str()) != item.text.as_deref() {
+            } else if Some(existing.as_str()) == item.text.as_deref() {
+                item.text = None;
+                item.reason = "an identical converted file is already there".into();
+            } else {
                 let diff = similar::TextDiff::from_lines(existing.as_str(), item.text.as_deref().unwrap_or(""))
                     .unified_diff()
                     .context_radius(2)
@@ -324,9 +388,25 @@ fn resolve(item: &mut Item, targets: &mut HashMap<PathBuf, PathBuf>, reverse: bo
             }
         }
     }
-    if let Some(backup) = &item.backup {
+    if let Some(backup) = item.backup.clone() {
+        // Two originals of this run with one backup name: the second would replace the first.
+        if let Some(other) = backups.get(&backup).filter(|o| std::fs::read(o).ok() != std::fs::read(&item.path).ok()) {
+            let msg = format!(
+                "{} is also where {} is backed up, with other content; nothing was moved (use a --backup-dir per source folder)",
+                backup.display(),
+                other.display()
+            );
+            *item = std::mem::replace(item, Item::new(&item.path, Action::Failed, "")).fail(msg);
+            return;
+        }
+        backups.insert(backup.clone(), item.path.clone());
+        if crate::write::same_file(&backup, &item.path) {
+            let msg = format!("{} is the original itself; nothing was moved", backup.display());
+            *item = std::mem::replace(item, Item::new(&item.path, Action::Failed, "")).fail(msg);
+            return;
+        }
         if backup.exists() {
-            let same = std::fs::read(backup).ok() == std::fs::read(&item.path).ok();
+            let same = std::fs::read(&backup).ok() == std::fs::read(&item.path).ok();
             if !same {
                 let msg = format!(
                     "{} already exists in the backup folder with other content; nothing was moved",
@@ -384,7 +464,8 @@ fn act_on_batch(pool: &rayon::ThreadPool, items: &mut [Item]) {
     let target_dirs: Vec<PathBuf> = pending.iter().filter_map(|s| s.target().parent().map(Path::to_path_buf)).collect();
     for (item, s) in items.iter_mut().zip(staged) {
         if let Some(s) = s {
-            if let Err(e) = s.commit() {
+            // Never over a file that appeared since `resolve` looked (another run, an editor).
+            if let Err(e) = s.commit_new() {
                 fail(item, format!("cannot rename the converted file into place: {e}; the original is unchanged"));
             }
         }
@@ -410,11 +491,23 @@ fn move_original(item: &mut Item) {
         if let Some(dir) = backup.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        if backup.exists() {
-            // An identical copy is already backed up (checked in `resolve`): the source can go.
-            std::fs::remove_file(&item.path)
-        } else {
-            move_file(&item.path, backup)
+        match move_file(&item.path, backup) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                // Checked again here, not only in `resolve`: another process may have put a
+                // file there since. Only an identical copy that is not the original itself
+                // lets the original go.
+                let identical = !crate::write::same_file(backup, &item.path)
+                    && std::fs::read(backup).ok().is_some_and(|b| std::fs::read(&item.path).ok() == Some(b));
+                if identical {
+                    std::fs::remove_file(&item.path)
+                } else {
+                    Err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        "a different file is already there (nothing was moved or replaced)",
+                    ))
+                }
+            }
+            other => other,
         }
     })();
     if let Err(e) = result {

@@ -63,7 +63,7 @@ pub(crate) fn walk_with(args: &WalkArgs, options: WalkOptions, err: &mut dyn Wri
     let walked = walk(&args.paths, options);
     let mut status = ExitStatus::Success;
     for (path, why) in &walked.missing {
-        writeln!(err, "threadkit: {}: {why}; check the path", path.display())?;
+        writeln!(err, "threadkit: {}: {why}; check the path", crate::report::shown(path))?;
         status = ExitStatus::Error;
     }
     Ok((walked, status))

@@ -68,7 +68,7 @@ fn only_dataset(root: &std::path::Path) -> Result<String, String> {
     let mut names: Vec<String> = std::fs::read_dir(root)
         .map_err(|e| format!("{}: {e}", root.display()))?
         .filter_map(Result::ok)
-        .filter(|e| e.path().join("manifest.json").is_file())
+        .filter(|e| e.path().join(crate::dataset::layout::MANIFEST).is_file())
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
         .collect();
     names.sort();

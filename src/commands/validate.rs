@@ -12,8 +12,8 @@ use crate::fix;
 use crate::report::{human::Renderer, json, Format, Totals};
 use crate::rules;
 use crate::span;
-use crate::validate::{file_stem, validate_entry, FileReport, Settings};
-use crate::write::atomic_write;
+use crate::source;
+use crate::validate::{file_stem, validate_entry, FileReport, Settings, Stamp};
 
 use super::{for_each_batch, open_data_root, use_color, walk_args, ExitStatus};
 
@@ -51,6 +51,8 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
     let mut totals = Totals::default();
     let mut ids = SeenIds::default();
     let mut fixed_count = 0usize;
+    // Folders whose leftover temporaries (from a killed run) were removed, once each.
+    let mut cleaned: HashSet<PathBuf> = HashSet::new();
     let mut printer = Printer { format: args.format, quiet: args.quiet, renderer: &renderer, first: true };
     printer.begin(out)?;
     for_each_batch(
@@ -61,6 +63,12 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
             for mut report in reports {
                 mark_duplicates(&mut report, &mut ids);
                 report.records.iter_mut().for_each(|r| r.diagnostics.retain(|d| !ignored.contains(d.code())));
+                if args.fix && !args.dry_run {
+                    let dir = report.path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+                    if cleaned.insert(dir.clone()) {
+                        crate::write::remove_stale_temporaries(&dir);
+                    }
+                }
                 if args.fix {
                     match apply_fixes(&mut report, &settings, args.dry_run, out) {
                         Ok(n) => fixed_count += n,
@@ -261,10 +269,14 @@ fn apply_fixes(
     let stem = file_stem(&report.path);
     let options = Options { data_root: settings.data_root };
     let mut replacements: HashMap<usize, String> = HashMap::new();
+    // The validated text of each replaced line: a line is only replaced if it still holds it.
+    let mut originals: HashMap<usize, std::sync::Arc<str>> = HashMap::new();
     let mut whole_file: Option<(String, String)> = None;
     let mut count = 0;
     let jsonl = report.is_jsonl();
-    for r in report.records.iter_mut().filter(|r| r.has_fix()) {
+    // Applied to the report only once the fixed file is written.
+    let mut updates = Vec::new();
+    for (i, r) in report.records.iter_mut().enumerate().filter(|(_, r)| r.has_fix()) {
         let (Some(doc), Some(text)) = (r.doc.take(), r.text.clone()) else {
             continue;
         };
@@ -291,27 +303,78 @@ fn apply_fixes(
         match r.record {
             Some(line) => {
                 replacements.insert(line, fixed.text.clone());
+                originals.insert(line, text.clone());
             }
             None => whole_file = Some((text.to_string(), fixed.text.clone())),
         }
-        r.diagnostics = remaining;
-        r.text = Some(fixed.text.into());
+        updates.push((i, remaining, fixed.text));
     }
     if dry_run {
         return Ok(0);
     }
-    if let Some((_, new)) = whole_file {
-        atomic_write(&report.path, new.as_bytes())
-            .map_err(|e| format!("cannot write the fixed file: {e}; the original is unchanged"))?;
+    let stamp = report.stamp;
+    let unchanged = || stamp.is_some() && Stamp::of(&report.path) == stamp;
+    let written = if let Some((old, new)) = whole_file {
+        // The bytes on disk must still be the ones validated, checked after the new
+        // file is staged and right before it is renamed over the old one.
+        let same_text = || source::read_whole(&report.path, u64::MAX / 2).is_ok_and(|now| now == old);
+        write_if(&report.path, new.as_bytes(), || unchanged() && same_text())
     } else if !replacements.is_empty() {
-        rewrite_jsonl(&report.path, &replacements)
-            .map_err(|e| format!("cannot write the fixed file: {e}; the original is unchanged"))?;
+        rewrite_jsonl(&report.path, &replacements, &originals, &unchanged)
+    } else {
+        return Ok(count);
+    };
+    match written {
+        Ok(true) => {
+            for (i, remaining, text) in updates {
+                report.records[i].diagnostics = remaining;
+                report.records[i].text = Some(text.into());
+            }
+            Ok(count)
+        }
+        Ok(false) => {
+            let d = Diagnostic::new(
+                &rules::CHANGED_WHILE_FIXING,
+                "",
+                "the file changed on disk while it was being fixed; nothing was written \
+                 (run `threadkit validate --fix` again when the other program is done)",
+            );
+            let first = report.records.first_mut().map(|r| r.record);
+            let d = d.at(crate::diagnostic::Location { offset: 0, len: 0, line: first.flatten().unwrap_or(1), column: 1 });
+            if let Some(r) = report.records.first_mut() {
+                r.diagnostics.push(d);
+            }
+            Ok(0)
+        }
+        Err(e) => Err(format!("cannot write the fixed file: {e}; the original is unchanged")),
     }
-    Ok(count)
+}
+
+/// Stage `bytes` beside `path`, then rename it over `path` only if `unchanged()` still
+/// holds at that moment. `Ok(false)`: nothing was written.
+fn write_if(path: &Path, bytes: &[u8], unchanged: impl Fn() -> bool) -> io::Result<bool> {
+    let staged = crate::write::stage(path, bytes)?;
+    staged.file().sync_all()?;
+    if !unchanged() {
+        return Ok(false);
+    }
+    staged.commit()?;
+    crate::write::sync_dirs([path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))]);
+    Ok(true)
 }
 
 /// Rewrite a JSONL file with some lines replaced, keeping every other byte as it was.
-fn rewrite_jsonl(path: &PathBuf, replacements: &HashMap<usize, String>) -> io::Result<()> {
+/// Refused (`Ok(false)`) when a replaced line no longer holds the text that was
+/// validated, or the file changed before the rename.
+fn rewrite_jsonl(
+    path: &Path,
+    replacements: &HashMap<usize, String>,
+    originals: &HashMap<usize, std::sync::Arc<str>>,
+    unchanged: &dyn Fn() -> bool,
+) -> io::Result<bool> {
+    if !unchanged() {
+        return Ok(false);
+    }
     let mut reader = io::BufReader::new(std::fs::File::open(path)?);
     let mut out = Vec::new();
     let mut line = Vec::new();
@@ -324,12 +387,19 @@ fn rewrite_jsonl(path: &PathBuf, replacements: &HashMap<usize, String>) -> io::R
         n += 1;
         match replacements.get(&n) {
             Some(new) => {
+                let end = line.iter().rposition(|&b| b != b'\n' && b != b'\r').map_or(0, |p| p + 1);
+                let now = String::from_utf8_lossy(&line[..end]);
+                let same = |o: &std::sync::Arc<str>| {
+                    now.trim_start_matches('\u{feff}') == o.trim_start_matches('\u{feff}').trim_end_matches(['\n', '\r'])
+                };
+                if !originals.get(&n).is_some_and(same) {
+                    return Ok(false);
+                }
                 out.extend_from_slice(new.trim_end_matches(['\n', '\r']).as_bytes());
-                let ending = &line[line.iter().rposition(|&b| b != b'\n' && b != b'\r').map_or(0, |p| p + 1)..];
-                out.extend_from_slice(ending);
+                out.extend_from_slice(&line[end..]);
             }
             None => out.extend_from_slice(&line),
         }
     }
-    atomic_write(path, &out)
+    write_if(path, &out, unchanged)
 }

@@ -45,18 +45,44 @@ pub fn run(args: VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
                 None => source::read_whole(&e.path, max).map_err(|d| d.message),
             };
             match text.and_then(|t| source::parse(&t).map(|d| (t, d)).map_err(|d| d.message)) {
-                Ok((text, doc)) if detect(&doc).version == Some(Version::OpenAiV1) => {
-                    rec.version = Some(Version::OpenAiV1);
-                    rec.diagnostics = replay::verify(&doc, &root);
-                    locate_all(&mut rec.diagnostics, &text);
-                    rec.text = (!rec.diagnostics.is_empty()).then(|| text.into());
-                }
-                Ok(_) => {}
+                Ok((text, doc)) => match detect(&doc).version {
+                    Some(Version::OpenAiV1) => {
+                        rec.version = Some(Version::OpenAiV1);
+                        rec.diagnostics = replay::verify(&doc, &root);
+                        locate_all(&mut rec.diagnostics, &text);
+                        rec.text = (!rec.diagnostics.is_empty()).then(|| text.into());
+                    }
+                    // Legacy threads are replayed through the in-memory migration; findings
+                    // point into that migrated form, so they carry no span in this file.
+                    Some(version) => {
+                        rec.version = Some(version);
+                        rec.diagnostics = match crate::convert::in_memory(&doc, version, Some(&root)) {
+                            Ok(migrated) => replay::verify(&migrated, &root)
+                                .into_iter()
+                                .map(|mut d| {
+                                    d.message = format!("{} (in the migrated form, at {})", d.message, d.pointer);
+                                    d.pointer = String::new();
+                                    d
+                                })
+                                .collect(),
+                            Err(e) => vec![crate::diagnostic::Diagnostic::new(
+                                &crate::rules::NOT_REPLAYABLE,
+                                "",
+                                format!("the legacy thread cannot be migrated to replay it: {e}"),
+                            )],
+                        };
+                    }
+                    None => rec.diagnostics.push(crate::diagnostic::Diagnostic::new(
+                        &crate::rules::NOT_A_THREAD,
+                        "",
+                        "not a thread of any known version: nothing to replay",
+                    )),
+                },
                 Err(message) => {
                     rec.diagnostics.push(crate::diagnostic::Diagnostic::new(&crate::rules::IO_ERROR, "", message))
                 }
             }
-            FileReport { path: e.path.clone(), records: vec![rec] }
+            FileReport { path: e.path.clone(), records: vec![rec], stamp: None }
         },
         |_, reports| {
             for r in reports {

@@ -34,6 +34,7 @@ fn report(path: PathBuf, diagnostics: Vec<Diagnostic>, text: Option<String>) -> 
             doc: None,
             summary: None,
         }],
+        stamp: None,
     }
 }
 
@@ -52,8 +53,8 @@ fn json_file(path: PathBuf, validator: &jsonschema::Validator) -> (FileReport, O
 }
 
 pub fn check(dir: &Path) -> Vec<FileReport> {
-    let (manifest_report, manifest) = json_file(dir.join("manifest.json"), schema::manifest());
-    let (mut labels_report, labels) = json_file(dir.join("labels.json"), schema::labels());
+    let (manifest_report, manifest) = json_file(dir.join(super::layout::MANIFEST), schema::manifest());
+    let (mut labels_report, labels) = json_file(dir.join(super::layout::LABELS), schema::labels());
     let channels: Vec<(String, f64)> = manifest
         .as_ref()
         .and_then(|m| m.get("channels"))
@@ -67,7 +68,7 @@ pub fn check(dir: &Path) -> Vec<FileReport> {
     let labelled: BTreeSet<String> =
         labels.as_ref().and_then(Value::as_object).map(|o| o.keys().cloned().collect()).unwrap_or_default();
 
-    let sessions_dir = dir.join("sessions");
+    let sessions_dir = super::layout::sessions_dir(dir);
     let mut sessions: Vec<String> = std::fs::read_dir(&sessions_dir)
         .map(|rd| {
             rd.filter_map(Result::ok)
@@ -78,7 +79,7 @@ pub fn check(dir: &Path) -> Vec<FileReport> {
         .unwrap_or_default();
     sessions.sort();
     let with_data: BTreeSet<&str> =
-        sessions.iter().filter(|s| sessions_dir.join(s).join("data.parquet").is_file()).map(String::as_str).collect();
+        sessions.iter().filter(|s| super::layout::session_file(dir, s).is_ok_and(|p| p.is_file())).map(String::as_str).collect();
 
     let mut labels_findings = Vec::new();
     for key in &labelled {
@@ -106,7 +107,7 @@ pub fn check(dir: &Path) -> Vec<FileReport> {
     let session_reports: Vec<FileReport> = sessions
         .par_iter()
         .map(|id| {
-            let path = sessions_dir.join(id).join("data.parquet");
+            let path = sessions_dir.join(id).join(super::layout::SESSION_FILE);
             let mut found = Vec::new();
             if labels.is_some() && !labelled.contains(id) {
                 found.push(Diagnostic::new(

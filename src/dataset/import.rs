@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 use super::recording::Recording;
 use super::uea_ts;
 use crate::pyjson::{self, Style};
-use crate::write::atomic_write;
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -237,24 +236,71 @@ fn channel_names(given: Option<&[String]>, dims: usize) -> Result<Vec<String>, S
     }
 }
 
-/// Write the dataset under `out`, every file atomically.
-pub fn write(out: &Path, imported: &Imported) -> Result<(), String> {
+/// Write the dataset as the folder `out`, all at once: every file is written into a hidden
+/// staging folder beside `out`, made durable, and the folder is then renamed into place
+/// (or, with `replace`, swapped with the existing one, which is then removed). A kill or a
+/// full disk leaves the previous state and a hidden temporary folder that the next import
+/// removes; never a dataset with only some of its sessions.
+pub fn write(out: &Path, imported: &Imported, replace: bool) -> Result<(), String> {
     let style = Style { indent: Some(2), ensure_ascii: false, tight: false };
     let io = |what: &Path, e: std::io::Error| format!("cannot write {}: {e}", what.display());
-    std::fs::create_dir_all(out.join("sessions")).map_err(|e| io(out, e))?;
+    if out.exists() && !replace {
+        return Err(format!(
+            "{} already exists; pass --force to replace it (the old folder is removed once the new one is complete), \
+             or choose another --out",
+            out.display()
+        ));
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
+    crate::write::remove_stale_temporaries(&parent);
+    let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("dataset");
+    let staging = crate::write::staging_dir(&parent, name).map_err(|e| io(&parent, e))?;
+    let put = |rel: &Path, bytes: &[u8]| -> Result<(), String> {
+        let path = staging.path().join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io(&out.join(rel), e))?;
+        }
+        let mut file = std::fs::File::create(&path).map_err(|e| io(&out.join(rel), e))?;
+        std::io::Write::write_all(&mut file, bytes).map_err(|e| io(&out.join(rel), e))
+    };
     let mut text = pyjson::to_string(&imported.manifest, style);
     text.push('\n');
-    atomic_write(&out.join("manifest.json"), text.as_bytes()).map_err(|e| io(&out.join("manifest.json"), e))?;
+    put(Path::new("manifest.json"), text.as_bytes())?;
     let labels: Value =
         imported.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>().into();
     let mut text = pyjson::to_string(&labels, style);
     text.push('\n');
-    atomic_write(&out.join("labels.json"), text.as_bytes()).map_err(|e| io(&out.join("labels.json"), e))?;
+    put(Path::new("labels.json"), text.as_bytes())?;
     for (id, rec) in &imported.sessions {
-        let dir = out.join("sessions").join(id);
-        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-        let bytes = rec.to_parquet()?;
-        atomic_write(&dir.join("data.parquet"), &bytes).map_err(|e| io(&dir, e))?;
+        put(&super::layout::session_file(Path::new(""), id)?, &rec.to_parquet()?)?;
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // A temporary folder is private (0700); the dataset is an ordinary folder.
+        std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755)).map_err(|e| io(out, e))?;
+    }
+    #[cfg(target_os = "linux")]
+    std::fs::File::open(staging.path())
+        .and_then(|d| rustix::fs::syncfs(d).map_err(std::io::Error::from))
+        .map_err(|e| io(out, e))?;
+    let staged = staging.keep();
+    let placed = if out.exists() {
+        crate::write::exchange(&staged, out).and_then(|()| {
+            crate::write::sync_dirs([parent.as_path()]);
+            std::fs::remove_dir_all(&staged)
+        })
+    } else {
+        crate::write::rename_no_replace(&staged, out)
+    };
+    if let Err(e) = placed {
+        let _ = std::fs::remove_dir_all(&staged);
+        return Err(io(out, e));
+    }
+    crate::write::sync_dirs([parent.as_path()]);
     Ok(())
 }

@@ -48,12 +48,13 @@ fn range(values: &[f64]) -> Option<Range> {
 pub fn info(dir: &Path) -> Result<Info, String> {
     let read = |name: &str| -> Result<Value, String> {
         let path = dir.join(name);
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = crate::open::read_to_string(&path, crate::open::MAX_SIDE_FILE)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         serde_json::from_str(&text)
             .map_err(|e| format!("{}: not valid JSON: {e}; run `threadkit dataset check`", path.display()))
     };
-    let manifest = read("manifest.json")?;
-    let labels = read("labels.json")?;
+    let manifest = read(super::layout::MANIFEST)?;
+    let labels = read(super::layout::LABELS)?;
     let channels = manifest
         .get("channels")
         .and_then(Value::as_array)
@@ -76,9 +77,8 @@ pub fn info(dir: &Path) -> Result<Info, String> {
     let measured: Vec<Option<(f64, f64)>> = sessions
         .par_iter()
         .map(|s| {
-            crate::data_root::safe_name(s).ok()?;
             let rec =
-                Recording::from_parquet(&dir.join("sessions").join(s).join("data.parquet"), MAX_SESSION_BYTES).ok()?;
+                Recording::from_parquet(&super::layout::session_file(dir, s).ok()?, MAX_SESSION_BYTES).ok()?;
             Some((rec.len() as f64, rec.duration_sec()))
         })
         .collect();

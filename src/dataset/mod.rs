@@ -4,5 +4,6 @@
 pub mod check;
 pub mod import;
 pub mod info;
+pub mod layout;
 pub mod recording;
 pub mod uea_ts;

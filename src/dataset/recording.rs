@@ -19,6 +19,10 @@ pub struct Recording {
     pub channels: Vec<(String, Vec<f64>)>,
 }
 
+/// Most values (rows × columns) one session may decode to: 256 MiB of `f64`, days of
+/// recording at 100 Hz over a dozen channels.
+pub const MAX_SESSION_VALUES: u64 = 32 << 20;
+
 impl Recording {
     pub fn len(&self) -> usize {
         self.timestamps.len()
@@ -70,7 +74,7 @@ impl Recording {
     /// Read a session file. Any numeric column type is accepted and widened to `f64`;
     /// a corrupt or non-numeric file is an error naming the problem.
     pub fn from_parquet(path: &Path, max_bytes: u64) -> Result<Recording, String> {
-        let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+        let file = crate::open::open(path).map_err(|e| format!("cannot open: {e}"))?;
         let size = file.metadata().map_err(|e| e.to_string())?.len();
         if size > max_bytes {
             return Err(format!("{size} bytes is larger than the {max_bytes}-byte limit for one session"));
@@ -79,10 +83,27 @@ impl Recording {
             ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("not a readable parquet file: {e}"))?;
         let schema = builder.schema().clone();
         let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        // A few kilobytes of run-length encoded parquet can claim billions of rows: the
+        // decoded size is bounded before anything is allocated, and again while decoding.
+        let too_many = |rows: u64| {
+            format!(
+                "{rows} rows × {} columns is more than the {MAX_SESSION_VALUES} decoded values one session may hold",
+                names.len()
+            )
+        };
+        let claimed = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(u64::MAX);
+        if claimed.saturating_mul(names.len() as u64) > MAX_SESSION_VALUES {
+            return Err(too_many(claimed));
+        }
         let mut columns: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
         let reader = builder.build().map_err(|e| format!("not a readable parquet file: {e}"))?;
+        let mut decoded = 0u64;
         for batch in reader {
             let batch = batch.map_err(|e| format!("corrupt parquet data: {e}"))?;
+            decoded += batch.num_rows() as u64;
+            if decoded.saturating_mul(names.len() as u64) > MAX_SESSION_VALUES {
+                return Err(too_many(decoded));
+            }
             for (i, column) in batch.columns().iter().enumerate() {
                 append_numbers(column.as_ref(), &mut columns[i])
                     .map_err(|t| format!("column {} has type {t}, not a number", names[i]))?;

@@ -8,10 +8,9 @@ pub mod sink;
 pub mod split;
 pub mod tokens;
 
-use serde_json::Value;
 
 use crate::check::{self, Options};
-use crate::convert::{self, Provenance};
+use crate::convert;
 use crate::data_root::DataRoot;
 use crate::source;
 use crate::thread::ThreadView;
@@ -140,11 +139,7 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
     let thread = match version {
         Version::OpenAiV1 => &doc,
         _ => {
-            let provenance = Provenance { migrated_at: "1970-01-01T00:00:00+00:00".into(), fallback_created_at: None };
-            let manifest_for = |name: &str| -> Option<Value> {
-                settings.data_root?.dataset(name).as_ref().as_ref().ok().map(|d| d.manifest.clone())
-            };
-            match convert::to_openai(&doc, version, &provenance, &manifest_for) {
+            match convert::in_memory(&doc, version, settings.data_root) {
                 Ok(d) => openai_doc = d,
                 Err(e) => return skipped(Skip::Unconvertible, Some(&id), format!("legacy thread: {e}")),
             }

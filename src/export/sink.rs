@@ -3,6 +3,7 @@
 //! durable (`Outputs::commit`): a failed or killed export leaves the previous files.
 
 use std::io::{self, BufWriter, Write};
+
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -105,18 +106,123 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Where an export goes.
+enum Destination {
+    /// A folder of splits: built whole in a hidden staging folder beside it, then swapped in.
+    Folder { dir: PathBuf, staging: tempfile::TempDir, keep: Vec<PathBuf> },
+    /// One named file (and its `.export.json`) in `dir`.
+    Files { dir: PathBuf, staged: Vec<Staged> },
+}
+
+/// Why an export folder cannot be written into.
+#[derive(Debug)]
+pub enum OutputError {
+    /// The folder holds files that no earlier export wrote (listed, relative to it).
+    Foreign(Vec<PathBuf>),
+    Io(io::Error),
+}
+
+impl From<io::Error> for OutputError {
+    fn from(e: io::Error) -> Self {
+        OutputError::Io(e)
+    }
+}
+
 /// Every file of one export, staged until `commit`.
 pub struct Outputs {
-    dir: PathBuf,
-    staged: Vec<Staged>,
+    dest: Destination,
     pub files: Vec<FileInfo>,
 }
 
+/// The manifest of an export folder.
+pub const MANIFEST: &str = "export.json";
+
+/// The files an earlier export wrote into `dir`, as its `export.json` lists them
+/// (with `export.json` itself). Empty when there is none.
+pub fn previous_export(dir: &Path) -> Vec<PathBuf> {
+    let Ok(text) = crate::open::read_to_string(&dir.join(MANIFEST), 64 << 20) else { return Vec::new() };
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else { return Vec::new() };
+    let listed = doc["files"].as_array().into_iter().flatten().filter_map(|f| f["path"].as_str());
+    // Only plain relative paths: a hand-edited manifest must not name files elsewhere.
+    let safe = |p: &&str| Path::new(p).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    std::iter::once(MANIFEST).chain(listed.filter(safe)).map(PathBuf::from).collect()
+}
+
+/// Every file below `dir`, relative to it (folders are implied by their files).
+fn files_below(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).min_depth(1).sort_by_file_name() {
+        let entry = entry.map_err(io::Error::other)?;
+        if !entry.file_type().is_dir() {
+            found.push(entry.path().strip_prefix(dir).map_err(io::Error::other)?.to_path_buf());
+        }
+    }
+    Ok(found)
+}
+
 impl Outputs {
-    pub fn new(dir: &Path) -> io::Result<Outputs> {
+    /// An export into the folder `dir`. The files an earlier export listed in its
+    /// `export.json` are replaced as part of the commit; any other file makes this refuse
+    /// (`OutputError::Foreign`) unless `keep_others`, which keeps them beside the new files.
+    pub fn folder(dir: &Path, keep_others: bool) -> Result<Outputs, OutputError> {
+        let mut keep = Vec::new();
+        if dir.is_dir() {
+            let previous: std::collections::HashSet<PathBuf> = previous_export(dir).into_iter().collect();
+            let foreign: Vec<PathBuf> = files_below(dir)?.into_iter().filter(|f| !previous.contains(f)).collect();
+            if !foreign.is_empty() && !keep_others {
+                return Err(OutputError::Foreign(foreign));
+            }
+            keep = foreign;
+        } else if dir.exists() {
+            return Err(OutputError::Io(io::Error::new(io::ErrorKind::AlreadyExists, "it exists and is not a folder")));
+        }
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent)?;
+        crate::write::remove_stale_temporaries(&parent);
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("export");
+        let staging = crate::write::staging_dir(&parent, name)?;
+        Ok(Outputs { dest: Destination::Folder { dir: dir.to_path_buf(), staging, keep }, files: Vec::new() })
+    }
+
+    /// An export into one named file in `dir` (plus its side files).
+    pub fn file(dir: &Path) -> io::Result<Outputs> {
         std::fs::create_dir_all(dir)?;
         crate::write::remove_stale_temporaries(dir);
-        Ok(Outputs { dir: dir.to_path_buf(), staged: Vec::new(), files: Vec::new() })
+        Ok(Outputs { dest: Destination::Files { dir: dir.to_path_buf(), staged: Vec::new() }, files: Vec::new() })
+    }
+
+    /// A folder for scratch files on the same filesystem as the output.
+    pub fn scratch_dir(&self) -> &Path {
+        match &self.dest {
+            Destination::Folder { staging, .. } => staging.path(),
+            Destination::Files { dir, .. } => dir,
+        }
+    }
+
+    /// Open a file to fill, under `name` relative to the output.
+    fn open(&mut self, name: &str) -> io::Result<Sink> {
+        match &mut self.dest {
+            Destination::Folder { staging, .. } => {
+                let path = staging.path().join(name);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+                #[cfg(unix)]
+                file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(crate::write::NEW_FILE_MODE))?;
+                Ok(Sink::Plain(file))
+            }
+            Destination::Files { dir, .. } => Ok(Sink::Staged(stage_empty(&dir.join(name))?)),
+        }
+    }
+
+    fn close(&mut self, sink: Sink) {
+        if let (Destination::Files { staged, .. }, Sink::Staged(s)) = (&mut self.dest, sink) {
+            staged.push(s);
+        }
     }
 
     /// Write one file from a stream of lines (each without its newline).
@@ -127,8 +233,8 @@ impl Outputs {
         compression: Compression,
         lines: impl Iterator<Item = io::Result<std::borrow::Cow<'l, [u8]>>>,
     ) -> io::Result<()> {
-        let staged = stage_empty(&self.dir.join(name))?;
-        let mut encoder = Encoder::new(staged.file(), compression)?;
+        let sink = self.open(name)?;
+        let mut encoder = Encoder::new(sink.file(), compression)?;
         let mut records = 0;
         for line in lines {
             encoder.write_all(&line?)?;
@@ -143,32 +249,85 @@ impl Outputs {
             bytes,
             sha256,
         });
-        self.staged.push(staged);
+        self.close(sink);
         Ok(())
     }
 
     /// Write a small side file (configuration snippets); hashed but not listed as data.
     pub fn write_side_file(&mut self, name: &str, bytes: &[u8]) -> io::Result<FileInfo> {
-        let staged = crate::write::stage(&self.dir.join(name), bytes)?;
-        let digest = Sha256::digest(bytes);
-        self.staged.push(staged);
+        let sink = self.open(name)?;
+        sink.file().write_all(bytes)?;
+        self.close(sink);
         Ok(FileInfo {
             path: name.to_string(),
             split: None,
             records: None,
             bytes: bytes.len() as u64,
-            sha256: hex(&digest),
+            sha256: hex(&Sha256::digest(bytes)),
         })
     }
 
-    /// Make everything durable, then rename it all into place.
+    /// Make everything durable, then put it in place in one step: a folder export is
+    /// swapped with the previous folder (or renamed into place) at once, so a reader or a
+    /// kill sees the whole old export or the whole new one; the old one is then removed.
     pub fn commit(self) -> io::Result<()> {
-        make_durable(&self.staged.iter().collect::<Vec<_>>())?;
-        for s in self.staged {
-            s.commit()?;
+        match self.dest {
+            Destination::Files { dir, staged } => {
+                make_durable(&staged.iter().collect::<Vec<_>>())?;
+                for s in staged {
+                    s.commit()?;
+                }
+                sync_dirs([dir.as_path()]);
+                Ok(())
+            }
+            Destination::Folder { dir, staging, keep } => {
+                for rel in &keep {
+                    let (from, to) = (dir.join(rel), staging.path().join(rel));
+                    if to.symlink_metadata().is_ok() {
+                        continue;
+                    }
+                    if let Some(p) = to.parent() {
+                        std::fs::create_dir_all(p)?;
+                    }
+                    // A second name for the same file: the original stays where it is
+                    // until the swap, so a kill before it loses nothing.
+                    match std::fs::read_link(&from) {
+                        Ok(target) => std::os::unix::fs::symlink(target, &to)?,
+                        Err(_) => std::fs::hard_link(&from, &to)?,
+                    }
+                }
+                #[cfg(target_os = "linux")]
+                rustix::fs::syncfs(std::fs::File::open(staging.path())?)?;
+                let staged = staging.keep();
+                let parent = staged.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+                if dir.is_dir() {
+                    crate::write::exchange(&staged, &dir)?;
+                    sync_dirs([parent.as_path()]);
+                    // `staged` now holds the previous export; a kill here leaves only a hidden
+                    // temporary folder, removed by the next export into this parent.
+                    std::fs::remove_dir_all(&staged)?;
+                } else {
+                    crate::write::rename_no_replace(&staged, &dir)?;
+                }
+                sync_dirs([parent.as_path()]);
+                Ok(())
+            }
         }
-        sync_dirs([self.dir.as_path()]);
-        Ok(())
+    }
+}
+
+/// An output file being filled.
+enum Sink {
+    Plain(std::fs::File),
+    Staged(Staged),
+}
+
+impl Sink {
+    fn file(&self) -> &std::fs::File {
+        match self {
+            Sink::Plain(f) => f,
+            Sink::Staged(s) => s.file(),
+        }
     }
 }
 
@@ -179,7 +338,7 @@ mod tests {
 
     fn write(compression: Compression) -> (Vec<u8>, FileInfo) {
         let dir = tempfile::tempdir().unwrap();
-        let mut out = Outputs::new(dir.path()).unwrap();
+        let mut out = Outputs::file(dir.path()).unwrap();
         let lines = ["{\"a\":1}", "{\"b\":2}"].into_iter().map(|l| Ok(Cow::Borrowed(l.as_bytes())));
         out.write_lines("x.jsonl", Some("train"), compression, lines).unwrap();
         let info = out.files[0].clone();

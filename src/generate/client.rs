@@ -24,9 +24,13 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// The key from `THREADKIT_API_KEY`, else `OPENAI_API_KEY`.
     pub fn key_from_env() -> Option<String> {
-        ["THREADKIT_API_KEY", "OPENAI_API_KEY"]
+        let key = ["THREADKIT_API_KEY", "OPENAI_API_KEY"]
             .iter()
-            .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()));
+        if let Some(k) = &key {
+            crate::secret::register(k);
+        }
+        key
     }
 }
 
@@ -78,10 +82,10 @@ impl ChatClient {
     }
 
     fn scrub(&self, text: &str) -> String {
-        match &self.config.api_key {
-            Some(k) if !k.is_empty() => text.replace(k.as_str(), "[API key]"),
-            _ => text.to_string(),
+        if let Some(k) = &self.config.api_key {
+            crate::secret::register(k);
         }
+        crate::secret::scrub(text).into_owned()
     }
 
     pub fn complete(
@@ -169,8 +173,9 @@ impl ChatClient {
         })?;
         let choice = v
             .pointer("/choices/0")
-            .ok_or_else(|| ClientError::Failed(format!("{url}: the reply has no choices: {}", excerpt(text))))?;
-        let content = choice.pointer("/message/content").and_then(Value::as_str).unwrap_or_default().to_string();
+            .ok_or_else(|| ClientError::Failed(self.scrub(&format!("{url}: the reply has no choices: {}", excerpt(text)))))?;
+        // A model (or a proxy) can echo the request's headers: the key never enters a thread.
+        let content = self.scrub(choice.pointer("/message/content").and_then(Value::as_str).unwrap_or_default());
         let usage = |k: &str| v.pointer(&format!("/usage/{k}")).and_then(Value::as_u64).unwrap_or(0);
         Ok(Completion { content, prompt_tokens: usage("prompt_tokens"), completion_tokens: usage("completion_tokens") })
     }

@@ -88,15 +88,29 @@ pub fn resolve(flags: &GenerateCommon) -> Result<Settings, String> {
         step_temperature: flags.step_temperature.or(file.step_temperature).unwrap_or(0.7),
         prompts: flags.prompts.clone().or_else(|| rel(&file.prompts)),
         structured: flags.structured.or(file.structured).unwrap_or(Structured::JsonSchema),
-        timeout: Duration::from_secs(flags.timeout.or(file.timeout).unwrap_or(120).max(1)),
-        http_attempts: flags.http_attempts.or(file.http_attempts).unwrap_or(4).max(1),
+        timeout: Duration::from_secs(flags.timeout.or(file.timeout).unwrap_or(120)),
+        http_attempts: flags.http_attempts.or(file.http_attempts).unwrap_or(4),
         max_retries: flags.max_retries.or(file.max_retries).unwrap_or(3),
         context_tokens: flags.context_tokens.or(file.context_tokens),
         max_completion_tokens: flags.max_completion_tokens.or(file.max_completion_tokens).unwrap_or(1024),
-        max_turns: flags.max_turns.or(file.max_turns).unwrap_or(10).max(1),
+        max_turns: flags.max_turns.or(file.max_turns).unwrap_or(10),
         min_tool_calls: flags.min_tool_calls.or(file.min_tool_calls).unwrap_or(1),
         file,
     };
+    // The file's values get the ranges the flags have (the flags are checked by clap).
+    let ranges: [(&str, Option<u64>, u64, u64); 6] = [
+        ("timeout", Some(s.timeout.as_secs()), 1, 3600),
+        ("http_attempts", Some(s.http_attempts.into()), 1, 20),
+        ("max_retries", Some(s.max_retries as u64), 0, 20),
+        ("max_turns", Some(s.max_turns as u64), 1, 10_000),
+        ("min_tool_calls", Some(s.min_tool_calls as u64), 0, 10_000),
+        ("jobs", s.file.jobs.map(|j| j as u64), 1, 64),
+    ];
+    for (name, value, min, max) in ranges {
+        if let Some(v) = value.filter(|v| !(min..=max).contains(v)) {
+            return Err(format!("{name} = {v} is out of range: use {min} to {max}"));
+        }
+    }
     for (name, t) in [("--query-temperature", s.query_temperature), ("--step-temperature", s.step_temperature)] {
         if !(0.0..=2.0).contains(&t) {
             return Err(format!("{name} {t}: a temperature is between 0 and 2"));
@@ -106,8 +120,14 @@ pub fn resolve(flags: &GenerateCommon) -> Result<Settings, String> {
 }
 
 fn read(path: &Path) -> Result<FileSettings, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let file: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::open::read_to_string(path, crate::open::MAX_SIDE_FILE)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // The parser's own message quotes the offending line, which may hold a key
+    // (`api_key = "sk-…"`): say where and what, never the line itself.
+    let file: File = toml::from_str(&text).map_err(|e| {
+        let line = e.span().map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        format!("{}:{line}: {} (keys go in OPENAI_API_KEY or THREADKIT_API_KEY, never in this file)", path.display(), e.message().trim())
+    })?;
     Ok(file.generate.unwrap_or_default())
 }
 
@@ -134,8 +154,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.toml");
         std::fs::write(&path, "[generate]\nmodle = \"typo\"\n").unwrap();
-        let err = resolve(&GenerateCommon { config: Some(path), ..Default::default() }).unwrap_err();
+        let err = resolve(&GenerateCommon { config: Some(path.clone()), ..Default::default() }).unwrap_err();
         assert!(err.contains("modle"), "{err}");
+        std::fs::write(&path, "[generate]\napi_key = \"sk-should-never-be-echoed\"\n").unwrap();
+        let err = resolve(&GenerateCommon { config: Some(path), ..Default::default() }).unwrap_err();
+        assert!(err.contains("api_key") && err.contains(":2:") && !err.contains("sk-should"), "{err}");
         let err = resolve(&GenerateCommon { step_temperature: Some(5.0), ..Default::default() }).unwrap_err();
         assert!(err.contains("between 0 and 2"), "{err}");
     }

@@ -73,7 +73,8 @@ impl Generator {
 
     /// Ask for the question, create the thread and save it at once.
     pub fn start(&self, p: &Pick, id: &str, policy: &mut dyn Policy, stats: &mut LoopStats) -> Result<Active, String> {
-        let lock = ThreadLock::acquire(&self.threads_dir, id)?;
+        let (id, lock) = self.claim(id)?;
+        let id = id.as_str();
         let (manifest, labels) = self.dataset_inputs(&p.dataset)?;
         let workspace = Workspace::open(&self.data_root, &p.dataset, &p.session)?;
         let inputs =
@@ -99,6 +100,23 @@ impl Generator {
         Ok(Active { thread, workspace, _lock: lock })
     }
 
+    /// Lock `id`, or the next free id after it when a thread file of that id exists (another
+    /// run with the same seed made it): ids are chosen before the lock, so they are
+    /// checked again once it is held. The first save is exclusive as well.
+    fn claim(&self, id: &str) -> Result<(String, ThreadLock), String> {
+        let mut candidate = id.to_string();
+        for _ in 0..10_000 {
+            // Held by another run (same seed, same moment): that id is taken too.
+            if let Ok(lock) = ThreadLock::acquire(&self.threads_dir, &candidate) {
+                if !self.threads_dir.join(format!("{candidate}.json")).exists() {
+                    return Ok((candidate, lock));
+                }
+            }
+            candidate = pick::next_id(&candidate);
+        }
+        Err(format!("no free thread id after {id} in {}", self.threads_dir.display()))
+    }
+
     /// Take up an active thread where its last save left it: lock it, check it, and
     /// re-create its artifacts by replaying its tool calls.
     pub fn resume(&self, path: &Path) -> Result<Active, String> {
@@ -107,7 +125,9 @@ impl Generator {
         let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
             return Err(format!("{}: not a thread file name", path.display()));
         };
-        let lock = ThreadLock::acquire(&self.threads_dir, stem)?;
+        // The lock lives beside the file it guards, whatever --threads-dir says.
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let lock = ThreadLock::acquire(dir, stem)?;
         let thread = ThreadDoc::load(path)?;
         let stem = Some(stem);
         let checked =

@@ -17,7 +17,7 @@ pub fn datasets_in(root: &DataRoot) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(&root.root) else { return Vec::new() };
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
-        .filter(|e| e.path().join("manifest.json").is_file())
+        .filter(|e| e.path().join(crate::dataset::layout::MANIFEST).is_file())
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
         .collect();
     names.sort();
@@ -48,7 +48,7 @@ pub fn pick(root: &DataRoot, datasets: &[String], count: usize, seed: u64, balan
         let d = d.as_ref().as_ref().map_err(|e| format!("dataset {name:?}: {e}"))?;
         let mut by_label: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (session, labels) in d.labels.iter().flatten() {
-            let has_data = d.dir.join("sessions").join(session).join("data.parquet").is_file();
+            let has_data = crate::dataset::layout::session_file(&d.dir, session).is_ok_and(|p| p.is_file());
             if let (Some(label), true) = (labels.first(), has_data) {
                 by_label.entry(label.clone()).or_default().push(session.clone());
             }
@@ -98,11 +98,29 @@ pub fn new_id(
     rng: &mut fastrand::Rng,
     taken: &mut std::collections::HashSet<String>,
 ) -> String {
-    loop {
-        let id = format!("{}_{}_v4_{:04}", p.dataset, p.session, rng.u32(..10_000));
+    let mut id = format!("{}_{}_v4_{:04}", p.dataset, p.session, rng.u32(..10_000));
+    // Random first, then counting up: bounded however full the folder is.
+    for attempt in 0.. {
         if !dir.join(format!("{id}.json")).exists() && taken.insert(id.clone()) {
-            return id;
+            break;
         }
+        id = if attempt < 100 {
+            format!("{}_{}_v4_{:04}", p.dataset, p.session, rng.u32(..10_000))
+        } else {
+            next_id(&id)
+        };
+    }
+    id
+}
+
+/// The id after `id`: its trailing number plus one (`x_v4_0042` → `x_v4_0043`, `x_v4_9999` → `x_v4_10000`).
+pub fn next_id(id: &str) -> String {
+    match id.rsplit_once("_v4_") {
+        Some((stem, n)) if n.bytes().all(|b| b.is_ascii_digit()) && !n.is_empty() => {
+            let next = n.parse::<u64>().map_or(0, |v| v.saturating_add(1));
+            format!("{stem}_v4_{next:0width$}", width = n.len().max(4))
+        }
+        _ => format!("{id}_v4_0001"),
     }
 }
 
@@ -112,6 +130,13 @@ mod tests {
 
     fn root() -> DataRoot {
         DataRoot::new(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/datasets"))
+    }
+
+    #[test]
+    fn next_ids_count_up() {
+        assert_eq!(next_id("a_s_v4_0042"), "a_s_v4_0043");
+        assert_eq!(next_id("a_s_v4_9999"), "a_s_v4_10000");
+        assert_eq!(next_id("odd"), "odd_v4_0001");
     }
 
     #[test]

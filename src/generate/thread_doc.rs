@@ -22,6 +22,8 @@ pub fn now() -> String {
 pub struct ThreadDoc {
     pub doc: Value,
     pub path: PathBuf,
+    /// Not on disk yet: the first save must create the file, never replace one.
+    new: bool,
 }
 
 /// What a new thread is about.
@@ -52,13 +54,14 @@ impl ThreadDoc {
             "metadata": metadata,
             "messages": [{"role": "user", "content": FirstMessage::build(t.manifest, t.query)}],
         });
-        ThreadDoc { doc, path: dir.join(format!("{}.json", t.id)) }
+        ThreadDoc { doc, path: dir.join(format!("{}.json", t.id)), new: true }
     }
 
     pub fn load(path: &Path) -> Result<ThreadDoc, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = crate::open::read_to_string(path, crate::validate::DEFAULT_MAX_FILE_SIZE)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let doc: Value = serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
-        Ok(ThreadDoc { doc, path: path.to_path_buf() })
+        Ok(ThreadDoc { doc, path: path.to_path_buf(), new: false })
     }
 
     pub fn view(&self) -> ThreadView<'_> {
@@ -144,8 +147,28 @@ impl ThreadDoc {
             &self.doc,
             crate::pyjson::Style { indent: Some(2), ensure_ascii: false, tight: false },
         ) + "\n";
-        crate::write::atomic_write(&self.path, text.as_bytes())
-            .map_err(|e| format!("{}: cannot save: {e}", self.path.display()))
+        // Whatever the model or a tool echoed, a key is never written to a thread.
+        let text = crate::secret::scrub(&text).into_owned();
+        let saved = if self.new {
+            // Exclusive: a file of the same id that another run wrote is never replaced.
+            crate::write::stage(&self.path, text.as_bytes()).and_then(|s| {
+                s.file().sync_all()?;
+                s.commit_new()
+            })
+        } else {
+            crate::write::atomic_write(&self.path, text.as_bytes())
+        };
+        match saved {
+            Ok(()) => {
+                self.new = false;
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(format!(
+                "{}: another run created a thread with this id; nothing was replaced",
+                self.path.display()
+            )),
+            Err(e) => Err(format!("{}: cannot save: {e}", self.path.display())),
+        }
     }
 }
 
@@ -160,6 +183,7 @@ pub struct ThreadLock {
 impl ThreadLock {
     pub fn acquire(threads_dir: &Path, id: &str) -> Result<ThreadLock, String> {
         use std::io::Write;
+        crate::data_root::safe_name(id).map_err(|why| format!("thread id {id:?} is refused: {why}"))?;
         let dir = threads_dir.join(".locks");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let path = dir.join(format!("{id}.lock"));
@@ -247,6 +271,21 @@ mod tests {
         t.finish("walking", "high", "Periodic at 2 Hz.");
         t.save(None).unwrap();
         let saved = ThreadDoc::load(&t.path).unwrap();
+        let mut again = ThreadDoc::create(
+            dir.path(),
+            NewThread {
+                id: "d_s1_v4_0001",
+                dataset: "d",
+                session: "s1",
+                ground_truth: "Walking",
+                manifest: &manifest,
+                query: "Another question?",
+                extra: Map::new(),
+            },
+        );
+        let e = again.save(None).unwrap_err();
+        assert!(e.contains("another run created"), "{e}");
+        assert_eq!(ThreadDoc::load(&t.path).unwrap().doc, saved.doc, "the first thread is untouched");
         assert_eq!(saved.doc["metadata"]["num_turns"], 4);
         assert_eq!(saved.doc["metadata"]["num_responds"], 1);
         assert_eq!(saved.doc["metadata"]["is_correct"], true);

@@ -36,13 +36,14 @@ impl Renderer {
     pub fn file(&self, file: &FileReport) -> String {
         let mut out = String::new();
         for r in file.records.iter().filter(|r| !r.diagnostics.is_empty()) {
+            let path = super::shown(&file.path);
             let name = match r.record {
-                Some(line) => format!("{}:{line}", file.path.display()),
-                None => file.path.display().to_string(),
+                Some(line) => format!("{path}:{line}"),
+                None => path.clone(),
             };
             let _ = writeln!(out, "{}", self.bold(&name));
             for d in &r.diagnostics {
-                out.push_str(&self.diagnostic(&file.path.display().to_string(), r, d));
+                out.push_str(&self.diagnostic(&path, r, d));
             }
         }
         out

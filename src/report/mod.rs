@@ -9,6 +9,16 @@ use std::collections::BTreeMap;
 use crate::diagnostic::Severity;
 use crate::validate::FileReport;
 
+/// A path as shown to a person: control characters in a file name (an escape sequence
+/// could rewrite the terminal) are printed escaped, `\u{1b}`, never raw.
+pub fn shown(path: &std::path::Path) -> String {
+    let text = path.display().to_string();
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    text.chars().map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Human,

@@ -19,13 +19,16 @@ pub fn check_counts(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     }
     for (key, want) in expected {
         let at = format!("/metadata/{key}");
-        // Absent or mistyped counts are the schema's to report.
-        let Some(have) = lookup(ctx.doc, &at).and_then(Value::as_u64) else {
+        // Absent or non-numeric counts are the schema's to report. A number the schema
+        // takes for an integer but that is written as a float (`1e2`, `-0`, `2.0`, 2^64)
+        // is checked like any other: readers that want a whole number reject it.
+        let Some(have) = lookup(ctx.doc, &at).filter(|v| v.is_number()) else {
             continue;
         };
-        if have != want as u64 {
+        if have.as_u64() != Some(want as u64) || !have.is_u64() {
+            let shown = if have.is_u64() { have.to_string() } else { format!("{have} (not written as a whole number)") };
             out.push(
-                Diagnostic::new(&COUNTS, &at, format!("`{key}` is {have} but the messages give {want}"))
+                Diagnostic::new(&COUNTS, &at, format!("`{key}` is {shown} but the messages give {want}"))
                     .with_label(format!("should be {want}"))
                     .with_fix(vec![Edit::Set { pointer: at.clone(), value: Value::from(want) }]),
             );

@@ -90,6 +90,15 @@ rule!(ID_FILE_STEM, "TK011", "id-file-stem-mismatch", Error, "the thread id diff
 Why: the generator finds threads to resume by file name and writes them back under their id; a mismatch creates a second copy.\n\
 Fix: rename the file or correct the id (threadkit cannot tell which one is right).");
 
+rule!(CHANGED_WHILE_FIXING, "TK012", "changed-while-fixing", Warning, "the file changed while `--fix` worked on it; it was not fixed", fix: None,
+"What: `validate --fix` read the file, computed its fixes, and found right before writing that the file on disk was no longer the one it had read (its size, modification time, inode or the fixed records' text differ).\n\
+Why: writing the fix would revert what the other program (an editor, a generator, another threadkit) just saved, or replace records by line number in a file whose lines moved. threadkit never writes over bytes it did not validate.\n\
+Fix: run `threadkit validate --fix` again once the other program is done.");
+rule!(DUPLICATE_KEY, "TK013", "duplicate-key", Error, "an object has the same key twice", fix: None,
+"What: a JSON object names one key twice, e.g. `{\"status\": \"active\", …, \"status\": \"finished\"}`. RFC 8259 leaves the meaning open: Python keeps the last value, other parsers the first or refuse.\n\
+Why: two programs reading the same thread would see different data; usually a hand edit or a bad merge.\n\
+Fix: delete the occurrence that is wrong (both places are shown).");
+
 // ---- schema -------------------------------------------------------------------------------
 rule!(SCHEMA, "TK100", "schema-violation", Error, "the document does not match its JSON Schema", fix: None,
 "What: a structural error found by the JSON Schema of the detected version (`threadkit schema NAME` prints it): a missing key, a wrong type, a value outside an enum, an unexpected key where the format is strict.\n\
@@ -338,6 +347,8 @@ pub static ALL: &[&Rule] = &[
     &LEGACY_V2,
     &DUPLICATE_ID,
     &ID_FILE_STEM,
+    &CHANGED_WHILE_FIXING,
+    &DUPLICATE_KEY,
     &SCHEMA,
     &TOOL_CALL_UNANSWERED,
     &TOOL_ANSWER_ORPHAN,

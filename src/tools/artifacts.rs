@@ -98,9 +98,8 @@ impl Workspace {
 
     /// Load the session as the first artifact.
     pub fn open(root: &DataRoot, dataset: &str, session: &str) -> Result<Workspace, String> {
-        safe_name(session).map_err(|why| format!("session id {session:?} is refused: {why}"))?;
         let mut ws = Workspace::for_dataset(root, dataset)?;
-        let path = ws.data().dir.join("sessions").join(session).join("data.parquet");
+        let path = crate::dataset::layout::session_file(&ws.data().dir, session)?;
         if !path.is_file() {
             return Err(format!(
                 "session {session:?} has no data in dataset {dataset:?} ({} does not exist)",

@@ -70,11 +70,12 @@ fn cache_dir() -> PathBuf {
 
 fn content_key(dir: &Path, sessions: &[(String, String)]) -> String {
     let mut h = Sha256::new();
-    for f in ["manifest.json", "labels.json"] {
-        h.update(std::fs::read(dir.join(f)).unwrap_or_default());
+    use crate::dataset::layout;
+    for f in [layout::MANIFEST, layout::LABELS] {
+        h.update(crate::open::read(&dir.join(f), crate::open::MAX_SIDE_FILE).unwrap_or_default());
     }
     for (s, _) in sessions {
-        let meta = std::fs::metadata(dir.join("sessions").join(s).join("data.parquet")).ok();
+        let meta = layout::session_file(dir, s).ok().and_then(|p| std::fs::metadata(p).ok());
         let stamp = meta
             .as_ref()
             .and_then(|m| m.modified().ok())
@@ -91,7 +92,7 @@ pub fn index(dir: &Path, labels: &BTreeMap<String, Vec<String>>, channels: &[Str
         labels.iter().filter_map(|(s, l)| Some((s.clone(), l.first()?.clone()))).collect();
     let key = content_key(dir, &sessions);
     let path = cache_dir().join(format!("features-{key}.json"));
-    if let Ok(text) = std::fs::read_to_string(&path) {
+    if let Ok(text) = crate::open::read_to_string(&path, crate::open::MAX_SIDE_FILE) {
         if let Ok(idx) = serde_json::from_str::<Index>(&text) {
             if idx.key == key && idx.channels == channels {
                 return Ok(idx);
@@ -102,7 +103,7 @@ pub fn index(dir: &Path, labels: &BTreeMap<String, Vec<String>>, channels: &[Str
         .par_iter()
         .filter_map(|(s, label)| {
             let rec = Recording::from_parquet(
-                &dir.join("sessions").join(s).join("data.parquet"),
+                &crate::dataset::layout::session_file(dir, s).ok()?,
                 crate::dataset::check::MAX_SESSION_BYTES,
             )
             .ok()?;

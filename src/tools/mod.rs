@@ -198,9 +198,8 @@ fn show_session_stats(ws: &mut Workspace, args: &Value) -> Result<Value, String>
     let durations: Vec<Option<f64>> = sessions
         .par_iter()
         .map(|s| {
-            crate::data_root::safe_name(s).ok()?;
             let rec = Recording::from_parquet(
-                &dir.join("sessions").join(s).join("data.parquet"),
+                &crate::dataset::layout::session_file(&dir, s).ok()?,
                 crate::dataset::check::MAX_SESSION_BYTES,
             )
             .ok()?;
@@ -230,10 +229,8 @@ fn show_channel_stats(ws: &mut Workspace, args: &Value) -> Result<Value, String>
     let (manifest, labels, dir) = load_dataset(ws, args)?;
     let mut counts: Vec<i64> = Vec::new();
     for s in labels.keys() {
-        if crate::data_root::safe_name(s).is_err() {
-            continue;
-        }
-        let Ok(file) = std::fs::File::open(dir.join("sessions").join(s).join("data.parquet")) else { continue };
+        let Ok(path) = crate::dataset::layout::session_file(&dir, s) else { continue };
+        let Ok(file) = crate::open::open(&path) else { continue };
         if let Ok(b) = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file) {
             counts.push(b.metadata().file_metadata().num_rows());
         }

@@ -1,6 +1,9 @@
 #![allow(dead_code)]
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -48,3 +51,43 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The scripted endpoint, stopped when dropped.
+pub struct Endpoint {
+    child: Child,
+    pub url: String,
+    pub log: PathBuf,
+}
+
+impl Endpoint {
+    pub fn start(dir: &Path, extra: &[&str]) -> Endpoint {
+        let log = dir.join("requests.jsonl");
+        let mut child = Command::new("python3")
+            .arg(root().join("scripts/mock_chat_endpoint.py"))
+            .args(["--log", log.to_str().unwrap()])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().strip_prefix("port ").expect("the endpoint prints its port").to_string();
+        Endpoint { child, url: format!("http://127.0.0.1:{port}/v1"), log }
+    }
+
+    pub fn requests(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
