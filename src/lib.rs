@@ -17,6 +17,7 @@ pub mod export;
 pub mod fix;
 pub mod generate;
 pub mod open;
+pub mod progress;
 pub mod pyjson;
 pub mod report;
 pub mod rules;

@@ -198,7 +198,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
     let mut invalid: Vec<String> = Vec::new();
     let mut changes: BTreeMap<String, usize> = BTreeMap::new();
     let mut input_threads = 0usize;
-    let progress = progress_bar();
+    let progress = crate::progress::Progress::new("threads read", None, args.quiet);
 
     let entries = walked.entries().filter(|e| own.is_empty() || crate::walk::FileId::of(&e.path).is_none_or(|id| !own.contains(&id)));
     for_each_batch(
@@ -247,7 +247,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
     )?;
     spool.flush()?;
     drop(spool);
-    progress.finish_and_clear();
+    progress.finish();
 
     if args.format == Format::Human && !args.quiet {
         for line in &invalid {
@@ -435,17 +435,6 @@ fn prepare_entry(entry: &Entry, settings: &Settings<'_>) -> Vec<(String, Outcome
     }
 }
 
-fn progress_bar() -> indicatif::ProgressBar {
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {pos} threads read ({per_sec})").expect("a valid template"),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
-}
 
 /// The first two examples of the first split, each message cut to one short line.
 fn preview(out: &mut dyn Write, rows: &[Row], by_split: &[Vec<usize>], spool: &std::fs::File) -> io::Result<()> {

@@ -113,6 +113,8 @@ struct App {
 struct Outcome {
     id: String,
     result: Result<Ended, String>,
+    /// Whether the thread's file exists (a failure before the first save leaves none).
+    saved: bool,
     stats: LoopStats,
     tokens: u64,
 }
@@ -150,10 +152,20 @@ impl App {
             writeln!(err, "threadkit: --threads-dir {}: {e}", settings.threads_dir.display())?;
             return Ok(None);
         }
+        let api_key = ClientConfig::key_from_env();
+        if api_key.is_none() && settings.base_url.contains("api.openai.com") {
+            writeln!(
+                err,
+                "threadkit: no API key for {}: set OPENAI_API_KEY (or THREADKIT_API_KEY), or point --base-url at \
+                 another OpenAI-compatible server (a local llama.cpp needs none)",
+                settings.base_url
+            )?;
+            return Ok(None);
+        }
         let client = ChatClient::new(ClientConfig {
             base_url: settings.base_url.clone(),
             model: model.clone(),
-            api_key: ClientConfig::key_from_env(),
+            api_key,
             timeout: settings.timeout,
             attempts: settings.http_attempts,
             backoff: Duration::from_millis(500),
@@ -170,6 +182,12 @@ impl App {
             min_tool_calls: settings.min_tool_calls,
             max_retries: settings.max_retries,
         };
+        // One request before anything is created: a dead server or a refused key is one
+        // message and exit 2, not one failure per thread after minutes of retries.
+        if let Err(e) = client.preflight() {
+            writeln!(err, "threadkit: {e}")?;
+            return Ok(None);
+        }
         let generator =
             Generator::new(DataRoot::new(&settings.data_root), settings.threads_dir.clone(), loop_settings, metadata);
         Ok(Some(App { settings, generator, client: Arc::new(client), prompts: Arc::new(prompts) }))
@@ -284,10 +302,14 @@ impl App {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> io::Result<ExitStatus> {
+        let total = jobs.len();
         let outcomes = match mode.mode() {
             Mode::Interactive => {
                 let mut outcomes = Vec::new();
                 for job in jobs {
+                    if self.client.endpoint_down().is_some() {
+                        break;
+                    }
                     let mut observer = Terminal { out: &mut *out };
                     let o = self.run_one(job, &mut observer);
                     let quit = matches!(o.result, Ok(Ended::Quit));
@@ -301,7 +323,7 @@ impl App {
             }
             Mode::Batch => self.run_batch(jobs, mode.jobs.or(self.settings.file.jobs).unwrap_or(1).max(1)),
         };
-        summary(out, err, &outcomes)
+        summary(out, err, &outcomes, total, self.client.endpoint_down())
     }
 
     fn run_one(&self, job: Job, observer: &mut dyn Observer) -> Outcome {
@@ -317,8 +339,15 @@ impl App {
                 (id, self.generator.resume(&path))
             }
         };
-        let result = started.and_then(|mut active| self.generator.run(&mut active, &mut policy, observer, &mut stats));
-        Outcome { id, result, stats, tokens: policy.tokens_used() }
+        let mut path = None;
+        let mut id = id;
+        let result = started.and_then(|mut active| {
+            path = Some(active.thread.path.clone());
+            id = active.thread.id().to_string();
+            self.generator.run(&mut active, &mut policy, observer, &mut stats)
+        });
+        let saved = path.is_some_and(|p| p.is_file());
+        Outcome { id, result, saved, stats, tokens: policy.tokens_used() }
     }
 
     fn run_batch(&self, jobs: Vec<Job>, workers: usize) -> Vec<Outcome> {
@@ -326,10 +355,14 @@ impl App {
         let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
         let outcomes = Mutex::new(Vec::new());
         let counters = Counters::default();
-        let bar = progress_bar(total);
+        let bar = crate::progress::Progress::new("threads", Some(total), false);
         std::thread::scope(|scope| {
             for _ in 0..workers.min(total.max(1) as usize) {
                 scope.spawn(|| loop {
+                    // Once the endpoint is known to be unusable, no further thread is started.
+                    if self.client.endpoint_down().is_some() {
+                        break;
+                    }
                     let Some(job) = queue.lock().expect("no panics while held").pop_front() else { break };
                     let mut observer = BatchObserver { counters: &counters, bar: &bar };
                     let o = self.run_one(job, &mut observer);
@@ -340,7 +373,7 @@ impl App {
                 });
             }
         });
-        bar.finish_and_clear();
+        bar.finish();
         let mut outcomes = outcomes.into_inner().expect("no panics while held");
         outcomes.sort_by(|a, b| a.id.cmp(&b.id));
         outcomes
@@ -490,7 +523,7 @@ impl Counters {
 
 struct BatchObserver<'a> {
     counters: &'a Counters,
-    bar: &'a indicatif::ProgressBar,
+    bar: &'a crate::progress::Progress,
 }
 
 impl Observer for BatchObserver<'_> {
@@ -507,18 +540,6 @@ impl Observer for BatchObserver<'_> {
     }
 }
 
-fn progress_bar(total: u64) -> indicatif::ProgressBar {
-    if !io::IsTerminal::is_terminal(&io::stderr()) {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} threads · {msg} · {elapsed_precise}")
-            .expect("a valid template"),
-    );
-    bar.enable_steady_tick(Duration::from_millis(250));
-    bar
-}
 
 fn report_one(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
     match &o.result {
@@ -531,7 +552,13 @@ fn report_one(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
     }
 }
 
-fn summary(out: &mut dyn Write, err: &mut dyn Write, outcomes: &[Outcome]) -> io::Result<ExitStatus> {
+fn summary(
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    outcomes: &[Outcome],
+    total: usize,
+    endpoint_down: Option<String>,
+) -> io::Result<ExitStatus> {
     let finished: Vec<bool> = outcomes
         .iter()
         .filter_map(|o| match o.result {
@@ -544,10 +571,30 @@ fn summary(out: &mut dyn Write, err: &mut dyn Write, outcomes: &[Outcome]) -> io
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
     for o in &failed {
         let why = o.result.as_ref().err().map_or("", String::as_str);
-        writeln!(err, "threadkit: {}: {why}", o.id)?;
+        // The endpoint's one message is said once, below, not once per thread.
+        if endpoint_down.as_deref().is_none_or(|down| !why.contains(down)) {
+            writeln!(err, "threadkit: {}: {why}", o.id)?;
+        }
     }
-    if !failed.is_empty() {
-        writeln!(err, "threadkit: failed threads keep their last saved step (status active, if they were saved); `threadkit generate continue ID` takes them up again")?;
+    let saved: Vec<&&Outcome> = failed.iter().filter(|o| o.saved).collect();
+    if !saved.is_empty() {
+        let ids: Vec<&str> = saved.iter().map(|o| o.id.as_str()).collect();
+        writeln!(
+            err,
+            "threadkit: {} kept {} last saved step (status active); `threadkit generate continue {}` takes {} up again",
+            plural(ids.len(), "failed thread"),
+            if ids.len() == 1 { "its" } else { "their" },
+            ids.join(" "),
+            if ids.len() == 1 { "it" } else { "them" }
+        )?;
+    }
+    if let Some(why) = &endpoint_down {
+        let not_started = total.saturating_sub(outcomes.len());
+        writeln!(
+            err,
+            "threadkit: stopped: {why}{}",
+            if not_started > 0 { format!(" ({} not started)", plural(not_started, "thread")) } else { String::new() }
+        )?;
     }
     let correct = finished.iter().filter(|c| **c).count();
     let steps: usize = outcomes.iter().map(|o| o.stats.steps).sum();
@@ -569,5 +616,20 @@ fn summary(out: &mut dyn Write, err: &mut dyn Write, outcomes: &[Outcome]) -> io
         failed.len(),
         median.as_secs_f64() * 1000.0,
     )?;
-    Ok(if failed.is_empty() { ExitStatus::Success } else { ExitStatus::Failure })
+    Ok(if endpoint_down.is_some() {
+        ExitStatus::Error
+    } else if failed.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
+}
+
+/// `1 thread`, `2 threads`.
+pub(crate) fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

@@ -47,13 +47,16 @@ pub enum ClientError {
     ContextExceeded(String),
     /// Failed after every attempt, or a failure that retrying cannot fix (4xx).
     Failed(String),
+    /// Every request will fail the same way (unreachable server, key refused, unknown
+    /// endpoint or model): the whole run stops, with one message.
+    Endpoint(String),
 }
 
 impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClientError::ContextExceeded(m) => write!(f, "the prompt exceeds the model's context: {m}"),
-            ClientError::Failed(m) => f.write_str(m),
+            ClientError::Failed(m) | ClientError::Endpoint(m) => f.write_str(m),
         }
     }
 }
@@ -61,6 +64,9 @@ impl std::fmt::Display for ClientError {
 pub struct ChatClient {
     config: ClientConfig,
     agent: ureq::Agent,
+    /// Set by the first `ClientError::Endpoint`: later requests fail at once with it,
+    /// instead of each thread finding out again.
+    down: std::sync::Mutex<Option<String>>,
 }
 
 impl ChatClient {
@@ -70,7 +76,39 @@ impl ChatClient {
             .http_status_as_error(false)
             .build()
             .into();
-        ChatClient { config, agent }
+        ChatClient { config, agent, down: std::sync::Mutex::new(None) }
+    }
+
+    /// Why the endpoint is unusable for this run, once a request has shown it.
+    pub fn endpoint_down(&self) -> Option<String> {
+        self.down.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn give_up(&self, message: String) -> ClientError {
+        let mut down = self.down.lock().unwrap_or_else(|p| p.into_inner());
+        down.get_or_insert(message.clone());
+        ClientError::Endpoint(message)
+    }
+
+    /// One cheap request before anything is created: is the server there, and does it
+    /// take the key? (`GET /models`; a server without that endpoint passes.)
+    pub fn preflight(&self) -> Result<(), ClientError> {
+        let url = format!("{}/models", self.config.base_url.trim_end_matches('/'));
+        let mut request = self.agent.get(&url);
+        if let Some(key) = &self.config.api_key {
+            request = request.header("Authorization", format!("Bearer {key}"));
+        }
+        match request.call() {
+            Err(e) => Err(self.give_up(self.scrub(&format!(
+                "cannot reach {}: {e}; is the server running, and is --base-url right?",
+                self.config.base_url
+            )))),
+            Ok(r) if matches!(r.status().as_u16(), 401 | 403) => Err(self.give_up(format!(
+                "{url}: HTTP {}: the server refused the key; check THREADKIT_API_KEY / OPENAI_API_KEY",
+                r.status().as_u16()
+            ))),
+            Ok(_) => Ok(()),
+        }
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -103,9 +141,13 @@ impl ChatClient {
         });
         // Compact: ureq's `send_json` pretty-prints, which only adds bytes.
         let body = serde_json::to_vec(&body).expect("a Value serializes");
+        if let Some(why) = self.endpoint_down() {
+            return Err(ClientError::Endpoint(why));
+        }
         let url = self.url();
         let attempts = self.config.attempts.max(1);
         let mut last = String::new();
+        let mut reached = false;
         for attempt in 0..attempts {
             if attempt > 0 {
                 std::thread::sleep(self.backoff(attempt));
@@ -121,6 +163,7 @@ impl ChatClient {
                     continue;
                 }
             };
+            reached = true;
             let status = response.status().as_u16();
             let retry_after = response
                 .headers()
@@ -150,16 +193,19 @@ impl ChatClient {
                     {
                         return Err(ClientError::ContextExceeded(message));
                     }
-                    let hint = match status {
-                        401 | 403 => "; check THREADKIT_API_KEY / OPENAI_API_KEY",
-                        404 => "; check --base-url (it ends before /chat/completions) and --model",
-                        _ => "",
-                    };
-                    return Err(ClientError::Failed(format!("{message}{hint}")));
+                    return Err(match status {
+                        401 | 403 => self.give_up(format!("{message}; check THREADKIT_API_KEY / OPENAI_API_KEY")),
+                        404 => self.give_up(format!(
+                            "{message}; check --base-url (it ends before /chat/completions) and --model"
+                        )),
+                        _ => ClientError::Failed(message),
+                    });
                 }
             }
         }
-        Err(ClientError::Failed(format!("{last} (gave up after {attempts} attempts)")))
+        let message = format!("{last} (gave up after {attempts} attempts)");
+        // Never an answer at all: the server is not there, for this thread or any other.
+        Err(if reached { ClientError::Failed(message) } else { self.give_up(message) })
     }
 
     fn backoff(&self, attempt: u32) -> Duration {

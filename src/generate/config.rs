@@ -97,6 +97,14 @@ pub fn resolve(flags: &GenerateCommon) -> Result<Settings, String> {
         min_tool_calls: flags.min_tool_calls.or(file.min_tool_calls).unwrap_or(1),
         file,
     };
+    let url = s.base_url.trim();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        let local = url.starts_with("127.") || url.starts_with("localhost") || url.starts_with("[::1]");
+        return Err(format!(
+            "--base-url {url:?} has no scheme; did you mean {}://{url}?",
+            if local { "http" } else { "https" }
+        ));
+    }
     // The file's values get the ranges the flags have (the flags are checked by clap).
     let ranges: [(&str, Option<u64>, u64, u64); 6] = [
         ("timeout", Some(s.timeout.as_secs()), 1, 3600),
@@ -161,5 +169,8 @@ mod tests {
         assert!(err.contains("api_key") && err.contains(":2:") && !err.contains("sk-should"), "{err}");
         let err = resolve(&GenerateCommon { step_temperature: Some(5.0), ..Default::default() }).unwrap_err();
         assert!(err.contains("between 0 and 2"), "{err}");
+        let err =
+            resolve(&GenerateCommon { base_url: Some("127.0.0.1:8080/v1".into()), ..Default::default() }).unwrap_err();
+        assert!(err.contains("did you mean http://127.0.0.1:8080/v1"), "{err}");
     }
 }
