@@ -39,6 +39,7 @@ pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
         Some(GenerateCommand::List(list)) => run_list(&settings, &list, out),
         Some(GenerateCommand::New(new)) => {
             let Some(app) = App::new(settings, err)? else { return Ok(ExitStatus::Error) };
+            crate::generate::in_progress::report_on_interrupt();
             let datasets = if new.dataset.is_empty() {
                 app.settings.file.datasets.clone().unwrap_or_default()
             } else {
@@ -50,10 +51,12 @@ pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
         }
         Some(GenerateCommand::Continue(cont)) => {
             let Some(app) = App::new(settings, err)? else { return Ok(ExitStatus::Error) };
+            crate::generate::in_progress::report_on_interrupt();
             app.continue_threads(&cont.ids, cont.max_turns_filter, &cont.mode, out, err)
         }
         None => {
             let Some(app) = App::new(settings, err)? else { return Ok(ExitStatus::Error) };
+            crate::generate::in_progress::report_on_interrupt();
             app.main_screen(out, err)
         }
     }
@@ -115,6 +118,7 @@ struct Outcome {
     result: Result<Ended, String>,
     /// Whether the thread's file exists (a failure before the first save leaves none).
     saved: bool,
+    path: Option<PathBuf>,
     stats: LoopStats,
     tokens: u64,
 }
@@ -310,7 +314,7 @@ impl App {
                     if self.client.endpoint_down().is_some() {
                         break;
                     }
-                    let mut observer = Terminal { out: &mut *out };
+                    let mut observer = Terminal { out: &mut *out, shown: None };
                     let o = self.run_one(job, &mut observer);
                     let quit = matches!(o.result, Ok(Ended::Quit));
                     report_one(&mut *out, &o)?;
@@ -329,6 +333,7 @@ impl App {
     fn run_one(&self, job: Job, observer: &mut dyn Observer) -> Outcome {
         let mut policy = self.policy();
         let mut stats = LoopStats::default();
+        let is_new = matches!(job, Job::New(..));
         let (id, started) = match job {
             Job::New(p, id) => {
                 let a = self.generator.start(&p, &id, &mut policy, &mut stats);
@@ -341,13 +346,22 @@ impl App {
         };
         let mut path = None;
         let mut id = id;
+        let mut discarded = false;
         let result = started.and_then(|mut active| {
             path = Some(active.thread.path.clone());
             id = active.thread.id().to_string();
-            self.generator.run(&mut active, &mut policy, observer, &mut stats)
+            crate::generate::in_progress::started(&id, &active.thread.path, active.thread.steps());
+            let ended = self.generator.run(&mut active, &mut policy, observer, &mut stats);
+            // Quit before a single step was accepted: the new file holds only the question;
+            // nothing of the person's review is lost by not keeping it.
+            if is_new && matches!(ended, Ok(Ended::Quit)) && active.thread.steps() == 0 {
+                discarded = std::fs::remove_file(&active.thread.path).is_ok();
+            }
+            crate::generate::in_progress::ended(&id);
+            ended
         });
-        let saved = path.is_some_and(|p| p.is_file());
-        Outcome { id, result, saved, stats, tokens: policy.tokens_used() }
+        let saved = !discarded && path.as_ref().is_some_and(|p| p.is_file());
+        Outcome { id, result, saved, path: path.filter(|_| saved), stats, tokens: policy.tokens_used() }
     }
 
     fn run_batch(&self, jobs: Vec<Job>, workers: usize) -> Vec<Outcome> {
@@ -459,24 +473,43 @@ fn ask(out: &mut dyn Write, question: &str) -> io::Result<Option<String>> {
     Ok(Some(line.trim().to_lowercase()))
 }
 
-/// Interactive review: every proposed step is shown and accepted, regenerated or the run stopped.
+/// Interactive review: the question, then every proposed step, each accepted,
+/// regenerated or the run stopped.
 struct Terminal<'a> {
     out: &'a mut dyn Write,
+    /// The thread whose question was shown.
+    shown: Option<String>,
 }
+
+/// Lines of a tool result shown before `[e]xpand` is offered.
+const RESULT_LINES: usize = 16;
 
 impl Observer for Terminal<'_> {
     fn review(&mut self, thread: &ThreadDoc, step: &Step, result: Option<&Value>) -> Review {
-        let show = |out: &mut dyn Write| -> io::Result<()> {
-            writeln!(out, "\n── {} · step {} · {}", thread.id(), thread.steps() + 1, step.action())?;
+        let pretty = result.map(|r| serde_json::to_string_pretty(r).expect("a Value serializes"));
+        let long = pretty.as_ref().is_some_and(|p| p.lines().count() > RESULT_LINES);
+        let show = |out: &mut dyn Write, shown: &mut Option<String>| -> io::Result<()> {
+            if shown.as_deref() != Some(thread.id()) {
+                let m = &thread.doc["metadata"];
+                writeln!(out, "\n══ {} · {} / {}", thread.id(), m["dataset"].as_str().unwrap_or("?"), m["session"].as_str().unwrap_or("?"))?;
+                writeln!(out, "question: {}", m["user_query"].as_str().unwrap_or(""))?;
+                *shown = Some(thread.id().to_string());
+            }
+            writeln!(out, "\n── step {} · {}", thread.steps() + 1, step.action())?;
             writeln!(out, "reasoning: {}", step.reasoning())?;
             match step {
                 Step::UseTool { tool, arguments, .. } => {
                     writeln!(out, "tool:      {tool}")?;
                     writeln!(out, "arguments: {arguments}")?;
-                    if let Some(r) = result {
-                        let text = serde_json::to_string(r).expect("a Value serializes");
-                        let cut: String = text.chars().take(600).collect();
-                        writeln!(out, "result:    {cut}{}", if cut.len() < text.len() { " …" } else { "" })?;
+                    if let Some(p) = &pretty {
+                        let lines: Vec<&str> = p.lines().collect();
+                        writeln!(out, "result:")?;
+                        for l in lines.iter().take(RESULT_LINES) {
+                            writeln!(out, "  {l}")?;
+                        }
+                        if lines.len() > RESULT_LINES {
+                            writeln!(out, "  … {} more lines ([e]xpand shows them)", lines.len() - RESULT_LINES)?;
+                        }
                     }
                 }
                 Step::Respond { message, .. } => writeln!(out, "message:   {message}")?,
@@ -484,15 +517,23 @@ impl Observer for Terminal<'_> {
             }
             Ok(())
         };
-        if show(&mut *self.out).is_err() {
+        if show(&mut *self.out, &mut self.shown).is_err() {
             return Review::Quit;
         }
+        let choices = if long { "[a]ccept, [r]egenerate, [e]xpand, [q]uit (a): " } else { "[a]ccept, [r]egenerate, [q]uit (a): " };
         loop {
-            match ask(&mut *self.out, "[a]ccept, [r]egenerate, [q]uit (a): ") {
-                Ok(Some(a)) if a.is_empty() || a == "a" || a == "y" => return Review::Accept,
-                Ok(Some(a)) if a == "r" || a == "n" => return Review::Regenerate,
-                Ok(Some(a)) if a == "q" || a == "x" => return Review::Quit,
-                Ok(Some(_)) => continue,
+            match ask(&mut *self.out, choices) {
+                Ok(Some(a)) if a.is_empty() || a == "a" => return Review::Accept,
+                Ok(Some(a)) if a == "r" => return Review::Regenerate,
+                Ok(Some(a)) if a == "q" => return Review::Quit,
+                Ok(Some(a)) if a == "e" && long => {
+                    let _ = writeln!(self.out, "{}", pretty.as_deref().unwrap_or(""));
+                }
+                Ok(Some(a)) => {
+                    let valid = if long { "a, r, e or q" } else { "a, r or q" };
+                    let _ = writeln!(self.out, "{a:?} is not a choice: answer {valid} (Enter accepts)");
+                }
+                // End of input: stop here; every accepted step is saved.
                 _ => return Review::Quit,
             }
         }
@@ -544,9 +585,25 @@ impl Observer for BatchObserver<'_> {
 fn report_one(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
     match &o.result {
         Ok(Ended::Finished { correct }) => {
-            writeln!(out, "{}: finished ({})", o.id, if *correct { "correct" } else { "incorrect" })
+            // The answer beside the ground truth the model never saw.
+            let meta = o
+                .path
+                .as_deref()
+                .and_then(|p| ThreadDoc::load(p).ok())
+                .map(|t| t.doc["metadata"].clone())
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{}: finished: answer {} ({} confidence), ground truth {} → {}",
+                o.id,
+                meta["final_answer"].as_str().unwrap_or("?"),
+                meta["confidence"].as_str().unwrap_or("?"),
+                meta["ground_truth"].as_str().unwrap_or("?"),
+                if *correct { "correct" } else { "incorrect" }
+            )
         }
         Ok(Ended::MaxTurns) => writeln!(out, "{}: stopped at the turn limit", o.id),
+        Ok(Ended::Quit) if !o.saved => writeln!(out, "{}: stopped before the first step; nothing was saved", o.id),
         Ok(Ended::Quit) => writeln!(out, "{}: stopped; `threadkit generate continue {}` resumes it", o.id, o.id),
         Err(e) => writeln!(out, "{}: failed: {e}", o.id),
     }
@@ -626,10 +683,4 @@ fn summary(
 }
 
 /// `1 thread`, `2 threads`.
-pub(crate) fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
+pub(crate) use super::plural;

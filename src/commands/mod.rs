@@ -120,6 +120,15 @@ pub(crate) fn for_each_batch<T: Send>(
     })
 }
 
+/// `1 thread`, `2 threads`: counts in messages agree with their nouns.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Whether human output gets colors: `--color`, else a terminal without `NO_COLOR`.
 pub(crate) fn use_color(color: crate::cli::Color) -> bool {
     match color {

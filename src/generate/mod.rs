@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod config;
+pub mod in_progress;
 pub mod listing;
 pub mod pick;
 pub mod policy;

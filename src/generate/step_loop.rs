@@ -157,6 +157,14 @@ pub fn run_thread(
     loop {
         let started = Instant::now();
         let waited_before = policy.waited();
+        // The time a person spends reading a step is not the generator's overhead.
+        let mut reading = Duration::ZERO;
+        let mut review = |observer: &mut dyn Observer, thread: &ThreadDoc, step: &Step, result: Option<&Value>| {
+            let t = Instant::now();
+            let verdict = observer.review(thread, step, result);
+            reading += t.elapsed();
+            verdict
+        };
         if thread.steps() >= s.max_turns {
             thread.set_status("max_turns_reached");
             thread.save(Some(inputs.data_root))?;
@@ -177,7 +185,7 @@ pub fn run_thread(
         match &step {
             Step::UseTool { reasoning, tool, arguments } => {
                 let result = crate::tools::run(ws, tool, arguments);
-                match observer.review(thread, &step, Some(&result)) {
+                match review(observer, thread, &step, Some(&result)) {
                     Review::Accept => {
                         stats.tool_errors += usize::from(result.get("error").is_some());
                         thread.push_tool_step(reasoning, tool, arguments, &result);
@@ -192,13 +200,13 @@ pub fn run_thread(
                     }
                 }
             }
-            Step::Respond { message, .. } => match observer.review(thread, &step, None) {
+            Step::Respond { message, .. } => match review(observer, thread, &step, None) {
                 Review::Accept => thread.push_respond(message),
                 Review::Regenerate => continue,
                 Review::Quit => return Ok(Ended::Quit),
             },
             Step::Finish { .. } => {
-                match observer.review(thread, &step, None) {
+                match review(observer, thread, &step, None) {
                     Review::Accept => {}
                     Review::Regenerate => continue,
                     Review::Quit => return Ok(Ended::Quit),
@@ -221,7 +229,7 @@ pub fn run_thread(
         thread.save(Some(inputs.data_root))?;
         stats.steps += 1;
         // Everything but waiting for the model: prompt building, checks, the tool, the save.
-        stats.overhead.push(started.elapsed().saturating_sub(policy.waited() - waited_before));
+        stats.overhead.push(started.elapsed().saturating_sub(policy.waited() - waited_before).saturating_sub(reading));
         observer.saved(thread);
         if thread.meta("status") == "finished" {
             return Ok(Ended::Finished { correct: thread.doc["metadata"]["is_correct"] == true });
