@@ -10,7 +10,7 @@ It answers from the request alone, so any number of threads can run against it a
 Every request body is appended to --log (JSON lines) when given.
 
     python3 scripts/mock_chat_endpoint.py [--port 0] [--latency-ms 0] [--log FILE] [--no-errors]
-                                          [--echo-auth none|content|no-choices]
+                                          [--echo-auth none|content|no-choices] [--fail-status N]
 
 --echo-auth plays a hostile or broken server that repeats the request's Authorization
 header: inside the model's question (`content`), or in a 200 reply without `choices`.
@@ -65,9 +65,27 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def reply_status(self, status):
+        out = json.dumps({"error": {"message": f"scripted HTTP {status}"}}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def do_GET(self):
+        # `GET /models` (threadkit's preflight): the scripted failure, else "not here", as
+        # many servers answer.
+        self.reply_status(self.server.fail_status or 404)
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
         raw = self.rfile.read(length)
+        if self.server.fail_status:
+            with self.server.lock:
+                self.server.posts += 1
+            self.reply_status(self.server.fail_status)
+            return
         body = json.loads(raw)
         if self.server.log:
             with self.server.lock, open(self.server.log, "a", encoding="utf-8") as f:
@@ -106,12 +124,15 @@ def main():
     p.add_argument("--log")
     p.add_argument("--no-errors", action="store_true")
     p.add_argument("--echo-auth", choices=["none", "content", "no-choices"], default="none")
+    p.add_argument("--fail-status", type=int, default=0, help="answer every request with this HTTP status")
     a = p.parse_args()
     server = Server(("127.0.0.1", a.port), Handler)
     server.latency = a.latency_ms / 1000
     server.log = a.log
     server.errors = not a.no_errors
     server.echo_auth = a.echo_auth
+    server.fail_status = a.fail_status
+    server.posts = 0
     server.lock = threading.Lock()
     print(f"port {server.server_address[1]}", flush=True)
     sys.stdout.close()

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::report::Format;
 
 #[derive(Debug, Parser)]
-#[command(name = "threadkit", version, about = "Validate, migrate, generate and export tool-use chain-of-thought threads", long_about = None)]
+#[command(name = "threadkit", version = VERSION, about = "Validate, migrate, generate and export tool-use chain-of-thought threads", long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -17,26 +17,47 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check thread files (.json, .jsonl) against their schema and threadkit's rules.
+    #[command(after_help = "EXAMPLES:\n  threadkit validate threads/ --data-root data          check threads (and their datasets)\n  threadkit validate threads/ --format json > report.json\n  threadkit validate threads/ --fix --dry-run           show the safe fixes as diffs\n  threadkit validate --profile openai exports/openai/   check training files")]
     Validate(ValidateArgs),
     /// Count threads by version, status, dataset and label; tool usage and turns.
+    #[command(after_help = "EXAMPLES:\n  threadkit stats threads/\n  threadkit stats threads/ --format json")]
     Stats(StatsArgs),
     /// Convert legacy `3.0`/`2.0` threads to `openai_v1` (originals kept in a backup folder), or back with --reverse.
+    #[command(after_help = "EXAMPLES:\n  threadkit migrate threads/ --data-root data       in place; originals → threads_v3_backup/\n  threadkit migrate threads/ --out converted/       write elsewhere, touch nothing\n  threadkit migrate threads/ --dry-run              the plan only\n  threadkit migrate converted/ --reverse --out v3/  back to 3.0")]
     Migrate(MigrateArgs),
     /// Check, describe and import sensor datasets (manifest.json, labels.json, sessions/<id>/data.parquet).
+    #[command(after_help = "EXAMPLES:\n  threadkit dataset list data/\n  threadkit dataset check data/basic_motions -q\n  threadkit dataset info data/basic_motions --format json\n  threadkit dataset import --from uea-ts X_TRAIN.ts X_TEST.ts --out data/x --sampling-rate-hz 10")]
     Dataset(DatasetArgs),
     /// The analysis tools: list them, print the OpenAI `tools` array, or run one from the shell.
+    #[command(after_help = "EXAMPLES:\n  threadkit tools list\n  threadkit tools schema compute_features\n  threadkit tools run compute_features --data-root data --session train_0003")]
     Tools(ToolsArgs),
     /// Generate threads: a model asks a question, calls real tools on a real recording, and answers.
+    #[command(after_help = "EXAMPLES:\n  threadkit generate new --data-root data --model gpt-4o-mini              review each step\n  threadkit generate new --data-root data --model m --count 200 --batch --parallel 8\n  threadkit generate continue                                              pick an active thread\n  threadkit generate list --all\n  threadkit generate prompts --dump my_prompts/")]
     Generate(GenerateArgs),
     /// Turn validated threads into training files (OpenAI, TRL, Axolotl, LLaMA-Factory, raw).
+    #[command(after_help = "EXAMPLES:\n  threadkit export threads/ --profile openai --out exports/openai --split train=0.9,val=0.1\n  threadkit export threads/ --profile trl --out exports/trl --correct-only --min-tool-calls 2\n  threadkit export threads/ --profile raw --out archive.jsonl.gz --status all")]
     Export(ExportArgs),
     /// Re-run every recorded tool call of every thread and report results that differ.
+    #[command(after_help = "EXAMPLES:\n  threadkit verify threads/ --data-root data\n  threadkit verify threads/ --data-root data --format json -q")]
     Verify(VerifyArgs),
     /// List the rules, or explain one (`threadkit rules TK201`).
+    #[command(after_help = "EXAMPLES:\n  threadkit rules\n  threadkit rules TK201\n  threadkit rules tool-call-unanswered")]
     Rules(RulesArgs),
     /// Print an embedded JSON Schema (`threadkit schema thread.openai_v1`), or list them.
+    #[command(after_help = "EXAMPLES:\n  threadkit schema\n  threadkit schema thread.openai_v1 > thread.schema.json")]
     Schema(SchemaArgs),
+    /// Print a shell completion script (`threadkit completions bash > /etc/bash_completion.d/threadkit`).
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `threadkit man > threadkit.1 && man ./threadkit.1`.
+    Man,
 }
+
+/// `0.1.0 (abc123def456, release)`: the version, the commit it was built from, the profile.
+pub const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (", env!("THREADKIT_COMMIT"), ", ", env!("THREADKIT_PROFILE"), ")");
 
 pub const DEFAULT_THREADS_DIR: &str = "data/tool_chain_of_thoughts/threads";
 
@@ -130,6 +151,7 @@ pub struct ExportArgs {
     /// Leave out examples longer than N tokens (counted with --tokenizer; openai default: 65536).
     #[arg(long, value_name = "N", value_parser = in_range::<usize>(1, u32::MAX as u64))]
     pub max_tokens: Option<usize>,
+    /// The tokenizer that counts tokens for --max-tokens and the statistics (OpenAI's, exact).
     #[arg(long, value_enum, default_value = "o200k_base")]
     pub tokenizer: crate::export::tokens::Tokenizer,
     /// Splits and their ratios, e.g. train=0.9,val=0.1 (grouped by session, stratified by dataset and label).
@@ -141,6 +163,7 @@ pub struct ExportArgs {
     /// At most N examples per file (files are named NAME-00000-of-00003.jsonl).
     #[arg(long, value_name = "N", value_parser = in_range::<usize>(1, usize::MAX as u64))]
     pub shard_size: Option<usize>,
+    /// Compress the JSONL files (gzip or zstd; for OpenAI, TRL and Axolotl loaders).
     #[arg(long, value_enum, default_value = "none")]
     pub compress: crate::export::sink::Compression,
     /// Text a format has no place for (llama-factory: reasoning before a tool call): drop it and report, or skip the thread.
@@ -209,8 +232,12 @@ pub struct MigrateArgs {
     /// Folder of datasets: manifests for threads whose `initial_context` lacks one.
     #[arg(long, value_name = "DIR")]
     pub data_root: Option<PathBuf>,
+    /// Output format: human, or one JSON document listing every thread's action.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+    /// Print only the summary (human format), and no progress.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -224,22 +251,36 @@ pub enum DatasetCommand {
     /// Audit a dataset folder: schemas, labels ↔ sessions, columns, timestamps, rates, gaps, missing values.
     Check {
         dir: PathBuf,
+        /// Output format: human, or JSON for machines.
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
+        /// Print only the summary (human format).
+        #[arg(long, short = 'q')]
+        quiet: bool,
         /// Treat warnings as failures (exit code 1).
         #[arg(long)]
         deny_warnings: bool,
+        /// Colors in human output.
         #[arg(long, value_enum, default_value = "auto")]
         color: Color,
     },
     /// Channels, rates, session count, duration range and label counts.
     Info {
         dir: PathBuf,
+        /// Output format: human, or JSON for machines.
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
     /// Import recordings into the dataset layout (atomic, deterministic).
     Import(ImportArgs),
+    /// The datasets under a data root, with their session and label counts.
+    List {
+        /// The folder that holds the datasets.
+        data_root: PathBuf,
+        /// Output format: human, or JSON for machines.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -252,6 +293,7 @@ pub enum ImportFormat {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
+    /// The input format.
     #[arg(long, value_enum)]
     pub from: ImportFormat,
     /// Input files (e.g. NAME_TRAIN.ts NAME_TEST.ts: session ids become train_0000…, test_0000…).
@@ -294,10 +336,17 @@ pub struct ToolsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ToolsCommand {
-    /// Name and description of every tool.
-    List,
-    /// The OpenAI `tools` array (function name, description, JSON Schema of the arguments).
-    Schema,
+    /// Every tool: its signature (arguments, `?` when optional) and what it does.
+    List {
+        /// Output format: human, or JSON for machines.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// The OpenAI `tools` array (function name, description, JSON Schema of the arguments), or one tool's entry.
+    Schema {
+        /// One tool's name (default: all of them).
+        name: Option<String>,
+    },
     /// Run one tool and print its JSON result.
     Run {
         name: String,
@@ -323,8 +372,13 @@ pub struct VerifyArgs {
     /// Folder of datasets the threads were generated from.
     #[arg(long, value_name = "DIR")]
     pub data_root: PathBuf,
+    /// Output format: human, or one JSON document.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+    /// Print only the summary (human format), and no progress.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Colors in human output.
     #[arg(long, value_enum, default_value = "auto")]
     pub color: Color,
 }
@@ -345,6 +399,12 @@ pub enum GenerateCommand {
     Continue(GenerateContinueArgs),
     /// List the threads of the threads folder (active ones unless --all).
     List(GenerateListArgs),
+    /// Write the embedded prompt templates into a folder, to edit and use with --prompts.
+    Prompts {
+        /// The folder to write query.md, step.md and final_answer.md into (existing files are never replaced).
+        #[arg(long, value_name = "DIR")]
+        dump: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -358,12 +418,15 @@ pub struct ModeArgs {
     /// Show every proposed step and ask accept / regenerate / quit (default on a terminal).
     #[arg(long, conflicts_with = "batch")]
     pub interactive: bool,
-    /// Ask nothing; run --jobs threads in parallel with a progress bar (default when not on a terminal).
+    /// Ask nothing; generate --parallel threads at once with a progress bar (default when not on a terminal).
     #[arg(long)]
     pub batch: bool,
-    /// Threads generated at the same time in batch mode (1 to 64).
-    #[arg(long, short = 'j', value_name = "N", value_parser = in_range::<usize>(1, 64))]
+    /// Threads generated at the same time in batch mode, 1 to 64 [default: 1].
+    #[arg(long = "parallel", short = 'p', value_name = "N", value_parser = in_range::<usize>(1, 64))]
     pub jobs: Option<usize>,
+    /// The final summary: human, or json (every thread with its id, path and outcome).
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
 }
 
 impl ModeArgs {
@@ -467,8 +530,8 @@ pub struct GenerateCommon {
     /// Steps after which a thread stops as max_turns_reached [default: 10].
     #[arg(long, global = true, value_name = "N", value_parser = in_range::<usize>(1, 10_000))]
     pub max_turns: Option<usize>,
-    /// `finish` is not offered before this many tool calls [default: 1].
-    #[arg(long, global = true, value_name = "N", value_parser = in_range::<usize>(0, 10_000))]
+    /// `finish` is not offered before the thread made this many tool calls [default: 1].
+    #[arg(long = "require-tool-calls", global = true, value_name = "N", value_parser = in_range::<usize>(0, 10_000))]
     pub min_tool_calls: Option<usize>,
 }
 

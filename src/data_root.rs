@@ -40,6 +40,54 @@ impl DataRoot {
         DataRoot { root: root.into(), cache: Mutex::new(HashMap::new()) }
     }
 
+    /// The datasets under the root (folders with a manifest), sorted.
+    pub fn datasets(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.root) else { return Vec::new() };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join(crate::dataset::layout::MANIFEST).is_file())
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// `name` if it is a dataset here; otherwise a message listing the datasets, with a
+    /// suggestion for a typo.
+    pub fn check_dataset(&self, name: &str) -> Result<(), String> {
+        let all = self.datasets();
+        if all.iter().any(|d| d == name) {
+            return Ok(());
+        }
+        let listed = if all.is_empty() { "none".to_string() } else { all.join(", ") };
+        Err(format!(
+            "unknown dataset {name}; datasets in {}: {listed}{}",
+            self.root.display(),
+            crate::suggest::hint(name, all.iter().map(String::as_str))
+        ))
+    }
+
+    /// The one dataset under the root, or the one that holds `session` when only one does.
+    pub fn infer_dataset(&self, session: Option<&str>) -> Result<String, String> {
+        let all = self.datasets();
+        if all.len() == 1 {
+            return Ok(all[0].clone());
+        }
+        if all.is_empty() {
+            return Err(format!("no dataset (a folder with manifest.json) under {}", self.root.display()));
+        }
+        if let Some(s) = session {
+            let holding: Vec<&String> = all
+                .iter()
+                .filter(|d| self.dataset(d).as_ref().as_ref().is_ok_and(|ds| ds.has_session(s)))
+                .collect();
+            if let [only] = holding.as_slice() {
+                return Ok((*only).clone());
+            }
+        }
+        Err(format!("{} holds several datasets ({}); choose one with --dataset", self.root.display(), all.join(", ")))
+    }
+
     /// Load (once) and return a dataset, or a message saying why it is unusable.
     pub fn dataset(&self, name: &str) -> Arc<Result<Dataset, String>> {
         if let Some(hit) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(name) {

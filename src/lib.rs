@@ -26,6 +26,7 @@ pub mod secret;
 pub mod source;
 pub mod span;
 pub mod stats;
+pub mod suggest;
 pub mod thread;
 pub mod tools;
 pub mod validate;

@@ -137,6 +137,18 @@ pub fn validate_record(rec: RecordText, file_stem: Option<&str>, settings: &Sett
         Ok(parsed) => parsed,
         Err(failure) => return RecordReport::failed(rec.record, *failure, Some(rec.text.into())),
     };
+    if let Some(kind) = training_example_kind(&doc) {
+        // One clear finding instead of dozens of schema errors, and not counted as a thread.
+        let d = Diagnostic::new(
+            &crate::rules::NOT_A_THREAD,
+            "",
+            format!(
+                "this looks like a training example ({kind}), not a thread; check training files with \
+                 `threadkit validate --profile openai|trl|axolotl|llama-factory FILE`"
+            ),
+        );
+        return RecordReport::failed(rec.record, d, Some(rec.text.into()));
+    }
     let mut checked = check::check(&doc, file_stem, Options { data_root: settings.data_root });
     if duplicates {
         checked.diagnostics.splice(0..0, source::duplicate_key_findings(&rec.text));
@@ -159,6 +171,22 @@ pub fn validate_record(rec: RecordText, file_stem: Option<&str>, settings: &Sett
         }
     }
     report
+}
+
+/// What kind of training line `doc` is, if it is one: export's lines have no thread id,
+/// and `messages` with `tools` (OpenAI, TRL, Axolotl) or sharegpt `conversations`.
+fn training_example_kind(doc: &Value) -> Option<&'static str> {
+    let o = doc.as_object()?;
+    if o.contains_key("id") || o.contains_key("thread_id") || o.contains_key("conversation_id") {
+        return None;
+    }
+    if o.contains_key("conversations") {
+        Some("sharegpt `conversations`")
+    } else if o.contains_key("messages") && o.contains_key("tools") {
+        Some("`messages` + `tools`")
+    } else {
+        None
+    }
 }
 
 /// Spans are computed only here, for records that have findings.

@@ -313,7 +313,7 @@ fn issue10_7_two_runs_with_one_seed_never_overwrite_each_other() {
     let tmp = tempfile::tempdir().unwrap();
     let endpoint = Endpoint::start(tmp.path(), &["--no-errors", "--latency-ms", "60"]);
     // Started together, both pick the same ids before either has saved anything.
-    let args = ["new", "--count", "3", "--seed", "1", "--batch", "--jobs", "1"];
+    let args = ["new", "--count", "3", "--seed", "1", "--batch", "--parallel", "1"];
     let a = generate(tmp.path(), &endpoint, &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let b = generate(tmp.path(), &endpoint, &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
@@ -468,7 +468,7 @@ fn issue10_10_out_of_range_numbers_are_usage_errors() {
         vec!["validate", s(&valid), "-j", "0"],
         vec!["generate", "new", "--timeout", "18446744073709551615", "--batch"],
         vec!["generate", "new", "--count", "0", "--batch"],
-        vec!["generate", "new", "--jobs", "0", "--batch"],
+        vec!["generate", "new", "--parallel", "0", "--batch"],
         vec!["export", s(&valid), "--profile", "raw", "--out", "/tmp/x.jsonl", "--shard-size", "0"],
     ] {
         let o = tk(&args);

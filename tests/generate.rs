@@ -68,7 +68,7 @@ fn batch_generation_end_to_end_and_the_ground_truth_never_reaches_a_request() {
         let mut c = generate(
             tmp.path(),
             &endpoint,
-            &["new", "--count", "4", "--balance", "--seed", "7", "--batch", "--jobs", "2"],
+            &["new", "--count", "4", "--balance", "--seed", "7", "--batch", "--parallel", "2"],
         );
         c.args(["--max-turns", "6"]);
         c
@@ -137,7 +137,9 @@ fn killed_half_way_then_continued_from_the_last_saved_step() {
     let id = t["id"].as_str().unwrap().to_string();
     validate_and_verify(tmp.path());
 
-    let (o, e, code) = run(generate(tmp.path(), &endpoint, &["list", "--format", "json"]));
+    let mut list = Command::new(env!("CARGO_BIN_EXE_threadkit"));
+    list.args(["generate", "list", "--format", "json", "--threads-dir", tmp.path().join("threads").to_str().unwrap()]);
+    let (o, e, code) = run(list);
     assert_eq!(code, 0, "{e}");
     let rows: Value = serde_json::from_str(&o).unwrap();
     assert_eq!(rows[0]["id"], id.as_str());
@@ -259,7 +261,7 @@ fn interactive_review_regenerates_and_quits_without_writing_rejected_steps() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(stdout.matches("tool:      show_channel_stats").count(), 2, "{stdout}");
-    assert!(stdout.contains("tool:      compute_features") && stdout.contains("result:    {"), "{stdout}");
+    assert!(stdout.contains("tool:      compute_features") && stdout.contains("result:\n  {"), "{stdout}");
     assert!(stdout.contains("generate continue"), "{stdout}");
     let t = &threads(tmp.path())[0];
     assert_eq!(t["metadata"]["status"], "active");

@@ -300,10 +300,10 @@ fn generate_killed_anywhere_leaves_valid_threads_and_continue_finishes_them() {
             .args(["--base-url", &endpoint.url, "--model", "scripted", "--structured", "json_object", "--batch"]);
         c
     };
-    let span = duration_of(gen(&["new", "--count", "3", "--jobs", "3", "--seed", "100"]));
+    let span = duration_of(gen(&["new", "--count", "3", "--parallel", "3", "--seed", "100"]));
     for round in 0..kills() {
         let seed = (200 + round).to_string();
-        n += usize::from(kill_during(gen(&["new", "--count", "3", "--jobs", "3", "--seed", &seed]), span, &mut rng));
+        n += usize::from(kill_during(gen(&["new", "--count", "3", "--parallel", "3", "--seed", &seed]), span, &mut rng));
         let o = Command::new(env!("CARGO_BIN_EXE_threadkit"))
             .args(["validate", s(&threads), "--data-root", s(&fixtures().join("datasets")), "-q"])
             .output()

@@ -93,7 +93,7 @@ fn batch_generation_draws_its_bar_and_finishes() {
     let tmp = tempfile::tempdir().unwrap();
     let endpoint = Endpoint::start(tmp.path(), &["--no-errors", "--latency-ms", "50"]);
     let data = fixtures().join("datasets");
-    let mut args = vec!["generate", "new", "--count", "3", "--jobs", "2", "--batch", "--seed", "4"];
+    let mut args = vec!["generate", "new", "--count", "3", "--parallel", "2", "--batch", "--seed", "4"];
     args.extend(gen_args(&endpoint, data.to_str().unwrap(), "threads"));
     let s = pty(tmp.path(), &args, json!([]), 90);
     finished(&s);

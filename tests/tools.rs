@@ -62,9 +62,13 @@ fn hostile_arguments_get_clear_error_results() {
         ("filter_by_time", r#"{"start_time_sec": "a", "end_time_sec": 3}"#, "invalid arguments"),
         ("motion_tokenizer", r#"{"alphabet_size": 99}"#, "invalid arguments"),
         ("compute_features", r#"{"extra": 1}"#, "invalid arguments"),
-        ("no_such_tool", "{}", "unknown tool"),
         ("show_session_stats", r#"{"dataset_name": "uci_har"}"#, "this thread is about dataset"),
     ];
+    // A misspelled tool is a usage error with a suggestion, before any data is read.
+    let out = threadkit(&["tools", "run", "compute_feature", "--data-root", "fixtures/datasets"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown tool compute_feature (did you mean compute_features?)"), "{err}");
     for (tool, args, needle) in cases {
         let (result, code) = run_cli(&[tool, "--args", args, "--session", "train_0001"]);
         assert_eq!(code, 1, "{tool} {args}: {result}");
@@ -73,7 +77,6 @@ fn hostile_arguments_get_clear_error_results() {
     for (flag, value) in [
         ("--session", "../train_0001"),
         ("--session", "/etc/passwd"),
-        ("--dataset", "../datasets"),
         ("--session", "nope"),
     ] {
         let out = threadkit(&["tools", "run", "compute_features", "--data-root", "fixtures/datasets", flag, value]);
@@ -81,6 +84,10 @@ fn hostile_arguments_get_clear_error_results() {
         assert_eq!(out.status.code(), Some(1));
         assert!(result["error"].is_string(), "{flag} {value}: {result}");
     }
+    // A dataset name that is not one of the root's is a usage error, before any path is built.
+    let out = threadkit(&["tools", "run", "compute_features", "--data-root", "fixtures/datasets", "--dataset", "../datasets"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown dataset ../datasets"));
 }
 
 #[test]

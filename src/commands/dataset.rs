@@ -11,19 +11,38 @@ use super::{use_color, ExitStatus};
 
 pub fn run(args: DatasetArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
     match args.command {
-        DatasetCommand::Check { dir, format, deny_warnings, color } => {
+        DatasetCommand::Check { dir, format, quiet, deny_warnings, color } => {
             if !dir.is_dir() {
                 writeln!(err, "threadkit: {}: not a directory; point it at a dataset folder (manifest.json, labels.json, sessions/)", dir.display())?;
                 return Ok(ExitStatus::Error);
             }
-            let reports = check::check(&dir);
+            if !dir.join(crate::dataset::layout::MANIFEST).exists() {
+                let inside = crate::data_root::DataRoot::new(&dir).datasets();
+                if !inside.is_empty() {
+                    writeln!(
+                        err,
+                        "threadkit: {} is a data root, not a dataset: it holds {}; check one of them, e.g. `threadkit dataset check {}`",
+                        dir.display(),
+                        inside.join(", "),
+                        dir.join(&inside[0]).display()
+                    )?;
+                    return Ok(ExitStatus::Error);
+                }
+            }
+            let mut reports = check::check(&dir);
             let mut totals = Totals::default();
             reports.iter().for_each(|r| totals.add(r));
             match format {
                 Format::Human => {
                     let renderer = Renderer::new(use_color(color));
-                    for r in &reports {
-                        out.write_all(renderer.file(r).as_bytes())?;
+                    if !quiet {
+                        let grouped = group_repeats(&mut reports);
+                        for r in &reports {
+                            out.write_all(renderer.file(r).as_bytes())?;
+                        }
+                        for line in grouped {
+                            writeln!(out, "{line}")?;
+                        }
                     }
                     out.write_all(renderer.summary(&totals, 0).as_bytes())?;
                 }
@@ -54,6 +73,50 @@ pub fn run(args: DatasetArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
             }
         },
         DatasetCommand::Import(a) => run_import(a, out, err),
+        DatasetCommand::List { data_root, format } => {
+            if !data_root.is_dir() {
+                writeln!(err, "threadkit: {}: not a directory", data_root.display())?;
+                return Ok(ExitStatus::Error);
+            }
+            let root = crate::data_root::DataRoot::new(&data_root);
+            let rows: Vec<serde_json::Value> = root
+                .datasets()
+                .iter()
+                .map(|name| {
+                    let d = root.dataset(name);
+                    let (sessions, labels) = match d.as_ref() {
+                        Ok(ds) => {
+                            let labels = ds.labels.as_ref();
+                            let mut distinct: Vec<&str> =
+                                labels.into_iter().flatten().filter_map(|(_, l)| l.first().map(String::as_str)).collect();
+                            distinct.sort_unstable();
+                            distinct.dedup();
+                            (labels.map_or(0, |l| l.len()), distinct.len())
+                        }
+                        Err(_) => (0, 0),
+                    };
+                    serde_json::json!({"name": name, "path": data_root.join(name), "sessions": sessions, "labels": labels,
+                                       "problem": d.as_ref().as_ref().err()})
+                })
+                .collect();
+            match format {
+                Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows).expect("rows serialize"))?,
+                Format::Human if rows.is_empty() => writeln!(out, "no datasets under {}", data_root.display())?,
+                Format::Human => {
+                    for r in &rows {
+                        writeln!(
+                            out,
+                            "{:<24} {:>7} sessions {:>4} labels{}",
+                            r["name"].as_str().unwrap_or(""),
+                            r["sessions"],
+                            r["labels"],
+                            r["problem"].as_str().map_or(String::new(), |p| format!("  ({p})"))
+                        )?;
+                    }
+                }
+            }
+            Ok(ExitStatus::Success)
+        }
     }
 }
 
@@ -106,13 +169,58 @@ fn run_import(a: ImportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         writeln!(err, "threadkit: {e}")?;
         return Ok(ExitStatus::Error);
     }
-    writeln!(out, "Imported {} sessions into {} ({} labels).", imported.sessions.len(), a.out.display(), {
-        let mut l: Vec<&str> = imported.labels.values().filter_map(|v| v.first()).map(String::as_str).collect();
-        l.sort();
-        l.dedup();
-        l.len()
-    })?;
+    let mut l: Vec<&str> = imported.labels.values().filter_map(|v| v.first()).map(String::as_str).collect();
+    l.sort();
+    l.dedup();
+    writeln!(
+        out,
+        "Imported {} into {} ({}).",
+        super::plural(imported.sessions.len(), "session"),
+        a.out.display(),
+        super::plural(l.len(), "label")
+    )?;
     Ok(ExitStatus::Success)
+}
+
+/// Findings shown in full per rule before the rest are grouped into one line.
+const SHOWN_PER_RULE: usize = 3;
+
+/// Keep the first few findings of each rule; replace the rest with one line per rule:
+/// `TK801 session-without-data: 10296 more (test_02_0003, test_02_0004, … (+10293))`.
+fn group_repeats(reports: &mut [crate::validate::FileReport]) -> Vec<String> {
+    use std::collections::BTreeMap;
+    let mut seen: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut rest: BTreeMap<&'static str, (&'static str, Vec<String>)> = BTreeMap::new();
+    for r in reports.iter_mut() {
+        let path = r.path.clone();
+        for rec in &mut r.records {
+            rec.diagnostics.retain(|d| {
+                let n = seen.entry(d.code()).or_default();
+                *n += 1;
+                if *n <= SHOWN_PER_RULE {
+                    return true;
+                }
+                // Name the finding by what it is about: the session (pointer or folder).
+                let what = d
+                    .pointer
+                    .rsplit('/')
+                    .next()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .or_else(|| path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()))
+                    .unwrap_or_else(|| path.display().to_string());
+                rest.entry(d.code()).or_insert((d.rule.name, Vec::new())).1.push(what);
+                false
+            });
+        }
+    }
+    rest.into_iter()
+        .map(|(code, (name, items))| {
+            let shown: Vec<&str> = items.iter().take(5).map(String::as_str).collect();
+            let more = if items.len() > 5 { format!(", … (+{})", items.len() - 5) } else { String::new() };
+            format!("{code} {name}: {} more like the above: {}{more}", items.len(), shown.join(", "))
+        })
+        .collect()
 }
 
 fn render_info(i: &info::Info) -> String {

@@ -272,6 +272,18 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         let key = (datasets.names[r.dataset as usize].clone(), r.session.clone());
         by_split[assignment[&key]].push(i);
     }
+    // A split that was asked for and comes out empty would silently train or evaluate on nothing.
+    if !rows.is_empty() {
+        if let Some(((name, _), _)) = spec.parts.iter().zip(&by_split).find(|(_, m)| m.is_empty()) {
+            writeln!(
+                err,
+                "threadkit: --split: split {name:?} would be empty: {} cannot fill {} splits; export more threads, or drop --split; nothing was written",
+                super::plural(sessions.len(), "session"),
+                spec.parts.len()
+            )?;
+            return Ok(ExitStatus::Error);
+        }
+    }
     let ext = format!(".jsonl{}", compression.extension());
     let mut split_reports = BTreeMap::new();
     let mut warnings = Vec::new();
@@ -364,8 +376,8 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         Format::Human => {
             writeln!(
                 out,
-                "{} threads read, {} exported ({} profile, {} tokens: mean {}, p95 {}, max {})",
-                input_threads,
+                "{} read, {} exported ({} profile, {} tokens: mean {}, p95 {}, max {})",
+                super::plural(input_threads, "thread"),
                 rows.len(),
                 args.profile.name(),
                 args.tokenizer.name(),
@@ -374,7 +386,8 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
                 token_stats.max
             )?;
             for (name, report) in &split_reports {
-                writeln!(out, "  {name}: {} examples from {} sessions", report["examples"], report["sessions"])?;
+                let n = |k: &str| report[k].as_u64().unwrap_or(0) as usize;
+                writeln!(out, "  {name}: {} from {}", super::plural(n("examples"), "example"), super::plural(n("sessions"), "session"))?;
             }
             for (reason, n) in &skipped {
                 writeln!(out, "  skipped, {}: {n}", reason.describe())?;
@@ -388,9 +401,9 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
             for f in &data_files {
                 writeln!(
                     out,
-                    "  wrote {} ({} examples, sha256 {})",
+                    "  wrote {} ({}, sha256 {})",
                     layout.dir().join(&f.path).display(),
-                    f.records.unwrap_or(0),
+                    super::plural(f.records.unwrap_or(0), "example"),
                     &f.sha256[..16]
                 )?;
             }

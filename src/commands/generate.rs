@@ -1,5 +1,5 @@
 //! `threadkit generate [new | continue | list]`: settings → generator → interactive
-//! (a person reviews every step) or batch (`--jobs` threads at once, a progress bar, a
+//! (a person reviews every step) or batch (`--parallel` threads at once, a progress bar, a
 //! summary). Without a subcommand, an interactive main screen like the old tool's menu.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -36,7 +36,26 @@ pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
         }
     };
     match args.command {
-        Some(GenerateCommand::List(list)) => run_list(&settings, &list, out),
+        Some(GenerateCommand::List(list)) => {
+            if let Some(flag) = generation_flag(&args.common) {
+                writeln!(err, "threadkit: generate list takes --threads-dir, --config and its own flags; {flag} is for new, continue and the main screen")?;
+                return Ok(ExitStatus::Error);
+            }
+            run_list(&settings, &list, out)
+        }
+        Some(GenerateCommand::Prompts { dump }) => match crate::generate::prompts::Prompts::dump(&dump) {
+            Ok(paths) => {
+                for p in paths {
+                    writeln!(out, "wrote {}", p.display())?;
+                }
+                writeln!(out, "edit them, then pass --prompts {} (placeholders: {})", dump.display(), crate::generate::prompts::PLACEHOLDERS.join(", "))?;
+                Ok(ExitStatus::Success)
+            }
+            Err(e) => {
+                writeln!(err, "threadkit: {e}")?;
+                Ok(ExitStatus::Error)
+            }
+        },
         Some(GenerateCommand::New(new)) => {
             let Some(app) = App::new(settings, err)? else { return Ok(ExitStatus::Error) };
             crate::generate::in_progress::report_on_interrupt();
@@ -62,6 +81,28 @@ pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
     }
 }
 
+/// The first generation-only flag given, if any (`generate list` takes none of them).
+fn generation_flag(c: &crate::cli::GenerateCommon) -> Option<&'static str> {
+    [
+        (c.data_root.is_some(), "--data-root"),
+        (c.base_url.is_some(), "--base-url"),
+        (c.model.is_some(), "--model"),
+        (c.query_temperature.is_some(), "--query-temperature"),
+        (c.step_temperature.is_some(), "--step-temperature"),
+        (c.prompts.is_some(), "--prompts"),
+        (c.structured.is_some(), "--structured"),
+        (c.timeout.is_some(), "--timeout"),
+        (c.http_attempts.is_some(), "--http-attempts"),
+        (c.max_retries.is_some(), "--max-retries"),
+        (c.context_tokens.is_some(), "--context-tokens"),
+        (c.max_completion_tokens.is_some(), "--max-completion-tokens"),
+        (c.max_turns.is_some(), "--max-turns"),
+        (c.min_tool_calls.is_some(), "--require-tool-calls"),
+    ]
+    .into_iter()
+    .find_map(|(given, name)| given.then_some(name))
+}
+
 fn random_seed() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
@@ -74,27 +115,48 @@ fn run_list(settings: &Settings, args: &GenerateListArgs, out: &mut dyn Write) -
         .collect();
     match args.format {
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows).expect("rows serialize"))?,
-        Format::Human => print_rows(out, &rows)?,
+        Format::Human if rows.is_empty() && !args.all => {
+            let all = listing::list(&settings.threads_dir);
+            if all.is_empty() {
+                writeln!(out, "no threads in {}", settings.threads_dir.display())?;
+            } else {
+                let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+                for r in &all {
+                    *by.entry(r.status.as_str()).or_default() += 1;
+                }
+                let parts: Vec<String> = by.iter().map(|(s, n)| format!("{n} {s}")).collect();
+                writeln!(out, "no active threads ({}; --all lists them)", parts.join(", "))?;
+            }
+        }
+        Format::Human => print_rows(out, &rows, args.all)?,
     }
     Ok(ExitStatus::Success)
 }
 
-fn print_rows(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
+fn print_rows(out: &mut dyn Write, rows: &[Row], with_status: bool) -> io::Result<()> {
     if rows.is_empty() {
         return writeln!(out, "no threads");
     }
+    let status = |s: &str| if with_status { format!(" {s:<17}") } else { String::new() };
     writeln!(
         out,
-        "  # {:<40} {:<14} {:<12} {:>5} {:>5}  {:<25} query",
-        "id", "dataset", "session", "turns", "tools", "last modified"
+        "  # {:<40}{} {:<14} {:<12} {:>5} {:>5}  {:<19} query",
+        "id",
+        status("status"),
+        "dataset",
+        "session",
+        "turns",
+        "tools",
+        "last modified"
     )?;
     for (i, r) in rows.iter().enumerate() {
         let query: String = r.query.chars().take(50).collect();
         writeln!(
             out,
-            "{:>3} {:<40} {:<14} {:<12} {:>5} {:>5}  {:<25} {query}",
+            "{:>3} {:<40}{} {:<14} {:<12} {:>5} {:>5}  {:<19} {query}",
             i + 1,
             r.id,
+            status(&r.status),
             r.dataset,
             r.session,
             r.turns,
@@ -157,15 +219,6 @@ impl App {
             return Ok(None);
         }
         let api_key = ClientConfig::key_from_env();
-        if api_key.is_none() && settings.base_url.contains("api.openai.com") {
-            writeln!(
-                err,
-                "threadkit: no API key for {}: set OPENAI_API_KEY (or THREADKIT_API_KEY), or point --base-url at \
-                 another OpenAI-compatible server (a local llama.cpp needs none)",
-                settings.base_url
-            )?;
-            return Ok(None);
-        }
         let client = ChatClient::new(ClientConfig {
             base_url: settings.base_url.clone(),
             model: model.clone(),
@@ -186,12 +239,6 @@ impl App {
             min_tool_calls: settings.min_tool_calls,
             max_retries: settings.max_retries,
         };
-        // One request before anything is created: a dead server or a refused key is one
-        // message and exit 2, not one failure per thread after minutes of retries.
-        if let Err(e) = client.preflight() {
-            writeln!(err, "threadkit: {e}")?;
-            return Ok(None);
-        }
         let generator =
             Generator::new(DataRoot::new(&settings.data_root), settings.threads_dir.clone(), loop_settings, metadata);
         Ok(Some(App { settings, generator, client: Arc::new(client), prompts: Arc::new(prompts) }))
@@ -223,6 +270,21 @@ impl App {
     ) -> io::Result<ExitStatus> {
         let datasets =
             if datasets.is_empty() { pick::datasets_in(&self.generator.data_root) } else { datasets.to_vec() };
+        // A typo is a usage error before anything is created, not a raw OS error per thread.
+        for d in &datasets {
+            if let Err(e) = self.generator.data_root.check_dataset(d) {
+                writeln!(err, "threadkit: --dataset: {e}")?;
+                return Ok(ExitStatus::Error);
+            }
+        }
+        if datasets.is_empty() {
+            writeln!(err, "threadkit: no dataset (a folder with manifest.json) under {}", self.generator.data_root.root.display())?;
+            return Ok(ExitStatus::Error);
+        }
+        // A fixed seed reproduces the picks for a given folder; the number of threads
+        // already there is mixed in, so the next run with the same seed draws new recordings.
+        let existing = listing::list(&self.settings.threads_dir).len() as u64;
+        let seed = seed ^ existing.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let picks = match pick::pick(&self.generator.data_root, &datasets, count, seed, balance) {
             Ok(p) => p,
             Err(e) => {
@@ -285,7 +347,7 @@ impl App {
                 writeln!(out, "no active threads in {}", self.settings.threads_dir.display())?;
                 return Ok(ExitStatus::Success);
             }
-            print_rows(out, &active)?;
+            print_rows(out, &active, false)?;
             match ask(out, &format!("continue which thread? [1-{}, q] ", active.len()))? {
                 Some(answer) => match answer.parse::<usize>() {
                     Ok(n) if (1..=active.len()).contains(&n) => vec![active[n - 1].path.clone()],
@@ -299,6 +361,27 @@ impl App {
         self.run_jobs(chosen.into_iter().map(Job::Resume).collect(), mode, out, err)
     }
 
+    /// Before the first thread is created: a key where the endpoint needs one, and one
+    /// request that shows the server is there and takes the key. A dead server or a refused
+    /// key is one message and exit 2, not one failure per thread after minutes of retries.
+    fn ready(&self, err: &mut dyn Write) -> io::Result<bool> {
+        let config = self.client.config();
+        if config.api_key.is_none() && config.base_url.contains("api.openai.com") {
+            writeln!(
+                err,
+                "threadkit: no API key for {}: set OPENAI_API_KEY (or THREADKIT_API_KEY), or point --base-url at \
+                 another OpenAI-compatible server (a local llama.cpp needs none)",
+                config.base_url
+            )?;
+            return Ok(false);
+        }
+        if let Err(e) = self.client.preflight() {
+            writeln!(err, "threadkit: {e}")?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     fn run_jobs(
         &self,
         jobs: Vec<Job>,
@@ -306,6 +389,9 @@ impl App {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> io::Result<ExitStatus> {
+        if !jobs.is_empty() && !self.ready(err)? {
+            return Ok(ExitStatus::Error);
+        }
         let total = jobs.len();
         let outcomes = match mode.mode() {
             Mode::Interactive => {
@@ -327,7 +413,7 @@ impl App {
             }
             Mode::Batch => self.run_batch(jobs, mode.jobs.or(self.settings.file.jobs).unwrap_or(1).max(1)),
         };
-        summary(out, err, &outcomes, total, self.client.endpoint_down())
+        summary(out, err, &outcomes, total, self.client.endpoint_down(), mode.format)
     }
 
     fn run_one(&self, job: Job, observer: &mut dyn Observer) -> Outcome {
@@ -419,7 +505,7 @@ impl App {
             let Some(choice) = ask(out, "[n]ew thread, [c]ontinue a thread, [e]xport, [q]uit: ")? else {
                 return Ok(ExitStatus::Success);
             };
-            let interactive = ModeArgs { interactive: true, batch: false, jobs: None };
+            let interactive = ModeArgs { interactive: true, batch: false, jobs: None, format: Format::Human };
             match choice.as_str() {
                 "n" | "new" => {
                     self.new_threads(&[], 1, random_seed(), false, &interactive, out, err)?;
@@ -615,6 +701,7 @@ fn summary(
     outcomes: &[Outcome],
     total: usize,
     endpoint_down: Option<String>,
+    format: Format,
 ) -> io::Result<ExitStatus> {
     let finished: Vec<bool> = outcomes
         .iter()
@@ -661,18 +748,47 @@ fn summary(
     let mut overhead: Vec<Duration> = outcomes.iter().flat_map(|o| o.stats.overhead.iter().copied()).collect();
     overhead.sort();
     let median = overhead.get(overhead.len() / 2).copied().unwrap_or_default();
+    if format == Format::Json {
+        let threads: Vec<Value> = outcomes
+            .iter()
+            .map(|o| {
+                let (outcome, error) = match &o.result {
+                    Ok(Ended::Finished { correct: true }) => ("finished_correct", None),
+                    Ok(Ended::Finished { correct: false }) => ("finished_incorrect", None),
+                    Ok(Ended::MaxTurns) => ("max_turns_reached", None),
+                    Ok(Ended::Quit) => ("stopped", None),
+                    Err(e) => ("failed", Some(e.clone())),
+                };
+                json!({"id": o.id, "path": o.path, "saved": o.saved, "outcome": outcome, "error": error,
+                       "steps": o.stats.steps, "tokens": o.tokens})
+            })
+            .collect();
+        let doc = json!({
+            "threads": threads,
+            "summary": {"threads": outcomes.len(), "not_started": total.saturating_sub(outcomes.len()),
+                        "finished": finished.len(), "correct": correct, "max_turns_reached": max_turns,
+                        "stopped": stopped, "failed": failed.len(), "steps": steps, "tool_errors": tool_errors,
+                        "replies_sent_back": retries, "tokens": tokens,
+                        "overhead_ms_median": median.as_secs_f64() * 1000.0, "endpoint_error": endpoint_down},
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc).expect("a Value serializes"))?;
+    } else {
     writeln!(
-        out,
-        "{} threads: {} finished ({} correct{}), {} at the turn limit, {} stopped, {} failed; {steps} steps, {tool_errors} tool errors, {retries} replies sent back, {tokens} model tokens; generator overhead per step: median {:.2} ms",
-        outcomes.len(),
-        finished.len(),
-        correct,
-        if finished.is_empty() { String::new() } else { format!(", {:.0}%", 100.0 * correct as f64 / finished.len() as f64) },
-        max_turns,
-        stopped,
-        failed.len(),
-        median.as_secs_f64() * 1000.0,
-    )?;
+            out,
+            "{}: {} finished ({} correct{}), {} at the turn limit, {} stopped, {} failed; {}, {}, {} sent back, {tokens} model tokens; generator overhead per step: median {:.2} ms",
+            plural(outcomes.len(), "thread"),
+            finished.len(),
+            correct,
+            if finished.is_empty() { String::new() } else { format!(", {:.0}%", 100.0 * correct as f64 / finished.len() as f64) },
+            max_turns,
+            stopped,
+            failed.len(),
+            plural(steps, "step"),
+            plural(tool_errors, "tool error"),
+            plural(retries, "reply"),
+            median.as_secs_f64() * 1000.0,
+        )?;
+    }
     Ok(if endpoint_down.is_some() {
         ExitStatus::Error
     } else if failed.is_empty() {

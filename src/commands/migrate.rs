@@ -107,6 +107,7 @@ pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
     if args.format == Format::Json {
         write!(out, "{{\"threads\": [")?;
     }
+    let progress = crate::progress::Progress::new("threads", None, args.quiet);
     for_each_batch(
         walked.entries(),
         args.walk.jobs,
@@ -126,6 +127,7 @@ pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
                 }
                 act_on_batch(pool, &mut items);
             }
+            progress.inc(items.len() as u64);
             for item in &items {
                 *counts.entry(action_name(item.action)).or_default() += 1;
                 match args.format {
@@ -138,12 +140,14 @@ pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
                         )?;
                         first = false;
                     }
+                    Format::Human if args.quiet && item.action != Action::Failed => {}
                     Format::Human => human_line(out, item, args.dry_run)?,
                 }
             }
             Ok(())
         },
     )?;
+    progress.finish();
     let n = |k: &str| counts.get(k).copied().unwrap_or(0);
     match args.format {
         Format::Json => writeln!(
@@ -152,8 +156,8 @@ pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
             n("converted"), n("moved"), n("skipped"), n("failed"), args.dry_run
         )?,
         Format::Human => {
-            let verb = if args.dry_run { "Would convert" } else { "Converted" };
-            writeln!(out, "{verb} {}, moved {}, skipped {}, failed {}.", n("converted"), n("moved"), n("skipped"), n("failed"))?;
+            let (convert, moved) = if args.dry_run { ("Would convert", "would move") } else { ("Converted", "moved") };
+            writeln!(out, "{convert} {}, {moved} {}, skipped {}, failed {}.", n("converted"), n("moved"), n("skipped"), n("failed"))?;
             if n("converted") + n("moved") + n("failed") == 0 {
                 writeln!(out, "Nothing to migrate: every thread found is already in its target format.")?;
             }

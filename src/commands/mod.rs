@@ -41,6 +41,14 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
         Command::Verify(args) => verify::run(args, out, err),
         Command::Rules(args) => rules::run(args, out, err),
         Command::Schema(args) => schema::run(args, out, err),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "threadkit", out);
+            Ok(ExitStatus::Success)
+        }
+        Command::Man => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+            .render(out)
+            .map(|()| ExitStatus::Success),
     };
     match result {
         Ok(status) => status,
@@ -122,10 +130,10 @@ pub(crate) fn for_each_batch<T: Send>(
 
 /// `1 thread`, `2 threads`: counts in messages agree with their nouns.
 pub fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
+    match noun.strip_suffix('y') {
+        _ if n == 1 => format!("1 {noun}"),
+        Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{n} {stem}ies"),
+        _ => format!("{n} {noun}s"),
     }
 }
 

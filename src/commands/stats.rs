@@ -36,7 +36,13 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
 
 fn render(s: &Stats) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "{} threads in {} files ({} unreadable or not threads)", s.threads, s.files, s.unreadable);
+    let _ = writeln!(
+        o,
+        "{} in {} ({} unreadable or not threads)",
+        crate::commands::plural(s.threads, "thread"),
+        crate::commands::plural(s.files, "file"),
+        s.unreadable
+    );
     let table = |o: &mut String, title: &str, map: &std::collections::BTreeMap<String, usize>| {
         let _ = writeln!(o, "\n{title}");
         let mut rows: Vec<_> = map.iter().collect();

@@ -12,14 +12,42 @@ use super::ExitStatus;
 
 pub fn run(args: ToolsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
     match args.command {
-        ToolsCommand::List => {
-            for t in tools::TOOLS {
-                writeln!(out, "{:<20} {}", t.name, t.description)?;
+        ToolsCommand::List { format } => {
+            let all = tools::openai_tools();
+            match format {
+                crate::report::Format::Json => {
+                    writeln!(out, "{}", serde_json::to_string_pretty(&all).expect("tools serialize"))?
+                }
+                crate::report::Format::Human => {
+                    let width = terminal_width();
+                    for t in tools::TOOLS {
+                        writeln!(out, "{}", signature(t.name, &(t.parameters)()))?;
+                        for line in wrap(t.description, width.saturating_sub(4).max(40)) {
+                            writeln!(out, "    {line}")?;
+                        }
+                    }
+                    writeln!(out, "\n`threadkit tools schema NAME` prints a tool's JSON Schema; `threadkit tools run NAME` runs it.")?;
+                }
             }
             Ok(ExitStatus::Success)
         }
-        ToolsCommand::Schema => {
-            writeln!(out, "{}", serde_json::to_string_pretty(&tools::openai_tools()).expect("tools serialize"))?;
+        ToolsCommand::Schema { name } => {
+            let all = tools::openai_tools();
+            let shown = match name {
+                None => all,
+                Some(n) => match all.as_array().into_iter().flatten().find(|t| t["function"]["name"] == n.as_str()) {
+                    Some(t) => t.clone(),
+                    None => {
+                        writeln!(
+                            err,
+                            "threadkit: unknown tool {n}{}; `threadkit tools list` shows them",
+                            crate::suggest::hint(&n, tools::TOOLS.iter().map(|t| t.name))
+                        )?;
+                        return Ok(ExitStatus::Error);
+                    }
+                },
+            };
+            writeln!(out, "{}", serde_json::to_string_pretty(&shown).expect("tools serialize"))?;
             Ok(ExitStatus::Success)
         }
         ToolsCommand::Run { name, args, data_root, dataset, session } => {
@@ -41,14 +69,26 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
                 writeln!(err, "threadkit: --data-root {}: not a directory", data_root.display())?;
                 return Ok(ExitStatus::Error);
             }
-            let dataset = match dataset.map_or_else(|| only_dataset(&data_root), Ok) {
+            if tools::TOOLS.iter().all(|t| t.name != name) {
+                writeln!(
+                    err,
+                    "threadkit: unknown tool {name}{}; `threadkit tools list` shows them",
+                    crate::suggest::hint(&name, tools::TOOLS.iter().map(|t| t.name))
+                )?;
+                return Ok(ExitStatus::Error);
+            }
+            let root = DataRoot::new(&data_root);
+            let checked = match dataset {
+                Some(d) => root.check_dataset(&d).map(|()| d),
+                None => root.infer_dataset(session.as_deref()),
+            };
+            let dataset = match checked {
                 Ok(d) => d,
                 Err(e) => {
                     writeln!(err, "threadkit: {e}")?;
                     return Ok(ExitStatus::Error);
                 }
             };
-            let root = DataRoot::new(&data_root);
             let ws = match &session {
                 Some(s) => Workspace::open(&root, &dataset, s),
                 None => Workspace::for_dataset(&root, &dataset),
@@ -63,20 +103,37 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
     }
 }
 
-/// The one dataset under a data root, when there is exactly one.
-fn only_dataset(root: &std::path::Path) -> Result<String, String> {
-    let mut names: Vec<String> = std::fs::read_dir(root)
-        .map_err(|e| format!("{}: {e}", root.display()))?
-        .filter_map(Result::ok)
-        .filter(|e| e.path().join(crate::dataset::layout::MANIFEST).is_file())
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+/// `compute_features(artifact_id?, channel_names?)`: the arguments, optional ones marked.
+fn signature(name: &str, schema: &Value) -> String {
+    let required: Vec<&str> =
+        schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let args: Vec<String> = schema["properties"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| if required.contains(&k.as_str()) { k.clone() } else { format!("{k}?") })
         .collect();
-    names.sort();
-    match names.len() {
-        1 => Ok(names.remove(0)),
-        0 => Err(format!("no dataset (a folder with manifest.json) under {}", root.display())),
-        _ => {
-            Err(format!("{} holds several datasets ({}); choose one with --dataset", root.display(), names.join(", ")))
+    format!("{name}({})", args.join(", "))
+}
+
+/// Columns of the terminal (`COLUMNS`), 100 when unknown.
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|&c: &usize| c >= 40).unwrap_or(100)
+}
+
+/// Words of `text` in lines of at most `width` characters.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
         }
     }
+    lines
 }

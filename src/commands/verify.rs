@@ -27,6 +27,7 @@ pub fn run(args: VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
     let mut totals = Totals::default();
     let mut entries = Vec::new();
     let max = args.walk.max_file_size;
+    let progress = crate::progress::Progress::new("threads verified", None, args.quiet);
     for_each_batch(
         walked.entries().filter(|e| !source::is_jsonl(&e.path)),
         args.walk.jobs,
@@ -85,9 +86,11 @@ pub fn run(args: VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
             FileReport { path: e.path.clone(), records: vec![rec], stamp: None }
         },
         |_, reports| {
+            progress.inc(reports.len() as u64);
             for r in reports {
                 totals.add(&r);
                 match args.format {
+                    Format::Human if args.quiet => {}
                     Format::Human => out.write_all(renderer.file(&r).as_bytes())?,
                     Format::Json => entries.extend(json::entries(&r)),
                 }
@@ -95,6 +98,7 @@ pub fn run(args: VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
             Ok(())
         },
     )?;
+    progress.finish();
     match args.format {
         Format::Human => out.write_all(renderer.summary(&totals, 0).as_bytes())?,
         Format::Json => {

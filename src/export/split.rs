@@ -58,10 +58,17 @@ pub fn assign(spec: &SplitSpec, seed: u64, sessions: &HashMap<SessionKey, String
     for (key, label) in sessions {
         strata.entry((key.0.as_str(), label.as_str())).or_default().push((rank(seed, key), key));
     }
+    let ratios: Vec<f64> = spec.parts.iter().map(|(_, r)| *r).collect();
+    let strata: Vec<Vec<(u64, &SessionKey)>> = strata
+        .into_values()
+        .map(|mut m| {
+            m.sort();
+            m
+        })
+        .collect();
+    let sizes: Vec<usize> = strata.iter().map(Vec::len).collect();
     let mut out = HashMap::with_capacity(sessions.len());
-    for (_, mut members) in strata {
-        members.sort();
-        let counts = apportion(&spec.parts.iter().map(|(_, r)| *r).collect::<Vec<_>>(), members.len());
+    for (members, counts) in strata.into_iter().zip(apportion_strata(&ratios, &sizes)) {
         let mut members = members.into_iter();
         for (split, n) in counts.into_iter().enumerate() {
             for (_, key) in members.by_ref().take(n) {
@@ -70,6 +77,42 @@ pub fn assign(spec: &SplitSpec, seed: u64, sessions: &HashMap<SessionKey, String
         }
     }
     out
+}
+
+/// Split every stratum by `ratios` so that the totals are the largest-remainder split of
+/// all sessions: a small corpus with many small strata still gets its validation split
+/// (per-stratum rounding alone would round 0.1 of every 3-session stratum to 0).
+fn apportion_strata(ratios: &[f64], sizes: &[usize]) -> Vec<Vec<usize>> {
+    let total: usize = sizes.iter().sum();
+    let targets = apportion(ratios, total);
+    let mut counts: Vec<Vec<usize>> =
+        sizes.iter().map(|&n| ratios.iter().map(|r| (r * n as f64).floor() as usize).collect()).collect();
+    let mut left: Vec<usize> = sizes.iter().zip(&counts).map(|(n, c)| n - c.iter().sum::<usize>()).collect();
+    let mut extra: Vec<usize> =
+        targets.iter().enumerate().map(|(k, t)| t.saturating_sub(counts.iter().map(|c| c[k]).sum())).collect();
+    // Leftover places go where the rounding lost the most, within the totals.
+    let mut slots: Vec<(f64, usize, usize)> = Vec::new();
+    for (s, &n) in sizes.iter().enumerate() {
+        for (k, r) in ratios.iter().enumerate() {
+            let q = r * n as f64;
+            slots.push((q - q.floor(), s, k));
+        }
+    }
+    slots.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2)).then(a.1.cmp(&b.1)));
+    for pass in 0..2 {
+        for &(frac, s, k) in &slots {
+            if left[s] > 0 && extra[k] > 0 && (pass == 1 || frac > 0.0) {
+                counts[s][k] += 1;
+                left[s] -= 1;
+                extra[k] -= 1;
+            }
+        }
+    }
+    // Whatever rounding could not place (never, when the totals add up) stays in the first split.
+    for (s, l) in left.into_iter().enumerate() {
+        counts[s][0] += l;
+    }
+    counts
 }
 
 /// A seeded pseudo-random rank of a session, stable across platforms and versions.
@@ -83,7 +126,8 @@ fn rank(seed: u64, key: &SessionKey) -> u64 {
     u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
-/// Split `n` items by `ratios` (largest remainder; ties go to the earlier split).
+/// Split `n` items by `ratios` (largest remainder; ties go to the earlier split); every
+/// split with a positive ratio gets at least one item when there are enough items.
 fn apportion(ratios: &[f64], n: usize) -> Vec<usize> {
     let quotas: Vec<f64> = ratios.iter().map(|r| r * n as f64).collect();
     let mut counts: Vec<usize> = quotas.iter().map(|q| q.floor() as usize).collect();
@@ -96,6 +140,16 @@ fn apportion(ratios: &[f64], n: usize) -> Vec<usize> {
         }
         counts[i] += 1;
         left -= 1;
+    }
+    // A requested split is never left empty while there are items enough for every split.
+    if n >= ratios.len() {
+        for k in 0..counts.len() {
+            if counts[k] == 0 && ratios[k] > 0.0 {
+                let largest = (0..counts.len()).max_by_key(|&j| (counts[j], usize::MAX - j)).expect("non-empty");
+                counts[largest] -= 1;
+                counts[k] += 1;
+            }
+        }
     }
     counts
 }
@@ -118,6 +172,7 @@ mod tests {
     fn apportion_is_exact() {
         assert_eq!(apportion(&[0.9, 0.1], 10), [9, 1]);
         assert_eq!(apportion(&[0.9, 0.1], 1), [1, 0]);
+        assert_eq!(apportion(&[0.9, 0.1], 5), [4, 1], "a small corpus still gets its validation split");
         assert_eq!(apportion(&[0.5, 0.5], 3), [2, 1]);
         assert_eq!(apportion(&[0.8, 0.1, 0.1], 7).iter().sum::<usize>(), 7);
     }
@@ -136,5 +191,18 @@ mod tests {
         let val_rare = a.iter().filter(|(k, &s)| s == 1 && sessions[*k] == "rare").count();
         let val_common = a.iter().filter(|(k, &s)| s == 1 && sessions[*k] == "common").count();
         assert_eq!((val_rare, val_common), (1, 3));
+    }
+
+    #[test]
+    fn many_small_strata_still_fill_every_split() {
+        // 20 sessions in 10 strata of 2: per-stratum rounding would give val nothing.
+        let mut sessions = HashMap::new();
+        for i in 0..20 {
+            sessions.insert(("d".to_string(), format!("s{i}")), format!("label{}", i % 10));
+        }
+        let spec = SplitSpec::parse("train=0.9,val=0.1").unwrap();
+        let a = assign(&spec, 1, &sessions);
+        assert_eq!(a.values().filter(|&&s| s == 1).count(), 2);
+        assert_eq!(a.len(), 20);
     }
 }

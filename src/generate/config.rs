@@ -27,8 +27,12 @@ pub struct FileSettings {
     pub context_tokens: Option<usize>,
     pub max_completion_tokens: Option<u32>,
     pub max_turns: Option<usize>,
+    /// `require_tool_calls` (the flag's name); `min_tool_calls` is read too, from older files.
+    #[serde(rename = "require_tool_calls", alias = "min_tool_calls")]
     pub min_tool_calls: Option<usize>,
     pub datasets: Option<Vec<String>>,
+    /// `parallel` (the flag's name); `jobs` is read too, from older files.
+    #[serde(rename = "parallel", alias = "jobs")]
     pub jobs: Option<usize>,
     pub seed: Option<u64>,
     pub balance: Option<bool>,
@@ -111,8 +115,8 @@ pub fn resolve(flags: &GenerateCommon) -> Result<Settings, String> {
         ("http_attempts", Some(s.http_attempts.into()), 1, 20),
         ("max_retries", Some(s.max_retries as u64), 0, 20),
         ("max_turns", Some(s.max_turns as u64), 1, 10_000),
-        ("min_tool_calls", Some(s.min_tool_calls as u64), 0, 10_000),
-        ("jobs", s.file.jobs.map(|j| j as u64), 1, 64),
+        ("require_tool_calls", Some(s.min_tool_calls as u64), 0, 10_000),
+        ("parallel", s.file.jobs.map(|j| j as u64), 1, 64),
     ];
     for (name, value, min, max) in ranges {
         if let Some(v) = value.filter(|v| !(min..=max).contains(v)) {

@@ -14,14 +14,7 @@ pub struct Pick {
 
 /// Dataset folders under the data root (those with a manifest), sorted.
 pub fn datasets_in(root: &DataRoot) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(&root.root) else { return Vec::new() };
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter(|e| e.path().join(crate::dataset::layout::MANIFEST).is_file())
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .collect();
-    names.sort();
-    names
+    root.datasets()
 }
 
 /// The label vocabulary of a dataset: every ground-truth label, sorted, once.

@@ -34,25 +34,68 @@ impl Prompts {
     }
 
     /// The embedded templates, with any of `query.md`, `step.md`, `final_answer.md` found in `dir` replacing them.
+    /// Every problem is reported at once: each unknown file (a misspelled template would
+    /// otherwise be ignored in silence) and each unknown placeholder.
     pub fn load(dir: Option<&Path>) -> Result<Prompts, String> {
         let mut prompts = Prompts::embedded();
         let Some(dir) = dir else { return Ok(prompts) };
         if !dir.is_dir() {
             return Err(format!("--prompts {}: not a directory", dir.display()));
         }
+        let mut problems = Vec::new();
+        let known: Vec<String> = NAMES.iter().map(|n| format!("{n}.md")).collect();
+        let mut entries: Vec<String> = std::fs::read_dir(dir)
+            .map_err(|e| format!("--prompts {}: {e}", dir.display()))?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        entries.sort();
+        for name in entries.iter().filter(|n| !known.contains(n)) {
+            problems.push(format!("{}: not a template (the templates are {})", dir.join(name).display(), known.join(", ")));
+        }
         for (name, slot) in
             [("query", &mut prompts.query), ("step", &mut prompts.step), ("final_answer", &mut prompts.final_answer)]
         {
             let path = dir.join(format!("{name}.md"));
-            match std::fs::read_to_string(&path) {
-                Ok(text) => *slot = Template::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?,
+            match crate::open::read_to_string(&path, crate::open::MAX_SIDE_FILE) {
+                Ok(text) => match Template::parse(&text) {
+                    Ok(t) => *slot = t,
+                    Err(e) => problems.extend(e.lines().map(|l| format!("{}: {l}", path.display()))),
+                },
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(format!("{}: {e}", path.display())),
+                Err(e) => problems.push(format!("{}: {e}", path.display())),
             }
         }
-        Ok(prompts)
+        if problems.is_empty() {
+            Ok(prompts)
+        } else {
+            Err(problems.join("\n"))
+        }
+    }
+
+    /// Write the embedded templates into `dir`, to start a `--prompts` folder from. Never
+    /// over an existing file.
+    pub fn dump(dir: &Path) -> Result<Vec<std::path::PathBuf>, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut written = Vec::new();
+        for (name, text) in NAMES.iter().zip([QUERY, STEP, FINAL_ANSWER]) {
+            let path = dir.join(format!("{name}.md"));
+            let staged = crate::write::stage(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+            staged.commit_new().map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    format!("{} exists already; nothing was replaced", path.display())
+                } else {
+                    format!("{}: {e}", path.display())
+                }
+            })?;
+            written.push(path);
+        }
+        Ok(written)
     }
 }
+
+/// The templates, by file stem.
+pub const NAMES: [&str; 3] = ["query", "step", "final_answer"];
 
 impl Template {
     pub fn parse(text: &str) -> Result<Template, String> {
@@ -60,19 +103,24 @@ impl Template {
             (Some(s), Some(u)) if s < u => (&text[s + 10..u], &text[u + 8..]),
             _ => return Err("a template needs a `## system` section followed by a `## user` section".into()),
         };
+        let mut unknown = Vec::new();
         for part in [system, user] {
             let mut rest = part;
             while let Some(at) = rest.find("{{") {
                 let end = rest[at..].find("}}").ok_or("a `{{` without `}}`")?;
                 let key = &rest[at + 2..at + end];
-                if !PLACEHOLDERS.contains(&key) {
-                    return Err(format!(
-                        "unknown placeholder {{{{{key}}}}}; the placeholders are {}",
-                        PLACEHOLDERS.join(", ")
-                    ));
+                if !PLACEHOLDERS.contains(&key) && !unknown.contains(&key) {
+                    unknown.push(key);
                 }
                 rest = &rest[at + end + 2..];
             }
+        }
+        if !unknown.is_empty() {
+            return Err(unknown
+                .iter()
+                .map(|k| format!("unknown placeholder {{{{{k}}}}}; the placeholders are {}", PLACEHOLDERS.join(", ")))
+                .collect::<Vec<_>>()
+                .join("\n"));
         }
         Ok(Template { system: system.trim().to_string(), user: user.trim().to_string() })
     }
@@ -116,6 +164,20 @@ mod tests {
     fn unknown_placeholders_and_missing_sections_are_errors() {
         assert!(Template::parse("## system\nhi {{ground_truth}}\n## user\nq").unwrap_err().contains("ground_truth"));
         assert!(Template::parse("no sections").is_err());
+    }
+
+    #[test]
+    fn every_unknown_file_and_placeholder_is_reported_and_dump_starts_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("querry.md"), "x").unwrap();
+        std::fs::write(dir.path().join("step.md"), "## system\n{{a}} {{b}}\n## user\n{{a}}").unwrap();
+        let e = Prompts::load(Some(dir.path())).unwrap_err();
+        assert!(e.contains("querry.md: not a template") && e.contains("{{a}}") && e.contains("{{b}}"), "{e}");
+        assert_eq!(e.lines().count(), 3, "{e}");
+        let fresh = dir.path().join("fresh");
+        assert_eq!(Prompts::dump(&fresh).unwrap().len(), 3);
+        assert!(Prompts::load(Some(&fresh)).is_ok());
+        assert!(Prompts::dump(&fresh).unwrap_err().contains("exists already"));
     }
 
     #[test]
