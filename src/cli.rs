@@ -250,6 +250,7 @@ pub struct DatasetArgs {
 pub enum DatasetCommand {
     /// Audit a dataset folder: schemas, labels ↔ sessions, columns, timestamps, rates, gaps, missing values.
     Check {
+        /// The dataset folder (manifest.json, labels.json, sessions/).
         dir: PathBuf,
         /// Output format: human, or JSON for machines.
         #[arg(long, value_enum, default_value = "human")]
@@ -266,6 +267,7 @@ pub enum DatasetCommand {
     },
     /// Channels, rates, session count, duration range and label counts.
     Info {
+        /// The dataset folder (manifest.json, labels.json, sessions/).
         dir: PathBuf,
         /// Output format: human, or JSON for machines.
         #[arg(long, value_enum, default_value = "human")]
@@ -349,6 +351,7 @@ pub enum ToolsCommand {
     },
     /// Run one tool and print its JSON result.
     Run {
+        /// The tool (`threadkit tools list` shows them).
         name: String,
         /// The arguments, as a JSON object.
         #[arg(long, default_value = "{}")]
@@ -427,6 +430,9 @@ pub struct ModeArgs {
     /// The final summary: human, or json (every thread with its id, path and outcome).
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+    /// No progress bar or progress lines in batch mode; only the summary.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 impl ModeArgs {

@@ -411,7 +411,7 @@ impl App {
                 }
                 outcomes
             }
-            Mode::Batch => self.run_batch(jobs, mode.jobs.or(self.settings.file.jobs).unwrap_or(1).max(1)),
+            Mode::Batch => self.run_batch(jobs, mode.jobs.or(self.settings.file.jobs).unwrap_or(1).max(1), mode.quiet),
         };
         summary(out, err, &outcomes, total, self.client.endpoint_down(), mode.format)
     }
@@ -450,12 +450,12 @@ impl App {
         Outcome { id, result, saved, path: path.filter(|_| saved), stats, tokens: policy.tokens_used() }
     }
 
-    fn run_batch(&self, jobs: Vec<Job>, workers: usize) -> Vec<Outcome> {
+    fn run_batch(&self, jobs: Vec<Job>, workers: usize, quiet: bool) -> Vec<Outcome> {
         let total = jobs.len() as u64;
         let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
         let outcomes = Mutex::new(Vec::new());
         let counters = Counters::default();
-        let bar = crate::progress::Progress::new("threads", Some(total), false);
+        let bar = crate::progress::Progress::new("threads", Some(total), quiet);
         std::thread::scope(|scope| {
             for _ in 0..workers.min(total.max(1) as usize) {
                 scope.spawn(|| loop {
@@ -467,6 +467,7 @@ impl App {
                     let mut observer = BatchObserver { counters: &counters, bar: &bar };
                     let o = self.run_one(job, &mut observer);
                     counters.tokens.fetch_add(o.tokens, Ordering::Relaxed);
+                    counters.failed.fetch_add(u64::from(o.result.is_err()), Ordering::Relaxed);
                     bar.inc(1);
                     bar.set_message(counters.message());
                     outcomes.lock().expect("no panics while held").push(o);
@@ -505,7 +506,7 @@ impl App {
             let Some(choice) = ask(out, "[n]ew thread, [c]ontinue a thread, [e]xport, [q]uit: ")? else {
                 return Ok(ExitStatus::Success);
             };
-            let interactive = ModeArgs { interactive: true, batch: false, jobs: None, format: Format::Human };
+            let interactive = ModeArgs { interactive: true, batch: false, jobs: None, format: Format::Human, quiet: false };
             match choice.as_str() {
                 "n" | "new" => {
                     self.new_threads(&[], 1, random_seed(), false, &interactive, out, err)?;
@@ -632,6 +633,7 @@ impl Observer for Terminal<'_> {
 
 #[derive(Default)]
 struct Counters {
+    failed: AtomicU64,
     steps: AtomicU64,
     tool_errors: AtomicU64,
     tokens: AtomicU64,
@@ -640,7 +642,8 @@ struct Counters {
 impl Counters {
     fn message(&self) -> String {
         format!(
-            "steps {} · tool errors {} · tokens {}",
+            "failed {} · steps {} · tool errors {} · tokens {}",
+            self.failed.load(Ordering::Relaxed),
             self.steps.load(Ordering::Relaxed),
             self.tool_errors.load(Ordering::Relaxed),
             self.tokens.load(Ordering::Relaxed)
