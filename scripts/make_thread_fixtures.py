@@ -179,6 +179,11 @@ def main():
     for t in legacy_cases():
         tid = t.get("thread_id") or t["conversation_id"]
         write(os.path.join(OUT, "legacy", tid + ".json"), t)
+    # Exactly as the original generator saved them: json.dump(thread, f, indent=2), Python's defaults.
+    os.makedirs(os.path.join(OUT, "legacy_python"), exist_ok=True)
+    for t in python_legacy_cases():
+        with open(os.path.join(OUT, "legacy_python", t["thread_id"] + ".json"), "w") as f:
+            json.dump(t, f, indent=2)
 
     base = standing_thread
     rule_case("TK002-invalid-utf8", raw=json.dumps(base()).replace("standing", "caf\u00e9", 1).encode("latin-1"), name="latin1")
@@ -196,6 +201,9 @@ def main():
     text = json.dumps(base(), indent=2, ensure_ascii=False)
     text = text.replace('"status": "finished",', '"status": "finished",\n    "status": "finished",', 1)
     rule_case("TK013-duplicate-key", raw=text.encode() + b"\n", name=base()["id"])
+    # Python's json.dump writes a float that is not finite as a bare NaN (allow_nan=True).
+    t = base(); t["metadata"]["score_std"] = float("nan")
+    rule_case("TK014-non-finite-number", raw=json.dumps(t, indent=2).encode() + b"\n", name=t["id"])
     t = base(); t["messages"][1]["role"] = "robot"; del t["metadata"]["status"]; rule_case("TK100-schema-violation", t)
     t = base(); del t["messages"][4]; rule_case("TK201-tool-call-unanswered", recount(t))
     t = base(); t["messages"].insert(3, {"role": "tool", "tool_call_id": "call_invented", "name": "show_channel_stats", "content": "{}"})
@@ -229,13 +237,98 @@ def main():
     t = base(); t["metadata"]["created_at"] = "2025-11-08T10:00:00.123456"; t["metadata"]["last_modified"] = "2025-11-08T10:04:12.000001"
     rule_case("TK408-timestamp-without-offset", t)
     t = base(); t["metadata"]["created_at"] = "2025-11-09T10:00:00+00:00"; rule_case("TK409-timestamps-out-of-order", t)
-    t = v3_thread(); t["conversation"][1]["turn"] = 3; rule_case("TK501-turn-numbering", t)
+    # Gaps are legitimate (the generator's skip step); a number that does not increase is not.
+    t = v3_thread(); t["conversation"][1]["turn"] = 1; rule_case("TK501-turn-numbering", t)
     t = v3_thread(); t["conversation"][1]["tool_call"] = {"tool_name": "show_channel_stats", "parameters": {}}; rule_case("TK502-action-fields-mismatch", t)
+    t = v3_thread()
+    t["conversation"].append({"turn": 3, "reasoning": "Done.", "action": "final_answer", "final_answer": "sitting",
+                              "confidence": "high", "explanation": t["explanation"]})
+    t["metadata"]["num_turns"] = 3
+    rule_case("TK503-final-answer-turn-mismatch", t)
     t = base(); t["metadata"]["dataset"] = "pamap3"; rule_case("TK601-dataset-not-found", t)
     t = base(); t["metadata"]["session"] = "train_99_9999"; rule_case("TK602-session-not-found", t)
     t = base(); t["metadata"]["ground_truth"] = "sitting"; t["metadata"]["is_correct"] = False; rule_case("TK603-ground-truth-mismatch", t)
     t = base(); m = copy.deepcopy(UCI); m["channels"][0]["sampling_rate_hz"] = 100.0
     t["messages"][0]["content"] = first_message(m, t["metadata"]["user_query"]); rule_case("TK604-manifest-mismatch", t)
+
+
+BM_CHANNEL_STATS = {"dataset": "basic_motions", "channels": [
+    {"name": n, "description": f"dimension {n} of the archive's series", "sampling_rate_hz": 10.0}
+    for n in ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]], "samples_per_session": {"min": 100, "max": 100}}
+BM_SESSION_STATS = {"dataset": "basic_motions", "total_sessions": 80,
+                    "label_distribution": {"Badminton": 20, "Running": 20, "Standing": 20, "Walking": 20},
+                    "duration_sec": {"min": 9.9, "max": 9.9, "mean": 9.9, "median": 9.9}, "sessions_without_data": 0}
+
+
+def python_legacy_cases():
+    """Legacy threads shaped exactly as the original Python generator wrote them: json.dump(indent=2) (ASCII
+    escapes, NaN/Infinity for floats that are not finite), final-answer turns, turn gaps from its "skip" step,
+    null explanations, last_modified in metadata, and its placeholder tools (random numbers)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "fixtures", "datasets", "basic_motions", "manifest.json")) as f:
+        manifest = json.load(f)
+    def base(tid, session, truth, query):
+        return {"thread_id": tid, "schema_version": "3.0", "status": "finished", "dataset_name": "basic_motions",
+                "session_id": session, "ground_truth_label": truth, "created_at": "2025-08-02T10:15:00.123456",
+                "last_modified": "2025-08-02T10:17:41.654321",
+                "initial_context": {"user_query": query, "manifest": manifest},
+                "generation_metadata": {"model": "gemini-2.0-flash", "query_temperature": 0.9, "step_temperature": 0.7},
+                "conversation": [], "metadata": {"num_turns": 0, "num_tool_calls": 0,
+                                                 "last_modified": "2025-08-02T10:17:41.654321"}}
+    def tool(n, reasoning, name, params, result):
+        return {"turn": n, "action": "use_tool", "reasoning": reasoning,
+                "tool_call": {"tool_name": name, "parameters": params}, "tool_result": result}
+    def final(n, answer, confidence, explanation):
+        return {"turn": n, "reasoning": "I have enough evidence.", "action": "final_answer", "final_answer": answer,
+                "confidence": confidence, "explanation": explanation}
+    def count(t):
+        t["metadata"]["num_turns"] = len(t["conversation"])
+        t["metadata"]["num_tool_calls"] = sum(1 for x in t["conversation"] if x["action"] == "use_tool")
+        return t
+    cases = []
+    # NaN and Infinity in a placeholder result, a gap (turn 3 skipped), a final-answer turn, an explanation with
+    # surrounding white space, and a question that Python escapes (\u2019, \u00e9).
+    t = base("basic_motions_train_0003_v3_0101", "train_0003", "Standing", "What\u2019s the wearer doing \u2014 caf\u00e9 break?")
+    t["conversation"] = [
+        tool(1, "First the channels.", "show_channel_stats", {"dataset_name": "basic_motions"}, BM_CHANNEL_STATS),
+        tool(2, "Now the motion classifier.", "human_activity_motion_classifier", {"window": 10},
+             {"prediction": "Standing", "probabilities": {"Standing": 0.71, "Walking": float("nan")},
+              "energy": float("inf"), "drift": float("-inf")}),
+        final(4, "Standing", "high", "  Almost no motion and steady gravity.  "),
+    ]
+    t.update(final_answer="Standing", confidence="high", explanation="  Almost no motion and steady gravity.  ",
+             is_correct=True)
+    cases.append(count(t))
+    # A null explanation (the original wrote the text "None"), gaps 1, 3, a final-answer turn.
+    t = base("basic_motions_train_0010_v3_0102", "train_0010", "Running", "Is the person moving?")
+    t["conversation"] = [
+        tool(1, "Dataset overview.", "show_session_stats", {"dataset_name": "basic_motions"}, BM_SESSION_STATS),
+        tool(3, "Tokenize the motion.", "human_activity_motion_tokenizer", {"alphabet": 4},
+             {"tokens": ["a", "b", "b", "c"], "entropy": float("nan")}),
+        final(4, " running ", "medium", None),
+    ]
+    t.update(final_answer=" running ", confidence="medium", explanation=None, is_correct=True)
+    cases.append(count(t))
+    # An active thread: last_modified only in metadata (no top-level key), one gap.
+    t = base("basic_motions_test_0005_v3_0103", "test_0005", "Standing", "What activity is this?")
+    del t["last_modified"]
+    t["status"] = "active"
+    t["conversation"] = [
+        tool(2, "Channels first.", "show_channel_stats", {"dataset_name": "basic_motions"}, BM_CHANNEL_STATS),
+        {"turn": 3, "action": "respond", "reasoning": "Gravity is steady.", "response": "The watch barely moves."},
+    ]
+    t.update(final_answer=None, confidence=None, explanation=None, is_correct=None)
+    cases.append(count(t))
+    # The capture placeholders, compact floats, no gaps; finished without a final-answer turn.
+    t = base("basic_motions_train_0020_v3_0104", "train_0020", "Walking", "How intense is this activity?")
+    t["conversation"] = [
+        tool(1, "Capture tokens.", "human_activity_motion_capture_tokenizer", {}, {"tokens": 128, "rate": 1e-07}),
+        tool(2, "Capture classifier.", "human_activity_motion_capture_classifier", {},
+             {"label": "Walking", "score": -0.0, "spread": float("-inf")}),
+    ]
+    t.update(final_answer="Walking", confidence="low", explanation="Steady periodic motion.", is_correct=True)
+    cases.append(count(t))
+    return cases
 
 
 def legacy_cases():

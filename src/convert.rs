@@ -39,6 +39,9 @@ pub struct Provenance {
     pub migrated_at: String,
     /// Used as `created_at` when the legacy thread has none (2.0 files): the file's modification time.
     pub fallback_created_at: Option<String>,
+    /// Python's non-finite numbers the file had (read as `null`): kept under
+    /// `legacy_extras.non_finite` so that `--reverse` writes them back.
+    pub non_finite: Vec<crate::source::NonFinite>,
 }
 
 /// The new id: `_v3_`/`_v2_` become `_v4_`, as the v4 naming does.
@@ -94,7 +97,8 @@ pub fn in_memory(
     version: Version,
     data_root: Option<&crate::data_root::DataRoot>,
 ) -> Result<Value, ConvertError> {
-    let provenance = Provenance { migrated_at: "1970-01-01T00:00:00+00:00".into(), fallback_created_at: None };
+    let provenance =
+        Provenance { migrated_at: "1970-01-01T00:00:00+00:00".into(), fallback_created_at: None, non_finite: Vec::new() };
     let manifest_for =
         |name: &str| -> Option<Value> { data_root?.dataset(name).as_ref().as_ref().ok().map(|d| d.manifest.clone()) };
     to_openai(doc, version, &provenance, &manifest_for)
@@ -135,10 +139,17 @@ pub fn to_openai(
     let mut messages = vec![json!({"role": "user", "content": FirstMessage::build(&manifest, query)})];
     let mut turn_extras = Map::new();
     let mut respond_reasoning = Map::new();
+    let mut final_turn = None;
     let turns = obj.get("conversation").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
     for (n, turn) in turns.iter().enumerate() {
         let t = turn.as_object().ok_or_else(|| ConvertError::Malformed(format!("turn {} is not an object", n + 1)))?;
         let number = n + 1;
+        if str_of(t, "action") == Some("final_answer") && n + 1 == turns.len() {
+            // As the original conversion does: the last message is built from the
+            // thread's top-level answer; the turn itself is kept whole for `--reverse`.
+            final_turn = Some(turn.clone());
+            continue;
+        }
         let action = str_of(t, "action").unwrap_or(if t.contains_key("tool_call") { "use_tool" } else { "respond" });
         let reasoning = t.get("reasoning").cloned().unwrap_or(Value::Null);
         let extras: Map<String, Value> =
@@ -217,9 +228,11 @@ pub fn to_openai(
             other => return Err(ConvertError::Malformed(format!("turn {number} has unknown action {other:?}"))),
         }
     }
-    let explanation = obj.get("explanation").and_then(Value::as_str);
+    let explanation = obj.get("explanation").and_then(Value::as_str).map(str::trim);
     if status == "finished" {
-        if let Some(answer) = final_answer.and_then(Value::as_str) {
+        if let Some(answer) = final_answer.and_then(Value::as_str).map(str::trim) {
+            // `"{explanation}\n\nFinal Answer: {answer}"`, both stripped, as the original
+            // conversion writes it; a missing explanation is left out (it wrote `None`).
             let text = match explanation {
                 Some(e) if !e.is_empty() => format!("{e}\n\n{FINAL_ANSWER_MARKER} {answer}"),
                 _ => format!("{FINAL_ANSWER_MARKER} {answer}"),
@@ -246,7 +259,10 @@ pub fn to_openai(
     meta.insert("user_query".into(), json!(query));
     meta.insert("schema_version".into(), json!("openai_v1"));
     meta.insert("created_at".into(), created_at);
-    if let Some(m) = obj.get("last_modified") {
+    // Old threads keep `last_modified` at the top level, in `metadata`, or both; v4 readers
+    // (the original generator's "continue" list) read `metadata.last_modified`.
+    let legacy_modified = obj.get("metadata").and_then(|m| m.get("last_modified"));
+    if let Some(m) = obj.get("last_modified").or(legacy_modified) {
         meta.insert("last_modified".into(), m.clone());
     }
     if let Some(a) = final_answer {
@@ -304,6 +320,17 @@ pub fn to_openai(
     if !turn_extras.is_empty() {
         extras.insert("turn_extras".into(), Value::Object(turn_extras));
     }
+    if let Some(t) = final_turn {
+        extras.insert("final_answer_turn".into(), t);
+    }
+    if obj.get("last_modified").is_none() && legacy_modified.is_some() {
+        extras.insert("last_modified_absent".into(), json!(true));
+    }
+    if !provenance.non_finite.is_empty() {
+        let kept: Vec<Value> =
+            provenance.non_finite.iter().map(|n| json!({"pointer": n.pointer, "token": n.token})).collect();
+        extras.insert("non_finite".into(), Value::Array(kept));
+    }
     if !respond_reasoning.is_empty() {
         extras.insert("turn_reasoning".into(), Value::Object(respond_reasoning));
     }
@@ -331,6 +358,21 @@ fn reasoning_text(reasoning: &Value) -> Value {
         Value::Null => Value::String(String::new()),
         other => Value::String(pyjson::dumps(other)),
     }
+}
+
+/// Stands where a non-finite number goes back into a reversed thread, until `render_v3`
+/// writes the token itself (a JSON value cannot hold one).
+const NON_FINITE_MARK: &str = "\u{0}threadkit-non-finite:";
+
+/// Serialize a reversed (`3.0`) thread in the layout of `original`, writing back the
+/// `NaN`/`Infinity`/`-Infinity` tokens the legacy file had, where it had them.
+pub fn render_v3(doc: &Value, original: &str) -> String {
+    let mut text = crate::fix::render(doc, original);
+    for token in ["-Infinity", "Infinity", "NaN"] {
+        let mark = pyjson::dumps(&Value::String(format!("{NON_FINITE_MARK}{token}")));
+        text = text.replace(&mark, token);
+    }
+    text
 }
 
 /// `openai_v1` → `3.0`, as the old `messages_to_conversation_history` did, restoring what
@@ -430,6 +472,9 @@ pub fn to_v3(doc: &Value) -> Result<Value, ConvertError> {
         conversation.push(Value::Object(turn));
     }
 
+    if let Some(t) = extra("final_answer_turn") {
+        conversation.push(t.clone());
+    }
     let explanation = if last_final {
         let text = messages.last().and_then(|m| m.get("content")).and_then(Value::as_str).unwrap_or("");
         let body = match text.rfind(FINAL_ANSWER_MARKER) {
@@ -452,6 +497,9 @@ pub fn to_v3(doc: &Value) -> Result<Value, ConvertError> {
         ("created_at", "created_at"),
         ("last_modified", "last_modified"),
     ] {
+        if to == "last_modified" && extra("last_modified_absent") == Some(&json!(true)) {
+            continue;
+        }
         if let Some(v) = meta.get(from) {
             out.insert(to.into(), v.clone());
         }
@@ -483,6 +531,9 @@ pub fn to_v3(doc: &Value) -> Result<Value, ConvertError> {
                 "manifest_from_data_root",
                 "explanation_unplaced",
                 "confidence_assumed",
+                "final_answer_turn",
+                "last_modified_absent",
+                "non_finite",
             ]
             .contains(&k.as_str())
             {
@@ -511,6 +562,16 @@ pub fn to_v3(doc: &Value) -> Result<Value, ConvertError> {
         "legacy_extras",
         "migrated_from",
     ];
+    // Python's non-finite numbers, back where they were (written by `render_v3`).
+    let mut out = Value::Object(out);
+    for n in extra("non_finite").and_then(Value::as_array).into_iter().flatten() {
+        if let (Some(p), Some(t)) = (n.get("pointer").and_then(Value::as_str), n.get("token").and_then(Value::as_str)) {
+            if let Some(slot) = out.pointer_mut(p) {
+                *slot = Value::String(format!("{NON_FINITE_MARK}{t}"));
+            }
+        }
+    }
+    let Value::Object(mut out) = out else { unreachable!("built as an object") };
     let unplaced: Map<String, Value> =
         meta.iter().filter(|(k, _)| !known_meta.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
     if !unplaced.is_empty() {
@@ -529,7 +590,7 @@ mod tests {
     use super::*;
 
     fn prov() -> Provenance {
-        Provenance { migrated_at: "2026-01-01T00:00:00+00:00".into(), fallback_created_at: None }
+        Provenance { migrated_at: "2026-01-01T00:00:00+00:00".into(), fallback_created_at: None, non_finite: Vec::new() }
     }
 
     #[test]

@@ -142,14 +142,132 @@ fn decode(bytes: Vec<u8>) -> Result<String, Failure> {
     }
 }
 
-/// Parse one record. Syntax errors carry their own location.
+/// Parse one record. Syntax errors carry their own location. Python's non-finite
+/// numbers (`NaN`, `Infinity`, `-Infinity`) are read as `null` (`parse_full` says where).
 pub fn parse(text: &str) -> Result<Value, Failure> {
-    parse_noting_duplicates(text).map(|(v, _)| v)
+    parse_full(text).map(|p| p.value)
 }
 
-/// `parse`, also telling whether some object named a key twice (the last value is
-/// kept, as Python's `json` does; `span::duplicate_keys` finds where).
-pub fn parse_noting_duplicates(text: &str) -> Result<(Value, bool), Failure> {
+/// A number Python's `json` writes but JSON has not: where it was and what it said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonFinite {
+    /// JSON Pointer of the value (read as `null`).
+    pub pointer: String,
+    /// `NaN`, `Infinity` or `-Infinity`.
+    pub token: &'static str,
+    pub offset: usize,
+}
+
+#[derive(Debug)]
+pub struct Parsed {
+    pub value: Value,
+    /// Some object named a key twice (the last value is kept, as Python's `json` does;
+    /// `span::duplicate_keys` finds where).
+    pub duplicates: bool,
+    pub non_finite: Vec<NonFinite>,
+}
+
+/// `parse`, with what the record had that strict JSON has not.
+pub fn parse_full(text: &str) -> Result<Parsed, Failure> {
+    match parse_strict(text) {
+        Ok((value, duplicates)) => Ok(Parsed { value, duplicates, non_finite: Vec::new() }),
+        Err(strict_error) => {
+            // Only a text that fails as JSON is scanned for Python's tokens: files without
+            // them pay nothing.
+            let Some((same_length, found)) = python_tokens(text) else { return Err(strict_error) };
+            let (mut value, duplicates) = parse_strict(&same_length).map_err(|_| strict_error)?;
+            let non_finite: Vec<NonFinite> = found
+                .into_iter()
+                .map(|(offset, token)| NonFinite { pointer: span::pointer_at(&same_length, offset), token, offset })
+                .collect();
+            for n in &non_finite {
+                if let Some(slot) = value.pointer_mut(&n.pointer) {
+                    *slot = Value::Null;
+                }
+            }
+            Ok(Parsed { value, duplicates, non_finite })
+        }
+    }
+}
+
+/// The text with every `NaN`, `Infinity` and `-Infinity` outside strings replaced by a
+/// JSON value of the same length (so every offset stays where it was), and where they
+/// were. `None` when there is none.
+fn python_tokens(text: &str) -> Option<(String, Vec<(usize, &'static str)>)> {
+    const TOKENS: [(&str, &str); 3] = [("-Infinity", "null     "), ("Infinity", "null    "), ("NaN", "0e0")];
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut found = Vec::new();
+    let mut i = 0;
+    let mut in_string = false;
+    while i < b.len() {
+        let c = b[i];
+        if in_string {
+            out.push(c);
+            if c == b'\\' && i + 1 < b.len() {
+                out.push(b[i + 1]);
+                i += 2;
+                continue;
+            }
+            in_string = c != b'"';
+            i += 1;
+            continue;
+        }
+        if c == b'"' {
+            in_string = true;
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        if let Some((token, same)) = TOKENS.iter().find(|(t, _)| b[i..].starts_with(t.as_bytes())) {
+            found.push((i, *token));
+            out.extend_from_slice(same.as_bytes());
+            i += token.len();
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    if found.is_empty() {
+        return None;
+    }
+    String::from_utf8(out).ok().map(|s| (s, found))
+}
+
+/// Findings for Python's non-finite numbers: a warning in legacy threads (Python wrote
+/// them; `migrate` writes `null` and keeps the token to restore), an error with a fix in
+/// `openai_v1` threads, whose readers reject them.
+pub fn non_finite_findings(found: &[NonFinite], text: &str, legacy: bool) -> Vec<Diagnostic> {
+    found
+        .iter()
+        .map(|n| {
+            let (line, column) = span::line_column(text, n.offset);
+            let mut d = Diagnostic::new(
+                &rules::NON_FINITE,
+                n.pointer.clone(),
+                format!("`{}` is Python's {} float, not JSON; it is read as null", n.token, describe(n.token)),
+            )
+            .with_label("not JSON")
+            .at(Location { offset: n.offset, len: n.token.len(), line, column });
+            if legacy {
+                d.severity = crate::diagnostic::Severity::Warning;
+            } else {
+                d = d.with_fix(vec![crate::diagnostic::Edit::Set { pointer: n.pointer.clone(), value: Value::Null }]);
+            }
+            d
+        })
+        .collect()
+}
+
+fn describe(token: &str) -> &'static str {
+    match token {
+        "NaN" => "not-a-number",
+        "Infinity" => "infinite",
+        _ => "negative infinite",
+    }
+}
+
+fn parse_strict(text: &str) -> Result<(Value, bool), Failure> {
     if text.trim().is_empty() {
         return Err(Box::new(Diagnostic::new(&rules::EMPTY_FILE, "", "the file is empty").at(Location {
             offset: 0,
@@ -355,7 +473,8 @@ mod tests {
     #[test]
     fn duplicate_keys_are_noted_with_both_places() {
         let text = "{\n  \"a\": 1,\n  \"m\": [{\"k\": 1, \"k\": 2}],\n  \"a\": 3\n}";
-        let (v, dup) = parse_noting_duplicates(text).unwrap();
+        let p = parse_full(text).unwrap();
+        let (v, dup) = (p.value, p.duplicates);
         assert!(dup);
         assert_eq!(v["a"], 3, "the last value counts, as in Python");
         let found = duplicate_key_findings(text);
@@ -364,7 +483,20 @@ mod tests {
         assert_eq!(found[1].pointer, "");
         assert!(found[1].message.contains("first at line 2, column 3"), "{}", found[1].message);
         assert_eq!(found[1].location.unwrap().line, 4);
-        assert!(!parse_noting_duplicates("{\"a\": {\"a\": 1}}").unwrap().1);
+        assert!(!parse_full("{\"a\": {\"a\": 1}}").unwrap().duplicates);
+    }
+
+    #[test]
+    fn python_non_finite_numbers_are_read_as_null_and_located() {
+        let text = "{\"std\": NaN, \"s\": \"NaN in a string\", \"r\": [Infinity, -Infinity, 1.5]}";
+        let p = parse_full(text).unwrap();
+        assert_eq!(p.value["std"], Value::Null);
+        assert_eq!(p.value["s"], "NaN in a string");
+        assert_eq!(p.value["r"], serde_json::json!([null, null, 1.5]));
+        let where_: Vec<(&str, &str)> = p.non_finite.iter().map(|n| (n.pointer.as_str(), n.token)).collect();
+        assert_eq!(where_, [("/std", "NaN"), ("/r/0", "Infinity"), ("/r/1", "-Infinity")]);
+        assert_eq!(&text[p.non_finite[2].offset..p.non_finite[2].offset + 9], "-Infinity");
+        assert!(parse_full("{\"a\": Nope}").is_err());
     }
 
     #[test]

@@ -97,6 +97,59 @@ fn element(b: &[u8], pos: usize, index: usize) -> Option<(usize, Option<(usize, 
     Some((i, None))
 }
 
+/// The JSON Pointer of the innermost value that covers byte `offset` of a well-formed
+/// document (the inverse of `locate`).
+pub fn pointer_at(src: &str, offset: usize) -> String {
+    let b = src.as_bytes();
+    let mut pointer = String::new();
+    let mut pos = skip_ws(b, 0);
+    'descend: loop {
+        match b.get(pos) {
+            Some(b'{') => {
+                let mut i = skip_ws(b, pos + 1);
+                while b.get(i) == Some(&b'"') {
+                    let key_end = skip_string(b, i);
+                    let value = skip_ws(b, skip_ws(b, key_end) + 1);
+                    let end = skip_value(b, value);
+                    if (value..end.max(value + 1)).contains(&offset) {
+                        let key: String = serde_json::from_str(&src[i..key_end]).unwrap_or_default();
+                        pointer.push('/');
+                        pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                        pos = value;
+                        continue 'descend;
+                    }
+                    let after = skip_ws(b, end);
+                    if b.get(after) != Some(&b',') {
+                        break;
+                    }
+                    i = skip_ws(b, after + 1);
+                }
+                return pointer;
+            }
+            Some(b'[') => {
+                let mut i = skip_ws(b, pos + 1);
+                let mut index = 0;
+                while i < b.len() && b[i] != b']' {
+                    let end = skip_value(b, i);
+                    if (i..end.max(i + 1)).contains(&offset) {
+                        pointer.push_str(&format!("/{index}"));
+                        pos = i;
+                        continue 'descend;
+                    }
+                    let after = skip_ws(b, end);
+                    if b.get(after) != Some(&b',') {
+                        break;
+                    }
+                    i = skip_ws(b, after + 1);
+                    index += 1;
+                }
+                return pointer;
+            }
+            _ => return pointer,
+        }
+    }
+}
+
 /// A key that an object names twice: the object's pointer, the key, and the byte
 /// ranges of both occurrences (quotes included).
 #[derive(Debug, Clone, PartialEq, Eq)]

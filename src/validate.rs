@@ -133,8 +133,8 @@ pub fn file_stem(path: &Path) -> Option<String> {
 
 /// Check one record's text completely: parse, version, schema, rules, spans.
 pub fn validate_record(rec: RecordText, file_stem: Option<&str>, settings: &Settings<'_>) -> RecordReport {
-    let (doc, duplicates) = match source::parse_noting_duplicates(&rec.text) {
-        Ok(parsed) => parsed,
+    let (doc, duplicates, non_finite) = match source::parse_full(&rec.text) {
+        Ok(p) => (p.value, p.duplicates, p.non_finite),
         Err(failure) => return RecordReport::failed(rec.record, *failure, Some(rec.text.into())),
     };
     if let Some(kind) = training_example_kind(&doc) {
@@ -152,6 +152,10 @@ pub fn validate_record(rec: RecordText, file_stem: Option<&str>, settings: &Sett
     let mut checked = check::check(&doc, file_stem, Options { data_root: settings.data_root });
     if duplicates {
         checked.diagnostics.splice(0..0, source::duplicate_key_findings(&rec.text));
+    }
+    if !non_finite.is_empty() {
+        let legacy = checked.version.is_some_and(|v| v.is_legacy());
+        checked.diagnostics.splice(0..0, source::non_finite_findings(&non_finite, &rec.text, legacy));
     }
     let summary = settings.summarize.then(|| Summary::of(&doc, checked.version));
     let mut report = RecordReport {

@@ -336,7 +336,8 @@ fn deep_strings(v: &Value, out: &mut Vec<String>) {
 #[test]
 fn generated_legacy_threads_lose_nothing_and_round_trip() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let provenance = Provenance { migrated_at: "2026-01-01T00:00:00+00:00".into(), fallback_created_at: None };
+    let provenance =
+        Provenance { migrated_at: "2026-01-01T00:00:00+00:00".into(), fallback_created_at: None, non_finite: Vec::new() };
     let manifest =
         json!({"dataset_name": "DS", "description": "fallback", "channels": [{"name": "a", "sampling_rate_hz": 50.0}]});
     for n in 0..500 {

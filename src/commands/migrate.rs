@@ -221,8 +221,8 @@ impl Plan<'_> {
             Ok(t) => t,
             Err(d) => return item.fail(d.message),
         };
-        let doc = match source::parse(&text) {
-            Ok(d) => d,
+        let (doc, non_finite) = match source::parse_full(&text) {
+            Ok(p) => (p.value, p.non_finite),
             Err(d) => return item.fail(format!("{} ({})", d.message, d.rule.code)),
         };
         let Some(version) = detect(&doc).version else {
@@ -243,8 +243,11 @@ impl Plan<'_> {
         let converted = if self.args.reverse {
             convert::to_v3(&doc)
         } else {
-            let provenance =
-                Provenance { migrated_at: self.provenance_time.clone(), fallback_created_at: modified_time(path) };
+            let provenance = Provenance {
+                migrated_at: self.provenance_time.clone(),
+                fallback_created_at: modified_time(path),
+                non_finite,
+            };
             let manifest_for = |dataset: &str| -> Option<Value> {
                 let root = self.data_root.as_ref()?;
                 root.dataset(dataset).as_ref().as_ref().ok().map(|d| d.manifest.clone())
@@ -271,7 +274,7 @@ impl Plan<'_> {
             .clone()
             .unwrap_or_else(|| path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf));
         let target = dir.join(format!("{new_id}.json"));
-        let text = fix::render(&new_doc, &text);
+        let text = if self.args.reverse { convert::render_v3(&new_doc, &text) } else { fix::render(&new_doc, &text) };
         Item { action: Action::Converted, target: Some(target), backup, text: Some(text), ..item }
     }
 }

@@ -109,7 +109,8 @@ impl Renderer {
         );
         for (code, n) in &totals.by_rule {
             let rule = rules::find(code).expect("reported codes come from the registry");
-            let _ = writeln!(out, "  {code} {:<32} {n:>6} {}{}", rule.name, rule.severity.as_str(), plural(*n));
+            let severity = totals.rule_severity.get(code).copied().unwrap_or(rule.severity);
+            let _ = writeln!(out, "  {code} {:<32} {n:>6} {}{}", rule.name, severity.as_str(), plural(*n));
         }
         if fixed > 0 {
             let _ = writeln!(out, "Fixed {fixed} findings.");

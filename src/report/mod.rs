@@ -35,6 +35,10 @@ pub struct Totals {
     pub warnings: usize,
     /// Findings per rule code.
     pub by_rule: BTreeMap<&'static str, usize>,
+    /// The severity a rule's findings had here (a rule can report at another severity than
+    /// its own, as TK014 does in legacy threads): the highest seen.
+    #[serde(skip)]
+    pub rule_severity: BTreeMap<&'static str, Severity>,
     #[serde(skip)]
     pub fixable: usize,
     #[serde(skip)]
@@ -66,6 +70,8 @@ impl Totals {
                 }
                 self.fixable += usize::from(d.fix.is_some());
                 *self.by_rule.entry(d.code()).or_default() += 1;
+                let s = self.rule_severity.entry(d.code()).or_insert(d.severity);
+                *s = (*s).max(d.severity);
             }
         }
     }

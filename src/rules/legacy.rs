@@ -11,12 +11,28 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         return;
     }
     let turns = ctx.thread.turns();
-    let renumber: Vec<Edit> = turns
+    // Turn numbers increase; gaps are the original generator's own (its "skip" step
+    // advanced the counter without recording a turn), so only a number that does not
+    // increase is wrong.
+    let numbers: Vec<Option<u64>> = turns.iter().map(|t| t.get("turn").and_then(Value::as_u64)).collect();
+    let increasing = numbers
         .iter()
-        .enumerate()
-        .filter(|(n, t)| t.get("turn").and_then(Value::as_u64) != Some(*n as u64 + 1) && t.is_object())
-        .map(|(n, _)| Edit::Set { pointer: format!("/conversation/{n}/turn"), value: Value::from(n + 1) })
-        .collect();
+        .scan(0u64, |last, n| {
+            let ok = n.is_some_and(|n| n > *last);
+            *last = n.unwrap_or(u64::MAX);
+            Some(ok)
+        })
+        .all(|ok| ok);
+    let renumber: Vec<Edit> = if increasing {
+        Vec::new()
+    } else {
+        turns
+            .iter()
+            .enumerate()
+            .filter(|(n, t)| t.get("turn").and_then(Value::as_u64) != Some(*n as u64 + 1) && t.is_object())
+            .map(|(n, _)| Edit::Set { pointer: format!("/conversation/{n}/turn"), value: Value::from(n + 1) })
+            .collect()
+    };
     if let Some(Edit::Set { pointer, .. }) = renumber.first() {
         let n: usize = pointer.split('/').nth(2).and_then(|s| s.parse().ok()).unwrap_or(0);
         let have = turns[n].get("turn").map_or("nothing".to_string(), Value::to_string);
@@ -25,7 +41,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 &TURN_NUMBERS,
                 pointer.clone(),
                 format!(
-                    "entry {n} of `conversation` has turn {have}, expected {}{}",
+                    "entry {n} of `conversation` has turn {have}; turn numbers must increase (expected {}){}",
                     n + 1,
                     if renumber.len() > 1 {
                         format!(" ({} turns are misnumbered)", renumber.len())
@@ -49,8 +65,37 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             "use_tool" if has("response") => Some("also has a `response`"),
             "respond" if !has("response") => Some("has no `response`"),
             "respond" if has("tool_call") => Some("also has a `tool_call`"),
+            "final_answer" if !has("final_answer") => Some("has no `final_answer`"),
+            "final_answer" if n + 1 != turns.len() => Some("is not the last turn"),
             _ => None,
         };
+        if action == "final_answer" {
+            // The original conversion builds the last message from the top-level fields
+            // and ignores this turn: where they disagree, what was trained is not what the
+            // turn says.
+            let top = ctx.doc.as_object();
+            for key in ["final_answer", "confidence", "explanation"] {
+                let (here, there) = (t.get(key), top.and_then(|o| o.get(key)));
+                let same = match (here.and_then(Value::as_str), there.and_then(Value::as_str)) {
+                    (Some(a), Some(b)) => a.trim() == b.trim(),
+                    _ => here.is_none_or(Value::is_null) || here == there,
+                };
+                if !same {
+                    out.push(
+                        Diagnostic::new(
+                            &FINAL_TURN_MISMATCH,
+                            format!("/conversation/{n}/{key}"),
+                            format!(
+                                "the final-answer turn says {key} {} but the thread says {}",
+                                here.map_or("nothing".into(), Value::to_string),
+                                there.map_or("nothing".into(), Value::to_string)
+                            ),
+                        )
+                        .with_label("disagrees with the top level"),
+                    );
+                }
+            }
+        }
         if let Some(problem) = problem {
             out.push(
                 Diagnostic::new(

@@ -99,6 +99,10 @@ rule!(DUPLICATE_KEY, "TK013", "duplicate-key", Error, "an object has the same ke
 Why: two programs reading the same thread would see different data; usually a hand edit or a bad merge.\n\
 Fix: delete the occurrence that is wrong (both places are shown).");
 
+rule!(NON_FINITE, "TK014", "non-finite-number", Error, "`NaN`, `Infinity` or `-Infinity`: Python's floats, not JSON", fix: Some("replace the value with null"),
+"What: the file has a bare `NaN`, `Infinity` or `-Infinity`, as Python's `json.dump` writes a float that is not finite (its default `allow_nan=True`), e.g. the standard deviation of an empty selection.\n\
+Why: JSON (RFC 8259) has no such numbers; trainers' JSON readers, `jq` and browsers reject the whole file. In legacy `3.0` threads they are a warning: the original generator wrote them, and `migrate` writes `null` in their place while keeping the token under `metadata.legacy_extras.non_finite` for `--reverse`. In `openai_v1` threads they are an error.\n\
+Fix: threadkit replaces the value with `null` (the value was not a number anyway).");
 // ---- schema -------------------------------------------------------------------------------
 rule!(SCHEMA, "TK100", "schema-violation", Error, "the document does not match its JSON Schema", fix: None,
 "What: a structural error found by the JSON Schema of the detected version (`threadkit schema NAME` prints it): a missing key, a wrong type, a value outside an enum, an unexpected key where the format is strict.\n\
@@ -210,6 +214,10 @@ Why: migration maps turns by action; a mismatched turn would lose its content.\n
 Fix: correct the action or the fields.");
 
 // ---- data root (--data-root) --------------------------------------------------------------------
+rule!(FINAL_TURN_MISMATCH, "TK503", "final-answer-turn-mismatch", Warning, "a final-answer turn disagrees with the thread's final answer", fix: None,
+"What: the last turn of a legacy thread is a final-answer turn (`\"action\": \"final_answer\"`) whose `final_answer`, `confidence` or `explanation` differs from the thread's top-level fields.\n\
+Why: the original conversion (and `migrate`) builds the final message from the top-level fields and ignores the turn; a disagreement means the file holds two answers and only one is trained.\n\
+Fix: decide which answer is right and make the two agree.");
 rule!(DATASET_NOT_FOUND, "TK601", "dataset-not-found", Error, "the thread's dataset is not in the data root", fix: None,
 "What: with `--data-root DIR`, `DIR/<dataset>/manifest.json` must exist.\n\
 Why: a thread about a dataset you do not have cannot be verified or continued.\n\
@@ -333,6 +341,10 @@ rule!(NOT_REPLAYABLE, "TK903", "thread-not-replayable", Error, "the thread's ses
 "What: `metadata.dataset` / `metadata.session` do not name a session with data under the data root.\n\
 Why: nothing in the thread can be verified.\n\
 Fix: point --data-root at the datasets the thread was generated from.");
+rule!(PLACEHOLDER_TOOL, "TK904", "placeholder-tool-not-replayable", Warning, "a legacy call to a placeholder tool cannot be replayed", fix: None,
+"What: the original `3.0` generator had four tools — `human_activity_motion_tokenizer`, `human_activity_motion_classifier`, `human_activity_motion_capture_tokenizer`, `human_activity_motion_capture_classifier` — that returned random placeholder numbers. A call to one of them has no real result to compare with.\n\
+Why: `verify` cannot say whether such a result was right; the model reasoned over random values there. Calls to the other tools of that set (`show_session_stats`, `show_channel_stats`, `select_channels`, `filter_by_time`) keep their names and are replayed.\n\
+Fix: none needed to keep the thread; leave such threads out of training (`export --dataset`/`--label` or a curated folder) if their reasoning depends on the placeholder values.");
 
 /// Every rule, in code order.
 pub static ALL: &[&Rule] = &[
@@ -349,6 +361,7 @@ pub static ALL: &[&Rule] = &[
     &ID_FILE_STEM,
     &CHANGED_WHILE_FIXING,
     &DUPLICATE_KEY,
+    &NON_FINITE,
     &SCHEMA,
     &TOOL_CALL_UNANSWERED,
     &TOOL_ANSWER_ORPHAN,
@@ -374,6 +387,7 @@ pub static ALL: &[&Rule] = &[
     &TIMESTAMP_ORDER,
     &TURN_NUMBERS,
     &ACTION_FIELDS,
+    &FINAL_TURN_MISMATCH,
     &DATASET_NOT_FOUND,
     &SESSION_NOT_FOUND,
     &GROUND_TRUTH_MISMATCH,
@@ -403,6 +417,7 @@ pub static ALL: &[&Rule] = &[
     &TOOL_RESULT_DIFFERS,
     &TOOL_CALL_FAILS,
     &NOT_REPLAYABLE,
+    &PLACEHOLDER_TOOL,
 ];
 
 /// Look a rule up by code (`TK201`) or name (`tool-call-unanswered`), case-insensitively.
