@@ -534,6 +534,28 @@ fn issue10_11_a_huge_sparse_line_costs_no_more_than_the_line_limit() {
     assert!(peak < 200, "peak RSS {peak} MiB for a gzip bomb");
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn issue10_11_a_huge_string_in_one_thread_is_skipped_before_tokenizing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().join("threads");
+    copy_dir(&fixtures().join("threads/valid"), &t);
+    let victim = t.join("uci_har_train_01_0000_v4_0001.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&victim).unwrap()).unwrap();
+    let tool = v["messages"].as_array_mut().unwrap().iter_mut().find(|m| m["role"] == "tool").unwrap();
+    tool["content"] = Value::from(serde_json::json!({"blob": "A".repeat(30_000_000)}).to_string());
+    std::fs::write(&victim, serde_json::to_string(&v).unwrap()).unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_threadkit"));
+    c.args(["export", s(&t), "--profile", "trl", "--status", "all", "--out", s(&tmp.path().join("out")), "-q"]);
+    let t0 = Instant::now();
+    let (o, peak) = peak_rss_mib(c);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
+    assert!(peak < 600, "peak RSS {peak} MiB");
+    let manifest: Value = serde_json::from_slice(&std::fs::read(tmp.path().join("out/export.json")).unwrap()).unwrap();
+    assert_eq!(manifest["counts"]["skipped"]["message_too_large"], 1, "{manifest}");
+}
+
 // ---- 12. names that become paths ---------------------------------------------------------------
 
 #[test]

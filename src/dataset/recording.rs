@@ -74,6 +74,10 @@ impl Recording {
     /// Read a session file. Any numeric column type is accepted and widened to `f64`;
     /// a corrupt or non-numeric file is an error naming the problem.
     pub fn from_parquet(path: &Path, max_bytes: u64) -> Result<Recording, String> {
+        Self::from_parquet_bounded(path, max_bytes, MAX_SESSION_VALUES)
+    }
+
+    fn from_parquet_bounded(path: &Path, max_bytes: u64, max_values: u64) -> Result<Recording, String> {
         let file = crate::open::open(path).map_err(|e| format!("cannot open: {e}"))?;
         let size = file.metadata().map_err(|e| e.to_string())?.len();
         if size > max_bytes {
@@ -87,12 +91,12 @@ impl Recording {
         // decoded size is bounded before anything is allocated, and again while decoding.
         let too_many = |rows: u64| {
             format!(
-                "{rows} rows × {} columns is more than the {MAX_SESSION_VALUES} decoded values one session may hold",
+                "{rows} rows × {} columns is more than the {max_values} decoded values one session may hold",
                 names.len()
             )
         };
         let claimed = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(u64::MAX);
-        if claimed.saturating_mul(names.len() as u64) > MAX_SESSION_VALUES {
+        if claimed.saturating_mul(names.len() as u64) > max_values {
             return Err(too_many(claimed));
         }
         let mut columns: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
@@ -101,7 +105,7 @@ impl Recording {
         for batch in reader {
             let batch = batch.map_err(|e| format!("corrupt parquet data: {e}"))?;
             decoded += batch.num_rows() as u64;
-            if decoded.saturating_mul(names.len() as u64) > MAX_SESSION_VALUES {
+            if decoded.saturating_mul(names.len() as u64) > max_values {
                 return Err(too_many(decoded));
             }
             for (i, column) in batch.columns().iter().enumerate() {
@@ -138,6 +142,15 @@ fn append_numbers(column: &dyn Array, out: &mut Vec<f64>) -> Result<(), String> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn decoded_size_is_bounded_before_decoding() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/datasets/basic_motions/sessions");
+        let session = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path().join("data.parquet");
+        let e = Recording::from_parquet_bounded(&session, 1 << 30, 100).unwrap_err();
+        assert!(e.contains("100 rows × 7 columns") && e.contains("100 decoded values"), "{e}");
+        assert!(Recording::from_parquet(&session, 1 << 30).is_ok());
+    }
+
     use super::*;
 
     #[test]

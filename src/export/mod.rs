@@ -55,7 +55,13 @@ pub enum Skip {
     TooFewToolCalls,
     Unconvertible,
     TooManyTokens,
+    MessageTooLarge,
 }
+
+/// The longest message text an example may hold. Longer ones are no training data (no
+/// trainer's context holds them), and counting their tokens would cost seconds and
+/// gigabytes (BPE is superlinear in one long piece): they are skipped before counting.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 
 impl Skip {
     pub fn describe(self) -> &'static str {
@@ -69,6 +75,7 @@ impl Skip {
             Skip::TooFewToolCalls => "too few tool calls",
             Skip::Unconvertible => "cannot be carried by the profile",
             Skip::TooManyTokens => "too many tokens",
+            Skip::MessageTooLarge => "a message longer than 1 MiB (not tokenized)",
         }
     }
 }
@@ -153,6 +160,13 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
         Ok(c) => c,
         Err(e) => return skipped(Skip::Unconvertible, Some(&id), e),
     };
+    if let Some(len) = conversation.longest_text().filter(|&n| n > MAX_MESSAGE_BYTES) {
+        return skipped(
+            Skip::MessageTooLarge,
+            Some(&id),
+            format!("a message of {} (the limit is 1 MiB)", crate::source::human_bytes(len as u64)),
+        );
+    }
     let tools = profile::tool_definitions(&conversation, &mut changes);
     let tokens = settings.counter.conversation(&conversation, &tools.json);
     if let Some(max) = f.max_tokens {

@@ -77,6 +77,22 @@ pub struct Conversation {
 }
 
 impl Conversation {
+    /// Bytes of the longest text in the conversation (a message, or a call's arguments).
+    pub fn longest_text(&self) -> Option<usize> {
+        self.turns
+            .iter()
+            .flat_map(|t| -> Vec<usize> {
+                match t {
+                    Turn::System(s) | Turn::User(s) => vec![s.len()],
+                    Turn::Assistant { content, calls } => {
+                        std::iter::once(content.len()).chain(calls.iter().map(|c| c.arguments_text.len())).collect()
+                    }
+                    Turn::Tool { content, .. } => vec![content.len()],
+                }
+            })
+            .max()
+    }
+
     /// Read a thread that passed validation. `Err` only for shapes validation lets through
     /// but no format can carry (non-string user content).
     pub fn of_thread(thread: &Value, changes: &mut Changes) -> Result<Conversation, String> {
