@@ -165,15 +165,9 @@ pub fn remove_stale_temporaries(dir: &Path) -> usize {
 /// Rename `from` to `to` unless something is already at `to` (`ErrorKind::AlreadyExists`).
 /// The check and the rename are one step, so two processes cannot both win.
 pub fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::fs::{renameat_with, RenameFlags, CWD};
-        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
-            Ok(()) => return Ok(()),
-            // Filesystems without renameat2 flags: a hard link cannot replace either.
-            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
-            Err(e) => return Err(e.into()),
-        }
+    // Filesystems without renameat2 flags: a hard link cannot replace either.
+    if let Some(done) = renameat2(from, to, Renameat2::NoReplace) {
+        return done;
     }
     if std::fs::symlink_metadata(from)?.is_dir() {
         // Not reachable on Linux; elsewhere a folder cannot be linked, so check, then rename.
@@ -189,19 +183,40 @@ pub fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
 /// Swap two paths in one step (Linux `RENAME_EXCHANGE`): a reader sees the old folder or
 /// the new one, never a mixture. Elsewhere: two renames through a hidden name.
 pub fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::fs::{renameat_with, RenameFlags, CWD};
-        match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
-            Ok(()) => return Ok(()),
-            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
-            Err(e) => return Err(e.into()),
-        }
+    if let Some(done) = renameat2(a, b, Renameat2::Exchange) {
+        return done;
     }
     let aside = parent_of(b).join(format!("{}swap{TEMP_SUFFIX}", temp_prefix("")));
     std::fs::rename(b, &aside)?;
     std::fs::rename(a, b)?;
     std::fs::rename(&aside, a)
+}
+
+enum Renameat2 {
+    NoReplace,
+    Exchange,
+}
+
+/// `renameat2` with a flag; `None` where the system or the filesystem has no such flag.
+fn renameat2(from: &Path, to: &Path, how: Renameat2) -> Option<std::io::Result<()>> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        let flags = match how {
+            Renameat2::NoReplace => RenameFlags::NOREPLACE,
+            Renameat2::Exchange => RenameFlags::EXCHANGE,
+        };
+        match renameat_with(CWD, from, CWD, to, flags) {
+            Ok(()) => Some(Ok(())),
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => None,
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (from, to, how);
+        None
+    }
 }
 
 /// Move a file without ever replacing one: a rename when both sides share a filesystem

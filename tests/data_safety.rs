@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{copy_dir, fixtures, root, threadkit, Endpoint};
+use common::{copy_dir, fixtures, threadkit, Endpoint};
 use serde_json::Value;
 
 fn text(o: &Output) -> String {
@@ -295,16 +295,8 @@ fn issue10_6_an_archive_written_beside_its_inputs_still_exports_them() {
 // ---- 7. two generators with one seed -----------------------------------------------------------
 
 fn generate(dir: &Path, endpoint: &Endpoint, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_threadkit"));
-    c.current_dir(root())
-        .env("THREADKIT_CACHE_DIR", dir.join("cache"))
-        .env("OPENAI_API_KEY", "sk-test-secret-key-0042")
-        .args(["generate"])
-        .args(args)
-        .args(["--data-root", s(&fixtures().join("datasets"))])
-        .args(["--threads-dir", s(&dir.join("threads"))])
-        .args(["--base-url", &endpoint.url, "--model", "scripted", "--structured", "json_object"])
-        .stdin(Stdio::null());
+    let mut c = common::generate_cmd(dir, &endpoint.url, args);
+    c.stdin(Stdio::null());
     c
 }
 
@@ -628,27 +620,22 @@ fn issue10_12_continue_takes_the_lock_beside_the_thread_whatever_threads_dir_say
     std::fs::create_dir_all(&elsewhere).unwrap();
     let before = std::fs::read(&path).unwrap();
     let sneaky = format!("../threads/{id}");
-    let o = Command::new(env!("CARGO_BIN_EXE_threadkit"))
-        .args(["generate", "continue", &sneaky, "--batch"])
-        .args(["--data-root", s(&fixtures().join("datasets")), "--threads-dir", s(&elsewhere)])
-        .args(["--base-url", &endpoint.url, "--model", "scripted", "--structured", "json_object"])
-        .env("OPENAI_API_KEY", "sk-test-secret-key-0042")
-        .env("THREADKIT_CACHE_DIR", tmp.path().join("cache"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let cont = |id: &str, threads_dir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_threadkit"))
+            .args(["generate", "continue", id, "--batch"])
+            .args(["--data-root", s(&fixtures().join("datasets")), "--threads-dir", s(threads_dir)])
+            .args(["--base-url", &endpoint.url, "--model", "scripted", "--structured", "json_object"])
+            .env("OPENAI_API_KEY", "sk-test-secret-key-0042")
+            .env("THREADKIT_CACHE_DIR", tmp.path().join("cache"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let o = cont(&sneaky, &elsewhere);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("not a thread id"), "{}", text(&o));
     // Named by its own folder, the lock is found and respected.
-    let o = Command::new(env!("CARGO_BIN_EXE_threadkit"))
-        .args(["generate", "continue", &id, "--batch"])
-        .args(["--data-root", s(&fixtures().join("datasets")), "--threads-dir", s(&threads)])
-        .args(["--base-url", &endpoint.url, "--model", "scripted", "--structured", "json_object"])
-        .env("OPENAI_API_KEY", "sk-test-secret-key-0042")
-        .env("THREADKIT_CACHE_DIR", tmp.path().join("cache"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let o = cont(&id, &threads);
     holder.kill().unwrap();
     holder.wait().unwrap();
     assert!(text(&o).contains("another process"), "{}", text(&o));

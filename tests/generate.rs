@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixtures, root, Endpoint};
+use common::{fixtures, Endpoint};
 use serde_json::{json, Value};
 use threadkit::data_root::DataRoot;
 use threadkit::generate::pick::Pick;
@@ -19,16 +19,7 @@ use threadkit::generate::step_loop::{Accept, Ended, LoopSettings, LoopStats};
 use threadkit::generate::Generator;
 
 fn generate(dir: &Path, endpoint: &Endpoint, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_threadkit"));
-    c.current_dir(root())
-        .env("THREADKIT_CACHE_DIR", dir.join("cache"))
-        .env("OPENAI_API_KEY", "sk-test-secret")
-        .args(["generate"])
-        .args(args)
-        .args(["--data-root", fixtures().join("datasets").to_str().unwrap()])
-        .args(["--threads-dir", dir.join("threads").to_str().unwrap()])
-        .args(["--base-url", &endpoint.url, "--model", "scripted", "--structured", "json_object"]);
-    c
+    common::generate_cmd(dir, &endpoint.url, args)
 }
 
 fn run(mut c: Command) -> (String, String, i32) {
@@ -88,7 +79,7 @@ fn batch_generation_end_to_end_and_the_ground_truth_never_reaches_a_request() {
         assert_eq!(m["is_correct"], m["ground_truth"] == "Walking");
         assert_eq!(m["structured_output"], "json_object");
         assert!(m["initial_artifact_id"].as_str().unwrap().starts_with("ts_"));
-        assert!(!t.to_string().contains("sk-test-secret"), "the API key is never written");
+        assert!(!t.to_string().contains("sk-test-secret-key-0042"), "the API key is never written");
     }
     validate_and_verify(tmp.path());
 
@@ -96,7 +87,7 @@ fn batch_generation_end_to_end_and_the_ground_truth_never_reaches_a_request() {
     assert!(requests.len() >= 4 * 5, "{} requests", requests.len());
     for r in &requests {
         let text = r.to_string();
-        assert!(!text.contains("ground_truth") && !text.contains("sk-test-secret"));
+        assert!(!text.contains("ground_truth") && !text.contains("sk-test-secret-key-0042"));
         // The labels reach the model only as the vocabulary: each one equally often.
         let counts: Vec<usize> = LABELS.iter().map(|l| text.matches(l).count()).collect();
         assert!(counts.iter().all(|&c| c == counts[0] && c > 0), "label counts differ in a request: {counts:?}");

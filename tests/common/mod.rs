@@ -91,3 +91,18 @@ impl Drop for Endpoint {
     }
 }
 
+
+/// `threadkit generate ARGS` against `url` with the fixture datasets and `DIR/threads`, a test key,
+/// and the tool cache in `DIR/cache`.
+pub fn generate_cmd(dir: &Path, url: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_threadkit"));
+    c.current_dir(root())
+        .env("THREADKIT_CACHE_DIR", dir.join("cache"))
+        .env("OPENAI_API_KEY", "sk-test-secret-key-0042")
+        .args(["generate"])
+        .args(args)
+        .args(["--data-root", fixtures().join("datasets").to_str().unwrap()])
+        .args(["--threads-dir", dir.join("threads").to_str().unwrap()])
+        .args(["--base-url", url, "--model", "scripted", "--structured", "json_object"]);
+    c
+}
