@@ -447,6 +447,24 @@ mod tests {
     use std::collections::HashSet;
 
     #[test]
+    fn every_declared_rule_is_in_the_registry() {
+        // A `rule!` missing from `ALL` would never be listed, explained or ignorable.
+        let source = include_str!("mod.rs");
+        let declared: Vec<&str> = source
+            .lines()
+            .filter_map(|l| l.strip_prefix("rule!("))
+            .filter_map(|l| l.split(',').nth(1))
+            .map(|code| code.trim().trim_matches('"'))
+            .collect();
+        let listed: HashSet<&str> = ALL.iter().map(|r| r.code).collect();
+        assert!(declared.len() > 60, "the scan found {} rules", declared.len());
+        for code in &declared {
+            assert!(listed.contains(code), "{code} is declared but not in ALL");
+        }
+        assert_eq!(declared.len(), ALL.len());
+    }
+
+    #[test]
     fn codes_and_names_are_unique_and_well_formed() {
         let mut codes = HashSet::new();
         let mut names = HashSet::new();
