@@ -155,6 +155,29 @@ fn an_empty_requested_split_is_an_error_and_small_corpora_still_split() {
 }
 
 #[test]
+fn llama_factory_exports_load_in_its_converter_shape() {
+    let tmp = tempfile::tempdir().unwrap();
+    let valid = fixtures().join("threads/valid");
+    // Compressed files are refused: LLaMA-Factory's loader rejects .gz and .zst.
+    let o = threadkit(&["export", s(&valid), "--status", "all", "--profile", "llama-factory", "--out", s(&tmp.path().join("lf")), "--compress", "zstd"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = threadkit(&["export", s(&valid), "--status", "all", "--profile", "llama-factory", "--out", s(&tmp.path().join("lf.jsonl.gz"))]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // dataset_info.json maps only columns the lines have (its converter reads every mapped column).
+    let o = threadkit(&["export", s(&valid), "--status", "all", "--profile", "llama-factory", "--out", s(&tmp.path().join("lf")), "-q"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let info: Value = serde_json::from_slice(&std::fs::read(tmp.path().join("lf/dataset_info.json")).unwrap()).unwrap();
+    let columns = info["threadkit"]["columns"].as_object().unwrap();
+    let first: Value = serde_json::from_str(
+        std::fs::read_to_string(tmp.path().join("lf/train.jsonl")).unwrap().lines().next().unwrap(),
+    )
+    .unwrap();
+    for (_, column) in columns {
+        assert!(first.get(column.as_str().unwrap()).is_some(), "dataset_info maps {column}, which the lines lack");
+    }
+}
+
+#[test]
 fn help_completions_man_and_version() {
     for sub in ["validate", "stats", "migrate", "dataset", "tools", "generate", "export", "verify", "rules", "schema"] {
         let o = threadkit(&[sub, "--help"]);

@@ -137,6 +137,11 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         }
         Layout::Dir { dir: args.out.clone() }
     };
+    if args.profile == Profile::LlamaFactory && compression != Compression::None {
+        usage!(
+            "threadkit: LLaMA-Factory reads only arrow, csv, json, jsonl, parquet and txt files: export the llama-factory profile uncompressed (no --compress, no .gz/.zst --out)"
+        );
+    }
     let data_root = match open_data_root(args.data_root.as_ref(), err)? {
         Ok(d) => d,
         Err(status) => return Ok(status),
@@ -518,7 +523,9 @@ fn dataset_info(args: &ExportArgs, spec: &SplitSpec, files: &[FileInfo]) -> Stri
             json!({
                 "file_name": file_name,
                 "formatting": "sharegpt",
-                "columns": {"messages": "conversations", "system": "system", "tools": "tools"},
+                // Only columns the lines have: LLaMA-Factory's converter reads every mapped
+                // column and fails (KeyError) on one that no line carries.
+                "columns": {"messages": "conversations", "tools": "tools"},
                 "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
                          "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system"}
             }),
