@@ -79,6 +79,36 @@ fn generation_fails_fast_with_one_message() {
 }
 
 #[test]
+fn a_fixed_seed_draws_new_recordings_on_the_next_run_and_repeats_on_the_same_folder() {
+    let endpoint_dir = tempfile::tempdir().unwrap();
+    let endpoint = Endpoint::start(endpoint_dir.path(), &["--no-errors"]);
+    let sessions = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir.join("threads"))
+            .unwrap()
+            .filter_map(|e| {
+                let p = e.ok()?.path();
+                let t: Value = serde_json::from_slice(&std::fs::read(&p).ok()?).ok()?;
+                t["metadata"]["session"].as_str().map(str::to_string)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for dir in [a.path(), b.path()] {
+        let o = generate(dir, Some(&endpoint.url), Some("k"), &["--count", "3", "--seed", "1"]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    assert_eq!(sessions(a.path()), sessions(b.path()), "same seed, same folder state: same recordings");
+    let first = sessions(a.path());
+    let o = generate(a.path(), Some(&endpoint.url), Some("k"), &["--count", "3", "--seed", "1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let all = sessions(a.path());
+    let second: Vec<&String> = all.iter().filter(|s| !first.contains(s)).collect();
+    assert!(!second.is_empty(), "the second run with seed 1 drew new recordings: {all:?}");
+}
+
+#[test]
 fn typos_get_did_you_mean_and_create_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let endpoint = Endpoint::start(tmp.path(), &["--no-errors"]);
