@@ -271,25 +271,19 @@ fn issue10_5_a_new_export_replaces_the_previous_one_whole_and_never_mixes_with_i
 fn issue10_6_an_archive_written_beside_its_inputs_still_exports_them() {
     let tmp = tempfile::tempdir().unwrap();
     copy_dir(&fixtures().join("threads/valid"), tmp.path());
-    let o = Command::new(env!("CARGO_BIN_EXE_threadkit"))
-        .current_dir(tmp.path())
-        .args(["export", ".", "--profile", "raw", "--out", "archive.jsonl.gz", "--status", "all", "-q"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(tmp.path().join("archive.jsonl.gz.export.json")).unwrap()).unwrap();
+    let export_here = || -> Value {
+        let o = Command::new(env!("CARGO_BIN_EXE_threadkit"))
+            .current_dir(tmp.path())
+            .args(["export", ".", "--profile", "raw", "--out", "archive.jsonl.gz", "--status", "all", "-q"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        serde_json::from_slice(&std::fs::read(tmp.path().join("archive.jsonl.gz.export.json")).unwrap()).unwrap()
+    };
+    let manifest = export_here();
     assert_eq!(manifest["counts"]["exported"], 7, "{manifest}");
     // Run again: its own archive is not read as input.
-    let o = Command::new(env!("CARGO_BIN_EXE_threadkit"))
-        .current_dir(tmp.path())
-        .args(["export", ".", "--profile", "raw", "--out", "archive.jsonl.gz", "--status", "all", "-q"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(tmp.path().join("archive.jsonl.gz.export.json")).unwrap()).unwrap();
-    assert_eq!(manifest["counts"]["input_threads"], 7);
+    assert_eq!(export_here()["counts"]["input_threads"], 7);
 }
 
 // ---- 7. two generators with one seed -----------------------------------------------------------

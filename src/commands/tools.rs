@@ -37,14 +37,7 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
                 None => all,
                 Some(n) => match all.as_array().into_iter().flatten().find(|t| t["function"]["name"] == n.as_str()) {
                     Some(t) => t.clone(),
-                    None => {
-                        writeln!(
-                            err,
-                            "threadkit: unknown tool {n}{}; `threadkit tools list` shows them",
-                            crate::suggest::hint(&n, tools::TOOLS.iter().map(|t| t.name))
-                        )?;
-                        return Ok(ExitStatus::Error);
-                    }
+                    None => return unknown_tool(err, &n),
                 },
             };
             writeln!(out, "{}", serde_json::to_string_pretty(&shown).expect("tools serialize"))?;
@@ -70,12 +63,7 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
                 return Ok(ExitStatus::Error);
             }
             if tools::TOOLS.iter().all(|t| t.name != name) {
-                writeln!(
-                    err,
-                    "threadkit: unknown tool {name}{}; `threadkit tools list` shows them",
-                    crate::suggest::hint(&name, tools::TOOLS.iter().map(|t| t.name))
-                )?;
-                return Ok(ExitStatus::Error);
+                return unknown_tool(err, &name);
             }
             let root = DataRoot::new(&data_root);
             let checked = match dataset {
@@ -136,4 +124,14 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
         }
     }
     lines
+}
+
+/// A usage error for a tool name that is not one, with the closest name.
+fn unknown_tool(err: &mut dyn Write, name: &str) -> io::Result<ExitStatus> {
+    writeln!(
+        err,
+        "threadkit: unknown tool {name}{}; `threadkit tools list` shows them",
+        crate::suggest::hint(name, tools::TOOLS.iter().map(|t| t.name))
+    )?;
+    Ok(ExitStatus::Error)
 }

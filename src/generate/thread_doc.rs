@@ -246,18 +246,21 @@ mod tests {
     fn built_threads_validate_at_every_step() {
         let dir = tempfile::tempdir().unwrap();
         let manifest = json!({"dataset_name": "D", "channels": []});
-        let mut t = ThreadDoc::create(
-            dir.path(),
-            NewThread {
-                id: "d_s1_v4_0001",
-                dataset: "d",
-                session: "s1",
-                ground_truth: "Walking",
-                manifest: &manifest,
-                query: "What is the person doing?",
-                extra: Map::new(),
-            },
-        );
+        let new = |query: &str| {
+            ThreadDoc::create(
+                dir.path(),
+                NewThread {
+                    id: "d_s1_v4_0001",
+                    dataset: "d",
+                    session: "s1",
+                    ground_truth: "Walking",
+                    manifest: &manifest,
+                    query,
+                    extra: Map::new(),
+                },
+            )
+        };
+        let mut t = new("What is the person doing?");
         t.save(None).unwrap();
         t.push_tool_step(
             "Look at the stats.",
@@ -271,18 +274,7 @@ mod tests {
         t.finish("walking", "high", "Periodic at 2 Hz.");
         t.save(None).unwrap();
         let saved = ThreadDoc::load(&t.path).unwrap();
-        let mut again = ThreadDoc::create(
-            dir.path(),
-            NewThread {
-                id: "d_s1_v4_0001",
-                dataset: "d",
-                session: "s1",
-                ground_truth: "Walking",
-                manifest: &manifest,
-                query: "Another question?",
-                extra: Map::new(),
-            },
-        );
+        let mut again = new("Another question?");
         let e = again.save(None).unwrap_err();
         assert!(e.contains("another run created"), "{e}");
         assert_eq!(ThreadDoc::load(&t.path).unwrap().doc, saved.doc, "the first thread is untouched");
