@@ -81,6 +81,18 @@ pub struct Stamp {
 }
 
 impl Stamp {
+    /// The file's identity (device, inode) when it was read.
+    pub fn file_id(&self) -> Option<crate::walk::FileId> {
+        #[cfg(unix)]
+        {
+            Some(crate::walk::FileId::new(self.id.0, self.id.1))
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+
     pub fn of(path: &Path) -> Option<Stamp> {
         let meta = std::fs::metadata(path).ok()?;
         Some(Stamp {

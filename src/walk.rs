@@ -57,6 +57,10 @@ pub struct Walk {
 pub struct FileId(u64, u64);
 
 impl FileId {
+    pub fn new(dev: u64, ino: u64) -> FileId {
+        FileId(dev, ino)
+    }
+
     #[cfg(unix)]
     pub fn of(path: &Path) -> Option<FileId> {
         use std::os::unix::fs::MetadataExt;

@@ -94,6 +94,36 @@ impl Staged {
         self.file.persist_noclobber(&self.target).map(drop).map_err(|e| e.error)
     }
 
+    /// Rename into place only if `target` is still the file `expected` (device and inode)
+    /// at the moment of the swap: on Linux the new file and the old are exchanged in one
+    /// step and the old one is inspected afterwards; a file that another program put there
+    /// in between is given back. `Ok(false)`: nothing was replaced.
+    pub fn commit_if_still(self, expected: crate::walk::FileId) -> std::io::Result<bool> {
+        let ours = self.file.path().to_path_buf();
+        if crate::walk::FileId::of(&self.target) != Some(expected) {
+            return Ok(false);
+        }
+        match renameat2(&ours, &self.target, Renameat2::Exchange) {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(e),
+            // No exchange here: the check just above is as close as it gets.
+            None => return self.commit().map(|()| true),
+        }
+        // `ours` now holds what was in place. The file we validated: dropping the temporary
+        // removes it. Another one (written since the check): put it back, and drop ours.
+        if crate::walk::FileId::of(&ours) == Some(expected) {
+            return Ok(true);
+        }
+        let fixed = crate::walk::FileId::of(&self.target);
+        exchange(&ours, &self.target)?;
+        if crate::walk::FileId::of(&ours) != fixed {
+            // Written again meanwhile: the newest is what `ours` holds now; it goes back in
+            // place, and the older one it replaced is dropped with the temporary.
+            exchange(&ours, &self.target)?;
+        }
+        Ok(false)
+    }
+
     pub fn target(&self) -> &Path {
         &self.target
     }

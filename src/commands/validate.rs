@@ -313,14 +313,15 @@ fn apply_fixes(
         return Ok(0);
     }
     let stamp = report.stamp;
+    let expected = stamp.and_then(|s| s.file_id());
     let unchanged = || stamp.is_some() && Stamp::of(&report.path) == stamp;
     let written = if let Some((old, new)) = whole_file {
         // The bytes on disk must still be the ones validated, checked after the new
         // file is staged and right before it is renamed over the old one.
         let same_text = || source::read_whole(&report.path, u64::MAX / 2).is_ok_and(|now| now == old);
-        write_if(&report.path, new.as_bytes(), || unchanged() && same_text())
+        write_if(&report.path, new.as_bytes(), || unchanged() && same_text(), expected)
     } else if !replacements.is_empty() {
-        rewrite_jsonl(&report.path, &replacements, &originals, &unchanged)
+        rewrite_jsonl(&report.path, &replacements, &originals, &unchanged, expected)
     } else {
         return Ok(count);
     };
@@ -352,13 +353,22 @@ fn apply_fixes(
 
 /// Stage `bytes` beside `path`, then rename it over `path` only if `unchanged()` still
 /// holds at that moment. `Ok(false)`: nothing was written.
-fn write_if(path: &Path, bytes: &[u8], unchanged: impl Fn() -> bool) -> io::Result<bool> {
+fn write_if(
+    path: &Path,
+    bytes: &[u8],
+    unchanged: impl Fn() -> bool,
+    expected: Option<crate::walk::FileId>,
+) -> io::Result<bool> {
     let staged = crate::write::stage(path, bytes)?;
     staged.file().sync_all()?;
     if !unchanged() {
         return Ok(false);
     }
-    staged.commit()?;
+    // The file read (its identity from before the read), not whatever is there now.
+    let Some(id) = expected else { return Ok(false) };
+    if !staged.commit_if_still(id)? {
+        return Ok(false);
+    }
     crate::write::sync_dirs([path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))]);
     Ok(true)
 }
@@ -371,6 +381,7 @@ fn rewrite_jsonl(
     replacements: &HashMap<usize, String>,
     originals: &HashMap<usize, std::sync::Arc<str>>,
     unchanged: &dyn Fn() -> bool,
+    expected: Option<crate::walk::FileId>,
 ) -> io::Result<bool> {
     if !unchanged() {
         return Ok(false);
@@ -401,5 +412,5 @@ fn rewrite_jsonl(
             None => out.extend_from_slice(&line),
         }
     }
-    write_if(path, &out, unchanged)
+    write_if(path, &out, unchanged, expected)
 }
