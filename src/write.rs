@@ -176,6 +176,16 @@ pub fn is_temporary_name(name: &std::ffi::OsStr) -> bool {
     name.to_str().is_some_and(|n| n.starts_with(TEMP_PREFIX) && n.ends_with(TEMP_SUFFIX))
 }
 
+/// Create `path` atomically and durably, never over an existing file
+/// (`ErrorKind::AlreadyExists`): the file appears whole or not at all, and only once.
+pub fn atomic_create(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let staged = stage(path, bytes)?;
+    staged.file.as_file().sync_all()?;
+    staged.commit_new()?;
+    sync_dirs([parent_of(path)]);
+    Ok(())
+}
+
 /// Remove temporary files (and staging folders) that a killed threadkit left in `dir`.
 /// Returns how many. Only names threadkit itself creates are touched, and only those of
 /// processes that are gone: another threadkit writing into the same folder keeps its own.
@@ -256,10 +266,7 @@ pub fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
     match rename_no_replace(from, to) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
-            let staged = stage(to, &std::fs::read(from)?)?;
-            staged.file.as_file().sync_all()?;
-            staged.commit_new()?;
-            sync_dirs([parent_of(to)]);
+            atomic_create(to, &std::fs::read(from)?)?;
             std::fs::remove_file(from)
         }
         Err(e) => Err(e),

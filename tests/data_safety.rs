@@ -259,11 +259,7 @@ fn issue10_5_a_new_export_replaces_the_previous_one_whole_and_never_mixes_with_i
     let o = export(&[s(&valid), "--status", "all", "--profile", "trl", "--out", s(&out), "--force"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
-    let leftovers: Vec<String> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with(".threadkit-tmp"))
-        .collect();
+    let leftovers = common::temporaries_in(tmp.path());
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -365,11 +361,7 @@ fn issue10_8_a_killed_import_leaves_no_partial_dataset_and_no_temporaries() {
     assert!(kills > 0);
     assert!(import_cmd(&out, true).status().unwrap().success());
     assert_eq!(dataset_state(&out).unwrap(), 80);
-    let leftovers: Vec<String> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with(".threadkit-tmp"))
-        .collect();
+    let leftovers = common::temporaries_in(tmp.path());
     assert!(leftovers.is_empty(), "{leftovers:?}");
     // Over an existing dataset without --force: refused, nothing changed.
     let before = snapshot(&out);

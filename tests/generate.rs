@@ -141,11 +141,7 @@ fn killed_half_way_then_continued_from_the_last_saved_step() {
     let t = &threads(tmp.path())[0];
     assert_eq!(t["metadata"]["status"], "finished");
     assert_eq!(t["metadata"]["num_tool_calls"], 2, "resumed after the saved step, nothing repeated");
-    let leftovers: Vec<_> = std::fs::read_dir(tmp.path().join("threads"))
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with(".threadkit-tmp"))
-        .collect();
+    let leftovers = common::temporaries_in(&tmp.path().join("threads"));
     assert!(leftovers.is_empty(), "{leftovers:?}");
     validate_and_verify(tmp.path());
 }

@@ -269,7 +269,7 @@ impl App {
         err: &mut dyn Write,
     ) -> io::Result<ExitStatus> {
         let datasets =
-            if datasets.is_empty() { pick::datasets_in(&self.generator.data_root) } else { datasets.to_vec() };
+            if datasets.is_empty() { self.generator.data_root.datasets() } else { datasets.to_vec() };
         // A typo is a usage error before anything is created, not a raw OS error per thread.
         for d in &datasets {
             if let Err(e) = self.generator.data_root.check_dataset(d) {
@@ -436,7 +436,7 @@ impl App {
         let result = started.and_then(|mut active| {
             path = Some(active.thread.path.clone());
             id = active.thread.id().to_string();
-            crate::generate::in_progress::started(&id, &active.thread.path, active.thread.steps());
+            crate::generate::in_progress::started(&id, &active.thread.path);
             let ended = self.generator.run(&mut active, &mut policy, observer, &mut stats);
             // Quit before a single step was accepted: the new file holds only the question;
             // nothing of the person's review is lost by not keeping it.

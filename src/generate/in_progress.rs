@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 static ACTIVE: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
 
-pub fn started(id: &str, path: &Path, _steps: usize) {
+pub fn started(id: &str, path: &Path) {
     ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), path.to_path_buf());
 }
 

@@ -12,11 +12,6 @@ pub struct Pick {
     pub ground_truth: String,
 }
 
-/// Dataset folders under the data root (those with a manifest), sorted.
-pub fn datasets_in(root: &DataRoot) -> Vec<String> {
-    root.datasets()
-}
-
 /// The label vocabulary of a dataset: every ground-truth label, sorted, once.
 pub fn vocabulary(root: &DataRoot, dataset: &str) -> Result<Vec<String>, String> {
     let d = root.dataset(dataset);
@@ -135,7 +130,7 @@ mod tests {
     #[test]
     fn seeded_and_balanced() {
         let r = root();
-        let ds = datasets_in(&r);
+        let ds = r.datasets();
         assert_eq!(ds, ["basic_motions"]);
         let a = pick(&r, &ds, 8, 3, true).unwrap();
         assert_eq!(a, pick(&r, &ds, 8, 3, true).unwrap());

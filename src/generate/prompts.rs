@@ -80,8 +80,7 @@ impl Prompts {
         let mut written = Vec::new();
         for (name, text) in NAMES.iter().zip([QUERY, STEP, FINAL_ANSWER]) {
             let path = dir.join(format!("{name}.md"));
-            let staged = crate::write::stage(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-            staged.commit_new().map_err(|e| {
+            crate::write::atomic_create(&path, text.as_bytes()).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::AlreadyExists {
                     format!("{} exists already; nothing was replaced", path.display())
                 } else {

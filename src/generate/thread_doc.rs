@@ -151,10 +151,7 @@ impl ThreadDoc {
         let text = crate::secret::scrub(&text).into_owned();
         let saved = if self.new {
             // Exclusive: a file of the same id that another run wrote is never replaced.
-            crate::write::stage(&self.path, text.as_bytes()).and_then(|s| {
-                s.file().sync_all()?;
-                s.commit_new()
-            })
+            crate::write::atomic_create(&self.path, text.as_bytes())
         } else {
             crate::write::atomic_write(&self.path, text.as_bytes())
         };

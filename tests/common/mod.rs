@@ -106,3 +106,14 @@ pub fn generate_cmd(dir: &Path, url: &str, args: &[&str]) -> Command {
         .args(["--base-url", url, "--model", "scripted", "--structured", "json_object"]);
     c
 }
+
+/// threadkit's temporaries (files or staging folders) directly in `dir`.
+pub fn temporaries_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with(".threadkit-tmp"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
