@@ -114,13 +114,17 @@ pub struct ValidateArgs {
     pub color: Color,
     /// Check training files (JSONL) against an export profile's rules instead of threads.
     #[arg(long, value_enum, conflicts_with = "fix")]
-    pub profile: Option<crate::export::profile::Profile>,
+    pub profile: Option<crate::export::format::Profile>,
     /// With --profile: the token limit per example (default for openai: 65536).
     #[arg(long, value_name = "N", requires = "profile")]
     pub max_tokens: Option<usize>,
     /// With --profile: the tokenizer that counts tokens.
     #[arg(long, value_enum, default_value = "o200k_base", requires = "profile")]
     pub tokenizer: crate::export::tokens::Tokenizer,
+    /// With --profile trl or axolotl: render every example through the model's chat template
+    /// (a .jinja file or its tokenizer_config.json) and report errors and what it does not render.
+    #[arg(long, value_name = "FILE", requires = "profile")]
+    pub chat_template: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -132,7 +136,7 @@ pub struct ExportArgs {
     pub out: PathBuf,
     /// The training format.
     #[arg(long, value_enum)]
-    pub profile: crate::export::profile::Profile,
+    pub profile: crate::export::format::Profile,
     /// Statuses to export, comma-separated, or `all`.
     #[arg(long, value_delimiter = ',', default_value = "finished")]
     pub status: Vec<String>,
@@ -166,9 +170,20 @@ pub struct ExportArgs {
     /// Compress the JSONL files (gzip or zstd; for OpenAI, TRL and Axolotl loaders).
     #[arg(long, value_enum, default_value = "none")]
     pub compress: crate::export::sink::Compression,
-    /// Text a format has no place for (llama-factory: reasoning before a tool call): drop it and report, or skip the thread.
+    /// Text a format or chat template has no place for: drop it and report, or skip the thread.
     #[arg(long, value_enum, default_value = "drop")]
-    pub unplaceable: crate::export::profile::Unplaceable,
+    pub unplaceable: crate::export::format::Unplaceable,
+    /// llama-factory: how function_call turns are written (tool-call keeps the reasoning; LLaMA-Factory >= 0.9.4).
+    #[arg(long, value_enum, default_value = "tool-call")]
+    pub llama_factory_calls: crate::export::format::CallForm,
+    /// trl, axolotl: the model's chat template (a .jinja file or its tokenizer_config.json). Every example is
+    /// rendered through it; what it requires is applied (short ids, merged turns, string arguments, reasoning
+    /// placement) and recorded in export.json; examples it fails on are skipped.
+    #[arg(long, value_name = "FILE")]
+    pub chat_template: Option<PathBuf>,
+    /// Write an openai export with fewer than 10 examples in a file (OpenAI refuses such files).
+    #[arg(long)]
+    pub allow_few_examples: bool,
     /// Fail (write nothing) if any thread is invalid, instead of skipping it.
     #[arg(long)]
     pub strict: bool,

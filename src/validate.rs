@@ -48,7 +48,7 @@ pub struct RecordReport {
 }
 
 impl RecordReport {
-    fn failed(record: Option<usize>, failure: Diagnostic, text: Option<Arc<str>>) -> Self {
+    pub fn failed(record: Option<usize>, failure: Diagnostic, text: Option<Arc<str>>) -> Self {
         RecordReport { record, version: None, id: None, diagnostics: vec![failure], text, doc: None, summary: None }
     }
 
@@ -212,92 +212,3 @@ pub fn locate_all(diagnostics: &mut [Diagnostic], text: &str) {
     }
 }
 
-/// What `validate --profile` checks a training file with.
-pub struct TrainingSettings {
-    pub profile: crate::export::profile::Profile,
-    /// Examples above this many tokens are findings.
-    pub max_tokens: Option<usize>,
-    pub counter: crate::export::tokens::Counter,
-}
-
-/// The per-file pipeline for a training file (JSONL of examples): read each line,
-/// parse, check against the profile's rules and token limit, locate.
-pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings) -> FileReport {
-    use crate::export::profile::Profile;
-    let path = entry.path.clone();
-    if let Some(problem) = &entry.problem {
-        let d = Diagnostic::new(&crate::rules::IO_ERROR, "", format!("cannot read: {problem}"));
-        return FileReport { path, records: vec![RecordReport::failed(None, d, None)], stamp: None };
-    }
-    let mut records = Vec::new();
-    let result = source::for_each_line(&path, DEFAULT_MAX_FILE_SIZE, |item| match item {
-        Ok(rec) => {
-            let report = match source::parse(&rec.text) {
-                Err(failure) => RecordReport::failed(rec.record, *failure, Some(rec.text.into())),
-                Ok(example) => {
-                    let mut diagnostics = crate::rules::training::check_example(&example, settings.profile);
-                    if let Some(limit) = settings.max_tokens {
-                        let n = example_tokens(&example, &settings.counter);
-                        if n > limit {
-                            diagnostics.push(Diagnostic::new(
-                                &crate::rules::TRAINING_TOO_LONG,
-                                "",
-                                format!("{n} tokens, more than the limit of {limit}"),
-                            ));
-                        }
-                    }
-                    let mut r = RecordReport {
-                        record: rec.record,
-                        version: None,
-                        id: None,
-                        diagnostics,
-                        text: None,
-                        doc: None,
-                        summary: None,
-                    };
-                    if !r.diagnostics.is_empty() {
-                        locate_all(&mut r.diagnostics, &rec.text);
-                        r.text = Some(rec.text.into());
-                    }
-                    r
-                }
-            };
-            records.push(report);
-        }
-        Err((line, failure)) => records.push(RecordReport::failed(Some(line), *failure, None)),
-    });
-    if let Err(failure) = result {
-        records.push(RecordReport::failed(None, *failure, None));
-    }
-    if settings.profile == Profile::Openai && records.len() < 10 {
-        let d = Diagnostic::new(
-            &crate::rules::TRAINING_TOO_FEW,
-            "",
-            format!("{} examples; OpenAI needs at least 10", records.len()),
-        );
-        records.push(RecordReport::failed(None, d, None));
-    }
-    FileReport { path, records, stamp: None }
-}
-
-/// Tokens of a training example in any profile, counted like `export` counts them.
-fn example_tokens(example: &Value, counter: &crate::export::tokens::Counter) -> usize {
-    let tools = match example.get("tools") {
-        Some(Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-        None => String::new(),
-    };
-    if example.get("messages").is_some() {
-        let mut sink = Default::default();
-        if let Ok(c) = crate::export::profile::Conversation::of_thread(example, &mut sink) {
-            return counter.conversation(&c, &tools);
-        }
-    }
-    let turns = example.get("conversations").and_then(Value::as_array);
-    let text: usize = turns
-        .into_iter()
-        .flatten()
-        .map(|t| 4 + t.get("value").and_then(Value::as_str).map_or(0, |v| counter.text(v)))
-        .sum();
-    text + counter.tools(&tools) + 3
-}

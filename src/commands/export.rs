@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use crate::cli::ExportArgs;
-use crate::export::profile::Profile;
+use crate::export::chat_template::{self, ChatTemplate};
+use crate::export::format::{Options, Written};
 use crate::export::sink::{Compression, FileInfo, OutputError, Outputs};
 use crate::export::split::{self, SplitSpec};
 use crate::export::tokens::Counter;
@@ -137,11 +138,31 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         }
         Layout::Dir { dir: args.out.clone() }
     };
-    if args.profile == Profile::LlamaFactory && compression != Compression::None {
+    let format = args.profile.format();
+    if !format.reads_compressed() && compression != Compression::None {
         usage!(
             "threadkit: LLaMA-Factory reads only arrow, csv, json, jsonl, parquet and txt files: export the llama-factory profile uncompressed (no --compress, no .gz/.zst --out)"
         );
     }
+    let template = match &args.chat_template {
+        None => None,
+        Some(_) if !format.templated() => usage!(
+            "threadkit: --chat-template: the {} profile is not rendered with a model's chat template; use it with --profile trl or axolotl",
+            args.profile.name()
+        ),
+        Some(path) => match ChatTemplate::load(path) {
+            Ok(t) => Some(t),
+            Err(e) => usage!("threadkit: --chat-template {e}"),
+        },
+    };
+    // What the template requires is decided once, on a probe with every shape an export has.
+    let adaptation = template.as_ref().map(|t| {
+        let tools = match crate::tools::openai_tools() {
+            Value::Array(a) => a,
+            _ => Vec::new(),
+        };
+        t.choose_adaptation(&chat_template::probe(&tools))
+    });
     let data_root = match open_data_root(args.data_root.as_ref(), err)? {
         Ok(d) => d,
         Err(status) => return Ok(status),
@@ -155,13 +176,12 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
             datasets: args.dataset.clone(),
             labels: args.label.clone(),
             // OpenAI rejects longer examples; other trainers would truncate them silently.
-            max_tokens: args
-                .max_tokens
-                .or((args.profile == Profile::Openai).then_some(crate::export::OPENAI_MAX_TOKENS)),
+            max_tokens: args.max_tokens.or(format.default_max_tokens()),
         },
-        unplaceable: args.unplaceable,
+        options: Options { unplaceable: args.unplaceable, call_form: args.llama_factory_calls },
         counter: Counter::new(args.tokenizer),
         data_root: data_root.as_ref(),
+        template: template.as_ref().zip(adaptation),
     };
 
     // The files an earlier export wrote here are replaced; anything else is the user's.
@@ -197,6 +217,8 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
     let mut spool_len = 0u64;
     let mut rows: Vec<Row> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
+    // Lines by content hash; a hit is compared byte for byte against the spool.
+    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
     let mut datasets = Interner::default();
     let mut labels = Interner::default();
     let mut skipped: BTreeMap<Skip, usize> = BTreeMap::new();
@@ -222,6 +244,34 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
                     },
                     o => o,
                 };
+                let outcome = match outcome {
+                    Outcome::Exported(ex) => {
+                        let hash = line_hash(&ex.line);
+                        let mut twin = false;
+                        if let Some(candidates) = by_hash.get(&hash) {
+                            spool.flush()?;
+                            for &i in candidates {
+                                let r = &rows[i];
+                                if r.len as usize == ex.line.len() {
+                                    let mut buf = vec![0u8; r.len as usize];
+                                    spool_file.read_exact_at(&mut buf, r.offset)?;
+                                    twin |= buf == ex.line;
+                                }
+                            }
+                        }
+                        if twin {
+                            Outcome::Skipped {
+                                reason: Skip::DuplicateExample,
+                                id: Some(ex.id.clone()),
+                                detail: "the same example as one exported already".into(),
+                            }
+                        } else {
+                            by_hash.entry(hash).or_default().push(rows.len());
+                            Outcome::Exported(ex)
+                        }
+                    }
+                    o => o,
+                };
                 match outcome {
                     Outcome::Exported(ex) => {
                         spool.write_all(&ex.line)?;
@@ -241,7 +291,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
                     }
                     Outcome::Skipped { reason, detail, .. } => {
                         *skipped.entry(reason).or_default() += 1;
-                        if reason == Skip::Invalid || reason == Skip::Unconvertible || reason == Skip::DuplicateId {
+                        if matches!(reason, Skip::Invalid | Skip::Unconvertible | Skip::DuplicateId | Skip::TemplateError | Skip::TemplateDropsText) {
                             invalid.push(format!("{place}: {}: {detail}", reason.describe()));
                         }
                     }
@@ -287,6 +337,19 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
                 spec.parts.len()
             )?;
             return Ok(ExitStatus::Error);
+        }
+    }
+    let min = format.min_examples();
+    if !args.allow_few_examples && !rows.is_empty() {
+        if let Some(((name, _), members)) = spec.parts.iter().zip(&by_split).find(|(_, m)| m.len() < min) {
+            writeln!(
+                err,
+                "threadkit: split {name:?} would hold {}; {} refuses a file with fewer than {min}. Export more threads, \
+                 or pass --allow-few-examples to write it anyway; nothing was written",
+                super::plural(members.len(), "example"),
+                args.profile.name()
+            )?;
+            return Ok(ExitStatus::Failure);
         }
     }
     let ext = format!(".jsonl{}", compression.extension());
@@ -336,12 +399,9 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
 
     let mut side_files = Vec::new();
     let data_files: Vec<FileInfo> = outputs.files.clone();
-    match args.profile {
-        Profile::Axolotl => side_files
-            .push(outputs.write_side_file("axolotl.yaml", axolotl_yaml(layout.dir(), &data_files).as_bytes())?),
-        Profile::LlamaFactory => side_files
-            .push(outputs.write_side_file("dataset_info.json", dataset_info(&args, &spec, &data_files).as_bytes())?),
-        _ => {}
+    let written = Written { dir: layout.dir(), files: &data_files, splits: spec.names().collect(), name: &args.name };
+    for (name, text) in format.side_files(&written) {
+        side_files.push(outputs.write_side_file(&name, text.as_bytes())?);
     }
     let token_stats = TokenStats::of(rows.iter().map(|r| r.tokens as usize).collect());
     let manifest = json!({
@@ -362,6 +422,10 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         },
         "tokens": token_stats,
         "changes": changes,
+        "chat_template": template.as_ref().zip(adaptation).map(|(t, a)| json!({
+            "file": t.file, "sha256": t.sha256, "adaptation": a, "applied": a.describe(),
+        })),
+        "requires": format.requires().into_iter().collect::<BTreeMap<_, _>>(),
         "warnings": warnings,
         "files": data_files.iter().chain(side_files.iter()).collect::<Vec<_>>(),
     });
@@ -414,7 +478,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
             }
             writeln!(out, "  wrote {}", layout.dir().join(layout.manifest_name()).display())?;
             if !args.quiet {
-                preview(out, &rows, &by_split, &spool_file)?;
+                preview(out, format, &rows, &by_split, &spool_file)?;
             }
         }
     }
@@ -422,6 +486,13 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         status = ExitStatus::Failure;
     }
     Ok(status)
+}
+
+fn line_hash(line: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    line.hash(&mut h);
+    h.finish()
 }
 
 /// Every thread of one file (a .json file holds one, a .jsonl file one per line).
@@ -454,8 +525,14 @@ fn prepare_entry(entry: &Entry, settings: &Settings<'_>) -> Vec<(String, Outcome
 }
 
 
-/// The first two examples of the first split, each message cut to one short line.
-fn preview(out: &mut dyn Write, rows: &[Row], by_split: &[Vec<usize>], spool: &std::fs::File) -> io::Result<()> {
+/// The first two examples of the first split, each turn cut to one short line.
+fn preview(
+    out: &mut dyn Write,
+    format: &dyn crate::export::format::TrainingFormat,
+    rows: &[Row],
+    by_split: &[Vec<usize>],
+    spool: &std::fs::File,
+) -> io::Result<()> {
     let Some(first) = by_split.iter().find(|m| !m.is_empty()) else { return Ok(()) };
     for &i in first.iter().take(2) {
         let r = &rows[i];
@@ -463,15 +540,8 @@ fn preview(out: &mut dyn Write, rows: &[Row], by_split: &[Vec<usize>], spool: &s
         spool.read_exact_at(&mut buf, r.offset)?;
         let example: Value = serde_json::from_slice(&buf).unwrap_or(Value::Null);
         writeln!(out, "\npreview: {} ({} tokens)", r.id, r.tokens)?;
-        let turns = example.get("messages").or_else(|| example.get("conversations")).and_then(Value::as_array);
-        for m in turns.into_iter().flatten() {
-            let role = m.get("role").or_else(|| m.get("from")).and_then(Value::as_str).unwrap_or("?");
-            let text = m.get("content").or_else(|| m.get("value")).and_then(Value::as_str).unwrap_or("");
-            let call = m
-                .pointer("/tool_calls/0/function/name")
-                .and_then(Value::as_str)
-                .map(|n| format!(" → {n}(…)"))
-                .unwrap_or_default();
+        for (role, text, call) in format.preview(&example) {
+            let call = call.map(|n| format!(" → {n}(…)")).unwrap_or_default();
             let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
             let cut: String = one_line.chars().take(90).collect();
             let more = if one_line.chars().count() > 90 { "…" } else { "" };
@@ -479,57 +549,4 @@ fn preview(out: &mut dyn Write, rows: &[Row], by_split: &[Vec<usize>], spool: &s
         }
     }
     Ok(())
-}
-
-/// A `datasets:` block for Axolotl's config, pointing at the files just written.
-fn axolotl_yaml(dir: &Path, files: &[FileInfo]) -> String {
-    let mut s = String::from("# Written by `threadkit export --profile axolotl`. Merge into your Axolotl config.\n");
-    let path = dir.display().to_string();
-    let mut splits: Vec<&str> = files.iter().filter_map(|f| f.split.as_deref()).collect();
-    splits.dedup();
-    // The first split trains, the second evaluates; Axolotl has no key for more.
-    for (i, split) in splits.iter().take(2).enumerate() {
-        s.push_str(if i == 0 { "datasets:\n" } else { "test_datasets:\n" });
-        s.push_str(&format!("  - path: {}\n    ds_type: json\n    split: train\n    data_files:\n", yaml_str(&path)));
-        for f in files.iter().filter(|f| f.split.as_deref() == Some(split)) {
-            s.push_str(&format!("      - {}\n", yaml_str(&f.path)));
-        }
-        s.push_str("    type: chat_template\n    field_messages: messages\n    field_tools: tools\n");
-        s.push_str("    message_property_mappings:\n      role: role\n      content: content\n    roles_to_train: [\"assistant\"]\n");
-    }
-    if splits.len() > 2 {
-        s.push_str(&format!("# {} more splits were written; add them as you need.\n", splits.len() - 2));
-    }
-    s
-}
-
-fn yaml_str(s: &str) -> String {
-    serde_json::to_string(s).expect("a string serializes")
-}
-
-/// LLaMA-Factory's `dataset_info.json`: one entry per split (a folder when sharded).
-fn dataset_info(args: &ExportArgs, spec: &SplitSpec, files: &[FileInfo]) -> String {
-    let mut info = serde_json::Map::new();
-    for name in spec.names() {
-        let mine: Vec<&FileInfo> = files.iter().filter(|f| f.split.as_deref() == Some(name)).collect();
-        let file_name = match mine.as_slice() {
-            [] => continue,
-            [one] => one.path.clone(),
-            _ => name.to_string(),
-        };
-        let key = if spec.parts.len() == 1 { args.name.clone() } else { format!("{}_{name}", args.name) };
-        info.insert(
-            key,
-            json!({
-                "file_name": file_name,
-                "formatting": "sharegpt",
-                // Only columns the lines have: LLaMA-Factory's converter reads every mapped
-                // column and fails (KeyError) on one that no line carries.
-                "columns": {"messages": "conversations", "tools": "tools"},
-                "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
-                         "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system"}
-            }),
-        );
-    }
-    serde_json::to_string_pretty(&Value::Object(info)).expect("a Value serializes") + "\n"
 }

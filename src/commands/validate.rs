@@ -95,15 +95,33 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
 /// `validate --profile P`: training files, one example per line, against the profile's rules.
 fn run_training(
     args: &ValidateArgs,
-    profile: crate::export::profile::Profile,
+    profile: crate::export::format::Profile,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<ExitStatus> {
-    use crate::export::profile::Profile;
-    let settings = crate::validate::TrainingSettings {
+    let template = match &args.chat_template {
+        None => None,
+        Some(_) if !profile.format().templated() => {
+            writeln!(
+                err,
+                "threadkit: --chat-template: the {} profile is not rendered with a model's chat template; use it with --profile trl or axolotl",
+                profile.name()
+            )?;
+            return Ok(ExitStatus::Error);
+        }
+        Some(path) => match crate::export::chat_template::ChatTemplate::load(path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                writeln!(err, "threadkit: --chat-template {e}")?;
+                return Ok(ExitStatus::Error);
+            }
+        },
+    };
+    let settings = crate::export::audit::TrainingSettings {
         profile,
-        max_tokens: args.max_tokens.or((profile == Profile::Openai).then_some(crate::export::OPENAI_MAX_TOKENS)),
+        max_tokens: args.max_tokens.or(profile.format().default_max_tokens()),
         counter: crate::export::tokens::Counter::new(args.tokenizer),
+        template: template.as_ref(),
     };
     let renderer = Renderer::new(use_color(args.color));
     let options =
@@ -116,7 +134,7 @@ fn run_training(
         // Side files given by name (`export.json`) are not examples either.
         walked.entries().filter(|e| crate::source::is_training_file(&e.path)),
         args.walk.jobs,
-        |e| crate::validate::validate_training_entry(e, &settings),
+        |e| crate::export::audit::validate_training_entry(e, &settings),
         |_, reports| {
             for mut report in reports {
                 report.records.iter_mut().for_each(|r| {

@@ -1,26 +1,32 @@
 //! Validated threads → training files. The per-thread step (`prepare`: validate,
-//! filter, convert, count tokens, re-check the example) runs on worker threads and
-//! returns one `Outcome`; `commands::export` spools the examples, assigns splits,
-//! orders them by id and writes the files.
+//! filter, convert, count tokens, render in the chosen format, render through the model's
+//! chat template, re-check the example) runs on worker threads and returns one `Outcome`;
+//! `commands::export` spools the examples, assigns splits, orders them by id and writes the files.
+//!
+//! `conversation` is the canonical form every format renders; `format` is the trait one
+//! file per format in `formats/` implements; `audit` checks training files made elsewhere.
 
-pub mod profile;
+pub mod audit;
+pub mod chat_template;
+pub mod conversation;
+pub mod format;
+pub mod formats;
 pub mod sink;
 pub mod split;
 pub mod tokens;
 
 
-use crate::check::{self, Options};
+use crate::check;
 use crate::convert;
 use crate::data_root::DataRoot;
 use crate::source;
 use crate::thread::ThreadView;
 use crate::version::Version;
 
-use profile::{Changes, Conversation, Profile, Unplaceable};
+use chat_template::{Adaptation, Audit, ChatTemplate};
+use conversation::{Changes, Conversation};
+use format::Profile;
 use tokens::Counter;
-
-/// OpenAI's per-example token limit for current models (gpt-4o, gpt-4.1 families; 16,385 for gpt-3.5-turbo).
-pub const OPENAI_MAX_TOKENS: usize = 65_536;
 
 /// Which threads to export. Empty lists mean "any".
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -37,9 +43,11 @@ pub struct Filters {
 pub struct Settings<'a> {
     pub profile: Profile,
     pub filters: Filters,
-    pub unplaceable: Unplaceable,
+    pub options: format::Options,
     pub counter: Counter,
     pub data_root: Option<&'a DataRoot>,
+    /// `--chat-template`: every example is rendered through it (after the adaptation).
+    pub template: Option<(&'a ChatTemplate, Adaptation)>,
 }
 
 /// Why a thread was not exported. The order is the order of the checks.
@@ -56,6 +64,9 @@ pub enum Skip {
     Unconvertible,
     TooManyTokens,
     MessageTooLarge,
+    TemplateError,
+    TemplateDropsText,
+    DuplicateExample,
 }
 
 /// The longest message text an example may hold. Longer ones are no training data (no
@@ -76,6 +87,9 @@ impl Skip {
             Skip::Unconvertible => "cannot be carried by the profile",
             Skip::TooManyTokens => "too many tokens",
             Skip::MessageTooLarge => "a message longer than 1 MiB (not tokenized)",
+            Skip::TemplateError => "the chat template fails on it",
+            Skip::TemplateDropsText => "the chat template drops some of its text (--unplaceable skip)",
+            Skip::DuplicateExample => "byte-identical to an example exported already",
         }
     }
 }
@@ -108,7 +122,7 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
         Ok(doc) => doc,
         Err(failure) => return skipped(Skip::Invalid, None, format!("{}: {}", failure.code(), failure.message)),
     };
-    let checked = check::check(&doc, file_stem, Options { data_root: settings.data_root });
+    let checked = check::check(&doc, file_stem, check::Options { data_root: settings.data_root });
     let id = checked.id.as_deref();
     if let Some(first) = checked.diagnostics.iter().find(|d| d.is_error()) {
         let at = if first.pointer.is_empty() { String::new() } else { format!(" (at {})", first.pointer) };
@@ -141,6 +155,7 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
     let session = view.session().unwrap_or("").to_string();
     let id = id.unwrap_or("").to_string();
 
+    let format = settings.profile.format();
     let mut changes = Changes::new();
     let openai_doc;
     let thread = match version {
@@ -150,13 +165,11 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
                 Ok(d) => openai_doc = d,
                 Err(e) => return skipped(Skip::Unconvertible, Some(&id), format!("legacy thread: {e}")),
             }
-            if settings.profile != Profile::Raw {
-                *changes.entry("legacy 3.0 thread converted to openai_v1".into()).or_default() += 1;
-            }
+            *changes.entry("legacy 3.0 thread converted to openai_v1".into()).or_default() += 1;
             &openai_doc
         }
     };
-    let conversation = match Conversation::of_thread(thread, &mut changes) {
+    let mut conversation = match Conversation::of_thread(thread, &mut changes) {
         Ok(c) => c,
         Err(e) => return skipped(Skip::Unconvertible, Some(&id), e),
     };
@@ -167,26 +180,37 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
             format!("a message of {} (the limit is 1 MiB)", crate::source::human_bytes(len as u64)),
         );
     }
-    let tools = profile::tool_definitions(&conversation, &mut changes);
+    conversation.drop_trailing_results(&mut changes);
+    let tools = conversation::tool_definitions(&conversation, &mut changes);
     let tokens = settings.counter.conversation(&conversation, &tools.json);
     if let Some(max) = f.max_tokens {
         if tokens > max {
             return skipped(Skip::TooManyTokens, Some(&id), format!("{tokens} tokens > {max}"));
         }
     }
-    let options = profile::Options { unplaceable: settings.unplaceable };
-    let source_doc = if settings.profile == Profile::Raw { &doc } else { thread };
-    let example =
-        match profile::render(settings.profile, source_doc, &conversation, &tools.list, &options, &mut changes) {
-            Ok(e) => e,
-            Err(e) => return skipped(Skip::Unconvertible, Some(&id), e),
-        };
+    // Raw lines are the threads as they are: `doc`, not the converted form.
+    let mut example = match format.render(&doc, &conversation, &tools, &settings.options, &mut changes) {
+        Ok(e) => e,
+        Err(e) => return skipped(Skip::Unconvertible, Some(&id), e),
+    };
+    if let Some((template, adaptation)) = settings.template {
+        adaptation.apply(&mut example, &mut changes);
+        match template.audit(&example) {
+            Audit::Failed(e) => return skipped(Skip::TemplateError, Some(&id), e),
+            Audit::Rendered { missing, .. } => {
+                for m in &missing {
+                    if let Err(e) = settings.options.lose(m.what.describe(), &mut changes) {
+                        return skipped(Skip::TemplateDropsText, Some(&id), format!("{e} at {}", m.pointer));
+                    }
+                }
+            }
+        }
+    }
     // Every line written is checked by the same rules `validate --profile` applies.
-    if let Some(d) = crate::rules::training::check_example(&example, settings.profile).into_iter().next() {
+    if let Some(d) = format.check(&example).into_iter().next() {
         return skipped(Skip::Unconvertible, Some(&id), format!("the example would break {}: {}", d.code(), d.message));
     }
-    if settings.profile == Profile::Raw {
-        // Raw lines are the threads as they are: nothing was changed.
+    if !format.reports_changes() {
         changes.clear();
     }
     let line = serde_json::to_vec(&example).expect("a Value serializes");

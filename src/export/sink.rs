@@ -106,6 +106,10 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
 /// Where an export goes.
 enum Destination {
     /// A folder of splits: built whole in a hidden staging folder beside it, then swapped in.

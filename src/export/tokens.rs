@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use tiktoken_rs::CoreBPE;
 
-use super::profile::{Conversation, Turn};
+use super::conversation::{Conversation, Turn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

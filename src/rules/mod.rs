@@ -11,7 +11,6 @@ mod first_message;
 mod legacy;
 mod lifecycle;
 mod tool_calls;
-pub mod training;
 
 pub use crate::check::Context;
 
@@ -290,6 +289,15 @@ rule!(TRAINING_TURN_ORDER, "TK713", "training-turn-order", Error, "the turns are
 Why: LLaMA-Factory skips a misordered example with only a log line, so data disappears silently.\n\
 Fix: export with `--profile llama-factory`, which merges consecutive assistant messages and reports what it had to drop.");
 
+rule!(TRAINING_TEMPLATE_ERROR, "TK714", "training-chat-template-error", Error, "the model's chat template fails on the example", fix: None,
+"What: with `--chat-template FILE`, rendering the example through the model's own Jinja template raised an error (Mistral: \"Tool call IDs should be alphanumeric strings with length 9!\", \"conversation roles must alternate\"; DeepSeek: arguments concatenated as a string).\n\
+Why: the trainer renders every example with that template; one error stops the run or drops the example.\n\
+Fix: export with `threadkit export --chat-template FILE`, which adapts the examples (9-character ids, merged assistant turns, string arguments) and records what it changed in export.json.");
+rule!(TRAINING_TEMPLATE_DROPS, "TK715", "training-chat-template-drops", Error, "the chat template does not render part of the example", fix: None,
+"What: with `--chat-template FILE`, a tool call, a tool result or an assistant text of the example does not appear in the rendered text (Llama 3.x, Hermes and gpt-oss templates do not render assistant text beside `tool_calls`).\n\
+Why: what is not rendered is never trained: the chain of thought these threads exist for is lost.\n\
+Fix: export with `threadkit export --chat-template FILE`, which moves the reasoning to where the template renders it (an assistant message of its own, `reasoning_content` or `thinking`).");
+
 // ---- datasets (`threadkit dataset check`) ------------------------------------------------
 rule!(SESSION_WITHOUT_DATA, "TK801", "session-without-data", Error, "a labelled session has no data file", fix: None,
 "What: every key of `labels.json` needs `sessions/<id>/data.parquet`.\n\
@@ -405,6 +413,8 @@ pub static ALL: &[&Rule] = &[
     &TRAINING_UNKNOWN_KEY,
     &TRAINING_TOOLS_MALFORMED,
     &TRAINING_TURN_ORDER,
+    &TRAINING_TEMPLATE_ERROR,
+    &TRAINING_TEMPLATE_DROPS,
     &SESSION_WITHOUT_DATA,
     &SESSION_WITHOUT_LABELS,
     &SESSION_UNREADABLE,

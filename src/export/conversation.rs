@@ -1,0 +1,189 @@
+//! The canonical form every training format renders: one validated `openai_v1` thread
+//! read into turns, and the `tools` list its example carries. Everything a format has to
+//! change or drop is counted in `Changes` under a stable description.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use serde_json::{json, Map, Value};
+
+use crate::pyjson;
+
+/// What a profile changed or dropped, and how often (description → count).
+pub type Changes = BTreeMap<String, usize>;
+
+pub fn note(changes: &mut Changes, what: &str) {
+    *changes.entry(what.to_string()).or_default() += 1;
+}
+
+pub struct Call {
+    pub id: String,
+    pub name: String,
+    /// The arguments object.
+    pub arguments: Value,
+    /// The arguments as the thread stored them (a JSON string).
+    pub arguments_text: String,
+}
+
+pub enum Turn {
+    System(String),
+    User(String),
+    Assistant { content: String, calls: Vec<Call> },
+    Tool { call_id: String, name: String, content: String },
+}
+
+/// The facts of one conversation, independent of any format.
+pub struct Conversation {
+    pub turns: Vec<Turn>,
+}
+
+impl Conversation {
+    /// Bytes of the longest text in the conversation (a message, or a call's arguments).
+    pub fn longest_text(&self) -> Option<usize> {
+        self.turns
+            .iter()
+            .flat_map(|t| -> Vec<usize> {
+                match t {
+                    Turn::System(s) | Turn::User(s) => vec![s.len()],
+                    Turn::Assistant { content, calls } => {
+                        std::iter::once(content.len()).chain(calls.iter().map(|c| c.arguments_text.len())).collect()
+                    }
+                    Turn::Tool { content, .. } => vec![content.len()],
+                }
+            })
+            .max()
+    }
+
+    /// Read a thread that passed validation. `Err` only for shapes validation lets through
+    /// but no format can carry (non-string user content).
+    pub fn of_thread(thread: &Value, changes: &mut Changes) -> Result<Conversation, String> {
+        let messages = thread.get("messages").and_then(Value::as_array).ok_or("the thread has no `messages`")?;
+        let mut turns = Vec::with_capacity(messages.len());
+        for (i, m) in messages.iter().enumerate() {
+            let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+            let text = |key: &str| m.get(key).and_then(Value::as_str).map(str::to_string);
+            match role {
+                "system" | "user" => {
+                    let content =
+                        text("content").ok_or_else(|| format!("message {i} ({role}) has non-string content"))?;
+                    turns.push(if role == "system" { Turn::System(content) } else { Turn::User(content) });
+                }
+                "assistant" => {
+                    if m.get("tool_calls").is_some_and(Value::is_null) {
+                        note(changes, "assistant `tool_calls: null` removed");
+                    }
+                    let mut calls = Vec::new();
+                    for c in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+                        let name = c.pointer("/function/name").and_then(Value::as_str).unwrap_or("").to_string();
+                        let arguments_text = match c.pointer("/function/arguments") {
+                            Some(Value::String(s)) => s.clone(),
+                            Some(other) => {
+                                note(changes, "tool call arguments object serialized to a string");
+                                pyjson::dumps(other)
+                            }
+                            None => "{}".to_string(),
+                        };
+                        let arguments: Value = serde_json::from_str(&arguments_text)
+                            .map_err(|e| format!("message {i}: tool call arguments are not JSON: {e}"))?;
+                        let id = c.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+                        calls.push(Call { id, name, arguments, arguments_text });
+                    }
+                    let content = text("content").unwrap_or_default();
+                    turns.push(Turn::Assistant { content, calls });
+                }
+                "tool" => {
+                    let content = match m.get("content") {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(other) => {
+                            note(changes, "tool result object serialized to a JSON string");
+                            pyjson::dumps(other)
+                        }
+                        None => String::new(),
+                    };
+                    turns.push(Turn::Tool {
+                        call_id: text("tool_call_id").unwrap_or_default(),
+                        name: text("name").unwrap_or_default(),
+                        content,
+                    });
+                }
+                other => return Err(format!("message {i} has the unknown role {other:?}")),
+            }
+        }
+        Ok(Conversation { turns })
+    }
+
+    /// Tool results at the end have no assistant turn after them: nothing in them is
+    /// trained, and some trainers reject an example that ends on one.
+    pub fn drop_trailing_results(&mut self, changes: &mut Changes) {
+        while let Some(Turn::Tool { .. }) = self.turns.last() {
+            self.turns.pop();
+            note(changes, "trailing tool result dropped (no assistant turn after it to train)");
+        }
+    }
+
+    pub fn calls(&self) -> impl Iterator<Item = &Call> {
+        self.turns.iter().flat_map(|t| match t {
+            Turn::Assistant { calls, .. } => calls.as_slice(),
+            _ => &[],
+        })
+    }
+}
+
+/// The `tools` list of an example, and its compact JSON (counted for tokens).
+#[derive(Debug)]
+pub struct ToolSet {
+    pub list: Vec<Value>,
+    pub json: String,
+}
+
+/// The `tools` list an example carries: every tool threadkit offers (what the model saw
+/// when the thread was generated), plus a definition inferred from the recorded calls for
+/// any tool threadkit does not know (threads from older generators). The usual set is
+/// built once and shared.
+pub fn tool_definitions(conversation: &Conversation, changes: &mut Changes) -> Arc<ToolSet> {
+    static STANDARD: OnceLock<Arc<ToolSet>> = OnceLock::new();
+    let standard = STANDARD.get_or_init(|| {
+        let list = match crate::tools::openai_tools() {
+            Value::Array(a) => a,
+            _ => Vec::new(),
+        };
+        let json = serde_json::to_string(&list).expect("a Value serializes");
+        Arc::new(ToolSet { list, json })
+    });
+    let mut inferred: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
+    for call in conversation.calls() {
+        if crate::tools::find(&call.name).is_some() {
+            continue;
+        }
+        let props = inferred.entry(&call.name).or_default();
+        for (k, v) in call.arguments.as_object().into_iter().flatten() {
+            props.entry(k.clone()).or_insert_with(|| json!({"type": json_type(v)}));
+        }
+    }
+    if inferred.is_empty() {
+        return standard.clone();
+    }
+    let mut list = standard.list.clone();
+    for (name, props) in inferred {
+        note(changes, "tool definition inferred from recorded calls (tool unknown to threadkit)");
+        list.push(json!({"type": "function", "function": {
+            "name": name,
+            "description": "A tool of an older generator; this definition was inferred from its recorded calls.",
+            "parameters": {"type": "object", "properties": props}
+        }}));
+    }
+    let json = serde_json::to_string(&list).expect("a Value serializes");
+    Arc::new(ToolSet { list, json })
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}

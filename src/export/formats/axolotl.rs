@@ -1,0 +1,66 @@
+//! Axolotl `type: chat_template`: the TRL form of `messages` + `tools`, and an
+//! `axolotl.yaml` datasets block to merge into a config.
+
+use serde_json::Value;
+
+use super::messages::{self, Arguments, Rules};
+use crate::diagnostic::Diagnostic;
+use crate::export::conversation::{Changes, Conversation, ToolSet};
+use crate::export::format::{Options, Profile, TrainingFormat, Written};
+
+/// Axolotl parses string arguments too, so files made elsewhere may carry either.
+const RULES: Rules = Rules { arguments: Arguments::Either, ..super::trl::RULES };
+
+pub struct Axolotl;
+
+impl TrainingFormat for Axolotl {
+    fn profile(&self) -> Profile {
+        Profile::Axolotl
+    }
+
+    fn render(&self, _: &Value, c: &Conversation, tools: &ToolSet, _: &Options, _: &mut Changes) -> Result<Value, String> {
+        Ok(messages::render(c, &tools.list, super::trl::RULES))
+    }
+
+    fn check(&self, example: &Value) -> Vec<Diagnostic> {
+        messages::check(example, RULES)
+    }
+
+    fn side_files(&self, written: &Written<'_>) -> Vec<(String, String)> {
+        vec![("axolotl.yaml".into(), axolotl_yaml(written))]
+    }
+
+    fn templated(&self) -> bool {
+        true
+    }
+}
+
+/// A `datasets:` block pointing at the files just written. Paths are absolute: axolotl
+/// hands a local folder's `data_files` to `datasets.load_dataset`, which resolves them
+/// against the working directory, not against the config (`utils/data/shared.py`,
+/// `_load_from_local_path`), so relative paths load only from one folder.
+fn axolotl_yaml(written: &Written<'_>) -> String {
+    let dir = std::path::absolute(written.dir).unwrap_or_else(|_| written.dir.to_path_buf());
+    let mut s = String::from("# Written by `threadkit export --profile axolotl`. Merge into your Axolotl config.\n");
+    s.push_str("# Paths are absolute (axolotl resolves data_files against the working directory): re-export after moving the folder.\n");
+    let splits: Vec<&str> =
+        written.splits.iter().copied().filter(|n| written.files.iter().any(|f| f.split.as_deref() == Some(*n))).collect();
+    // The first split trains, the second evaluates; Axolotl has no key for more.
+    for (i, split) in splits.iter().take(2).enumerate() {
+        s.push_str(if i == 0 { "datasets:\n" } else { "test_datasets:\n" });
+        s.push_str(&format!("  - path: {}\n    ds_type: json\n    split: train\n    data_files:\n", yaml_str(&dir.display().to_string())));
+        for f in written.files.iter().filter(|f| f.split.as_deref() == Some(split)) {
+            s.push_str(&format!("      - {}\n", yaml_str(&dir.join(&f.path).display().to_string())));
+        }
+        s.push_str("    type: chat_template\n    field_messages: messages\n    field_tools: tools\n");
+        s.push_str("    message_property_mappings:\n      role: role\n      content: content\n    roles_to_train: [\"assistant\"]\n");
+    }
+    if splits.len() > 2 {
+        s.push_str(&format!("# {} more splits were written; add them as you need.\n", splits.len() - 2));
+    }
+    s
+}
+
+fn yaml_str(s: &str) -> String {
+    serde_json::to_string(s).expect("a string serializes")
+}

@@ -1,0 +1,55 @@
+//! TRL / transformers: `messages` + `tools` as `apply_chat_template` takes them, arguments
+//! as objects (templates apply `tojson`), every content a string.
+
+use serde_json::Value;
+
+use super::messages::{self, Arguments, Rules};
+use crate::diagnostic::Diagnostic;
+use crate::export::conversation::{Changes, Conversation, ToolSet};
+use crate::export::format::{Options, Profile, TrainingFormat};
+
+pub(super) const RULES: Rules = Rules { closed: false, strict_calls: false, arguments: Arguments::Object };
+
+pub struct Trl;
+
+impl TrainingFormat for Trl {
+    fn profile(&self) -> Profile {
+        Profile::Trl
+    }
+
+    fn render(&self, _: &Value, c: &Conversation, tools: &ToolSet, _: &Options, _: &mut Changes) -> Result<Value, String> {
+        Ok(messages::render(c, &tools.list, RULES))
+    }
+
+    fn check(&self, example: &Value) -> Vec<Diagnostic> {
+        messages::check(example, RULES)
+    }
+
+    fn templated(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::export::format::{Options, Profile};
+    use crate::export::formats::test_support::{codes, good_openai, render};
+
+    #[test]
+    fn arguments_are_objects() {
+        let (ex, _) = render(Profile::Trl, Options::default()).unwrap();
+        assert_eq!(ex["messages"][1]["tool_calls"][0]["function"]["arguments"], json!({"dataset_name": "d"}));
+        assert!(ex["messages"].as_array().unwrap().iter().all(|m| m["content"].is_string()));
+    }
+
+    #[test]
+    fn wants_object_arguments_and_string_content() {
+        let mut e = good_openai();
+        assert_eq!(codes(e.clone(), Profile::Trl), ["TK702", "TK704"]);
+        e["messages"][1]["content"] = json!("");
+        e["messages"][1]["tool_calls"][0]["function"]["arguments"] = json!({});
+        assert!(codes(e, Profile::Trl).is_empty());
+    }
+}
