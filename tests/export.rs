@@ -24,6 +24,11 @@ fn corpus(dir: &Path, per_label: usize) {
                 let id = format!("{src}_s{s}_c{copy}");
                 d["id"] = json!(id);
                 d["metadata"]["session"] = json!(format!("{}_{s}", doc["metadata"]["session"].as_str().unwrap()));
+                // Distinct text: byte-identical examples are exported once.
+                let asked = d["messages"][0]["content"].as_str().unwrap().to_string();
+                d["messages"][0]["content"] = json!(format!("{asked} (variant {s}.{copy})"));
+                let query = d["metadata"]["user_query"].as_str().unwrap().to_string();
+                d["metadata"]["user_query"] = json!(format!("{query} (variant {s}.{copy})"));
                 std::fs::write(dir.join(format!("{id}.json")), serde_json::to_string_pretty(&d).unwrap()).unwrap();
             }
         }
@@ -96,7 +101,7 @@ fn splits_are_grouped_by_session_stratified_and_deterministic() {
     corpus(&threads, 10);
     let split_export = |out: &Path, seed: &str| {
         let (o, e, code) =
-            export(&threads, out, "openai", &["--split", "train=0.8,val=0.2", "--seed", seed, "--format", "json"]);
+            export(&threads, out, "openai", &["--split", "train=0.8,val=0.2", "--seed", seed, "--format", "json", "--allow-few-examples"]);
         assert_eq!(code, 0, "{o}{e}");
     };
     let a = tmp.path().join("a");
@@ -154,6 +159,7 @@ fn filters_select_what_they_say() {
             "openai",
             "--format",
             "json",
+            "--allow-few-examples",
         ];
         args.extend_from_slice(extra);
         let (o, e, _) = run(&args);
@@ -261,4 +267,62 @@ fn validate_profile_reports_broken_training_files() {
     // The token limit.
     let (report, _) = common::json_report(&["--profile", "trl", "--max-tokens", "5", file.to_str().unwrap()]);
     assert_eq!(common::codes(&report), ["TK709"]);
+}
+
+#[test]
+fn openai_refuses_fewer_than_ten_examples_and_twins_are_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("few");
+    // The fixtures: 7 threads, of which two are byte-identical twins of others once exported.
+    let (o, e, code) = export(&fixtures().join("threads/valid"), &out, "openai", &["--status", "all"]);
+    assert_eq!(code, 1, "{o}{e}");
+    assert!(e.contains("fewer than 10") && e.contains("--allow-few-examples"), "{e}");
+    assert!(!out.exists(), "nothing is written");
+    let (o, e, code) =
+        export(&fixtures().join("threads/valid"), &out, "openai", &["--status", "all", "--allow-few-examples", "--format", "json"]);
+    assert_eq!(code, 0, "{o}{e}");
+    let m: Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(m["counts"]["skipped"]["duplicate_example"], 2, "{o}");
+    assert_eq!(m["changes"]["trailing tool result dropped (no assistant turn after it to train)"], 1, "{o}");
+    let written = lines(&out.join("train.jsonl"));
+    let unique: std::collections::HashSet<String> = written.iter().map(|l| l.to_string()).collect();
+    assert_eq!(unique.len(), written.len());
+    assert!(written.iter().all(|l| l["messages"].as_array().unwrap().last().unwrap()["role"] != "tool"));
+}
+
+#[test]
+fn chat_template_adaptations_are_applied_and_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("nemo");
+    let template = fixtures().join("chat_templates/mistralai-Mistral-Nemo-Instruct-2407.jinja");
+    let (o, e, code) = export(
+        &fixtures().join("threads/valid"),
+        &out,
+        "trl",
+        &["--status", "all", "--format", "json", "--chat-template", template.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{o}{e}");
+    let m: Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(m["chat_template"]["adaptation"]["short_ids"], true, "{o}");
+    assert_eq!(m["chat_template"]["adaptation"]["merge_assistant"], true, "{o}");
+    assert!(m["changes"]["assistant text not rendered by the chat template (never trained)"].as_u64().unwrap() > 0);
+    for l in lines(&out.join("train.jsonl")) {
+        for msg in l["messages"].as_array().unwrap() {
+            for c in msg["tool_calls"].as_array().into_iter().flatten() {
+                assert_eq!(c["id"].as_str().unwrap().len(), 9);
+            }
+        }
+    }
+    // The same file, checked against the template: clean; the unadapted trl export is not.
+    let (v, e, code) = run(&["validate", "--profile", "trl", "--chat-template", template.to_str().unwrap(), "--format", "json", out.join("train.jsonl").to_str().unwrap()]);
+    assert!(!v.contains("TK714"), "{v}{e}");
+    let _ = code;
+    let plain = tmp.path().join("plain");
+    export(&fixtures().join("threads/valid"), &plain, "trl", &["--status", "all"]);
+    let (v, _, code) = run(&["validate", "--profile", "trl", "--chat-template", template.to_str().unwrap(), "--format", "json", plain.join("train.jsonl").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(v.contains("TK714") && v.contains("length 9"), "{v}");
+    let llama = fixtures().join("chat_templates/meta-llama-Llama-3.1-8B-Instruct.jinja");
+    let (v, _, _) = run(&["validate", "--profile", "trl", "--chat-template", llama.to_str().unwrap(), "--format", "json", plain.join("train.jsonl").to_str().unwrap()]);
+    assert!(v.contains("TK715"), "{v}");
 }

@@ -50,7 +50,7 @@ pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings<'_>) -
                         }
                     }
                     if let Some(template) = settings.template {
-                        diagnostics.extend(template_findings(template, &example));
+                        diagnostics.extend(template_findings(template, &format.template_view(&example)));
                     }
                     let mut r = RecordReport {
                         record: rec.record,

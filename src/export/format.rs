@@ -164,6 +164,11 @@ pub trait TrainingFormat: Sync {
         Vec::new()
     }
 
+    /// The example as the framework hands it to a chat template.
+    fn template_view(&self, example: &Value) -> Value {
+        example.clone()
+    }
+
     /// Whether "what changed" is reported (raw lines are the threads unchanged).
     fn reports_changes(&self) -> bool {
         true

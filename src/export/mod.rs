@@ -195,7 +195,7 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
     };
     if let Some((template, adaptation)) = settings.template {
         adaptation.apply(&mut example, &mut changes);
-        match template.audit(&example) {
+        match template.audit(&format.template_view(&example)) {
             Audit::Failed(e) => return skipped(Skip::TemplateError, Some(&id), e),
             Audit::Rendered { missing, .. } => {
                 for m in &missing {

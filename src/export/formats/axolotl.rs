@@ -1,5 +1,11 @@
-//! Axolotl `type: chat_template`: the TRL form of `messages` + `tools`, and an
-//! `axolotl.yaml` datasets block to merge into a config.
+//! Axolotl `type: chat_template`: `messages` + `tools`, and an `axolotl.yaml` datasets
+//! block to merge into a config.
+//!
+//! Call `arguments` and `tools` are written as JSON strings: axolotl loads the files with
+//! `datasets` (pinned below 5.0 by axolotl 0.19), whose struct unification gives every
+//! call's arguments object the keys of every other tool's calls, set to null; strings pass
+//! through untouched, and axolotl's chat_template strategy parses both back into objects
+//! before the template sees them (`prompt_strategies/chat_template.py`).
 
 use serde_json::Value;
 
@@ -8,8 +14,9 @@ use crate::diagnostic::Diagnostic;
 use crate::export::conversation::{Changes, Conversation, ToolSet};
 use crate::export::format::{Options, Profile, TrainingFormat, Written};
 
-/// Axolotl parses string arguments too, so files made elsewhere may carry either.
+/// Axolotl parses string arguments, so files made elsewhere may carry either.
 const RULES: Rules = Rules { arguments: Arguments::Either, ..super::trl::RULES };
+const RENDER: Rules = Rules { arguments: Arguments::Text, ..super::trl::RULES };
 
 pub struct Axolotl;
 
@@ -19,7 +26,27 @@ impl TrainingFormat for Axolotl {
     }
 
     fn render(&self, _: &Value, c: &Conversation, tools: &ToolSet, _: &Options, _: &mut Changes) -> Result<Value, String> {
-        Ok(messages::render(c, &tools.list, super::trl::RULES))
+        let mut example = messages::render(c, &tools.list, RENDER);
+        example["tools"] = Value::String(tools.json.clone());
+        Ok(example)
+    }
+
+    /// What axolotl hands the template: arguments and tools parsed back into objects.
+    fn template_view(&self, example: &Value) -> Value {
+        let mut view = example.clone();
+        if let Some(Ok(tools)) = view.get("tools").and_then(Value::as_str).map(serde_json::from_str::<Value>) {
+            view["tools"] = tools;
+        }
+        for m in view.get_mut("messages").and_then(Value::as_array_mut).into_iter().flatten() {
+            for c in m.get_mut("tool_calls").and_then(Value::as_array_mut).into_iter().flatten() {
+                if let Some(args) = c.pointer_mut("/function/arguments") {
+                    if let Some(Ok(parsed)) = args.as_str().map(serde_json::from_str::<Value>) {
+                        *args = parsed;
+                    }
+                }
+            }
+        }
+        view
     }
 
     fn check(&self, example: &Value) -> Vec<Diagnostic> {

@@ -92,7 +92,20 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
             ));
         }
     }
-    let defined = obj.get("tools").map(|t| defined_functions(t, "/tools", &mut out));
+    // Axolotl takes `tools` as a JSON string too (and parses it before templating).
+    let parsed_tools = match obj.get("tools") {
+        Some(Value::String(s)) if rules.arguments != Arguments::Object => match serde_json::from_str::<Value>(s) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                out.push(Diagnostic::new(&TRAINING_TOOLS_MALFORMED, "/tools", format!("`tools` is a string but not JSON: {e}")));
+                None
+            }
+        },
+        other => other.cloned(),
+    };
+    let defined: Option<HashSet<String>> = parsed_tools
+        .as_ref()
+        .map(|t| defined_functions(t, "/tools", &mut out).into_iter().map(str::to_string).collect());
     let mut open_calls: Vec<String> = Vec::new();
     let mut answered: HashSet<String> = HashSet::new();
     let mut has_assistant = false;

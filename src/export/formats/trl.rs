@@ -28,6 +28,13 @@ impl TrainingFormat for Trl {
     fn templated(&self) -> bool {
         true
     }
+
+    /// `datasets` < 5.0 unifies the `arguments` objects of all calls into one struct type and
+    /// pads each with the other tools' keys set to null (measured: 10 of 10 calls changed with
+    /// 4.0–4.4, none with 5.0); 5.0 loads them as its `Json` type, unchanged.
+    fn requires(&self) -> Vec<(&'static str, &'static str)> {
+        vec![("datasets", ">=5.0.0")]
+    }
 }
 
 #[cfg(test)]
