@@ -82,3 +82,13 @@ mod tests {
         assert_eq!(read(&p, 9).unwrap_err().kind(), io::ErrorKind::FileTooLarge);
     }
 }
+
+/// An I/O error in words a user can act on.
+pub fn describe_io(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        PermissionDenied => "permission denied: check the file's owner and mode".into(),
+        NotFound => "not found (a broken symlink?)".into(),
+        _ => e.to_string(),
+    }
+}

@@ -416,7 +416,7 @@ fn too_large(len: u64, max: u64) -> Failure {
 
 pub fn io_failure(e: &std::io::Error) -> Failure {
     Box::new(
-        Diagnostic::new(&rules::IO_ERROR, "", format!("cannot read the file: {}", crate::walk::describe_io(e)))
+        Diagnostic::new(&rules::IO_ERROR, "", format!("cannot read the file: {}", crate::open::describe_io(e)))
             .at(Location { offset: 0, len: 0, line: 1, column: 1 }),
     )
 }

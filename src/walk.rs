@@ -123,7 +123,7 @@ pub fn walk(args: &[PathBuf], options: WalkOptions) -> Walk {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && arg.symlink_metadata().is_err() => {
                 missing.push((arg.clone(), "no such file or directory".into()));
             }
-            Err(e) => roots.push(Root::Problem(arg.clone(), describe_io(&e))),
+            Err(e) => roots.push(Root::Problem(arg.clone(), crate::open::describe_io(&e))),
         }
     }
     Walk { missing, roots, options, excluded: Vec::new() }
@@ -160,7 +160,7 @@ fn walk_dir(
                 let problem = if let Some(ancestor) = err.loop_ancestor() {
                     format!("symlink loop: it points back to {}", ancestor.display())
                 } else if let Some(io) = err.io_error() {
-                    describe_io(io)
+                    crate::open::describe_io(io)
                 } else {
                     err.to_string()
                 };
@@ -169,11 +169,3 @@ fn walk_dir(
         })
 }
 
-pub fn describe_io(e: &std::io::Error) -> String {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        PermissionDenied => "permission denied: check the file's owner and mode".into(),
-        NotFound => "not found (a broken symlink?)".into(),
-        _ => e.to_string(),
-    }
-}

@@ -15,7 +15,7 @@ use crate::schema;
 use crate::source;
 use crate::validate::{locate_all, FileReport, RecordReport};
 
-pub const MAX_SESSION_BYTES: u64 = 256 * 1024 * 1024;
+use super::recording::MAX_SESSION_BYTES;
 
 fn report(path: PathBuf, diagnostics: Vec<Diagnostic>, text: Option<String>) -> FileReport {
     let mut diagnostics = diagnostics;

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::check::MAX_SESSION_BYTES;
+use super::recording::MAX_SESSION_BYTES;
 use super::recording::Recording;
 
 #[derive(Debug, Serialize)]

@@ -13,6 +13,9 @@ use parquet::file::properties::WriterProperties;
 
 pub const TIME_COLUMN: &str = "timestamp_sec";
 
+/// The largest session file read (the auditor, the tools and the importer use the same bound).
+pub const MAX_SESSION_BYTES: u64 = 256 * 1024 * 1024;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recording {
     pub timestamps: Vec<f64>,

@@ -106,7 +106,7 @@ impl Workspace {
                 path.display()
             ));
         }
-        let rec = Recording::from_parquet(&path, crate::dataset::check::MAX_SESSION_BYTES)?;
+        let rec = Recording::from_parquet(&path, crate::dataset::recording::MAX_SESSION_BYTES)?;
         let id = hash_id("ts", &format!("session\u{0}{dataset}\u{0}{session}"));
         let first =
             Artifact { id: id.clone(), parent: None, operation: Value::Null, payload: Payload::Timeseries(rec) };

@@ -104,7 +104,7 @@ pub fn index(dir: &Path, labels: &BTreeMap<String, Vec<String>>, channels: &[Str
         .filter_map(|(s, label)| {
             let rec = Recording::from_parquet(
                 &crate::dataset::layout::session_file(dir, s).ok()?,
-                crate::dataset::check::MAX_SESSION_BYTES,
+                crate::dataset::recording::MAX_SESSION_BYTES,
             )
             .ok()?;
             Some(Entry { session: s.clone(), label: label.clone(), vector: vector(&rec, channels) })

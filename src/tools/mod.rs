@@ -200,7 +200,7 @@ fn show_session_stats(ws: &mut Workspace, args: &Value) -> Result<Value, String>
         .map(|s| {
             let rec = Recording::from_parquet(
                 &crate::dataset::layout::session_file(&dir, s).ok()?,
-                crate::dataset::check::MAX_SESSION_BYTES,
+                crate::dataset::recording::MAX_SESSION_BYTES,
             )
             .ok()?;
             Some(rec.duration_sec())
