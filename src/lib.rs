@@ -3,7 +3,7 @@
 //! The pipeline, one module per step:
 //! `walk` → `source` (read, parse) → `version` (detect) → `check` (`schema` + `rules`)
 //! → `thread` (typed view) → act (`fix`, `stats`) → `write` (atomic) → re-check.
-//! `report` renders results; `commands` wire the steps to the CLI.
+//! Every check returns `findings` (file and record reports); `report` renders them; `commands` wire the steps to the CLI.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod check;
@@ -14,6 +14,7 @@ pub mod data_root;
 pub mod dataset;
 pub mod diagnostic;
 pub mod export;
+pub mod findings;
 pub mod fix;
 pub mod generate;
 pub mod open;

@@ -1,8 +1,7 @@
 //! The per-file pipeline: read → parse → detect → check → locate.
 //! Runs on worker threads; returns data, prints nothing.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -10,10 +9,10 @@ use crate::check::{self, Options};
 use crate::data_root::DataRoot;
 use crate::diagnostic::Diagnostic;
 use crate::source::{self, RecordText};
-use crate::span;
 use crate::stats::Summary;
-use crate::version::Version;
 use crate::walk::Entry;
+
+use crate::findings::{locate_all, FileReport, RecordReport, Stamp};
 
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 32 * 1024 * 1024;
 
@@ -30,86 +29,6 @@ pub struct Settings<'a> {
 impl Default for Settings<'_> {
     fn default() -> Self {
         Settings { max_file_size: DEFAULT_MAX_FILE_SIZE, data_root: None, keep_fixable: false, summarize: false }
-    }
-}
-
-#[derive(Debug)]
-pub struct RecordReport {
-    /// 1-based line of a JSONL record; `None` for a `.json` file.
-    pub record: Option<usize>,
-    pub version: Option<Version>,
-    pub id: Option<String>,
-    pub diagnostics: Vec<Diagnostic>,
-    /// The record's text, kept only when there is a finding to show.
-    pub text: Option<Arc<str>>,
-    /// The parsed record, kept only when `keep_fixable` and a fix exists.
-    pub doc: Option<Value>,
-    pub summary: Option<Summary>,
-}
-
-impl RecordReport {
-    pub fn failed(record: Option<usize>, failure: Diagnostic, text: Option<Arc<str>>) -> Self {
-        RecordReport { record, version: None, id: None, diagnostics: vec![failure], text, doc: None, summary: None }
-    }
-
-    pub fn is_valid(&self) -> bool {
-        !self.diagnostics.iter().any(Diagnostic::is_error)
-    }
-
-    pub fn has_fix(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.fix.is_some())
-    }
-}
-
-#[derive(Debug)]
-pub struct FileReport {
-    pub path: PathBuf,
-    pub records: Vec<RecordReport>,
-    /// What the file was when it was read (kept for `--fix`, which must not write over
-    /// a file that changed since).
-    pub stamp: Option<Stamp>,
-}
-
-/// A file's identity and version as the filesystem tells them: taken before reading,
-/// so any write after it (even one racing with the read) changes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    len: u64,
-    modified: Option<std::time::SystemTime>,
-    #[cfg(unix)]
-    id: (u64, u64),
-}
-
-impl Stamp {
-    /// The file's identity (device, inode) when it was read.
-    pub fn file_id(&self) -> Option<crate::walk::FileId> {
-        #[cfg(unix)]
-        {
-            Some(crate::walk::FileId::new(self.id.0, self.id.1))
-        }
-        #[cfg(not(unix))]
-        {
-            None
-        }
-    }
-
-    pub fn of(path: &Path) -> Option<Stamp> {
-        let meta = std::fs::metadata(path).ok()?;
-        Some(Stamp {
-            len: meta.len(),
-            modified: meta.modified().ok(),
-            #[cfg(unix)]
-            id: {
-                use std::os::unix::fs::MetadataExt;
-                (meta.dev(), meta.ino())
-            },
-        })
-    }
-}
-
-impl FileReport {
-    pub fn is_jsonl(&self) -> bool {
-        source::is_jsonl(&self.path)
     }
 }
 
@@ -205,10 +124,4 @@ fn training_example_kind(doc: &Value) -> Option<&'static str> {
     }
 }
 
-/// Spans are computed only here, for records that have findings.
-pub fn locate_all(diagnostics: &mut [Diagnostic], text: &str) {
-    for d in diagnostics.iter_mut().filter(|d| d.location.is_none()) {
-        d.location = Some(span::location(text, &d.pointer));
-    }
-}
 

@@ -192,7 +192,7 @@ fn mutated_fixtures_never_panic() {
         };
         let rec = threadkit::source::RecordText { record: if round % 5 == 0 { Some(1) } else { None }, text };
         let report = threadkit::validate::validate_record(rec, Some("x"), &settings);
-        let file = threadkit::validate::FileReport { path: "fuzz.json".into(), records: vec![report], stamp: None };
+        let file = threadkit::findings::FileReport { path: "fuzz.json".into(), records: vec![report], stamp: None };
         let _ = renderer.file(&file);
         let _ = threadkit::report::json::entries(&file);
     }

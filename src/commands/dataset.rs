@@ -187,7 +187,7 @@ const SHOWN_PER_RULE: usize = 3;
 
 /// Keep the first few findings of each rule; replace the rest with one line per rule:
 /// `TK801 session-without-data: 10296 more (test_02_0003, test_02_0004, … (+10293))`.
-fn group_repeats(reports: &mut [crate::validate::FileReport]) -> Vec<String> {
+fn group_repeats(reports: &mut [crate::findings::FileReport]) -> Vec<String> {
     use std::collections::BTreeMap;
     let mut seen: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut rest: BTreeMap<&'static str, (&'static str, Vec<String>)> = BTreeMap::new();

@@ -13,7 +13,8 @@ use crate::report::{human::Renderer, json, Format, Totals};
 use crate::rules;
 use crate::span;
 use crate::source;
-use crate::validate::{file_stem, validate_entry, FileReport, Settings, Stamp};
+use crate::findings::{FileReport, Stamp};
+use crate::validate::{file_stem, validate_entry, Settings};
 
 use super::{for_each_batch, open_data_root, use_color, walk_args, ExitStatus};
 
@@ -304,7 +305,7 @@ fn apply_fixes(
         let mut remaining = fixed.remaining;
         // Findings added at the merge (duplicate ids) are not re-derived by the fix; keep them.
         remaining.extend(r.diagnostics.iter().filter(|d| d.rule.code == rules::DUPLICATE_ID.code).cloned());
-        crate::validate::locate_all(&mut remaining, &fixed.text);
+        crate::findings::locate_all(&mut remaining, &fixed.text);
         if dry_run {
             let name = match r.record {
                 Some(line) => format!("{}:{line}", report.path.display()),

@@ -7,7 +7,7 @@ use crate::data_root::DataRoot;
 use crate::report::{human::Renderer, json, Format, Totals};
 use crate::source;
 use crate::tools::replay;
-use crate::validate::{locate_all, FileReport, RecordReport};
+use crate::findings::{locate_all, FileReport, RecordReport};
 use crate::version::{detect, Version};
 
 use super::{for_each_batch, use_color, walk_args, ExitStatus};

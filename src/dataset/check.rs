@@ -13,7 +13,7 @@ use crate::diagnostic::{pointer, Diagnostic};
 use crate::rules;
 use crate::schema;
 use crate::source;
-use crate::validate::{locate_all, FileReport, RecordReport};
+use crate::findings::{locate_all, FileReport, RecordReport};
 
 use super::recording::MAX_SESSION_BYTES;
 

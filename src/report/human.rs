@@ -10,7 +10,7 @@ use miette::{
 use super::Totals;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::rules;
-use crate::validate::{FileReport, RecordReport};
+use crate::findings::{FileReport, RecordReport};
 
 pub struct Renderer {
     handler: GraphicalReportHandler,

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::Totals;
-use crate::validate::FileReport;
+use crate::findings::FileReport;
 
 #[derive(Serialize)]
 struct Entry<'a> {

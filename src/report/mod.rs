@@ -7,7 +7,7 @@ pub mod json;
 use std::collections::BTreeMap;
 
 use crate::diagnostic::Severity;
-use crate::validate::FileReport;
+use crate::findings::FileReport;
 
 /// A path as shown to a person: control characters in a file name (an escape sequence
 /// could rewrite the terminal) are printed escaped, `\u{1b}`, never raw.
