@@ -5,20 +5,10 @@ use serde_json::Value;
 
 use crate::data_root::DataRoot;
 use crate::diagnostic::Diagnostic;
-use crate::rules;
-use crate::schema;
+use crate::rules::{self, Context};
 use crate::thread::ThreadView;
+use crate::schema;
 use crate::version::{detect, Version};
-
-/// Everything a semantic rule may look at.
-pub struct Context<'a> {
-    pub doc: &'a Value,
-    pub version: Version,
-    pub thread: ThreadView<'a>,
-    /// The file name without `.json`; `None` for a record inside a JSONL file.
-    pub file_stem: Option<&'a str>,
-    pub data_root: Option<&'a DataRoot>,
-}
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Options<'a> {

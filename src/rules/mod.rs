@@ -4,7 +4,12 @@
 //! `--ignore`, the JSON report and the docs, and a test proves codes are unique.
 //! Checks live in the sibling modules, grouped by what they look at.
 
+use serde_json::Value;
+
+use crate::data_root::DataRoot;
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::thread::ThreadView;
+use crate::version::Version;
 
 mod data_root;
 mod first_message;
@@ -12,7 +17,15 @@ mod legacy;
 mod lifecycle;
 mod tool_calls;
 
-pub use crate::check::Context;
+/// Everything a semantic rule may look at.
+pub struct Context<'a> {
+    pub doc: &'a Value,
+    pub version: Version,
+    pub thread: ThreadView<'a>,
+    /// The file name without `.json`; `None` for a record inside a JSONL file.
+    pub file_stem: Option<&'a str>,
+    pub data_root: Option<&'a DataRoot>,
+}
 
 #[derive(Debug)]
 pub struct Rule {
