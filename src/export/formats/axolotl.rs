@@ -80,7 +80,13 @@ fn axolotl_yaml(written: &Written<'_>) -> String {
             s.push_str(&format!("      - {}\n", yaml_str(&dir.join(&f.path).display().to_string())));
         }
         s.push_str("    type: chat_template\n    field_messages: messages\n    field_tools: tools\n");
-        s.push_str("    message_property_mappings:\n      role: role\n      content: content\n    roles_to_train: [\"assistant\"]\n");
+        // Axolotl keeps only message keys it finds in the template's source, which misses
+        // `tool_calls` in templates that read it another way (gpt-oss): map every key written.
+        s.push_str("    message_property_mappings:\n");
+        for key in ["role", "content", "tool_calls", "tool_call_id", "name", "reasoning_content", "thinking"] {
+            s.push_str(&format!("      {key}: {key}\n"));
+        }
+        s.push_str("    roles_to_train: [\"assistant\"]\n");
     }
     if splits.len() > 2 {
         s.push_str(&format!("# {} more splits were written; add them as you need.\n", splits.len() - 2));
