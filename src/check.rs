@@ -28,7 +28,7 @@ pub fn check(doc: &Value, file_stem: Option<&str>, options: Options<'_>) -> Chec
     let Some(version) = detection.version else {
         let what = match doc {
             Value::Object(_) => "an object without `id`+`messages` or `thread_id`+`conversation`".to_string(),
-            other => format!("a JSON {}", json_type(other)),
+            other => format!("a JSON {}", crate::json::json_type(other)),
         };
         diagnostics.push(Diagnostic::new(&rules::NOT_A_THREAD, "", format!("not a thread: the document is {what}")));
         return Checked { version: None, id: None, diagnostics };
@@ -85,16 +85,6 @@ fn covers(outer: &str, inner: &str) -> bool {
     !outer.is_empty() && (inner == outer || inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/')))
 }
 
-pub fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,7 @@ pub mod export;
 pub mod findings;
 pub mod fix;
 pub mod generate;
+pub mod json;
 pub mod open;
 pub mod progress;
 pub mod pyjson;

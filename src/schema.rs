@@ -5,7 +5,8 @@ use std::sync::OnceLock;
 use jsonschema::{error::ValidationErrorKind, Validator};
 use serde_json::Value;
 
-use crate::diagnostic::{escape_token, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::json::escape_token;
 use crate::rules;
 use crate::version::Version;
 

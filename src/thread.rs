@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::diagnostic::lookup;
+use crate::json::lookup;
 
 use crate::version::Version;
 

@@ -9,7 +9,8 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use super::recording::{Recording, TIME_COLUMN};
-use crate::diagnostic::{pointer, Diagnostic};
+use crate::diagnostic::Diagnostic;
+use crate::json::pointer;
 use crate::rules;
 use crate::schema;
 use crate::source;

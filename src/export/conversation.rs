@@ -157,7 +157,7 @@ pub fn tool_definitions(conversation: &Conversation, changes: &mut Changes) -> A
         }
         let props = inferred.entry(&call.name).or_default();
         for (k, v) in call.arguments.as_object().into_iter().flatten() {
-            props.entry(k.clone()).or_insert_with(|| json!({"type": json_type(v)}));
+            props.entry(k.clone()).or_insert_with(|| json!({"type": crate::json::schema_type(v)}));
         }
     }
     if inferred.is_empty() {
@@ -174,16 +174,4 @@ pub fn tool_definitions(conversation: &Conversation, changes: &mut Changes) -> A
     }
     let json = serde_json::to_string(&list).expect("a Value serializes");
     Arc::new(ToolSet { list, json })
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }

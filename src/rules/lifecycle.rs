@@ -3,7 +3,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde_json::Value;
 
-use crate::diagnostic::lookup;
+use crate::json::lookup;
 
 use super::first_message::abbreviate;
 use super::*;

@@ -3,7 +3,8 @@
 use serde_json::Value;
 
 use super::*;
-use crate::diagnostic::{lookup, Edit};
+use crate::diagnostic::Edit;
+use crate::json::lookup;
 use crate::pyjson;
 use crate::version::Version;
 
@@ -46,7 +47,7 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                             at(i, "content"),
                             format!(
                                 "user message {i} has {}{kind} content instead of a string (the split first-message variant); OpenAI chat data needs text",
-                                crate::check::json_type(c)
+                                crate::json::json_type(c)
                             ),
                         )
                         .with_label("not a string"),
@@ -152,7 +153,7 @@ fn check_arguments(call: &Value, message: usize, index: usize, name: Option<&str
             match serde_json::from_str::<serde::de::IgnoredAny>(s) {
                 Ok(_) if is_object => {}
                 Ok(_) => {
-                    let kind = serde_json::from_str::<Value>(s).map_or("value", |v| crate::check::json_type(&v));
+                    let kind = serde_json::from_str::<Value>(s).map_or("value", |v| crate::json::json_type(&v));
                     out.push(
                         Diagnostic::new(
                             &TOOL_ARGUMENTS,
@@ -183,7 +184,7 @@ fn check_arguments(call: &Value, message: usize, index: usize, name: Option<&str
                 here(),
                 format!(
                     "arguments of `{tool}` are a JSON {}, not a string holding an object",
-                    crate::check::json_type(other)
+                    crate::json::json_type(other)
                 ),
             )
             .with_label("wrong type"),
@@ -200,7 +201,7 @@ fn check_tool_content(m: &Value, i: usize, out: &mut Vec<Diagnostic>) {
                 at(i, "content"),
                 format!(
                     "tool message {i} stores its result as a JSON {} instead of a string",
-                    crate::check::json_type(c)
+                    crate::json::json_type(c)
                 ),
             )
             .with_label("not a string")

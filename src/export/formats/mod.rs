@@ -12,12 +12,12 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use crate::diagnostic::{escape_token, Diagnostic};
+use crate::diagnostic::Diagnostic;
 use crate::rules::TRAINING_TOOLS_MALFORMED;
 
 /// A JSON pointer from unescaped keys (`~` and `/` escaped as RFC 6901 says).
 pub(crate) fn pointer(parts: &[&str]) -> String {
-    parts.iter().map(|t| format!("/{}", escape_token(t))).collect()
+    crate::json::pointer(parts)
 }
 
 /// Function names in an OpenAI-style `tools` list; reports malformed entries.
