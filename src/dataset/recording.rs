@@ -1,15 +1,21 @@
 //! One session's samples in memory, and its `data.parquet` file on disk:
 //! `timestamp_sec` (seconds from the session start, first) then one float column per channel.
 
+//!
+//! Read and written with parquet's own column readers and writers (no Arrow: the few
+//! numeric column types a recording has do not need its stack, which was a third of a
+//! cold build).
+
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Repetition, Type as PhysicalType};
+use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
+use parquet::data_type::{DataType, DoubleType};
 use parquet::file::properties::WriterProperties;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::Type;
 
 pub const TIME_COLUMN: &str = "timestamp_sec";
 
@@ -48,8 +54,10 @@ impl Recording {
 
     /// The parquet bytes of this recording. Deterministic: the same samples give the same bytes.
     pub fn to_parquet(&self) -> Result<Vec<u8>, String> {
-        let mut fields = vec![Field::new(TIME_COLUMN, DataType::Float64, false)];
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(Float64Array::from(self.timestamps.clone()))];
+        let column = |name: &str, repetition| {
+            Type::primitive_type_builder(name, PhysicalType::DOUBLE).with_repetition(repetition).build().map(Arc::new)
+        };
+        let mut fields = vec![column(TIME_COLUMN, Repetition::REQUIRED).map_err(|e| e.to_string())?];
         for (name, values) in &self.channels {
             if values.len() != self.timestamps.len() {
                 return Err(format!(
@@ -58,18 +66,26 @@ impl Recording {
                     self.timestamps.len()
                 ));
             }
-            fields.push(Field::new(name, DataType::Float64, true));
-            columns.push(Arc::new(Float64Array::from(values.clone())));
+            fields.push(column(name, Repetition::OPTIONAL).map_err(|e| e.to_string())?);
         }
-        let schema = Arc::new(Schema::new(fields));
-        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())?;
+        let schema = Type::group_type_builder("schema").with_fields(fields).build().map_err(|e| e.to_string())?;
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_created_by(concat!("threadkit ", env!("CARGO_PKG_VERSION")).to_string())
             .build();
         let mut out = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut out, schema, Some(props)).map_err(|e| e.to_string())?;
-        writer.write(&batch).map_err(|e| e.to_string())?;
+        let mut writer =
+            SerializedFileWriter::new(&mut out, Arc::new(schema), Arc::new(props)).map_err(|e| e.to_string())?;
+        let mut group = writer.next_row_group().map_err(|e| e.to_string())?;
+        // Channels are OPTIONAL (as pandas and Arrow write float columns) with every value present.
+        let present = vec![1i16; self.timestamps.len()];
+        let values = std::iter::once((&self.timestamps, None)).chain(self.channels.iter().map(|(_, v)| (v, Some(&present[..]))));
+        for (values, levels) in values {
+            let mut col = group.next_column().map_err(|e| e.to_string())?.ok_or("the schema has fewer columns")?;
+            col.typed::<DoubleType>().write_batch(values, levels, None).map_err(|e| e.to_string())?;
+            col.close().map_err(|e| e.to_string())?;
+        }
+        group.close().map_err(|e| e.to_string())?;
         writer.close().map_err(|e| e.to_string())?;
         Ok(out)
     }
@@ -80,16 +96,22 @@ impl Recording {
         Self::from_parquet_bounded(path, max_bytes, MAX_SESSION_VALUES)
     }
 
+    /// The number of samples a session file says it holds (its footer only).
+    pub fn row_count(path: &Path) -> Result<u64, String> {
+        let file = crate::open::open(path).map_err(|e| format!("cannot open: {e}"))?;
+        let reader = SerializedFileReader::new(file).map_err(|e| format!("not a readable parquet file: {e}"))?;
+        Ok(u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0))
+    }
+
     fn from_parquet_bounded(path: &Path, max_bytes: u64, max_values: u64) -> Result<Recording, String> {
         let file = crate::open::open(path).map_err(|e| format!("cannot open: {e}"))?;
         let size = file.metadata().map_err(|e| e.to_string())?.len();
         if size > max_bytes {
             return Err(format!("{size} bytes is larger than the {max_bytes}-byte limit for one session"));
         }
-        let builder =
-            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("not a readable parquet file: {e}"))?;
-        let schema = builder.schema().clone();
-        let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let reader = SerializedFileReader::new(file).map_err(|e| format!("not a readable parquet file: {e}"))?;
+        let schema = reader.metadata().file_metadata().schema_descr_ptr();
+        let names: Vec<String> = schema.columns().iter().map(|c| c.name().to_string()).collect();
         // A few kilobytes of run-length encoded parquet can claim billions of rows: the
         // decoded size is bounded before anything is allocated, and again while decoding.
         let too_many = |rows: u64| {
@@ -98,22 +120,26 @@ impl Recording {
                 names.len()
             )
         };
-        let claimed = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(u64::MAX);
+        let claimed = u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(u64::MAX);
         if claimed.saturating_mul(names.len() as u64) > max_values {
             return Err(too_many(claimed));
         }
         let mut columns: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
-        let reader = builder.build().map_err(|e| format!("not a readable parquet file: {e}"))?;
-        let mut decoded = 0u64;
-        for batch in reader {
-            let batch = batch.map_err(|e| format!("corrupt parquet data: {e}"))?;
-            decoded += batch.num_rows() as u64;
+        for g in 0..reader.num_row_groups() {
+            let group = reader.get_row_group(g).map_err(|e| format!("corrupt parquet data: {e}"))?;
+            let rows = usize::try_from(group.metadata().num_rows()).unwrap_or(usize::MAX);
+            let decoded = columns.first().map_or(0, Vec::len) as u64 + rows as u64;
             if decoded.saturating_mul(names.len() as u64) > max_values {
                 return Err(too_many(decoded));
             }
-            for (i, column) in batch.columns().iter().enumerate() {
-                append_numbers(column.as_ref(), &mut columns[i])
-                    .map_err(|t| format!("column {} has type {t}, not a number", names[i]))?;
+            for (i, out) in columns.iter_mut().enumerate() {
+                let column = group.get_column_reader(i).map_err(|e| format!("corrupt parquet data: {e}"))?;
+                let before = out.len();
+                let max_def = schema.column(i).max_def_level();
+                read_numbers(column, rows, max_def, out).map_err(|e| format!("column {}: {e}", names[i]))?;
+                if out.len() - before != rows {
+                    return Err(format!("corrupt parquet data: column {} has {} of {rows} rows", names[i], out.len() - before));
+                }
             }
         }
         let Some(time_at) = names.iter().position(|n| n == TIME_COLUMN) else {
@@ -126,21 +152,51 @@ impl Recording {
     }
 }
 
-fn append_numbers(column: &dyn Array, out: &mut Vec<f64>) -> Result<(), String> {
-    let any = column.as_any();
-    macro_rules! widen {
-        ($t:ty) => {
-            if let Some(a) = any.downcast_ref::<$t>() {
-                out.extend((0..a.len()).map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) as f64 }));
-                return Ok(());
+/// One column chunk widened to `f64`; nulls (definition level below the maximum) are NaN.
+fn read_numbers(column: ColumnReader, rows: usize, max_def: i16, out: &mut Vec<f64>) -> Result<(), String> {
+    fn read<T: DataType>(
+        mut reader: ColumnReaderImpl<T>,
+        rows: usize,
+        max_def: i16,
+        out: &mut Vec<f64>,
+        widen: impl Fn(&T::T) -> f64,
+    ) -> Result<(), String> {
+        let mut values = Vec::new();
+        let mut levels = Vec::new();
+        let mut read = 0;
+        while read < rows {
+            values.clear();
+            levels.clear();
+            let def = (max_def > 0).then_some(&mut levels);
+            let (records, _, _) = reader
+                .read_records(rows - read, def, None, &mut values)
+                .map_err(|e| format!("corrupt parquet data: {e}"))?;
+            if records == 0 {
+                break;
             }
-        };
+            if max_def > 0 {
+                let mut next = values.iter();
+                for &l in &levels {
+                    out.push(if l == max_def { next.next().map_or(f64::NAN, &widen) } else { f64::NAN });
+                }
+            } else {
+                out.extend(values.iter().map(&widen));
+            }
+            read += records;
+        }
+        Ok(())
     }
-    widen!(Float64Array);
-    widen!(Float32Array);
-    widen!(Int64Array);
-    widen!(Int32Array);
-    Err(column.data_type().to_string())
+    match column {
+        ColumnReader::DoubleColumnReader(r) => read(r, rows, max_def, out, |v| *v),
+        ColumnReader::FloatColumnReader(r) => read(r, rows, max_def, out, |v| f64::from(*v)),
+        ColumnReader::Int64ColumnReader(r) => read(r, rows, max_def, out, |v| *v as f64),
+        ColumnReader::Int32ColumnReader(r) => read(r, rows, max_def, out, |v| f64::from(*v)),
+        ColumnReader::BoolColumnReader(_) => Err("has type boolean, not a number".into()),
+        ColumnReader::Int96ColumnReader(_) => Err("has type int96 (a timestamp), not a number".into()),
+        ColumnReader::ByteArrayColumnReader(_) | ColumnReader::FixedLenByteArrayColumnReader(_) => {
+            Err("has type bytes or text, not a number".into())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -172,6 +228,23 @@ mod tests {
         assert_eq!(back.channels[0].0, "acc_x");
         assert!(back.channels[0].1[1].is_nan());
         assert_eq!(back.channels[1].1, rec.channels[1].1);
+    }
+
+    #[test]
+    fn files_written_by_pyarrow_are_read_with_nulls_and_widened_types() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/parquet");
+        let rec = Recording::from_parquet(&dir.join("pyarrow_types.parquet"), 1 << 20).unwrap();
+        assert_eq!(rec.timestamps, [0.0, 0.1, 0.2, 0.3, 0.4]);
+        let f32s = rec.channel("f32").unwrap();
+        assert_eq!((f32s[0], f32s[2], f32s[3]), (1.5, 2.5, 3.5));
+        assert!(f32s[1].is_nan() && f32s[4].is_nan());
+        let i64s = rec.channel("i64").unwrap();
+        assert_eq!((i64s[0], i64s[1], i64s[3], i64s[4]), (1.0, 2.0, 4.0, 5.0));
+        assert!(i64s[2].is_nan());
+        assert_eq!(rec.channel("i32").unwrap(), [10.0, 20.0, 30.0, 40.0, 50.0]);
+        assert_eq!(Recording::row_count(&dir.join("pyarrow_types.parquet")).unwrap(), 5);
+        let e = Recording::from_parquet(&dir.join("pyarrow_text_column.parquet"), 1 << 20).unwrap_err();
+        assert!(e.contains("label") && e.contains("not a number"), "{e}");
     }
 
     #[test]

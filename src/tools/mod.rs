@@ -230,9 +230,8 @@ fn show_channel_stats(ws: &mut Workspace, args: &Value) -> Result<Value, String>
     let mut counts: Vec<i64> = Vec::new();
     for s in labels.keys() {
         let Ok(path) = crate::dataset::layout::session_file(&dir, s) else { continue };
-        let Ok(file) = crate::open::open(&path) else { continue };
-        if let Ok(b) = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file) {
-            counts.push(b.metadata().file_metadata().num_rows());
+        if let Ok(n) = crate::dataset::recording::Recording::row_count(&path) {
+            counts.push(n as i64);
         }
     }
     let channels: Vec<Value> = manifest
