@@ -40,6 +40,9 @@ pub enum Command {
     /// Re-run every recorded tool call of every thread and report results that differ.
     #[command(after_help = "EXAMPLES:\n  threadkit verify threads/ --data-root data\n  threadkit verify threads/ --data-root data --format json -q")]
     Verify(VerifyArgs),
+    /// A thread as a transcript: question, reasoning, calls, results, answer vs ground truth, findings inline.
+    #[command(after_help = "EXAMPLES:\n  threadkit show threads/uci_har_train_01_0000_v4_0001.json\n  threadkit show thread.json --full --format md > thread.md\n  threadkit show thread.json --format html > thread.html")]
+    Show(ShowArgs),
     /// List the rules, or explain one (`threadkit rules TK201`).
     #[command(after_help = "EXAMPLES:\n  threadkit rules\n  threadkit rules TK201\n  threadkit rules tool-call-unanswered")]
     Rules(RulesArgs),
@@ -125,6 +128,36 @@ pub struct ValidateArgs {
     /// (a .jinja file or its tokenizer_config.json) and report errors and what it does not render.
     #[arg(long, value_name = "FILE", requires = "profile")]
     pub chat_template: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    /// Terminal text (coloured on a terminal).
+    Human,
+    /// Markdown.
+    Md,
+    /// One self-contained HTML page.
+    Html,
+    /// The transcript as JSON.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Thread files (.json, or .jsonl for every line).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Show tool results whole (they are cut after a dozen lines).
+    #[arg(long)]
+    pub full: bool,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: ShowFormat,
+    /// Colors in human output.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: Color,
+    /// Folder of datasets: check the thread against it (and migrate legacy threads with its manifests).
+    #[arg(long, value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,7 @@ pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod secret;
+pub mod show;
 pub mod source;
 pub mod span;
 pub mod stats;

@@ -18,6 +18,12 @@ pub struct Summary {
     pub is_correct: Option<bool>,
     pub tools: Vec<String>,
     pub turns: usize,
+    /// The final answer's label, normalized like ground truths are.
+    pub answer: Option<String>,
+    /// (tool, the result was an error) per tool result.
+    pub results: Vec<(String, bool)>,
+    /// Tokens of the conversation as `export` counts them (o200k_base; `openai_v1` threads).
+    pub tokens: Option<usize>,
 }
 
 impl Summary {
@@ -34,8 +40,21 @@ impl Summary {
             is_correct: t.is_correct(),
             tools: t.tool_names().into_iter().map(str::to_string).collect(),
             turns: t.num_turns(),
+            answer: t.final_answer().map(str::to_string),
+            results: t.tool_results().into_iter().map(|(n, e)| (n.to_string(), e)).collect(),
+            tokens: (version == Version::OpenAiV1).then(|| tokens(doc)).flatten(),
         }
     }
+}
+
+fn tokens(doc: &Value) -> Option<usize> {
+    use crate::export::{conversation, tokens};
+    static COUNTER: std::sync::OnceLock<tokens::Counter> = std::sync::OnceLock::new();
+    let counter = COUNTER.get_or_init(|| tokens::Counter::new(tokens::Tokenizer::O200kBase));
+    let mut changes = conversation::Changes::new();
+    let c = conversation::Conversation::of_thread(doc, &mut changes).ok()?;
+    let tools = conversation::tool_definitions(&c, &mut changes);
+    Some(counter.conversation(&c, &tools.json))
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -55,6 +74,32 @@ pub struct Stats {
     pub tool_usage: BTreeMap<String, usize>,
     /// Number of threads with each turn count.
     pub turns_histogram: BTreeMap<usize, usize>,
+    /// Per ground-truth label: threads judged, correct, and the accuracy.
+    pub accuracy_by_label: BTreeMap<String, Accuracy>,
+    /// Ground truth → final answer → threads (labels compared as `same_label` compares them).
+    pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
+    pub tool_results: usize,
+    pub tool_errors: usize,
+    pub tool_error_rate: Option<f64>,
+    /// Per tool: results and how many were errors.
+    pub tool_errors_by_tool: BTreeMap<String, ToolErrors>,
+    /// Tokens per `openai_v1` thread (o200k_base, as `export` counts them).
+    pub tokens: crate::export::TokenStats,
+    #[serde(skip)]
+    token_counts: Vec<usize>,
+}
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct Accuracy {
+    pub judged: usize,
+    pub correct: usize,
+    pub accuracy: Option<f64>,
+}
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct ToolErrors {
+    pub results: usize,
+    pub errors: usize,
 }
 
 impl Stats {
@@ -72,6 +117,23 @@ impl Stats {
         if let Some(c) = s.is_correct {
             self.judged += 1;
             self.correct += usize::from(c);
+            let a = self.accuracy_by_label.entry(s.label.clone().unwrap_or_else(unknown)).or_default();
+            a.judged += 1;
+            a.correct += usize::from(c);
+        }
+        if let (Some(truth), Some(answer)) = (&s.label, &s.answer) {
+            let answer = crate::thread::normalize_label(answer);
+            *self.confusion.entry(crate::thread::normalize_label(truth)).or_default().entry(answer).or_default() += 1;
+        }
+        if let Some(n) = s.tokens {
+            self.token_counts.push(n);
+        }
+        for (tool, error) in &s.results {
+            self.tool_results += 1;
+            self.tool_errors += usize::from(*error);
+            let t = self.tool_errors_by_tool.entry(tool.clone()).or_default();
+            t.results += 1;
+            t.errors += usize::from(*error);
         }
         self.tool_calls += s.tools.len();
         for t in &s.tools {
@@ -81,6 +143,12 @@ impl Stats {
     }
 
     pub fn finish(&mut self) {
-        self.correct_rate = (self.judged > 0).then(|| self.correct as f64 / self.judged as f64);
+        let rate = |a: usize, b: usize| (b > 0).then(|| a as f64 / b as f64);
+        self.correct_rate = rate(self.correct, self.judged);
+        self.tool_error_rate = rate(self.tool_errors, self.tool_results);
+        self.tokens = crate::export::TokenStats::of(std::mem::take(&mut self.token_counts));
+        for a in self.accuracy_by_label.values_mut() {
+            a.accuracy = rate(a.correct, a.judged);
+        }
     }
 }

@@ -189,6 +189,39 @@ impl<'a> ThreadView<'a> {
         }
     }
 
+    /// Every tool result as (tool name, whether it is an error): tools answer failures
+    /// with `{"error": …}`, which a JSON string result may also hold.
+    pub fn tool_results(&self) -> Vec<(&'a str, bool)> {
+        fn is_error(v: &Value) -> bool {
+            match v {
+                Value::Object(o) => o.contains_key("error"),
+                Value::String(s) => s.trim_start().starts_with('{')
+                    && serde_json::from_str::<Value>(s).is_ok_and(|v| v.get("error").is_some()),
+                _ => false,
+            }
+        }
+        match self.version {
+            Version::OpenAiV1 => self
+                .messages()
+                .iter()
+                .filter(|m| m.get("role").and_then(Value::as_str) == Some("tool"))
+                .map(|m| {
+                    let name = m.get("name").and_then(Value::as_str).unwrap_or("(unnamed)");
+                    (name, m.get("content").is_some_and(is_error))
+                })
+                .collect(),
+            _ => self
+                .turns()
+                .iter()
+                .filter_map(|t| {
+                    let result = t.get("tool_result")?;
+                    let name = lookup(t, "/tool_call/tool_name").and_then(Value::as_str).unwrap_or("(unnamed)");
+                    Some((name, is_error(result)))
+                })
+                .collect(),
+        }
+    }
+
     /// Turn count as the formats define it (see `counts`).
     pub fn num_turns(&self) -> usize {
         self.counts().turns

@@ -1,24 +1,23 @@
-//! `threadkit export`: walk → prepare each thread in parallel (validate, filter, convert,
-//! count, re-check) → spool examples to a temporary file with a small index → assign
-//! splits → write each split in id order (sharded, compressed, hashed) → side files and
-//! `export.json` → rename everything into place at once.
-//!
-//! Only the index (id, session, label, tokens, offset: about 100 bytes per example)
-//! grows with the corpus; the examples themselves stream through the spool.
+//! `threadkit export`, in four steps: `resolve` the arguments into a `Plan` (every usage
+//! error is found before anything is read or written); run the pipeline — walk, prepare each
+//! thread in parallel (`export::prepare`), spool the examples (`export::spool`), assign splits;
+//! `write` each split in id order (sharded, compressed, hashed) with the format's side files and
+//! `export.json`, committed at once; `print` what happened.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::FileExt;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
 use crate::cli::ExportArgs;
-use crate::export::chat_template::{self, ChatTemplate};
-use crate::export::format::{Options, Written};
+use crate::data_root::DataRoot;
+use crate::export::chat_template::{self, Adaptation, ChatTemplate};
+use crate::export::format::{Options, TrainingFormat, Written};
 use crate::export::sink::{Compression, FileInfo, OutputError, Outputs};
 use crate::export::split::{self, SplitSpec};
+use crate::export::spool::Spool;
 use crate::export::tokens::Counter;
 use crate::export::{prepare, Filters, Outcome, Settings, Skip, TokenStats};
 use crate::report::Format;
@@ -50,40 +49,23 @@ impl Layout {
     }
 }
 
-/// One exported example, in memory while its line waits in the spool.
-struct Row {
-    id: String,
-    dataset: u32,
-    session: String,
-    label: u32,
-    tokens: u32,
-    offset: u64,
-    len: u32,
+/// Everything the arguments decide, checked before anything is read or written.
+struct Plan {
+    statuses: Option<Vec<String>>,
+    spec: SplitSpec,
+    layout: Layout,
+    compression: Compression,
+    format: &'static dyn TrainingFormat,
+    template: Option<(ChatTemplate, Adaptation)>,
+    data_root: Option<DataRoot>,
 }
 
-/// Small strings that repeat across thousands of rows (datasets, labels), stored once.
-#[derive(Default)]
-struct Interner {
-    names: Vec<String>,
-    index: HashMap<String, u32>,
-}
-
-impl Interner {
-    fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
-            return i;
-        }
-        self.names.push(s.to_string());
-        self.index.insert(s.to_string(), self.names.len() as u32 - 1);
-        self.names.len() as u32 - 1
-    }
-}
-
-pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+/// `Err` carries the exit status after the message was written.
+fn resolve(args: &ExportArgs, err: &mut dyn Write) -> io::Result<Result<Plan, ExitStatus>> {
     macro_rules! usage {
         ($($t:tt)*) => {{
             writeln!(err, $($t)*)?;
-            return Ok(ExitStatus::Error);
+            return Ok(Err(ExitStatus::Error));
         }};
     }
     let statuses = if args.status.iter().any(|s| s == "all") {
@@ -156,21 +138,31 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         },
     };
     // What the template requires is decided once, on a probe with every shape an export has.
-    let adaptation = template.as_ref().map(|t| {
+    let template = template.map(|t| {
         let tools = match crate::tools::openai_tools() {
             Value::Array(a) => a,
             _ => Vec::new(),
         };
-        t.choose_adaptation(&chat_template::probe(&tools))
+        let adaptation = t.choose_adaptation(&chat_template::probe(&tools));
+        (t, adaptation)
     });
     let data_root = match open_data_root(args.data_root.as_ref(), err)? {
         Ok(d) => d,
+        Err(status) => return Ok(Err(status)),
+    };
+    Ok(Ok(Plan { statuses, spec, layout, compression, format, template, data_root }))
+}
+
+pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+    let plan = match resolve(&args, err)? {
+        Ok(plan) => plan,
         Err(status) => return Ok(status),
     };
+    let Plan { layout, format, .. } = &plan;
     let settings = Settings {
         profile: args.profile,
         filters: Filters {
-            statuses,
+            statuses: plan.statuses.clone(),
             correct_only: args.correct_only,
             min_tool_calls: args.min_tool_calls,
             datasets: args.dataset.clone(),
@@ -180,12 +172,12 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         },
         options: Options { unplaceable: args.unplaceable, call_form: args.llama_factory_calls },
         counter: Counter::new(args.tokenizer),
-        data_root: data_root.as_ref(),
-        template: template.as_ref().zip(adaptation),
+        data_root: plan.data_root.as_ref(),
+        template: plan.template.as_ref().map(|(t, a)| (t, *a)),
     };
 
     // The files an earlier export wrote here are replaced; anything else is the user's.
-    let (ours, opened) = match &layout {
+    let (ours, opened) = match layout {
         Layout::Dir { dir } => (
             crate::export::sink::previous_export(dir).into_iter().map(|f| dir.join(f)).collect::<Vec<_>>(),
             Outputs::folder(dir, args.force),
@@ -199,148 +191,114 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         Err(OutputError::Foreign(files)) => {
             let shown: Vec<String> = files.iter().take(5).map(|f| f.display().to_string()).collect();
             let more = if files.len() > 5 { format!(" (+{} more)", files.len() - 5) } else { String::new() };
-            usage!(
+            writeln!(
+                err,
                 "threadkit: --out {}: the folder holds files no earlier export wrote ({}{more}); trainers would read \
                  them with the new export. Choose an empty or new folder, or pass --force to keep them beside it",
                 layout.dir().display(),
                 shown.join(", ")
-            );
+            )?;
+            return Ok(ExitStatus::Error);
         }
-        Err(OutputError::Io(e)) => usage!("threadkit: --out {}: cannot write the export there: {e}", layout.dir().display()),
+        Err(OutputError::Io(e)) => {
+            writeln!(err, "threadkit: --out {}: cannot write the export there: {e}", layout.dir().display())?;
+            return Ok(ExitStatus::Error);
+        }
     };
     let (walked, mut status) = walk_args(&args.walk, true, err)?;
     // Exported files must not feed the next export of the same tree; only threadkit's own
     // files are left out, never the folder around them.
     let own: HashSet<crate::walk::FileId> = ours.iter().filter_map(|p| crate::walk::FileId::of(p)).collect();
-    let spool_file = tempfile::tempfile_in(outputs.scratch_dir())?;
-    let mut spool = BufWriter::with_capacity(1 << 20, &spool_file);
-    let mut spool_len = 0u64;
-    let mut rows: Vec<Row> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
-    // Lines by content hash; a hit is compared byte for byte against the spool.
-    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
-    let mut datasets = Interner::default();
-    let mut labels = Interner::default();
-    let mut skipped: BTreeMap<Skip, usize> = BTreeMap::new();
-    let mut invalid: Vec<String> = Vec::new();
-    let mut changes: BTreeMap<String, usize> = BTreeMap::new();
-    let mut input_threads = 0usize;
+    let mut spool = Spool::new(outputs.scratch_dir())?;
     let progress = crate::progress::Progress::new("threads read", None, args.quiet);
-
-    let entries = walked.entries().filter(|e| own.is_empty() || crate::walk::FileId::of(&e.path).is_none_or(|id| !own.contains(&id)));
+    let entries = walked
+        .entries()
+        .filter(|e| own.is_empty() || crate::walk::FileId::of(&e.path).is_none_or(|id| !own.contains(&id)));
     for_each_batch(
         entries,
         args.walk.jobs,
         |e| prepare_entry(e, &settings),
         |_, batch| {
             for (place, outcome) in batch.into_iter().flatten() {
-                input_threads += 1;
                 progress.inc(1);
-                let outcome = match outcome {
-                    Outcome::Exported(ex) if !seen.insert(ex.id.clone()) => Outcome::Skipped {
-                        reason: Skip::DuplicateId,
-                        id: Some(ex.id.clone()),
-                        detail: "id exported already".into(),
-                    },
-                    o => o,
-                };
-                let outcome = match outcome {
-                    Outcome::Exported(ex) => {
-                        let hash = line_hash(&ex.line);
-                        let mut twin = false;
-                        if let Some(candidates) = by_hash.get(&hash) {
-                            spool.flush()?;
-                            for &i in candidates {
-                                let r = &rows[i];
-                                if r.len as usize == ex.line.len() {
-                                    let mut buf = vec![0u8; r.len as usize];
-                                    spool_file.read_exact_at(&mut buf, r.offset)?;
-                                    twin |= buf == ex.line;
-                                }
-                            }
-                        }
-                        if twin {
-                            Outcome::Skipped {
-                                reason: Skip::DuplicateExample,
-                                id: Some(ex.id.clone()),
-                                detail: "the same example as one exported already".into(),
-                            }
-                        } else {
-                            by_hash.entry(hash).or_default().push(rows.len());
-                            Outcome::Exported(ex)
-                        }
-                    }
-                    o => o,
-                };
-                match outcome {
-                    Outcome::Exported(ex) => {
-                        spool.write_all(&ex.line)?;
-                        for (what, n) in ex.changes {
-                            *changes.entry(what).or_default() += n;
-                        }
-                        rows.push(Row {
-                            id: ex.id,
-                            dataset: datasets.intern(&ex.dataset),
-                            session: ex.session,
-                            label: labels.intern(&ex.label),
-                            tokens: ex.tokens.min(u32::MAX as usize) as u32,
-                            offset: spool_len,
-                            len: ex.line.len() as u32,
-                        });
-                        spool_len += ex.line.len() as u64;
-                    }
-                    Outcome::Skipped { reason, detail, .. } => {
-                        *skipped.entry(reason).or_default() += 1;
-                        if matches!(reason, Skip::Invalid | Skip::Unconvertible | Skip::DuplicateId | Skip::TemplateError | Skip::TemplateDropsText) {
-                            invalid.push(format!("{place}: {}: {detail}", reason.describe()));
-                        }
-                    }
-                }
+                spool.add(&place, outcome)?;
             }
             Ok(())
         },
     )?;
-    spool.flush()?;
-    drop(spool);
+    spool.finish()?;
     progress.finish();
 
     if args.format == Format::Human && !args.quiet {
-        for line in &invalid {
+        for line in &spool.reported {
             writeln!(err, "skipped {line}")?;
         }
     }
-    if args.strict && skipped.get(&Skip::Invalid).is_some_and(|&n| n > 0) {
-        writeln!(err, "threadkit: --strict: {} invalid threads; nothing was written. Fix them (`threadkit validate --fix`) or drop --strict.", skipped[&Skip::Invalid])?;
+    if args.strict && spool.skipped.get(&Skip::Invalid).is_some_and(|&n| n > 0) {
+        writeln!(err, "threadkit: --strict: {} invalid threads; nothing was written. Fix them (`threadkit validate --fix`) or drop --strict.", spool.skipped[&Skip::Invalid])?;
         return Ok(ExitStatus::Failure);
     }
-
-    // Splits: each session (with its stratum) once.
-    let mut sessions: HashMap<split::SessionKey, String> = HashMap::new();
-    for r in &rows {
-        sessions
-            .entry((datasets.names[r.dataset as usize].clone(), r.session.clone()))
-            .or_insert_with(|| labels.names[r.label as usize].clone());
+    let by_split = match assign_splits(&args, &plan, &spool, err)? {
+        Ok(b) => b,
+        Err(status) => return Ok(status),
+    };
+    let written = write(&args, &plan, &settings, &spool, &by_split, &mut outputs)?;
+    if let Err(e) = outputs.commit() {
+        writeln!(
+            err,
+            "threadkit: {}: cannot write the export: {e}; files already there were left as they were",
+            layout.dir().display()
+        )?;
+        return Ok(ExitStatus::Error);
     }
-    let assignment = split::assign(&spec, args.seed, &sessions);
+    match args.format {
+        Format::Json => out.write_all(written.manifest_text.as_bytes())?,
+        Format::Human => print(out, &args, &plan, &spool, &by_split, &written)?,
+    }
+    if spool.rows.is_empty() && status == ExitStatus::Success {
+        status = ExitStatus::Failure;
+    }
+    Ok(status)
+}
+
+/// Row indexes per split, each in id order. `Err` when a split would be empty or (for formats
+/// with a minimum) too small, after saying so.
+fn assign_splits(
+    args: &ExportArgs,
+    plan: &Plan,
+    spool: &Spool,
+    err: &mut dyn Write,
+) -> io::Result<Result<Vec<Vec<usize>>, ExitStatus>> {
+    let spec = &plan.spec;
+    let rows = &spool.rows;
+    // Each session (with its stratum) once.
+    let mut sessions: HashMap<split::SessionKey, String> = HashMap::new();
+    for r in rows {
+        sessions.entry((spool.dataset(r).to_string(), r.session.clone())).or_insert_with(|| spool.label(r).to_string());
+    }
+    let assignment = split::assign(spec, args.seed, &sessions);
     let mut by_split: Vec<Vec<usize>> = vec![Vec::new(); spec.parts.len()];
     for (i, r) in rows.iter().enumerate() {
-        let key = (datasets.names[r.dataset as usize].clone(), r.session.clone());
-        by_split[assignment[&key]].push(i);
+        by_split[assignment[&(spool.dataset(r).to_string(), r.session.clone())]].push(i);
+    }
+    for members in &mut by_split {
+        members.sort_by(|&a, &b| rows[a].id.cmp(&rows[b].id));
+    }
+    if rows.is_empty() {
+        return Ok(Ok(by_split));
     }
     // A split that was asked for and comes out empty would silently train or evaluate on nothing.
-    if !rows.is_empty() {
-        if let Some(((name, _), _)) = spec.parts.iter().zip(&by_split).find(|(_, m)| m.is_empty()) {
-            writeln!(
-                err,
-                "threadkit: --split: split {name:?} would be empty: {} cannot fill {} splits; export more threads, or drop --split; nothing was written",
-                super::plural(sessions.len(), "session"),
-                spec.parts.len()
-            )?;
-            return Ok(ExitStatus::Error);
-        }
+    if let Some(((name, _), _)) = spec.parts.iter().zip(&by_split).find(|(_, m)| m.is_empty()) {
+        writeln!(
+            err,
+            "threadkit: --split: split {name:?} would be empty: {} cannot fill {} splits; export more threads, or drop --split; nothing was written",
+            super::plural(sessions.len(), "session"),
+            spec.parts.len()
+        )?;
+        return Ok(Err(ExitStatus::Error));
     }
-    let min = format.min_examples();
-    if !args.allow_few_examples && !rows.is_empty() {
+    let min = plan.format.min_examples();
+    if !args.allow_few_examples {
         if let Some(((name, _), members)) = spec.parts.iter().zip(&by_split).find(|(_, m)| m.len() < min) {
             writeln!(
                 err,
@@ -349,14 +307,36 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
                 super::plural(members.len(), "example"),
                 args.profile.name()
             )?;
-            return Ok(ExitStatus::Failure);
+            return Ok(Err(ExitStatus::Failure));
         }
     }
+    Ok(Ok(by_split))
+}
+
+/// What `write` produced, for printing.
+struct WriteResult {
+    split_reports: BTreeMap<String, Value>,
+    warnings: Vec<String>,
+    data_files: Vec<FileInfo>,
+    token_stats: TokenStats,
+    manifest_text: String,
+}
+
+/// The data files, the format's side files and `export.json`, staged in `outputs`.
+fn write(
+    args: &ExportArgs,
+    plan: &Plan,
+    settings: &Settings<'_>,
+    spool: &Spool,
+    by_split: &[Vec<usize>],
+    outputs: &mut Outputs,
+) -> io::Result<WriteResult> {
+    let Plan { spec, layout, compression, format, .. } = plan;
+    let rows = &spool.rows;
     let ext = format!(".jsonl{}", compression.extension());
     let mut split_reports = BTreeMap::new();
     let mut warnings = Vec::new();
-    for ((name, ratio), members) in spec.parts.iter().zip(by_split.iter_mut()) {
-        members.sort_by(|&a, &b| rows[a].id.cmp(&rows[b].id));
+    for ((name, ratio), members) in spec.parts.iter().zip(by_split) {
         if members.is_empty() {
             warnings.push(format!("split {name:?} is empty: no file written for it"));
             continue;
@@ -364,24 +344,20 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         let shards = args.shard_size.map_or(1, |size| members.len().div_ceil(size));
         let per_shard = members.len().div_ceil(shards);
         for (k, chunk) in members.chunks(per_shard).enumerate() {
-            let file_name = match (&layout, args.shard_size) {
+            let file_name = match (layout, args.shard_size) {
                 (Layout::File { name, .. }, _) => name.clone(),
                 (Layout::Dir { .. }, None) => format!("{name}{ext}"),
                 (Layout::Dir { .. }, Some(_)) => format!("{name}/{name}-{k:05}-of-{shards:05}{ext}"),
             };
-            let lines = chunk.iter().map(|&i| {
-                let r = &rows[i];
-                let mut buf = vec![0u8; r.len as usize];
-                spool_file.read_exact_at(&mut buf, r.offset).map(|()| Cow::Owned(buf))
-            });
-            outputs.write_lines(&file_name, Some(name), compression, lines)?;
+            let lines = chunk.iter().map(|&i| spool.line(i).map(Cow::Owned));
+            outputs.write_lines(&file_name, Some(name), *compression, lines)?;
         }
         let mut by_dataset: BTreeMap<&str, usize> = BTreeMap::new();
         let mut by_label: BTreeMap<&str, usize> = BTreeMap::new();
         let mut split_sessions: HashSet<(u32, &str)> = HashSet::new();
-        for &i in members.iter() {
-            *by_dataset.entry(&datasets.names[rows[i].dataset as usize]).or_default() += 1;
-            *by_label.entry(&labels.names[rows[i].label as usize]).or_default() += 1;
+        for &i in members {
+            *by_dataset.entry(spool.dataset(&rows[i])).or_default() += 1;
+            *by_label.entry(spool.label(&rows[i])).or_default() += 1;
             split_sessions.insert((rows[i].dataset, &rows[i].session));
         }
         split_reports.insert(
@@ -396,7 +372,6 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
             }),
         );
     }
-
     let mut side_files = Vec::new();
     let data_files: Vec<FileInfo> = outputs.files.clone();
     let written = Written { dir: layout.dir(), files: &data_files, splits: spec.names().collect(), name: &args.name };
@@ -415,14 +390,14 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         "shard_size": args.shard_size,
         "compression": compression,
         "counts": {
-            "input_threads": input_threads,
+            "input_threads": spool.input_threads,
             "exported": rows.len(),
-            "skipped": skipped,
+            "skipped": spool.skipped,
             "splits": split_reports,
         },
         "tokens": token_stats,
-        "changes": changes,
-        "chat_template": template.as_ref().zip(adaptation).map(|(t, a)| json!({
+        "changes": spool.changes,
+        "chat_template": plan.template.as_ref().map(|(t, a)| json!({
             "file": t.file, "sha256": t.sha256, "adaptation": a, "applied": a.describe(),
         })),
         "requires": format.requires().into_iter().collect::<BTreeMap<_, _>>(),
@@ -431,68 +406,57 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
     });
     let manifest_text = serde_json::to_string_pretty(&manifest).expect("a Value serializes") + "\n";
     outputs.write_side_file(&layout.manifest_name(), manifest_text.as_bytes())?;
-    if let Err(e) = outputs.commit() {
-        writeln!(
-            err,
-            "threadkit: {}: cannot write the export: {e}; files already there were left as they were",
-            layout.dir().display()
-        )?;
-        return Ok(ExitStatus::Error);
-    }
-
-    match args.format {
-        Format::Json => out.write_all(manifest_text.as_bytes())?,
-        Format::Human => {
-            writeln!(
-                out,
-                "{} read, {} exported ({} profile, {} tokens: mean {}, p95 {}, max {})",
-                super::plural(input_threads, "thread"),
-                rows.len(),
-                args.profile.name(),
-                args.tokenizer.name(),
-                token_stats.mean,
-                token_stats.p95,
-                token_stats.max
-            )?;
-            for (name, report) in &split_reports {
-                let n = |k: &str| report[k].as_u64().unwrap_or(0) as usize;
-                writeln!(out, "  {name}: {} from {}", super::plural(n("examples"), "example"), super::plural(n("sessions"), "session"))?;
-            }
-            for (reason, n) in &skipped {
-                writeln!(out, "  skipped, {}: {n}", reason.describe())?;
-            }
-            for (what, n) in &changes {
-                writeln!(out, "  changed: {what}: {n}")?;
-            }
-            for w in &warnings {
-                writeln!(out, "  warning: {w}")?;
-            }
-            for f in &data_files {
-                writeln!(
-                    out,
-                    "  wrote {} ({}, sha256 {})",
-                    layout.dir().join(&f.path).display(),
-                    super::plural(f.records.unwrap_or(0), "example"),
-                    &f.sha256[..16]
-                )?;
-            }
-            writeln!(out, "  wrote {}", layout.dir().join(layout.manifest_name()).display())?;
-            if !args.quiet {
-                preview(out, format, &rows, &by_split, &spool_file)?;
-            }
-        }
-    }
-    if rows.is_empty() && status == ExitStatus::Success {
-        status = ExitStatus::Failure;
-    }
-    Ok(status)
+    Ok(WriteResult { split_reports, warnings, data_files, token_stats, manifest_text })
 }
 
-fn line_hash(line: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    line.hash(&mut h);
-    h.finish()
+fn print(
+    out: &mut dyn Write,
+    args: &ExportArgs,
+    plan: &Plan,
+    spool: &Spool,
+    by_split: &[Vec<usize>],
+    written: &WriteResult,
+) -> io::Result<()> {
+    let stats = &written.token_stats;
+    writeln!(
+        out,
+        "{} read, {} exported ({} profile, {} tokens: mean {}, p95 {}, max {})",
+        super::plural(spool.input_threads, "thread"),
+        spool.rows.len(),
+        args.profile.name(),
+        args.tokenizer.name(),
+        stats.mean,
+        stats.p95,
+        stats.max
+    )?;
+    for (name, report) in &written.split_reports {
+        let n = |k: &str| report[k].as_u64().unwrap_or(0) as usize;
+        writeln!(out, "  {name}: {} from {}", super::plural(n("examples"), "example"), super::plural(n("sessions"), "session"))?;
+    }
+    for (reason, n) in &spool.skipped {
+        writeln!(out, "  skipped, {}: {n}", reason.describe())?;
+    }
+    for (what, n) in &spool.changes {
+        writeln!(out, "  changed: {what}: {n}")?;
+    }
+    for w in &written.warnings {
+        writeln!(out, "  warning: {w}")?;
+    }
+    let dir = plan.layout.dir();
+    for f in &written.data_files {
+        writeln!(
+            out,
+            "  wrote {} ({}, sha256 {})",
+            dir.join(&f.path).display(),
+            super::plural(f.records.unwrap_or(0), "example"),
+            &f.sha256[..16]
+        )?;
+    }
+    writeln!(out, "  wrote {}", dir.join(plan.layout.manifest_name()).display())?;
+    if !args.quiet {
+        preview(out, plan.format, spool, by_split)?;
+    }
+    Ok(())
 }
 
 /// Every thread of one file (a .json file holds one, a .jsonl file one per line).
@@ -524,21 +488,12 @@ fn prepare_entry(entry: &Entry, settings: &Settings<'_>) -> Vec<(String, Outcome
     }
 }
 
-
 /// The first two examples of the first split, each turn cut to one short line.
-fn preview(
-    out: &mut dyn Write,
-    format: &dyn crate::export::format::TrainingFormat,
-    rows: &[Row],
-    by_split: &[Vec<usize>],
-    spool: &std::fs::File,
-) -> io::Result<()> {
+fn preview(out: &mut dyn Write, format: &dyn TrainingFormat, spool: &Spool, by_split: &[Vec<usize>]) -> io::Result<()> {
     let Some(first) = by_split.iter().find(|m| !m.is_empty()) else { return Ok(()) };
     for &i in first.iter().take(2) {
-        let r = &rows[i];
-        let mut buf = vec![0u8; r.len as usize];
-        spool.read_exact_at(&mut buf, r.offset)?;
-        let example: Value = serde_json::from_slice(&buf).unwrap_or(Value::Null);
+        let r = &spool.rows[i];
+        let example: Value = serde_json::from_slice(&spool.line(i)?).unwrap_or(Value::Null);
         writeln!(out, "\npreview: {} ({} tokens)", r.id, r.tokens)?;
         for (role, text, call) in format.preview(&example) {
             let call = call.map(|n| format!(" → {n}(…)")).unwrap_or_default();

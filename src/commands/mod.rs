@@ -7,6 +7,7 @@ mod generate;
 mod migrate;
 mod rules;
 mod schema;
+mod show;
 mod stats;
 mod tools;
 mod validate;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
         Command::Export(args) => export::run(args, out, err),
         Command::Generate(args) => generate::run(args, out, err),
         Command::Verify(args) => verify::run(args, out, err),
+        Command::Show(args) => show::run(args, out, err),
         Command::Rules(args) => rules::run(args, out, err),
         Command::Schema(args) => schema::run(args, out, err),
         Command::Completions { shell } => {

@@ -63,8 +63,47 @@ fn render(s: &Stats) -> String {
             let _ = writeln!(o, "\nCorrect: no thread has been judged yet");
         }
     }
+    if !s.accuracy_by_label.is_empty() {
+        let _ = writeln!(o, "\nAccuracy by ground-truth label");
+        for (label, a) in &s.accuracy_by_label {
+            let pct = a.accuracy.map_or("—".to_string(), |r| format!("{:.1}%", r * 100.0));
+            let _ = writeln!(o, "  {label:<28} {:>3} of {:<3} {pct:>7}", a.correct, a.judged);
+        }
+    }
+    if !s.confusion.is_empty() {
+        // Rows: ground truth; columns: the final answers given (labels normalized).
+        let answers: std::collections::BTreeSet<&String> = s.confusion.values().flat_map(|r| r.keys()).collect();
+        let width = answers.iter().map(|a| a.chars().count()).max().unwrap_or(1).clamp(5, 14);
+        let _ = writeln!(o, "\nConfusion (rows: ground truth, columns: final answer)");
+        let mut head = format!("  {:<20}", "");
+        for a in &answers {
+            let short: String = a.chars().take(width).collect();
+            head.push_str(&format!(" {short:>width$}"));
+        }
+        let _ = writeln!(o, "{head}");
+        for (truth, row) in &s.confusion {
+            let short: String = truth.chars().take(20).collect();
+            let mut line = format!("  {short:<20}");
+            for a in &answers {
+                let n = row.get(*a).copied().unwrap_or(0);
+                let cell = if n == 0 { "·".to_string() } else { n.to_string() };
+                line.push_str(&format!(" {cell:>width$}"));
+            }
+            let _ = writeln!(o, "{line}");
+        }
+    }
     let _ = writeln!(o, "\nTool calls: {}", s.tool_calls);
     table(&mut o, "Tool usage", &s.tool_usage);
+    if let Some(rate) = s.tool_error_rate {
+        let _ = writeln!(o, "\nTool errors: {} of {} results ({:.1}%)", s.tool_errors, s.tool_results, rate * 100.0);
+        for (tool, t) in s.tool_errors_by_tool.iter().filter(|(_, t)| t.errors > 0) {
+            let _ = writeln!(o, "  {tool:<28} {:>4} of {:<4}", t.errors, t.results);
+        }
+    }
+    if s.tokens.examples > 0 {
+        let t = &s.tokens;
+        let _ = writeln!(o, "\nTokens per thread (o200k_base, {} openai_v1 threads): mean {}, p95 {}, max {}", t.examples, t.mean, t.p95, t.max);
+    }
     let _ = writeln!(o, "\nTurns per thread");
     let max = s.turns_histogram.values().copied().max().unwrap_or(0).max(1);
     for (turns, n) in &s.turns_histogram {

@@ -13,6 +13,7 @@ pub mod format;
 pub mod formats;
 pub mod sink;
 pub mod split;
+pub mod spool;
 pub mod tokens;
 
 
@@ -75,6 +76,14 @@ pub enum Skip {
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 
 impl Skip {
+    /// Skips a user must hear about one by one (the others are choices they made).
+    pub fn is_reported(self) -> bool {
+        matches!(
+            self,
+            Skip::Invalid | Skip::Unconvertible | Skip::DuplicateId | Skip::TemplateError | Skip::TemplateDropsText
+        )
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Skip::Invalid => "invalid (fails `threadkit validate`)",

@@ -1,0 +1,107 @@
+//! `threadkit show THREAD…`: read → parse → check → (legacy: migrate in memory) → transcript → render.
+
+use std::io::{self, Write};
+
+use crate::check;
+use crate::cli::{ShowArgs, ShowFormat};
+use crate::show::{self, Transcript};
+use crate::source;
+use crate::validate::{file_stem, DEFAULT_MAX_FILE_SIZE};
+
+use super::{open_data_root, use_color, ExitStatus};
+
+pub fn run(args: ShowArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+    let data_root = match open_data_root(args.data_root.as_ref(), err)? {
+        Ok(d) => d,
+        Err(status) => return Ok(status),
+    };
+    let color = args.format == ShowFormat::Human && use_color(args.color);
+    let mut status = ExitStatus::Success;
+    let mut json = Vec::new();
+    let mut first = true;
+    for path in &args.paths {
+        let mut records = Vec::new();
+        let read = if source::is_jsonl(path) {
+            source::for_each_line(path, DEFAULT_MAX_FILE_SIZE, |item| match item {
+                Ok(rec) => records.push((rec.record, rec.text)),
+                Err((line, d)) => records.push((Some(line), format!("\u{0}{}", d.message))),
+            })
+            .map(|()| ())
+        } else {
+            source::read_whole(path, DEFAULT_MAX_FILE_SIZE).map(|t| records.push((None, t)))
+        };
+        if let Err(d) = read {
+            writeln!(err, "threadkit: {}: {} ({}); check the path", path.display(), d.message, d.code())?;
+            status = ExitStatus::Error;
+            continue;
+        }
+        for (line, text) in records {
+            let place = match line {
+                Some(l) => format!("{}:{l}", path.display()),
+                None => path.display().to_string(),
+            };
+            let doc = match text.strip_prefix('\u{0}').map_or_else(|| source::parse(&text).map_err(|f| f.message), |m| Err(m.to_string())) {
+                Ok(doc) => doc,
+                Err(message) => {
+                    writeln!(err, "threadkit: {place}: not a thread: {message}; `threadkit validate {place}` explains")?;
+                    status = ExitStatus::Error;
+                    continue;
+                }
+            };
+            let stem = if line.is_none() { file_stem(path) } else { None };
+            let checked = check::check(&doc, stem.as_deref(), check::Options { data_root: data_root.as_ref() });
+            let migrated;
+            let shown = match checked.version {
+                Some(v) if v != crate::version::Version::OpenAiV1 => {
+                    match crate::convert::in_memory(&doc, v, data_root.as_ref()) {
+                        Ok(d) => {
+                            migrated = d;
+                            &migrated
+                        }
+                        Err(e) => {
+                            writeln!(err, "threadkit: {place}: a {} thread that cannot be shown migrated: {e}", v.as_str())?;
+                            status = ExitStatus::Error;
+                            continue;
+                        }
+                    }
+                }
+                _ => &doc,
+            };
+            let transcript = Transcript::of(&doc, checked.version, shown, &checked.diagnostics);
+            match args.format {
+                ShowFormat::Json => json.push(serde_json::json!({"path": place, "thread": transcript})),
+                ShowFormat::Human => {
+                    if !first {
+                        writeln!(out, "\n{}", "─".repeat(60))?;
+                    }
+                    if args.paths.len() > 1 || line.is_some() {
+                        writeln!(out, "{place}")?;
+                    }
+                    write!(out, "{}", show::human(&transcript, color, args.full))?;
+                }
+                ShowFormat::Md => {
+                    if !first {
+                        writeln!(out, "\n---\n")?;
+                    }
+                    write!(out, "{}", show::markdown(&transcript, args.full))?;
+                }
+                ShowFormat::Html if !first => {
+                    writeln!(err, "threadkit: --format html shows one thread per page; give one file (a .jsonl line at a time), or use --format md")?;
+                    return Ok(ExitStatus::Error);
+                }
+                ShowFormat::Html => match show::html(&transcript, args.full) {
+                    Ok(page) => write!(out, "{page}")?,
+                    Err(e) => {
+                        writeln!(err, "threadkit: {place}: cannot render HTML: {e}")?;
+                        status = ExitStatus::Error;
+                    }
+                },
+            }
+            first = false;
+        }
+    }
+    if args.format == ShowFormat::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&json).expect("a Value serializes"))?;
+    }
+    Ok(status)
+}
