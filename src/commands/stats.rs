@@ -73,7 +73,7 @@ fn render(s: &Stats) -> String {
     if !s.confusion.is_empty() {
         // Rows: ground truth; columns: the final answers given (labels normalized).
         let answers: std::collections::BTreeSet<&String> = s.confusion.values().flat_map(|r| r.keys()).collect();
-        let width = answers.iter().map(|a| a.chars().count()).max().unwrap_or(1).clamp(5, 14);
+        let width = answers.iter().map(|a| a.chars().count()).max().unwrap_or(1).clamp(5, 18);
         let _ = writeln!(o, "\nConfusion (rows: ground truth, columns: final answer)");
         let mut head = format!("  {:<20}", "");
         for a in &answers {
