@@ -10,6 +10,14 @@ use crate::diagnostic::{Diagnostic, Location};
 use crate::rules;
 use crate::span;
 
+/// Files larger than this are not read whole (a finding says so; `--max-file-size` changes it).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 32 * 1024 * 1024;
+
+/// A thread file's name without `.json`: what its id must be.
+pub fn file_stem(path: &Path) -> Option<String> {
+    path.file_stem().and_then(|s| s.to_str()).map(str::to_string)
+}
+
 /// One thread's text: a whole `.json` file, or one line of a `.jsonl` file.
 #[derive(Debug)]
 pub struct RecordText {

@@ -1,7 +1,6 @@
 //! The per-file pipeline: read → parse → detect → check → locate.
 //! Runs on worker threads; returns data, prints nothing.
 
-use std::path::Path;
 
 use serde_json::Value;
 
@@ -14,7 +13,7 @@ use crate::walk::Entry;
 
 use crate::findings::{locate_all, FileReport, RecordReport, Stamp};
 
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 32 * 1024 * 1024;
+use crate::source::{file_stem, DEFAULT_MAX_FILE_SIZE};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Settings<'a> {
@@ -58,9 +57,6 @@ pub fn validate_entry(entry: &Entry, settings: &Settings<'_>) -> FileReport {
     FileReport { path, records, stamp }
 }
 
-pub fn file_stem(path: &Path) -> Option<String> {
-    path.file_stem().and_then(|s| s.to_str()).map(str::to_string)
-}
 
 /// Check one record's text completely: parse, version, schema, rules, spans.
 pub fn validate_record(rec: RecordText, file_stem: Option<&str>, settings: &Settings<'_>) -> RecordReport {

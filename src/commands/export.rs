@@ -23,7 +23,6 @@ use crate::export::{prepare, Filters, Outcome, Settings, Skip, TokenStats};
 use crate::report::Format;
 use crate::source;
 use crate::thread::Status;
-use crate::validate::file_stem;
 use crate::walk::Entry;
 
 use super::{for_each_batch, open_data_root, walk_args, ExitStatus};
@@ -466,7 +465,7 @@ fn prepare_entry(entry: &Entry, settings: &Settings<'_>) -> Vec<(String, Outcome
     if let Some(problem) = &entry.problem {
         return vec![(place, fail(format!("TK001: cannot read: {problem}")))];
     }
-    let max = crate::validate::DEFAULT_MAX_FILE_SIZE;
+    let max = crate::source::DEFAULT_MAX_FILE_SIZE;
     if source::is_jsonl(&entry.path) {
         let mut out = Vec::new();
         let result = source::for_each_line(&entry.path, max, |item| match item {
@@ -482,7 +481,7 @@ fn prepare_entry(entry: &Entry, settings: &Settings<'_>) -> Vec<(String, Outcome
         out
     } else {
         match source::read_whole(&entry.path, max) {
-            Ok(text) => vec![(place, prepare(&text, file_stem(&entry.path).as_deref(), settings))],
+            Ok(text) => vec![(place, prepare(&text, source::file_stem(&entry.path).as_deref(), settings))],
             Err(d) => vec![(place, fail(format!("{}: {}", d.code(), d.message)))],
         }
     }

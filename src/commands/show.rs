@@ -6,7 +6,7 @@ use crate::check;
 use crate::cli::{ShowArgs, ShowFormat};
 use crate::show::{self, Transcript};
 use crate::source;
-use crate::validate::{file_stem, DEFAULT_MAX_FILE_SIZE};
+use crate::source::{file_stem, DEFAULT_MAX_FILE_SIZE};
 
 use super::{open_data_root, use_color, ExitStatus};
 

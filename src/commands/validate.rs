@@ -14,7 +14,8 @@ use crate::rules;
 use crate::span;
 use crate::source;
 use crate::findings::{FileReport, Stamp};
-use crate::validate::{file_stem, validate_entry, Settings};
+use crate::source::file_stem;
+use crate::validate::{validate_entry, Settings};
 
 use super::{for_each_batch, open_data_root, use_color, walk_args, ExitStatus};
 

@@ -12,7 +12,7 @@ use crate::diagnostic::Diagnostic;
 use crate::rules::{IO_ERROR, TRAINING_TEMPLATE_DROPS, TRAINING_TEMPLATE_ERROR, TRAINING_TOO_FEW, TRAINING_TOO_LONG};
 use crate::source;
 use crate::findings::{locate_all, FileReport, RecordReport};
-use crate::validate::DEFAULT_MAX_FILE_SIZE;
+use crate::source::DEFAULT_MAX_FILE_SIZE;
 use crate::walk::Entry;
 
 /// What `validate --profile` checks a training file with.

@@ -58,7 +58,7 @@ impl ThreadDoc {
     }
 
     pub fn load(path: &Path) -> Result<ThreadDoc, String> {
-        let text = crate::open::read_to_string(path, crate::validate::DEFAULT_MAX_FILE_SIZE)
+        let text = crate::open::read_to_string(path, crate::source::DEFAULT_MAX_FILE_SIZE)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let doc: Value = serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
         Ok(ThreadDoc { doc, path: path.to_path_buf(), new: false })
