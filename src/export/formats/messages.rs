@@ -9,7 +9,8 @@ use crate::diagnostic::Diagnostic;
 use crate::export::conversation::{Conversation, Turn};
 use crate::rules::*;
 
-use super::{defined_functions, pointer};
+use super::defined_functions;
+use crate::json::pointer;
 
 /// How a format wants a tool call's `arguments`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,8 +62,7 @@ pub fn render(conversation: &Conversation, tools: &[Value], rules: Rules) -> Val
                 m.insert("tool_calls".into(), calls.into());
                 Value::Object(m)
             }
-            Turn::Tool { call_id, name, content } if rules.closed => {
-                let _ = name;
+            Turn::Tool { call_id, content, .. } if rules.closed => {
                 json!({"role": "tool", "tool_call_id": call_id, "content": content})
             }
             Turn::Tool { call_id, name, content } => {
@@ -87,7 +87,7 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
         for key in obj.keys().filter(|k| !matches!(k.as_str(), "messages" | "tools" | "parallel_tool_calls")) {
             out.push(Diagnostic::new(
                 &TRAINING_UNKNOWN_KEY,
-                pointer(&[key]),
+                pointer([key]),
                 format!("OpenAI's format has no top-level `{key}`"),
             ));
         }
@@ -119,7 +119,7 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
             if v.is_null() && (rules.strict_calls || k == "content") {
                 out.push(Diagnostic::new(
                     &TRAINING_NULL_VALUE,
-                    format!("{at}{}", pointer(&[k])),
+                    format!("{at}{}", pointer([k])),
                     format!("`{k}` is null; omit the key instead"),
                 ));
             }
@@ -141,7 +141,7 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
             for k in m.keys().filter(|k| !allowed.contains(&k.as_str())) {
                 out.push(Diagnostic::new(
                     &TRAINING_UNKNOWN_KEY,
-                    format!("{at}{}", pointer(&[k])),
+                    format!("{at}{}", pointer([k])),
                     format!("a {role} message has no `{k}` in OpenAI's format"),
                 ));
             }

@@ -15,11 +15,6 @@ use serde_json::Value;
 use crate::diagnostic::Diagnostic;
 use crate::rules::TRAINING_TOOLS_MALFORMED;
 
-/// A JSON pointer from unescaped keys (`~` and `/` escaped as RFC 6901 says).
-pub(crate) fn pointer(parts: &[&str]) -> String {
-    crate::json::pointer(parts)
-}
-
 /// Function names in an OpenAI-style `tools` list; reports malformed entries.
 pub(crate) fn defined_functions<'a>(tools: &'a Value, at: &str, out: &mut Vec<Diagnostic>) -> HashSet<&'a str> {
     let mut names = HashSet::new();
