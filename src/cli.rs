@@ -43,6 +43,9 @@ pub enum Command {
     /// A thread as a transcript: question, reasoning, calls, results, answer vs ground truth, findings inline.
     #[command(after_help = "EXAMPLES:\n  threadkit show threads/uci_har_train_01_0000_v4_0001.json\n  threadkit show thread.json --full --format md > thread.md\n  threadkit show thread.json --format html > thread.html")]
     Show(ShowArgs),
+    /// One self-contained HTML page: totals, charts, accuracy, findings by rule, and a thread browser.
+    #[command(after_help = "EXAMPLES:\n  threadkit report threads/ --out report.html\n  threadkit report threads/ --out report.html --data-root data     with recording plots and replay status")]
+    Report(ReportArgs),
     /// List the rules, or explain one (`threadkit rules TK201`).
     #[command(after_help = "EXAMPLES:\n  threadkit rules\n  threadkit rules TK201\n  threadkit rules tool-call-unanswered")]
     Rules(RulesArgs),
@@ -158,6 +161,24 @@ pub struct ShowArgs {
     /// Folder of datasets: check the thread against it (and migrate legacy threads with its manifests).
     #[arg(long, value_name = "DIR")]
     pub data_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    /// The HTML file to write (replaced atomically).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Folder of datasets: check threads against it, plot what each tool call looked at, and replay every call.
+    #[arg(long, value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+    /// Tool results whole in transcripts (they are cut after a dozen lines).
+    #[arg(long)]
+    pub full: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

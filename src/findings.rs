@@ -33,6 +33,19 @@ impl RecordReport {
         RecordReport { record, version: None, id: None, diagnostics: vec![failure], text, doc: None, summary: None }
     }
 
+    /// The record's place and identity only: no findings, text or document.
+    pub fn without_content(&self) -> Self {
+        RecordReport {
+            record: self.record,
+            version: self.version,
+            id: self.id.clone(),
+            diagnostics: Vec::new(),
+            text: None,
+            doc: None,
+            summary: None,
+        }
+    }
+
     pub fn is_valid(&self) -> bool {
         !self.diagnostics.iter().any(Diagnostic::is_error)
     }

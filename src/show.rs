@@ -371,12 +371,10 @@ pub fn markdown(t: &Transcript, full: bool) -> String {
 
 /// A self-contained HTML page (inline CSS, no scripts, nothing fetched), from a template
 /// with HTML escaping on.
-pub fn html(t: &Transcript, full: bool) -> Result<String, String> {
-    let mut env = minijinja::Environment::new();
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-    env.add_template("show.html", include_str!("show.html.jinja")).map_err(|e| e.to_string())?;
-    // The call arguments and results pre-rendered as the terminal shows them.
-    let mut value = serde_json::to_value(t).map_err(|e| e.to_string())?;
+/// The transcript as JSON with each call's arguments and result pre-rendered (`shown`)
+/// as the terminal shows them: what the HTML views display.
+pub fn shown_value(t: &Transcript, full: bool) -> Value {
+    let mut value = serde_json::to_value(t).expect("a transcript serializes");
     for (e, step) in value["steps"].as_array_mut().into_iter().flatten().zip(&t.steps) {
         match &step.step {
             Step::Call { arguments, .. } => e["shown"] = pretty(arguments).into(),
@@ -384,6 +382,14 @@ pub fn html(t: &Transcript, full: bool) -> Result<String, String> {
             _ => {}
         }
     }
+    value
+}
+
+pub fn html(t: &Transcript, full: bool) -> Result<String, String> {
+    let mut env = minijinja::Environment::new();
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    env.add_template("show.html", include_str!("show.html.jinja")).map_err(|e| e.to_string())?;
+    let value = shown_value(t, full);
     let template = env.get_template("show.html").map_err(|e| e.to_string())?;
     template.render(minijinja::context! { t => minijinja::Value::from(minijinja::value::Serde(&value)) }).map_err(|e| e.to_string())
 }

@@ -16,6 +16,8 @@ pub struct Summary {
     pub dataset: Option<String>,
     pub label: Option<String>,
     pub is_correct: Option<bool>,
+    /// The confidence the model gave with its final answer (`low`, `medium`, `high`).
+    pub confidence: Option<String>,
     pub tools: Vec<String>,
     pub turns: usize,
     /// The final answer's label, normalized like ground truths are.
@@ -38,6 +40,7 @@ impl Summary {
             dataset: t.dataset().map(str::to_string),
             label: t.ground_truth().map(str::to_string),
             is_correct: t.is_correct(),
+            confidence: t.confidence().map(str::to_string),
             tools: t.tool_names().into_iter().map(str::to_string).collect(),
             turns: t.num_turns(),
             answer: t.final_answer().map(str::to_string),
@@ -74,8 +77,12 @@ pub struct Stats {
     pub tool_usage: BTreeMap<String, usize>,
     /// Number of threads with each turn count.
     pub turns_histogram: BTreeMap<usize, usize>,
+    /// Number of threads with each count of tool calls.
+    pub tool_calls_histogram: BTreeMap<usize, usize>,
     /// Per ground-truth label: threads judged, correct, and the accuracy.
     pub accuracy_by_label: BTreeMap<String, Accuracy>,
+    /// Calibration: per stated confidence, threads judged, correct, and the accuracy.
+    pub accuracy_by_confidence: BTreeMap<String, Accuracy>,
     /// Ground truth → final answer → threads (labels compared as `same_label` compares them).
     pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
     pub tool_results: usize,
@@ -120,6 +127,9 @@ impl Stats {
             let a = self.accuracy_by_label.entry(s.label.clone().unwrap_or_else(unknown)).or_default();
             a.judged += 1;
             a.correct += usize::from(c);
+            let a = self.accuracy_by_confidence.entry(s.confidence.clone().unwrap_or_else(unknown)).or_default();
+            a.judged += 1;
+            a.correct += usize::from(c);
         }
         if let (Some(truth), Some(answer)) = (&s.label, &s.answer) {
             let answer = crate::thread::normalize_label(answer);
@@ -140,6 +150,7 @@ impl Stats {
             *self.tool_usage.entry(t.clone()).or_default() += 1;
         }
         *self.turns_histogram.entry(s.turns).or_default() += 1;
+        *self.tool_calls_histogram.entry(s.tools.len()).or_default() += 1;
     }
 
     pub fn finish(&mut self) {
@@ -147,7 +158,7 @@ impl Stats {
         self.correct_rate = rate(self.correct, self.judged);
         self.tool_error_rate = rate(self.tool_errors, self.tool_results);
         self.tokens = crate::export::TokenStats::of(std::mem::take(&mut self.token_counts));
-        for a in self.accuracy_by_label.values_mut() {
+        for a in self.accuracy_by_label.values_mut().chain(self.accuracy_by_confidence.values_mut()) {
             a.accuracy = rate(a.correct, a.judged);
         }
     }

@@ -142,6 +142,9 @@ impl<'a> ThreadView<'a> {
     pub fn final_answer_pointer(&self) -> &'static str {
         self.keys().final_answer
     }
+    pub fn confidence(&self) -> Option<&'a str> {
+        self.str_at(self.keys().confidence)
+    }
     pub fn confidence_pointer(&self) -> &'static str {
         self.keys().confidence
     }

@@ -1,12 +1,17 @@
 //! The per-file pipeline: read → parse → detect → check → locate.
-//! Runs on worker threads; returns data, prints nothing.
+//! Runs on worker threads; returns data, prints nothing. Ids are compared across files
+//! afterwards, in path order (`SeenIds`, `mark_duplicates`).
 
+use std::collections::HashMap;
+use std::io::{self, BufRead};
+use std::path::Path;
 
 use serde_json::Value;
 
 use crate::check::{self, Options};
 use crate::data_root::DataRoot;
 use crate::diagnostic::Diagnostic;
+use crate::{rules, span};
 use crate::source::{self, RecordText};
 use crate::stats::Summary;
 use crate::walk::Entry;
@@ -23,11 +28,13 @@ pub struct Settings<'a> {
     pub keep_fixable: bool,
     /// Keep a small summary of every thread (for `stats`).
     pub summarize: bool,
+    /// Keep every parsed document (for `report`, which shows each thread).
+    pub keep_docs: bool,
 }
 
 impl Default for Settings<'_> {
     fn default() -> Self {
-        Settings { max_file_size: DEFAULT_MAX_FILE_SIZE, data_root: None, keep_fixable: false, summarize: false }
+        Settings { max_file_size: DEFAULT_MAX_FILE_SIZE, data_root: None, keep_fixable: false, summarize: false, keep_docs: false }
     }
 }
 
@@ -99,7 +106,11 @@ pub fn validate_record(rec: RecordText, file_stem: Option<&str>, settings: &Sett
         report.text = Some(rec.text.into());
         if settings.keep_fixable && report.has_fix() {
             report.doc = Some(doc);
+            return report;
         }
+    }
+    if settings.keep_docs {
+        report.doc = Some(doc);
     }
     report
 }
@@ -120,4 +131,86 @@ fn training_example_kind(doc: &Value) -> Option<&'static str> {
     }
 }
 
+
+/// Where each id was first seen, in little memory per thread: a 64-bit hash of the id
+/// and the place in one shared string. A hash match is confirmed by re-reading the
+/// first thread's id (rare: only for duplicates), so collisions cannot cause a false report.
+#[derive(Default)]
+pub struct SeenIds {
+    first: HashMap<u64, u32>,
+    places: String,
+    starts: Vec<u32>,
+}
+
+impl SeenIds {
+    fn place(&self, n: u32) -> &str {
+        let start = self.starts[n as usize] as usize;
+        let end = self.starts.get(n as usize + 1).map_or(self.places.len(), |&e| e as usize);
+        &self.places[start..end]
+    }
+
+    /// Record `id` at `here`; returns the earlier place when the id was seen before.
+    fn see(&mut self, id: &str, here: &str) -> Option<String> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(id);
+        if let Some(&n) = self.first.get(&hash) {
+            let first = self.place(n).to_string();
+            if id_at(&first).as_deref() == Some(id) {
+                return Some(first);
+            }
+        }
+        self.starts.push(self.places.len() as u32);
+        self.places.push_str(here);
+        self.first.entry(hash).or_insert(self.starts.len() as u32 - 1);
+        None
+    }
+}
+
+/// The id of the thread at `path` or `path:line`, read again from disk.
+fn id_at(place: &str) -> Option<String> {
+    let (path, record) = match place.rsplit_once(':') {
+        Some((p, line)) if p.ends_with(".jsonl") => (p, line.parse().ok()),
+        _ => (place, None),
+    };
+    let doc: serde_json::Value = serde_json::from_str(&reload(Path::new(path), record)?).ok()?;
+    let version = crate::version::detect(&doc).version?;
+    crate::thread::ThreadView::new(&doc, version).id().map(str::to_string)
+}
+
+/// The first thread (in path order) with an id keeps it; later ones are findings.
+pub fn mark_duplicates(report: &mut FileReport, ids: &mut SeenIds) {
+    let path = report.path.clone();
+    for r in &mut report.records {
+        let Some(id) = r.id.clone() else { continue };
+        let here = match r.record {
+            Some(line) => format!("{}:{line}", path.display()),
+            None => path.display().to_string(),
+        };
+        let Some(first) = ids.see(&id, &here) else { continue };
+        let pointer = match r.version {
+            Some(v) => crate::thread::ThreadView::new(&serde_json::Value::Null, v).id_pointer(),
+            None => "",
+        };
+        let mut d = Diagnostic::new(&rules::DUPLICATE_ID, pointer, format!("id {id:?} is already used by {first}"))
+            .with_label("duplicate id");
+        if r.text.is_none() {
+            r.text = reload(&path, r.record).map(Into::into);
+        }
+        if let Some(text) = &r.text {
+            d = d.at(span::location(text, pointer));
+        }
+        r.diagnostics.push(d);
+    }
+}
+
+/// Text of a record whose text was not kept (it had no findings until the merge found one).
+pub fn reload(path: &Path, record: Option<usize>) -> Option<String> {
+    match record {
+        None => std::fs::read_to_string(path).ok(),
+        Some(line) => {
+            let file = std::fs::File::open(path).ok()?;
+            io::BufReader::new(file).lines().nth(line - 1)?.ok()
+        }
+    }
+}
 

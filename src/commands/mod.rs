@@ -7,6 +7,7 @@ mod generate;
 mod migrate;
 mod rules;
 mod schema;
+mod report;
 mod show;
 mod stats;
 mod tools;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
         Command::Generate(args) => generate::run(args, out, err),
         Command::Verify(args) => verify::run(args, out, err),
         Command::Show(args) => show::run(args, out, err),
+        Command::Report(args) => report::run(args, out, err),
         Command::Rules(args) => rules::run(args, out, err),
         Command::Schema(args) => schema::run(args, out, err),
         Command::Completions { shell } => {

@@ -70,6 +70,13 @@ fn render(s: &Stats) -> String {
             let _ = writeln!(o, "  {label:<28} {:>3} of {:<3} {pct:>7}", a.correct, a.judged);
         }
     }
+    if !s.accuracy_by_confidence.is_empty() {
+        let _ = writeln!(o, "\nAccuracy by stated confidence (calibration)");
+        for (confidence, a) in &s.accuracy_by_confidence {
+            let pct = a.accuracy.map_or("—".to_string(), |r| format!("{:.1}%", r * 100.0));
+            let _ = writeln!(o, "  {confidence:<28} {:>3} of {:<3} {pct:>7}", a.correct, a.judged);
+        }
+    }
     if !s.confusion.is_empty() {
         // Rows: ground truth; columns: the final answers given (labels normalized).
         let answers: std::collections::BTreeSet<&String> = s.confusion.values().flat_map(|r| r.keys()).collect();

@@ -3,6 +3,8 @@
 
 pub mod human;
 pub mod json;
+pub mod page;
+pub mod svg;
 
 use std::collections::BTreeMap;
 

@@ -49,37 +49,87 @@ pub const PLACEHOLDER_TOOLS: [&str; 4] = [
     "human_activity_motion_capture_classifier",
 ];
 
-/// What replaying found, one finding per call that did not reproduce.
-pub fn verify(doc: &Value, root: &DataRoot) -> Vec<Diagnostic> {
+/// What replaying one recorded call gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The tool returns what the thread recorded.
+    Reproduced,
+    /// A placeholder tool of the original generator: nothing to replay.
+    Placeholder,
+    /// The thread has no result for this call.
+    NoResult,
+    /// The recorded result was not an error; the tool fails now.
+    NowFails { result_message: usize, error: String },
+    /// The tool returns something else now.
+    Differs { result_message: usize, recorded: Value, now: Value },
+}
+
+impl Outcome {
+    /// One word for reports: `reproduced`, `placeholder`, `no result`, `fails`, `differs`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Outcome::Reproduced => "reproduced",
+            Outcome::Placeholder => "placeholder",
+            Outcome::NoResult => "no result",
+            Outcome::NowFails { .. } => "fails",
+            Outcome::Differs { .. } => "differs",
+        }
+    }
+}
+
+/// One recorded call, replayed.
+#[derive(Debug, Clone)]
+pub struct Replayed {
+    /// Message index and position in its `tool_calls`.
+    pub message: usize,
+    pub call: usize,
+    pub name: String,
+    pub id: String,
+    /// The timeseries artifact the call looked at: the one it made (`select_channels`,
+    /// `filter_by_time`), else the one it read; none for dataset-level tools.
+    pub looked_at: Option<String>,
+    pub outcome: Outcome,
+}
+
+/// Replay every recorded call in order. The workspace keeps every artifact the calls made,
+/// so callers can look at what each call looked at (`Replayed::looked_at`).
+pub fn replay(doc: &Value, root: &DataRoot) -> Result<(Workspace, Vec<Replayed>), Diagnostic> {
     let thread = ThreadView::new(doc, Version::OpenAiV1);
     let (Some(dataset), Some(session)) = (thread.dataset(), thread.session()) else {
-        return vec![Diagnostic::new(&rules::NOT_REPLAYABLE, "/metadata", "the thread names no dataset or session")];
+        return Err(Diagnostic::new(&rules::NOT_REPLAYABLE, "/metadata", "the thread names no dataset or session"));
     };
-    let mut ws = match Workspace::open(root, dataset, session) {
-        Ok(ws) => ws,
-        Err(e) => return vec![Diagnostic::new(&rules::NOT_REPLAYABLE, "/metadata/session", e)],
-    };
+    let mut ws = Workspace::open(root, dataset, session)
+        .map_err(|e| Diagnostic::new(&rules::NOT_REPLAYABLE, "/metadata/session", e))?;
     let messages = thread.messages();
     let mut out = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         let Some(calls) = m.get("tool_calls").and_then(Value::as_array) else { continue };
         for (j, call) in calls.iter().enumerate() {
             let (name, id, args) = recorded_call(call);
+            let mut replayed =
+                Replayed { message: i, call: j, name: name.into(), id: id.into(), looked_at: None, outcome: Outcome::NoResult };
             if PLACEHOLDER_TOOLS.contains(&name) {
-                out.push(Diagnostic::new(
-                    &rules::PLACEHOLDER_TOOL,
-                    format!("/messages/{i}/tool_calls/{j}/function/name"),
-                    format!("`{name}` was a placeholder of the original generator (random results): not replayed"),
-                ));
+                replayed.outcome = Outcome::Placeholder;
+                out.push(replayed);
                 continue;
             }
+            let reads_artifact = super::find(name)
+                .is_some_and(|t| (t.parameters)().pointer("/properties/artifact_id").is_some());
+            let input = reads_artifact
+                .then(|| ws.get(args.get("artifact_id").and_then(Value::as_str)).ok())
+                .flatten()
+                .filter(|a| a.kind() == "timeseries")
+                .map(|a| a.id.clone());
             let now = super::run(&mut ws, name, &args);
+            let made = now.get("artifact_id").and_then(Value::as_str).filter(|id| id.starts_with("ts_"));
+            replayed.looked_at = made.map(str::to_string).or(input);
             let Some((k, answer)) = messages
                 .iter()
                 .enumerate()
                 .skip(i + 1)
                 .find(|(_, a)| a.get("tool_call_id").and_then(Value::as_str) == Some(id))
             else {
+                out.push(replayed);
                 continue;
             };
             let recorded = match answer.get("content") {
@@ -87,30 +137,54 @@ pub fn verify(doc: &Value, root: &DataRoot) -> Vec<Diagnostic> {
                 Some(other) => other.clone(),
                 None => Value::Null,
             };
-            if canonical(&recorded) == canonical(&now) {
-                continue;
-            }
-            let at = format!("/messages/{k}/content");
-            if let (Some(err), None) = (now.get("error"), recorded.get("error")) {
+            replayed.outcome = if canonical(&recorded) == canonical(&now) {
+                Outcome::Reproduced
+            } else if let (Some(err), None) = (now.get("error"), recorded.get("error")) {
+                Outcome::NowFails { result_message: k, error: err.as_str().unwrap_or("").to_string() }
+            } else {
+                Outcome::Differs { result_message: k, recorded, now }
+            };
+            out.push(replayed);
+        }
+    }
+    Ok((ws, out))
+}
+
+/// What replaying found, one finding per call that did not reproduce.
+pub fn verify(doc: &Value, root: &DataRoot) -> Vec<Diagnostic> {
+    let calls = match replay(doc, root) {
+        Ok((_, calls)) => calls,
+        Err(d) => return vec![d],
+    };
+    let mut out = Vec::new();
+    for c in calls {
+        let (i, j, name, id) = (c.message, c.call, &c.name, &c.id);
+        match c.outcome {
+            Outcome::Reproduced | Outcome::NoResult => {}
+            Outcome::Placeholder => out.push(Diagnostic::new(
+                &rules::PLACEHOLDER_TOOL,
+                format!("/messages/{i}/tool_calls/{j}/function/name"),
+                format!("`{name}` was a placeholder of the original generator (random results): not replayed"),
+            )),
+            Outcome::NowFails { result_message, error } => out.push(Diagnostic::new(
+                &rules::TOOL_CALL_FAILS,
+                format!("/messages/{result_message}/content"),
+                format!("call {j} of message {i} (`{name}`) now fails: {error}"),
+            )),
+            Outcome::Differs { result_message, recorded, now } => {
+                let before = serde_json::to_string_pretty(&recorded).expect("values serialize");
+                let after = serde_json::to_string_pretty(&now).expect("values serialize");
+                let diff = similar::TextDiff::from_lines(&before, &after)
+                    .unified_diff()
+                    .context_radius(2)
+                    .header("recorded", "replayed")
+                    .to_string();
                 out.push(Diagnostic::new(
-                    &rules::TOOL_CALL_FAILS,
-                    at,
-                    format!("call {j} of message {i} (`{name}`) now fails: {}", err.as_str().unwrap_or("")),
+                    &rules::TOOL_RESULT_DIFFERS,
+                    format!("/messages/{result_message}/content"),
+                    format!("the result of `{name}` (call {id:?}) differs when run again:\n{}", diff.trim_end()),
                 ));
-                continue;
             }
-            let before = serde_json::to_string_pretty(&recorded).expect("values serialize");
-            let after = serde_json::to_string_pretty(&now).expect("values serialize");
-            let diff = similar::TextDiff::from_lines(&before, &after)
-                .unified_diff()
-                .context_radius(2)
-                .header("recorded", "replayed")
-                .to_string();
-            out.push(Diagnostic::new(
-                &rules::TOOL_RESULT_DIFFERS,
-                at,
-                format!("the result of `{name}` (call {id:?}) differs when run again:\n{}", diff.trim_end()),
-            ));
         }
     }
     out

@@ -1,0 +1,113 @@
+//! `threadkit report PATHS… --out report.html`: walk → validate each record (documents kept)
+//! → a row and a transcript per thread, in parallel → one HTML page, written atomically.
+
+use std::io::{self, Write};
+
+use crate::cli::ReportArgs;
+use crate::report::page::{self, Report};
+use crate::report::shown;
+use crate::findings::{FileReport, RecordReport};
+use crate::validate::{mark_duplicates, validate_entry, SeenIds, Settings};
+
+use super::{for_each_batch, open_data_root, walk_args, ExitStatus};
+
+pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+    if args.out.is_dir() {
+        writeln!(err, "threadkit: --out {}: is a directory; give the HTML file to write, e.g. --out report.html", shown(&args.out))?;
+        return Ok(ExitStatus::Error);
+    }
+    let data_root = match open_data_root(args.data_root.as_ref(), err)? {
+        Ok(d) => d,
+        Err(status) => return Ok(status),
+    };
+    let (walked, status) = walk_args(&args.walk, false, err)?;
+    let settings = Settings {
+        max_file_size: args.walk.max_file_size,
+        data_root: data_root.as_ref(),
+        summarize: true,
+        keep_docs: true,
+        ..Settings::default()
+    };
+    let page_settings = page::Settings { data_root: data_root.as_ref(), full: args.full };
+    let mut report = Report {
+        inputs: args.walk.paths.iter().map(|p| shown(p)).collect(),
+        with_data_root: data_root.is_some(),
+        ..Report::default()
+    };
+    let mut ids = SeenIds::default();
+    let progress = crate::progress::Progress::new("threads read", None, args.quiet);
+    for_each_batch(
+        walked.entries(),
+        args.walk.jobs,
+        |e| {
+            let mut file = validate_entry(e, &settings);
+            let path = shown(&file.path);
+            // What the id check across files needs, without the documents.
+            let light = FileReport {
+                path: file.path.clone(),
+                records: file.records.iter().map(RecordReport::without_content).collect(),
+                stamp: None,
+            };
+            let items: Vec<_> = std::mem::take(&mut file.records)
+                .into_iter()
+                .map(|rec| {
+                    let place = match rec.record {
+                        Some(line) => format!("{path}:{line}"),
+                        None => path.clone(),
+                    };
+                    let summary = rec.summary.clone();
+                    (summary, page::item(&place, rec, &page_settings))
+                })
+                .collect();
+            (light, items)
+        },
+        |_, files| {
+            for (mut light, items) in files {
+                report.stats.files += 1;
+                progress.inc(items.len() as u64);
+                // Files arrive in path order: the first thread with an id keeps it, as in `validate`.
+                mark_duplicates(&mut light, &mut ids);
+                for ((summary, item), rec) in items.into_iter().zip(&light.records) {
+                    report.stats.add(&summary.unwrap_or_default());
+                    report.add(item, &rec.diagnostics);
+                }
+            }
+            Ok(())
+        },
+    )?;
+    progress.finish();
+    report.stats.finish();
+    let size = match write_report(&args.out, &report) {
+        Ok(size) => size,
+        Err(e) => {
+            writeln!(err, "threadkit: {}: cannot write the report: {e}; check that its folder exists and is writable", shown(&args.out))?;
+            return Ok(ExitStatus::Error);
+        }
+    };
+    writeln!(
+        out,
+        "{}: {}, {} in {}, {} ({})",
+        shown(&args.out),
+        super::plural(report.rows.len(), "thread"),
+        super::plural(report.findings.len(), "finding"),
+        super::plural(report.stats.files, "file"),
+        crate::source::human_bytes(size),
+        if report.with_data_root { "with recordings" } else { "no --data-root: no recording plots" }
+    )?;
+    Ok(status)
+}
+
+/// Written to a temporary file beside `path` and renamed into place once durable: an
+/// interrupted run leaves the previous report, never half a page.
+fn write_report(path: &std::path::Path, report: &Report) -> io::Result<u64> {
+    let staged = crate::write::stage_empty(path)?;
+    let mut w = io::BufWriter::with_capacity(1 << 20, staged.file());
+    let size = page::render(report, &mut w)?;
+    w.flush()?;
+    drop(w);
+    staged.file().sync_all()?;
+    staged.commit()?;
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    crate::write::sync_dirs([parent]);
+    Ok(size)
+}
