@@ -41,6 +41,20 @@ impl Tokenizer {
     }
 }
 
+/// Pieces longer than this are counted every time (long pieces rarely repeat).
+const MAX_CACHED_PIECE: usize = 48;
+/// Per worker thread and vocabulary: a few MB at most; emptied when full.
+const MAX_CACHED_PIECES: usize = 1 << 17;
+
+type PieceCounts = HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>;
+/// Whole texts seen in every example (tool definitions, manifests: kilobytes each, hashed
+/// once per example, so the hash is foldhash rather than SipHash).
+type TextCounts = HashMap<String, usize, foldhash::fast::RandomState>;
+
+thread_local! {
+    static PIECES: std::cell::RefCell<[PieceCounts; 2]> = std::cell::RefCell::new(Default::default());
+}
+
 const PER_MESSAGE: usize = 3;
 const PER_CALL: usize = 1;
 const REPLY_PRIMING: usize = 3;
@@ -48,24 +62,48 @@ const REPLY_PRIMING: usize = 3;
 /// Counts examples; the tool definitions (the same for almost every example) are counted once.
 pub struct Counter {
     tokenizer: Tokenizer,
-    tools_cache: Mutex<HashMap<String, usize>>,
-    manifest_cache: Mutex<HashMap<String, usize>>,
+    tools_cache: Mutex<TextCounts>,
+    manifest_cache: Mutex<TextCounts>,
 }
 
 impl Counter {
     pub fn new(tokenizer: Tokenizer) -> Counter {
-        Counter { tokenizer, tools_cache: Mutex::new(HashMap::new()), manifest_cache: Mutex::new(HashMap::new()) }
+        Counter { tokenizer, tools_cache: Mutex::default(), manifest_cache: Mutex::default() }
     }
 
+    /// Exactly `bpe_openai::Tokenizer::count` (the same pre-tokenizer splits, no normalization
+    /// for the OpenAI vocabularies), with each short piece's count remembered per worker thread:
+    /// words, keys and punctuation repeat across threads, and a lookup is much cheaper than
+    /// running the BPE encoder (which allocates per piece) again.
     pub fn text(&self, s: &str) -> usize {
-        self.tokenizer.bpe().count(s)
+        let t = self.tokenizer.bpe();
+        PIECES.with_borrow_mut(|caches| {
+            let cache = &mut caches[self.tokenizer as usize];
+            t.split(s)
+                .map(|piece| {
+                    let bytes = piece.as_bytes();
+                    if bytes.len() > MAX_CACHED_PIECE {
+                        return t.bpe.count(bytes);
+                    }
+                    if let Some(&n) = cache.get(bytes) {
+                        return n as usize;
+                    }
+                    let n = t.bpe.count(bytes);
+                    if cache.len() >= MAX_CACHED_PIECES {
+                        cache.clear();
+                    }
+                    cache.insert(bytes.into(), n as u32);
+                    n
+                })
+                .sum()
+        })
     }
 
     pub fn tools(&self, tools_json: &str) -> usize {
         self.cached(&self.tools_cache, tools_json)
     }
 
-    fn cached(&self, cache: &Mutex<HashMap<String, usize>>, text: &str) -> usize {
+    fn cached(&self, cache: &Mutex<TextCounts>, text: &str) -> usize {
         if let Some(&n) = cache.lock().expect("no panics while held").get(text) {
             return n;
         }
@@ -123,6 +161,27 @@ mod tests {
         assert!(c.text("<|endoftext|>") > 1, "special tokens in data are counted as text");
         let c = Counter::new(Tokenizer::Cl100kBase);
         assert_eq!(c.text("hello world"), 2);
+    }
+
+    #[test]
+    fn remembered_pieces_count_as_the_tokenizer_does() {
+        let long = "x".repeat(MAX_CACHED_PIECE * 3);
+        let texts = [
+            "The accelerometer's dominant frequency is 1.95 Hz, typical of walking.",
+            "{\"mean_su\":3.214027,\"std_su\":9.864671,\"channels\":[\"acc_x\",\"acc_y\"]}",
+            "  indented\n\n\tlines  \r\n trailing   ",
+            "données, ünïcödé, 中文, emoji 🏃‍♀️ and 'quotes' it's we'll",
+            long.as_str(),
+            "",
+        ];
+        for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+            let c = Counter::new(tokenizer);
+            for round in 0..2 {
+                for t in texts {
+                    assert_eq!(c.text(t), tokenizer.bpe().count(t), "{tokenizer:?} round {round}: {t:?}");
+                }
+            }
+        }
     }
 
     #[test]
