@@ -89,7 +89,7 @@ pub fn columns(class: &str, title: &str, buckets: &[(String, usize)]) -> String 
         esc(title),
         x2 = w - 10.0
     );
-    let every = (buckets.len() / 12).max(1);
+    let every = buckets.len().div_ceil(8).max(1);
     for (i, (label, count)) in buckets.iter().enumerate() {
         let x = 10.0 + step * i as f64;
         let bh = (*count as f64 / max) * (base - 20.0);
