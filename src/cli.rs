@@ -65,7 +65,7 @@ pub enum Command {
 pub const VERSION: &str =
     concat!(env!("CARGO_PKG_VERSION"), " (", env!("THREADKIT_COMMIT"), ", ", env!("THREADKIT_PROFILE"), ")");
 
-pub const DEFAULT_THREADS_DIR: &str = "data/tool_chain_of_thoughts/threads";
+pub use crate::generate::config::DEFAULT_THREADS_DIR;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Color {
@@ -126,7 +126,7 @@ pub struct ValidateArgs {
     pub max_tokens: Option<usize>,
     /// With --profile: the tokenizer that counts tokens.
     #[arg(long, value_enum, default_value = "o200k_base", requires = "profile")]
-    pub tokenizer: crate::export::tokens::Tokenizer,
+    pub tokenizer: crate::tokens::Tokenizer,
     /// With --profile trl or axolotl: render every example through the model's chat template
     /// (a .jinja file or its tokenizer_config.json) and report errors and what it does not render.
     #[arg(long, value_name = "FILE", requires = "profile")]
@@ -211,7 +211,7 @@ pub struct ExportArgs {
     pub max_tokens: Option<usize>,
     /// The tokenizer that counts tokens for --max-tokens and the statistics (OpenAI's, exact).
     #[arg(long, value_enum, default_value = "o200k_base")]
-    pub tokenizer: crate::export::tokens::Tokenizer,
+    pub tokenizer: crate::tokens::Tokenizer,
     /// Splits and their ratios, e.g. train=0.9,val=0.1 (grouped by session, stratified by dataset and label).
     #[arg(long, value_name = "NAME=RATIO,…")]
     pub split: Option<String>,

@@ -29,21 +29,18 @@ pub struct RecordReport {
 }
 
 impl RecordReport {
+    /// A record with nothing found (yet).
+    pub fn empty(record: Option<usize>) -> Self {
+        RecordReport { record, version: None, id: None, diagnostics: Vec::new(), text: None, doc: None, summary: None }
+    }
+
     pub fn failed(record: Option<usize>, failure: Diagnostic, text: Option<Arc<str>>) -> Self {
-        RecordReport { record, version: None, id: None, diagnostics: vec![failure], text, doc: None, summary: None }
+        RecordReport { diagnostics: vec![failure], text, ..Self::empty(record) }
     }
 
     /// The record's place and identity only: no findings, text or document.
     pub fn without_content(&self) -> Self {
-        RecordReport {
-            record: self.record,
-            version: self.version,
-            id: self.id.clone(),
-            diagnostics: Vec::new(),
-            text: None,
-            doc: None,
-            summary: None,
-        }
+        RecordReport { version: self.version, id: self.id.clone(), ..Self::empty(self.record) }
     }
 
     pub fn is_valid(&self) -> bool {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::check::{self, Options};
 use crate::data_root::DataRoot;
 use crate::diagnostic::Diagnostic;
-use crate::{rules, span};
+use crate::{records, rules, span};
 use crate::source::{self, RecordText};
 use crate::stats::Summary;
 use crate::walk::Entry;
@@ -40,27 +40,19 @@ impl Default for Settings<'_> {
 
 pub fn validate_entry(entry: &Entry, settings: &Settings<'_>) -> FileReport {
     let path = entry.path.clone();
-    if let Some(problem) = &entry.problem {
-        let d = Diagnostic::new(&crate::rules::IO_ERROR, "", format!("cannot read: {problem}"));
-        return FileReport { path, records: vec![RecordReport::failed(None, d, None)], stamp: None };
-    }
-    let stamp = if settings.keep_fixable { Stamp::of(&path) } else { None };
-    let records = if source::is_jsonl(&path) {
-        let mut records = Vec::new();
-        let result = source::for_each_line(&path, settings.max_file_size, |item| match item {
-            Ok(rec) => records.push(validate_record(rec, None, settings)),
-            Err((line, failure)) => records.push(RecordReport::failed(Some(line), *failure, None)),
-        });
-        if let Err(failure) = result {
-            records.push(RecordReport::failed(None, *failure, None));
-        }
-        records
-    } else {
-        match source::read_whole(&path, settings.max_file_size) {
-            Ok(text) => vec![validate_record(RecordText { record: None, text }, file_stem(&path).as_deref(), settings)],
-            Err(failure) => vec![RecordReport::failed(None, *failure, None)],
-        }
-    };
+    let stamp = if settings.keep_fixable && entry.problem.is_none() { Stamp::of(&path) } else { None };
+    let stem = file_stem(&path);
+    let mut records = Vec::new();
+    records::for_each_of(entry, settings.max_file_size, |item| {
+        records.push(match item {
+            // Only a `.json` file is named after its thread.
+            Ok(rec) => {
+                let stem = if rec.record.is_none() { stem.as_deref() } else { None };
+                validate_record(rec, stem, settings)
+            }
+            Err(u) => RecordReport::failed(u.record, *u.failure, None),
+        })
+    });
     FileReport { path, records, stamp }
 }
 

@@ -204,3 +204,44 @@ fn verify_replays_recorded_calls_and_reports_tampering() {
     let report: Value = serde_json::from_slice(&verify(tmp.path()).stdout).unwrap();
     assert_eq!(report["files"][0]["diagnostics"][0]["code"], "TK903");
 }
+
+#[test]
+fn verify_reads_files_as_validate_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let thread = build_thread("train_0021");
+    // A JSONL file of two threads (the second tampered) is replayed line by line.
+    let mut tampered = thread.clone();
+    tampered["id"] = json!("tampered");
+    let content = tampered["messages"][8]["content"].as_str().unwrap().replace("\"samples\": 51", "\"samples\": 60");
+    tampered["messages"][8]["content"] = json!(content);
+    let lines = format!("{}\n\n{}\n", serde_json::to_string(&thread).unwrap(), serde_json::to_string(&tampered).unwrap());
+    std::fs::write(tmp.path().join("two.jsonl"), lines).unwrap();
+    // Files that cannot be read: the finding and its code are validate's.
+    std::fs::write(tmp.path().join("latin1.json"), b"{\"id\": \"caf\xe9\"}").unwrap();
+    std::fs::write(tmp.path().join("truncated.json"), "{\"id\": ").unwrap();
+    let args = |cmd: &'static str| {
+        let mut a = vec![cmd, tmp.path().to_str().unwrap(), "--format", "json"];
+        if cmd == "verify" {
+            a.extend(["--data-root", "fixtures/datasets"]);
+        }
+        a
+    };
+    let verify: Value = serde_json::from_slice(&threadkit(&args("verify")).stdout).unwrap();
+    let validate: Value = serde_json::from_slice(&threadkit(&args("validate")).stdout).unwrap();
+    let codes = |report: &Value, file: &str, record: Option<u64>| -> Vec<String> {
+        report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["path"].as_str().unwrap().ends_with(file) && f["record"].as_u64() == record)
+            .flat_map(|f| f["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    assert_eq!(codes(&verify, "two.jsonl", Some(1)), Vec::<String>::new(), "{verify:#}");
+    assert_eq!(codes(&verify, "two.jsonl", Some(3)), vec!["TK901"], "{verify:#}");
+    for file in ["latin1.json", "truncated.json"] {
+        let v = codes(&verify, file, None);
+        assert!(!v.is_empty() && v[0] != "TK001", "{file}: {v:?}");
+        assert_eq!(v[0], codes(&validate, file, None)[0], "{file}");
+    }
+}

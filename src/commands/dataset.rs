@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use crate::cli::{DatasetArgs, DatasetCommand, ImportArgs, ImportFormat};
 use crate::dataset::{check, import, info};
-use crate::report::{human::Renderer, json, Format, Totals};
+use crate::report::{human::Renderer, printer::Printer, Format, Totals};
 
 use super::{use_color, ExitStatus};
 
@@ -32,30 +32,18 @@ pub fn run(args: DatasetArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
             let mut reports = check::check(&dir);
             let mut totals = Totals::default();
             reports.iter().for_each(|r| totals.add(r));
-            match format {
-                Format::Human => {
-                    let renderer = Renderer::new(use_color(color));
-                    if !quiet {
-                        let grouped = group_repeats(&mut reports);
-                        for r in &reports {
-                            out.write_all(renderer.file(r).as_bytes())?;
-                        }
-                        for line in grouped {
-                            writeln!(out, "{line}")?;
-                        }
-                    }
-                    out.write_all(renderer.summary(&totals, 0).as_bytes())?;
-                }
-                Format::Json => {
-                    let entries: Vec<String> = reports.iter().flat_map(json::entries).collect();
-                    writeln!(
-                        out,
-                        "{{\"files\": [\n  {}\n], \"summary\": {}}}",
-                        entries.join(",\n  "),
-                        json::summary(&totals)
-                    )?;
-                }
+            let renderer = Renderer::new(use_color(color));
+            let mut printer = Printer::new(format, quiet, &renderer);
+            // Human output collapses findings repeated over many sessions into one line each.
+            let grouped = if format == Format::Human && !quiet { group_repeats(&mut reports) } else { Vec::new() };
+            printer.begin(out)?;
+            for r in &reports {
+                printer.file(r, out)?;
             }
+            for line in grouped {
+                writeln!(out, "{line}")?;
+            }
+            printer.end(&totals, 0, out)?;
             let failing = totals.errors > 0 || (deny_warnings && totals.warnings > 0);
             Ok(if failing { ExitStatus::Failure } else { ExitStatus::Success })
         }

@@ -18,7 +18,7 @@ use crate::export::format::{Options, TrainingFormat, Written};
 use crate::export::sink::{Compression, FileInfo, OutputError, Outputs};
 use crate::export::split::{self, SplitSpec};
 use crate::export::spool::Spool;
-use crate::export::tokens::Counter;
+use crate::tokens::Counter;
 use crate::export::{prepare, Filters, Outcome, Settings, Skip, TokenStats};
 use crate::report::Format;
 use crate::source;
@@ -216,7 +216,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
     for_each_batch(
         entries,
         args.walk.jobs,
-        |e| prepare_entry(e, &settings),
+        |e| prepare_entry(e, &settings, args.walk.max_file_size),
         |_, batch| {
             for (place, outcome) in batch.into_iter().flatten() {
                 progress.inc(1);
@@ -459,32 +459,22 @@ fn print(
 }
 
 /// Every thread of one file (a .json file holds one, a .jsonl file one per line).
-fn prepare_entry(entry: &Entry, settings: &Settings<'_>) -> Vec<(String, Outcome)> {
+fn prepare_entry(entry: &Entry, settings: &Settings<'_>, max_file_size: u64) -> Vec<(String, Outcome)> {
     let place = entry.path.display().to_string();
-    let fail = |detail: String| Outcome::Skipped { reason: Skip::Invalid, id: None, detail };
-    if let Some(problem) = &entry.problem {
-        return vec![(place, fail(format!("TK001: cannot read: {problem}")))];
-    }
-    let max = crate::source::DEFAULT_MAX_FILE_SIZE;
-    if source::is_jsonl(&entry.path) {
-        let mut out = Vec::new();
-        let result = source::for_each_line(&entry.path, max, |item| match item {
-            Ok(rec) => {
-                let at = format!("{place}:{}", rec.record.unwrap_or(0));
-                out.push((at, prepare(&rec.text, None, settings)));
-            }
-            Err((line, d)) => out.push((format!("{place}:{line}"), fail(format!("{}: {}", d.code(), d.message)))),
-        });
-        if let Err(d) = result {
-            out.push((place, fail(format!("{}: {}", d.code(), d.message))));
+    let stem = source::file_stem(&entry.path);
+    let mut out = Vec::new();
+    crate::records::for_each_of(entry, max_file_size, |item| match item {
+        Ok(rec) => match rec.record {
+            Some(line) => out.push((format!("{place}:{line}"), prepare(&rec.text, None, settings))),
+            None => out.push((place.clone(), prepare(&rec.text, stem.as_deref(), settings))),
+        },
+        Err(u) => {
+            let at = u.record.map_or(place.clone(), |line| format!("{place}:{line}"));
+            let detail = format!("{}: {}", u.failure.code(), u.failure.message);
+            out.push((at, Outcome::Skipped { reason: Skip::Invalid, id: None, detail }));
         }
-        out
-    } else {
-        match source::read_whole(&entry.path, max) {
-            Ok(text) => vec![(place, prepare(&text, source::file_stem(&entry.path).as_deref(), settings))],
-            Err(d) => vec![(place, fail(format!("{}: {}", d.code(), d.message)))],
-        }
-    }
+    });
+    out
 }
 
 /// The first two examples of the first split, each turn cut to one short line.

@@ -28,7 +28,7 @@ use crate::report::Format;
 use super::ExitStatus;
 
 pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
-    let settings = match config::resolve(&args.common) {
+    let settings = match config::resolve(args.common.config.as_deref(), &flag_settings(&args.common)) {
         Ok(s) => s,
         Err(e) => {
             writeln!(err, "threadkit: {e}")?;
@@ -82,6 +82,32 @@ pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
 }
 
 /// The first generation-only flag given, if any (`generate list` takes none of them).
+/// The generation flags as a settings layer (the file's keys; `None` where no flag was given).
+fn flag_settings(c: &crate::cli::GenerateCommon) -> config::FileSettings {
+    config::FileSettings {
+        data_root: c.data_root.clone(),
+        threads_dir: c.threads_dir.clone(),
+        base_url: c.base_url.clone(),
+        model: c.model.clone(),
+        query_temperature: c.query_temperature,
+        step_temperature: c.step_temperature,
+        prompts: c.prompts.clone(),
+        structured: c.structured,
+        timeout: c.timeout,
+        http_attempts: c.http_attempts,
+        max_retries: c.max_retries,
+        context_tokens: c.context_tokens,
+        max_completion_tokens: c.max_completion_tokens,
+        max_turns: c.max_turns,
+        min_tool_calls: c.min_tool_calls,
+        // Per-subcommand flags, applied by the subcommands over the file's values.
+        datasets: None,
+        jobs: None,
+        seed: None,
+        balance: None,
+    }
+}
+
 fn generation_flag(c: &crate::cli::GenerateCommon) -> Option<&'static str> {
     [
         (c.data_root.is_some(), "--data-root"),

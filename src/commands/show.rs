@@ -20,17 +20,14 @@ pub fn run(args: ShowArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
     let mut json = Vec::new();
     let mut first = true;
     for path in &args.paths {
-        let mut records = Vec::new();
-        let read = if source::is_jsonl(path) {
-            source::for_each_line(path, DEFAULT_MAX_FILE_SIZE, |item| match item {
-                Ok(rec) => records.push((rec.record, rec.text)),
-                Err((line, d)) => records.push((Some(line), format!("\u{0}{}", d.message))),
-            })
-            .map(|()| ())
-        } else {
-            source::read_whole(path, DEFAULT_MAX_FILE_SIZE).map(|t| records.push((None, t)))
-        };
-        if let Err(d) = read {
+        let mut records: Vec<(Option<usize>, Result<String, String>)> = Vec::new();
+        let mut unreadable = None;
+        crate::records::for_each(path, DEFAULT_MAX_FILE_SIZE, |item| match item {
+            Ok(rec) => records.push((rec.record, Ok(rec.text))),
+            Err(u) if u.record.is_none() => unreadable = Some(u.failure),
+            Err(u) => records.push((u.record, Err(u.failure.message.clone()))),
+        });
+        if let Some(d) = unreadable {
             writeln!(err, "threadkit: {}: {} ({}); check the path", path.display(), d.message, d.code())?;
             status = ExitStatus::Error;
             continue;
@@ -40,7 +37,7 @@ pub fn run(args: ShowArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
                 Some(l) => format!("{}:{l}", path.display()),
                 None => path.display().to_string(),
             };
-            let doc = match text.strip_prefix('\u{0}').map_or_else(|| source::parse(&text).map_err(|f| f.message), |m| Err(m.to_string())) {
+            let doc = match text.and_then(|t| source::parse(&t).map_err(|f| f.message)) {
                 Ok(doc) => doc,
                 Err(message) => {
                     writeln!(err, "threadkit: {place}: not a thread: {message}; `threadkit validate {place}` explains")?;

@@ -9,7 +9,7 @@ use crate::check::Options;
 use crate::cli::ValidateArgs;
 use crate::diagnostic::Diagnostic;
 use crate::fix;
-use crate::report::{human::Renderer, json, Format, Totals};
+use crate::report::{human::Renderer, printer::Printer, Totals};
 use crate::rules;
 use crate::source;
 use crate::findings::{FileReport, Stamp};
@@ -55,7 +55,7 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
     let mut fixed_count = 0usize;
     // Folders whose leftover temporaries (from a killed run) were removed, once each.
     let mut cleaned: HashSet<PathBuf> = HashSet::new();
-    let mut printer = Printer { format: args.format, quiet: args.quiet, renderer: &renderer, first: true };
+    let mut printer = Printer::new(args.format, args.quiet, &renderer);
     printer.begin(out)?;
     for_each_batch(
         walked.entries(),
@@ -122,7 +122,7 @@ fn run_training(
     let settings = crate::export::audit::TrainingSettings {
         profile,
         max_tokens: args.max_tokens.or(profile.format().default_max_tokens()),
-        counter: crate::export::tokens::Counter::new(args.tokenizer),
+        counter: crate::tokens::Counter::new(args.tokenizer),
         template: template.as_ref(),
     };
     let renderer = Renderer::new(use_color(args.color));
@@ -130,7 +130,7 @@ fn run_training(
         crate::walk::WalkOptions { follow_links: args.walk.follow_links, skip_backups: false, training_files: true };
     let (walked, mut status) = super::walk_with(&args.walk, options, err)?;
     let mut totals = Totals { noun: Some("example"), ..Totals::default() };
-    let mut printer = Printer { format: args.format, quiet: args.quiet, renderer: &renderer, first: true };
+    let mut printer = Printer::new(args.format, args.quiet, &renderer);
     printer.begin(out)?;
     for_each_batch(
         // Side files given by name (`export.json`) are not examples either.
@@ -154,47 +154,6 @@ fn run_training(
         status = ExitStatus::Failure;
     }
     Ok(status)
-}
-
-/// Writes reports as they come: human snippets, or the JSON document's entries one by one.
-struct Printer<'a> {
-    format: Format,
-    quiet: bool,
-    renderer: &'a Renderer,
-    first: bool,
-}
-
-impl Printer<'_> {
-    fn begin(&self, out: &mut dyn Write) -> io::Result<()> {
-        if self.format == Format::Json {
-            write!(out, "{{\"files\": [")?;
-        }
-        Ok(())
-    }
-
-    fn file(&mut self, report: &FileReport, out: &mut dyn Write) -> io::Result<()> {
-        match self.format {
-            Format::Human if !self.quiet => out.write_all(self.renderer.file(report).as_bytes()),
-            Format::Human => Ok(()),
-            Format::Json => {
-                for entry in json::entries(report) {
-                    if !self.first {
-                        out.write_all(b",")?;
-                    }
-                    self.first = false;
-                    write!(out, "\n  {entry}")?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    fn end(&self, totals: &Totals, fixed: usize, out: &mut dyn Write) -> io::Result<()> {
-        match self.format {
-            Format::Json => writeln!(out, "\n], \"summary\": {}}}", json::summary(totals)),
-            Format::Human => out.write_all(self.renderer.summary(totals, fixed).as_bytes()),
-        }
-    }
 }
 
 /// Fix every fixable record of one file; write it (or print its diff). Returns findings fixed.

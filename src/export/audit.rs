@@ -5,11 +5,11 @@
 use serde_json::Value;
 
 use super::chat_template::{Audit, ChatTemplate};
-use super::conversation::Conversation;
+use crate::conversation::Conversation;
 use super::format::Profile;
-use super::tokens::Counter;
+use crate::tokens::Counter;
 use crate::diagnostic::Diagnostic;
-use crate::rules::{IO_ERROR, TRAINING_TEMPLATE_DROPS, TRAINING_TEMPLATE_ERROR, TRAINING_TOO_FEW, TRAINING_TOO_LONG};
+use crate::rules::{TRAINING_TEMPLATE_DROPS, TRAINING_TEMPLATE_ERROR, TRAINING_TOO_FEW, TRAINING_TOO_LONG};
 use crate::source;
 use crate::findings::{locate_all, FileReport, RecordReport};
 use crate::source::DEFAULT_MAX_FILE_SIZE;
@@ -28,13 +28,9 @@ pub struct TrainingSettings<'a> {
 /// parse, check against the format's rules, token limit and chat template, locate.
 pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings<'_>) -> FileReport {
     let path = entry.path.clone();
-    if let Some(problem) = &entry.problem {
-        let d = Diagnostic::new(&IO_ERROR, "", format!("cannot read: {problem}"));
-        return FileReport { path, records: vec![RecordReport::failed(None, d, None)], stamp: None };
-    }
     let format = settings.profile.format();
     let mut records = Vec::new();
-    let result = source::for_each_line(&path, DEFAULT_MAX_FILE_SIZE, |item| match item {
+    crate::records::for_each_of(entry, DEFAULT_MAX_FILE_SIZE, |item| match item {
         Ok(rec) => {
             let report = match source::parse(&rec.text) {
                 Err(failure) => RecordReport::failed(rec.record, *failure, Some(rec.text.into())),
@@ -71,11 +67,8 @@ pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings<'_>) -
             };
             records.push(report);
         }
-        Err((line, failure)) => records.push(RecordReport::failed(Some(line), *failure, None)),
+        Err(u) => records.push(RecordReport::failed(u.record, *u.failure, None)),
     });
-    if let Err(failure) = result {
-        records.push(RecordReport::failed(None, *failure, None));
-    }
     let min = format.min_examples();
     if records.len() < min {
         let d = Diagnostic::new(

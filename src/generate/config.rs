@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::replies::Structured;
-use crate::cli::GenerateCommon;
 
 /// The `[generate]` table of `threadkit.toml`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -66,10 +65,14 @@ pub struct Settings {
 }
 
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+/// Where the generator writes threads, and what the checking commands read when given no path.
+pub const DEFAULT_THREADS_DIR: &str = "data/tool_chain_of_thoughts/threads";
 
-/// Read the settings file (if any) and apply the flags over it.
-pub fn resolve(flags: &GenerateCommon) -> Result<Settings, String> {
-    let (file, base) = match &flags.config {
+/// Read the settings file (`config`, else `./threadkit.toml` if there is one) and apply
+/// `flags` over it: the command line is one more layer of the same settings, resolved by
+/// the command before the generator sees them.
+pub fn resolve(config: Option<&Path>, flags: &FileSettings) -> Result<Settings, String> {
+    let (file, base) = match config {
         Some(path) => (read(path)?, path.parent().map(Path::to_path_buf).unwrap_or_default()),
         None if Path::new("threadkit.toml").is_file() => (read(Path::new("threadkit.toml"))?, PathBuf::new()),
         None => (FileSettings::default(), PathBuf::new()),
@@ -81,7 +84,7 @@ pub fn resolve(flags: &GenerateCommon) -> Result<Settings, String> {
             .threads_dir
             .clone()
             .or_else(|| rel(&file.threads_dir))
-            .unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_THREADS_DIR)),
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_THREADS_DIR)),
         base_url: flags
             .base_url
             .clone()
@@ -152,8 +155,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("threadkit.toml");
         std::fs::write(&path, "[generate]\ndata_root = \"data\"\nmodel = \"from-file\"\nstep_temperature = 0.2\nstructured = \"json_object\"\n").unwrap();
-        let flags = GenerateCommon { config: Some(path), model: Some("from-flag".into()), ..Default::default() };
-        let s = resolve(&flags).unwrap();
+        let flags = FileSettings { model: Some("from-flag".into()), ..Default::default() };
+        let s = resolve(Some(&path), &flags).unwrap();
         assert_eq!(s.model.as_deref(), Some("from-flag"));
         assert_eq!(s.step_temperature, 0.2);
         assert_eq!(s.structured, Structured::JsonObject);
@@ -166,15 +169,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.toml");
         std::fs::write(&path, "[generate]\nmodle = \"typo\"\n").unwrap();
-        let err = resolve(&GenerateCommon { config: Some(path.clone()), ..Default::default() }).unwrap_err();
+        let err = resolve(Some(&path), &FileSettings::default()).unwrap_err();
         assert!(err.contains("modle"), "{err}");
         std::fs::write(&path, "[generate]\napi_key = \"sk-should-never-be-echoed\"\n").unwrap();
-        let err = resolve(&GenerateCommon { config: Some(path), ..Default::default() }).unwrap_err();
+        let err = resolve(Some(&path), &FileSettings::default()).unwrap_err();
         assert!(err.contains("api_key") && err.contains(":2:") && !err.contains("sk-should"), "{err}");
-        let err = resolve(&GenerateCommon { step_temperature: Some(5.0), ..Default::default() }).unwrap_err();
+        let err = resolve(None, &FileSettings { step_temperature: Some(5.0), ..Default::default() }).unwrap_err();
         assert!(err.contains("between 0 and 2"), "{err}");
         let err =
-            resolve(&GenerateCommon { base_url: Some("127.0.0.1:8080/v1".into()), ..Default::default() }).unwrap_err();
+            resolve(None, &FileSettings { base_url: Some("127.0.0.1:8080/v1".into()), ..Default::default() }).unwrap_err();
         assert!(err.contains("did you mean http://127.0.0.1:8080/v1"), "{err}");
     }
 }

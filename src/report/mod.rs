@@ -4,6 +4,7 @@
 pub mod human;
 pub mod json;
 pub mod page;
+pub mod printer;
 pub mod svg;
 
 use std::collections::BTreeMap;
