@@ -51,7 +51,7 @@ impl Summary {
 }
 
 fn tokens(doc: &Value) -> Option<usize> {
-    use crate::export::{conversation, tokens};
+    use crate::{conversation, tokens};
     static COUNTER: std::sync::OnceLock<tokens::Counter> = std::sync::OnceLock::new();
     let counter = COUNTER.get_or_init(|| tokens::Counter::new(tokens::Tokenizer::O200kBase));
     let mut changes = conversation::Changes::new();
@@ -91,7 +91,7 @@ pub struct Stats {
     /// Per tool: results and how many were errors.
     pub tool_errors_by_tool: BTreeMap<String, ToolErrors>,
     /// Tokens per `openai_v1` thread (o200k_base, as `export` counts them).
-    pub tokens: crate::export::TokenStats,
+    pub tokens: crate::tokens::TokenStats,
     #[serde(skip)]
     token_counts: Vec<usize>,
 }
@@ -157,7 +157,7 @@ impl Stats {
         let rate = |a: usize, b: usize| (b > 0).then(|| a as f64 / b as f64);
         self.correct_rate = rate(self.correct, self.judged);
         self.tool_error_rate = rate(self.tool_errors, self.tool_results);
-        self.tokens = crate::export::TokenStats::of(std::mem::take(&mut self.token_counts));
+        self.tokens = crate::tokens::TokenStats::of(std::mem::take(&mut self.token_counts));
         for a in self.accuracy_by_label.values_mut().chain(self.accuracy_by_confidence.values_mut()) {
             a.accuracy = rate(a.correct, a.judged);
         }

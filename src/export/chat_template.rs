@@ -17,7 +17,7 @@ use minijinja::value::{Kwargs, Serde, Value as JValue};
 use minijinja::{Environment, Error, ErrorKind};
 use serde_json::{json, Value};
 
-use super::conversation::{note, Changes};
+use crate::conversation::{note, Changes};
 use crate::pyjson;
 
 /// Bounds a hostile or runaway template (loops over huge ranges) per render.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::conversation::{Changes, Conversation, ToolSet};
+use crate::conversation::{Changes, Conversation, ToolSet};
 use super::formats;
 use super::sink::FileInfo;
 use crate::diagnostic::Diagnostic;
@@ -87,7 +87,7 @@ impl Options {
     pub fn lose(&self, what: &str, changes: &mut Changes) -> Result<(), String> {
         match self.unplaceable {
             Unplaceable::Drop => {
-                super::conversation::note(changes, what);
+                crate::conversation::note(changes, what);
                 Ok(())
             }
             Unplaceable::Skip => Err(format!("{what} (--unplaceable skip)")),

@@ -8,13 +8,11 @@
 
 pub mod audit;
 pub mod chat_template;
-pub mod conversation;
 pub mod format;
 pub mod formats;
 pub mod sink;
 pub mod split;
 pub mod spool;
-pub mod tokens;
 
 
 use crate::check;
@@ -25,9 +23,10 @@ use crate::thread::ThreadView;
 use crate::version::Version;
 
 use chat_template::{Adaptation, Audit, ChatTemplate};
-use conversation::{Changes, Conversation};
+use crate::conversation::{self, Changes, Conversation};
 use format::Profile;
-use tokens::Counter;
+use crate::tokens::Counter;
+pub use crate::tokens::TokenStats;
 
 /// Which threads to export. Empty lists mean "any".
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -226,43 +225,3 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
     Outcome::Exported(Box::new(Example { id, dataset, session, label, tokens, line, changes }))
 }
 
-/// Mean, 95th percentile and maximum of token counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
-pub struct TokenStats {
-    pub examples: usize,
-    pub total: u64,
-    pub mean: f64,
-    pub p95: usize,
-    pub max: usize,
-}
-
-impl TokenStats {
-    pub fn of(mut counts: Vec<usize>) -> TokenStats {
-        if counts.is_empty() {
-            return TokenStats::default();
-        }
-        counts.sort_unstable();
-        let total: u64 = counts.iter().map(|&c| c as u64).sum();
-        // Nearest-rank percentile.
-        let rank = ((0.95 * counts.len() as f64).ceil() as usize).clamp(1, counts.len());
-        TokenStats {
-            examples: counts.len(),
-            total,
-            mean: (total as f64 / counts.len() as f64 * 10.0).round() / 10.0,
-            p95: counts[rank - 1],
-            max: *counts.last().expect("not empty"),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_stats_nearest_rank() {
-        let s = TokenStats::of((1..=100).collect());
-        assert_eq!((s.p95, s.max, s.mean), (95, 100, 50.5));
-        assert_eq!(TokenStats::of(vec![]).examples, 0);
-    }
-}

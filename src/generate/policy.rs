@@ -134,9 +134,9 @@ impl ModelPolicy {
     }
 }
 
-fn prompt_counter() -> &'static crate::export::tokens::Counter {
-    static C: std::sync::OnceLock<crate::export::tokens::Counter> = std::sync::OnceLock::new();
-    C.get_or_init(|| crate::export::tokens::Counter::new(crate::export::tokens::Tokenizer::O200kBase))
+fn prompt_counter() -> &'static crate::tokens::Counter {
+    static C: std::sync::OnceLock<crate::tokens::Counter> = std::sync::OnceLock::new();
+    C.get_or_init(|| crate::tokens::Counter::new(crate::tokens::Tokenizer::O200kBase))
 }
 
 impl Policy for ModelPolicy {

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::messages::{self, Arguments, Rules};
 use crate::diagnostic::Diagnostic;
-use crate::export::conversation::{Changes, Conversation, ToolSet};
+use crate::conversation::{Changes, Conversation, ToolSet};
 use crate::export::format::{Options, Profile, TrainingFormat, Written};
 
 /// Axolotl parses string arguments, so files made elsewhere may carry either.

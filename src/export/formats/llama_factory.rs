@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::defined_functions;
 use crate::diagnostic::Diagnostic;
-use crate::export::conversation::{note, Changes, Conversation, ToolSet, Turn};
+use crate::conversation::{note, Changes, Conversation, ToolSet, Turn};
 use crate::export::format::{CallForm, Options, Profile, TrainingFormat, Written};
 use crate::pyjson;
 use crate::rules::*;

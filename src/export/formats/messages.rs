@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde_json::{json, Map, Value};
 
 use crate::diagnostic::Diagnostic;
-use crate::export::conversation::{Conversation, Turn};
+use crate::conversation::{Conversation, Turn};
 use crate::rules::*;
 
 use super::defined_functions;

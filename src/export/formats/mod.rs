@@ -45,7 +45,7 @@ pub(crate) fn defined_functions<'a>(tools: &'a Value, at: &str, out: &mut Vec<Di
 pub(crate) mod test_support {
     use serde_json::{json, Value};
 
-    use crate::export::conversation::{tool_definitions, Changes, Conversation};
+    use crate::conversation::{tool_definitions, Changes, Conversation};
     use crate::export::format::{Options, Profile};
 
     pub fn thread() -> Value {

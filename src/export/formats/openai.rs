@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::messages::{self, Arguments, Rules};
 use crate::diagnostic::Diagnostic;
-use crate::export::conversation::{note, Changes, Conversation, ToolSet, Turn};
+use crate::conversation::{note, Changes, Conversation, ToolSet, Turn};
 use crate::export::format::{Options, Profile, TrainingFormat};
 
 /// OpenAI's per-example token limit for current models (gpt-4o, gpt-4.1 families; 16,385 for gpt-3.5-turbo).

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::diagnostic::Diagnostic;
-use crate::export::conversation::{Changes, Conversation, ToolSet};
+use crate::conversation::{Changes, Conversation, ToolSet};
 use crate::export::format::{Options, Profile, TrainingFormat};
 
 pub struct Raw;

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::messages::{self, Arguments, Rules};
 use crate::diagnostic::Diagnostic;
-use crate::export::conversation::{Changes, Conversation, ToolSet};
+use crate::conversation::{Changes, Conversation, ToolSet};
 use crate::export::format::{Options, Profile, TrainingFormat};
 
 pub(super) const RULES: Rules = Rules { closed: false, strict_calls: false, arguments: Arguments::Object };

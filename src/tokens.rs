@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 
-use super::conversation::{Conversation, Turn};
+use crate::conversation::{Conversation, Turn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -150,9 +150,45 @@ impl Counter {
     }
 }
 
+/// Mean, 95th percentile and maximum of token counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct TokenStats {
+    pub examples: usize,
+    pub total: u64,
+    pub mean: f64,
+    pub p95: usize,
+    pub max: usize,
+}
+
+impl TokenStats {
+    pub fn of(mut counts: Vec<usize>) -> TokenStats {
+        if counts.is_empty() {
+            return TokenStats::default();
+        }
+        counts.sort_unstable();
+        let total: u64 = counts.iter().map(|&c| c as u64).sum();
+        // Nearest-rank percentile.
+        let rank = ((0.95 * counts.len() as f64).ceil() as usize).clamp(1, counts.len());
+        TokenStats {
+            examples: counts.len(),
+            total,
+            mean: (total as f64 / counts.len() as f64 * 10.0).round() / 10.0,
+            p95: counts[rank - 1],
+            max: *counts.last().expect("not empty"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_stats_nearest_rank() {
+        let s = TokenStats::of((1..=100).collect());
+        assert_eq!((s.p95, s.max, s.mean), (95, 100, 50.5));
+        assert_eq!(TokenStats::of(vec![]).examples, 0);
+    }
 
     #[test]
     fn counts_real_tokens() {
