@@ -69,7 +69,7 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
                 mark_duplicates(&mut light, &mut ids);
                 for ((summary, item), rec) in items.into_iter().zip(&light.records) {
                     report.stats.add(&summary.unwrap_or_default());
-                    report.add(item, &rec.diagnostics);
+                    report.add(item, &rec.diagnostics)?;
                 }
             }
             Ok(())
@@ -77,6 +77,7 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
     )?;
     progress.finish();
     report.stats.finish();
+    report.transcripts.finish()?;
     let size = match write_report(&args.out, &report) {
         Ok(size) => size,
         Err(e) => {

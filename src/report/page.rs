@@ -200,7 +200,7 @@ pub fn script_json<T: Serialize>(v: &T) -> String {
 pub struct Report {
     pub stats: Stats,
     pub rows: Vec<Row>,
-    pub transcripts: Vec<String>,
+    pub transcripts: Transcripts,
     pub findings: Vec<FindingRef>,
     pub replay: BTreeMap<&'static str, usize>,
     pub inputs: Vec<String>,
@@ -209,7 +209,7 @@ pub struct Report {
 
 impl Report {
     /// Add one record; `more` are findings about it found across files (duplicate ids).
-    pub fn add(&mut self, item: Item, more: &[Diagnostic]) {
+    pub fn add(&mut self, item: Item, more: &[Diagnostic]) -> std::io::Result<()> {
         match item {
             Item::Thread { mut row, transcript, mut findings, replay } => {
                 let n = self.rows.len();
@@ -218,7 +218,7 @@ impl Report {
                 row.warnings += more.iter().filter(|d| !d.is_error()).count();
                 findings.extend(more.iter().map(|d| finding_ref(d, &row.place, Some(n), false)));
                 self.rows.push(row);
-                self.transcripts.push(transcript);
+                self.transcripts.push(&transcript)?;
                 self.findings.extend(findings.into_iter().map(|f| FindingRef { thread: Some(n), ..f }));
                 for (k, v) in replay {
                     *self.replay.entry(k).or_default() += v;
@@ -226,6 +226,54 @@ impl Report {
             }
             Item::Other { findings } => self.findings.extend(findings),
         }
+        Ok(())
+    }
+}
+
+/// The transcripts (most of a report's bytes) wait in an unnamed temporary file, not in
+/// memory, so a report's memory does not grow with the corpus; `render` copies them in.
+#[derive(Default)]
+pub struct Transcripts {
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    /// (offset, length) of each transcript.
+    at: Vec<(u64, u32)>,
+    len: u64,
+}
+
+impl Transcripts {
+    pub fn push(&mut self, json: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(std::io::BufWriter::with_capacity(1 << 20, tempfile::tempfile()?)),
+        };
+        file.write_all(json.as_bytes())?;
+        self.at.push((self.len, json.len() as u32));
+        self.len += json.len() as u64;
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
+    }
+
+    pub fn get(&self, n: usize) -> std::io::Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let (offset, len) = self.at[n];
+        let file = self.file.as_ref().expect("a transcript was pushed");
+        let mut buf = vec![0u8; len as usize];
+        file.get_ref().read_exact_at(&mut buf, offset)?;
+        Ok(buf)
+    }
+
+    /// Written out: readable with `get`.
+    pub fn finish(&mut self) -> std::io::Result<()> {
+        use std::io::Write;
+        self.file.as_mut().map_or(Ok(()), |f| f.flush())
     }
 }
 
@@ -356,10 +404,11 @@ pub fn render(r: &Report, out: &mut dyn std::io::Write) -> std::io::Result<u64> 
     let (head, tail) = html.split_once(TRANSCRIPTS_HERE).expect("the template places the transcripts");
     let mut written = head.len() + tail.len();
     out.write_all(head.as_bytes())?;
-    for (n, t) in r.transcripts.iter().enumerate() {
+    for n in 0..r.transcripts.len() {
+        let t = r.transcripts.get(n)?;
         let tag = format!("<script type=\"application/json\" id=\"t{n}\">");
         out.write_all(tag.as_bytes())?;
-        out.write_all(t.as_bytes())?;
+        out.write_all(&t)?;
         out.write_all(b"</script>\n")?;
         written += tag.len() + t.len() + 10;
     }
