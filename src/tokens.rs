@@ -43,8 +43,8 @@ impl Tokenizer {
 
 /// Pieces longer than this are counted every time (long pieces rarely repeat).
 const MAX_CACHED_PIECE: usize = 48;
-/// Per worker thread and vocabulary: a few MB at most; emptied when full.
-const MAX_CACHED_PIECES: usize = 1 << 17;
+/// Per worker thread and vocabulary (under 1 MB each; the frequent pieces come back at once after it is emptied).
+const MAX_CACHED_PIECES: usize = 1 << 13;
 
 type PieceCounts = HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>;
 /// Whole texts seen in every example (tool definitions, manifests: kilobytes each, hashed
