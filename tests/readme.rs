@@ -41,5 +41,7 @@ fn the_readme_try_it_block_runs_as_written() {
     assert!(out.status.success(), "the README block failed:\n{text}");
     assert!(text.contains("4 threads: 4 finished"), "{text}");
     assert!(tmp.path().join("try/exports/trl/train.jsonl").is_file());
+    let report = std::fs::read_to_string(tmp.path().join("try/report.html")).unwrap();
+    assert!(report.contains("data-total=\"threads\">4<") && report.contains("class=\\\"plot\\\""), "the report has 4 threads and plots");
     eprintln!("README try-it block: {:.1} s", t.elapsed().as_secs_f64());
 }

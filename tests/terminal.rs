@@ -89,6 +89,19 @@ fn export_draws_its_bar_and_finishes() {
 }
 
 #[test]
+fn report_draws_its_bar_and_finishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    for k in 0..20 {
+        copy_dir(&fixtures().join("threads/valid"), &tmp.path().join(format!("t/c{k}")));
+    }
+    let s = pty(tmp.path(), &["report", "t", "--out", "report.html"], json!([]), 60);
+    finished(&s);
+    assert_eq!(s.code, Some(0), "{}", s.text);
+    assert!(s.text.contains("threads read") && s.text.contains("report.html:"), "{}", s.text);
+    assert!(tmp.path().join("report.html").is_file());
+}
+
+#[test]
 fn batch_generation_draws_its_bar_and_finishes() {
     let tmp = tempfile::tempdir().unwrap();
     let endpoint = Endpoint::start(tmp.path(), &["--no-errors", "--latency-ms", "50"]);
