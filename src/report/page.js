@@ -52,7 +52,7 @@
     tbody.textContent = "";
     const frag = document.createDocumentFragment();
     for (const r of current.slice(0, state.shown)) {
-      const tr = el("tr", { "data-n": r.n, "data-id": r.id });
+      const tr = el("tr", { "data-n": r.n, "data-id": r.id, tabindex: "0" });
       tr.appendChild(el("td", { title: r.place }, r.id || "—"));
       for (const k of ["dataset", "session", "label", "answer"]) tr.appendChild(el("td", { title: r[k] }, r[k]));
       const c = r.correct === true ? ["yes", "✓"] : r.correct === false ? ["no", "✗"] : ["", "—"];
@@ -82,6 +82,8 @@
   on("f-findings", "change", (e) => { state.withFindings = e.target.checked; state.shown = PAGE; render(); });
   on("more", "click", () => { state.shown += PAGE * 5; render(); });
   for (const th of document.querySelectorAll("#thread-table th[data-key]")) {
+    th.tabIndex = 0;
+    th.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); th.click(); } });
     th.addEventListener("click", () => {
       const key = th.dataset.key;
       state.dir = state.key === key ? -state.dir : 1;
@@ -94,6 +96,11 @@
   tbody.addEventListener("click", (e) => {
     const tr = e.target.closest("tr[data-n]");
     if (tr) location.hash = "t=" + tr.dataset.n;
+  });
+  // Rows and column heads work from the keyboard too: Tab to them, Enter or Space.
+  tbody.addEventListener("keydown", (e) => {
+    const tr = e.target.closest("tr[data-n]");
+    if (tr && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); location.hash = "t=" + tr.dataset.n; }
   });
 
   // The transcript viewer: `#t=N` opens row N's thread, `&m=K` scrolls to message K.

@@ -169,6 +169,20 @@ await check("a thread opens with its transcript, recording plots and replay stat
   await page.fill("#q", "");
 });
 
+await check("the table works from the keyboard (a focused row opens with Enter, Escape closes, Enter on a head sorts)", async () => {
+  await page.fill("#q", "v4_9001");
+  await page.waitForSelector("#thread-table tbody tr[data-id$=v4_9001]");
+  await page.focus("#thread-table tbody tr[data-id$=v4_9001]");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.getElementById("viewer-title").textContent.includes("v4_9001"));
+  await page.keyboard.press("Escape");
+  assert(await page.isHidden("#viewer"), "Escape closes the thread");
+  await page.fill("#q", "");
+  await page.focus("th[data-key=turns]");
+  await page.keyboard.press("Enter");
+  assert(await page.$eval("th[data-key=turns]", (th) => th.classList.contains("asc")), "Enter sorts");
+});
+
 await check("a finding's link opens its thread at its message", async () => {
   const withMessage = await page.evaluate(() => JSON.parse(document.getElementById("findings-data").textContent).find((f) => f.thread !== null && f.message_index !== null));
   assert(withMessage, "a finding that points into a message");
