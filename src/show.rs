@@ -9,7 +9,7 @@ use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::Diagnostic;
 use crate::thread::{FirstMessage, ThreadView};
 use crate::version::Version;
 
@@ -65,17 +65,14 @@ pub struct Transcript {
 fn finding(d: &Diagnostic) -> Finding {
     Finding {
         code: d.code(),
-        severity: match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        },
+        severity: d.severity.as_str(),
         message: d.message.clone(),
         pointer: d.pointer.clone(),
     }
 }
 
 /// The message index a pointer points into, if it is `/messages/N…`.
-fn message_of(pointer: &str) -> Option<usize> {
+pub fn message_of(pointer: &str) -> Option<usize> {
     pointer.strip_prefix("/messages/")?.split('/').next()?.parse().ok()
 }
 

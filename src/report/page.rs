@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::svg::{self, Bar};
 use crate::data_root::DataRoot;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::Diagnostic;
 use crate::findings::RecordReport;
 use crate::show::Transcript;
 use crate::stats::Stats;
@@ -62,7 +62,14 @@ pub struct FindingRef {
 
 /// What a worker makes of one record.
 pub enum Item {
-    Thread { row: Row, transcript: String, findings: Vec<FindingRef>, replay: BTreeMap<&'static str, usize> },
+    Thread {
+        row: Row,
+        transcript: String,
+        findings: Vec<FindingRef>,
+        replay: BTreeMap<&'static str, usize>,
+        /// A JSONL line (its place names the line).
+        line_record: bool,
+    },
     /// Not a thread (unreadable, not JSON, not a known version): findings only.
     Other { findings: Vec<FindingRef> },
 }
@@ -71,21 +78,17 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").to_string()
 }
 
-fn finding_ref(d: &Diagnostic, file: &str, thread: Option<usize>, openai: bool) -> FindingRef {
-    // A JSONL record's place already names its line; locations are inside the record.
+/// `line_record`: the record is a JSONL line, whose place already names its line (a
+/// location would be inside the record, not the file).
+fn finding_ref(d: &Diagnostic, place: &str, line_record: bool, thread: Option<usize>, openai: bool) -> FindingRef {
     let place = match d.location {
-        Some(at) if !file.contains(".jsonl:") => format!("{file}:{}:{}", at.line, at.column),
-        _ => file.to_string(),
+        Some(at) if !line_record => format!("{place}:{}:{}", at.line, at.column),
+        _ => place.to_string(),
     };
-    let message_index = openai
-        .then(|| d.pointer.strip_prefix("/messages/")?.split('/').next()?.parse().ok())
-        .flatten();
+    let message_index = openai.then(|| crate::show::message_of(&d.pointer)).flatten();
     FindingRef {
         code: d.code(),
-        severity: match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        },
+        severity: d.severity.as_str(),
         message: first_line(&d.message),
         place,
         thread,
@@ -104,7 +107,8 @@ pub struct Settings<'a> {
 /// transcript; `n` is filled in when rows are numbered.
 pub fn item(place: &str, rec: RecordReport, settings: &Settings<'_>) -> Item {
     let (Some(version), Some(doc)) = (rec.version, rec.doc.as_ref()) else {
-        return Item::Other { findings: rec.diagnostics.iter().map(|d| finding_ref(d, place, None, false)).collect() };
+        let findings = rec.diagnostics.iter().map(|d| finding_ref(d, place, rec.record.is_some(), None, false)).collect();
+        return Item::Other { findings };
     };
     let migrated;
     let shown: &Value = if version == Version::OpenAiV1 {
@@ -185,8 +189,8 @@ pub fn item(place: &str, rec: RecordReport, settings: &Settings<'_>) -> Item {
         replay_problems,
     };
     let openai = version == Version::OpenAiV1;
-    let findings = rec.diagnostics.iter().map(|d| finding_ref(d, place, Some(0), openai)).collect();
-    Item::Thread { row, transcript: script_json(&value), findings, replay: replay_counts }
+    let findings = rec.diagnostics.iter().map(|d| finding_ref(d, place, rec.record.is_some(), Some(0), openai)).collect();
+    Item::Thread { row, transcript: script_json(&value), findings, replay: replay_counts, line_record: rec.record.is_some() }
 }
 
 /// JSON that can sit inside `<script type="application/json">`: `<` is written `\u003c`,
@@ -211,12 +215,12 @@ impl Report {
     /// Add one record; `more` are findings about it found across files (duplicate ids).
     pub fn add(&mut self, item: Item, more: &[Diagnostic]) -> std::io::Result<()> {
         match item {
-            Item::Thread { mut row, transcript, mut findings, replay } => {
+            Item::Thread { mut row, transcript, mut findings, replay, line_record } => {
                 let n = self.rows.len();
                 row.n = n;
                 row.errors += more.iter().filter(|d| d.is_error()).count();
                 row.warnings += more.iter().filter(|d| !d.is_error()).count();
-                findings.extend(more.iter().map(|d| finding_ref(d, &row.place, Some(n), false)));
+                findings.extend(more.iter().map(|d| finding_ref(d, &row.place, line_record, Some(n), false)));
                 self.rows.push(row);
                 self.transcripts.push(&transcript)?;
                 self.findings.extend(findings.into_iter().map(|f| FindingRef { thread: Some(n), ..f }));

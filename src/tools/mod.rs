@@ -107,6 +107,18 @@ fn validators() -> &'static BTreeMap<&'static str, jsonschema::Validator> {
     })
 }
 
+/// Whether a tool works on an artifact (takes `artifact_id`), rather than on the dataset.
+pub fn reads_artifact(name: &str) -> bool {
+    static READS: OnceLock<BTreeMap<&'static str, bool>> = OnceLock::new();
+    READS
+        .get_or_init(|| {
+            TOOLS.iter().map(|t| (t.name, (t.parameters)().pointer("/properties/artifact_id").is_some())).collect()
+        })
+        .get(name)
+        .copied()
+        .unwrap_or(false)
+}
+
 /// Run a tool by name. Never panics on bad input: unknown tools, invalid arguments and
 /// failures all come back as `{"error": …}` results that a model can read.
 pub fn run(ws: &mut Workspace, name: &str, args: &Value) -> Value {

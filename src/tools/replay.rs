@@ -113,9 +113,7 @@ pub fn replay(doc: &Value, root: &DataRoot) -> Result<(Workspace, Vec<Replayed>)
                 out.push(replayed);
                 continue;
             }
-            let reads_artifact = super::find(name)
-                .is_some_and(|t| (t.parameters)().pointer("/properties/artifact_id").is_some());
-            let input = reads_artifact
+            let input = super::reads_artifact(name)
                 .then(|| ws.get(args.get("artifact_id").and_then(Value::as_str)).ok())
                 .flatten()
                 .filter(|a| a.kind() == "timeseries")
