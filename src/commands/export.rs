@@ -242,6 +242,16 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         Err(status) => return Ok(status),
     };
     let written = write(&args, &plan, &settings, &spool, &by_split, &mut outputs)?;
+    // Said only once the export is in place, but composed now: the spool's lines are
+    // needed for the preview, and closing it first lets the kernel drop its pages
+    // instead of writing them to disk when the export is made durable.
+    let mut report = Vec::new();
+    match args.format {
+        Format::Json => report.extend_from_slice(written.manifest_text.as_bytes()),
+        Format::Human => print(&mut report, &args, &plan, &spool, &by_split, &written)?,
+    }
+    let exported = spool.rows.len();
+    drop(spool);
     if let Err(e) = outputs.commit() {
         writeln!(
             err,
@@ -250,11 +260,8 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         )?;
         return Ok(ExitStatus::Error);
     }
-    match args.format {
-        Format::Json => out.write_all(written.manifest_text.as_bytes())?,
-        Format::Human => print(out, &args, &plan, &spool, &by_split, &written)?,
-    }
-    if spool.rows.is_empty() && status == ExitStatus::Success {
+    out.write_all(&report)?;
+    if exported == 0 && status == ExitStatus::Success {
         status = ExitStatus::Failure;
     }
     Ok(status)

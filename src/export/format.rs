@@ -125,6 +125,11 @@ pub trait TrainingFormat: Sync {
     /// Every finding for one line of a training file (token limits are the caller's).
     fn check(&self, example: &Value) -> Vec<Diagnostic>;
 
+    /// The example as one JSON line (no newline): what `serde_json::to_vec` writes.
+    fn line(&self, example: &Value, _tools: &ToolSet) -> Vec<u8> {
+        serde_json::to_vec(example).expect("a Value serializes")
+    }
+
     /// Files the framework reads beside the data: (file name, contents).
     fn side_files(&self, _written: &Written<'_>) -> Vec<(String, String)> {
         Vec::new()

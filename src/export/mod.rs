@@ -221,7 +221,6 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
     if !format.reports_changes() {
         changes.clear();
     }
-    let line = serde_json::to_vec(&example).expect("a Value serializes");
+    let line = format.line(&example, &tools);
     Outcome::Exported(Box::new(Example { id, dataset, session, label, tokens, line, changes }))
 }
-

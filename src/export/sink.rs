@@ -61,7 +61,62 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-type FileWriter<'a> = Hashing<BufWriter<&'a std::fs::File>>;
+/// Writes to a data file while a helper thread makes each few megabytes durable, so the
+/// `fsync` that commits the export waits for the last of them only (alone, it took 0.4 s
+/// for a 180 MB file after the last line was written).
+struct Writeback<'a> {
+    file: &'a std::fs::File,
+    written: u64,
+    since_sync: u64,
+    syncer: Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)>,
+}
+
+/// How much is written before the helper is asked to sync.
+const WRITEBACK_CHUNK: u64 = 8 << 20;
+
+impl<'a> Writeback<'a> {
+    fn new(file: &'a std::fs::File) -> Writeback<'a> {
+        let syncer = file.try_clone().ok().map(|copy| {
+            // One pending request is enough: a sync covers everything written before it.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+            // Errors are left to the final `fsync`, which reports them.
+            let handle = std::thread::spawn(move || rx.iter().for_each(|()| drop(copy.sync_data())));
+            (tx, handle)
+        });
+        Writeback { file, written: 0, since_sync: 0, syncer }
+    }
+}
+
+impl Write for Writeback<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        self.since_sync += n as u64;
+        if self.since_sync >= WRITEBACK_CHUNK {
+            if let Some((tx, _)) = &self.syncer {
+                // Busy with the previous chunk: this one is taken by the next request.
+                let _ = tx.try_send(());
+            }
+            self.since_sync = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Drop for Writeback<'_> {
+    fn drop(&mut self) {
+        if let Some((tx, handle)) = self.syncer.take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+    }
+}
+
+type FileWriter<'a> = Hashing<BufWriter<Writeback<'a>>>;
 
 enum Encoder<'a> {
     Plain(FileWriter<'a>),
@@ -71,6 +126,7 @@ enum Encoder<'a> {
 
 impl<'a> Encoder<'a> {
     fn new(file: &'a std::fs::File, compression: Compression) -> io::Result<Encoder<'a>> {
+        let file = Writeback::new(file);
         let w = Hashing { inner: BufWriter::with_capacity(1 << 16, file), hash: Sha256::new(), bytes: 0 };
         Ok(match compression {
             Compression::None => Encoder::Plain(w),
@@ -300,8 +356,7 @@ impl Outputs {
                         Err(_) => std::fs::hard_link(&from, &to)?,
                     }
                 }
-                #[cfg(target_os = "linux")]
-                rustix::fs::syncfs(std::fs::File::open(staging.path())?)?;
+                crate::write::sync_tree(staging.path())?;
                 let staged = staging.keep();
                 let parent = staged.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
                 if dir.is_dir() {

@@ -49,13 +49,40 @@ def framing_count(enc, example):
     return n
 
 
+# Every class the pre-tokenizer's pattern distinguishes, ASCII and not: letters by case
+# (and `ǅ` titlecase, `ʰ` modifier, `中` other), combining marks, digits of other scripts,
+# `ſ` (folds to `s` in `'s`), Unicode spaces, line separators, symbols, emoji, contractions.
+STRESS_ALPHABET = [
+    "a", "e", "l", "r", "s", "t", "v", "m", "d", "x", "A", "E", "L", "R", "S", "T", "Z", "0", "7", "9", " ", " ",
+    "\t", "\n", "\r\n", "'", "/", "{", "\"", ":", ",", ".", "-", "_", "é", "É", "ſ", "ǅ", "ʰ", "中",
+    "\u0301", "²", "٣", "\u00a0", "\u0085", "\u2028", "\u3000", "’", "€", "🏃", "'s", "'LL", "'ve", "'Re", "'m", "'D", " don't", "  \n  ",
+]
+
+
+def stress_threads(threads, out, n=40):
+    """Copies of corpus threads whose reasoning is text over STRESS_ALPHABET (seeded)."""
+    import random
+    rng = random.Random(15)
+    os.makedirs(out, exist_ok=True)
+    for k, f in enumerate(sorted(os.listdir(threads))[:n]):
+        t = json.load(open(os.path.join(threads, f)))
+        t["id"] = f"stress_{k:03d}"
+        for m in t["messages"]:
+            if m["role"] == "assistant" and m.get("tool_calls"):
+                m["content"] = "".join(rng.choice(STRESS_ALPHABET) for _ in range(rng.randrange(1, 400)))
+        with open(os.path.join(out, t["id"] + ".json"), "w", encoding="utf-8") as w:
+            json.dump(t, w, ensure_ascii=bool(k % 2), indent=1)
+    return out
+
+
 def main():
-    total = 0
+    total = stressed = 0
+    stress_threads(THREADS, os.path.join(WORK, "stress"))
     for name in ("o200k_base", "cl100k_base"):
         enc = getattr(openai_public, name)()
         enc = tiktoken.Encoding(**enc)
         out = os.path.join(WORK, "tiktoken", name)
-        subprocess.run([THREADKIT, "export", THREADS, "--status", "all", "--profile", "openai", "--out", out,
+        subprocess.run([THREADKIT, "export", THREADS, os.path.join(WORK, "stress"), "--status", "all", "--profile", "openai", "--out", out,
                         "--tokenizer", name, "--allow-few-examples", "-q"], check=True, stdout=subprocess.DEVNULL)
         files = [os.path.join(out, f["path"]) for f in json.load(open(os.path.join(out, "export.json")))["files"] if f.get("split")]
         for path in files:
@@ -71,7 +98,11 @@ def main():
                 if reported.get(i) != want:
                     sys.exit(f"{name} {path}:{i}: threadkit counts {reported.get(i)}, tiktoken {want}")
                 total += 1
-    print(f"{total} examples: threadkit's counts equal tiktoken {tiktoken.__version__}'s (o200k_base, cl100k_base)")
+                stressed += "ſ" in line or "\\u017f" in line
+    if stressed < 2 * 30:
+        sys.exit(f"only {stressed} examples with stress text were compared")
+    print(f"{total} examples ({stressed} with Unicode stress text): threadkit's counts equal tiktoken "
+          f"{tiktoken.__version__}'s (o200k_base, cl100k_base)")
 
 
 main()

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde_json::{json, Map, Value};
 
 use crate::diagnostic::Diagnostic;
-use crate::conversation::{Conversation, Turn};
+use crate::conversation::{Conversation, ToolSet, Turn};
 use crate::rules::*;
 
 use super::defined_functions;
@@ -70,7 +70,35 @@ pub fn render(conversation: &Conversation, tools: &[Value], rules: Rules) -> Val
             }
         })
         .collect();
-    json!({"messages": messages, "tools": tools})
+    let mut example = Map::new();
+    example.insert("messages".into(), Value::Array(messages));
+    // A clone, not `json!`'s re-serialization of the list through `to_value`.
+    example.insert("tools".into(), Value::Array(tools.to_vec()));
+    Value::Object(example)
+}
+
+/// The line of an example `render` made, the bytes `serde_json::to_vec` writes. The tool
+/// list is about half of every line and the same in almost every example: its JSON,
+/// serialized once per export, is copied in.
+pub fn line(example: &Value, tools: &ToolSet) -> Vec<u8> {
+    let Value::Object(fields) = example else { return serde_json::to_vec(example).expect("a Value serializes") };
+    let mut out = Vec::with_capacity(16 << 10);
+    out.push(b'{');
+    for (i, (key, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, key).expect("writing to memory");
+        out.push(b':');
+        if key == "tools" {
+            debug_assert_eq!(value, &Value::Array(tools.list.clone()), "`render` puts the list in unchanged");
+            out.extend_from_slice(tools.json.as_bytes());
+        } else {
+            serde_json::to_writer(&mut out, value).expect("writing to memory");
+        }
+    }
+    out.push(b'}');
+    out
 }
 
 pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
@@ -93,15 +121,15 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
         }
     }
     // Axolotl takes `tools` as a JSON string too (and parses it before templating).
-    let parsed_tools = match obj.get("tools") {
+    let parsed_tools: Option<std::borrow::Cow<'_, Value>> = match obj.get("tools") {
         Some(Value::String(s)) if rules.arguments != Arguments::Object => match serde_json::from_str::<Value>(s) {
-            Ok(v) => Some(v),
+            Ok(v) => Some(std::borrow::Cow::Owned(v)),
             Err(e) => {
                 out.push(Diagnostic::new(&TRAINING_TOOLS_MALFORMED, "/tools", format!("`tools` is a string but not JSON: {e}")));
                 None
             }
         },
-        other => other.cloned(),
+        other => other.map(std::borrow::Cow::Borrowed),
     };
     let defined: Option<HashSet<String>> = parsed_tools
         .as_ref()
@@ -231,4 +259,25 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
         out.push(Diagnostic::new(&TRAINING_NO_ASSISTANT, "/messages", "no assistant message"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conversation::{tool_definitions, Changes, Conversation};
+    use crate::export::format::{Options, Profile};
+
+    #[test]
+    fn a_line_is_what_serde_json_writes() {
+        let mut changes = Changes::new();
+        let thread = super::super::test_support::thread();
+        let conv = Conversation::of_thread(&thread, &mut changes).unwrap();
+        let standard = tool_definitions(&conv, &mut changes);
+        for profile in [Profile::Openai, Profile::Trl, Profile::Axolotl, Profile::LlamaFactory, Profile::Raw] {
+            let example = profile.format().render(&thread, &conv, &standard, &Options::default(), &mut changes).unwrap();
+            assert_eq!(profile.format().line(&example, &standard), serde_json::to_vec(&example).unwrap(), "{profile:?}");
+        }
+        let odd = serde_json::json!([1, "x"]);
+        assert_eq!(line(&odd, &standard), serde_json::to_vec(&odd).unwrap());
+    }
 }

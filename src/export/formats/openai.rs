@@ -36,6 +36,10 @@ impl TrainingFormat for Openai {
         messages::check(example, RULES)
     }
 
+    fn line(&self, example: &Value, tools: &ToolSet) -> Vec<u8> {
+        messages::line(example, tools)
+    }
+
     fn default_max_tokens(&self) -> Option<usize> {
         Some(MAX_TOKENS)
     }

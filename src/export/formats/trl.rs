@@ -25,6 +25,10 @@ impl TrainingFormat for Trl {
         messages::check(example, RULES)
     }
 
+    fn line(&self, example: &Value, tools: &ToolSet) -> Vec<u8> {
+        messages::line(example, tools)
+    }
+
     fn templated(&self) -> bool {
         true
     }

@@ -1,0 +1,249 @@
+//! The pre-tokenizer of OpenAI's vocabularies (the regex that cuts text into pieces before
+//! BPE), by hand for ASCII and by `bpe_openai`'s regex for the rest.
+//!
+//! The regex is generic Unicode-class matching and was most of export's time. Thread text is
+//! almost all ASCII, where every class the pattern names (letters by case, digits, `\s`) is
+//! one byte compare. A piece depends only on the text from its start (the patterns have no
+//! look-behind), so each piece is taken here when every byte that decides it is ASCII, and
+//! otherwise by the regex anchored at the same place; the two interleave freely. Each
+//! branch below is one alternative of the pattern, in the pattern's order (leftmost-first,
+//! as the regex and tiktoken's backtracking engine match).
+//!
+//! o200k_base (tiktoken):
+//! ```text
+//! [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?
+//! |[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?
+//! |\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//! ```
+//! cl100k_base:
+//! ```text
+//! (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//! ```
+
+/// What the pattern can tell about one byte; `None` from [`class`] means "not ASCII: ask the regex".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Upper,
+    Lower,
+    Digit,
+    /// `\r` or `\n`.
+    Newline,
+    /// The rest of ASCII `\s`: space, tab, vertical tab, form feed.
+    Blank,
+    /// Punctuation, symbols and control characters: not `\s`, not a letter, not a digit.
+    Other,
+    End,
+}
+
+use Class::*;
+
+fn class(b: &[u8], i: usize) -> Option<Class> {
+    let Some(&c) = b.get(i) else { return Some(End) };
+    Some(match c {
+        b'A'..=b'Z' => Upper,
+        b'a'..=b'z' => Lower,
+        b'0'..=b'9' => Digit,
+        b'\r' | b'\n' => Newline,
+        b' ' | b'\t' | 0x0b | 0x0c => Blank,
+        0x80.. => return None,
+        _ => Other,
+    })
+}
+
+/// Length of the run of bytes from `i` whose class satisfies `keep`; `None` if the byte that
+/// ends it is not ASCII (it might have continued the run).
+fn run(b: &[u8], i: usize, keep: impl Fn(Class) -> bool) -> Option<usize> {
+    let mut j = i;
+    loop {
+        let c = class(b, j)?;
+        if c == End || !keep(c) {
+            return Some(j - i);
+        }
+        j += 1;
+    }
+}
+
+/// `(?i:'s|'t|'re|'ve|'m|'ll|'d)` at `i`: its length, 0 if none.
+fn contraction(b: &[u8], i: usize) -> Option<usize> {
+    if b.get(i) != Some(&b'\'') {
+        return Some(0);
+    }
+    let lower = |k: usize| -> Option<u8> {
+        match b.get(k) {
+            // `ſ` (U+017F) folds to `s`: any non-ASCII letter goes to the regex.
+            Some(c) if !c.is_ascii() => None,
+            Some(c) => Some(c.to_ascii_lowercase()),
+            None => Some(0),
+        }
+    };
+    Some(match lower(i + 1)? {
+        b's' | b't' | b'm' | b'd' => 2,
+        b'r' | b'v' if lower(i + 2)? == b'e' => 3,
+        b'l' if lower(i + 2)? == b'l' => 3,
+        _ => 0,
+    })
+}
+
+/// `[^\r\n\p{L}\p{N}]`: the optional character before a word.
+fn word_prefix(c: Class) -> bool {
+    matches!(c, Blank | Other)
+}
+
+/// `\s*[\r\n]+|\s+(?!\S)|\s+` from a whitespace byte (`\s+$` is the look-ahead case at the end).
+fn whitespace(b: &[u8]) -> Option<usize> {
+    let n = run(b, 0, |c| matches!(c, Blank | Newline))?;
+    if let Some(last) = b[..n].iter().rposition(|&c| c == b'\r' || c == b'\n') {
+        return Some(last + 1);
+    }
+    if n == b.len() || n == 1 {
+        return Some(n);
+    }
+    Some(n - 1)
+}
+
+/// ` ?[^\s\p{L}\p{N}]+` then `[\r\n]*` (and `/` for o200k), if it matches here.
+fn symbols(b: &[u8], slash: bool) -> Option<Option<usize>> {
+    let start = usize::from(b[0] == b' ');
+    if class(b, start)? != Other {
+        return Some(None);
+    }
+    let n = start + run(b, start, |c| c == Other)?;
+    let tail = b[n..].iter().take_while(|&&c| c == b'\r' || c == b'\n' || (slash && c == b'/')).count();
+    Some(Some(n + tail))
+}
+
+/// `\p{N}{1,3}`.
+fn digits(b: &[u8]) -> Option<usize> {
+    for i in 1..3 {
+        if class(b, i)? != Digit {
+            return Some(i);
+        }
+    }
+    Some(3)
+}
+
+/// The length of the o200k piece at the start of `b` (not empty), or `None` if that needs the regex.
+pub(super) fn o200k(b: &[u8]) -> Option<usize> {
+    let c0 = class(b, 0)?;
+    let start = usize::from(word_prefix(c0));
+    // `[Lu]*[Ll]+` and, failing that, `[Lu]+[Ll]*` (ASCII has no Lt, Lm, Lo or M), then a contraction.
+    let upper = run(b, start, |c| c == Upper)?;
+    let lower = run(b, start + upper, |c| c == Lower)?;
+    if upper + lower > 0 {
+        let end = start + upper + lower;
+        return Some(end + contraction(b, end)?);
+    }
+    match c0 {
+        Digit => digits(b),
+        Blank | Other => match symbols(b, true)? {
+            Some(n) => Some(n),
+            None => whitespace(b),
+        },
+        Newline => whitespace(b),
+        Upper | Lower | End => unreachable!("a letter starts a word; pieces are not empty"),
+    }
+}
+
+/// The length of the cl100k piece at the start of `b` (not empty), or `None` if that needs the regex.
+pub(super) fn cl100k(b: &[u8]) -> Option<usize> {
+    let c0 = class(b, 0)?;
+    let n = contraction(b, 0)?;
+    if n > 0 {
+        return Some(n);
+    }
+    let start = usize::from(word_prefix(c0));
+    let letters = run(b, start, |c| matches!(c, Upper | Lower))?;
+    if letters > 0 {
+        return Some(start + letters);
+    }
+    match c0 {
+        Digit => digits(b),
+        Blank | Other => match symbols(b, false)? {
+            Some(n) => Some(n),
+            None => whitespace(b),
+        },
+        Newline => whitespace(b),
+        Upper | Lower | End => unreachable!("a letter starts a word; pieces are not empty"),
+    }
+}
+
+/// The pieces of `text`, the same as `tokenizer.split(text)`.
+pub(super) fn split<'a>(
+    tokenizer: &'a bpe_openai::Tokenizer,
+    o200k_rules: bool,
+    text: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let rest = &text[at..];
+        if rest.is_empty() {
+            return None;
+        }
+        let fast = if o200k_rules { o200k(rest.as_bytes()) } else { cl100k(rest.as_bytes()) };
+        let n = match fast {
+            Some(n) => n,
+            None => tokenizer.split(rest).next().expect("the pattern matches any non-empty text").len(),
+        };
+        at += n;
+        Some(&rest[..n])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same_as_regex(text: &str) {
+        for (t, o200k_rules) in [(bpe_openai::o200k_base(), true), (bpe_openai::cl100k_base(), false)] {
+            let ours: Vec<&str> = split(t, o200k_rules, text).collect();
+            let regex: Vec<&str> = t.split(text).collect();
+            assert_eq!(ours, regex, "o200k={o200k_rules} {text:?}");
+        }
+    }
+
+    #[test]
+    fn pieces_of_thread_text() {
+        for text in [
+            "The accelerometer's dominant frequency is 1.95 Hz, typical of walking.",
+            "{\"mean_su\":3.214027,\"std_su\":-9.864671e-05,\"channels\":[\"acc_x\",\"acc_y\"]}",
+            "  indented\n\n\tlines  \r\n trailing   ",
+            "DON'T we'll I'M they'RE you'VE He'D it'S 'll 'x '",
+            "HELLOworld helloWorld ABCdef XMLHttpRequest iPhone",
+            "a/b\n/c //\n\n/ 12345678 1,234.5 x2 2x",
+            "<|endoftext|> ))\r\n\r\n  {\n    \"a\": 1\n  }\n",
+            "\u{0} \u{7f}\u{1f}\x0b\x0c word\x0b\x0bword",
+            "données, ünïcödé, 中文, emoji 🏃‍♀️ and ’quotes’ ſ 'ſ Kelvin \u{212a} NBSP\u{a0}x \u{85}",
+            "x\u{301} \u{301}a A\u{301}B ² ١٢٣ 12\u{663}",
+            " ",
+            "\n",
+            "  ",
+            "'",
+        ] {
+            same_as_regex(text);
+        }
+    }
+
+    /// Random strings over an alphabet that has every class of the pattern, ASCII and not.
+    #[test]
+    fn pieces_of_random_text() {
+        const ALPHABET: &[&str] = &[
+            "a", "e", "l", "r", "s", "t", "v", "m", "d", "x", "A", "E", "L", "R", "S", "T", "Z", "0", "7", "9", " ", " ",
+            "\t", "\n", "\r", "\x0b", "\x0c", "'", "/", "{", "\"", ":", ",", ".", "-", "_", "\u{0}", "\u{7f}", "é", "É",
+            "ſ", "ǅ", "ʰ", "中", "\u{301}", "²", "٣", "\u{a0}", "\u{85}", "\u{2028}", "\u{3000}", "’", "€", "🏃",
+        ];
+        let mut rng = fastrand::Rng::with_seed(15);
+        for _ in 0..20_000 {
+            let len = rng.usize(1..24);
+            let text: String = (0..len).map(|_| ALPHABET[rng.usize(..ALPHABET.len())]).collect();
+            same_as_regex(&text);
+        }
+        // Mostly ASCII, as threads are: long runs where the fast path and the regex hand over often.
+        for _ in 0..2_000 {
+            let len = rng.usize(1..200);
+            let text: String = (0..len)
+                .map(|_| if rng.u8(..) < 8 { ALPHABET[rng.usize(38..ALPHABET.len())] } else { ALPHABET[rng.usize(..38)] })
+                .collect();
+            same_as_regex(&text);
+        }
+    }
+}
