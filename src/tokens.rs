@@ -34,6 +34,14 @@ impl Tokenizer {
         }
     }
 
+    /// Start loading the vocabulary (~0.1 s of one core for o200k) on a thread of its own, so
+    /// that it overlaps the directory walk and the first reads instead of stalling the workers.
+    pub fn preload(self) {
+        std::thread::spawn(move || {
+            self.bpe();
+        });
+    }
+
     fn bpe(self) -> &'static bpe_openai::Tokenizer {
         match self {
             Tokenizer::O200kBase => bpe_openai::o200k_base(),

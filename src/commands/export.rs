@@ -158,6 +158,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         Err(status) => return Ok(status),
     };
     let Plan { layout, format, .. } = &plan;
+    args.tokenizer.preload();
     let settings = Settings {
         profile: args.profile,
         filters: Filters {
