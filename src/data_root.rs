@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+pub use crate::dataset::error::DataError;
+
 /// What a check needs to know about one dataset.
 #[derive(Debug)]
 pub struct Dataset {
@@ -32,7 +34,7 @@ impl Dataset {
 #[derive(Debug)]
 pub struct DataRoot {
     pub root: PathBuf,
-    cache: Mutex<HashMap<String, Arc<Result<Dataset, String>>>>,
+    cache: Mutex<HashMap<String, Arc<Result<Dataset, DataError>>>>,
 }
 
 impl DataRoot {
@@ -54,27 +56,23 @@ impl DataRoot {
 
     /// `name` if it is a dataset here; otherwise a message listing the datasets, with a
     /// suggestion for a typo.
-    pub fn check_dataset(&self, name: &str) -> Result<(), String> {
+    pub fn check_dataset(&self, name: &str) -> Result<(), DataError> {
         let all = self.datasets();
         if all.iter().any(|d| d == name) {
             return Ok(());
         }
-        let listed = if all.is_empty() { "none".to_string() } else { all.join(", ") };
-        Err(format!(
-            "unknown dataset {name}; datasets in {}: {listed}{}",
-            self.root.display(),
-            crate::suggest::hint(name, all.iter().map(String::as_str))
-        ))
+        let hint = crate::suggest::hint(name, all.iter().map(String::as_str));
+        Err(DataError::Unknown { name: name.to_string(), root: self.root.clone(), known: all, hint })
     }
 
     /// The one dataset under the root, or the one that holds `session` when only one does.
-    pub fn infer_dataset(&self, session: Option<&str>) -> Result<String, String> {
+    pub fn infer_dataset(&self, session: Option<&str>) -> Result<String, DataError> {
         let all = self.datasets();
         if all.len() == 1 {
             return Ok(all[0].clone());
         }
         if all.is_empty() {
-            return Err(format!("no dataset (a folder with manifest.json) under {}", self.root.display()));
+            return Err(DataError::NoDataset { root: self.root.clone() });
         }
         if let Some(s) = session {
             let holding: Vec<&String> = all
@@ -85,11 +83,11 @@ impl DataRoot {
                 return Ok((*only).clone());
             }
         }
-        Err(format!("{} holds several datasets ({}); choose one with --dataset", self.root.display(), all.join(", ")))
+        Err(DataError::SeveralDatasets { root: self.root.clone(), known: all })
     }
 
     /// Load (once) and return a dataset, or a message saying why it is unusable.
-    pub fn dataset(&self, name: &str) -> Arc<Result<Dataset, String>> {
+    pub fn dataset(&self, name: &str) -> Arc<Result<Dataset, DataError>> {
         if let Some(hit) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
             return hit.clone();
         }
@@ -99,24 +97,30 @@ impl DataRoot {
     }
 }
 
-fn load(root: &Path, name: &str) -> Result<Dataset, String> {
-    safe_name(name).map_err(|why| format!("dataset name {name:?} is refused: {why}"))?;
+fn load(root: &Path, name: &str) -> Result<Dataset, DataError> {
+    refuse_unsafe("dataset name", name)?;
     let dir = root.join(name);
     let manifest_path = dir.join(crate::dataset::layout::MANIFEST);
+    let side = |path: &Path, problem: String| DataError::SideFile { path: path.to_path_buf(), problem };
     let text = crate::open::read_to_string(&manifest_path, crate::open::MAX_SIDE_FILE)
-        .map_err(|e| format!("{} cannot be read: {e}", manifest_path.display()))?;
+        .map_err(|e| side(&manifest_path, format!("cannot be read: {e}")))?;
     let manifest: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", manifest_path.display()))?;
+        serde_json::from_str(&text).map_err(|e| side(&manifest_path, format!("is not valid JSON: {e}")))?;
     let labels_path = dir.join(crate::dataset::layout::LABELS);
     let labels = match crate::open::read_to_string(&labels_path, crate::open::MAX_SIDE_FILE) {
         Ok(text) => Some(
             serde_json::from_str(&text)
-                .map_err(|e| format!("{} is not a map of session id to label list: {e}", labels_path.display()))?,
+                .map_err(|e| side(&labels_path, format!("is not a map of session id to label list: {e}")))?,
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(format!("{} cannot be read: {e}", labels_path.display())),
+        Err(e) => return Err(side(&labels_path, format!("cannot be read: {e}"))),
     };
     Ok(Dataset { dir, manifest, labels })
+}
+
+/// `safe_name` as the error a data-root reader returns: `what` is "dataset name" or "session id".
+pub fn refuse_unsafe(what: &'static str, name: &str) -> Result<(), DataError> {
+    safe_name(name).map_err(|why| DataError::Refused { what, name: name.to_string(), why })
 }
 
 /// Dataset names and session ids come from files (and, when generating, from model

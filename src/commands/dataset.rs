@@ -1,32 +1,31 @@
 //! `threadkit dataset check | info | import`.
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io::Write;
 
 use crate::cli::{DatasetArgs, DatasetCommand, ImportArgs, ImportFormat};
 use crate::dataset::{check, import, info};
 use crate::report::{human::Renderer, printer::Printer, Format, Totals};
 
 use super::{use_color, ExitStatus};
+use super::CommandError;
 
-pub fn run(args: DatasetArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+pub fn run(args: DatasetArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     match args.command {
         DatasetCommand::Check { dir, format, quiet, deny_warnings, color } => {
             if !dir.is_dir() {
-                writeln!(err, "threadkit: {}: not a directory; point it at a dataset folder (manifest.json, labels.json, sessions/)", dir.display())?;
-                return Ok(ExitStatus::Error);
+                return Err(CommandError::Usage(format!("{}: not a directory; point it at a dataset folder (manifest.json, labels.json, sessions/)", dir.display())));
             }
             if !dir.join(crate::dataset::layout::MANIFEST).exists() {
                 let inside = crate::data_root::DataRoot::new(&dir).datasets();
                 if !inside.is_empty() {
-                    writeln!(
-                        err,
-                        "threadkit: {} is a data root, not a dataset: it holds {}; check one of them, e.g. `threadkit dataset check {}`",
+                    return Err(CommandError::Usage(format!(
+                        
+                        "{} is a data root, not a dataset: it holds {}; check one of them, e.g. `threadkit dataset check {}`",
                         dir.display(),
                         inside.join(", "),
                         dir.join(&inside[0]).display()
-                    )?;
-                    return Ok(ExitStatus::Error);
+                    )));
                 }
             }
             let mut reports = check::check(&dir);
@@ -56,15 +55,13 @@ pub fn run(args: DatasetArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
                 Ok(ExitStatus::Success)
             }
             Err(e) => {
-                writeln!(err, "threadkit: {e}")?;
-                Ok(ExitStatus::Error)
+                Err(CommandError::Usage(e.to_string()))
             }
         },
-        DatasetCommand::Import(a) => run_import(a, out, err),
+        DatasetCommand::Import(a) => run_import(a, out),
         DatasetCommand::List { data_root, format } => {
             if !data_root.is_dir() {
-                writeln!(err, "threadkit: {}: not a directory", data_root.display())?;
-                return Ok(ExitStatus::Error);
+                return Err(CommandError::Usage(format!("{}: not a directory", data_root.display())));
             }
             let root = crate::data_root::DataRoot::new(&data_root);
             let rows: Vec<serde_json::Value> = root
@@ -84,7 +81,7 @@ pub fn run(args: DatasetArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
                         Err(_) => (0, 0),
                     };
                     serde_json::json!({"name": name, "path": data_root.join(name), "sessions": sessions, "labels": labels,
-                                       "problem": d.as_ref().as_ref().err()})
+                                       "problem": d.as_ref().as_ref().err().map(ToString::to_string)})
                 })
                 .collect();
             match format {
@@ -108,22 +105,20 @@ pub fn run(args: DatasetArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
     }
 }
 
-fn run_import(a: ImportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+fn run_import(a: ImportArgs, out: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     if a.out.exists() && !a.force {
-        writeln!(
-            err,
-            "threadkit: {} already exists; pass --force to replace it, or choose another --out",
+        return Err(CommandError::Usage(format!(
+            
+            "{} already exists; pass --force to replace it, or choose another --out",
             a.out.display()
-        )?;
-        return Ok(ExitStatus::Error);
+        )));
     }
     let mut texts = Vec::new();
     for f in &a.files {
         match crate::open::read_to_string(f, crate::cli::MAX_FILE_SIZE_LIMIT) {
             Ok(t) => texts.push(t),
             Err(e) => {
-                writeln!(err, "threadkit: {}: cannot read: {e}", f.display())?;
-                return Ok(ExitStatus::Error);
+                return Err(CommandError::Usage(format!("{}: cannot read: {e}", f.display())));
             }
         }
     }
@@ -149,13 +144,11 @@ fn run_import(a: ImportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
     let imported = match imported {
         Ok(i) => i,
         Err(e) => {
-            writeln!(err, "threadkit: {e}")?;
-            return Ok(ExitStatus::Error);
+            return Err(CommandError::Usage(e.to_string()));
         }
     };
     if let Err(e) = import::write(&a.out, &imported, a.force) {
-        writeln!(err, "threadkit: {e}")?;
-        return Ok(ExitStatus::Error);
+        return Err(CommandError::Usage(e.to_string()));
     }
     let mut l: Vec<&str> = imported.labels.values().filter_map(|v| v.first()).map(String::as_str).collect();
     l.sort();

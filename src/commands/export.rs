@@ -26,6 +26,7 @@ use crate::thread::Status;
 use crate::walk::Entry;
 
 use super::{for_each_batch, open_data_root, walk_args, ExitStatus};
+use super::CommandError;
 
 /// Where the files go: one named file, or a folder of splits.
 enum Layout {
@@ -152,7 +153,7 @@ fn resolve(args: &ExportArgs, err: &mut dyn Write) -> io::Result<Result<Plan, Ex
     Ok(Ok(Plan { statuses, spec, layout, compression, format, template, data_root }))
 }
 
-pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     let plan = match resolve(&args, err)? {
         Ok(plan) => plan,
         Err(status) => return Ok(status),
@@ -191,18 +192,16 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         Err(OutputError::Foreign(files)) => {
             let shown: Vec<String> = files.iter().take(5).map(|f| f.display().to_string()).collect();
             let more = if files.len() > 5 { format!(" (+{} more)", files.len() - 5) } else { String::new() };
-            writeln!(
-                err,
-                "threadkit: --out {}: the folder holds files no earlier export wrote ({}{more}); trainers would read \
+            return Err(CommandError::Usage(format!(
+                
+                "--out {}: the folder holds files no earlier export wrote ({}{more}); trainers would read \
                  them with the new export. Choose an empty or new folder, or pass --force to keep them beside it",
                 layout.dir().display(),
                 shown.join(", ")
-            )?;
-            return Ok(ExitStatus::Error);
+            )));
         }
         Err(OutputError::Io(e)) => {
-            writeln!(err, "threadkit: --out {}: cannot write the export there: {e}", layout.dir().display())?;
-            return Ok(ExitStatus::Error);
+            return Err(CommandError::Usage(format!("--out {}: cannot write the export there: {e}", layout.dir().display())));
         }
     };
     let (walked, mut status) = walk_args(&args.walk, true, err)?;
@@ -254,12 +253,11 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
     let exported = spool.rows.len();
     drop(spool);
     if let Err(e) = outputs.commit() {
-        writeln!(
-            err,
-            "threadkit: {}: cannot write the export: {e}; files already there were left as they were",
+        return Err(CommandError::Usage(format!(
+            
+            "{}: cannot write the export: {e}; files already there were left as they were",
             layout.dir().display()
-        )?;
-        return Ok(ExitStatus::Error);
+        )));
     }
     out.write_all(&report)?;
     if exported == 0 && status == ExitStatus::Success {

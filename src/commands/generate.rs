@@ -26,20 +26,19 @@ use crate::generate::Generator;
 use crate::report::Format;
 
 use super::ExitStatus;
+use super::CommandError;
 
-pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     let settings = match config::resolve(args.common.config.as_deref(), &flag_settings(&args.common)) {
         Ok(s) => s,
         Err(e) => {
-            writeln!(err, "threadkit: {e}")?;
-            return Ok(ExitStatus::Error);
+            return Err(CommandError::Usage(e.to_string()));
         }
     };
     match args.command {
         Some(GenerateCommand::List(list)) => {
             if let Some(flag) = generation_flag(&args.common) {
-                writeln!(err, "threadkit: generate list takes --threads-dir, --config and its own flags; {flag} is for new, continue and the main screen")?;
-                return Ok(ExitStatus::Error);
+                return Err(CommandError::Usage(format!("generate list takes --threads-dir, --config and its own flags; {flag} is for new, continue and the main screen")));
             }
             run_list(&settings, &list, out)
         }
@@ -52,8 +51,7 @@ pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
                 Ok(ExitStatus::Success)
             }
             Err(e) => {
-                writeln!(err, "threadkit: {e}")?;
-                Ok(ExitStatus::Error)
+                Err(CommandError::Usage(e.to_string()))
             }
         },
         Some(GenerateCommand::New(new)) => {
@@ -133,7 +131,7 @@ fn random_seed() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
-fn run_list(settings: &Settings, args: &GenerateListArgs, out: &mut dyn Write) -> io::Result<ExitStatus> {
+fn run_list(settings: &Settings, args: &GenerateListArgs, out: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     let rows: Vec<Row> = listing::list(&settings.threads_dir)
         .into_iter()
         .filter(|r| args.all || r.status == "active")
@@ -293,19 +291,17 @@ impl App {
         mode: &ModeArgs,
         out: &mut dyn Write,
         err: &mut dyn Write,
-    ) -> io::Result<ExitStatus> {
+    ) -> Result<ExitStatus, CommandError> {
         let datasets =
             if datasets.is_empty() { self.generator.data_root.datasets() } else { datasets.to_vec() };
         // A typo is a usage error before anything is created, not a raw OS error per thread.
         for d in &datasets {
             if let Err(e) = self.generator.data_root.check_dataset(d) {
-                writeln!(err, "threadkit: --dataset: {e}")?;
-                return Ok(ExitStatus::Error);
+                return Err(CommandError::Usage(format!("--dataset: {e}")));
             }
         }
         if datasets.is_empty() {
-            writeln!(err, "threadkit: no dataset (a folder with manifest.json) under {}", self.generator.data_root.root.display())?;
-            return Ok(ExitStatus::Error);
+            return Err(CommandError::Usage(format!("no dataset (a folder with manifest.json) under {}", self.generator.data_root.root.display())));
         }
         // A fixed seed reproduces the picks for a given folder; the number of threads
         // already there is mixed in, so the next run with the same seed draws new recordings.
@@ -314,8 +310,7 @@ impl App {
         let picks = match pick::pick(&self.generator.data_root, &datasets, count, seed, balance) {
             Ok(p) => p,
             Err(e) => {
-                writeln!(err, "threadkit: {e}")?;
-                return Ok(ExitStatus::Error);
+                return Err(CommandError::Usage(e.to_string()));
             }
         };
         let mut rng = fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15);
@@ -337,7 +332,7 @@ impl App {
         mode: &ModeArgs,
         out: &mut dyn Write,
         err: &mut dyn Write,
-    ) -> io::Result<ExitStatus> {
+    ) -> Result<ExitStatus, CommandError> {
         let active: Vec<Row> = listing::list(&self.settings.threads_dir)
             .into_iter()
             .filter(|r| r.status == "active")
@@ -350,20 +345,18 @@ impl App {
                 // An id names a file in the threads folder and nothing else: `../x` would
                 // reach a thread whose lock lives elsewhere.
                 if let Err(why) = crate::data_root::safe_name(id) {
-                    writeln!(
-                        err,
-                        "threadkit: {id:?} is not a thread id ({why}); give the id only, with --threads-dir for its folder"
-                    )?;
-                    return Ok(ExitStatus::Error);
+                    return Err(CommandError::Usage(format!(
+                        
+                        "{id:?} is not a thread id ({why}); give the id only, with --threads-dir for its folder"
+                    )));
                 }
                 let path = self.settings.threads_dir.join(format!("{id}.json"));
                 if !path.is_file() {
-                    writeln!(
-                        err,
-                        "threadkit: no thread {id} in {}; `threadkit generate list` shows them",
+                    return Err(CommandError::Usage(format!(
+                        
+                        "no thread {id} in {}; `threadkit generate list` shows them",
                         self.settings.threads_dir.display()
-                    )?;
-                    return Ok(ExitStatus::Error);
+                    )));
                 }
                 paths.push(path);
             }
@@ -414,7 +407,7 @@ impl App {
         mode: &ModeArgs,
         out: &mut dyn Write,
         err: &mut dyn Write,
-    ) -> io::Result<ExitStatus> {
+    ) -> Result<ExitStatus, CommandError> {
         if !jobs.is_empty() && !self.ready(err)? {
             return Ok(ExitStatus::Error);
         }
@@ -507,7 +500,7 @@ impl App {
     }
 
     /// The old tool's menu: totals, the turns histogram, and new / continue / export / quit.
-    fn main_screen(&self, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+    fn main_screen(&self, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
         loop {
             let rows = listing::list(&self.settings.threads_dir);
             let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
@@ -731,7 +724,7 @@ fn summary(
     total: usize,
     endpoint_down: Option<String>,
     format: Format,
-) -> io::Result<ExitStatus> {
+) -> Result<ExitStatus, CommandError> {
     let finished: Vec<bool> = outcomes
         .iter()
         .filter_map(|o| match o.result {

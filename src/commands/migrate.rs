@@ -25,6 +25,7 @@ use crate::walk::{Entry, BACKUP_SUFFIX};
 use crate::write::{make_durable, move_file, remove_stale_temporaries, stage, sync_dirs, Staged};
 
 use super::{for_each_batch, open_data_root, walk_args, ExitStatus};
+use super::CommandError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -76,7 +77,7 @@ struct Plan<'a> {
     provenance_time: String,
 }
 
-pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     let data_root = match open_data_root(args.data_root.as_ref(), err)? {
         Ok(d) => d,
         Err(status) => return Ok(status),
@@ -84,16 +85,14 @@ pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::R
     if let Some(dir) = args.out.as_ref().or(args.backup_dir.as_ref()) {
         if !args.dry_run {
             if let Err(e) = std::fs::create_dir_all(dir) {
-                writeln!(err, "threadkit: cannot create {}: {e}", dir.display())?;
-                return Ok(ExitStatus::Error);
+                return Err(CommandError::Usage(format!("cannot create {}: {e}", dir.display())));
             }
         }
     }
     let (mut walked, mut status) = walk_args(&args.walk, true, err)?;
     if args.out.is_none() {
         if let Err(message) = guard_backup_folder(&args, &mut walked) {
-            writeln!(err, "threadkit: {message}")?;
-            return Ok(ExitStatus::Error);
+            return Err(CommandError::Usage(message.to_string()));
         }
     }
     let plan = Plan { args: &args, data_root, provenance_time: migration_time() };

@@ -31,6 +31,41 @@ pub enum ExitStatus {
     Error = 2,
 }
 
+/// Why a command stopped without doing its job. Commands return it; `run` is the one place
+/// that says it (`threadkit: …` on stderr) and turns it into an exit status.
+#[derive(Debug)]
+pub enum CommandError {
+    /// Asked for something that cannot be done as asked (a path, a flag, a combination);
+    /// the message names it and what to do instead. Exit 2.
+    Usage(String),
+    /// Writing the command's own output failed. Exit 2, or 0 when the reader closed the pipe.
+    Output(io::Error),
+}
+
+impl From<io::Error> for CommandError {
+    fn from(e: io::Error) -> CommandError {
+        CommandError::Output(e)
+    }
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CommandError::Usage(message) => f.write_str(message),
+            CommandError::Output(e) => write!(f, "cannot write output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CommandError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CommandError::Usage(_) => None,
+            CommandError::Output(e) => Some(e),
+        }
+    }
+}
+
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
     let result = match cli.command {
         Command::Validate(args) => validate::run(args, out, err),
@@ -52,14 +87,15 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
         }
         Command::Man => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
             .render(out)
-            .map(|()| ExitStatus::Success),
+            .map(|()| ExitStatus::Success)
+            .map_err(CommandError::from),
     };
     match result {
         Ok(status) => status,
         // The reader went away (`| head`): not an error of ours.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitStatus::Success,
+        Err(CommandError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitStatus::Success,
         Err(e) => {
-            let _ = writeln!(err, "threadkit: cannot write output: {e}");
+            let _ = writeln!(err, "threadkit: {e}");
             ExitStatus::Error
         }
     }

@@ -10,11 +10,11 @@ use crate::findings::{FileReport, RecordReport};
 use crate::validate::{mark_duplicates, validate_entry, SeenIds, Settings};
 
 use super::{for_each_batch, open_data_root, walk_args, ExitStatus};
+use super::CommandError;
 
-pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     if args.out.is_dir() {
-        writeln!(err, "threadkit: --out {}: is a directory; give the HTML file to write, e.g. --out report.html", shown(&args.out))?;
-        return Ok(ExitStatus::Error);
+        return Err(CommandError::Usage(format!("--out {}: is a directory; give the HTML file to write, e.g. --out report.html", shown(&args.out))));
     }
     let data_root = match open_data_root(args.data_root.as_ref(), err)? {
         Ok(d) => d,
@@ -81,8 +81,7 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
     let size = match write_report(&args.out, &report) {
         Ok(size) => size,
         Err(e) => {
-            writeln!(err, "threadkit: {}: cannot write the report: {e}; check that its folder exists and is writable", shown(&args.out))?;
-            return Ok(ExitStatus::Error);
+            return Err(CommandError::Usage(format!("{}: cannot write the report: {e}; check that its folder exists and is writable", shown(&args.out))));
         }
     };
     writeln!(

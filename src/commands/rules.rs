@@ -1,18 +1,18 @@
-use std::io::{self, Write};
+use std::io::Write;
 
 use crate::cli::RulesArgs;
 use crate::report::Format;
 use crate::rules::{self, Rule};
 
 use super::ExitStatus;
+use super::CommandError;
 
-pub fn run(args: RulesArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+pub fn run(args: RulesArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     let selected: Vec<&Rule> = match &args.rule {
         Some(key) => match rules::find(key) {
             Some(r) => vec![r],
             None => {
-                writeln!(err, "threadkit: no rule {key:?}; `threadkit rules` lists every code and name")?;
-                return Ok(ExitStatus::Error);
+                return Err(CommandError::Usage(format!("no rule {key:?}; `threadkit rules` lists every code and name")));
             }
         },
         None => rules::ALL.to_vec(),

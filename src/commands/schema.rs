@@ -1,11 +1,12 @@
-use std::io::{self, Write};
+use std::io::Write;
 
 use crate::cli::SchemaArgs;
 use crate::schema;
 
 use super::ExitStatus;
+use super::CommandError;
 
-pub fn run(args: SchemaArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+pub fn run(args: SchemaArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     let Some(name) = args.name else {
         for s in schema::SCHEMAS {
             writeln!(out, "{:<18} {}", s.name, s.file)?;
@@ -19,8 +20,7 @@ pub fn run(args: SchemaArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Re
         }
         None => {
             let names: Vec<_> = schema::SCHEMAS.iter().map(|s| s.name).collect();
-            writeln!(err, "threadkit: no schema {name:?}; choose one of: {}", names.join(", "))?;
-            Ok(ExitStatus::Error)
+            Err(CommandError::Usage(format!("no schema {name:?}; choose one of: {}", names.join(", "))))
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `threadkit show THREAD…`: read → parse → check → (legacy: migrate in memory) → transcript → render.
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use crate::check;
 use crate::cli::{ShowArgs, ShowFormat};
@@ -9,8 +9,9 @@ use crate::source;
 use crate::source::{file_stem, DEFAULT_MAX_FILE_SIZE};
 
 use super::{open_data_root, use_color, ExitStatus};
+use super::CommandError;
 
-pub fn run(args: ShowArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+pub fn run(args: ShowArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     let data_root = match open_data_root(args.data_root.as_ref(), err)? {
         Ok(d) => d,
         Err(status) => return Ok(status),
@@ -83,8 +84,7 @@ pub fn run(args: ShowArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Resu
                     write!(out, "{}", show::markdown(&transcript, args.full))?;
                 }
                 ShowFormat::Html if !first => {
-                    writeln!(err, "threadkit: --format html shows one thread per page; give one file (a .jsonl line at a time), or use --format md")?;
-                    return Ok(ExitStatus::Error);
+                    return Err(CommandError::Usage("--format html shows one thread per page; give one file (a .jsonl line at a time), or use --format md".into()));
                 }
                 ShowFormat::Html => match show::html(&transcript, args.full) {
                     Ok(page) => write!(out, "{page}")?,

@@ -1,5 +1,5 @@
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io::Write;
 
 use crate::cli::StatsArgs;
 use crate::report::Format;
@@ -7,8 +7,9 @@ use crate::stats::Stats;
 use crate::validate::{validate_entry, Settings};
 
 use super::{for_each_batch, walk_args, ExitStatus};
+use super::CommandError;
 
-pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     let (walked, status) = walk_args(&args.walk, false, err)?;
     let settings = Settings { max_file_size: args.walk.max_file_size, summarize: true, ..Settings::default() };
     let mut stats = Stats::default();

@@ -1,6 +1,6 @@
 //! `threadkit tools list | schema | run`.
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use serde_json::Value;
 
@@ -9,8 +9,9 @@ use crate::data_root::DataRoot;
 use crate::tools::{self, artifacts::Workspace};
 
 use super::ExitStatus;
+use super::CommandError;
 
-pub fn run(args: ToolsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+pub fn run(args: ToolsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     match args.command {
         ToolsCommand::List { format } => {
             let all = tools::openai_tools();
@@ -47,20 +48,17 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
             let parsed: Value = match serde_json::from_str(&args) {
                 Ok(v @ Value::Object(_)) => v,
                 Ok(_) => {
-                    writeln!(
-                        err,
-                        "threadkit: --args must be a JSON object, e.g. '{{\"channel_names\": [\"acc_x\"]}}'"
-                    )?;
-                    return Ok(ExitStatus::Error);
+                    return Err(CommandError::Usage(format!(
+                        
+                        "--args must be a JSON object, e.g. '{{\"channel_names\": [\"acc_x\"]}}'"
+                    )));
                 }
                 Err(e) => {
-                    writeln!(err, "threadkit: --args is not valid JSON: {e}")?;
-                    return Ok(ExitStatus::Error);
+                    return Err(CommandError::Usage(format!("--args is not valid JSON: {e}")));
                 }
             };
             if !data_root.is_dir() {
-                writeln!(err, "threadkit: --data-root {}: not a directory", data_root.display())?;
-                return Ok(ExitStatus::Error);
+                return Err(CommandError::Usage(format!("--data-root {}: not a directory", data_root.display())));
             }
             if tools::TOOLS.iter().all(|t| t.name != name) {
                 return unknown_tool(err, &name);
@@ -73,8 +71,7 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
             let dataset = match checked {
                 Ok(d) => d,
                 Err(e) => {
-                    writeln!(err, "threadkit: {e}")?;
-                    return Ok(ExitStatus::Error);
+                    return Err(CommandError::Usage(e.to_string()));
                 }
             };
             let ws = match &session {
@@ -83,7 +80,7 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Res
             };
             let result = match ws {
                 Ok(mut ws) => tools::run(&mut ws, &name, &parsed),
-                Err(e) => serde_json::json!({"error": e}),
+                Err(e) => serde_json::json!({"error": e.to_string()}),
             };
             writeln!(out, "{}", serde_json::to_string_pretty(&result).expect("results serialize"))?;
             Ok(if result.get("error").is_some() { ExitStatus::Failure } else { ExitStatus::Success })
@@ -127,7 +124,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 /// A usage error for a tool name that is not one, with the closest name.
-fn unknown_tool(err: &mut dyn Write, name: &str) -> io::Result<ExitStatus> {
+fn unknown_tool(err: &mut dyn Write, name: &str) -> Result<ExitStatus, CommandError> {
     writeln!(
         err,
         "threadkit: unknown tool {name}{}; `threadkit tools list` shows them",

@@ -17,8 +17,9 @@ use crate::source::file_stem;
 use crate::validate::{mark_duplicates, validate_entry, SeenIds, Settings};
 
 use super::{for_each_batch, open_data_root, use_color, walk_args, ExitStatus};
+use super::CommandError;
 
-pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     let mut ignored: HashSet<&'static str> = HashSet::new();
     for key in &args.ignore {
         match rules::find(key) {
@@ -26,8 +27,7 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::
                 ignored.insert(r.code);
             }
             None => {
-                writeln!(err, "threadkit: --ignore {key:?} names no rule; `threadkit rules` lists them")?;
-                return Ok(ExitStatus::Error);
+                return Err(CommandError::Usage(format!("--ignore {key:?} names no rule; `threadkit rules` lists them")));
             }
         }
     }
@@ -100,22 +100,20 @@ fn run_training(
     profile: crate::export::format::Profile,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> io::Result<ExitStatus> {
+) -> Result<ExitStatus, CommandError> {
     let template = match &args.chat_template {
         None => None,
         Some(_) if !profile.format().templated() => {
-            writeln!(
-                err,
-                "threadkit: --chat-template: the {} profile is not rendered with a model's chat template; use it with --profile trl or axolotl",
+            return Err(CommandError::Usage(format!(
+                
+                "--chat-template: the {} profile is not rendered with a model's chat template; use it with --profile trl or axolotl",
                 profile.name()
-            )?;
-            return Ok(ExitStatus::Error);
+            )));
         }
         Some(path) => match crate::export::chat_template::ChatTemplate::load(path) {
             Ok(t) => Some(t),
             Err(e) => {
-                writeln!(err, "threadkit: --chat-template {e}")?;
-                return Ok(ExitStatus::Error);
+                return Err(CommandError::Usage(format!("--chat-template {e}")));
             }
         },
     };

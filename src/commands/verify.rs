@@ -1,6 +1,6 @@
 //! `threadkit verify`: replay every recorded tool call and report results that differ.
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use crate::cli::VerifyArgs;
 use crate::data_root::DataRoot;
@@ -12,15 +12,15 @@ use crate::version::{detect, Version};
 use crate::diagnostic::Diagnostic;
 
 use super::{for_each_batch, use_color, walk_args, ExitStatus};
+use super::CommandError;
 
-pub fn run(args: VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<ExitStatus> {
+pub fn run(args: VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     if !args.data_root.is_dir() {
-        writeln!(
-            err,
-            "threadkit: --data-root {}: not a directory; point it at the datasets the threads were made from",
+        return Err(CommandError::Usage(format!(
+            
+            "--data-root {}: not a directory; point it at the datasets the threads were made from",
             args.data_root.display()
-        )?;
-        return Ok(ExitStatus::Error);
+        )));
     }
     let root = DataRoot::new(&args.data_root);
     let (walked, mut status) = walk_args(&args.walk, false, err)?;

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::DataError;
+
 pub const MANIFEST: &str = "manifest.json";
 pub const LABELS: &str = "labels.json";
 pub const SESSIONS: &str = "sessions";
@@ -15,13 +17,13 @@ pub fn sessions_dir(dataset_dir: &Path) -> PathBuf {
 }
 
 /// `DIR/sessions/<id>`, for an id that names one folder and nothing else.
-pub fn session_dir(dataset_dir: &Path, id: &str) -> Result<PathBuf, String> {
-    crate::data_root::safe_name(id).map_err(|why| format!("session id {id:?} is refused: {why}"))?;
+pub fn session_dir(dataset_dir: &Path, id: &str) -> Result<PathBuf, DataError> {
+    crate::data_root::refuse_unsafe("session id", id)?;
     Ok(sessions_dir(dataset_dir).join(id))
 }
 
 /// `DIR/sessions/<id>/data.parquet`.
-pub fn session_file(dataset_dir: &Path, id: &str) -> Result<PathBuf, String> {
+pub fn session_file(dataset_dir: &Path, id: &str) -> Result<PathBuf, DataError> {
     Ok(session_dir(dataset_dir, id)?.join(SESSION_FILE))
 }
 

@@ -2,6 +2,7 @@
 //! `manifest.json`, `labels.json`, `sessions/<id>/data.parquet`.
 
 pub mod check;
+pub mod error;
 pub mod import;
 pub mod info;
 pub mod layout;

@@ -17,6 +17,8 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::Type;
 
+pub use super::error::{ColumnProblem, RecordingError};
+
 pub const TIME_COLUMN: &str = "timestamp_sec";
 
 /// The largest session file read (the auditor, the tools and the importer use the same bound).
@@ -92,58 +94,54 @@ impl Recording {
 
     /// Read a session file. Any numeric column type is accepted and widened to `f64`;
     /// a corrupt or non-numeric file is an error naming the problem.
-    pub fn from_parquet(path: &Path, max_bytes: u64) -> Result<Recording, String> {
+    pub fn from_parquet(path: &Path, max_bytes: u64) -> Result<Recording, RecordingError> {
         Self::from_parquet_bounded(path, max_bytes, MAX_SESSION_VALUES)
     }
 
     /// The number of samples a session file says it holds (its footer only).
-    pub fn row_count(path: &Path) -> Result<u64, String> {
-        let file = crate::open::open(path).map_err(|e| format!("cannot open: {e}"))?;
-        let reader = SerializedFileReader::new(file).map_err(|e| format!("not a readable parquet file: {e}"))?;
+    pub fn row_count(path: &Path) -> Result<u64, RecordingError> {
+        let file = crate::open::open(path).map_err(|e| RecordingError::Open(e.to_string()))?;
+        let reader = SerializedFileReader::new(file).map_err(|e| RecordingError::NotParquet(e.to_string()))?;
         Ok(u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0))
     }
 
-    fn from_parquet_bounded(path: &Path, max_bytes: u64, max_values: u64) -> Result<Recording, String> {
-        let file = crate::open::open(path).map_err(|e| format!("cannot open: {e}"))?;
-        let size = file.metadata().map_err(|e| e.to_string())?.len();
+    fn from_parquet_bounded(path: &Path, max_bytes: u64, max_values: u64) -> Result<Recording, RecordingError> {
+        let file = crate::open::open(path).map_err(|e| RecordingError::Open(e.to_string()))?;
+        let size = file.metadata().map_err(|e| RecordingError::Open(e.to_string()))?.len();
         if size > max_bytes {
-            return Err(format!("{size} bytes is larger than the {max_bytes}-byte limit for one session"));
+            return Err(RecordingError::TooLarge { bytes: size, limit: max_bytes });
         }
-        let reader = SerializedFileReader::new(file).map_err(|e| format!("not a readable parquet file: {e}"))?;
+        let reader = SerializedFileReader::new(file).map_err(|e| RecordingError::NotParquet(e.to_string()))?;
         let schema = reader.metadata().file_metadata().schema_descr_ptr();
         let names: Vec<String> = schema.columns().iter().map(|c| c.name().to_string()).collect();
         // A few kilobytes of run-length encoded parquet can claim billions of rows: the
         // decoded size is bounded before anything is allocated, and again while decoding.
-        let too_many = |rows: u64| {
-            format!(
-                "{rows} rows × {} columns is more than the {max_values} decoded values one session may hold",
-                names.len()
-            )
-        };
+        let too_many = |rows: u64| RecordingError::TooManyValues { rows, columns: names.len(), limit: max_values };
         let claimed = u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(u64::MAX);
         if claimed.saturating_mul(names.len() as u64) > max_values {
             return Err(too_many(claimed));
         }
         let mut columns: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
         for g in 0..reader.num_row_groups() {
-            let group = reader.get_row_group(g).map_err(|e| format!("corrupt parquet data: {e}"))?;
+            let group = reader.get_row_group(g).map_err(|e| RecordingError::Corrupt(e.to_string()))?;
             let rows = usize::try_from(group.metadata().num_rows()).unwrap_or(usize::MAX);
             let decoded = columns.first().map_or(0, Vec::len) as u64 + rows as u64;
             if decoded.saturating_mul(names.len() as u64) > max_values {
                 return Err(too_many(decoded));
             }
             for (i, out) in columns.iter_mut().enumerate() {
-                let column = group.get_column_reader(i).map_err(|e| format!("corrupt parquet data: {e}"))?;
+                let column = group.get_column_reader(i).map_err(|e| RecordingError::Corrupt(e.to_string()))?;
                 let before = out.len();
                 let max_def = schema.column(i).max_def_level();
-                read_numbers(column, rows, max_def, out).map_err(|e| format!("column {}: {e}", names[i]))?;
+                read_numbers(column, rows, max_def, out)
+                    .map_err(|problem| RecordingError::Column { name: names[i].clone(), problem })?;
                 if out.len() - before != rows {
-                    return Err(format!("corrupt parquet data: column {} has {} of {rows} rows", names[i], out.len() - before));
+                    return Err(RecordingError::ShortColumn { name: names[i].clone(), got: out.len() - before, rows });
                 }
             }
         }
         let Some(time_at) = names.iter().position(|n| n == TIME_COLUMN) else {
-            return Err(format!("no {TIME_COLUMN} column (columns: {})", names.join(", ")));
+            return Err(RecordingError::NoTimeColumn { columns: names });
         };
         let timestamps = std::mem::take(&mut columns[time_at]);
         let channels =
@@ -153,14 +151,14 @@ impl Recording {
 }
 
 /// One column chunk widened to `f64`; nulls (definition level below the maximum) are NaN.
-fn read_numbers(column: ColumnReader, rows: usize, max_def: i16, out: &mut Vec<f64>) -> Result<(), String> {
+fn read_numbers(column: ColumnReader, rows: usize, max_def: i16, out: &mut Vec<f64>) -> Result<(), ColumnProblem> {
     fn read<T: DataType>(
         mut reader: ColumnReaderImpl<T>,
         rows: usize,
         max_def: i16,
         out: &mut Vec<f64>,
         widen: impl Fn(&T::T) -> f64,
-    ) -> Result<(), String> {
+    ) -> Result<(), ColumnProblem> {
         let mut values = Vec::new();
         let mut levels = Vec::new();
         let mut read = 0;
@@ -170,7 +168,7 @@ fn read_numbers(column: ColumnReader, rows: usize, max_def: i16, out: &mut Vec<f
             let def = (max_def > 0).then_some(&mut levels);
             let (records, _, _) = reader
                 .read_records(rows - read, def, None, &mut values)
-                .map_err(|e| format!("corrupt parquet data: {e}"))?;
+                .map_err(|e| ColumnProblem::Corrupt(e.to_string()))?;
             if records == 0 {
                 break;
             }
@@ -191,10 +189,10 @@ fn read_numbers(column: ColumnReader, rows: usize, max_def: i16, out: &mut Vec<f
         ColumnReader::FloatColumnReader(r) => read(r, rows, max_def, out, |v| f64::from(*v)),
         ColumnReader::Int64ColumnReader(r) => read(r, rows, max_def, out, |v| *v as f64),
         ColumnReader::Int32ColumnReader(r) => read(r, rows, max_def, out, |v| f64::from(*v)),
-        ColumnReader::BoolColumnReader(_) => Err("has type boolean, not a number".into()),
-        ColumnReader::Int96ColumnReader(_) => Err("has type int96 (a timestamp), not a number".into()),
+        ColumnReader::BoolColumnReader(_) => Err(ColumnProblem::NotNumbers("boolean")),
+        ColumnReader::Int96ColumnReader(_) => Err(ColumnProblem::NotNumbers("int96 (a timestamp)")),
         ColumnReader::ByteArrayColumnReader(_) | ColumnReader::FixedLenByteArrayColumnReader(_) => {
-            Err("has type bytes or text, not a number".into())
+            Err(ColumnProblem::NotNumbers("bytes or text"))
         }
     }
 }
@@ -206,7 +204,8 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/datasets/basic_motions/sessions");
         let session = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path().join("data.parquet");
         let e = Recording::from_parquet_bounded(&session, 1 << 30, 100).unwrap_err();
-        assert!(e.contains("100 rows × 7 columns") && e.contains("100 decoded values"), "{e}");
+        assert_eq!(e, RecordingError::TooManyValues { rows: 100, columns: 7, limit: 100 });
+        assert_eq!(e.to_string(), "100 rows × 7 columns is more than the 100 decoded values one session may hold");
         assert!(Recording::from_parquet(&session, 1 << 30).is_ok());
     }
 
@@ -244,7 +243,8 @@ mod tests {
         assert_eq!(rec.channel("i32").unwrap(), [10.0, 20.0, 30.0, 40.0, 50.0]);
         assert_eq!(Recording::row_count(&dir.join("pyarrow_types.parquet")).unwrap(), 5);
         let e = Recording::from_parquet(&dir.join("pyarrow_text_column.parquet"), 1 << 20).unwrap_err();
-        assert!(e.contains("label") && e.contains("not a number"), "{e}");
+        assert_eq!(e, RecordingError::Column { name: "label".into(), problem: ColumnProblem::NotNumbers("bytes or text") });
+        assert_eq!(e.to_string(), "column label: has type bytes or text, not a number");
     }
 
     #[test]
@@ -252,10 +252,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("data.parquet");
         std::fs::write(&p, b"PAR1 this is not parquet PAR1").unwrap();
-        assert!(Recording::from_parquet(&p, 1 << 20).unwrap_err().contains("not a readable parquet file"));
+        let e = Recording::from_parquet(&p, 1 << 20).unwrap_err();
+        assert!(matches!(e, RecordingError::NotParquet(_)) && e.to_string().starts_with("not a readable parquet file: "));
         let rec = Recording { timestamps: vec![0.0; 1000], channels: vec![] };
         std::fs::write(&p, rec.to_parquet().unwrap()).unwrap();
-        assert!(Recording::from_parquet(&p, 100).unwrap_err().contains("larger than"));
+        let e = Recording::from_parquet(&p, 100).unwrap_err();
+        assert!(matches!(e, RecordingError::TooLarge { limit: 100, .. }), "{e}");
+        assert!(e.to_string().ends_with("bytes is larger than the 100-byte limit for one session"));
         // Truncated: the footer is gone.
         let bytes = rec.to_parquet().unwrap();
         std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();

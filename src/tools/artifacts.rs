@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::data_root::{safe_name, DataRoot, Dataset};
+use crate::data_root::{refuse_unsafe, DataError, DataRoot, Dataset};
 use crate::dataset::recording::Recording;
 
 #[derive(Debug, Clone)]
@@ -71,13 +71,13 @@ pub struct Workspace {
     /// The artifact a tool uses when none is named; `None` before a session is loaded.
     pub current: Option<String>,
     /// The dataset's manifest and labels, read once when the workspace opens (checked `Ok`).
-    loaded: Arc<Result<Dataset, String>>,
+    loaded: Arc<Result<Dataset, DataError>>,
 }
 
 impl Workspace {
     /// A workspace for dataset-level tools only (no recording loaded).
-    pub fn for_dataset(root: &DataRoot, dataset: &str) -> Result<Workspace, String> {
-        safe_name(dataset).map_err(|why| format!("dataset name {dataset:?} is refused: {why}"))?;
+    pub fn for_dataset(root: &DataRoot, dataset: &str) -> Result<Workspace, DataError> {
+        refuse_unsafe("dataset name", dataset)?;
         let loaded = root.dataset(dataset);
         loaded.as_ref().as_ref().map_err(Clone::clone)?;
         Ok(Workspace {
@@ -97,14 +97,11 @@ impl Workspace {
     }
 
     /// Load the session as the first artifact.
-    pub fn open(root: &DataRoot, dataset: &str, session: &str) -> Result<Workspace, String> {
+    pub fn open(root: &DataRoot, dataset: &str, session: &str) -> Result<Workspace, DataError> {
         let mut ws = Workspace::for_dataset(root, dataset)?;
         let path = crate::dataset::layout::session_file(&ws.data().dir, session)?;
         if !path.is_file() {
-            return Err(format!(
-                "session {session:?} has no data in dataset {dataset:?} ({} does not exist)",
-                path.display()
-            ));
+            return Err(DataError::NoSessionData { dataset: dataset.to_string(), session: session.to_string(), path });
         }
         let rec = Recording::from_parquet(&path, crate::dataset::recording::MAX_SESSION_BYTES)?;
         let id = hash_id("ts", &format!("session\u{0}{dataset}\u{0}{session}"));
