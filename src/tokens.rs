@@ -60,21 +60,8 @@ type PieceCounts = HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>;
 /// once per example, so the hash is foldhash rather than SipHash).
 type TextCounts = HashMap<String, usize, foldhash::fast::RandomState>;
 
-/// Whole message texts come back too (the same call on the same session gives the same
-/// result in many threads): texts of this size are remembered whole, per worker, up to
-/// `MAX_CACHED_TEXT_BYTES` of text.
-const CACHED_TEXT: std::ops::RangeInclusive<usize> = 64..=(16 << 10);
-const MAX_CACHED_TEXT_BYTES: usize = 4 << 20;
-
-#[derive(Default)]
-struct Texts {
-    counts: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
-    bytes: usize,
-}
-
 thread_local! {
     static PIECES: std::cell::RefCell<[PieceCounts; 2]> = std::cell::RefCell::new(Default::default());
-    static TEXTS: std::cell::RefCell<[Texts; 2]> = std::cell::RefCell::new(Default::default());
 }
 
 const PER_MESSAGE: usize = 3;
@@ -98,26 +85,6 @@ impl Counter {
     /// words, keys and punctuation repeat across threads, and a lookup is much cheaper than
     /// running the BPE encoder (which allocates per piece) again.
     pub fn text(&self, s: &str) -> usize {
-        if !CACHED_TEXT.contains(&s.len()) {
-            return self.pieces(s);
-        }
-        let slot = self.tokenizer as usize;
-        if let Some(n) = TEXTS.with_borrow(|texts| texts[slot].counts.get(s).copied()) {
-            return n as usize;
-        }
-        let n = self.pieces(s);
-        TEXTS.with_borrow_mut(|texts| {
-            let texts = &mut texts[slot];
-            if texts.bytes + s.len() > MAX_CACHED_TEXT_BYTES {
-                *texts = Texts::default();
-            }
-            texts.bytes += s.len();
-            texts.counts.insert(s.into(), n as u32);
-        });
-        n
-    }
-
-    fn pieces(&self, s: &str) -> usize {
         let t = self.tokenizer.bpe();
         PIECES.with_borrow_mut(|caches| {
             let cache = &mut caches[self.tokenizer as usize];
