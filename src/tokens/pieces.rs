@@ -122,6 +122,20 @@ fn digits(b: &[u8]) -> Option<usize> {
     Some(3)
 }
 
+/// The alternatives after the word ones, the same in both patterns but for the `/` o200k
+/// lets follow symbols: `\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
+fn after_words(b: &[u8], c0: Class, slash: bool) -> Option<usize> {
+    match c0 {
+        Digit => digits(b),
+        Blank | Other => match symbols(b, slash)? {
+            Some(n) => Some(n),
+            None => whitespace(b),
+        },
+        Newline => whitespace(b),
+        Upper | Lower | End => unreachable!("a letter starts a word; pieces are not empty"),
+    }
+}
+
 /// The length of the o200k piece at the start of `b` (not empty), or `None` if that needs the regex.
 pub(super) fn o200k(b: &[u8]) -> Option<usize> {
     let c0 = class(b, 0)?;
@@ -133,15 +147,7 @@ pub(super) fn o200k(b: &[u8]) -> Option<usize> {
         let end = start + upper + lower;
         return Some(end + contraction(b, end)?);
     }
-    match c0 {
-        Digit => digits(b),
-        Blank | Other => match symbols(b, true)? {
-            Some(n) => Some(n),
-            None => whitespace(b),
-        },
-        Newline => whitespace(b),
-        Upper | Lower | End => unreachable!("a letter starts a word; pieces are not empty"),
-    }
+    after_words(b, c0, true)
 }
 
 /// The length of the cl100k piece at the start of `b` (not empty), or `None` if that needs the regex.
@@ -156,15 +162,7 @@ pub(super) fn cl100k(b: &[u8]) -> Option<usize> {
     if letters > 0 {
         return Some(start + letters);
     }
-    match c0 {
-        Digit => digits(b),
-        Blank | Other => match symbols(b, false)? {
-            Some(n) => Some(n),
-            None => whitespace(b),
-        },
-        Newline => whitespace(b),
-        Upper | Lower | End => unreachable!("a letter starts a word; pieces are not empty"),
-    }
+    after_words(b, c0, false)
 }
 
 /// The pieces of `text`, the same as `tokenizer.split(text)`.
