@@ -20,7 +20,6 @@ pub fn run(args: DatasetArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Resu
                 let inside = crate::data_root::DataRoot::new(&dir).datasets();
                 if !inside.is_empty() {
                     return Err(CommandError::Usage(format!(
-                        
                         "{} is a data root, not a dataset: it holds {}; check one of them, e.g. `threadkit dataset check {}`",
                         dir.display(),
                         inside.join(", "),
@@ -108,7 +107,6 @@ pub fn run(args: DatasetArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Resu
 fn run_import(a: ImportArgs, out: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     if a.out.exists() && !a.force {
         return Err(CommandError::Usage(format!(
-            
             "{} already exists; pass --force to replace it, or choose another --out",
             a.out.display()
         )));

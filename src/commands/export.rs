@@ -193,7 +193,6 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             let shown: Vec<String> = files.iter().take(5).map(|f| f.display().to_string()).collect();
             let more = if files.len() > 5 { format!(" (+{} more)", files.len() - 5) } else { String::new() };
             return Err(CommandError::Usage(format!(
-                
                 "--out {}: the folder holds files no earlier export wrote ({}{more}); trainers would read \
                  them with the new export. Choose an empty or new folder, or pass --force to keep them beside it",
                 layout.dir().display(),
@@ -254,7 +253,6 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     drop(spool);
     if let Err(e) = outputs.commit() {
         return Err(CommandError::Usage(format!(
-            
             "{}: cannot write the export: {e}; files already there were left as they were",
             layout.dir().display()
         )));

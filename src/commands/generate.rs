@@ -55,7 +55,7 @@ pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
             }
         },
         Some(GenerateCommand::New(new)) => {
-            let Some(app) = App::new(settings, err)? else { return Ok(ExitStatus::Error) };
+            let app = App::new(settings)?;
             crate::generate::in_progress::report_on_interrupt();
             let datasets = if new.dataset.is_empty() {
                 app.settings.file.datasets.clone().unwrap_or_default()
@@ -67,12 +67,12 @@ pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
             app.new_threads(&datasets, new.count, seed, balance, &new.mode, out, err)
         }
         Some(GenerateCommand::Continue(cont)) => {
-            let Some(app) = App::new(settings, err)? else { return Ok(ExitStatus::Error) };
+            let app = App::new(settings)?;
             crate::generate::in_progress::report_on_interrupt();
             app.continue_threads(&cont.ids, cont.max_turns_filter, &cont.mode, out, err)
         }
         None => {
-            let Some(app) = App::new(settings, err)? else { return Ok(ExitStatus::Error) };
+            let app = App::new(settings)?;
             crate::generate::in_progress::report_on_interrupt();
             app.main_screen(out, err)
         }
@@ -215,32 +215,27 @@ enum Job {
 }
 
 impl App {
-    fn new(settings: Settings, err: &mut dyn Write) -> io::Result<Option<App>> {
+    fn new(settings: Settings) -> Result<App, CommandError> {
         if !settings.data_root.is_dir() {
-            writeln!(
-                err,
-                "threadkit: --data-root {}: not a directory; point it at the folder that holds <dataset>/manifest.json",
+            return Err(CommandError::Usage(format!(
+                "--data-root {}: not a directory; point it at the folder that holds <dataset>/manifest.json",
                 settings.data_root.display()
-            )?;
-            return Ok(None);
+            )));
         }
         let Some(model) = settings.model.clone() else {
-            writeln!(err, "threadkit: no model: give --model NAME (or `model` under [generate] in threadkit.toml)")?;
-            return Ok(None);
+            return Err(CommandError::Usage("no model: give --model NAME (or `model` under [generate] in threadkit.toml)".into()));
         };
         let prompts = match Prompts::load(settings.prompts.as_deref()) {
             Ok(p) => p,
             Err(e) => {
-                writeln!(err, "threadkit: {e}")?;
-                return Ok(None);
+                return Err(CommandError::Usage(e.to_string()));
             }
         };
         // What a killed run left half-written is removed before anything new is written.
         if let Err(e) = std::fs::create_dir_all(&settings.threads_dir)
             .map(|()| crate::write::remove_stale_temporaries(&settings.threads_dir))
         {
-            writeln!(err, "threadkit: --threads-dir {}: {e}", settings.threads_dir.display())?;
-            return Ok(None);
+            return Err(CommandError::Usage(format!("--threads-dir {}: {e}", settings.threads_dir.display())));
         }
         let api_key = ClientConfig::key_from_env();
         let client = ChatClient::new(ClientConfig {
@@ -265,7 +260,7 @@ impl App {
         };
         let generator =
             Generator::new(DataRoot::new(&settings.data_root), settings.threads_dir.clone(), loop_settings, metadata);
-        Ok(Some(App { settings, generator, client: Arc::new(client), prompts: Arc::new(prompts) }))
+        Ok(App { settings, generator, client: Arc::new(client), prompts: Arc::new(prompts) })
     }
 
     fn policy(&self) -> ModelPolicy {
@@ -346,14 +341,12 @@ impl App {
                 // reach a thread whose lock lives elsewhere.
                 if let Err(why) = crate::data_root::safe_name(id) {
                     return Err(CommandError::Usage(format!(
-                        
                         "{id:?} is not a thread id ({why}); give the id only, with --threads-dir for its folder"
                     )));
                 }
                 let path = self.settings.threads_dir.join(format!("{id}.json"));
                 if !path.is_file() {
                     return Err(CommandError::Usage(format!(
-                        
                         "no thread {id} in {}; `threadkit generate list` shows them",
                         self.settings.threads_dir.display()
                     )));
@@ -383,22 +376,19 @@ impl App {
     /// Before the first thread is created: a key where the endpoint needs one, and one
     /// request that shows the server is there and takes the key. A dead server or a refused
     /// key is one message and exit 2, not one failure per thread after minutes of retries.
-    fn ready(&self, err: &mut dyn Write) -> io::Result<bool> {
+    fn ready(&self) -> Result<(), CommandError> {
         let config = self.client.config();
         if config.api_key.is_none() && config.base_url.contains("api.openai.com") {
-            writeln!(
-                err,
-                "threadkit: no API key for {}: set OPENAI_API_KEY (or THREADKIT_API_KEY), or point --base-url at \
+            return Err(CommandError::Usage(format!(
+                "no API key for {}: set OPENAI_API_KEY (or THREADKIT_API_KEY), or point --base-url at \
                  another OpenAI-compatible server (a local llama.cpp needs none)",
                 config.base_url
-            )?;
-            return Ok(false);
+            )));
         }
         if let Err(e) = self.client.preflight() {
-            writeln!(err, "threadkit: {e}")?;
-            return Ok(false);
+            return Err(CommandError::Usage(e.to_string()));
         }
-        Ok(true)
+        Ok(())
     }
 
     fn run_jobs(
@@ -408,8 +398,8 @@ impl App {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<ExitStatus, CommandError> {
-        if !jobs.is_empty() && !self.ready(err)? {
-            return Ok(ExitStatus::Error);
+        if !jobs.is_empty() {
+            self.ready()?;
         }
         let total = jobs.len();
         let outcomes = match mode.mode() {

@@ -11,7 +11,7 @@ use crate::tools::{self, artifacts::Workspace};
 use super::ExitStatus;
 use super::CommandError;
 
-pub fn run(args: ToolsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
+pub fn run(args: ToolsArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     match args.command {
         ToolsCommand::List { format } => {
             let all = tools::openai_tools();
@@ -38,7 +38,7 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
                 None => all,
                 Some(n) => match all.as_array().into_iter().flatten().find(|t| t["function"]["name"] == n.as_str()) {
                     Some(t) => t.clone(),
-                    None => return unknown_tool(err, &n),
+                    None => return Err(unknown_tool(&n)),
                 },
             };
             writeln!(out, "{}", serde_json::to_string_pretty(&shown).expect("tools serialize"))?;
@@ -49,7 +49,6 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
                 Ok(v @ Value::Object(_)) => v,
                 Ok(_) => {
                     return Err(CommandError::Usage(format!(
-                        
                         "--args must be a JSON object, e.g. '{{\"channel_names\": [\"acc_x\"]}}'"
                     )));
                 }
@@ -61,7 +60,7 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
                 return Err(CommandError::Usage(format!("--data-root {}: not a directory", data_root.display())));
             }
             if tools::TOOLS.iter().all(|t| t.name != name) {
-                return unknown_tool(err, &name);
+                return Err(unknown_tool(&name));
             }
             let root = DataRoot::new(&data_root);
             let checked = match dataset {
@@ -124,11 +123,9 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 /// A usage error for a tool name that is not one, with the closest name.
-fn unknown_tool(err: &mut dyn Write, name: &str) -> Result<ExitStatus, CommandError> {
-    writeln!(
-        err,
-        "threadkit: unknown tool {name}{}; `threadkit tools list` shows them",
+fn unknown_tool(name: &str) -> CommandError {
+    CommandError::Usage(format!(
+        "unknown tool {name}{}; `threadkit tools list` shows them",
         crate::suggest::hint(name, tools::TOOLS.iter().map(|t| t.name))
-    )?;
-    Ok(ExitStatus::Error)
+    ))
 }

@@ -105,7 +105,6 @@ fn run_training(
         None => None,
         Some(_) if !profile.format().templated() => {
             return Err(CommandError::Usage(format!(
-                
                 "--chat-template: the {} profile is not rendered with a model's chat template; use it with --profile trl or axolotl",
                 profile.name()
             )));

@@ -17,7 +17,6 @@ use super::CommandError;
 pub fn run(args: VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     if !args.data_root.is_dir() {
         return Err(CommandError::Usage(format!(
-            
             "--data-root {}: not a directory; point it at the datasets the threads were made from",
             args.data_root.display()
         )));
