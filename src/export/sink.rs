@@ -66,9 +66,8 @@ impl<W: Write> Write for Hashing<W> {
 /// for a 180 MB file after the last line was written).
 struct Writeback<'a> {
     file: &'a std::fs::File,
-    written: u64,
     since_sync: u64,
-    syncer: Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)>,
+    syncer: Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<io::Result<()>>)>,
 }
 
 /// How much is written before the helper is asked to sync.
@@ -79,18 +78,29 @@ impl<'a> Writeback<'a> {
         let syncer = file.try_clone().ok().map(|copy| {
             // One pending request is enough: a sync covers everything written before it.
             let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
-            // Errors are left to the final `fsync`, which reports them.
-            let handle = std::thread::spawn(move || rx.iter().for_each(|()| drop(copy.sync_data())));
+            let handle = std::thread::spawn(move || rx.iter().try_for_each(|()| copy.sync_data()));
             (tx, handle)
         });
-        Writeback { file, written: 0, since_sync: 0, syncer }
+        Writeback { file, since_sync: 0, syncer }
+    }
+
+    /// Wait for the helper and return what its syncs found. The helper's descriptor shares
+    /// the file's open description, and the kernel reports a write-back error once per open
+    /// description: an error the helper saw would not reach the final `fsync`.
+    fn finish(&mut self) -> io::Result<()> {
+        match self.syncer.take() {
+            Some((tx, handle)) => {
+                drop(tx);
+                handle.join().unwrap_or_else(|_| Err(io::Error::other("the sync helper panicked")))
+            }
+            None => Ok(()),
+        }
     }
 }
 
 impl Write for Writeback<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
-        self.written += n as u64;
         self.since_sync += n as u64;
         if self.since_sync >= WRITEBACK_CHUNK {
             if let Some((tx, _)) = &self.syncer {
@@ -108,11 +118,9 @@ impl Write for Writeback<'_> {
 }
 
 impl Drop for Writeback<'_> {
+    /// On the paths that fail before `finish` (the failure is already being reported).
     fn drop(&mut self) {
-        if let Some((tx, handle)) = self.syncer.take() {
-            drop(tx);
-            let _ = handle.join();
-        }
+        let _ = self.finish();
     }
 }
 
@@ -153,6 +161,7 @@ impl<'a> Encoder<'a> {
             Encoder::Zstd(w) => w.finish()?,
         };
         w.flush()?;
+        w.inner.get_mut().finish()?;
         let digest = w.hash.finalize();
         Ok((w.bytes, hex(&digest)))
     }
@@ -404,6 +413,22 @@ mod tests {
         assert!(!dir.path().join("x.jsonl").exists(), "nothing is visible before commit");
         out.commit().unwrap();
         (std::fs::read(dir.path().join("x.jsonl")).unwrap(), info)
+    }
+
+    /// Past a few write-back chunks, so the sync helper runs while lines are written.
+    #[test]
+    fn a_large_file_is_written_whole_while_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = Outputs::file(dir.path()).unwrap();
+        let line = vec![b'x'; 100_000];
+        let n = (3 * WRITEBACK_CHUNK as usize) / line.len() + 1;
+        let lines = (0..n).map(|_| Ok(Cow::Borrowed(line.as_slice())));
+        out.write_lines("big.jsonl", None, Compression::None, lines).unwrap();
+        let info = out.files[0].clone();
+        out.commit().unwrap();
+        let written = std::fs::read(dir.path().join("big.jsonl")).unwrap();
+        assert_eq!(written.len(), n * (line.len() + 1));
+        assert_eq!((info.bytes, info.sha256), (written.len() as u64, hex(&Sha256::digest(&written))));
     }
 
     #[test]
