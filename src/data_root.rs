@@ -61,8 +61,7 @@ impl DataRoot {
         if all.iter().any(|d| d == name) {
             return Ok(());
         }
-        let hint = crate::suggest::hint(name, all.iter().map(String::as_str));
-        Err(DataError::Unknown { name: name.to_string(), root: self.root.clone(), known: all, hint })
+        Err(DataError::Unknown { name: name.to_string(), root: self.root.clone(), known: all })
     }
 
     /// The one dataset under the root, or the one that holds `session` when only one does.

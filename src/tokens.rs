@@ -81,14 +81,14 @@ impl Counter {
     }
 
     /// Exactly `bpe_openai::Tokenizer::count` (the same pre-tokenizer splits — see `pieces` —
-    /// and no normalization for the OpenAI vocabularies), with each short piece's count remembered per worker thread:
-    /// words, keys and punctuation repeat across threads, and a lookup is much cheaper than
-    /// running the BPE encoder (which allocates per piece) again.
+    /// and no normalization for the OpenAI vocabularies), with each short piece's count
+    /// remembered per worker thread: words, keys and punctuation repeat across threads, and a
+    /// lookup is much cheaper than running the BPE encoder (which allocates per piece) again.
     pub fn text(&self, s: &str) -> usize {
         let t = self.tokenizer.bpe();
         PIECES.with_borrow_mut(|caches| {
             let cache = &mut caches[self.tokenizer as usize];
-            pieces::split(t, self.tokenizer == Tokenizer::O200kBase, s)
+            pieces::split(self.tokenizer, s)
                 .map(|piece| {
                     let bytes = piece.as_bytes();
                     if bytes.len() > MAX_CACHED_PIECE {

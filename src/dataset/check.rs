@@ -85,12 +85,8 @@ pub fn check(dir: &Path) -> Vec<FileReport> {
     let mut labels_findings = Vec::new();
     for key in &labelled {
         let at = pointer([key.as_str()]);
-        if let Err(why) = crate::data_root::safe_name(key) {
-            labels_findings.push(Diagnostic::new(
-                &rules::UNSAFE_SESSION_NAME,
-                at.clone(),
-                format!("session id {key:?} is refused: {why}"),
-            ));
+        if let Err(refused) = crate::data_root::refuse_unsafe("session id", key) {
+            labels_findings.push(Diagnostic::new(&rules::UNSAFE_SESSION_NAME, at.clone(), refused.to_string()));
         } else if !with_data.contains(key.as_str()) {
             labels_findings.push(
                 Diagnostic::new(

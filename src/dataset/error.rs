@@ -12,7 +12,7 @@ pub enum DataError {
     /// A dataset name or session id that would not name exactly one folder below the root.
     Refused { what: &'static str, name: String, why: &'static str },
     /// No dataset of that name under the root.
-    Unknown { name: String, root: PathBuf, known: Vec<String>, hint: String },
+    Unknown { name: String, root: PathBuf, known: Vec<String> },
     /// No folder with a manifest under the root.
     NoDataset { root: PathBuf },
     /// Several datasets, and nothing says which one is meant.
@@ -29,8 +29,9 @@ impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DataError::Refused { what, name, why } => write!(f, "{what} {name:?} is refused: {why}"),
-            DataError::Unknown { name, root, known, hint } => {
+            DataError::Unknown { name, root, known } => {
                 let listed = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+                let hint = crate::suggest::hint(name, known.iter().map(String::as_str));
                 write!(f, "unknown dataset {name}; datasets in {}: {listed}{hint}", root.display())
             }
             DataError::NoDataset { root } => {
@@ -146,11 +147,11 @@ mod tests {
                 "session id \"../x\" is refused: it contains a path separator",
             ),
             (
-                DataError::Unknown { name: "uci".into(), root: root.clone(), known: vec!["uci_har".into()], hint: "; did you mean uci_har?".into() },
-                "unknown dataset uci; datasets in data: uci_har; did you mean uci_har?",
+                DataError::Unknown { name: "uci_ha".into(), root: root.clone(), known: vec!["uci_har".into()] },
+                "unknown dataset uci_ha; datasets in data: uci_har (did you mean uci_har?)",
             ),
             (
-                DataError::Unknown { name: "x".into(), root: root.clone(), known: vec![], hint: String::new() },
+                DataError::Unknown { name: "x".into(), root: root.clone(), known: vec![] },
                 "unknown dataset x; datasets in data: none",
             ),
             (DataError::NoDataset { root: root.clone() }, "no dataset (a folder with manifest.json) under data"),

@@ -106,8 +106,9 @@ pub struct Settings<'a> {
 /// Turn one validated record (with its parsed document kept) into a table row and a
 /// transcript; `n` is filled in when rows are numbered.
 pub fn item(place: &str, rec: RecordReport, settings: &Settings<'_>) -> Item {
+    let line_record = rec.record.is_some();
     let (Some(version), Some(doc)) = (rec.version, rec.doc.as_ref()) else {
-        let findings = rec.diagnostics.iter().map(|d| finding_ref(d, place, rec.record.is_some(), None, false)).collect();
+        let findings = rec.diagnostics.iter().map(|d| finding_ref(d, place, line_record, None, false)).collect();
         return Item::Other { findings };
     };
     let migrated;
@@ -189,8 +190,8 @@ pub fn item(place: &str, rec: RecordReport, settings: &Settings<'_>) -> Item {
         replay_problems,
     };
     let openai = version == Version::OpenAiV1;
-    let findings = rec.diagnostics.iter().map(|d| finding_ref(d, place, rec.record.is_some(), Some(0), openai)).collect();
-    Item::Thread { row, transcript: script_json(&value), findings, replay: replay_counts, line_record: rec.record.is_some() }
+    let findings = rec.diagnostics.iter().map(|d| finding_ref(d, place, line_record, Some(0), openai)).collect();
+    Item::Thread { row, transcript: script_json(&value), findings, replay: replay_counts, line_record }
 }
 
 /// JSON that can sit inside `<script type="application/json">`: `<` is written `\u003c`,

@@ -35,6 +35,7 @@ enum Class {
     End,
 }
 
+use super::Tokenizer;
 use Class::*;
 
 fn class(b: &[u8], i: usize) -> Option<Class> {
@@ -165,22 +166,21 @@ pub(super) fn cl100k(b: &[u8]) -> Option<usize> {
     after_words(b, c0, false)
 }
 
-/// The pieces of `text`, the same as `tokenizer.split(text)`.
-pub(super) fn split<'a>(
-    tokenizer: &'a bpe_openai::Tokenizer,
-    o200k_rules: bool,
-    text: &'a str,
-) -> impl Iterator<Item = &'a str> + 'a {
+/// The pieces of `text`, the same as the vocabulary's own `split(text)`.
+pub(super) fn split(tokenizer: Tokenizer, text: &str) -> impl Iterator<Item = &str> {
+    let (by_hand, regex): (fn(&[u8]) -> Option<usize>, _) = match tokenizer {
+        Tokenizer::O200kBase => (o200k, tokenizer.bpe()),
+        Tokenizer::Cl100kBase => (cl100k, tokenizer.bpe()),
+    };
     let mut at = 0;
     std::iter::from_fn(move || {
         let rest = &text[at..];
         if rest.is_empty() {
             return None;
         }
-        let fast = if o200k_rules { o200k(rest.as_bytes()) } else { cl100k(rest.as_bytes()) };
-        let n = match fast {
+        let n = match by_hand(rest.as_bytes()) {
             Some(n) => n,
-            None => tokenizer.split(rest).next().expect("the pattern matches any non-empty text").len(),
+            None => regex.split(rest).next().expect("the pattern matches any non-empty text").len(),
         };
         at += n;
         Some(&rest[..n])
@@ -192,10 +192,10 @@ mod tests {
     use super::*;
 
     fn same_as_regex(text: &str) {
-        for (t, o200k_rules) in [(bpe_openai::o200k_base(), true), (bpe_openai::cl100k_base(), false)] {
-            let ours: Vec<&str> = split(t, o200k_rules, text).collect();
-            let regex: Vec<&str> = t.split(text).collect();
-            assert_eq!(ours, regex, "o200k={o200k_rules} {text:?}");
+        for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+            let ours: Vec<&str> = split(tokenizer, text).collect();
+            let regex: Vec<&str> = tokenizer.bpe().split(text).collect();
+            assert_eq!(ours, regex, "{tokenizer:?} {text:?}");
         }
     }
 
