@@ -52,7 +52,11 @@ impl Tokenizer {
 
 /// Pieces longer than this are counted every time (long pieces rarely repeat).
 const MAX_CACHED_PIECE: usize = 48;
-/// Per worker thread and vocabulary (under 1 MB each; the frequent pieces come back at once after it is emptied).
+/// Pieces up to this long are remembered in `ShortPieces`, keyed by their bytes inline.
+const SHORT_PIECE: usize = 16;
+/// Slots of the short-piece memo (log2): 16 K × 24 bytes per worker and vocabulary.
+const SHORT_SLOTS_LOG2: u32 = 14;
+/// Longer cached pieces per worker thread and vocabulary (the frequent ones come back at once after it is emptied).
 const MAX_CACHED_PIECES: usize = 1 << 13;
 
 type PieceCounts = HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>;
@@ -60,8 +64,67 @@ type PieceCounts = HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>;
 /// once per example, so the hash is foldhash rather than SipHash).
 type TextCounts = HashMap<String, usize, foldhash::fast::RandomState>;
 
+/// A direct-mapped memo of short pieces (words, keys, digit groups, punctuation: nearly every
+/// piece of thread text). A lookup is one multiply and two word compares, where a hash map
+/// of boxed keys costs a hash over the bytes, a probe and a `memcmp` call; a collision just
+/// replaces the slot, so random identifiers cannot push the frequent pieces out for long.
+pub static MISSES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+pub static LOOKUPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+struct ShortPieces {
+    slots: Vec<Slot>,
+}
+
+/// A piece's bytes zero-padded and its length (0: a free slot), with its count.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    key: [u64; 2],
+    len: u32,
+    count: u32,
+}
+
+impl ShortPieces {
+    fn new() -> ShortPieces {
+        ShortPieces { slots: vec![Slot::default(); 1 << SHORT_SLOTS_LOG2] }
+    }
+
+    /// The bytes of a piece of 2..=16 bytes as two words: its first and last 8 bytes, which
+    /// overlap (or first and last 4, or the first, middle and last byte) — with the length, one
+    /// key per piece, read without copying it into a padded buffer (a store-forwarding stall).
+    fn key(b: &[u8]) -> [u64; 2] {
+        let n = b.len();
+        let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+        let half = |at: usize| u64::from(u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes")));
+        match n {
+            8.. => [word(0), word(n - 8)],
+            4.. => [half(0) | half(n - 4) << 32, 0],
+            _ => [u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16, 0],
+        }
+    }
+
+    fn count(&mut self, bytes: &[u8], bpe: &bpe_openai::byte_pair_encoding::BytePairEncoding) -> usize {
+        let key = Self::key(bytes);
+        let len = bytes.len() as u32;
+        // wyhash's folded multiply: every key bit reaches the slot index.
+        let m = u128::from(key[0] ^ 0x243F_6A88_85A3_08D3) * u128::from(key[1] ^ u64::from(len) ^ 0x1319_8A2E_0370_7344);
+        let h = (m as u64) ^ (m >> 64) as u64;
+        let slot = &mut self.slots[(h as usize) & ((1 << SHORT_SLOTS_LOG2) - 1)];
+        if slot.key == key && slot.len == len {
+            return slot.count as usize;
+        }
+        let count = bpe.count(bytes);
+        *slot = Slot { key, len, count: count as u32 };
+        count
+    }
+}
+
+#[derive(Default)]
+struct Memo {
+    short: Option<ShortPieces>,
+    long: PieceCounts,
+}
+
 thread_local! {
-    static PIECES: std::cell::RefCell<[PieceCounts; 2]> = std::cell::RefCell::new(Default::default());
+    static PIECES: std::cell::RefCell<[Memo; 2]> = std::cell::RefCell::new(Default::default());
 }
 
 const PER_MESSAGE: usize = 3;
@@ -85,24 +148,39 @@ impl Counter {
     /// remembered per worker thread: words, keys and punctuation repeat across threads, and a
     /// lookup is much cheaper than running the BPE encoder (which allocates per piece) again.
     pub fn text(&self, s: &str) -> usize {
+        match self.tokenizer {
+            Tokenizer::O200kBase => self.count(pieces::o200k_pieces(s)),
+            Tokenizer::Cl100kBase => self.count(pieces::cl100k_pieces(s)),
+        }
+    }
+
+    #[inline(always)]
+    fn count<'a>(&self, pieces: impl Iterator<Item = &'a str>) -> usize {
         let t = self.tokenizer.bpe();
-        PIECES.with_borrow_mut(|caches| {
-            let cache = &mut caches[self.tokenizer as usize];
-            pieces::split(self.tokenizer, s)
+        PIECES.with_borrow_mut(|memos| {
+            let Memo { short, long } = &mut memos[self.tokenizer as usize];
+            let short = short.get_or_insert_with(ShortPieces::new);
+            pieces
                 .map(|piece| {
                     let bytes = piece.as_bytes();
-                    if bytes.len() > MAX_CACHED_PIECE {
-                        return t.bpe.count(bytes);
+                    match bytes.len() {
+                        // Every byte is a token of a byte-level BPE, and a piece is never split
+                        // into less than its bytes' tokens.
+                        1 => 1,
+                        ..=SHORT_PIECE => short.count(bytes, &t.bpe),
+                        ..=MAX_CACHED_PIECE => {
+                            if let Some(&n) = long.get(bytes) {
+                                return n as usize;
+                            }
+                            let n = t.bpe.count(bytes);
+                            if long.len() >= MAX_CACHED_PIECES {
+                                long.clear();
+                            }
+                            long.insert(bytes.into(), n as u32);
+                            n
+                        }
+                        _ => t.bpe.count(bytes),
                     }
-                    if let Some(&n) = cache.get(bytes) {
-                        return n as usize;
-                    }
-                    let n = t.bpe.count(bytes);
-                    if cache.len() >= MAX_CACHED_PIECES {
-                        cache.clear();
-                    }
-                    cache.insert(bytes.into(), n as u32);
-                    n
                 })
                 .sum()
         })
@@ -225,6 +303,29 @@ mod tests {
                 for t in texts {
                     assert_eq!(c.text(t), tokenizer.bpe().count(t), "{tokenizer:?} round {round}: {t:?}");
                 }
+            }
+        }
+    }
+
+    /// Keys read overlapping words: every string over two letters of each short length must
+    /// still get a key of its own.
+    #[test]
+    fn short_piece_keys_are_unique() {
+        let mut seen = std::collections::HashMap::new();
+        for n in 2..=SHORT_PIECE {
+            for bits in 0..(1u32 << n.min(12)) {
+                let piece: Vec<u8> = (0..n).map(|i| if bits >> (i % 12) & 1 == 1 { b'b' } else { b'a' }).collect();
+                let key = (ShortPieces::key(&piece), piece.len());
+                if let Some(other) = seen.insert(key, piece.clone()) {
+                    assert_eq!(other, piece, "two pieces share a key");
+                }
+            }
+        }
+        let mut memo = ShortPieces::new();
+        let bpe = &Tokenizer::O200kBase.bpe().bpe;
+        for round in 0..2 {
+            for piece in seen.values() {
+                assert_eq!(memo.count(piece, bpe), bpe.count(piece), "round {round}");
             }
         }
     }

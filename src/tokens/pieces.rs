@@ -20,55 +20,79 @@
 //! (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //! ```
 
-/// What the pattern can tell about one byte; `None` from [`class`] means "not ASCII: ask the regex".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
-    Upper,
-    Lower,
-    Digit,
-    /// `\r` or `\n`.
-    Newline,
-    /// The rest of ASCII `\s`: space, tab, vertical tab, form feed.
-    Blank,
-    /// Punctuation, symbols and control characters: not `\s`, not a letter, not a digit.
-    Other,
-    End,
-}
+/// What the pattern can tell about one byte, as one bit per class so that a run of several
+/// classes is one mask test. `NOT_ASCII` (no bit) means "ask the regex".
+type Class = u8;
+const UPPER: Class = 1;
+const LOWER: Class = 2;
+const DIGIT: Class = 4;
+/// `\r` or `\n`.
+const NEWLINE: Class = 8;
+/// The rest of ASCII `\s`: space, tab, vertical tab, form feed.
+const BLANK: Class = 16;
+/// Punctuation, symbols and control characters: not `\s`, not a letter, not a digit.
+const OTHER: Class = 32;
+/// Past the end of the text.
+const END: Class = 64;
+const NOT_ASCII: Class = 0;
+
+/// The class of every byte: one load per byte on the hot path instead of a chain of range tests.
+static CLASSES: [Class; 256] = {
+    let mut table = [NOT_ASCII; 256];
+    let mut c = 0;
+    while c < 128 {
+        table[c] = match c as u8 {
+            b'A'..=b'Z' => UPPER,
+            b'a'..=b'z' => LOWER,
+            b'0'..=b'9' => DIGIT,
+            b'\r' | b'\n' => NEWLINE,
+            b' ' | b'\t' | 0x0b | 0x0c => BLANK,
+            _ => OTHER,
+        };
+        c += 1;
+    }
+    table
+};
 
 use super::Tokenizer;
-use Class::*;
 
-fn class(b: &[u8], i: usize) -> Option<Class> {
-    let Some(&c) = b.get(i) else { return Some(End) };
-    Some(match c {
-        b'A'..=b'Z' => Upper,
-        b'a'..=b'z' => Lower,
-        b'0'..=b'9' => Digit,
-        b'\r' | b'\n' => Newline,
-        b' ' | b'\t' | 0x0b | 0x0c => Blank,
-        0x80.. => return None,
-        _ => Other,
-    })
-}
-
-/// Length of the run of bytes from `i` whose class satisfies `keep`; `None` if the byte that
-/// ends it is not ASCII (it might have continued the run).
-fn run(b: &[u8], i: usize, keep: impl Fn(Class) -> bool) -> Option<usize> {
-    let mut j = i;
-    loop {
-        let c = class(b, j)?;
-        if c == End || !keep(c) {
-            return Some(j - i);
-        }
-        j += 1;
+#[inline(always)]
+fn class(b: &[u8], i: usize) -> Class {
+    match b.get(i) {
+        Some(&c) => CLASSES[c as usize],
+        None => END,
     }
 }
 
+/// Length of the run of bytes from `i` whose class is in `keep`; `None` if the byte that
+/// ends it is not ASCII (it might have continued the run).
+#[inline(always)]
+fn run(b: &[u8], i: usize, keep: Class) -> Option<usize> {
+    let mut j = i;
+    while let Some(&c) = b.get(j) {
+        let class = CLASSES[c as usize];
+        if class & keep == 0 {
+            if class == NOT_ASCII {
+                return None;
+            }
+            break;
+        }
+        j += 1;
+    }
+    Some(j - i)
+}
+
 /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)` at `i`: its length, 0 if none.
+#[inline(always)]
 fn contraction(b: &[u8], i: usize) -> Option<usize> {
     if b.get(i) != Some(&b'\'') {
         return Some(0);
     }
+    contraction_after_quote(b, i)
+}
+
+#[inline(never)]
+fn contraction_after_quote(b: &[u8], i: usize) -> Option<usize> {
     let lower = |k: usize| -> Option<u8> {
         match b.get(k) {
             // `ſ` (U+017F) folds to `s`: any non-ASCII letter goes to the regex.
@@ -86,13 +110,11 @@ fn contraction(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// `[^\r\n\p{L}\p{N}]`: the optional character before a word.
-fn word_prefix(c: Class) -> bool {
-    matches!(c, Blank | Other)
-}
+const WORD_PREFIX: Class = BLANK | OTHER;
 
 /// `\s*[\r\n]+|\s+(?!\S)|\s+` from a whitespace byte (`\s+$` is the look-ahead case at the end).
 fn whitespace(b: &[u8]) -> Option<usize> {
-    let n = run(b, 0, |c| matches!(c, Blank | Newline))?;
+    let n = run(b, 0, BLANK | NEWLINE)?;
     if let Some(last) = b[..n].iter().rposition(|&c| c == b'\r' || c == b'\n') {
         return Some(last + 1);
     }
@@ -103,21 +125,27 @@ fn whitespace(b: &[u8]) -> Option<usize> {
 }
 
 /// ` ?[^\s\p{L}\p{N}]+` then `[\r\n]*` (and `/` for o200k), if it matches here.
+#[inline(always)]
 fn symbols(b: &[u8], slash: bool) -> Option<Option<usize>> {
     let start = usize::from(b[0] == b' ');
-    if class(b, start)? != Other {
-        return Some(None);
+    match class(b, start) {
+        OTHER => {}
+        NOT_ASCII => return None,
+        _ => return Some(None),
     }
-    let n = start + run(b, start, |c| c == Other)?;
+    let n = start + run(b, start, OTHER)?;
     let tail = b[n..].iter().take_while(|&&c| c == b'\r' || c == b'\n' || (slash && c == b'/')).count();
     Some(Some(n + tail))
 }
 
 /// `\p{N}{1,3}`.
+#[inline(always)]
 fn digits(b: &[u8]) -> Option<usize> {
     for i in 1..3 {
-        if class(b, i)? != Digit {
-            return Some(i);
+        match class(b, i) {
+            DIGIT => {}
+            NOT_ASCII => return None,
+            _ => return Some(i),
         }
     }
     Some(3)
@@ -125,25 +153,30 @@ fn digits(b: &[u8]) -> Option<usize> {
 
 /// The alternatives after the word ones, the same in both patterns but for the `/` o200k
 /// lets follow symbols: `\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
+#[inline(always)]
 fn after_words(b: &[u8], c0: Class, slash: bool) -> Option<usize> {
     match c0 {
-        Digit => digits(b),
-        Blank | Other => match symbols(b, slash)? {
+        DIGIT => digits(b),
+        BLANK | OTHER => match symbols(b, slash)? {
             Some(n) => Some(n),
             None => whitespace(b),
         },
-        Newline => whitespace(b),
-        Upper | Lower | End => unreachable!("a letter starts a word; pieces are not empty"),
+        NEWLINE => whitespace(b),
+        _ => unreachable!("a letter starts a word; pieces are not empty"),
     }
 }
 
 /// The length of the o200k piece at the start of `b` (not empty), or `None` if that needs the regex.
+#[inline(always)]
 pub(super) fn o200k(b: &[u8]) -> Option<usize> {
-    let c0 = class(b, 0)?;
-    let start = usize::from(word_prefix(c0));
+    let c0 = class(b, 0);
+    if c0 == NOT_ASCII {
+        return None;
+    }
+    let start = usize::from(c0 & WORD_PREFIX != 0);
     // `[Lu]*[Ll]+` and, failing that, `[Lu]+[Ll]*` (ASCII has no Lt, Lm, Lo or M), then a contraction.
-    let upper = run(b, start, |c| c == Upper)?;
-    let lower = run(b, start + upper, |c| c == Lower)?;
+    let upper = run(b, start, UPPER)?;
+    let lower = run(b, start + upper, LOWER)?;
     if upper + lower > 0 {
         let end = start + upper + lower;
         return Some(end + contraction(b, end)?);
@@ -152,39 +185,59 @@ pub(super) fn o200k(b: &[u8]) -> Option<usize> {
 }
 
 /// The length of the cl100k piece at the start of `b` (not empty), or `None` if that needs the regex.
+#[inline(always)]
 pub(super) fn cl100k(b: &[u8]) -> Option<usize> {
-    let c0 = class(b, 0)?;
+    let c0 = class(b, 0);
+    if c0 == NOT_ASCII {
+        return None;
+    }
     let n = contraction(b, 0)?;
     if n > 0 {
         return Some(n);
     }
-    let start = usize::from(word_prefix(c0));
-    let letters = run(b, start, |c| matches!(c, Upper | Lower))?;
+    let start = usize::from(c0 & WORD_PREFIX != 0);
+    let letters = run(b, start, UPPER | LOWER)?;
     if letters > 0 {
         return Some(start + letters);
     }
     after_words(b, c0, false)
 }
 
-/// The pieces of `text`, the same as the vocabulary's own `split(text)`.
-pub(super) fn split(tokenizer: Tokenizer, text: &str) -> impl Iterator<Item = &str> {
-    let (by_hand, regex): (fn(&[u8]) -> Option<usize>, _) = match tokenizer {
-        Tokenizer::O200kBase => (o200k, tokenizer.bpe()),
-        Tokenizer::Cl100kBase => (cl100k, tokenizer.bpe()),
-    };
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        let rest = &text[at..];
+/// The pieces of `text` under o200k_base, the same as the vocabulary's own `split(text)`.
+pub(super) fn o200k_pieces(text: &str) -> Pieces<'_, impl Fn(&[u8]) -> Option<usize>> {
+    Pieces { text, at: 0, by_hand: o200k, regex: Tokenizer::O200kBase.bpe() }
+}
+
+/// The pieces of `text` under cl100k_base, the same as the vocabulary's own `split(text)`.
+pub(super) fn cl100k_pieces(text: &str) -> Pieces<'_, impl Fn(&[u8]) -> Option<usize>> {
+    Pieces { text, at: 0, by_hand: cl100k, regex: Tokenizer::Cl100kBase.bpe() }
+}
+
+/// One pattern's pieces; generic over the pattern so that its piece function is inlined into
+/// the loop that counts them.
+pub(super) struct Pieces<'t, F> {
+    text: &'t str,
+    at: usize,
+    by_hand: F,
+    regex: &'static bpe_openai::Tokenizer,
+}
+
+impl<'t, F: Fn(&[u8]) -> Option<usize>> Iterator for Pieces<'t, F> {
+    type Item = &'t str;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<&'t str> {
+        let rest = &self.text[self.at..];
         if rest.is_empty() {
             return None;
         }
-        let n = match by_hand(rest.as_bytes()) {
+        let n = match (self.by_hand)(rest.as_bytes()) {
             Some(n) => n,
-            None => regex.split(rest).next().expect("the pattern matches any non-empty text").len(),
+            None => self.regex.split(rest).next().expect("the pattern matches any non-empty text").len(),
         };
-        at += n;
+        self.at += n;
         Some(&rest[..n])
-    })
+    }
 }
 
 #[cfg(test)]
@@ -193,7 +246,10 @@ mod tests {
 
     fn same_as_regex(text: &str) {
         for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
-            let ours: Vec<&str> = split(tokenizer, text).collect();
+            let ours: Vec<&str> = match tokenizer {
+                Tokenizer::O200kBase => o200k_pieces(text).collect(),
+                Tokenizer::Cl100kBase => cl100k_pieces(text).collect(),
+            };
             let regex: Vec<&str> = tokenizer.bpe().split(text).collect();
             assert_eq!(ours, regex, "{tokenizer:?} {text:?}");
         }
