@@ -2,7 +2,7 @@
 //! read into turns, and the `tools` list its example carries. Everything a format has to
 //! change or drop is counted in `Changes` under a stable description.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use serde_json::{json, Map, Value};
@@ -74,8 +74,9 @@ impl Conversation {
                     }
                     let mut calls = Vec::new();
                     for c in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
-                        let name = c.pointer("/function/name").and_then(Value::as_str).unwrap_or("").to_string();
-                        let arguments_text = match c.pointer("/function/arguments") {
+                        let function = c.get("function");
+                        let name = function.and_then(|f| f.get("name")).and_then(Value::as_str).unwrap_or("").to_string();
+                        let arguments_text = match function.and_then(|f| f.get("arguments")) {
                             Some(Value::String(s)) => s.clone(),
                             Some(other) => {
                                 note(changes, "tool call arguments object serialized to a string");
@@ -129,11 +130,37 @@ impl Conversation {
     }
 }
 
-/// The `tools` list of an example, and its compact JSON (counted for tokens).
+/// The `tools` list of an example, and what every example would otherwise recompute from
+/// it: its compact JSON (counted for tokens, copied into lines), that JSON as a string literal
+/// (formats that carry the list as a string), and the function names (calls are checked
+/// against them).
 #[derive(Debug)]
 pub struct ToolSet {
     pub list: Vec<Value>,
     pub json: String,
+    pub names: HashSet<String>,
+    json_literal: OnceLock<Vec<u8>>,
+}
+
+impl ToolSet {
+    pub fn new(list: Vec<Value>) -> ToolSet {
+        let json = serde_json::to_string(&list).expect("a Value serializes");
+        let names = list
+            .iter()
+            .filter_map(|t| crate::json::lookup(t, "/function/name").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect();
+        ToolSet { list, json, names, json_literal: OnceLock::new() }
+    }
+
+    /// `json` written as a JSON string.
+    pub fn json_literal(&self) -> &[u8] {
+        self.json_literal.get_or_init(|| {
+            let mut out = Vec::with_capacity(self.json.len() * 5 / 4);
+            crate::json::write_str(&mut out, &self.json);
+            out
+        })
+    }
 }
 
 /// The `tools` list an example carries: every tool threadkit offers (what the model saw
@@ -147,8 +174,7 @@ pub fn tool_definitions(conversation: &Conversation, changes: &mut Changes) -> A
             Value::Array(a) => a,
             _ => Vec::new(),
         };
-        let json = serde_json::to_string(&list).expect("a Value serializes");
-        Arc::new(ToolSet { list, json })
+        Arc::new(ToolSet::new(list))
     });
     let mut inferred: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
     for call in conversation.calls() {
@@ -172,6 +198,5 @@ pub fn tool_definitions(conversation: &Conversation, changes: &mut Changes) -> A
             "parameters": {"type": "object", "properties": props}
         }}));
     }
-    let json = serde_json::to_string(&list).expect("a Value serializes");
-    Arc::new(ToolSet { list, json })
+    Arc::new(ToolSet::new(list))
 }

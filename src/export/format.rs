@@ -113,6 +113,10 @@ pub trait TrainingFormat: Sync {
 
     /// One example from a thread's canonical form. `Err` means the thread cannot be
     /// carried under the chosen options (the reason is reported, the thread skipped).
+    ///
+    /// Formats whose lines hold the `tools` list leave it out here: it is the same in almost
+    /// every example, so `line` copies in its JSON serialized once, `check_example` checks
+    /// calls against its names, and `with_tools` puts it in where a whole line is needed.
     fn render(
         &self,
         thread: &Value,
@@ -122,12 +126,25 @@ pub trait TrainingFormat: Sync {
         changes: &mut Changes,
     ) -> Result<Value, String>;
 
+    /// The whole line as a value: `render`'s example with the `tools` list in it.
+    fn with_tools(&self, example: Value, _tools: &ToolSet) -> Value {
+        example
+    }
+
     /// Every finding for one line of a training file (token limits are the caller's).
     fn check(&self, example: &Value) -> Vec<Diagnostic>;
 
-    /// The example as one JSON line (no newline): what `serde_json::to_vec` writes.
+    /// `check` of the line `line(example, tools)` writes, without building it.
+    fn check_example(&self, example: &Value, _tools: &ToolSet) -> Vec<Diagnostic> {
+        self.check(example)
+    }
+
+    /// `render`'s example as one JSON line (no newline): what `serde_json::to_vec` writes for
+    /// `with_tools(example, tools)`.
     fn line(&self, example: &Value, _tools: &ToolSet) -> Vec<u8> {
-        serde_json::to_vec(example).expect("a Value serializes")
+        let mut out = Vec::with_capacity(16 << 10);
+        crate::json::write_compact(&mut out, example);
+        out
     }
 
     /// Files the framework reads beside the data: (file name, contents).

@@ -203,7 +203,7 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
     };
     if let Some((template, adaptation)) = settings.template {
         adaptation.apply(&mut example, &mut changes);
-        match template.audit(&format.template_view(&example)) {
+        match template.audit(&format.template_view(&format.with_tools(example.clone(), &tools))) {
             Audit::Failed(e) => return skipped(Skip::TemplateError, Some(&id), e),
             Audit::Rendered { missing, .. } => {
                 for m in &missing {
@@ -215,7 +215,7 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
         }
     }
     // Every line written is checked by the same rules `validate --profile` applies.
-    if let Some(d) = format.check(&example).into_iter().next() {
+    if let Some(d) = format.check_example(&example, &tools).into_iter().next() {
         return skipped(Skip::Unconvertible, Some(&id), format!("the example would break {}: {}", d.code(), d.message));
     }
     if !format.reports_changes() {

@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-use super::messages::{self, Arguments, Rules};
+use super::messages::{self, Arguments, Rules, ToolsAs};
 use crate::diagnostic::Diagnostic;
 use crate::conversation::{Changes, Conversation, ToolSet};
 use crate::export::format::{Options, Profile, TrainingFormat, Written};
@@ -25,10 +25,20 @@ impl TrainingFormat for Axolotl {
         Profile::Axolotl
     }
 
-    fn render(&self, _: &Value, c: &Conversation, tools: &ToolSet, _: &Options, _: &mut Changes) -> Result<Value, String> {
-        let mut example = messages::render(c, &tools.list, RENDER);
-        example["tools"] = Value::String(tools.json.clone());
-        Ok(example)
+    fn render(&self, _: &Value, c: &Conversation, _: &ToolSet, _: &Options, _: &mut Changes) -> Result<Value, String> {
+        Ok(messages::render(c, RENDER))
+    }
+
+    fn with_tools(&self, example: Value, tools: &ToolSet) -> Value {
+        messages::with_tools(example, tools, ToolsAs::Text)
+    }
+
+    fn check_example(&self, example: &Value, tools: &ToolSet) -> Vec<Diagnostic> {
+        messages::check_example(example, tools, RULES)
+    }
+
+    fn line(&self, example: &Value, tools: &ToolSet) -> Vec<u8> {
+        messages::line(example, tools, ToolsAs::Text)
     }
 
     /// What axolotl hands the template: arguments and tools parsed back into objects.

@@ -1,7 +1,8 @@
 //! The `messages` + `tools` shape that OpenAI, TRL and Axolotl share: one renderer and one
 //! checker, each format passing the few rules where they differ.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
@@ -11,6 +12,7 @@ use crate::rules::*;
 
 use super::defined_functions;
 use crate::json::pointer;
+use crate::thread::{FirstMessage, MANIFEST_PREFIX};
 
 /// How a format wants a tool call's `arguments`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +36,9 @@ pub struct Rules {
     pub arguments: Arguments,
 }
 
-/// The example: every content a string, tool results keep their `name` unless `closed`.
-pub fn render(conversation: &Conversation, tools: &[Value], rules: Rules) -> Value {
+/// The example without its `tools` (see `TrainingFormat::render`): every content a string,
+/// tool results keep their `name` unless `closed`.
+pub fn render(conversation: &Conversation, rules: Rules) -> Value {
     let messages: Vec<Value> = conversation
         .turns
         .iter()
@@ -72,44 +75,161 @@ pub fn render(conversation: &Conversation, tools: &[Value], rules: Rules) -> Val
         .collect();
     let mut example = Map::new();
     example.insert("messages".into(), Value::Array(messages));
-    // A clone, not `json!`'s re-serialization of the list through `to_value`.
-    example.insert("tools".into(), Value::Array(tools.to_vec()));
     Value::Object(example)
 }
 
-/// The line of an example `render` made, the bytes `serde_json::to_vec` writes. The tool
-/// list is about half of every line and the same in almost every example: its JSON,
-/// serialized once per export, is copied in.
-pub fn line(example: &Value, tools: &ToolSet) -> Vec<u8> {
-    let Value::Object(fields) = example else { return serde_json::to_vec(example).expect("a Value serializes") };
+/// How a format writes the `tools` list into its lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolsAs {
+    /// A JSON array (OpenAI, TRL).
+    List,
+    /// A string holding the array's JSON (Axolotl).
+    Text,
+}
+
+/// `render`'s example with the `tools` list after its other keys.
+pub fn with_tools(mut example: Value, tools: &ToolSet, form: ToolsAs) -> Value {
+    if let Value::Object(fields) = &mut example {
+        let value = match form {
+            ToolsAs::List => Value::Array(tools.list.clone()),
+            ToolsAs::Text => Value::String(tools.json.clone()),
+        };
+        fields.insert("tools".into(), value);
+    }
+    example
+}
+
+/// The line of `with_tools(example, tools, form)`, the bytes `serde_json::to_vec` writes for
+/// it, with the list's JSON (about half of every line) copied in as serialized once.
+pub fn line(example: &Value, tools: &ToolSet, form: ToolsAs) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 << 10);
+    let Value::Object(fields) = example else {
+        crate::json::write_compact(&mut out, example);
+        return out;
+    };
     out.push(b'{');
-    for (i, (key, value)) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        serde_json::to_writer(&mut out, key).expect("writing to memory");
+    for (key, value) in fields.iter().filter(|(k, _)| k.as_str() != "tools") {
+        crate::json::write_str(&mut out, key);
         out.push(b':');
-        if key == "tools" {
-            debug_assert_eq!(value, &Value::Array(tools.list.clone()), "`render` puts the list in unchanged");
-            out.extend_from_slice(tools.json.as_bytes());
-        } else {
-            serde_json::to_writer(&mut out, value).expect("writing to memory");
+        match (key.as_str(), value) {
+            ("messages", Value::Array(messages)) => write_messages(&mut out, messages),
+            _ => crate::json::write_compact(&mut out, value),
         }
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"tools\":");
+    match form {
+        ToolsAs::List => out.extend_from_slice(tools.json.as_bytes()),
+        ToolsAs::Text => out.extend_from_slice(tools.json_literal()),
     }
     out.push(b'}');
     out
 }
 
+/// `write_compact` of a `messages` list, with the first message's manifest written from a
+/// per-worker memo: the generator repeats its dataset's manifest (kilobytes of pretty JSON,
+/// a quote or newline to escape every few bytes) in every thread's first message.
+fn write_messages(out: &mut Vec<u8>, messages: &[Value]) {
+    out.push(b'[');
+    for (i, m) in messages.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let Value::Object(fields) = m else {
+            crate::json::write_compact(out, m);
+            continue;
+        };
+        out.push(b'{');
+        for (j, (key, value)) in fields.iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            crate::json::write_str(out, key);
+            out.push(b':');
+            match (key.as_str(), value) {
+                ("content", Value::String(text)) => write_content(out, text),
+                _ => crate::json::write_compact(out, value),
+            }
+        }
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+fn write_content(out: &mut Vec<u8>, text: &str) {
+    type Escaped = HashMap<Box<str>, Box<[u8]>, foldhash::fast::RandomState>;
+    thread_local! {
+        static MANIFESTS: RefCell<Escaped> = RefCell::new(Escaped::default());
+    }
+    let Some(first) = FirstMessage::parse(text) else { return crate::json::write_str(out, text) };
+    let (head, tail) = text.split_at(MANIFEST_PREFIX.len() + first.manifest_text.len());
+    out.push(b'"');
+    MANIFESTS.with_borrow_mut(|memo| {
+        if let Some(escaped) = memo.get(head) {
+            out.extend_from_slice(escaped);
+            return;
+        }
+        let at = out.len();
+        crate::json::write_str_body(out, head);
+        // A bound for corpora of many datasets (there are 17 public HAR datasets).
+        if memo.len() >= 256 {
+            memo.clear();
+        }
+        memo.insert(head.into(), out[at..].into());
+    });
+    crate::json::write_str_body(out, tail);
+    out.push(b'"');
+}
+
+/// Every finding for a line of a training file.
 pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let Some(obj) = example.as_object() else {
         out.push(Diagnostic::new(&TRAINING_NOT_AN_EXAMPLE, "", "the line is not a JSON object"));
         return out;
     };
+    let mut tool_findings = Vec::new();
+    // Axolotl takes `tools` as a JSON string too (and parses it before templating).
+    let parsed_tools: Option<std::borrow::Cow<'_, Value>> = match obj.get("tools") {
+        Some(Value::String(s)) if rules.arguments != Arguments::Object => match serde_json::from_str::<Value>(s) {
+            Ok(v) => Some(std::borrow::Cow::Owned(v)),
+            Err(e) => {
+                tool_findings.push(Diagnostic::new(&TRAINING_TOOLS_MALFORMED, "/tools", format!("`tools` is a string but not JSON: {e}")));
+                None
+            }
+        },
+        other => other.map(std::borrow::Cow::Borrowed),
+    };
+    let defined: Option<HashSet<&str>> = parsed_tools.as_ref().map(|t| defined_functions(t, "/tools", &mut tool_findings));
+    let contains = defined.as_ref().map(|d| move |name: &str| d.contains(name));
+    check_messages(obj, rules, contains.as_ref().map(|c| c as &dyn Fn(&str) -> bool), tool_findings, &mut out);
+    out
+}
+
+/// `check` of the line `line(example, tools, _)` writes: the list is threadkit's own, made
+/// by `ToolSet::new`, so its names stand in for parsing it back out of every line.
+pub fn check_example(example: &Value, tools: &ToolSet, rules: Rules) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let Some(obj) = example.as_object() else {
+        out.push(Diagnostic::new(&TRAINING_NOT_AN_EXAMPLE, "", "the line is not a JSON object"));
+        return out;
+    };
+    check_messages(obj, rules, Some(&|name: &str| tools.names.contains(name)), Vec::new(), &mut out);
+    out
+}
+
+/// The checks of a line's keys and messages; `defined` holds the names in its `tools` list
+/// (if it has one) and `tool_findings` what was wrong with that list.
+fn check_messages(
+    obj: &Map<String, Value>,
+    rules: Rules,
+    defined: Option<&dyn Fn(&str) -> bool>,
+    tool_findings: Vec<Diagnostic>,
+    out: &mut Vec<Diagnostic>,
+) {
     let Some(messages) = obj.get("messages").and_then(Value::as_array).filter(|m| !m.is_empty()) else {
         out.push(Diagnostic::new(&TRAINING_NOT_AN_EXAMPLE, "", "an example needs a non-empty `messages` list"));
-        return out;
+        return;
     };
     if rules.closed {
         for key in obj.keys().filter(|k| !matches!(k.as_str(), "messages" | "tools" | "parallel_tool_calls")) {
@@ -120,34 +240,22 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
             ));
         }
     }
-    // Axolotl takes `tools` as a JSON string too (and parses it before templating).
-    let parsed_tools: Option<std::borrow::Cow<'_, Value>> = match obj.get("tools") {
-        Some(Value::String(s)) if rules.arguments != Arguments::Object => match serde_json::from_str::<Value>(s) {
-            Ok(v) => Some(std::borrow::Cow::Owned(v)),
-            Err(e) => {
-                out.push(Diagnostic::new(&TRAINING_TOOLS_MALFORMED, "/tools", format!("`tools` is a string but not JSON: {e}")));
-                None
-            }
-        },
-        other => other.map(std::borrow::Cow::Borrowed),
-    };
-    let defined: Option<HashSet<String>> = parsed_tools
-        .as_ref()
-        .map(|t| defined_functions(t, "/tools", &mut out).into_iter().map(str::to_string).collect());
-    let mut open_calls: Vec<String> = Vec::new();
-    let mut answered: HashSet<String> = HashSet::new();
+    out.extend(tool_findings);
+    let mut open_calls: Vec<&str> = Vec::new();
+    let mut answered: HashSet<&str> = HashSet::new();
     let mut has_assistant = false;
     for (i, m) in messages.iter().enumerate() {
-        let at = format!("/messages/{i}");
+        // Pointers are built only for findings: most lines have none.
+        let at = || format!("/messages/{i}");
         let Some(m) = m.as_object() else {
-            out.push(Diagnostic::new(&TRAINING_NOT_AN_EXAMPLE, at, "a message must be an object"));
+            out.push(Diagnostic::new(&TRAINING_NOT_AN_EXAMPLE, at(), "a message must be an object"));
             continue;
         };
         for (k, v) in m {
             if v.is_null() && (rules.strict_calls || k == "content") {
                 out.push(Diagnostic::new(
                     &TRAINING_NULL_VALUE,
-                    format!("{at}{}", pointer([k])),
+                    format!("{}{}", at(), pointer([k])),
                     format!("`{k}` is null; omit the key instead"),
                 ));
             }
@@ -161,7 +269,7 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
             // OpenAI ignores a tool result's `name`, so it is not a finding.
             "tool" => &["role", "content", "tool_call_id", "name"],
             _ => {
-                out.push(Diagnostic::new(&TRAINING_UNKNOWN_KEY, format!("{at}/role"), format!("unknown role {role:?}")));
+                out.push(Diagnostic::new(&TRAINING_UNKNOWN_KEY, format!("{}/role", at()), format!("unknown role {role:?}")));
                 continue;
             }
         };
@@ -169,12 +277,12 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
             for k in m.keys().filter(|k| !allowed.contains(&k.as_str())) {
                 out.push(Diagnostic::new(
                     &TRAINING_UNKNOWN_KEY,
-                    format!("{at}{}", pointer([k])),
+                    format!("{}{}", at(), pointer([k])),
                     format!("a {role} message has no `{k}` in OpenAI's format"),
                 ));
             }
             if role == "system" && i > 0 {
-                out.push(Diagnostic::new(&TRAINING_TURN_ORDER, at.clone(), "a system message may only come first"));
+                out.push(Diagnostic::new(&TRAINING_TURN_ORDER, at(), "a system message may only come first"));
             }
         }
         let may_omit_content = rules.strict_calls && role == "assistant" && calls.is_some_and(|c| !c.is_empty());
@@ -182,7 +290,7 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
         if !(matches!(content, Some(Value::String(_))) || omitted || content.is_some_and(Value::is_null)) {
             out.push(Diagnostic::new(
                 &TRAINING_CONTENT_NOT_STRING,
-                format!("{at}/content"),
+                format!("{}/content", at()),
                 format!("the {role} message's `content` must be a string"),
             ));
         }
@@ -191,24 +299,25 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
                 has_assistant = true;
                 if let Some(w) = m.get("weight") {
                     if !(w == 0 || w == 1) {
-                        out.push(Diagnostic::new(&TRAINING_WEIGHT, format!("{at}/weight"), "`weight` must be 0 or 1"));
+                        out.push(Diagnostic::new(&TRAINING_WEIGHT, format!("{}/weight", at()), "`weight` must be 0 or 1"));
                     }
                 }
                 for (j, c) in calls.into_iter().flatten().enumerate() {
-                    let cat = format!("{at}/tool_calls/{j}");
+                    let cat = || format!("{}/tool_calls/{j}", at());
                     match c.get("id").and_then(Value::as_str) {
-                        Some(id) => open_calls.push(id.to_string()),
+                        Some(id) => open_calls.push(id),
                         None if rules.strict_calls => {
-                            out.push(Diagnostic::new(&TRAINING_TOOL_PAIRING, cat.clone(), "a tool call needs an `id`"))
+                            out.push(Diagnostic::new(&TRAINING_TOOL_PAIRING, cat(), "a tool call needs an `id`"))
                         }
                         None => {}
                     }
-                    let name = c.pointer("/function/name").and_then(Value::as_str);
-                    if let (Some(defined), Some(name)) = (&defined, name) {
-                        if !defined.contains(name) {
+                    let function = c.get("function");
+                    let name = function.and_then(|f| f.get("name")).and_then(Value::as_str);
+                    if let (Some(defined), Some(name)) = (defined, name) {
+                        if !defined(name) {
                             out.push(Diagnostic::new(
                                 &TRAINING_UNDEFINED_TOOL,
-                                format!("{cat}/function/name"),
+                                format!("{}/function/name", cat()),
                                 format!("`{name}` is not in `tools`"),
                             ));
                         }
@@ -216,12 +325,12 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
                     if rules.strict_calls && defined.is_none() {
                         out.push(Diagnostic::new(
                             &TRAINING_UNDEFINED_TOOL,
-                            cat.clone(),
+                            cat(),
                             "the example calls tools but has no `tools` list",
                         ));
                     }
                     let text_ok = |s: &str| serde_json::from_str::<Value>(s).is_ok_and(|v| v.is_object());
-                    let ok = match (rules.arguments, c.pointer("/function/arguments")) {
+                    let ok = match (rules.arguments, function.and_then(|f| f.get("arguments"))) {
                         (Arguments::Text | Arguments::Either, Some(Value::String(s))) => text_ok(s),
                         (Arguments::Object | Arguments::Either, Some(v)) => v.is_object(),
                         _ => false,
@@ -234,21 +343,21 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
                         };
                         out.push(Diagnostic::new(
                             &TRAINING_ARGUMENTS,
-                            format!("{cat}/function/arguments"),
+                            format!("{}/function/arguments", cat()),
                             format!("`arguments` must be {want}"),
                         ));
                     }
                 }
             }
             "tool" => match m.get("tool_call_id").and_then(Value::as_str) {
-                Some(id) if open_calls.iter().any(|c| c == id) && answered.insert(id.to_string()) => {}
+                Some(id) if open_calls.contains(&id) && answered.insert(id) => {}
                 Some(id) => out.push(Diagnostic::new(
                     &TRAINING_TOOL_PAIRING,
-                    format!("{at}/tool_call_id"),
+                    format!("{}/tool_call_id", at()),
                     format!("`{id}` answers no earlier, unanswered tool call"),
                 )),
                 None if rules.strict_calls => {
-                    out.push(Diagnostic::new(&TRAINING_TOOL_PAIRING, at, "a tool message needs `tool_call_id`"))
+                    out.push(Diagnostic::new(&TRAINING_TOOL_PAIRING, at(), "a tool message needs `tool_call_id`"))
                 }
                 None => {}
             },
@@ -258,7 +367,6 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
     if !has_assistant {
         out.push(Diagnostic::new(&TRAINING_NO_ASSISTANT, "/messages", "no assistant message"));
     }
-    out
 }
 
 #[cfg(test)]
@@ -274,10 +382,50 @@ mod tests {
         let conv = Conversation::of_thread(&thread, &mut changes).unwrap();
         let standard = tool_definitions(&conv, &mut changes);
         for profile in [Profile::Openai, Profile::Trl, Profile::Axolotl, Profile::LlamaFactory, Profile::Raw] {
-            let example = profile.format().render(&thread, &conv, &standard, &Options::default(), &mut changes).unwrap();
-            assert_eq!(profile.format().line(&example, &standard), serde_json::to_vec(&example).unwrap(), "{profile:?}");
+            let format = profile.format();
+            let example = format.render(&thread, &conv, &standard, &Options::default(), &mut changes).unwrap();
+            let whole = format.with_tools(example.clone(), &standard);
+            assert_eq!(format.line(&example, &standard), serde_json::to_vec(&whole).unwrap(), "{profile:?}");
+        }
+        // A real manifest (quotes, newlines, non-ASCII) through the manifest memo: missed, then hit.
+        let manifest = serde_json::json!({"dataset_name": "UCI \"HAR\"", "note": "tab\there, é", "channels": [{"name": "acc_x"}]});
+        let mut thread = super::super::test_support::thread();
+        thread["messages"][0]["content"] = crate::thread::FirstMessage::build(&manifest, "what?\u{1}").into();
+        let conv = Conversation::of_thread(&thread, &mut changes).unwrap();
+        for _ in 0..2 {
+            let example = Profile::Openai.format().render(&thread, &conv, &standard, &Options::default(), &mut changes).unwrap();
+            let whole = Profile::Openai.format().with_tools(example.clone(), &standard);
+            assert_eq!(Profile::Openai.format().line(&example, &standard), serde_json::to_vec(&whole).unwrap());
         }
         let odd = serde_json::json!([1, "x"]);
-        assert_eq!(line(&odd, &standard), serde_json::to_vec(&odd).unwrap());
+        assert_eq!(line(&odd, &standard, ToolsAs::List), serde_json::to_vec(&odd).unwrap());
+    }
+
+    /// The export path checks calls against the tool set's names instead of the list in the
+    /// line: both must find the same, for the standard tools and for inferred ones.
+    #[test]
+    fn checking_with_the_tool_set_is_checking_the_line() {
+        let thread = super::super::test_support::thread();
+        let mut unknown = thread.clone();
+        unknown["messages"][1]["tool_calls"][0]["function"]["name"] = "old_tool".into();
+        let mut orphan = thread.clone();
+        orphan["messages"][2]["tool_call_id"] = "nope".into();
+        let mut late_system = thread.clone();
+        late_system["messages"].as_array_mut().unwrap().push(serde_json::json!({"role": "system", "content": "late"}));
+        for thread in [thread, unknown, orphan, late_system] {
+            let mut changes = Changes::new();
+            let conv = Conversation::of_thread(&thread, &mut changes).unwrap();
+            let tools = tool_definitions(&conv, &mut changes);
+            let list = Value::Array(tools.list.clone());
+            let names = crate::export::formats::defined_functions(&list, "/tools", &mut Vec::new());
+            assert_eq!(names, tools.names.iter().map(String::as_str).collect::<HashSet<_>>());
+            for profile in [Profile::Openai, Profile::Trl, Profile::Axolotl] {
+                let format = profile.format();
+                let example = format.render(&thread, &conv, &tools, &Options::default(), &mut changes).unwrap();
+                let whole = format.with_tools(example.clone(), &tools);
+                let codes = |d: Vec<Diagnostic>| d.iter().map(|d| (d.code(), d.pointer.clone(), d.message.clone())).collect::<Vec<_>>();
+                assert_eq!(codes(format.check_example(&example, &tools)), codes(format.check(&whole)), "{profile:?}");
+            }
+        }
     }
 }

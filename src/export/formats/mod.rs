@@ -64,7 +64,7 @@ pub(crate) mod test_support {
         let conv = Conversation::of_thread(&thread(), &mut changes).unwrap();
         let tools = tool_definitions(&conv, &mut changes);
         let ex = profile.format().render(&thread(), &conv, &tools, &options, &mut changes)?;
-        Ok((ex, changes))
+        Ok((profile.format().with_tools(ex, &tools), changes))
     }
 
     pub fn codes(example: Value, profile: Profile) -> Vec<&'static str> {

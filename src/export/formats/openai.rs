@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::messages::{self, Arguments, Rules};
+use super::messages::{self, Arguments, Rules, ToolsAs};
 use crate::diagnostic::Diagnostic;
 use crate::conversation::{note, Changes, Conversation, ToolSet, Turn};
 use crate::export::format::{Options, Profile, TrainingFormat};
@@ -23,21 +23,29 @@ impl TrainingFormat for Openai {
         Profile::Openai
     }
 
-    fn render(&self, _: &Value, c: &Conversation, tools: &ToolSet, _: &Options, changes: &mut Changes) -> Result<Value, String> {
+    fn render(&self, _: &Value, c: &Conversation, _: &ToolSet, _: &Options, changes: &mut Changes) -> Result<Value, String> {
         for turn in &c.turns {
             if matches!(turn, Turn::Tool { .. }) {
                 note(changes, "tool message `name` removed (not in OpenAI's fine-tuning format)");
             }
         }
-        Ok(messages::render(c, &tools.list, RULES))
+        Ok(messages::render(c, RULES))
+    }
+
+    fn with_tools(&self, example: Value, tools: &ToolSet) -> Value {
+        messages::with_tools(example, tools, ToolsAs::List)
     }
 
     fn check(&self, example: &Value) -> Vec<Diagnostic> {
         messages::check(example, RULES)
     }
 
+    fn check_example(&self, example: &Value, tools: &ToolSet) -> Vec<Diagnostic> {
+        messages::check_example(example, tools, RULES)
+    }
+
     fn line(&self, example: &Value, tools: &ToolSet) -> Vec<u8> {
-        messages::line(example, tools)
+        messages::line(example, tools, ToolsAs::List)
     }
 
     fn default_max_tokens(&self) -> Option<usize> {

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::messages::{self, Arguments, Rules};
+use super::messages::{self, Arguments, Rules, ToolsAs};
 use crate::diagnostic::Diagnostic;
 use crate::conversation::{Changes, Conversation, ToolSet};
 use crate::export::format::{Options, Profile, TrainingFormat};
@@ -17,16 +17,24 @@ impl TrainingFormat for Trl {
         Profile::Trl
     }
 
-    fn render(&self, _: &Value, c: &Conversation, tools: &ToolSet, _: &Options, _: &mut Changes) -> Result<Value, String> {
-        Ok(messages::render(c, &tools.list, RULES))
+    fn render(&self, _: &Value, c: &Conversation, _: &ToolSet, _: &Options, _: &mut Changes) -> Result<Value, String> {
+        Ok(messages::render(c, RULES))
+    }
+
+    fn with_tools(&self, example: Value, tools: &ToolSet) -> Value {
+        messages::with_tools(example, tools, ToolsAs::List)
     }
 
     fn check(&self, example: &Value) -> Vec<Diagnostic> {
         messages::check(example, RULES)
     }
 
+    fn check_example(&self, example: &Value, tools: &ToolSet) -> Vec<Diagnostic> {
+        messages::check_example(example, tools, RULES)
+    }
+
     fn line(&self, example: &Value, tools: &ToolSet) -> Vec<u8> {
-        messages::line(example, tools)
+        messages::line(example, tools, ToolsAs::List)
     }
 
     fn templated(&self) -> bool {
