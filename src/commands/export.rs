@@ -352,7 +352,7 @@ fn write(
                 (Layout::Dir { .. }, None) => format!("{name}{ext}"),
                 (Layout::Dir { .. }, Some(_)) => format!("{name}/{name}-{k:05}-of-{shards:05}{ext}"),
             };
-            let lines = chunk.iter().map(|&i| spool.line(i).map(Cow::Owned));
+            let lines = spool.lines(chunk).map(|line| line.map(Cow::Owned));
             outputs.write_lines(&file_name, Some(name), *compression, lines)?;
         }
         let mut by_dataset: BTreeMap<&str, usize> = BTreeMap::new();

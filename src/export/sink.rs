@@ -70,6 +70,9 @@ struct Writeback<'a> {
     syncer: Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<io::Result<()>>)>,
 }
 
+/// How many bytes of lines go to the writer thread at a time.
+const PIPE_CHUNK: usize = 1 << 20;
+
 /// How much is written before the helper is asked to sync.
 const WRITEBACK_CHUNK: u64 = 8 << 20;
 
@@ -303,14 +306,51 @@ impl Outputs {
         lines: impl Iterator<Item = io::Result<std::borrow::Cow<'l, [u8]>>>,
     ) -> io::Result<()> {
         let sink = self.open(name)?;
-        let mut encoder = Encoder::new(sink.file(), compression)?;
-        let mut records = 0;
-        for line in lines {
-            encoder.write_all(&line?)?;
-            encoder.write_all(b"\n")?;
-            records += 1;
-        }
-        let (bytes, sha256) = encoder.finish()?;
+        let file = sink.file();
+        // Reading the lines (from the spool) and hashing, compressing and writing them take
+        // about as long each: a helper thread does the second while this one does the first.
+        let (records, finished) = std::thread::scope(|scope| {
+            let (full, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+            let (empty, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+            let writer = scope.spawn(move || -> io::Result<(u64, String)> {
+                let mut encoder = Encoder::new(file, compression)?;
+                for chunk in full_rx {
+                    encoder.write_all(&chunk)?;
+                    let _ = empty.send(chunk);
+                }
+                encoder.finish()
+            });
+            let mut records = 0;
+            let mut chunk = Vec::with_capacity(PIPE_CHUNK);
+            let mut fed = Ok(());
+            for line in lines {
+                let line = match line {
+                    Ok(l) => l,
+                    Err(e) => {
+                        fed = Err(e);
+                        break;
+                    }
+                };
+                chunk.extend_from_slice(&line);
+                chunk.push(b'\n');
+                records += 1;
+                if chunk.len() >= PIPE_CHUNK {
+                    let next = empty_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(PIPE_CHUNK));
+                    // A closed pipe means the writer stopped on an error: `join` returns it.
+                    if full.send(std::mem::replace(&mut chunk, next)).is_err() {
+                        break;
+                    }
+                    chunk.clear();
+                }
+            }
+            if fed.is_ok() && !chunk.is_empty() {
+                let _ = full.send(chunk);
+            }
+            drop(full);
+            let written = writer.join().unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked")));
+            (records, fed.and(written))
+        });
+        let (bytes, sha256) = finished?;
         self.files.push(FileInfo {
             path: name.to_string(),
             split: split.map(str::to_string),
