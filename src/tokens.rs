@@ -155,14 +155,13 @@ impl Counter {
     }
 
     #[inline(always)]
-    fn count<'a>(&self, pieces: impl Iterator<Item = &'a str>) -> usize {
+    fn count<'a>(&self, pieces: impl Iterator<Item = &'a [u8]>) -> usize {
         let t = self.tokenizer.bpe();
         PIECES.with_borrow_mut(|memos| {
             let Memo { short, long } = &mut memos[self.tokenizer as usize];
             let short = short.get_or_insert_with(ShortPieces::new);
             pieces
-                .map(|piece| {
-                    let bytes = piece.as_bytes();
+                .map(|bytes| {
                     match bytes.len() {
                         // Every byte is a token of a byte-level BPE, and a piece is never split
                         // into less than its bytes' tokens.

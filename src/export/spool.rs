@@ -81,13 +81,17 @@ impl Spool {
     /// Take one thread's outcome.
     pub fn add(&mut self, place: &str, outcome: Outcome) -> io::Result<()> {
         self.input_threads += 1;
+        let hash = match &outcome {
+            Outcome::Exported(ex) => line_hash(&ex.line),
+            Outcome::Skipped { .. } => 0,
+        };
         let outcome = match outcome {
             Outcome::Exported(ex) if !self.ids.insert(ex.id.clone()) => Outcome::Skipped {
                 reason: Skip::DuplicateId,
                 id: Some(ex.id.clone()),
                 detail: "id exported already".into(),
             },
-            Outcome::Exported(ex) if self.holds(&ex.line)? => Outcome::Skipped {
+            Outcome::Exported(ex) if self.holds(&ex.line, hash)? => Outcome::Skipped {
                 reason: Skip::DuplicateExample,
                 id: Some(ex.id.clone()),
                 detail: "the same example as one exported already".into(),
@@ -96,7 +100,7 @@ impl Spool {
         };
         match outcome {
             Outcome::Exported(ex) => {
-                self.by_hash.entry(line_hash(&ex.line)).or_default().push(self.rows.len());
+                self.by_hash.entry(hash).or_default().push(self.rows.len());
                 self.writer.as_mut().expect("open until finish").write_all(&ex.line)?;
                 for (what, n) in ex.changes {
                     *self.changes.entry(what).or_default() += n;
@@ -123,8 +127,8 @@ impl Spool {
     }
 
     /// Whether a byte-identical line was spooled already.
-    fn holds(&mut self, line: &[u8]) -> io::Result<bool> {
-        let Some(candidates) = self.by_hash.get(&line_hash(line)) else { return Ok(false) };
+    fn holds(&mut self, line: &[u8], hash: u64) -> io::Result<bool> {
+        let Some(candidates) = self.by_hash.get(&hash) else { return Ok(false) };
         self.writer.as_mut().expect("open until finish").flush()?;
         for &i in candidates {
             let r = &self.rows[i];

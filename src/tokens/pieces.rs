@@ -109,9 +109,6 @@ fn contraction_after_quote(b: &[u8], i: usize) -> Option<usize> {
     })
 }
 
-/// `[^\r\n\p{L}\p{N}]`: the optional character before a word.
-const WORD_PREFIX: Class = BLANK | OTHER;
-
 /// `\s*[\r\n]+|\s+(?!\S)|\s+` from a whitespace byte (`\s+$` is the look-ahead case at the end).
 fn whitespace(b: &[u8]) -> Option<usize> {
     let n = run(b, 0, BLANK | NEWLINE)?;
@@ -166,22 +163,33 @@ fn after_words(b: &[u8], c0: Class, slash: bool) -> Option<usize> {
     }
 }
 
+/// Where the letters of a word piece start: 0 at a letter, 1 after the optional prefix
+/// character (`[^\r\n\p{L}\p{N}]`: a blank or other); `Err` with the piece's length (or `None`: ask the regex) when no word starts here.
+#[inline(always)]
+fn word_start(b: &[u8], c0: Class, slash: bool) -> Result<usize, Option<usize>> {
+    match c0 {
+        UPPER | LOWER => Ok(0),
+        BLANK | OTHER => match class(b, 1) {
+            UPPER | LOWER => Ok(1),
+            NOT_ASCII => Err(None),
+            _ => Err(after_words(b, c0, slash)),
+        },
+        NOT_ASCII => Err(None),
+        _ => Err(after_words(b, c0, slash)),
+    }
+}
+
 /// The length of the o200k piece at the start of `b` (not empty), or `None` if that needs the regex.
 #[inline(always)]
 pub(super) fn o200k(b: &[u8]) -> Option<usize> {
-    let c0 = class(b, 0);
-    if c0 == NOT_ASCII {
-        return None;
-    }
-    let start = usize::from(c0 & WORD_PREFIX != 0);
+    let start = match word_start(b, class(b, 0), true) {
+        Ok(start) => start,
+        Err(other) => return other,
+    };
     // `[Lu]*[Ll]+` and, failing that, `[Lu]+[Ll]*` (ASCII has no Lt, Lm, Lo or M), then a contraction.
     let upper = run(b, start, UPPER)?;
-    let lower = run(b, start + upper, LOWER)?;
-    if upper + lower > 0 {
-        let end = start + upper + lower;
-        return Some(end + contraction(b, end)?);
-    }
-    after_words(b, c0, true)
+    let end = start + upper + run(b, start + upper, LOWER)?;
+    Some(end + contraction(b, end)?)
 }
 
 /// The length of the cl100k piece at the start of `b` (not empty), or `None` if that needs the regex.
@@ -195,12 +203,11 @@ pub(super) fn cl100k(b: &[u8]) -> Option<usize> {
     if n > 0 {
         return Some(n);
     }
-    let start = usize::from(c0 & WORD_PREFIX != 0);
-    let letters = run(b, start, UPPER | LOWER)?;
-    if letters > 0 {
-        return Some(start + letters);
-    }
-    after_words(b, c0, false)
+    let start = match word_start(b, c0, false) {
+        Ok(start) => start,
+        Err(other) => return other,
+    };
+    Some(start + run(b, start, UPPER | LOWER)?)
 }
 
 /// The pieces of `text` under o200k_base, the same as the vocabulary's own `split(text)`.
@@ -223,17 +230,18 @@ pub(super) struct Pieces<'t, F> {
 }
 
 impl<'t, F: Fn(&[u8]) -> Option<usize>> Iterator for Pieces<'t, F> {
-    type Item = &'t str;
+    /// A piece's bytes (a whole number of characters: pieces end where the text's characters do).
+    type Item = &'t [u8];
 
     #[inline(always)]
-    fn next(&mut self) -> Option<&'t str> {
-        let rest = &self.text[self.at..];
+    fn next(&mut self) -> Option<&'t [u8]> {
+        let rest = &self.text.as_bytes()[self.at..];
         if rest.is_empty() {
             return None;
         }
-        let n = match (self.by_hand)(rest.as_bytes()) {
+        let n = match (self.by_hand)(rest) {
             Some(n) => n,
-            None => self.regex.split(rest).next().expect("the pattern matches any non-empty text").len(),
+            None => self.regex.split(&self.text[self.at..]).next().expect("the pattern matches any non-empty text").len(),
         };
         self.at += n;
         Some(&rest[..n])
@@ -246,10 +254,11 @@ mod tests {
 
     fn same_as_regex(text: &str) {
         for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
-            let ours: Vec<&str> = match tokenizer {
+            let ours: Vec<&[u8]> = match tokenizer {
                 Tokenizer::O200kBase => o200k_pieces(text).collect(),
                 Tokenizer::Cl100kBase => cl100k_pieces(text).collect(),
             };
+            let ours: Vec<&str> = ours.into_iter().map(|p| std::str::from_utf8(p).expect("whole characters")).collect();
             let regex: Vec<&str> = tokenizer.bpe().split(text).collect();
             assert_eq!(ours, regex, "{tokenizer:?} {text:?}");
         }
