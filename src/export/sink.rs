@@ -307,8 +307,9 @@ impl Outputs {
     ) -> io::Result<()> {
         let sink = self.open(name)?;
         let file = sink.file();
-        // Reading the lines (from the spool) and hashing, compressing and writing them take
-        // about as long each: a helper thread does the second while this one does the first.
+        // After the last thread, reading the lines back and hashing (SHA-256 is most of it),
+        // compressing and writing them are all that is left: a helper thread does the second
+        // while this one does the first.
         let (records, finished) = std::thread::scope(|scope| {
             let (full, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
             let (empty, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
