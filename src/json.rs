@@ -86,20 +86,28 @@ pub fn write_compact(out: &mut Vec<u8>, value: &Value) {
             }
             out.push(b']');
         }
-        Value::Object(map) => {
-            out.push(b'{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(out, key);
-                out.push(b':');
-                write_compact(out, item);
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => write_object(out, map.iter().map(|(k, v)| (k.as_str(), v)), |out, _, v| write_compact(out, v)),
         scalar => serde_json::to_writer(out, scalar).expect("writing to memory"),
     }
+}
+
+/// `write_compact` of an object whose member values `value` writes (given the key): where a
+/// caller writes some members its own way and the rest with `write_compact`.
+pub fn write_object<'a>(
+    out: &mut Vec<u8>,
+    members: impl IntoIterator<Item = (&'a str, &'a Value)>,
+    mut value: impl FnMut(&mut Vec<u8>, &str, &Value),
+) {
+    out.push(b'{');
+    for (i, (key, item)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, key);
+        out.push(b':');
+        value(out, key, item);
+    }
+    out.push(b'}');
 }
 
 /// A JSON string literal as serde_json writes it: `"` and `\\` escaped, `\b \f \n \r \t`,

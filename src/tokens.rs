@@ -68,13 +68,11 @@ type TextCounts = HashMap<String, usize, foldhash::fast::RandomState>;
 /// piece of thread text). A lookup is one multiply and two word compares, where a hash map
 /// of boxed keys costs a hash over the bytes, a probe and a `memcmp` call; a collision just
 /// replaces the slot, so random identifiers cannot push the frequent pieces out for long.
-pub static MISSES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-pub static LOOKUPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 struct ShortPieces {
     slots: Vec<Slot>,
 }
 
-/// A piece's bytes zero-padded and its length (0: a free slot), with its count.
+/// A piece's `ShortPieces::key` and length (0: a free slot), with its count.
 #[derive(Clone, Copy, Default)]
 struct Slot {
     key: [u64; 2],

@@ -107,22 +107,17 @@ pub fn line(example: &Value, tools: &ToolSet, form: ToolsAs) -> Vec<u8> {
         crate::json::write_compact(&mut out, example);
         return out;
     };
-    out.push(b'{');
-    for (key, value) in fields.iter().filter(|(k, _)| k.as_str() != "tools") {
-        crate::json::write_str(&mut out, key);
-        out.push(b':');
-        match (key.as_str(), value) {
-            ("messages", Value::Array(messages)) => write_messages(&mut out, messages),
-            _ => crate::json::write_compact(&mut out, value),
-        }
-        out.push(b',');
-    }
-    out.extend_from_slice(b"\"tools\":");
-    match form {
-        ToolsAs::List => out.extend_from_slice(tools.json.as_bytes()),
-        ToolsAs::Text => out.extend_from_slice(tools.json_literal()),
-    }
-    out.push(b'}');
+    // `with_tools` puts the list last; here it is a stand-in whose bytes are the list's.
+    let stand_in = Value::Null;
+    let members = fields.iter().map(|(k, v)| (k.as_str(), v)).filter(|&(k, _)| k != "tools");
+    crate::json::write_object(&mut out, members.chain([("tools", &stand_in)]), |out, key, value| match (key, value) {
+        ("tools", _) => out.extend_from_slice(match form {
+            ToolsAs::List => tools.json.as_bytes(),
+            ToolsAs::Text => tools.json_literal(),
+        }),
+        ("messages", Value::Array(messages)) => write_messages(out, messages),
+        _ => crate::json::write_compact(out, value),
+    });
     out
 }
 
@@ -135,23 +130,16 @@ fn write_messages(out: &mut Vec<u8>, messages: &[Value]) {
         if i > 0 {
             out.push(b',');
         }
-        let Value::Object(fields) = m else {
-            crate::json::write_compact(out, m);
-            continue;
-        };
-        out.push(b'{');
-        for (j, (key, value)) in fields.iter().enumerate() {
-            if j > 0 {
-                out.push(b',');
+        match m {
+            Value::Object(fields) => {
+                let members = fields.iter().map(|(k, v)| (k.as_str(), v));
+                crate::json::write_object(out, members, |out, key, value| match (key, value) {
+                    ("content", Value::String(text)) => write_content(out, text),
+                    _ => crate::json::write_compact(out, value),
+                })
             }
-            crate::json::write_str(out, key);
-            out.push(b':');
-            match (key.as_str(), value) {
-                ("content", Value::String(text)) => write_content(out, text),
-                _ => crate::json::write_compact(out, value),
-            }
+            _ => crate::json::write_compact(out, m),
         }
-        out.push(b'}');
     }
     out.push(b']');
 }
@@ -201,8 +189,7 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
         other => other.map(std::borrow::Cow::Borrowed),
     };
     let defined: Option<HashSet<&str>> = parsed_tools.as_ref().map(|t| defined_functions(t, "/tools", &mut tool_findings));
-    let contains = defined.as_ref().map(|d| move |name: &str| d.contains(name));
-    check_messages(obj, rules, contains.as_ref().map(|c| c as &dyn Fn(&str) -> bool), tool_findings, &mut out);
+    check_messages(obj, rules, defined.as_ref(), tool_findings, &mut out);
     out
 }
 
@@ -214,16 +201,16 @@ pub fn check_example(example: &Value, tools: &ToolSet, rules: Rules) -> Vec<Diag
         out.push(Diagnostic::new(&TRAINING_NOT_AN_EXAMPLE, "", "the line is not a JSON object"));
         return out;
     };
-    check_messages(obj, rules, Some(&|name: &str| tools.names.contains(name)), Vec::new(), &mut out);
+    check_messages(obj, rules, Some(&tools.names), Vec::new(), &mut out);
     out
 }
 
 /// The checks of a line's keys and messages; `defined` holds the names in its `tools` list
 /// (if it has one) and `tool_findings` what was wrong with that list.
-fn check_messages(
+fn check_messages<S: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
     obj: &Map<String, Value>,
     rules: Rules,
-    defined: Option<&dyn Fn(&str) -> bool>,
+    defined: Option<&HashSet<S>>,
     tool_findings: Vec<Diagnostic>,
     out: &mut Vec<Diagnostic>,
 ) {
@@ -314,7 +301,7 @@ fn check_messages(
                     let function = c.get("function");
                     let name = function.and_then(|f| f.get("name")).and_then(Value::as_str);
                     if let (Some(defined), Some(name)) = (defined, name) {
-                        if !defined(name) {
+                        if !defined.contains(name) {
                             out.push(Diagnostic::new(
                                 &TRAINING_UNDEFINED_TOOL,
                                 format!("{}/function/name", cat()),
