@@ -4,7 +4,6 @@
 //! `write` each split in id order (sharded, compressed, hashed) with the format's side files and
 //! `export.json`, committed at once; `print` what happened.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -15,7 +14,7 @@ use crate::cli::ExportArgs;
 use crate::data_root::DataRoot;
 use crate::export::chat_template::{self, Adaptation, ChatTemplate};
 use crate::export::format::{Options, TrainingFormat, Written};
-use crate::export::sink::{Compression, FileInfo, OutputError, Outputs};
+use crate::export::sink::{Compression, DataFile, FileInfo, OutputError, Outputs};
 use crate::export::split::{self, SplitSpec};
 use crate::export::spool::Spool;
 use crate::tokens::Counter;
@@ -339,7 +338,8 @@ fn write(
     let ext = format!(".jsonl{}", compression.extension());
     let mut split_reports = BTreeMap::new();
     let mut warnings = Vec::new();
-    for ((name, ratio), members) in spec.parts.iter().zip(by_split) {
+    let mut data = Vec::new();
+    for ((name, _), members) in spec.parts.iter().zip(by_split) {
         if members.is_empty() {
             warnings.push(format!("split {name:?} is empty: no file written for it"));
             continue;
@@ -352,8 +352,14 @@ fn write(
                 (Layout::Dir { .. }, None) => format!("{name}{ext}"),
                 (Layout::Dir { .. }, Some(_)) => format!("{name}/{name}-{k:05}-of-{shards:05}{ext}"),
             };
-            let lines = spool.lines(chunk).map(|line| line.map(Cow::Owned));
-            outputs.write_lines(&file_name, Some(name), *compression, lines)?;
+            let fill = spool.records(chunk);
+            data.push(DataFile { name: file_name, split: Some(name.clone()), compression: *compression, fill });
+        }
+    }
+    outputs.write_files(data)?;
+    for ((name, ratio), members) in spec.parts.iter().zip(by_split) {
+        if members.is_empty() {
+            continue;
         }
         let mut by_dataset: BTreeMap<&str, usize> = BTreeMap::new();
         let mut by_label: BTreeMap<&str, usize> = BTreeMap::new();

@@ -70,8 +70,8 @@ struct Writeback<'a> {
     syncer: Option<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<io::Result<()>>)>,
 }
 
-/// How many bytes of lines go to the writer thread at a time.
-const PIPE_CHUNK: usize = 1 << 20;
+/// How many bytes of lines go down a data file's pipeline at a time.
+pub const PIPE_CHUNK: usize = 1 << 20;
 
 /// How much is written before the helper is asked to sync.
 const WRITEBACK_CHUNK: u64 = 8 << 20;
@@ -127,46 +127,146 @@ impl Drop for Writeback<'_> {
     }
 }
 
-type FileWriter<'a> = Hashing<BufWriter<Writeback<'a>>>;
+type FileWriter<'a> = BufWriter<Writeback<'a>>;
 
+/// A data file's bytes on their way to disk. A plain file is hashed by `pipe`'s helper; a
+/// compressed one here, since its hash is of the compressed bytes.
 enum Encoder<'a> {
-    Plain(FileWriter<'a>),
-    Gzip(flate2::write::GzEncoder<FileWriter<'a>>),
-    Zstd(zstd::stream::write::Encoder<'static, FileWriter<'a>>),
+    Plain(FileWriter<'a>, u64),
+    Gzip(flate2::write::GzEncoder<Hashing<FileWriter<'a>>>),
+    Zstd(zstd::stream::write::Encoder<'static, Hashing<FileWriter<'a>>>),
 }
 
 impl<'a> Encoder<'a> {
     fn new(file: &'a std::fs::File, compression: Compression) -> io::Result<Encoder<'a>> {
-        let file = Writeback::new(file);
-        let w = Hashing { inner: BufWriter::with_capacity(1 << 16, file), hash: Sha256::new(), bytes: 0 };
+        let file = BufWriter::with_capacity(1 << 16, Writeback::new(file));
+        let hashing = |inner| Hashing { inner, hash: Sha256::new(), bytes: 0 };
         Ok(match compression {
-            Compression::None => Encoder::Plain(w),
+            Compression::None => Encoder::Plain(file, 0),
             // mtime 0 and no file name: the same input gives the same bytes.
             Compression::Gzip => {
-                Encoder::Gzip(flate2::GzBuilder::new().mtime(0).write(w, flate2::Compression::default()))
+                Encoder::Gzip(flate2::GzBuilder::new().mtime(0).write(hashing(file), flate2::Compression::default()))
             }
-            Compression::Zstd => Encoder::Zstd(zstd::stream::write::Encoder::new(w, 3)?),
+            Compression::Zstd => Encoder::Zstd(zstd::stream::write::Encoder::new(hashing(file), 3)?),
         })
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
-            Encoder::Plain(w) => w.write_all(buf),
+            Encoder::Plain(w, bytes) => {
+                *bytes += buf.len() as u64;
+                w.write_all(buf)
+            }
             Encoder::Gzip(w) => w.write_all(buf),
             Encoder::Zstd(w) => w.write_all(buf),
         }
     }
 
-    fn finish(self) -> io::Result<(u64, String)> {
-        let mut w = match self {
-            Encoder::Plain(w) => w,
-            Encoder::Gzip(w) => w.finish()?,
-            Encoder::Zstd(w) => w.finish()?,
+    /// Bytes written, and the SHA-256 of a compressed file.
+    fn finish(self) -> io::Result<(u64, Option<String>)> {
+        let (mut w, bytes, hash) = match self {
+            Encoder::Plain(w, bytes) => (w, bytes, None),
+            Encoder::Gzip(w) => Self::unwrap(w.finish()?),
+            Encoder::Zstd(w) => Self::unwrap(w.finish()?),
         };
         w.flush()?;
-        w.inner.get_mut().finish()?;
-        let digest = w.hash.finalize();
-        Ok((w.bytes, hex(&digest)))
+        w.get_mut().finish()?;
+        Ok((bytes, hash))
+    }
+
+    fn unwrap(h: Hashing<FileWriter<'a>>) -> (FileWriter<'a>, u64, Option<String>) {
+        (h.inner, h.bytes, Some(hex(&h.hash.finalize())))
+    }
+}
+
+/// One data file to write: its name under the output, its split, and where its records come from.
+pub struct DataFile<F> {
+    pub name: String,
+    pub split: Option<String>,
+    pub compression: Compression,
+    pub fill: F,
+}
+
+/// One data file's pipeline: this thread fills chunks, a helper hashes them (a plain file;
+/// a compressed one is hashed as it is encoded), another compresses and writes them, so that
+/// SHA-256, the slowest step, has a core to itself. Records, bytes and SHA-256 of the file.
+fn pipe<F>(file: &std::fs::File, compression: Compression, mut fill: F) -> io::Result<(usize, u64, String)>
+where
+    F: FnMut(&mut Vec<u8>) -> io::Result<usize>,
+{
+    use std::sync::mpsc::{channel, sync_channel};
+    std::thread::scope(|scope| {
+        let (filled, filled_rx) = sync_channel::<Vec<u8>>(4);
+        let (empty, empty_rx) = channel::<Vec<u8>>();
+        let (hasher, to_write) = if compression == Compression::None {
+            let (hashed, hashed_rx) = sync_channel::<Vec<u8>>(4);
+            let hasher = scope.spawn(move || {
+                let mut hash = Sha256::new();
+                for chunk in filled_rx {
+                    hash.update(&chunk);
+                    // A closed pipe means the writer stopped on an error: its `join` says which.
+                    if hashed.send(chunk).is_err() {
+                        break;
+                    }
+                }
+                hex(&hash.finalize())
+            });
+            (Some(hasher), hashed_rx)
+        } else {
+            (None, filled_rx)
+        };
+        let writer = scope.spawn(move || -> io::Result<(u64, Option<String>)> {
+            let mut encoder = Encoder::new(file, compression)?;
+            for chunk in to_write {
+                encoder.write_all(&chunk)?;
+                let _ = empty.send(chunk);
+            }
+            encoder.finish()
+        });
+        let mut records = 0;
+        let mut fed = Ok(());
+        loop {
+            let mut chunk = empty_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(2 * PIPE_CHUNK));
+            match fill(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => records += n,
+                Err(e) => {
+                    fed = Err(e);
+                    break;
+                }
+            }
+            if filled.send(chunk).is_err() {
+                break;
+            }
+        }
+        drop(filled);
+        let hashed = hasher.map(|h| h.join().map_err(|_| io::Error::other("the hashing thread panicked")));
+        let written = writer.join().unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked")));
+        fed?;
+        let (bytes, encoded) = written?;
+        let sha256 = match (hashed, encoded) {
+            (Some(h), _) => h?,
+            (None, Some(h)) => h,
+            (None, None) => unreachable!("a plain file has a hasher, a compressed one is hashed as it is encoded"),
+        };
+        Ok((records, bytes, sha256))
+    })
+}
+
+/// A `fill` over lines held in memory.
+#[cfg(test)]
+fn fill_from<'l>(lines: &'l [&'l [u8]]) -> impl FnMut(&mut Vec<u8>) -> io::Result<usize> + Send + 'l {
+    let mut rest = lines.iter();
+    move |buf| {
+        buf.clear();
+        let mut n = 0;
+        while buf.len() < PIPE_CHUNK {
+            let Some(line) = rest.next() else { break };
+            buf.extend_from_slice(line);
+            buf.push(b'\n');
+            n += 1;
+        }
+        Ok(n)
     }
 }
 
@@ -297,70 +397,55 @@ impl Outputs {
         }
     }
 
-    /// Write one file from a stream of lines (each without its newline).
-    pub fn write_lines<'l>(
-        &mut self,
-        name: &str,
-        split: Option<&str>,
-        compression: Compression,
-        lines: impl Iterator<Item = io::Result<std::borrow::Cow<'l, [u8]>>>,
-    ) -> io::Result<()> {
-        let sink = self.open(name)?;
-        let file = sink.file();
-        // After the last thread, reading the lines back and hashing (SHA-256 is most of it),
-        // compressing and writing them are all that is left: a helper thread does the second
-        // while this one does the first.
-        let (records, finished) = std::thread::scope(|scope| {
-            let (full, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-            let (empty, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-            let writer = scope.spawn(move || -> io::Result<(u64, String)> {
-                let mut encoder = Encoder::new(file, compression)?;
-                for chunk in full_rx {
-                    encoder.write_all(&chunk)?;
-                    let _ = empty.send(chunk);
-                }
-                encoder.finish()
-            });
-            let mut records = 0;
-            let mut chunk = Vec::with_capacity(PIPE_CHUNK);
-            let mut fed = Ok(());
-            for line in lines {
-                let line = match line {
-                    Ok(l) => l,
-                    Err(e) => {
-                        fed = Err(e);
+    /// Write data files, two at a time (a split's file beside the next one's, so that a small
+    /// validation split does not wait for the training split). Each `fill` replaces the
+    /// contents of the buffer it is given (a recycled one) with whole records (lines with
+    /// their newlines), about `PIPE_CHUNK` bytes, and says how many: 0 only at the end. The files are listed in
+    /// the order given, whatever order they finish in.
+    pub fn write_files<F>(&mut self, data: Vec<DataFile<F>>) -> io::Result<()>
+    where
+        F: FnMut(&mut Vec<u8>) -> io::Result<usize> + Send,
+    {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+        use std::sync::Mutex;
+        let mut sinks = Vec::with_capacity(data.len());
+        for d in &data {
+            sinks.push(self.open(&d.name)?);
+        }
+        let jobs: Vec<Mutex<Option<(&Sink, DataFile<F>)>>> = sinks.iter().zip(data).map(|j| Mutex::new(Some(j))).collect();
+        let results: Vec<Mutex<Option<io::Result<FileInfo>>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+        let (next, failed) = (AtomicUsize::new(0), AtomicBool::new(false));
+        std::thread::scope(|scope| {
+            for _ in 0..jobs.len().min(2) {
+                scope.spawn(|| loop {
+                    let k = next.fetch_add(1, Relaxed);
+                    if k >= jobs.len() || failed.load(Relaxed) {
                         break;
                     }
-                };
-                chunk.extend_from_slice(&line);
-                chunk.push(b'\n');
-                records += 1;
-                if chunk.len() >= PIPE_CHUNK {
-                    let next = empty_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(PIPE_CHUNK));
-                    // A closed pipe means the writer stopped on an error: `join` returns it.
-                    if full.send(std::mem::replace(&mut chunk, next)).is_err() {
-                        break;
-                    }
-                    chunk.clear();
-                }
+                    let (sink, d) = jobs[k].lock().expect("no panics while held").take().expect("each job once");
+                    let info = pipe(sink.file(), d.compression, d.fill).map(|(records, bytes, sha256)| FileInfo {
+                        path: d.name,
+                        split: d.split,
+                        records: Some(records),
+                        bytes,
+                        sha256,
+                    });
+                    failed.fetch_or(info.is_err(), Relaxed);
+                    *results[k].lock().expect("no panics while held") = Some(info);
+                });
             }
-            if fed.is_ok() && !chunk.is_empty() {
-                let _ = full.send(chunk);
+        });
+        let mut outcome = Ok(());
+        for (sink, result) in sinks.into_iter().zip(results) {
+            // `None`: not started, after another file failed (that failure is returned).
+            match result.into_inner().expect("no panics while held") {
+                Some(Ok(info)) => self.files.push(info),
+                Some(Err(e)) if outcome.is_ok() => outcome = Err(e),
+                _ => {}
             }
-            drop(full);
-            let written = writer.join().unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked")));
-            (records, fed.and(written))
-        });
-        let (bytes, sha256) = finished?;
-        self.files.push(FileInfo {
-            path: name.to_string(),
-            split: split.map(str::to_string),
-            records: Some(records),
-            bytes,
-            sha256,
-        });
-        self.close(sink);
-        Ok(())
+            self.close(sink);
+        }
+        outcome
     }
 
     /// Write a small side file (configuration snippets); hashed but not listed as data.
@@ -443,13 +528,15 @@ impl Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::borrow::Cow;
+
+    fn data<'l>(name: &str, compression: Compression, lines: &'l [&'l [u8]]) -> DataFile<impl FnMut(&mut Vec<u8>) -> io::Result<usize> + Send + 'l> {
+        DataFile { name: name.into(), split: Some("train".into()), compression, fill: fill_from(lines) }
+    }
 
     fn write(compression: Compression) -> (Vec<u8>, FileInfo) {
         let dir = tempfile::tempdir().unwrap();
         let mut out = Outputs::file(dir.path()).unwrap();
-        let lines = ["{\"a\":1}", "{\"b\":2}"].into_iter().map(|l| Ok(Cow::Borrowed(l.as_bytes())));
-        out.write_lines("x.jsonl", Some("train"), compression, lines).unwrap();
+        out.write_files(vec![data("x.jsonl", compression, &[b"{\"a\":1}", b"{\"b\":2}"])]).unwrap();
         let info = out.files[0].clone();
         assert!(!dir.path().join("x.jsonl").exists(), "nothing is visible before commit");
         out.commit().unwrap();
@@ -463,13 +550,59 @@ mod tests {
         let mut out = Outputs::file(dir.path()).unwrap();
         let line = vec![b'x'; 100_000];
         let n = (3 * WRITEBACK_CHUNK as usize) / line.len() + 1;
-        let lines = (0..n).map(|_| Ok(Cow::Borrowed(line.as_slice())));
-        out.write_lines("big.jsonl", None, Compression::None, lines).unwrap();
+        let lines: Vec<&[u8]> = (0..n).map(|_| line.as_slice()).collect();
+        out.write_files(vec![data("big.jsonl", Compression::None, &lines)]).unwrap();
         let info = out.files[0].clone();
         out.commit().unwrap();
         let written = std::fs::read(dir.path().join("big.jsonl")).unwrap();
         assert_eq!(written.len(), n * (line.len() + 1));
         assert_eq!((info.bytes, info.sha256), (written.len() as u64, hex(&Sha256::digest(&written))));
+    }
+
+    /// Files written side by side are listed in the order given, each whole and hashed; a
+    /// source that fails fails the whole call.
+    #[test]
+    fn files_written_together_are_each_whole_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = Outputs::file(dir.path()).unwrap();
+        let contents: Vec<Vec<Vec<u8>>> = (0..5)
+            .map(|f| (0..(f * 40 + 1)).map(|i| format!("{{\"f\":{f},\"i\":{i},\"pad\":\"{}\"}}", "x".repeat(60_000)).into_bytes()).collect())
+            .collect();
+        let borrowed: Vec<Vec<&[u8]>> = contents.iter().map(|ls| ls.iter().map(Vec::as_slice).collect()).collect();
+        let files = borrowed.iter().enumerate().map(|(f, ls)| data(&format!("f{f}.jsonl"), Compression::None, ls)).collect();
+        out.write_files(files).unwrap();
+        let listed: Vec<String> = out.files.iter().map(|i| i.path.clone()).collect();
+        assert_eq!(listed, ["f0.jsonl", "f1.jsonl", "f2.jsonl", "f3.jsonl", "f4.jsonl"]);
+        let infos = out.files.clone();
+        out.commit().unwrap();
+        for (f, info) in infos.iter().enumerate() {
+            let written = std::fs::read(dir.path().join(&info.path)).unwrap();
+            let expected: Vec<u8> = contents[f].iter().flat_map(|l| l.iter().copied().chain([b'\n'])).collect();
+            assert!(written == expected, "file {f}");
+            assert_eq!(info.records, Some(contents[f].len()));
+            assert_eq!((info.bytes, info.sha256.clone()), (written.len() as u64, hex(&Sha256::digest(&written))));
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = Outputs::file(dir.path()).unwrap();
+        let mut calls = 0;
+        let failing = move |buf: &mut Vec<u8>| {
+            calls += 1;
+            buf.clear();
+            buf.extend_from_slice(b"{}\n");
+            if calls < 3 { Ok(1) } else { Err(io::Error::other("the spool went away")) }
+        };
+        let ok = &[b"{}".as_slice()][..];
+        let err = out
+            .write_files(vec![
+                DataFile { name: "a.jsonl".into(), split: None, compression: Compression::Zstd, fill: Box::new(fill_from(ok)) as Box<dyn FnMut(&mut Vec<u8>) -> io::Result<usize> + Send> },
+                DataFile { name: "b.jsonl".into(), split: None, compression: Compression::None, fill: Box::new(failing) },
+            ])
+            .unwrap_err();
+        assert_eq!(err.to_string(), "the spool went away");
+        drop(out);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "nothing is left behind: {left:?}");
     }
 
     #[test]

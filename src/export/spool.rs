@@ -9,6 +9,7 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use super::sink::PIPE_CHUNK;
 use super::{Outcome, Skip};
 
 /// One exported example, in memory while its line waits in the spool.
@@ -101,7 +102,10 @@ impl Spool {
         match outcome {
             Outcome::Exported(ex) => {
                 self.by_hash.entry(hash).or_default().push(self.rows.len());
-                self.writer.as_mut().expect("open until finish").write_all(&ex.line)?;
+                // With its newline, so that a run of rows is a run of the data file, read whole.
+                let writer = self.writer.as_mut().expect("open until finish");
+                writer.write_all(&ex.line)?;
+                writer.write_all(b"\n")?;
                 for (what, n) in ex.changes {
                     *self.changes.entry(what).or_default() += n;
                 }
@@ -114,7 +118,7 @@ impl Spool {
                     offset: self.len,
                     len: ex.line.len() as u32,
                 });
-                self.len += ex.line.len() as u64;
+                self.len += ex.line.len() as u64 + 1;
             }
             Outcome::Skipped { reason, detail, .. } => {
                 *self.skipped.entry(reason).or_default() += 1;
@@ -151,40 +155,40 @@ impl Spool {
         self.file.read_all_at(&self.rows[i])
     }
 
-    /// The lines of `rows`, in that order. Rows that lie one after the other in the spool
-    /// (most of them: threads arrive in path order, and ids usually follow file names) are
-    /// read with one `pread` of up to a megabyte instead of one each.
-    pub fn lines<'a>(&'a self, rows: &'a [usize]) -> impl Iterator<Item = io::Result<Vec<u8>>> + 'a {
+    /// The records of `rows`, in that order, as `Outputs::write_files` takes them: each call
+    /// replaces the buffer's contents with lines and their newlines, until it holds
+    /// `PIPE_CHUNK` bytes (or the rows end), and says how many. Rows that lie one after the
+    /// other in the spool (most of them: threads arrive in path order, and ids usually follow
+    /// file names) are one `pread` straight into the buffer.
+    pub fn records<'a>(&'a self, rows: &'a [usize]) -> impl FnMut(&mut Vec<u8>) -> io::Result<usize> + Send + 'a {
         let mut next = 0;
-        let mut run: std::collections::VecDeque<Vec<u8>> = Default::default();
-        std::iter::from_fn(move || {
-            if let Some(line) = run.pop_front() {
-                return Some(Ok(line));
-            }
-            let first = &self.rows[*rows.get(next)?];
-            let mut end = next + 1;
-            let mut bytes = first.len as u64;
-            while let Some(r) = rows.get(end).map(|&i| &self.rows[i]) {
-                if r.offset != first.offset + bytes || bytes + u64::from(r.len) > READ_RUN {
-                    break;
+        move |buf| {
+            let start = next;
+            // Overwritten in place: a recycled buffer is not zeroed again for every chunk.
+            let mut len = 0;
+            while len < PIPE_CHUNK {
+                let Some(first) = rows.get(next).map(|&i| &self.rows[i]) else { break };
+                let room = (PIPE_CHUNK - len) as u64;
+                let mut end = next + 1;
+                let mut bytes = u64::from(first.len) + 1;
+                while let Some(r) = rows.get(end).map(|&i| &self.rows[i]) {
+                    if r.offset != first.offset + bytes || bytes + u64::from(r.len) + 1 > room {
+                        break;
+                    }
+                    bytes += u64::from(r.len) + 1;
+                    end += 1;
                 }
-                bytes += u64::from(r.len);
-                end += 1;
+                let to = len + bytes as usize;
+                if buf.len() < to {
+                    buf.resize(to, 0);
+                }
+                self.file.read_exact_at(&mut buf[len..to], first.offset)?;
+                len = to;
+                next = end;
             }
-            let mut buf = vec![0u8; bytes as usize];
-            if let Err(e) = self.file.read_exact_at(&mut buf, first.offset) {
-                next = rows.len();
-                return Some(Err(e));
-            }
-            let mut at = 0;
-            for &i in &rows[next..end] {
-                let len = self.rows[i].len as usize;
-                run.push_back(buf[at..at + len].to_vec());
-                at += len;
-            }
-            next = end;
-            run.pop_front().map(Ok)
-        })
+            buf.truncate(len);
+            Ok(next - start)
+        }
     }
 
     pub fn dataset(&self, r: &Row) -> &str {
@@ -208,9 +212,6 @@ impl ReadRow for File {
     }
 }
 
-/// The most one `pread` of `Spool::lines` reads (a single longer line is read alone).
-const READ_RUN: u64 = 1 << 20;
-
 /// A fast non-cryptographic hash (foldhash): hits are compared byte for byte anyway.
 fn line_hash(line: &[u8]) -> u64 {
     use std::hash::BuildHasher;
@@ -224,14 +225,14 @@ mod tests {
 
     /// Lines read back in any order, in runs or alone, are the lines that went in.
     #[test]
-    fn lines_come_back_in_the_order_asked() {
+    fn records_come_back_in_the_order_asked() {
         let dir = tempfile::tempdir().unwrap();
         let mut spool = Spool::new(dir.path()).unwrap();
         let mut rng = fastrand::Rng::with_seed(3);
         let mut written = Vec::new();
         for i in 0..300 {
-            // Some lines longer than a whole read run.
-            let len = if i % 97 == 5 { READ_RUN as usize + 10 } else { rng.usize(1..20_000) };
+            // Some lines longer than a whole chunk.
+            let len = if i % 97 == 5 { PIPE_CHUNK + 10 } else { rng.usize(1..20_000) };
             let mut line = format!("{i}:").into_bytes();
             line.extend((0..len).map(|k| b'a' + ((i * 7 + k) % 26) as u8));
             let example = Example {
@@ -252,11 +253,25 @@ mod tests {
         rng.shuffle(&mut shuffled);
         orders.push(shuffled);
         for order in orders {
-            let read: Vec<Vec<u8>> = spool.lines(&order).map(Result::unwrap).collect();
-            assert_eq!(read.len(), order.len());
-            for (line, &i) in read.iter().zip(&order) {
-                assert!(line == &written[i], "row {i}");
+            let mut fill = spool.records(&order);
+            let (mut all, mut counted) = (Vec::new(), 0);
+            // One buffer for every call, as the pipeline recycles them: stale bytes must not leak.
+            let mut buf = vec![b'#'; 3 * PIPE_CHUNK];
+            loop {
+                let n = fill(&mut buf).unwrap();
+                if n == 0 {
+                    assert!(buf.is_empty());
+                    break;
+                }
+                assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), n, "whole records, counted");
+                assert!(buf.len() < 2 * PIPE_CHUNK + 20, "a chunk holds at most one line past its size");
+                counted += n;
+                all.extend_from_slice(&buf);
             }
+            assert_eq!(counted, order.len());
+            let expected: Vec<u8> = order.iter().flat_map(|&i| written[i].iter().copied().chain([b'\n'])).collect();
+            assert!(all == expected);
         }
+        assert_eq!(spool.line(5).unwrap(), written[5], "one line, without its newline");
     }
 }
