@@ -159,6 +159,76 @@ pub fn write_str_body(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&bytes[start..]);
 }
 
+/// Whether `text` is one JSON object, exactly as `serde_json::from_str::<Value>(text)` would
+/// parse to an object (the same numbers out of range, nesting limit and trailing text
+/// refused), without building it: a tool call's arguments are checked in every exported
+/// example, and building each one's map cost more than the rest of the check.
+pub fn is_object_text(text: &str) -> bool {
+    use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    /// Any JSON value, read the way `Value` reads it (`deserialize_any`) and dropped.
+    struct Any;
+    struct AnyVisitor;
+    impl<'de> Visitor<'de> for AnyVisitor {
+        type Value = Any;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Any, E> {
+            Ok(Any)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Any, E> {
+            Ok(Any)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Any, E> {
+            Ok(Any)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Any, E> {
+            Ok(Any)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Any, E> {
+            Ok(Any)
+        }
+        fn visit_unit<E>(self) -> Result<Any, E> {
+            Ok(Any)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Any, A::Error> {
+            while seq.next_element::<Any>()?.is_some() {}
+            Ok(Any)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Any, A::Error> {
+            while map.next_entry::<Any, Any>()?.is_some() {}
+            Ok(Any)
+        }
+    }
+    impl<'de> Deserialize<'de> for Any {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Any, D::Error> {
+            d.deserialize_any(AnyVisitor)
+        }
+    }
+
+    /// An object; any other value is an error.
+    struct Object;
+    struct ObjectVisitor;
+    impl<'de> Visitor<'de> for ObjectVisitor {
+        type Value = Object;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object, A::Error> {
+            AnyVisitor.visit_map(map).map(|_| Object)
+        }
+    }
+    impl<'de> Deserialize<'de> for Object {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Object, D::Error> {
+            d.deserialize_any(ObjectVisitor)
+        }
+    }
+
+    serde_json::from_str::<Object>(text).is_ok()
+}
+
 /// The high bit of each byte of `w` that is below 0x20, `"` or `\`, and possibly of bytes
 /// after such a byte (a borrow carries up), so the lowest bit set is always a real one.
 fn needs_escape(w: u64) -> u64 {
@@ -190,6 +260,28 @@ mod tests {
         let mut ours = Vec::new();
         write_compact(&mut ours, &v);
         assert_eq!(ours, serde_json::to_vec(&v).unwrap());
+    }
+
+    #[test]
+    fn object_text_is_what_value_parses_to_an_object() {
+        let deep = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n), "]".repeat(n));
+        let cases = [
+            "{}".to_string(), " {\"a\": 1} ".into(), "{\"a\":1,\"a\":2}".into(), "[]".into(), "1".into(), "\"{}\"".into(),
+            "null".into(), "{\"a\":1e400}".into(), "{\"a\":-1e308, \"b\": 18446744073709551616}".into(), "{\"a\":1} x".into(),
+            "{\"a\":}".into(), "{1:2}".into(), "{\"\\ud800\":1}".into(), "{\"a\":\"\\u00e9\\n\"}".into(), "".into(),
+            "{\"a\":[1,{\"b\":[true,false,null]}]}".into(), deep(126), deep(127), deep(200), "{\"a\":1,}".into(), "{\"a\":NaN}".into(),
+        ];
+        for text in &cases {
+            let expected = serde_json::from_str::<Value>(text).is_ok_and(|v| v.is_object());
+            assert_eq!(is_object_text(text), expected, "{text:?}");
+        }
+        let mut rng = fastrand::Rng::with_seed(9);
+        let pieces = ["{", "}", "[", "]", "\"k\"", ":", ",", "1", "-0.5e3", "true", "null", " ", "\"\\\"\"", "1e999"];
+        for _ in 0..20_000 {
+            let text: String = (0..rng.usize(1..12)).map(|_| pieces[rng.usize(..pieces.len())]).collect();
+            let expected = serde_json::from_str::<Value>(&text).is_ok_and(|v| v.is_object());
+            assert_eq!(is_object_text(&text), expected, "{text:?}");
+        }
     }
 
     #[test]

@@ -147,6 +147,20 @@ pub trait TrainingFormat: Sync {
         out
     }
 
+    /// The line and what `check_example` finds on it, straight from the conversation, for a
+    /// format whose example is only the conversation's messages: the bytes and findings of
+    /// `render` → `check_example` → `line` (with the same changes noted), without building the
+    /// example. Export takes this path when no chat template rewrites the example; `Err` is
+    /// the first finding. `None`: the format has no such path.
+    fn direct_line(
+        &self,
+        _conversation: &Conversation,
+        _tools: &ToolSet,
+        _changes: &mut Changes,
+    ) -> Option<Result<Vec<u8>, Diagnostic>> {
+        None
+    }
+
     /// Files the framework reads beside the data: (file name, contents).
     fn side_files(&self, _written: &Written<'_>) -> Vec<(String, String)> {
         Vec::new()

@@ -120,6 +120,11 @@ pub enum Outcome {
     Skipped { reason: Skip, id: Option<String>, detail: String },
 }
 
+/// A thread whose example would break a rule of its format.
+fn unwritable(id: &str, finding: &crate::diagnostic::Diagnostic) -> Outcome {
+    skipped(Skip::Unconvertible, Some(id), format!("the example would break {}: {}", finding.code(), finding.message))
+}
+
 fn skipped(reason: Skip, id: Option<&str>, detail: impl Into<String>) -> Outcome {
     Outcome::Skipped { reason, id: id.map(str::to_string), detail: detail.into() }
 }
@@ -196,31 +201,41 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
             return skipped(Skip::TooManyTokens, Some(&id), format!("{tokens} tokens > {max}"));
         }
     }
-    // Raw lines are the threads as they are: `doc`, not the converted form.
-    let mut example = match format.render(&doc, &conversation, &tools, &settings.options, &mut changes) {
-        Ok(e) => e,
-        Err(e) => return skipped(Skip::Unconvertible, Some(&id), e),
+    let direct = match settings.template {
+        None => format.direct_line(&conversation, &tools, &mut changes),
+        Some(_) => None,
     };
-    if let Some((template, adaptation)) = settings.template {
-        adaptation.apply(&mut example, &mut changes);
-        match template.audit(&format.template_view(&format.with_tools(example.clone(), &tools))) {
-            Audit::Failed(e) => return skipped(Skip::TemplateError, Some(&id), e),
-            Audit::Rendered { missing, .. } => {
-                for m in &missing {
-                    if let Err(e) = settings.options.lose(m.what.describe(), &mut changes) {
-                        return skipped(Skip::TemplateDropsText, Some(&id), format!("{e} at {}", m.pointer));
+    let line = match direct {
+        Some(Ok(line)) => line,
+        Some(Err(d)) => return unwritable(&id, &d),
+        None => {
+            // Raw lines are the threads as they are: `doc`, not the converted form.
+            let mut example = match format.render(&doc, &conversation, &tools, &settings.options, &mut changes) {
+                Ok(e) => e,
+                Err(e) => return skipped(Skip::Unconvertible, Some(&id), e),
+            };
+            if let Some((template, adaptation)) = settings.template {
+                adaptation.apply(&mut example, &mut changes);
+                match template.audit(&format.template_view(&format.with_tools(example.clone(), &tools))) {
+                    Audit::Failed(e) => return skipped(Skip::TemplateError, Some(&id), e),
+                    Audit::Rendered { missing, .. } => {
+                        for m in &missing {
+                            if let Err(e) = settings.options.lose(m.what.describe(), &mut changes) {
+                                return skipped(Skip::TemplateDropsText, Some(&id), format!("{e} at {}", m.pointer));
+                            }
+                        }
                     }
                 }
             }
+            // Every line written is checked by the same rules `validate --profile` applies.
+            if let Some(d) = format.check_example(&example, &tools).into_iter().next() {
+                return unwritable(&id, &d);
+            }
+            format.line(&example, &tools)
         }
-    }
-    // Every line written is checked by the same rules `validate --profile` applies.
-    if let Some(d) = format.check_example(&example, &tools).into_iter().next() {
-        return skipped(Skip::Unconvertible, Some(&id), format!("the example would break {}: {}", d.code(), d.message));
-    }
+    };
     if !format.reports_changes() {
         changes.clear();
     }
-    let line = format.line(&example, &tools);
     Outcome::Exported(Box::new(Example { id, dataset, session, label, tokens, line, changes }))
 }

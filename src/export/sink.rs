@@ -196,10 +196,10 @@ where
 {
     use std::sync::mpsc::{channel, sync_channel};
     std::thread::scope(|scope| {
-        let (filled, filled_rx) = sync_channel::<Vec<u8>>(4);
+        let (filled, filled_rx) = sync_channel::<Vec<u8>>(2);
         let (empty, empty_rx) = channel::<Vec<u8>>();
         let (hasher, to_write) = if compression == Compression::None {
-            let (hashed, hashed_rx) = sync_channel::<Vec<u8>>(4);
+            let (hashed, hashed_rx) = sync_channel::<Vec<u8>>(2);
             let hasher = scope.spawn(move || {
                 let mut hash = Sha256::new();
                 for chunk in filled_rx {
@@ -226,7 +226,8 @@ where
         let mut records = 0;
         let mut fed = Ok(());
         loop {
-            let mut chunk = empty_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(2 * PIPE_CHUNK));
+            // Room for the chunk and the line that crosses its end (most lines are ~10 KB).
+            let mut chunk = empty_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(PIPE_CHUNK + (PIPE_CHUNK >> 4)));
             match fill(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => records += n,

@@ -29,6 +29,10 @@ impl TrainingFormat for Axolotl {
         Ok(messages::render(c, RENDER))
     }
 
+    fn direct_line(&self, c: &Conversation, tools: &ToolSet, _: &mut Changes) -> Option<Result<Vec<u8>, Diagnostic>> {
+        Some(messages::direct_line(c, tools, RENDER, RULES, ToolsAs::Text))
+    }
+
     fn with_tools(&self, example: Value, tools: &ToolSet) -> Value {
         messages::with_tools(example, tools, ToolsAs::Text)
     }

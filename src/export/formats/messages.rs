@@ -169,6 +169,268 @@ fn write_content(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// The line `line(&render(conversation, rules), tools, form)` writes, written straight from
+/// the conversation: the same bytes without building the example (held to it by a test).
+pub fn conversation_line(conversation: &Conversation, tools: &ToolSet, rules: Rules, form: ToolsAs) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 << 10);
+    out.extend_from_slice(b"{\"messages\":[");
+    for (i, turn) in conversation.turns.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let out = &mut out;
+        match turn {
+            Turn::System(c) => simple_message(out, "system", c),
+            Turn::User(c) => simple_message(out, "user", c),
+            Turn::Assistant { content, calls } if calls.is_empty() => simple_message(out, "assistant", content),
+            Turn::Assistant { content, calls } => {
+                out.extend_from_slice(b"{\"role\":\"assistant\",");
+                if !(rules.strict_calls && content.is_empty()) {
+                    out.extend_from_slice(b"\"content\":");
+                    write_content(out, content);
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"\"tool_calls\":[");
+                for (j, c) in calls.iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(b"{\"id\":");
+                    crate::json::write_str(out, &c.id);
+                    out.extend_from_slice(b",\"type\":\"function\",\"function\":{\"name\":");
+                    crate::json::write_str(out, &c.name);
+                    out.extend_from_slice(b",\"arguments\":");
+                    match rules.arguments {
+                        Arguments::Text => crate::json::write_str(out, &c.arguments_text),
+                        Arguments::Object | Arguments::Either => crate::json::write_compact(out, &c.arguments),
+                    }
+                    out.extend_from_slice(b"}}");
+                }
+                out.extend_from_slice(b"]}");
+            }
+            Turn::Tool { call_id, name, content } => {
+                out.extend_from_slice(b"{\"role\":\"tool\",\"tool_call_id\":");
+                crate::json::write_str(out, call_id);
+                if !rules.closed {
+                    out.extend_from_slice(b",\"name\":");
+                    crate::json::write_str(out, name);
+                }
+                out.extend_from_slice(b",\"content\":");
+                write_content(out, content);
+                out.push(b'}');
+            }
+        }
+    }
+    out.extend_from_slice(b"],\"tools\":");
+    out.extend_from_slice(match form {
+        ToolsAs::List => tools.json.as_bytes(),
+        ToolsAs::Text => tools.json_literal(),
+    });
+    out.push(b'}');
+    out
+}
+
+/// `{"role":…,"content":…}`.
+fn simple_message(out: &mut Vec<u8>, role: &str, content: &str) {
+    out.extend_from_slice(b"{\"role\":");
+    crate::json::write_str(out, role);
+    out.extend_from_slice(b",\"content\":");
+    write_content(out, content);
+    out.push(b'}');
+}
+
+/// What the checks read of one message. A message of a line (a JSON value) and a turn as
+/// `render` would write it (`Rendered`) both answer, so that `validate --profile` and
+/// export, which checks examples without building them, apply one set of rules.
+trait MessageView {
+    fn is_object(&self) -> bool;
+    /// Each key, and whether its value is null.
+    fn keys(&self) -> impl Iterator<Item = (&str, bool)>;
+    /// `""` when there is none (or it is not a string).
+    fn role(&self) -> &str;
+    fn content(&self) -> Content;
+    /// `tool_calls`, when it is a list.
+    fn calls(&self) -> Option<Vec<CallView<'_>>>;
+    fn weight(&self) -> Option<&Value>;
+    fn tool_call_id(&self) -> Option<&str>;
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Content {
+    Absent,
+    Null,
+    Text,
+    Other,
+}
+
+struct CallView<'a> {
+    id: Option<&'a str>,
+    name: Option<&'a str>,
+    arguments: Option<Args<'a>>,
+}
+
+#[derive(Clone, Copy)]
+enum Args<'a> {
+    Text(&'a str),
+    /// Anything but a string.
+    Value(&'a Value),
+}
+
+impl<'a> Args<'a> {
+    fn of(v: &'a Value) -> Args<'a> {
+        match v {
+            Value::String(s) => Args::Text(s),
+            v => Args::Value(v),
+        }
+    }
+}
+
+impl MessageView for Value {
+    fn is_object(&self) -> bool {
+        self.is_object()
+    }
+
+    fn keys(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.as_object().into_iter().flatten().map(|(k, v)| (k.as_str(), v.is_null()))
+    }
+
+    fn role(&self) -> &str {
+        self.get("role").and_then(Value::as_str).unwrap_or("")
+    }
+
+    fn content(&self) -> Content {
+        match self.get("content") {
+            None => Content::Absent,
+            Some(Value::Null) => Content::Null,
+            Some(Value::String(_)) => Content::Text,
+            Some(_) => Content::Other,
+        }
+    }
+
+    fn calls(&self) -> Option<Vec<CallView<'_>>> {
+        let calls = self.get("tool_calls").and_then(Value::as_array)?;
+        Some(
+            calls
+                .iter()
+                .map(|c| {
+                    let function = c.get("function");
+                    CallView {
+                        id: c.get("id").and_then(Value::as_str),
+                        name: function.and_then(|f| f.get("name")).and_then(Value::as_str),
+                        arguments: function.and_then(|f| f.get("arguments")).map(Args::of),
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    fn weight(&self) -> Option<&Value> {
+        self.get("weight")
+    }
+
+    fn tool_call_id(&self) -> Option<&str> {
+        self.get("tool_call_id").and_then(Value::as_str)
+    }
+}
+
+/// A turn as `render(_, rules)` writes it.
+struct Rendered<'c> {
+    turn: &'c Turn,
+    rules: Rules,
+}
+
+impl Rendered<'_> {
+    fn has_content(&self) -> bool {
+        match self.turn {
+            Turn::Assistant { content, calls } => calls.is_empty() || !(self.rules.strict_calls && content.is_empty()),
+            _ => true,
+        }
+    }
+}
+
+impl<'c> MessageView for Rendered<'c> {
+    fn is_object(&self) -> bool {
+        true
+    }
+
+    fn keys(&self) -> impl Iterator<Item = (&str, bool)> {
+        let keys: &[&str] = match self.turn {
+            Turn::System(_) | Turn::User(_) => &["role", "content"],
+            Turn::Assistant { calls, .. } if calls.is_empty() => &["role", "content"],
+            Turn::Assistant { .. } if self.has_content() => &["role", "content", "tool_calls"],
+            Turn::Assistant { .. } => &["role", "tool_calls"],
+            Turn::Tool { .. } if self.rules.closed => &["role", "tool_call_id", "content"],
+            Turn::Tool { .. } => &["role", "tool_call_id", "name", "content"],
+        };
+        keys.iter().map(|&k| (k, false))
+    }
+
+    fn role(&self) -> &str {
+        match self.turn {
+            Turn::System(_) => "system",
+            Turn::User(_) => "user",
+            Turn::Assistant { .. } => "assistant",
+            Turn::Tool { .. } => "tool",
+        }
+    }
+
+    fn content(&self) -> Content {
+        if self.has_content() {
+            Content::Text
+        } else {
+            Content::Absent
+        }
+    }
+
+    fn calls(&self) -> Option<Vec<CallView<'_>>> {
+        let Turn::Assistant { calls, .. } = self.turn else { return None };
+        if calls.is_empty() {
+            return None;
+        }
+        let text = self.rules.arguments == Arguments::Text;
+        let view = |c: &'c crate::conversation::Call| CallView {
+            id: Some(&c.id),
+            name: Some(&c.name),
+            arguments: Some(if text { Args::Text(&c.arguments_text) } else { Args::of(&c.arguments) }),
+        };
+        Some(calls.iter().map(view).collect())
+    }
+
+    fn weight(&self) -> Option<&Value> {
+        None
+    }
+
+    fn tool_call_id(&self) -> Option<&str> {
+        match self.turn {
+            Turn::Tool { call_id, .. } => Some(call_id),
+            _ => None,
+        }
+    }
+}
+
+/// `TrainingFormat::direct_line` of the `messages` formats: the first finding of
+/// `check_conversation`, or else `conversation_line`.
+pub fn direct_line(
+    conversation: &Conversation,
+    tools: &ToolSet,
+    render_rules: Rules,
+    rules: Rules,
+    form: ToolsAs,
+) -> Result<Vec<u8>, Diagnostic> {
+    match check_conversation(conversation, tools, render_rules, rules).into_iter().next() {
+        Some(finding) => Err(finding),
+        None => Ok(conversation_line(conversation, tools, render_rules, form)),
+    }
+}
+
+/// `check_example(&render(conversation, render_rules), tools, rules)` without rendering.
+pub fn check_conversation(conversation: &Conversation, tools: &ToolSet, render_rules: Rules, rules: Rules) -> Vec<Diagnostic> {
+    let turns: Vec<Rendered<'_>> = conversation.turns.iter().map(|turn| Rendered { turn, rules: render_rules }).collect();
+    let mut out = Vec::new();
+    check_messages(["messages"].into_iter(), Some(&turns), rules, Some(&tools.names), Vec::new(), &mut out);
+    out
+}
+
 /// Every finding for a line of a training file.
 pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -189,7 +451,8 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
         other => other.map(std::borrow::Cow::Borrowed),
     };
     let defined: Option<HashSet<&str>> = parsed_tools.as_ref().map(|t| defined_functions(t, "/tools", &mut tool_findings));
-    check_messages(obj, rules, defined.as_ref(), tool_findings, &mut out);
+    let messages = obj.get("messages").and_then(Value::as_array).map(Vec::as_slice);
+    check_messages(obj.keys().map(String::as_str), messages, rules, defined.as_ref(), tool_findings, &mut out);
     out
 }
 
@@ -201,25 +464,27 @@ pub fn check_example(example: &Value, tools: &ToolSet, rules: Rules) -> Vec<Diag
         out.push(Diagnostic::new(&TRAINING_NOT_AN_EXAMPLE, "", "the line is not a JSON object"));
         return out;
     };
-    check_messages(obj, rules, Some(&tools.names), Vec::new(), &mut out);
+    let messages = obj.get("messages").and_then(Value::as_array).map(Vec::as_slice);
+    check_messages(obj.keys().map(String::as_str), messages, rules, Some(&tools.names), Vec::new(), &mut out);
     out
 }
 
 /// The checks of a line's keys and messages; `defined` holds the names in its `tools` list
 /// (if it has one) and `tool_findings` what was wrong with that list.
-fn check_messages<S: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
-    obj: &Map<String, Value>,
+fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
+    top_keys: impl Iterator<Item = &'k str>,
+    messages: Option<&[M]>,
     rules: Rules,
     defined: Option<&HashSet<S>>,
     tool_findings: Vec<Diagnostic>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let Some(messages) = obj.get("messages").and_then(Value::as_array).filter(|m| !m.is_empty()) else {
+    let Some(messages) = messages.filter(|m| !m.is_empty()) else {
         out.push(Diagnostic::new(&TRAINING_NOT_AN_EXAMPLE, "", "an example needs a non-empty `messages` list"));
         return;
     };
     if rules.closed {
-        for key in obj.keys().filter(|k| !matches!(k.as_str(), "messages" | "tools" | "parallel_tool_calls")) {
+        for key in top_keys.filter(|k| !matches!(*k, "messages" | "tools" | "parallel_tool_calls")) {
             out.push(Diagnostic::new(
                 &TRAINING_UNKNOWN_KEY,
                 pointer([key]),
@@ -234,12 +499,12 @@ fn check_messages<S: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
     for (i, m) in messages.iter().enumerate() {
         // Pointers are built only for findings: most lines have none.
         let at = || format!("/messages/{i}");
-        let Some(m) = m.as_object() else {
+        if !m.is_object() {
             out.push(Diagnostic::new(&TRAINING_NOT_AN_EXAMPLE, at(), "a message must be an object"));
             continue;
-        };
-        for (k, v) in m {
-            if v.is_null() && (rules.strict_calls || k == "content") {
+        }
+        for (k, null) in m.keys() {
+            if null && (rules.strict_calls || k == "content") {
                 out.push(Diagnostic::new(
                     &TRAINING_NULL_VALUE,
                     format!("{}{}", at(), pointer([k])),
@@ -247,9 +512,9 @@ fn check_messages<S: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
                 ));
             }
         }
-        let role = m.get("role").and_then(Value::as_str).unwrap_or("");
-        let content = m.get("content");
-        let calls = m.get("tool_calls").and_then(Value::as_array);
+        let role = m.role();
+        let content = m.content();
+        let calls = m.calls();
         let allowed: &[&str] = match role {
             "system" | "user" => &["role", "content", "name"],
             "assistant" => &["role", "content", "tool_calls", "weight", "name"],
@@ -261,7 +526,7 @@ fn check_messages<S: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
             }
         };
         if rules.closed {
-            for k in m.keys().filter(|k| !allowed.contains(&k.as_str())) {
+            for (k, _) in m.keys().filter(|(k, _)| !allowed.contains(k)) {
                 out.push(Diagnostic::new(
                     &TRAINING_UNKNOWN_KEY,
                     format!("{}{}", at(), pointer([k])),
@@ -272,9 +537,9 @@ fn check_messages<S: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
                 out.push(Diagnostic::new(&TRAINING_TURN_ORDER, at(), "a system message may only come first"));
             }
         }
-        let may_omit_content = rules.strict_calls && role == "assistant" && calls.is_some_and(|c| !c.is_empty());
-        let omitted = may_omit_content && content.is_none_or(Value::is_null);
-        if !(matches!(content, Some(Value::String(_))) || omitted || content.is_some_and(Value::is_null)) {
+        let may_omit_content = rules.strict_calls && role == "assistant" && calls.as_ref().is_some_and(|c| !c.is_empty());
+        let omitted = may_omit_content && matches!(content, Content::Absent | Content::Null);
+        if !(content == Content::Text || omitted || content == Content::Null) {
             out.push(Diagnostic::new(
                 &TRAINING_CONTENT_NOT_STRING,
                 format!("{}/content", at()),
@@ -284,23 +549,21 @@ fn check_messages<S: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
         match role {
             "assistant" => {
                 has_assistant = true;
-                if let Some(w) = m.get("weight") {
+                if let Some(w) = m.weight() {
                     if !(w == 0 || w == 1) {
                         out.push(Diagnostic::new(&TRAINING_WEIGHT, format!("{}/weight", at()), "`weight` must be 0 or 1"));
                     }
                 }
                 for (j, c) in calls.into_iter().flatten().enumerate() {
                     let cat = || format!("{}/tool_calls/{j}", at());
-                    match c.get("id").and_then(Value::as_str) {
+                    match c.id {
                         Some(id) => open_calls.push(id),
                         None if rules.strict_calls => {
                             out.push(Diagnostic::new(&TRAINING_TOOL_PAIRING, cat(), "a tool call needs an `id`"))
                         }
                         None => {}
                     }
-                    let function = c.get("function");
-                    let name = function.and_then(|f| f.get("name")).and_then(Value::as_str);
-                    if let (Some(defined), Some(name)) = (defined, name) {
+                    if let (Some(defined), Some(name)) = (defined, c.name) {
                         if !defined.contains(name) {
                             out.push(Diagnostic::new(
                                 &TRAINING_UNDEFINED_TOOL,
@@ -316,10 +579,9 @@ fn check_messages<S: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
                             "the example calls tools but has no `tools` list",
                         ));
                     }
-                    let text_ok = |s: &str| serde_json::from_str::<Value>(s).is_ok_and(|v| v.is_object());
-                    let ok = match (rules.arguments, function.and_then(|f| f.get("arguments"))) {
-                        (Arguments::Text | Arguments::Either, Some(Value::String(s))) => text_ok(s),
-                        (Arguments::Object | Arguments::Either, Some(v)) => v.is_object(),
+                    let ok = match (rules.arguments, c.arguments) {
+                        (Arguments::Text | Arguments::Either, Some(Args::Text(s))) => crate::json::is_object_text(s),
+                        (Arguments::Object | Arguments::Either, Some(Args::Value(v))) => v.is_object(),
                         _ => false,
                     };
                     if !ok {
@@ -336,7 +598,7 @@ fn check_messages<S: std::borrow::Borrow<str> + std::hash::Hash + Eq>(
                     }
                 }
             }
-            "tool" => match m.get("tool_call_id").and_then(Value::as_str) {
+            "tool" => match m.tool_call_id() {
                 Some(id) if open_calls.contains(&id) && answered.insert(id) => {}
                 Some(id) => out.push(Diagnostic::new(
                     &TRAINING_TOOL_PAIRING,
@@ -386,6 +648,57 @@ mod tests {
         }
         let odd = serde_json::json!([1, "x"]);
         assert_eq!(line(&odd, &standard, ToolsAs::List), serde_json::to_vec(&odd).unwrap());
+    }
+
+    /// Export writes and checks the lines of the `messages` formats straight from the
+    /// conversation: the same bytes, changes and first finding as rendering the example.
+    #[test]
+    fn the_direct_line_is_the_rendered_line() {
+        let thread = super::super::test_support::thread();
+        let mut variants = vec![thread.clone()];
+        let mut v = thread.clone();
+        v["messages"][1]["tool_calls"][0]["function"]["name"] = "old_tool".into();
+        variants.push(v);
+        let mut v = thread.clone();
+        v["messages"][2]["tool_call_id"] = "nope".into();
+        variants.push(v);
+        let mut v = thread.clone();
+        v["messages"].as_array_mut().unwrap().push(serde_json::json!({"role": "system", "content": "late"}));
+        variants.push(v);
+        let mut v = thread.clone();
+        v["messages"].as_array_mut().unwrap().insert(0, serde_json::json!({"role": "system", "content": "first \"quoted\"\ttab é"}));
+        variants.push(v);
+        let mut v = thread.clone();
+        v["messages"][1]["content"] = "".into();
+        variants.push(v);
+        let mut v = thread.clone();
+        v["messages"][1]["tool_calls"][0]["function"]["arguments"] = "{\"x\": [1, 2.5, null], \"é\": \"\\u0001\"}".into();
+        variants.push(v);
+        let mut v = thread.clone();
+        let manifest = serde_json::json!({"dataset_name": "UCI \"HAR\"", "channels": [{"name": "acc_x"}]});
+        v["messages"][0]["content"] = crate::thread::FirstMessage::build(&manifest, "what?").into();
+        variants.push(v);
+        let mut v = thread.clone();
+        v["messages"].as_array_mut().unwrap().retain(|m| m["role"] != "assistant" || m.get("tool_calls").is_some_and(|c| !c.is_null()));
+        variants.push(v);
+        let describe = |d: &Diagnostic| (d.code(), d.pointer.clone(), d.message.clone());
+        for (k, thread) in variants.iter().enumerate() {
+            for profile in [Profile::Openai, Profile::Trl, Profile::Axolotl] {
+                let format = profile.format();
+                let mut changes = Changes::new();
+                let conv = Conversation::of_thread(thread, &mut changes).unwrap();
+                let tools = tool_definitions(&conv, &mut changes);
+                let (mut rendered_changes, mut direct_changes) = (changes.clone(), changes);
+                let example = format.render(thread, &conv, &tools, &Options::default(), &mut rendered_changes).unwrap();
+                let rendered = match format.check_example(&example, &tools).into_iter().next() {
+                    Some(d) => Err(describe(&d)),
+                    None => Ok(format.line(&example, &tools)),
+                };
+                let direct = format.direct_line(&conv, &tools, &mut direct_changes).expect("a messages format");
+                assert_eq!(direct.map_err(|d| describe(&d)), rendered, "variant {k}, {profile:?}");
+                assert_eq!(direct_changes, rendered_changes, "variant {k}, {profile:?}");
+            }
+        }
     }
 
     /// The export path checks calls against the tool set's names instead of the list in the

@@ -18,18 +18,28 @@ const RULES: Rules = Rules { closed: true, strict_calls: true, arguments: Argume
 
 pub struct Openai;
 
+/// What OpenAI's lines leave out of a conversation.
+fn note_changes(c: &Conversation, changes: &mut Changes) {
+    for turn in &c.turns {
+        if matches!(turn, Turn::Tool { .. }) {
+            note(changes, "tool message `name` removed (not in OpenAI's fine-tuning format)");
+        }
+    }
+}
+
 impl TrainingFormat for Openai {
     fn profile(&self) -> Profile {
         Profile::Openai
     }
 
     fn render(&self, _: &Value, c: &Conversation, _: &ToolSet, _: &Options, changes: &mut Changes) -> Result<Value, String> {
-        for turn in &c.turns {
-            if matches!(turn, Turn::Tool { .. }) {
-                note(changes, "tool message `name` removed (not in OpenAI's fine-tuning format)");
-            }
-        }
+        note_changes(c, changes);
         Ok(messages::render(c, RULES))
+    }
+
+    fn direct_line(&self, c: &Conversation, tools: &ToolSet, changes: &mut Changes) -> Option<Result<Vec<u8>, Diagnostic>> {
+        note_changes(c, changes);
+        Some(messages::direct_line(c, tools, RULES, RULES, ToolsAs::List))
     }
 
     fn with_tools(&self, example: Value, tools: &ToolSet) -> Value {

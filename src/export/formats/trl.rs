@@ -21,6 +21,10 @@ impl TrainingFormat for Trl {
         Ok(messages::render(c, RULES))
     }
 
+    fn direct_line(&self, c: &Conversation, tools: &ToolSet, _: &mut Changes) -> Option<Result<Vec<u8>, Diagnostic>> {
+        Some(messages::direct_line(c, tools, RULES, RULES, ToolsAs::List))
+    }
+
     fn with_tools(&self, example: Value, tools: &ToolSet) -> Value {
         messages::with_tools(example, tools, ToolsAs::List)
     }
