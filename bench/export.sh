@@ -18,6 +18,9 @@ TK=target/release/threadkit
 export_cmd() { rm -rf "$OUT/export_out"; "$TK" export "$1" --out "$OUT/export_out" --profile openai \
   --split train=0.9,val=0.1 --seed 1 --max-tokens 16385 -q >/dev/null; }
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s.%N); python3 -c "print($t1 - $t0)"; }
+# One round unmeasured: the first read of the corpus after generating it (or after other work
+# evicted it) is a disk read, not what either command costs.
+secs "$TK" validate "$OUT/corpus_$N" -q >/dev/null; secs export_cmd "$OUT/corpus_$N" >/dev/null
 V=0; E=0
 for r in $(seq "$ROUNDS"); do
   v=$(secs "$TK" validate "$OUT/corpus_$N" -q); e=$(secs export_cmd "$OUT/corpus_$N")
@@ -25,6 +28,22 @@ for r in $(seq "$ROUNDS"); do
   V=$(python3 -c "print($V + $v)"); E=$(python3 -c "print($E + $e)")
 done
 python3 -c "print(f'export / validate = {$E / $V:.2f}x  (validate {$V / $ROUNDS:.2f}s, export {$E / $ROUNDS:.2f}s, {$N} threads)')"
+# Export's files must be on disk before they are renamed into place (validate writes nothing):
+# the time this disk takes to write that many bytes durably is a floor under export's last phase.
+BYTES=$(cat "$OUT"/export_out/*.jsonl | wc -c)
+python3 - "$OUT/disk_probe" "$BYTES" <<'PY'
+import os, sys, time
+path, size = sys.argv[1], int(sys.argv[2])
+chunk = os.urandom(1 << 20)
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+t = time.time()
+for _ in range(size >> 20):
+    os.write(fd, chunk)
+os.fdatasync(fd)
+print(f"durable write of the export's {size / 1e6:.0f} MB on this disk: {time.time() - t:.2f}s (a floor under export's last phase)")
+os.close(fd)
+os.unlink(path)
+PY
 for n in "$SMALL" "$N"; do
   # validate exits 1 on the corpus's deliberately broken threads: not an error here.
   /usr/bin/time -o "$OUT/rss_v" -f %M "$TK" validate "$OUT/corpus_$n" -q >/dev/null 2>&1 || true

@@ -159,6 +159,34 @@ pub fn write_str_body(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&bytes[start..]);
 }
 
+/// The bytes `write` produces, in a vector of exactly their size: they are built in a
+/// per-thread buffer that keeps its capacity. Export's lines wait in batches of a thousand
+/// before they are spooled, and a guessed capacity (16 KB for a ~10 KB line) made that memory
+/// half as large again, and left the allocator holding it after the batch was freed.
+pub fn exact_vec(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            scratch.clear();
+            write(&mut scratch);
+            let out = scratch.to_vec();
+            // A freak line does not pin its size in every worker for the rest of the run.
+            if scratch.capacity() > 1 << 20 {
+                *scratch = Vec::new();
+            }
+            out
+        }
+        // Only if `write` itself builds a line: it gets a fresh buffer.
+        Err(_) => {
+            let mut out = Vec::new();
+            write(&mut out);
+            out
+        }
+    })
+}
+
 /// Whether `text` is one JSON object, exactly as `serde_json::from_str::<Value>(text)` would
 /// parse to an object (the same numbers out of range, nesting limit and trailing text
 /// refused), without building it: a tool call's arguments are checked in every exported

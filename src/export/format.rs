@@ -142,9 +142,7 @@ pub trait TrainingFormat: Sync {
     /// `render`'s example as one JSON line (no newline): what `serde_json::to_vec` writes for
     /// `with_tools(example, tools)`.
     fn line(&self, example: &Value, _tools: &ToolSet) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 << 10);
-        crate::json::write_compact(&mut out, example);
-        out
+        crate::json::exact_vec(|out| crate::json::write_compact(out, example))
     }
 
     /// The line and what `check_example` finds on it, straight from the conversation, for a

@@ -102,15 +102,18 @@ pub fn with_tools(mut example: Value, tools: &ToolSet, form: ToolsAs) -> Value {
 /// The line of `with_tools(example, tools, form)`, the bytes `serde_json::to_vec` writes for
 /// it, with the list's JSON (about half of every line) copied in as serialized once.
 pub fn line(example: &Value, tools: &ToolSet, form: ToolsAs) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 << 10);
+    crate::json::exact_vec(|out| write_line(out, example, tools, form))
+}
+
+fn write_line(out: &mut Vec<u8>, example: &Value, tools: &ToolSet, form: ToolsAs) {
     let Value::Object(fields) = example else {
-        crate::json::write_compact(&mut out, example);
-        return out;
+        crate::json::write_compact(out, example);
+        return;
     };
     // `with_tools` puts the list last; here it is a stand-in whose bytes are the list's.
     let stand_in = Value::Null;
     let members = fields.iter().map(|(k, v)| (k.as_str(), v)).filter(|&(k, _)| k != "tools");
-    crate::json::write_object(&mut out, members.chain([("tools", &stand_in)]), |out, key, value| match (key, value) {
+    crate::json::write_object(out, members.chain([("tools", &stand_in)]), |out, key, value| match (key, value) {
         ("tools", _) => out.extend_from_slice(match form {
             ToolsAs::List => tools.json.as_bytes(),
             ToolsAs::Text => tools.json_literal(),
@@ -118,7 +121,6 @@ pub fn line(example: &Value, tools: &ToolSet, form: ToolsAs) -> Vec<u8> {
         ("messages", Value::Array(messages)) => write_messages(out, messages),
         _ => crate::json::write_compact(out, value),
     });
-    out
 }
 
 /// `write_compact` of a `messages` list, with the first message's manifest written from a
@@ -172,13 +174,15 @@ fn write_content(out: &mut Vec<u8>, text: &str) {
 /// The line `line(&render(conversation, rules), tools, form)` writes, written straight from
 /// the conversation: the same bytes without building the example (held to it by a test).
 pub fn conversation_line(conversation: &Conversation, tools: &ToolSet, rules: Rules, form: ToolsAs) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 << 10);
+    crate::json::exact_vec(|out| write_conversation_line(out, conversation, tools, rules, form))
+}
+
+fn write_conversation_line(out: &mut Vec<u8>, conversation: &Conversation, tools: &ToolSet, rules: Rules, form: ToolsAs) {
     out.extend_from_slice(b"{\"messages\":[");
     for (i, turn) in conversation.turns.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        let out = &mut out;
         match turn {
             Turn::System(c) => simple_message(out, "system", c),
             Turn::User(c) => simple_message(out, "user", c),
@@ -227,7 +231,6 @@ pub fn conversation_line(conversation: &Conversation, tools: &ToolSet, rules: Ru
         ToolsAs::Text => tools.json_literal(),
     });
     out.push(b'}');
-    out
 }
 
 /// `{"role":…,"content":…}`.
