@@ -4,7 +4,7 @@
 //! `write` each split in id order (sharded, compressed, hashed) with the format's side files and
 //! `export.json`, committed at once; `print` what happened.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -273,15 +273,15 @@ fn assign_splits(
 ) -> io::Result<Result<Vec<Vec<usize>>, ExitStatus>> {
     let spec = &plan.spec;
     let rows = &spool.rows;
-    // Each session (with its stratum) once.
-    let mut sessions: HashMap<split::SessionKey, String> = HashMap::new();
-    for r in rows {
-        sessions.entry((spool.dataset(r).to_string(), r.session.clone())).or_insert_with(|| spool.label(r).to_string());
-    }
+    let sessions: Vec<(&str, &str, &str)> = spool
+        .sessions
+        .iter()
+        .map(|s| (spool.datasets.names[s.dataset as usize].as_str(), s.name.as_str(), spool.labels.names[s.label as usize].as_str()))
+        .collect();
     let assignment = split::assign(spec, args.seed, &sessions);
     let mut by_split: Vec<Vec<usize>> = vec![Vec::new(); spec.parts.len()];
     for (i, r) in rows.iter().enumerate() {
-        by_split[assignment[&(spool.dataset(r).to_string(), r.session.clone())]].push(i);
+        by_split[assignment[r.session as usize]].push(i);
     }
     for members in &mut by_split {
         members.sort_by(|&a, &b| rows[a].id.cmp(&rows[b].id));
@@ -363,11 +363,11 @@ fn write(
         }
         let mut by_dataset: BTreeMap<&str, usize> = BTreeMap::new();
         let mut by_label: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut split_sessions: HashSet<(u32, &str)> = HashSet::new();
+        let mut split_sessions: HashSet<u32> = HashSet::new();
         for &i in members {
             *by_dataset.entry(spool.dataset(&rows[i])).or_default() += 1;
             *by_label.entry(spool.label(&rows[i])).or_default() += 1;
-            split_sessions.insert((rows[i].dataset, &rows[i].session));
+            split_sessions.insert(rows[i].session);
         }
         split_reports.insert(
             name.clone(),

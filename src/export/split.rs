@@ -2,7 +2,7 @@
 //! splits, or the model would be evaluated on recordings it trained on) and stratified
 //! by dataset and label (every split sees each class in proportion).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
@@ -48,31 +48,30 @@ impl SplitSpec {
     }
 }
 
-/// A session, identified within its dataset.
-pub type SessionKey = (String, String);
-
-/// Which split each session goes to (index into `spec.parts`). `sessions` maps each
-/// session to its stratum (dataset, label). Deterministic in `seed` and the set of sessions.
-pub fn assign(spec: &SplitSpec, seed: u64, sessions: &HashMap<SessionKey, String>) -> HashMap<SessionKey, usize> {
-    let mut strata: BTreeMap<(&str, &str), Vec<(u64, &SessionKey)>> = BTreeMap::new();
-    for (key, label) in sessions {
-        strata.entry((key.0.as_str(), label.as_str())).or_default().push((rank(seed, key), key));
+/// Which split each session goes to (an index into `spec.parts`), for `sessions` given as
+/// (dataset, session, stratum label). Deterministic in `seed` and the set of sessions (their
+/// order does not matter).
+pub fn assign(spec: &SplitSpec, seed: u64, sessions: &[(&str, &str, &str)]) -> Vec<usize> {
+    type Member<'a> = (u64, (&'a str, &'a str), usize);
+    let mut strata: BTreeMap<(&str, &str), Vec<Member<'_>>> = BTreeMap::new();
+    for (i, &(dataset, session, label)) in sessions.iter().enumerate() {
+        strata.entry((dataset, label)).or_default().push((rank(seed, dataset, session), (dataset, session), i));
     }
     let ratios: Vec<f64> = spec.parts.iter().map(|(_, r)| *r).collect();
-    let strata: Vec<Vec<(u64, &SessionKey)>> = strata
+    let strata: Vec<Vec<Member<'_>>> = strata
         .into_values()
         .map(|mut m| {
-            m.sort();
+            m.sort_unstable();
             m
         })
         .collect();
     let sizes: Vec<usize> = strata.iter().map(Vec::len).collect();
-    let mut out = HashMap::with_capacity(sessions.len());
+    let mut out = vec![0; sessions.len()];
     for (members, counts) in strata.into_iter().zip(apportion_strata(&ratios, &sizes)) {
         let mut members = members.into_iter();
         for (split, n) in counts.into_iter().enumerate() {
-            for (_, key) in members.by_ref().take(n) {
-                out.insert(key.clone(), split);
+            for (_, _, i) in members.by_ref().take(n) {
+                out[i] = split;
             }
         }
     }
@@ -116,12 +115,12 @@ fn apportion_strata(ratios: &[f64], sizes: &[usize]) -> Vec<Vec<usize>> {
 }
 
 /// A seeded pseudo-random rank of a session, stable across platforms and versions.
-fn rank(seed: u64, key: &SessionKey) -> u64 {
+fn rank(seed: u64, dataset: &str, session: &str) -> u64 {
     let mut h = Sha256::new();
     h.update(seed.to_le_bytes());
-    h.update(key.0.as_bytes());
+    h.update(dataset.as_bytes());
     h.update([0]);
-    h.update(key.1.as_bytes());
+    h.update(session.as_bytes());
     let digest = h.finalize();
     u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
 }
@@ -177,32 +176,36 @@ mod tests {
         assert_eq!(apportion(&[0.8, 0.1, 0.1], 7).iter().sum::<usize>(), 7);
     }
 
+    fn sessions<'a>(names: &'a [String], labels: &'a [String]) -> Vec<(&'a str, &'a str, &'a str)> {
+        names.iter().zip(labels).map(|(n, l)| ("d", n.as_str(), l.as_str())).collect()
+    }
+
     #[test]
     fn stratified_grouped_and_seeded() {
-        let mut sessions = HashMap::new();
-        for i in 0..40 {
-            let label = if i % 4 == 0 { "rare" } else { "common" };
-            sessions.insert(("d".to_string(), format!("s{i}")), label.to_string());
-        }
+        let names: Vec<String> = (0..40).map(|i| format!("s{i}")).collect();
+        let labels: Vec<String> = (0..40).map(|i| if i % 4 == 0 { "rare" } else { "common" }.to_string()).collect();
+        let sessions = sessions(&names, &labels);
         let spec = SplitSpec::parse("train=0.9,val=0.1").unwrap();
         let a = assign(&spec, 7, &sessions);
         assert_eq!(a, assign(&spec, 7, &sessions));
         assert_ne!(a, assign(&spec, 8, &sessions));
-        let val_rare = a.iter().filter(|(k, &s)| s == 1 && sessions[*k] == "rare").count();
-        let val_common = a.iter().filter(|(k, &s)| s == 1 && sessions[*k] == "common").count();
-        assert_eq!((val_rare, val_common), (1, 3));
+        let val = |label: &str| (0..40).filter(|&i| a[i] == 1 && sessions[i].2 == label).count();
+        assert_eq!((val("rare"), val("common")), (1, 3));
+        // The order sessions are listed in does not matter.
+        let mut reversed = sessions.clone();
+        reversed.reverse();
+        let b = assign(&spec, 7, &reversed);
+        assert!((0..40).all(|i| a[i] == b[39 - i]));
     }
 
     #[test]
     fn many_small_strata_still_fill_every_split() {
         // 20 sessions in 10 strata of 2: per-stratum rounding would give val nothing.
-        let mut sessions = HashMap::new();
-        for i in 0..20 {
-            sessions.insert(("d".to_string(), format!("s{i}")), format!("label{}", i % 10));
-        }
+        let names: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
+        let labels: Vec<String> = (0..20).map(|i| format!("label{}", i % 10)).collect();
         let spec = SplitSpec::parse("train=0.9,val=0.1").unwrap();
-        let a = assign(&spec, 1, &sessions);
-        assert_eq!(a.values().filter(|&&s| s == 1).count(), 2);
+        let a = assign(&spec, 1, &sessions(&names, &labels));
+        assert_eq!(a.iter().filter(|&&s| s == 1).count(), 2);
         assert_eq!(a.len(), 20);
     }
 }

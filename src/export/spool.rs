@@ -16,11 +16,20 @@ use super::{Outcome, Skip};
 pub struct Row {
     pub id: String,
     pub dataset: u32,
-    pub session: String,
+    /// Index into `Spool::sessions`.
+    pub session: u32,
     pub label: u32,
     pub tokens: u32,
     offset: u64,
     len: u32,
+}
+
+/// A session of the exported threads, identified within its dataset; its stratum is its
+/// dataset and the label of its first thread (a session has one activity).
+pub struct Session {
+    pub dataset: u32,
+    pub name: String,
+    pub label: u32,
 }
 
 /// Small strings that repeat across thousands of rows (datasets, labels), stored once.
@@ -48,6 +57,11 @@ pub struct Spool {
     pub rows: Vec<Row>,
     pub datasets: Interner,
     pub labels: Interner,
+    /// Every session once, in the order their first threads arrived: the split is decided per
+    /// session, and collecting them here (while the workers run) keeps that step short.
+    pub sessions: Vec<Session>,
+    /// Per dataset, session name → index in `sessions`.
+    session_index: Vec<HashMap<String, u32, foldhash::fast::RandomState>>,
     pub skipped: BTreeMap<Skip, usize>,
     /// "place: reason: detail" for skips a user must hear about.
     pub reported: Vec<String>,
@@ -70,6 +84,8 @@ impl Spool {
             rows: Vec::new(),
             datasets: Interner::default(),
             labels: Interner::default(),
+            sessions: Vec::new(),
+            session_index: Vec::new(),
             skipped: BTreeMap::new(),
             reported: Vec::new(),
             changes: BTreeMap::new(),
@@ -109,11 +125,14 @@ impl Spool {
                 for (what, n) in ex.changes {
                     *self.changes.entry(what).or_default() += n;
                 }
+                let dataset = self.datasets.intern(&ex.dataset);
+                let label = self.labels.intern(&ex.label);
+                let session = self.session(dataset, ex.session, label);
                 self.rows.push(Row {
                     id: ex.id,
-                    dataset: self.datasets.intern(&ex.dataset),
-                    session: ex.session,
-                    label: self.labels.intern(&ex.label),
+                    dataset,
+                    session,
+                    label,
                     tokens: ex.tokens.min(u32::MAX as usize) as u32,
                     offset: self.len,
                     len: ex.line.len() as u32,
@@ -128,6 +147,21 @@ impl Spool {
             }
         }
         Ok(())
+    }
+
+    /// The index of a session, added with `label` as its stratum when it is new.
+    fn session(&mut self, dataset: u32, name: String, label: u32) -> u32 {
+        if self.session_index.len() <= dataset as usize {
+            self.session_index.resize_with(dataset as usize + 1, Default::default);
+        }
+        let index = &mut self.session_index[dataset as usize];
+        if let Some(&i) = index.get(&name) {
+            return i;
+        }
+        let i = self.sessions.len() as u32;
+        index.insert(name.clone(), i);
+        self.sessions.push(Session { dataset, name, label });
+        i
     }
 
     /// Whether a byte-identical line was spooled already.
