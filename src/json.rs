@@ -236,21 +236,11 @@ pub fn is_object_text(text: &str) -> bool {
         }
     }
 
-    /// An object; any other value is an error.
+    /// An object (`deserialize_map` refuses any other value, as `Value` would not be one).
     struct Object;
-    struct ObjectVisitor;
-    impl<'de> Visitor<'de> for ObjectVisitor {
-        type Value = Object;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a JSON object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Object, A::Error> {
-            AnyVisitor.visit_map(map).map(|_| Object)
-        }
-    }
     impl<'de> Deserialize<'de> for Object {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Object, D::Error> {
-            d.deserialize_any(ObjectVisitor)
+            d.deserialize_map(AnyVisitor).map(|_| Object)
         }
     }
 
