@@ -167,23 +167,15 @@ pub fn exact_vec(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => {
-            scratch.clear();
-            write(&mut scratch);
-            let out = scratch.to_vec();
-            // A freak line does not pin its size in every worker for the rest of the run.
-            if scratch.capacity() > 1 << 20 {
-                *scratch = Vec::new();
-            }
-            out
+    SCRATCH.with_borrow_mut(|scratch| {
+        scratch.clear();
+        write(scratch);
+        let out = scratch.to_vec();
+        // A freak line does not pin its size in every worker for the rest of the run.
+        if scratch.capacity() > 1 << 20 {
+            *scratch = Vec::new();
         }
-        // Only if `write` itself builds a line: it gets a fresh buffer.
-        Err(_) => {
-            let mut out = Vec::new();
-            write(&mut out);
-            out
-        }
+        out
     })
 }
 

@@ -339,7 +339,7 @@ fn write(
     let mut split_reports = BTreeMap::new();
     let mut warnings = Vec::new();
     let mut data = Vec::new();
-    for ((name, _), members) in spec.parts.iter().zip(by_split) {
+    for ((name, ratio), members) in spec.parts.iter().zip(by_split) {
         if members.is_empty() {
             warnings.push(format!("split {name:?} is empty: no file written for it"));
             continue;
@@ -354,12 +354,6 @@ fn write(
             };
             let fill = spool.records(chunk);
             data.push(DataFile { name: file_name, split: Some(name.clone()), compression: *compression, fill });
-        }
-    }
-    outputs.write_files(data)?;
-    for ((name, ratio), members) in spec.parts.iter().zip(by_split) {
-        if members.is_empty() {
-            continue;
         }
         let mut by_dataset: BTreeMap<&str, usize> = BTreeMap::new();
         let mut by_label: BTreeMap<&str, usize> = BTreeMap::new();
@@ -381,6 +375,7 @@ fn write(
             }),
         );
     }
+    outputs.write_files(data)?;
     let mut side_files = Vec::new();
     let data_files: Vec<FileInfo> = outputs.files.clone();
     let written = Written { dir: layout.dir(), files: &data_files, splits: spec.names().collect(), name: &args.name };

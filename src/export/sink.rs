@@ -407,39 +407,41 @@ impl Outputs {
     where
         F: FnMut(&mut Vec<u8>) -> io::Result<usize> + Send,
     {
-        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
         let mut sinks = Vec::with_capacity(data.len());
         for d in &data {
             sinks.push(self.open(&d.name)?);
         }
-        let jobs: Vec<Mutex<Option<(&Sink, DataFile<F>)>>> = sinks.iter().zip(data).map(|j| Mutex::new(Some(j))).collect();
-        let results: Vec<Mutex<Option<io::Result<FileInfo>>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
-        let (next, failed) = (AtomicUsize::new(0), AtomicBool::new(false));
+        let queue = std::sync::Mutex::new(sinks.iter().zip(data).enumerate());
+        let failed = AtomicBool::new(false);
+        let mut results: Vec<Option<io::Result<FileInfo>>> = sinks.iter().map(|_| None).collect();
         std::thread::scope(|scope| {
-            for _ in 0..jobs.len().min(2) {
-                scope.spawn(|| loop {
-                    let k = next.fetch_add(1, Relaxed);
-                    if k >= jobs.len() || failed.load(Relaxed) {
-                        break;
-                    }
-                    let (sink, d) = jobs[k].lock().expect("no panics while held").take().expect("each job once");
-                    let info = pipe(sink.file(), d.compression, d.fill).map(|(records, bytes, sha256)| FileInfo {
-                        path: d.name,
-                        split: d.split,
-                        records: Some(records),
-                        bytes,
-                        sha256,
-                    });
-                    failed.fetch_or(info.is_err(), Relaxed);
-                    *results[k].lock().expect("no panics while held") = Some(info);
-                });
+            let workers: Vec<_> = (0..sinks.len().min(2))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        while !failed.load(Relaxed) {
+                            let Some((k, (sink, d))) = queue.lock().expect("no panics while held").next() else { break };
+                            let info = pipe(sink.file(), d.compression, d.fill).map(|(records, bytes, sha256)| {
+                                FileInfo { path: d.name, split: d.split, records: Some(records), bytes, sha256 }
+                            });
+                            failed.fetch_or(info.is_err(), Relaxed);
+                            done.push((k, info));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            for worker in workers {
+                for (k, info) in worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)) {
+                    results[k] = Some(info);
+                }
             }
         });
         let mut outcome = Ok(());
         for (sink, result) in sinks.into_iter().zip(results) {
             // `None`: not started, after another file failed (that failure is returned).
-            match result.into_inner().expect("no panics while held") {
+            match result {
                 Some(Ok(info)) => self.files.push(info),
                 Some(Err(e)) if outcome.is_ok() => outcome = Err(e),
                 _ => {}

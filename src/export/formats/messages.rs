@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{json, Map, Value};
 
 use crate::diagnostic::Diagnostic;
-use crate::conversation::{Conversation, ToolSet, Turn};
+use crate::conversation::{Call, Conversation, ToolSet, Turn};
 use crate::rules::*;
 
 use super::defined_functions;
@@ -36,6 +36,21 @@ pub struct Rules {
     pub arguments: Arguments,
 }
 
+impl Rules {
+    /// An assistant message with calls leaves out an empty `content` under `strict_calls`.
+    fn omits_content(self, content: &str, calls: &[Call]) -> bool {
+        !calls.is_empty() && self.strict_calls && content.is_empty()
+    }
+
+    /// A call's `arguments` as the format's examples carry them.
+    fn arguments(self, call: &Call) -> Args<'_> {
+        match self.arguments {
+            Arguments::Text => Args::Text(&call.arguments_text),
+            Arguments::Object | Arguments::Either => Args::of(&call.arguments),
+        }
+    }
+}
+
 /// The example without its `tools` (see `TrainingFormat::render`): every content a string,
 /// tool results keep their `name` unless `closed`.
 pub fn render(conversation: &Conversation, rules: Rules) -> Value {
@@ -49,15 +64,15 @@ pub fn render(conversation: &Conversation, rules: Rules) -> Value {
             Turn::Assistant { content, calls } => {
                 let mut m = Map::new();
                 m.insert("role".into(), "assistant".into());
-                if !(rules.strict_calls && content.is_empty()) {
+                if !rules.omits_content(content, calls) {
                     m.insert("content".into(), content.clone().into());
                 }
                 let calls: Vec<Value> = calls
                     .iter()
                     .map(|c| {
-                        let arguments = match rules.arguments {
-                            Arguments::Text => Value::String(c.arguments_text.clone()),
-                            Arguments::Object | Arguments::Either => c.arguments.clone(),
+                        let arguments = match rules.arguments(c) {
+                            Args::Text(s) => Value::String(s.to_string()),
+                            Args::Value(v) => v.clone(),
                         };
                         json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": arguments}})
                     })
@@ -87,6 +102,16 @@ pub enum ToolsAs {
     Text,
 }
 
+impl ToolsAs {
+    /// The list's bytes in a line, serialized once per tool set.
+    fn bytes(self, tools: &ToolSet) -> &[u8] {
+        match self {
+            ToolsAs::List => tools.json.as_bytes(),
+            ToolsAs::Text => tools.json_literal(),
+        }
+    }
+}
+
 /// `render`'s example with the `tools` list after its other keys.
 pub fn with_tools(mut example: Value, tools: &ToolSet, form: ToolsAs) -> Value {
     if let Value::Object(fields) = &mut example {
@@ -114,10 +139,7 @@ fn write_line(out: &mut Vec<u8>, example: &Value, tools: &ToolSet, form: ToolsAs
     let stand_in = Value::Null;
     let members = fields.iter().map(|(k, v)| (k.as_str(), v)).filter(|&(k, _)| k != "tools");
     crate::json::write_object(out, members.chain([("tools", &stand_in)]), |out, key, value| match (key, value) {
-        ("tools", _) => out.extend_from_slice(match form {
-            ToolsAs::List => tools.json.as_bytes(),
-            ToolsAs::Text => tools.json_literal(),
-        }),
+        ("tools", _) => out.extend_from_slice(form.bytes(tools)),
         ("messages", Value::Array(messages)) => write_messages(out, messages),
         _ => crate::json::write_compact(out, value),
     });
@@ -189,7 +211,7 @@ fn write_conversation_line(out: &mut Vec<u8>, conversation: &Conversation, tools
             Turn::Assistant { content, calls } if calls.is_empty() => simple_message(out, "assistant", content),
             Turn::Assistant { content, calls } => {
                 out.extend_from_slice(b"{\"role\":\"assistant\",");
-                if !(rules.strict_calls && content.is_empty()) {
+                if !rules.omits_content(content, calls) {
                     out.extend_from_slice(b"\"content\":");
                     write_content(out, content);
                     out.push(b',');
@@ -204,9 +226,9 @@ fn write_conversation_line(out: &mut Vec<u8>, conversation: &Conversation, tools
                     out.extend_from_slice(b",\"type\":\"function\",\"function\":{\"name\":");
                     crate::json::write_str(out, &c.name);
                     out.extend_from_slice(b",\"arguments\":");
-                    match rules.arguments {
-                        Arguments::Text => crate::json::write_str(out, &c.arguments_text),
-                        Arguments::Object | Arguments::Either => crate::json::write_compact(out, &c.arguments),
+                    match rules.arguments(c) {
+                        Args::Text(s) => crate::json::write_str(out, s),
+                        Args::Value(v) => crate::json::write_compact(out, v),
                     }
                     out.extend_from_slice(b"}}");
                 }
@@ -226,10 +248,7 @@ fn write_conversation_line(out: &mut Vec<u8>, conversation: &Conversation, tools
         }
     }
     out.extend_from_slice(b"],\"tools\":");
-    out.extend_from_slice(match form {
-        ToolsAs::List => tools.json.as_bytes(),
-        ToolsAs::Text => tools.json_literal(),
-    });
+    out.extend_from_slice(form.bytes(tools));
     out.push(b'}');
 }
 
@@ -345,7 +364,7 @@ struct Rendered<'c> {
 impl Rendered<'_> {
     fn has_content(&self) -> bool {
         match self.turn {
-            Turn::Assistant { content, calls } => calls.is_empty() || !(self.rules.strict_calls && content.is_empty()),
+            Turn::Assistant { content, calls } => !self.rules.omits_content(content, calls),
             _ => true,
         }
     }
@@ -390,12 +409,7 @@ impl<'c> MessageView for Rendered<'c> {
         if calls.is_empty() {
             return None;
         }
-        let text = self.rules.arguments == Arguments::Text;
-        let view = |c: &'c crate::conversation::Call| CallView {
-            id: Some(&c.id),
-            name: Some(&c.name),
-            arguments: Some(if text { Args::Text(&c.arguments_text) } else { Args::of(&c.arguments) }),
-        };
+        let view = |c: &'c Call| CallView { id: Some(&c.id), name: Some(&c.name), arguments: Some(self.rules.arguments(c)) };
         Some(calls.iter().map(view).collect())
     }
 
