@@ -282,6 +282,34 @@ fn issue10_6_an_archive_written_beside_its_inputs_still_exports_them() {
     assert_eq!(export_here()["counts"]["input_threads"], 7);
 }
 
+/// A disk that fills while an export runs (here a file-size limit, which fails writes the
+/// same way without needing a small filesystem): the previous export stays whole, nothing is
+/// left beside it, and the error names the folder and what to do.
+#[test]
+fn an_export_that_runs_out_of_room_leaves_the_previous_one_and_says_where() {
+    let tmp = tempfile::tempdir().unwrap();
+    let valid = fixtures().join("threads/valid");
+    let out = tmp.path().join("exp");
+    let o = export(&[s(&valid), "--status", "all", "--profile", "trl", "--out", s(&out)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let before = snapshot(&out);
+    let data: usize = before.iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "jsonl")).map(|(_, b)| b.len()).sum();
+    // `ulimit -f` counts blocks of 512 or 1,024 bytes (shells differ): either way below the
+    // data, so the spool cannot hold it. SIGXFSZ ignored: the write fails instead of killing.
+    let blocks = (data / 4 / 512).to_string();
+    let o = Command::new("sh")
+        .args(["-c", "trap '' XFSZ; ulimit -f \"$1\"; shift; exec \"$@\"", "sh", &blocks, env!("CARGO_BIN_EXE_threadkit")])
+        .args(["export", s(&valid), "--status", "all", "--profile", "openai", "--out", s(&out), "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains(s(&out)) && said.contains("left as they were") && said.contains("free space"), "{said}");
+    assert!(snapshot(&out) == before, "the previous export changed");
+    let leftovers = common::temporaries_in(tmp.path());
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
 // ---- 7. two generators with one seed -----------------------------------------------------------
 
 fn generate(dir: &Path, endpoint: &Endpoint, args: &[&str]) -> Command {

@@ -206,7 +206,17 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     // Exported files must not feed the next export of the same tree; only threadkit's own
     // files are left out, never the folder around them.
     let own: HashSet<crate::walk::FileId> = ours.iter().filter_map(|p| crate::walk::FileId::of(p)).collect();
-    let mut spool = Spool::new(outputs.scratch_dir())?;
+    // The spool and the new files are written beside the output, and nothing there is
+    // replaced until the commit: a failure here (a full disk, most often) changes nothing.
+    let unwritable = |e: io::Error| {
+        CommandError::Usage(format!(
+            "--out {}: cannot write the export there: {e}; files already there were left as they were. \
+             While it runs an export needs room for its lines twice (a spool and the files): free space \
+             there or choose another --out",
+            layout.dir().display()
+        ))
+    };
+    let mut spool = Spool::new(outputs.scratch_dir()).map_err(unwritable)?;
     let progress = crate::progress::Progress::new("threads read", None, args.quiet);
     let entries = walked
         .entries()
@@ -222,8 +232,9 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             }
             Ok(())
         },
-    )?;
-    spool.finish()?;
+    )
+    .map_err(unwritable)?;
+    spool.finish().map_err(unwritable)?;
     progress.finish();
 
     if args.format == Format::Human && !args.quiet {
@@ -239,7 +250,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         Ok(b) => b,
         Err(status) => return Ok(status),
     };
-    let written = write(&args, &plan, &settings, &spool, &by_split, &mut outputs)?;
+    let written = write(&args, &plan, &settings, &spool, &by_split, &mut outputs).map_err(unwritable)?;
     // Said only once the export is in place, but composed now: the spool's lines are
     // needed for the preview, and closing it first lets the kernel drop its pages
     // instead of writing them to disk when the export is made durable.
