@@ -49,6 +49,10 @@ pub enum Command {
     /// List the rules, or explain one (`threadkit rules TK201`).
     #[command(after_help = "EXAMPLES:\n  threadkit rules\n  threadkit rules TK201\n  threadkit rules tool-call-unanswered")]
     Rules(RulesArgs),
+    /// Audit what threads teach: ungrounded numbers, answers against the evidence, leaked labels,
+    /// loops, ignored tool errors, degenerate reasoning, near-duplicates and eval overlap.
+    #[command(after_help = "EXAMPLES:\n  threadkit quality threads/ --data-root data\n  threadkit quality threads/ --against eval/ --format json > quality.json\n  threadkit quality threads/ --select number-not-grounded,TKQ05\n  threadkit rules TKQ01                                   what a rule finds, with a bad and a good example")]
+    Quality(QualityArgs),
     /// Print an embedded JSON Schema (`threadkit schema thread.openai_v1`), or list them.
     #[command(after_help = "EXAMPLES:\n  threadkit schema\n  threadkit schema thread.openai_v1 > thread.schema.json")]
     Schema(SchemaArgs),
@@ -133,6 +137,37 @@ pub struct ValidateArgs {
     pub chat_template: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct QualityArgs {
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    /// Folder of datasets: the labels an answer must be one of (and validate's data checks).
+    #[arg(long, value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+    /// An evaluation set (threads, or a training export of any profile): threads about its
+    /// recordings, or sharing its text, are `eval-overlap`.
+    #[arg(long, value_name = "PATH")]
+    pub against: Vec<PathBuf>,
+    /// Output format (JSON: validate's report shape).
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+    /// Only these quality rules, comma-separated codes or names (files that are not valid threads are reported whatever this says).
+    #[arg(long, value_delimiter = ',', value_name = "RULE")]
+    pub select: Vec<String>,
+    /// Quality rules to skip, comma-separated codes or names.
+    #[arg(long, value_delimiter = ',', value_name = "RULE")]
+    pub ignore: Vec<String>,
+    /// Treat warnings (`answer-wrong`) as failures (exit code 1).
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// Print only the summary (human format).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Colors in human output.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: Color,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ShowFormat {
     /// Terminal text (coloured on a terminal).
@@ -194,9 +229,15 @@ pub struct ExportArgs {
     /// Statuses to export, comma-separated, or `all`.
     #[arg(long, value_delimiter = ',', default_value = "finished")]
     pub status: Vec<String>,
-    /// Only threads whose final answer matched the ground truth (rejection sampling).
-    #[arg(long)]
+    /// Only threads whose final answer matched the ground truth (rejection sampling; what the
+    /// quality rule `answer-wrong` finds).
+    #[arg(long, visible_alias = "only-correct")]
     pub correct_only: bool,
+    /// What the quality rules (`threadkit quality`) decide: deny leaves out threads with
+    /// error-severity findings and all but the first of near-duplicates; warn exports them and
+    /// counts the findings in export.json; off does not run them.
+    #[arg(long, value_enum, default_value = "deny")]
+    pub quality: crate::export::QualityMode,
     /// Only threads with at least N tool calls.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub min_tool_calls: usize,

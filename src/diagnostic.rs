@@ -58,6 +58,9 @@ pub struct Diagnostic {
     pub fix: Option<Fix>,
     /// Resolved lazily: only records with findings pay for span lookup.
     pub location: Option<Location>,
+    /// Bytes `(start, len)` inside the string at `pointer` (its decoded text): the number, the
+    /// sentence or the word the finding is about, rather than the whole string.
+    pub within: Option<(usize, usize)>,
 }
 
 impl Diagnostic {
@@ -70,7 +73,14 @@ impl Diagnostic {
             label: None,
             fix: None,
             location: None,
+            within: None,
         }
+    }
+
+    /// Point at bytes `start..start + len` of the decoded string at the pointer.
+    pub fn within(mut self, start: usize, len: usize) -> Self {
+        self.within = Some((start, len));
+        self
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Self {

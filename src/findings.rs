@@ -108,6 +108,9 @@ impl FileReport {
 /// Spans are computed only here, for records that have findings.
 pub fn locate_all(diagnostics: &mut [Diagnostic], text: &str) {
     for d in diagnostics.iter_mut().filter(|d| d.location.is_none()) {
-        d.location = Some(span::location(text, &d.pointer));
+        d.location = Some(match d.within {
+            Some((start, len)) => span::location_within(text, &d.pointer, start, len),
+            None => span::location(text, &d.pointer),
+        });
     }
 }

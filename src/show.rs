@@ -15,6 +15,8 @@ use crate::version::Version;
 
 /// Tool results longer than this many lines are cut (unless `--full`).
 pub const RESULT_LINES: usize = 12;
+/// Characters of a result shown unless `--full`.
+pub const RESULT_CHARS: usize = 4000;
 
 #[derive(Debug, Serialize)]
 pub struct Finding {
@@ -181,7 +183,9 @@ struct Paint {
 }
 
 impl Paint {
+    /// Every string painted is data or our own words; either way it reaches the terminal safe.
     fn paint(&self, style: Style, text: &str) -> String {
+        let text = crate::report::terminal_safe(text, false);
         if self.on {
             format!("{}{text}{}", style.render(), style.render_reset())
         } else {
@@ -201,17 +205,29 @@ fn pretty(v: &Value) -> String {
     }
 }
 
-/// At most `RESULT_LINES` lines unless `full`, saying how much was left out.
+/// At most `RESULT_LINES` lines and `RESULT_CHARS` characters unless `full`, saying how much was
+/// left out: a 30 MB result on one line must not become a 30 MB page.
 fn cut(text: &str, full: bool) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    if full || lines.len() <= RESULT_LINES {
+    if full {
         return text.to_string();
     }
-    format!("{}\n… {} more lines (--full shows all)", lines[..RESULT_LINES].join("\n"), lines.len() - RESULT_LINES)
+    let lines: Vec<&str> = text.lines().collect();
+    let kept = lines[..lines.len().min(RESULT_LINES)].join("\n");
+    let chars = kept.chars().count();
+    if chars > RESULT_CHARS {
+        let head: String = kept.chars().take(RESULT_CHARS).collect();
+        let more = text.chars().count() - RESULT_CHARS;
+        return format!("{head}\n… {more} more characters (--full shows all)");
+    }
+    if lines.len() <= RESULT_LINES {
+        return text.to_string();
+    }
+    format!("{kept}\n… {} more lines (--full shows all)", lines.len() - RESULT_LINES)
 }
 
+/// Data lines for the terminal: indented, with nothing in them that could drive the terminal.
 fn indent(text: &str, by: &str) -> String {
-    text.lines().map(|l| format!("{by}{l}")).collect::<Vec<_>>().join("\n")
+    crate::report::terminal_safe(text, true).lines().map(|l| format!("{by}{l}")).collect::<Vec<_>>().join("\n")
 }
 
 /// Terminal text: coloured when `color`, plain otherwise (the same words either way).
@@ -303,48 +319,54 @@ pub fn human(t: &Transcript, color: bool, full: bool) -> String {
 fn finding_line(p: &Paint, f: &Finding) -> String {
     let color = if f.severity == "error" { AnsiColor::Red } else { AnsiColor::Yellow };
     let at = if f.pointer.is_empty() { String::new() } else { format!(" (at {})", f.pointer) };
-    format!("  {} {}{at}", p.paint(fg(color).bold(), &format!("{} {}:", f.severity, f.code)), f.message)
+    let at = crate::report::terminal_safe(&at, false);
+    format!("  {} {}{at}", p.paint(fg(color).bold(), &format!("{} {}:", f.severity, f.code)), crate::report::terminal_safe(&f.message, true))
 }
 
 /// Markdown: headings per step, JSON in fenced blocks.
 pub fn markdown(t: &Transcript, full: bool) -> String {
     let mut out = String::new();
     let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
-    let _ = writeln!(out, "# Thread `{}`\n", or_dash(&t.id));
+    let _ = writeln!(out, "# Thread {}\n", md_code(&or_dash(&t.id)));
     let _ = writeln!(
         out,
-        "{} · session `{}` · {} · status {}\n",
-        or_dash(&t.dataset),
-        or_dash(&t.session),
+        "{} · session {} · {} · status {}\n",
+        md_inline(&or_dash(&t.dataset)),
+        md_code(&or_dash(&t.session)),
         t.migrated_from.as_ref().map_or_else(|| or_dash(&t.version), |v| format!("{v} (shown migrated to openai_v1)")),
-        or_dash(&t.status)
+        md_inline(&or_dash(&t.status))
     );
-    let md_finding = |f: &Finding| format!("> **{} {}**: {}{}\n", f.severity, f.code, f.message, if f.pointer.is_empty() { String::new() } else { format!(" (at `{}`)", f.pointer) });
+    let md_finding = |f: &Finding| {
+        let at = if f.pointer.is_empty() { String::new() } else { format!(" (at {})", md_code(&f.pointer)) };
+        format!("> **{} {}**: {}{at}\n", f.severity, f.code, md_inline(&f.message))
+    };
     for f in &t.findings {
         out.push_str(&md_finding(f));
     }
+    // Every piece of data goes in a fence longer than any backtick run it holds: nothing in a
+    // thread can close it, add raw HTML or forge a heading.
     for e in &t.steps {
         match &e.step {
             Step::System { text } => {
-                let _ = writeln!(out, "\n## System\n\n{text}");
+                let _ = writeln!(out, "\n## System\n\n{}", md_fenced("text", text));
             }
             Step::Question { text, .. } => {
-                let _ = writeln!(out, "\n## Question\n\n{text}");
+                let _ = writeln!(out, "\n## Question\n\n{}", md_fenced("text", text));
             }
             Step::User { text } => {
-                let _ = writeln!(out, "\n## User\n\n{text}");
+                let _ = writeln!(out, "\n## User\n\n{}", md_fenced("text", text));
             }
             Step::Reasoning { text } => {
-                let _ = writeln!(out, "\n## Reasoning\n\n{text}");
+                let _ = writeln!(out, "\n## Reasoning\n\n{}", md_fenced("text", text));
             }
             Step::Call { name, arguments, .. } => {
-                let _ = writeln!(out, "\n## Call `{name}`\n\n```json\n{}\n```", pretty(arguments));
+                let _ = writeln!(out, "\n## Call {}\n\n{}", md_code(name), md_fenced("json", &pretty(arguments)));
             }
             Step::Result { name, content } => {
-                let _ = writeln!(out, "\n## Result of `{name}`\n\n```json\n{}\n```", cut(&pretty(content), full));
+                let _ = writeln!(out, "\n## Result of {}\n\n{}", md_code(name), md_fenced("json", &cut(&pretty(content), full)));
             }
             Step::Answer { text } => {
-                let _ = writeln!(out, "\n## Answer\n\n{text}");
+                let _ = writeln!(out, "\n## Answer\n\n{}", md_fenced("text", text));
             }
         }
         for f in &e.findings {
@@ -359,10 +381,52 @@ pub fn markdown(t: &Transcript, full: bool) -> String {
     };
     let _ = writeln!(
         out,
-        "\n---\n\nFinal answer **{}**, ground truth **{}**: {verdict}.",
-        or_dash(&t.final_answer),
-        or_dash(&t.ground_truth)
+        "\n---\n\nFinal answer {}, ground truth {}: {verdict}.",
+        md_code(&or_dash(&t.final_answer)),
+        md_code(&or_dash(&t.ground_truth))
     );
+    crate::report::terminal_safe(&out, true).into_owned()
+}
+
+/// The longest run of backticks in `text`.
+fn longest_backtick_run(text: &str) -> usize {
+    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+}
+
+/// A fenced block that `text` cannot close: its fence is longer than any backtick run inside.
+fn md_fenced(lang: &str, text: &str) -> String {
+    let fence = "`".repeat(longest_backtick_run(text).max(2) + 1);
+    format!("{fence}{lang}\n{text}\n{fence}")
+}
+
+/// Inline code that `text` cannot close (CommonMark: a longer backtick string, padded with spaces).
+fn md_code(text: &str) -> String {
+    let one_line = text.replace(['\n', '\r'], " ");
+    let ticks = "`".repeat(longest_backtick_run(&one_line) + 1);
+    // CommonMark strips one space each side: padding lets the text start or end with a backtick.
+    if one_line.starts_with('`') || one_line.ends_with('`') {
+        format!("{ticks} {one_line} {ticks}")
+    } else {
+        format!("{ticks}{one_line}{ticks}")
+    }
+}
+
+/// Running text with every Markdown and HTML metacharacter that could act mid-line escaped, on one line.
+fn md_inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '|' | '~' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
     out
 }
 

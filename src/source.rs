@@ -30,7 +30,7 @@ pub struct RecordText {
 pub type Failure = Box<Diagnostic>;
 
 pub fn is_jsonl(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "jsonl")
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("jsonl"))
 }
 
 /// Read a `.json` file whole, refusing files over `max_size` before reading them.
@@ -47,8 +47,13 @@ pub fn read_whole(path: &Path, max_size: u64) -> Result<String, Failure> {
 
 /// A JSONL file, or one compressed as export writes them (`.jsonl.gz`, `.jsonl.zst`).
 pub fn is_training_file(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
     [".jsonl", ".jsonl.gz", ".jsonl.zst"].iter().any(|e| name.ends_with(e))
+}
+
+/// A `.json` file (any case): one document (a thread, or for training files an array of examples).
+pub fn is_json(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
 /// Call `each` with every non-blank line of a JSONL file, in order (`.gz` and `.zst` are
@@ -59,7 +64,7 @@ pub fn for_each_line(
     each: impl FnMut(Result<RecordText, (usize, Failure)>),
 ) -> Result<(), Failure> {
     let file = crate::open::open(path).map_err(|e| io_failure(&e))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
     if name.ends_with(".gz") {
         for_each_line_of(flate2::read::MultiGzDecoder::new(file), max_size, each)
     } else if name.ends_with(".zst") {

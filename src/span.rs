@@ -302,11 +302,78 @@ pub fn location(src: &str, pointer: &str) -> Location {
     Location { offset: start, len: end - start, line, column }
 }
 
+/// The location of bytes `start..start + len` of the decoded string at `pointer`: the raw
+/// literal is walked escape by escape, so `\n`, `\"` and `\u00e9` before the range move it as
+/// they move the text in the file. Falls back to the whole value when it is no string.
+pub fn location_within(src: &str, pointer: &str, start: usize, len: usize) -> Location {
+    let found = locate(src, pointer);
+    let b = src.as_bytes();
+    let (value_start, value_end) = found.value;
+    if b.get(value_start) != Some(&b'"') {
+        return location(src, pointer);
+    }
+    // Raw offset of each decoded byte offset we need: `start` and `start + len`.
+    let (mut raw, mut decoded) = (value_start + 1, 0usize);
+    let mut raw_start = None;
+    let target_end = start + len;
+    while raw < value_end.saturating_sub(1) {
+        if decoded >= start && raw_start.is_none() {
+            raw_start = Some(raw);
+        }
+        if decoded >= target_end {
+            break;
+        }
+        let (raw_len, decoded_len) = match b[raw] {
+            b'\\' => match b.get(raw + 1) {
+                Some(b'u') => {
+                    let unit = |at: usize| src.get(at..at + 4).and_then(|h| u32::from_str_radix(h, 16).ok());
+                    match unit(raw + 2) {
+                        Some(hi @ 0xD800..=0xDBFF) if src.get(raw + 6..raw + 8) == Some("\\u") => {
+                            let lo = unit(raw + 8).unwrap_or(0);
+                            let c = char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF));
+                            (12, c.map_or(3, char::len_utf8))
+                        }
+                        Some(u) => (6, char::from_u32(u).map_or(3, char::len_utf8)),
+                        None => (2, 1),
+                    }
+                }
+                _ => (2, 1),
+            },
+            c => (utf8_width(c), utf8_width(c)),
+        };
+        raw += raw_len;
+        decoded += decoded_len;
+    }
+    let raw_start = raw_start.unwrap_or(raw);
+    let (line, column) = line_column(src, raw_start);
+    Location { offset: raw_start, len: raw.max(raw_start) - raw_start, line, column }
+}
+
+fn utf8_width(first: u8) -> usize {
+    match first {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const DOC: &str = "{\n  \"id\": \"x\",\n  \"messages\": [\n    {\"role\": \"user\", \"content\": \"hé\"},\n    {\"role\": \"tool\", \"a/b\": 3}\n  ]\n}";
+
+    #[test]
+    fn a_range_inside_a_string_skips_escapes_before_it() {
+        let src = r#"{"m": [{"content": "a\"b\n\u00e9 0.97 Hz"}]}"#;
+        let decoded = "a\"b\n\u{e9} 0.97 Hz";
+        let start = decoded.find("0.97").unwrap();
+        let loc = location_within(src, "/m/0/content", start, 4);
+        assert_eq!(&src[loc.offset..loc.offset + loc.len], "0.97");
+        let loc = location_within(src, "/m/0/content", 0, 3);
+        assert_eq!(&src[loc.offset..loc.offset + loc.len], "a\\\"b");
+    }
 
     #[test]
     fn scalar_value() {

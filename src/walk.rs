@@ -76,18 +76,28 @@ impl FileId {
 
 impl Walk {
     /// Every file to check: explicit files as given, directories recursively, sorted by name.
+    /// A file reached twice (`threads/ threads/x.json`, the same folder named twice, or through
+    /// a link) comes once: it is one thread, not a duplicate of itself.
     pub fn entries(self) -> impl Iterator<Item = Entry> + Send {
         let options = self.options;
         let excluded = std::sync::Arc::new(self.excluded);
-        self.roots.into_iter().flat_map(move |root| -> Box<dyn Iterator<Item = Entry> + Send> {
-            match root {
-                Root::File(path) => Box::new(std::iter::once(Entry { root: path.clone(), path, problem: None })),
-                Root::Problem(path, problem) => {
-                    Box::new(std::iter::once(Entry { root: path.clone(), path, problem: Some(problem) }))
+        // One root cannot reach a file twice without following links; only then is memory spent.
+        let mut seen = (self.roots.len() > 1 || options.follow_links).then(std::collections::HashSet::<FileId>::new);
+        self.roots
+            .into_iter()
+            .flat_map(move |root| -> Box<dyn Iterator<Item = Entry> + Send> {
+                match root {
+                    Root::File(path) => Box::new(std::iter::once(Entry { root: path.clone(), path, problem: None })),
+                    Root::Problem(path, problem) => {
+                        Box::new(std::iter::once(Entry { root: path.clone(), path, problem: Some(problem) }))
+                    }
+                    Root::Dir(dir) => Box::new(walk_dir(dir, options, excluded.clone())),
                 }
-                Root::Dir(dir) => Box::new(walk_dir(dir, options, excluded.clone())),
-            }
-        })
+            })
+            .filter(move |e| match (&mut seen, e.problem.is_none().then(|| FileId::of(&e.path)).flatten()) {
+                (Some(seen), Some(id)) => seen.insert(id),
+                _ => true,
+            })
     }
 
     /// Never enter `dir` (a backup or output folder inside the tree being walked).
@@ -104,8 +114,9 @@ impl Walk {
     }
 }
 
+/// `.json` or `.jsonl`, in any case (`THREAD.JSON` is a thread written on another system).
 pub fn is_thread_file(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("json" | "jsonl"))
+    crate::source::is_json(path) || crate::source::is_jsonl(path)
 }
 
 pub fn is_hidden_name(name: &std::ffi::OsStr) -> bool {

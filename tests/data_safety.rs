@@ -270,7 +270,7 @@ fn issue10_6_an_archive_written_beside_its_inputs_still_exports_them() {
     let export_here = || -> Value {
         let o = Command::new(env!("CARGO_BIN_EXE_threadkit"))
             .current_dir(tmp.path())
-            .args(["export", ".", "--profile", "raw", "--out", "archive.jsonl.gz", "--status", "all", "-q"])
+            .args(["export", ".", "--profile", "raw", "--out", "archive.jsonl.gz", "--status", "all", "-q", "--quality", "off"])
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", text(&o));

@@ -44,8 +44,13 @@ fn run(args: &[&str]) -> (String, String, i32) {
 }
 
 /// `threadkit export THREADS --out OUT --profile PROFILE EXTRA…`.
+/// These tests are about formats, splits and files; the corpus is copies of two threads, which the
+/// quality gate (tested in tests/quality.rs) would rightly call near-duplicates: it is off here.
 fn export(threads: &Path, out: &Path, profile: &str, extra: &[&str]) -> (String, String, i32) {
     let mut args = vec!["export", threads.to_str().unwrap(), "--out", out.to_str().unwrap(), "--profile", profile];
+    if !extra.contains(&"--quality") {
+        args.extend_from_slice(&["--quality", "off"]);
+    }
     args.extend_from_slice(extra);
     run(&args)
 }
@@ -160,6 +165,8 @@ fn filters_select_what_they_say() {
             "--format",
             "json",
             "--allow-few-examples",
+            "--quality",
+            "off",
         ];
         args.extend_from_slice(extra);
         let (o, e, _) = run(&args);

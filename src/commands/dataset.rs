@@ -49,7 +49,7 @@ pub fn run(args: DatasetArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Resu
             Ok(i) => {
                 match format {
                     Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&i).expect("info serializes"))?,
-                    Format::Human => out.write_all(render_info(&i).as_bytes())?,
+                    Format::Human => out.write_all(crate::report::terminal_safe(&render_info(&i), true).as_bytes())?,
                 }
                 Ok(ExitStatus::Success)
             }
@@ -91,10 +91,10 @@ pub fn run(args: DatasetArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Resu
                         writeln!(
                             out,
                             "{:<24} {:>7} sessions {:>4} labels{}",
-                            r["name"].as_str().unwrap_or(""),
+                            crate::report::terminal_safe(r["name"].as_str().unwrap_or(""), false),
                             r["sessions"],
                             r["labels"],
-                            r["problem"].as_str().map_or(String::new(), |p| format!("  ({p})"))
+                            r["problem"].as_str().map_or(String::new(), |p| format!("  ({})", crate::report::terminal_safe(p, false)))
                         )?;
                     }
                 }

@@ -174,6 +174,8 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         counter: Counter::new(args.tokenizer),
         data_root: plan.data_root.as_ref(),
         template: plan.template.as_ref().map(|(t, a)| (t, *a)),
+        quality: args.quality,
+        labels: crate::quality::LabelCache::new(plan.data_root.as_ref()),
     };
 
     // The files an earlier export wrote here are replaced; anything else is the user's.
@@ -218,6 +220,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     };
     let mut spool = Spool::new(outputs.scratch_dir()).map_err(unwritable)?;
     let progress = crate::progress::Progress::new("threads read", None, args.quiet);
+    let mut near = crate::corpus::NearDuplicates::default();
     let entries = walked
         .entries()
         .filter(|e| own.is_empty() || crate::walk::FileId::of(&e.path).is_none_or(|id| !own.contains(&id)));
@@ -228,6 +231,20 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         |_, batch| {
             for (place, outcome) in batch.into_iter().flatten() {
                 progress.inc(1);
+                // Near-duplicates are decided here, in path order: the first of a group is kept.
+                let outcome = match outcome {
+                    Outcome::Exported(ex) if args.quality == crate::export::QualityMode::Deny => {
+                        match ex.features.as_deref().and_then(|f| near.see(f, &place)) {
+                            Some((first, j)) => Outcome::Skipped {
+                                reason: Skip::NearDuplicate,
+                                id: Some(ex.id.clone()),
+                                detail: format!("TKQ08 near-duplicate: a near-copy of {first} (estimated Jaccard {j:.2})"),
+                            },
+                            None => Outcome::Exported(ex),
+                        }
+                    }
+                    other => other,
+                };
                 spool.add(&place, outcome)?;
             }
             Ok(())
@@ -412,6 +429,11 @@ fn write(
         },
         "tokens": token_stats,
         "changes": spool.changes,
+        "quality": {
+            "mode": args.quality,
+            "left_out": spool.left_out,
+            "flagged_exported_by_rule": spool.quality_flags,
+        },
         "chat_template": plan.template.as_ref().map(|(t, a)| json!({
             "file": t.file, "sha256": t.sha256, "adaptation": a, "applied": a.describe(),
         })),

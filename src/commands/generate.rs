@@ -175,17 +175,19 @@ fn print_rows(out: &mut dyn Write, rows: &[Row], with_status: bool) -> io::Resul
     )?;
     for (i, r) in rows.iter().enumerate() {
         let query: String = r.query.chars().take(50).collect();
+        let query = crate::report::terminal_safe(&query, false);
+        let safe = |s: &str| crate::report::terminal_safe(s, false).into_owned();
         writeln!(
             out,
             "{:>3} {:<40}{} {:<14} {:<12} {:>5} {:>5}  {:<19} {query}",
             i + 1,
-            r.id,
-            status(&r.status),
-            r.dataset,
-            r.session,
+            safe(&r.id),
+            status(&safe(&r.status)),
+            safe(&r.dataset),
+            safe(&r.session),
             r.turns,
             r.tool_calls,
-            r.last_modified.get(..19).unwrap_or(&r.last_modified)
+            safe(r.last_modified.get(..19).unwrap_or(&r.last_modified))
         )?;
     }
     Ok(())
@@ -729,7 +731,8 @@ fn summary(
         let why = o.result.as_ref().err().map_or("", String::as_str);
         // The endpoint's one message is said once, below, not once per thread.
         if endpoint_down.as_deref().is_none_or(|down| !why.contains(down)) {
-            writeln!(err, "threadkit: {}: {why}", o.id)?;
+            // A server's error body is data: it reaches the terminal escaped.
+            writeln!(err, "threadkit: {}: {}", crate::report::terminal_safe(&o.id, false), crate::report::terminal_safe(why, true))?;
         }
     }
     let saved: Vec<&&Outcome> = failed.iter().filter(|o| o.saved).collect();
@@ -748,7 +751,8 @@ fn summary(
         let not_started = total.saturating_sub(outcomes.len());
         writeln!(
             err,
-            "threadkit: stopped: {why}{}",
+            "threadkit: stopped: {}{}",
+            crate::report::terminal_safe(why, true),
             if not_started > 0 { format!(" ({} not started)", plural(not_started, "thread")) } else { String::new() }
         )?;
     }

@@ -5,6 +5,7 @@ mod dataset;
 mod export;
 mod generate;
 mod migrate;
+mod quality;
 mod rules;
 mod schema;
 mod report;
@@ -79,6 +80,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
         Command::Show(args) => show::run(args, out, err),
         Command::Report(args) => report::run(args, out, err),
         Command::Rules(args) => rules::run(args, out, err),
+        Command::Quality(args) => quality::run(args, out, err),
         Command::Schema(args) => schema::run(args, out, err),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -95,7 +97,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
         // The reader went away (`| head`): not an error of ours.
         Err(CommandError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitStatus::Success,
         Err(e) => {
-            let _ = writeln!(err, "threadkit: {e}");
+            // Errors quote data (a server's reply, a template's message, a value from a file).
+            let _ = writeln!(err, "threadkit: {}", crate::report::terminal_safe(&e.to_string(), true));
             ExitStatus::Error
         }
     }
@@ -166,6 +169,13 @@ pub(crate) fn for_each_batch<T: Send>(
         }
         Ok(())
     })
+}
+
+/// Why a run that found no file to check fails: a checker that checked nothing must never
+/// say "clean" (exit 0), so it is a usage error that names the paths.
+pub(crate) fn nothing_to_check(paths: &[PathBuf], what: &str) -> String {
+    let shown: Vec<String> = paths.iter().map(|p| crate::report::shown(p)).collect();
+    format!("nothing was checked: no {what} in {}; check the path (folders are searched recursively, hidden folders skipped)", shown.join(", "))
 }
 
 /// `1 thread`, `2 threads`: counts in messages agree with their nouns.

@@ -30,7 +30,8 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
     stats.finish();
     match args.format {
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&stats).expect("stats serialize"))?,
-        Format::Human => out.write_all(render(&stats).as_bytes())?,
+        // Labels, datasets and answers are data: nothing in them may drive the terminal.
+        Format::Human => out.write_all(crate::report::terminal_safe(&render(&stats), true).as_bytes())?,
     }
     Ok(status)
 }

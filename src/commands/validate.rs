@@ -87,6 +87,9 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         },
     )?;
     printer.end(&totals, fixed_count, out)?;
+    if totals.paths == 0 && status == ExitStatus::Success {
+        return Err(CommandError::Usage(super::nothing_to_check(&args.walk.paths, "thread files (*.json, *.jsonl)")));
+    }
     let failing = totals.errors > 0 || (args.deny_warnings && totals.warnings > 0);
     if failing && status == ExitStatus::Success {
         status = ExitStatus::Failure;
@@ -121,7 +124,16 @@ fn run_training(
         max_tokens: args.max_tokens.or(profile.format().default_max_tokens()),
         counter: crate::tokens::Counter::new(args.tokenizer),
         template: template.as_ref(),
+        max_file_size: args.walk.max_file_size,
     };
+    if let Some(other) = args.walk.paths.iter().find(|p| {
+        p.is_file() && !crate::source::is_training_file(p) && !crate::source::is_json(p)
+    }) {
+        return Err(CommandError::Usage(format!(
+            "{}: not a training file threadkit reads; give JSONL (.jsonl, .jsonl.gz, .jsonl.zst) or a .json array of examples",
+            crate::report::shown(other)
+        )));
+    }
     let renderer = Renderer::new(use_color(args.color));
     let options =
         crate::walk::WalkOptions { follow_links: args.walk.follow_links, skip_backups: false, training_files: true };
@@ -130,8 +142,9 @@ fn run_training(
     let mut printer = Printer::new(args.format, args.quiet, &renderer);
     printer.begin(out)?;
     for_each_batch(
-        // Side files given by name (`export.json`) are not examples either.
-        walked.entries().filter(|e| crate::source::is_training_file(&e.path)),
+        // A file named on the command line is always read (a `.json` one as a dataset array);
+        // in folders, the walk found the training files.
+        walked.entries(),
         args.walk.jobs,
         |e| crate::export::audit::validate_training_entry(e, &settings),
         |_, reports| {
@@ -147,6 +160,12 @@ fn run_training(
         },
     )?;
     printer.end(&totals, 0, out)?;
+    if totals.paths == 0 && status == ExitStatus::Success {
+        return Err(CommandError::Usage(super::nothing_to_check(
+            &args.walk.paths,
+            "training files (*.jsonl, *.jsonl.gz, *.jsonl.zst)",
+        )));
+    }
     if (totals.errors > 0 || (args.deny_warnings && totals.warnings > 0)) && status == ExitStatus::Success {
         status = ExitStatus::Failure;
     }

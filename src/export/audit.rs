@@ -9,10 +9,9 @@ use crate::conversation::Conversation;
 use super::format::Profile;
 use crate::tokens::Counter;
 use crate::diagnostic::Diagnostic;
-use crate::rules::{TRAINING_TEMPLATE_DROPS, TRAINING_TEMPLATE_ERROR, TRAINING_TOO_FEW, TRAINING_TOO_LONG};
+use crate::rules::{EMPTY_FILE, TRAINING_TEMPLATE_DROPS, TRAINING_TEMPLATE_ERROR, TRAINING_TOO_FEW, TRAINING_TOO_LONG};
 use crate::source;
 use crate::findings::{locate_all, FileReport, RecordReport};
-use crate::source::DEFAULT_MAX_FILE_SIZE;
 use crate::walk::Entry;
 
 /// What `validate --profile` checks a training file with.
@@ -22,63 +21,104 @@ pub struct TrainingSettings<'a> {
     pub max_tokens: Option<usize>,
     pub counter: Counter,
     pub template: Option<&'a ChatTemplate>,
+    /// Files (and JSONL lines) larger than this are findings, not read.
+    pub max_file_size: u64,
 }
 
-/// The per-file pipeline for a training file (JSONL of examples): read each line,
-/// parse, check against the format's rules, token limit and chat template, locate.
+/// The per-file pipeline for a training file: JSONL of examples (one per line), or a `.json`
+/// dataset (an array of examples, as LLaMA-Factory and Alpaca-style loaders read it, or one
+/// example). Each example is parsed, checked against the format's rules, token limit and chat
+/// template, and located. A file with no example at all is a finding: trainers refuse it.
 pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings<'_>) -> FileReport {
     let path = entry.path.clone();
     let format = settings.profile.format();
     let mut records = Vec::new();
-    crate::records::for_each_of(entry, DEFAULT_MAX_FILE_SIZE, |item| match item {
-        Ok(rec) => {
-            let report = match source::parse(&rec.text) {
+    if entry.problem.is_none() && source::is_json(&path) {
+        read_json_dataset(&path, settings, &mut records);
+    } else {
+        crate::records::for_each_of(entry, settings.max_file_size, |item| match item {
+            Ok(rec) => records.push(match source::parse(&rec.text) {
                 Err(failure) => RecordReport::failed(rec.record, *failure, Some(rec.text.into())),
                 Ok(example) => {
-                    let mut diagnostics = format.check(&example);
-                    if let Some(limit) = settings.max_tokens {
-                        let n = example_tokens(&example, &settings.counter);
-                        if n > limit {
-                            diagnostics.push(Diagnostic::new(
-                                &TRAINING_TOO_LONG,
-                                "",
-                                format!("{n} tokens, more than the limit of {limit}"),
-                            ));
-                        }
-                    }
-                    if let Some(template) = settings.template {
-                        diagnostics.extend(template_findings(template, &format.template_view(&example)));
-                    }
-                    let mut r = RecordReport {
-                        record: rec.record,
-                        version: None,
-                        id: None,
-                        diagnostics,
-                        text: None,
-                        doc: None,
-                        summary: None,
-                    };
-                    if !r.diagnostics.is_empty() {
-                        locate_all(&mut r.diagnostics, &rec.text);
-                        r.text = Some(rec.text.into());
-                    }
-                    r
+                    let diagnostics = check_example(&example, settings);
+                    located(rec.record, diagnostics, rec.text.into())
                 }
-            };
-            records.push(report);
-        }
-        Err(u) => records.push(RecordReport::failed(u.record, *u.failure, None)),
-    });
+            }),
+            Err(u) => records.push(RecordReport::failed(u.record, *u.failure, None)),
+        });
+    }
+    if records.is_empty() {
+        let d = Diagnostic::new(
+            &EMPTY_FILE,
+            "",
+            "no example in this file (it is empty or blank): a trainer refuses an empty dataset",
+        );
+        records.push(RecordReport::failed(None, d, None));
+    }
+    let examples = records.iter().filter(|r| !(r.record.is_none() && r.diagnostics.iter().any(|d| d.rule.code == EMPTY_FILE.code))).count();
     let min = format.min_examples();
-    if records.len() < min {
+    if examples < min {
         let d = Diagnostic::new(
             &TRAINING_TOO_FEW,
             "",
-            format!("{} examples; {} needs at least {min}", records.len(), settings.profile.name()),
+            format!("{examples} examples; {} needs at least {min}", settings.profile.name()),
         );
         records.push(RecordReport::failed(None, d, None));
     }
     FileReport { path, records, stamp: None }
+}
+
+/// Every finding of one example.
+fn check_example(example: &Value, settings: &TrainingSettings<'_>) -> Vec<Diagnostic> {
+    let format = settings.profile.format();
+    let mut diagnostics = format.check(example);
+    if let Some(limit) = settings.max_tokens {
+        let n = example_tokens(example, &settings.counter);
+        if n > limit {
+            diagnostics.push(Diagnostic::new(&TRAINING_TOO_LONG, "", format!("{n} tokens, more than the limit of {limit}")));
+        }
+    }
+    if let Some(template) = settings.template {
+        diagnostics.extend(template_findings(template, &format.template_view(example)));
+    }
+    diagnostics
+}
+
+fn located(record: Option<usize>, mut diagnostics: Vec<Diagnostic>, text: std::sync::Arc<str>) -> RecordReport {
+    let mut r = RecordReport { diagnostics: Vec::new(), ..RecordReport::empty(record) };
+    if !diagnostics.is_empty() {
+        locate_all(&mut diagnostics, &text);
+        r.diagnostics = diagnostics;
+        r.text = Some(text);
+    }
+    r
+}
+
+/// A `.json` training file: an array of examples (each a record numbered by the line it starts
+/// on, located in its own text as a JSONL line is), or a single example.
+fn read_json_dataset(path: &std::path::Path, settings: &TrainingSettings<'_>, records: &mut Vec<RecordReport>) {
+    let text = match source::read_whole(path, settings.max_file_size) {
+        Ok(t) => t,
+        Err(failure) => return records.push(RecordReport::failed(None, *failure, None)),
+    };
+    let doc = match source::parse(&text) {
+        Ok(doc) => doc,
+        Err(failure) => return records.push(RecordReport::failed(None, *failure, Some(text.into()))),
+    };
+    match &doc {
+        Value::Array(items) => {
+            for (i, example) in items.iter().enumerate() {
+                let (start, end) = crate::span::locate(&text, &format!("/{i}")).value;
+                let line = crate::span::line_column(&text, start).0;
+                let diagnostics = check_example(example, settings);
+                records.push(located(Some(line), diagnostics, text[start..end].into()));
+            }
+        }
+        example => {
+            let diagnostics = check_example(example, settings);
+            records.push(located(None, diagnostics, text.into()));
+        }
+    }
 }
 
 fn template_findings(template: &ChatTemplate, example: &Value) -> Vec<Diagnostic> {

@@ -48,6 +48,23 @@ pub struct Settings<'a> {
     pub data_root: Option<&'a DataRoot>,
     /// `--chat-template`: every example is rendered through it (after the adaptation).
     pub template: Option<(&'a ChatTemplate, Adaptation)>,
+    /// `--quality`: what the quality rules' findings do to a thread.
+    pub quality: QualityMode,
+    /// The datasets' labels, for `answer-not-in-labels` (read once per dataset).
+    pub labels: crate::quality::LabelCache<'a>,
+}
+
+/// What `export --quality` does with a thread the quality rules flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QualityMode {
+    /// Leave out threads with error-severity findings, and all but the first of near-duplicates.
+    #[default]
+    Deny,
+    /// Export them, and count the findings in export.json.
+    Warn,
+    /// Do not run the quality rules.
+    Off,
 }
 
 /// Why a thread was not exported. The order is the order of the checks.
@@ -67,6 +84,8 @@ pub enum Skip {
     TemplateError,
     TemplateDropsText,
     DuplicateExample,
+    Quality,
+    NearDuplicate,
 }
 
 /// The longest message text an example may hold. Longer ones are no training data (no
@@ -79,7 +98,13 @@ impl Skip {
     pub fn is_reported(self) -> bool {
         matches!(
             self,
-            Skip::Invalid | Skip::Unconvertible | Skip::DuplicateId | Skip::TemplateError | Skip::TemplateDropsText
+            Skip::Invalid
+                | Skip::Unconvertible
+                | Skip::DuplicateId
+                | Skip::TemplateError
+                | Skip::TemplateDropsText
+                | Skip::Quality
+                | Skip::NearDuplicate
         )
     }
 
@@ -98,6 +123,8 @@ impl Skip {
             Skip::TemplateError => "the chat template fails on it",
             Skip::TemplateDropsText => "the chat template drops some of its text (--unplaceable skip)",
             Skip::DuplicateExample => "byte-identical to an example exported already",
+            Skip::Quality => "quality findings (`threadkit quality`; --quality warn keeps them)",
+            Skip::NearDuplicate => "a near-duplicate of a thread exported already (TKQ08)",
         }
     }
 }
@@ -112,6 +139,10 @@ pub struct Example {
     /// The example as one JSON line (no newline).
     pub line: Vec<u8>,
     pub changes: Changes,
+    /// Quality rules that flagged the thread (kept under `--quality warn`).
+    pub quality: Vec<&'static str>,
+    /// For the near-duplicate check the export makes in path order.
+    pub features: Option<Box<crate::corpus::Features>>,
 }
 
 #[derive(Debug)]
@@ -182,6 +213,33 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
             &openai_doc
         }
     };
+    let mut quality = Vec::new();
+    let mut features = None;
+    if settings.quality != QualityMode::Off {
+        let labels = settings.labels.of(&dataset);
+        let findings = crate::quality::check_thread(thread, labels.as_deref());
+        if settings.quality == QualityMode::Deny && findings.iter().any(|d| d.is_error()) {
+            // One reason per rule: its first finding, and how many there were.
+            let mut reasons: Vec<(&crate::diagnostic::Diagnostic, usize)> = Vec::new();
+            for d in findings.iter().filter(|d| d.is_error()) {
+                match reasons.iter_mut().find(|(r, _)| r.rule.code == d.rule.code) {
+                    Some((_, n)) => *n += 1,
+                    None => reasons.push((d, 1)),
+                }
+            }
+            let text: Vec<String> = reasons
+                .iter()
+                .map(|(d, n)| {
+                    let times = if *n > 1 { format!(" ({n}×)") } else { String::new() };
+                    format!("{} {}{times}: {}", d.code(), d.rule.name, d.message)
+                })
+                .collect();
+            return skipped(Skip::Quality, Some(&id), text.join("; "));
+        }
+        quality = findings.iter().map(|d| d.rule.code).collect();
+        quality.dedup();
+        features = Some(Box::new(crate::corpus::Features::of(thread, false)));
+    }
     let mut conversation = match Conversation::of_thread(thread, &mut changes) {
         Ok(c) => c,
         Err(e) => return skipped(Skip::Unconvertible, Some(&id), e),
@@ -237,5 +295,5 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
     if !format.reports_changes() {
         changes.clear();
     }
-    Outcome::Exported(Box::new(Example { id, dataset, session, label, tokens, line, changes }))
+    Outcome::Exported(Box::new(Example { id, dataset, session, label, tokens, line, changes, quality, features }))
 }

@@ -50,6 +50,15 @@ impl Interner {
     }
 }
 
+/// A thread `export --quality deny` left out, and why.
+#[derive(Debug, serde::Serialize)]
+pub struct LeftOut {
+    pub place: String,
+    pub id: Option<String>,
+    pub reason: Skip,
+    pub detail: String,
+}
+
 pub struct Spool {
     file: File,
     writer: Option<BufWriter<File>>,
@@ -65,6 +74,10 @@ pub struct Spool {
     pub skipped: BTreeMap<Skip, usize>,
     /// "place: reason: detail" for skips a user must hear about.
     pub reported: Vec<String>,
+    /// Threads the quality rules left out, each with its reasons (for export.json).
+    pub left_out: Vec<LeftOut>,
+    /// Quality rules that flagged exported threads (`--quality warn`), per rule code.
+    pub quality_flags: BTreeMap<&'static str, usize>,
     pub changes: BTreeMap<String, usize>,
     pub input_threads: usize,
     ids: HashSet<String>,
@@ -88,6 +101,8 @@ impl Spool {
             session_index: Vec::new(),
             skipped: BTreeMap::new(),
             reported: Vec::new(),
+            left_out: Vec::new(),
+            quality_flags: BTreeMap::new(),
             changes: BTreeMap::new(),
             input_threads: 0,
             ids: HashSet::new(),
@@ -122,6 +137,9 @@ impl Spool {
                 let writer = self.writer.as_mut().expect("open until finish");
                 writer.write_all(&ex.line)?;
                 writer.write_all(b"\n")?;
+                for code in &ex.quality {
+                    *self.quality_flags.entry(code).or_default() += 1;
+                }
                 for (what, n) in ex.changes {
                     *self.changes.entry(what).or_default() += n;
                 }
@@ -139,8 +157,11 @@ impl Spool {
                 });
                 self.len += ex.line.len() as u64 + 1;
             }
-            Outcome::Skipped { reason, detail, .. } => {
+            Outcome::Skipped { reason, detail, id } => {
                 *self.skipped.entry(reason).or_default() += 1;
+                if matches!(reason, Skip::Quality | Skip::NearDuplicate) {
+                    self.left_out.push(LeftOut { place: place.to_string(), id, reason, detail: detail.clone() });
+                }
                 if reason.is_reported() {
                     self.reported.push(format!("{place}: {}: {detail}", reason.describe()));
                 }
@@ -277,6 +298,8 @@ mod tests {
                 tokens: 1,
                 line: line.clone(),
                 changes: Default::default(),
+                quality: Vec::new(),
+                features: None,
             };
             spool.add("x.json", Outcome::Exported(Box::new(example))).unwrap();
             written.push(line);

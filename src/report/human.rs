@@ -54,7 +54,7 @@ impl Renderer {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
         };
-        let mut diag = MietteDiagnostic::new(d.message.clone())
+        let mut diag = MietteDiagnostic::new(super::terminal_safe(&d.message, true).into_owned())
             .with_code(format!("{}({})", d.code(), d.rule.name))
             .with_severity(severity);
         if let Some(fix) = &d.fix {
@@ -63,8 +63,13 @@ impl Renderer {
         let mut out = String::new();
         let rendered = match (&record.text, d.location) {
             (Some(text), Some(loc)) => {
-                let ex = Excerpt::around(text, loc);
-                diag = diag.with_label(LabeledSpan::new(d.label.clone(), ex.span.0, ex.span.1));
+                let mut ex = Excerpt::around(text, loc);
+                // Invalid JSON can hold raw ESC bytes; replaced at the same width, the span still fits.
+                if let std::borrow::Cow::Owned(safe) = super::terminal_safe_same_width(&ex.text) {
+                    ex.text = safe;
+                }
+                let label = d.label.as_deref().map(|l| super::terminal_safe(l, false).into_owned());
+                diag = diag.with_label(LabeledSpan::new(label, ex.span.0, ex.span.1));
                 let source = RecordSource {
                     name: path.to_string(),
                     text: ex.text,
@@ -81,7 +86,7 @@ impl Renderer {
             }
         };
         if rendered.is_err() {
-            let _ = writeln!(out, "  {}[{}] {}", d.severity.as_str(), d.code(), d.message);
+            let _ = writeln!(out, "  {}[{}] {}", d.severity.as_str(), d.code(), super::terminal_safe(&d.message, true));
         }
         out
     }

@@ -13,7 +13,9 @@ use crate::version::Version;
 
 mod data_root;
 mod first_message;
+pub mod grounding;
 mod legacy;
+pub mod quality;
 mod lifecycle;
 mod tool_calls;
 
@@ -367,6 +369,62 @@ rule!(PLACEHOLDER_TOOL, "TK904", "placeholder-tool-not-replayable", Warning, "a 
 Why: `verify` cannot say whether such a result was right; the model reasoned over random values there. Calls to the other tools of that set (`show_session_stats`, `show_channel_stats`, `select_channels`, `filter_by_time`) keep their names and are replayed.\n\
 Fix: none needed to keep the thread; leave such threads out of training (`export --dataset`/`--label` or a curated folder) if their reasoning depends on the placeholder values.");
 
+// ---- quality (`threadkit quality`): what a well-formed thread teaches ------------------------
+rule!(NUMBER_NOT_GROUNDED, "TKQ01", "number-not-grounded", Error, "a number in the model's text that no tool result, user message or call argument gave it", fix: None,
+"What: a number in an assistant message (reasoning or final explanation) that appears nowhere earlier in the thread: not in a tool result, not in the user's message or the dataset information, not in the model's own call arguments. Roundings and truncations to the precision written count as the number (0.8312 → 0.83, 0.8), and so do the conversions people make without saying so: a share as a percentage (0.8312 → 83 %, 83.1 percent), seconds as milliseconds, Hz as per minute. A minus sign may be dropped (an amplitude). Not claims: step numbers and list markers (`Step 3:`, `2.`), ordinals (`2nd`), numbers inside names (`acc_x1`, `UCI-HAR-2`, `3D`, `3-axis`), and bare integers up to 10 without a unit (counts: `3 channels`).\n\
+Why: a model trained on invented numbers learns to invent them; this is the hallucination that fine-tuning amplifies. Derived numbers (a difference, a ratio) are flagged too: write the operands, or have a tool compute it.\n\
+Bad: the tool said `\"std_su\": 5.762568`; the model writes `a standard deviation of 7.9`.\n\
+Good: `a standard deviation of 5.76` (or 5.8, or 5.7 truncated).\n\
+Fix: regenerate the step, or correct the number to what the tool returned.");
+rule!(ANSWER_CONTRADICTS_TOOLS, "TKQ02", "answer-contradicts-tools", Error, "the final answer is not what the thread's own evidence concluded", fix: None,
+"What: the final answer names a label other than the top prediction of the thread's last `classify_activity` call (the label with the highest score; a tie between the top two is no conclusion). The classifier is the only tool whose result is a label; the other tools return features the model interprets, so without a classifier call there is no conclusion to contradict and the rule says nothing. An answer that is no label at all is `answer-not-in-labels` instead.\n\
+Why: a thread that gathers evidence and then answers against it teaches the model that tool results do not matter.\n\
+Bad: classify_activity returns `{\"top_labels\": [{\"label\": \"Running\", \"score\": 0.8}, …]}`; the thread ends `Final Answer: Walking`.\n\
+Good: `Final Answer: Running`, or a thread that calls more tools and classifies again before answering otherwise.\n\
+Fix: leave the thread out (`export` does by default) or regenerate its last step.");
+rule!(ANSWER_NOT_IN_LABELS, "TKQ03", "answer-not-in-labels", Error, "the final answer is not one of the dataset's labels", fix: None,
+"What: the final answer, compared ignoring case, `_`, `-` and white space, is not a label of the dataset: from `--data-root` (every label in `labels.json`), else the labels the thread was given (a tool result with the dataset's `label_distribution`). With neither, the rule cannot decide and says nothing.\n\
+Why: an answer outside the label set can never be scored correct, and it teaches the model to answer in words the task does not have.\n\
+Bad: labels Walking, Running, Standing, Badminton; `Final Answer: Jogging`.\n\
+Good: `Final Answer: Running`.\n\
+Fix: leave the thread out, or map synonyms in the generator's answer schema (`generate` constrains answers to the labels).");
+rule!(LABEL_IN_QUESTION, "TKQ04", "label-in-question", Error, "the user's question names the ground-truth label", fix: None,
+"What: the question (`User Query:` of the first message) contains the ground-truth label or a clear form of it: every word of the label, matched by stem (`walking` ← walk, walks, walked; `running` ← ran; `laying` ← lying; `sitting` ← sat, seated; `standing` ← stood). The dataset description before the question names every class by design and is not searched.\n\
+Why: the model learns to read the answer off the question instead of the data; at evaluation, questions do not carry the answer.\n\
+Bad: ground truth Walking; `User Query: Was the person walking during this recording?`\n\
+Good: `User Query: What was the person doing during this recording?`\n\
+Fix: regenerate the question (`generate` asks for one that does not name the activity).");
+rule!(REPEATED_CALL, "TKQ05", "repeated-call", Error, "a tool call repeats an earlier call that got the same result", fix: None,
+"What: a call with the same tool and the same arguments (compared as JSON, key order ignored) as an earlier call of the thread, which got the same result (artifact ids aside: each run names its artifacts anew).\n\
+Why: nothing was learned from the second call; a model trained on loops learns to loop. A call repeated with other arguments, or whose result changed, is not reported.\n\
+Bad: `show_channel_stats({\"dataset_name\": \"mhealth\"})` three times, three identical results.\n\
+Good: one call, then a different tool or other arguments.\n\
+Fix: leave the thread out or regenerate from the repeated step.");
+rule!(TOOL_ERROR_IGNORED, "TKQ06", "tool-error-ignored", Error, "a tool failed and the next turn neither retries nor acknowledges it", fix: None,
+"What: a tool result that is an error (`{\"error\": …}`, or text starting `Error`), after which the next assistant turn neither calls the same tool again nor says anything about it: no word of failure (error, failed, cannot, invalid, unknown, does not exist, retry, again, instead, …) and no distinctive token of the error message (the bad channel name, the artifact id).\n\
+Why: the model learns to carry on as if a failed call had returned data, and then to invent that data. A thread that fails, says so and retries correctly is a good thread and is not reported.\n\
+Bad: `{\"error\": \"unknown channels [\\\"acc_w\\\"]\"}`, then `The features show strong periodicity; next I classify.`\n\
+Good: `That failed: acc_w does not exist. I retry with acc_x.` and the corrected call.\n\
+Fix: regenerate from the failing step.");
+rule!(REASONING_DEGENERATE, "TKQ07", "reasoning-degenerate", Error, "reasoning repeated across steps, a sentence repeated in a message, or a step without reasoning", fix: None,
+"What: one of three shapes. (1) An assistant message of six or more words whose text equals an earlier one's once case, punctuation and digits are set aside (only step numbers differ). (2) One sentence of three or more words three or more times in one message. (3) A tool call with empty reasoning, in a thread that reasons at its other steps.\n\
+Why: repeated text is a looping generator, and a model trained on it repeats itself; a silent step teaches calling tools without thinking, which is what these threads exist to teach.\n\
+Bad: `Step 1: checking channel statistics again.` then `Step 2: checking channel statistics again.`\n\
+Good: each step says what the last result showed and why the next call follows.\n\
+Fix: leave the thread out or regenerate it.");
+rule!(NEAR_DUPLICATE, "TKQ08", "near-duplicate", Error, "the thread is a near-copy of an earlier thread", fix: None,
+"What: the thread's model-written text and tool results, as word 5-shingles, have an estimated Jaccard similarity of 0.9 or more with an earlier thread (path order), and the model-written text alone 0.7 or more (two threads about one recording that call the same tools get the same results: they are duplicates only if they also say the same things) — MinHash over 128 hashes with locality-sensitive hashing (32 bands of 4), so the search stays close to linear in the number of threads. The first user message (dataset description and question, shared by design) is not compared, and numbers are part of the words, so two recordings with the same question and the same prompt are not duplicates: their tool results differ. Each group is reported at every member after the first, naming the first.\n\
+Why: duplicates weigh one conversation several times in training and leak between train and validation splits.\n\
+Fix: keep the first of each group (`export` does by default).");
+rule!(EVAL_OVERLAP, "TKQ09", "eval-overlap", Error, "the thread overlaps the evaluation set given with --against", fix: None,
+"What: with `--against PATH` (a threads folder, or a training export of any profile), a thread about the same recording (dataset and session) as an eval thread, or whose model-written text shares word 13-grams with one eval item (the unit of GPT-3's contamination study): at least two, and at least a quarter of the thread's own 13-grams, so that a copied passage counts and a template sentence does not. 13-grams that recur in many eval items (three or more, and at least 2 % of them: prompt scaffolding) are boilerplate and never count. Tool results are not compared as text: the same recording gives the same results, which the recording test already catches.\n\
+Why: a model trained on its evaluation recordings scores well for the wrong reason; this is the most common way a fine-tuning result lies.\n\
+Fix: leave the thread out of training (`export --quality deny` does), or take the recording out of the eval set.");
+rule!(ANSWER_WRONG, "TKQ10", "answer-wrong", Warning, "the final answer is not the ground truth", fix: None,
+"What: `metadata.final_answer` differs from `metadata.ground_truth` (ignoring case, `_`, `-` and white space).\n\
+Why: a warning, not an error: wrong-but-honest threads can be worth training on. Rejection sampling keeps only correct trajectories: `threadkit export --only-correct` leaves these out.\n\
+Fix: nothing to fix in the thread; choose with `--only-correct`.");
+
 /// Every rule, in code order.
 pub static ALL: &[&Rule] = &[
     &IO_ERROR,
@@ -441,7 +499,22 @@ pub static ALL: &[&Rule] = &[
     &TOOL_CALL_FAILS,
     &NOT_REPLAYABLE,
     &PLACEHOLDER_TOOL,
+    &NUMBER_NOT_GROUNDED,
+    &ANSWER_CONTRADICTS_TOOLS,
+    &ANSWER_NOT_IN_LABELS,
+    &LABEL_IN_QUESTION,
+    &REPEATED_CALL,
+    &TOOL_ERROR_IGNORED,
+    &REASONING_DEGENERATE,
+    &NEAR_DUPLICATE,
+    &EVAL_OVERLAP,
+    &ANSWER_WRONG,
 ];
+
+/// The rules of `threadkit quality`: what a well-formed thread teaches.
+pub fn is_quality(rule: &Rule) -> bool {
+    rule.code.starts_with("TKQ")
+}
 
 /// Look a rule up by code (`TK201`) or name (`tool-call-unanswered`), case-insensitively.
 pub fn find(key: &str) -> Option<&'static Rule> {

@@ -91,7 +91,7 @@ def byte_tokenizer(chat_template=None):
 
 def export(profile, out, *extra):
     subprocess.run(
-        [THREADKIT, "export", THREADS, "--status", "all", "--profile", profile, "--out", out, "-q", *extra],
+        [THREADKIT, "export", THREADS, "--status", "all", "--profile", profile, "--out", out, "-q", "--quality", "off", *extra],
         check=True,
         stdout=subprocess.DEVNULL,
     )

@@ -1,0 +1,358 @@
+//! Corpus-level quality rules: indexes built over many threads, one pass, in path order.
+//!
+//! - `near-duplicate`: each thread's word 5-shingles (model-written text and tool results, not
+//!   the first user message) become a one-permutation MinHash signature of 128 bins; 32 LSH bands
+//!   of 4 bins find candidates, whose Jaccard is estimated from the bins. Only the first member
+//!   of a group enters the index, so a corpus of copies does not make buckets grow.
+//! - `eval-overlap`: the eval set's recordings (dataset, session) and the hashes of its word
+//!   13-grams of model-written text, with how many eval items hold each (the boilerplate filter).
+//!
+//! Signatures and grams are computed by the workers (`Features::of`); the indexes are filled and
+//! asked by the one thread that reports, in path order, so "the first of a group" is stable.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
+
+use serde_json::Value;
+
+const BINS: usize = 128;
+const BANDS: usize = 32;
+const ROWS: usize = BINS / BANDS;
+const SHINGLE: usize = 5;
+const GRAM: usize = 13;
+/// Estimated Jaccard at or above which two threads are near-duplicates…
+pub const NEAR_DUPLICATE_JACCARD: f64 = 0.9;
+/// …provided their model-written text alone is this similar too: two threads about one recording
+/// that call the same tools get the same results, and are duplicates only if they also say the
+/// same things.
+pub const NEAR_DUPLICATE_TEXT_JACCARD: f64 = 0.7;
+/// Distinct shared 13-grams that make an overlap (one could be a coincidence of phrasing)…
+const MIN_SHARED_GRAMS: usize = 2;
+/// …and the share of the thread's own 13-grams they must be: a copied passage, not a template
+/// sentence that a scripted generator writes into every thread with another label in it.
+const MIN_SHARED_SHARE: f64 = 0.25;
+
+/// What the corpus rules need of one thread, computed on a worker.
+#[derive(Debug, Default, Clone)]
+pub struct Features {
+    /// Model-written text and tool results.
+    pub signature: Option<Box<[u32; BINS]>>,
+    /// Model-written text alone.
+    pub text_signature: Option<Box<[u32; BINS]>>,
+    pub recording: Option<(String, String)>,
+    /// Hashes of the 13-grams of model-written text (only when an eval set is given).
+    pub grams: Vec<u64>,
+}
+
+fn hasher() -> foldhash::fast::FixedState {
+    foldhash::fast::FixedState::with_seed(0x7468_7265_6164_6b74)
+}
+
+/// Words as compared: lower case; numbers keep their digits and decimal point.
+fn tokens(text: &str, into: &mut Vec<u64>) {
+    let state = hasher();
+    for w in text.split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '_' || c == '-')) {
+        let w = w.trim_matches(|c| c == '.' || c == '-');
+        if w.is_empty() {
+            continue;
+        }
+        let mut h = state.build_hasher();
+        for c in w.chars().flat_map(char::to_lowercase) {
+            h.write_u32(c as u32);
+        }
+        into.push(h.finish());
+    }
+}
+
+fn window_hash(window: &[u64]) -> u64 {
+    let mut h = hasher().build_hasher();
+    window.iter().for_each(|&t| h.write_u64(t));
+    h.finish()
+}
+
+fn role(m: &Value) -> &str {
+    m.get("role").and_then(Value::as_str).unwrap_or("")
+}
+
+/// A message's text, whatever shape `content` has (a string, or parts with `text`).
+fn content_text(m: &Value) -> String {
+    match m.get("content").or_else(|| m.get("value")) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").or_else(|| p.get("value")).and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// The messages of a thread or a training example of any profile.
+fn messages(doc: &Value) -> &[Value] {
+    doc.get("messages")
+        .or_else(|| doc.get("conversations"))
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice)
+}
+
+fn is_model(m: &Value) -> bool {
+    matches!(role(m), "assistant") || matches!(m.get("from").and_then(Value::as_str), Some("gpt" | "function_call"))
+}
+
+fn is_prompt(m: &Value) -> bool {
+    matches!(role(m), "user" | "system")
+        || matches!(m.get("from").and_then(Value::as_str), Some("human" | "system"))
+}
+
+impl Features {
+    /// `grams`: also hash the 13-grams (an eval set was given).
+    pub fn of(doc: &Value, grams: bool) -> Features {
+        let msgs = messages(doc);
+        // Everything but the prompt (dataset description and question are shared by design).
+        let (mut words, mut model) = (Vec::new(), Vec::new());
+        let first_prompt = msgs.iter().position(is_prompt);
+        for (i, m) in msgs.iter().enumerate() {
+            if Some(i) == first_prompt || role(m) == "system" {
+                continue;
+            }
+            let at = words.len();
+            tokens(&content_text(m), &mut words);
+            for call in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+                tokens(&call.get("function").map(Value::to_string).unwrap_or_default(), &mut words);
+            }
+            if is_model(m) {
+                model.extend_from_slice(&words[at..]);
+            }
+        }
+        let grams = if grams { model_grams(msgs) } else { Vec::new() };
+        Features { signature: signature(&words), text_signature: signature(&model), recording: recording(doc), grams }
+    }
+}
+
+fn recording(doc: &Value) -> Option<(String, String)> {
+    let meta = doc.get("metadata")?;
+    let get = |k: &str| meta.get(k).and_then(Value::as_str).map(str::to_string);
+    Some((get("dataset").or_else(|| get("dataset_name"))?, get("session").or_else(|| get("session_id"))?))
+        .or_else(|| Some((doc.get("dataset_name")?.as_str()?.into(), doc.get("session_id")?.as_str()?.into())))
+}
+
+fn model_grams(msgs: &[Value]) -> Vec<u64> {
+    let mut out = HashSet::new();
+    let mut words = Vec::new();
+    for m in msgs.iter().filter(|m| is_model(m)) {
+        words.clear();
+        tokens(&content_text(m), &mut words);
+        out.extend(words.windows(GRAM).map(window_hash));
+    }
+    out.into_iter().collect()
+}
+
+/// One-permutation MinHash with densification by rotation (Shrivastava and Li, 2014): one hash
+/// per shingle instead of 128.
+fn signature(words: &[u64]) -> Option<Box<[u32; BINS]>> {
+    if words.len() < SHINGLE {
+        return None;
+    }
+    let mut bins = [u32::MAX; BINS];
+    let mut filled = [false; BINS];
+    for w in words.windows(SHINGLE) {
+        let h = window_hash(w);
+        let bin = (h % BINS as u64) as usize;
+        let v = (h >> 32) as u32;
+        if v <= bins[bin] {
+            bins[bin] = v;
+            filled[bin] = true;
+        }
+    }
+    let out: [u32; BINS] = std::array::from_fn(|b| {
+        (0..BINS)
+            .map(|k| (b + k) % BINS)
+            .find(|&j| filled[j])
+            .map_or(u32::MAX, |j| bins[j].wrapping_add((((j + BINS - b) % BINS) as u32).wrapping_mul(0x9E37_79B9)))
+    });
+    Some(Box::new(out))
+}
+
+pub fn jaccard(a: &[u32; BINS], b: &[u32; BINS]) -> f64 {
+    a.iter().zip(b.iter()).filter(|(x, y)| x == y).count() as f64 / BINS as f64
+}
+
+/// The near-duplicate index: the first member of every group seen so far.
+#[derive(Default)]
+pub struct NearDuplicates {
+    places: Vec<String>,
+    signatures: Vec<Box<[u32; BINS]>>,
+    text_signatures: Vec<Option<Box<[u32; BINS]>>>,
+    bands: HashMap<u64, Vec<u32>>,
+}
+
+impl NearDuplicates {
+    /// The earlier thread (its place and the estimated Jaccard) this one nearly copies, or
+    /// `None`, in which case it is remembered as the first of a possible group.
+    pub fn see(&mut self, f: &Features, place: &str) -> Option<(String, f64)> {
+        let signature = f.signature.as_deref()?;
+        let keys: Vec<u64> = (0..BANDS)
+            .map(|band| {
+                let mut h = hasher().build_hasher();
+                h.write_usize(band);
+                signature[band * ROWS..(band + 1) * ROWS].iter().for_each(|&v| h.write_u32(v));
+                h.finish()
+            })
+            .collect();
+        let mut best: Option<(u32, f64)> = None;
+        let mut tried = HashSet::new();
+        for key in &keys {
+            for &doc in self.bands.get(key).into_iter().flatten() {
+                if !tried.insert(doc) {
+                    continue;
+                }
+                let j = jaccard(signature, &self.signatures[doc as usize]);
+                let text_alike = match (&f.text_signature, &self.text_signatures[doc as usize]) {
+                    (Some(a), Some(b)) => jaccard(a, b) >= NEAR_DUPLICATE_TEXT_JACCARD,
+                    (None, None) => true,
+                    _ => false,
+                };
+                if j >= NEAR_DUPLICATE_JACCARD && text_alike && best.is_none_or(|(d, _)| doc < d) {
+                    best = Some((doc, j));
+                }
+            }
+        }
+        if let Some((doc, j)) = best {
+            return Some((self.places[doc as usize].clone(), j));
+        }
+        let n = self.places.len() as u32;
+        self.places.push(place.to_string());
+        self.signatures.push(Box::new(*signature));
+        self.text_signatures.push(f.text_signature.clone());
+        for key in keys {
+            self.bands.entry(key).or_default().push(n);
+        }
+        None
+    }
+}
+
+/// The eval set of `--against`: its recordings and its 13-grams.
+#[derive(Default)]
+pub struct EvalSet {
+    pub items: usize,
+    recordings: HashMap<(String, String), String>,
+    /// 13-gram hash → (first item holding it, how many items hold it).
+    grams: HashMap<u64, (u32, u32)>,
+    places: Vec<String>,
+}
+
+/// How an eval item overlaps a training thread.
+pub enum Overlap {
+    Recording { dataset: String, session: String, eval: String },
+    Text { shared: usize, eval: String },
+}
+
+impl EvalSet {
+    /// Add one eval item (a thread or a training example of any profile) found at `place`.
+    pub fn add(&mut self, doc: &Value, place: &str) {
+        let n = self.places.len() as u32;
+        self.places.push(place.to_string());
+        self.items += 1;
+        if let Some(r) = recording(doc) {
+            self.recordings.entry(r).or_insert_with(|| place.to_string());
+        }
+        for g in model_grams(messages(doc)) {
+            let e = self.grams.entry(g).or_insert((n, 0));
+            e.1 += 1;
+        }
+    }
+
+    fn boilerplate(&self, items_holding: u32) -> bool {
+        items_holding >= 3 && items_holding as f64 >= 0.02 * self.items as f64
+    }
+
+    /// The eval recording this thread is about, if any.
+    pub fn recording_overlap(&self, f: &Features) -> Option<Overlap> {
+        let (dataset, session) = f.recording.as_ref()?;
+        let eval = self.recordings.get(&(dataset.clone(), session.clone()))?;
+        Some(Overlap::Recording { dataset: dataset.clone(), session: session.clone(), eval: eval.clone() })
+    }
+
+    /// The thread's 13-grams that an eval item holds and that are not eval boilerplate:
+    /// `(item, gram)` pairs. Empty for most threads.
+    pub fn text_hits(&self, f: &Features) -> Vec<(u32, u64)> {
+        f.grams
+            .iter()
+            .filter_map(|g| self.grams.get(g).filter(|(_, holding)| !self.boilerplate(*holding)).map(|&(item, _)| (item, *g)))
+            .collect()
+    }
+
+    /// Whether `hits` (minus grams the training corpus itself repeats) make a text overlap for a
+    /// thread with `own` 13-grams.
+    pub fn text_overlap(&self, hits: &[(u32, u64)], own: usize, repeated: impl Fn(u64) -> bool) -> Option<Overlap> {
+        let needed = MIN_SHARED_GRAMS.max((MIN_SHARED_SHARE * own as f64).ceil() as usize);
+        let mut per_item: HashMap<u32, usize> = HashMap::new();
+        for &(item, g) in hits {
+            if !repeated(g) {
+                *per_item.entry(item).or_default() += 1;
+            }
+        }
+        let (item, shared) =
+            per_item.into_iter().filter(|&(_, n)| n >= needed).max_by_key(|&(i, n)| (n, std::cmp::Reverse(i)))?;
+        Some(Overlap::Text { shared, eval: self.places[item as usize].clone() })
+    }
+
+    /// Whether a thread could overlap by text at all (before the training corpus is counted).
+    pub fn may_overlap(&self, hits: &[(u32, u64)], own: usize) -> bool {
+        self.text_overlap(hits, own, |_| false).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn thread(session: &str, text: &str, result: &str) -> Value {
+        json!({"id": session, "metadata": {"dataset": "d", "session": session}, "messages": [
+            {"role": "user", "content": "Dataset Information: the same long description of every class for every thread here\n\nUser Query: what is it?"},
+            {"role": "assistant", "content": text, "tool_calls": [{"id": "1", "type": "function", "function": {"name": "compute_features", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "1", "name": "compute_features", "content": result},
+            {"role": "assistant", "content": "Final Answer: walking"}]})
+    }
+
+    #[test]
+    fn copies_are_near_duplicates_and_other_recordings_are_not() {
+        let text = "The mean of the acceleration is high and the variance suggests a periodic motion of the wrist, so next I compute features.";
+        // A realistic result: a few hundred words of features.
+        let result = serde_json::to_string(&json!({"channels": (0..12).map(|c| (format!("ch{c}"), json!({"mean": 3.288686 + c as f64, "std": 5.762568 * c as f64, "rms": 6.634956 / (c + 1) as f64, "zcr": 2.2 + c as f64 / 10.0}))).collect::<serde_json::Map<_, _>>()})).unwrap();
+        let a = Features::of(&thread("s1", text, &result), false);
+        let copy = Features::of(&thread("s1b", &format!("{text} Good."), &result), false);
+        let other = Features::of(&thread("s2", "The wrist barely moves and the signal is flat, so the person is at rest; the features will confirm it.", r#"{"acc_x": {"mean": 0.011, "std": 0.004, "rms": 0.012, "zcr": 0.0}}"#), false);
+        let mut index = NearDuplicates::default();
+        assert!(index.see(&a, "a.json").is_none());
+        assert!(index.see(&other, "other.json").is_none());
+        // The same recording and tools (same results), reasoning in other words: not a copy.
+        let rewritten = Features::of(&thread("s1c", "Periodic wrist motion with a large spread; I expect a sport, and the features should show a swing rhythm.", &result), false);
+        assert!(index.see(&rewritten, "rewritten.json").is_none());
+        let (first, j) = index.see(&copy, "copy.json").unwrap();
+        assert_eq!(first, "a.json");
+        assert!(j >= 0.9, "{j}");
+    }
+
+    #[test]
+    fn eval_overlap_by_recording_and_by_shared_text_but_not_by_boilerplate() {
+        let mut eval = EvalSet::default();
+        let unique = "Its dominant frequency of 2.2 Hz with a standard deviation of 5.76 looks exactly like a racket swing in badminton play.";
+        eval.add(&thread("e1", unique, "{}"), "eval/e1.json");
+        let boiler = "I will now look at the features of the signal to decide which of the activities this recording shows in the end.";
+        for k in 0..4 {
+            eval.add(&thread(&format!("e{}", k + 2), boiler, "{}"), &format!("eval/e{}.json", k + 2));
+        }
+        let same_recording = Features::of(&thread("e1", "other words entirely", "{}"), true);
+        assert!(matches!(eval.recording_overlap(&same_recording), Some(Overlap::Recording { .. })));
+        let copied = Features::of(&thread("t1", unique, "{}"), true);
+        let hits = eval.text_hits(&copied);
+        assert!(matches!(eval.text_overlap(&hits, copied.grams.len(), |_| false), Some(Overlap::Text { .. })));
+        // A passage the training corpus itself repeats is a template, not a leak.
+        assert!(eval.text_overlap(&hits, copied.grams.len(), |_| true).is_none());
+        let templated = Features::of(&thread("t2", boiler, "{}"), true);
+        assert!(eval.text_hits(&templated).is_empty());
+    }
+}

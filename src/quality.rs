@@ -1,0 +1,316 @@
+//! The quality audit as a library: one thread in, diagnostics out (`check_record`), and the
+//! corpus pass (`Corpus`) that adds near-duplicates and eval overlap in path order. `threadkit
+//! quality`, `export --quality` and the generator's gate all go through here.
+//!
+//! A record that is not a valid thread gets validate's error findings and no quality rules; a
+//! valid legacy thread is judged as `migrate` converts it (as `export` trains on it).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::corpus::{EvalSet, Features, NearDuplicates, Overlap};
+use crate::data_root::DataRoot;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::findings::{locate_all, FileReport, RecordReport};
+use crate::rules::quality::{label_key, Labels};
+use crate::rules::{self, Rule};
+use crate::source::{file_stem, RecordText};
+use crate::validate::{validate_record, Settings};
+use crate::version::Version;
+use crate::walk::Entry;
+
+/// What the per-thread pass needs; shared by the workers.
+pub struct QualitySettings<'a> {
+    pub max_file_size: u64,
+    pub data_root: Option<&'a DataRoot>,
+    /// Hash 13-grams for `eval-overlap` (an eval set was given).
+    pub grams: bool,
+    /// The rules to run and report (validate's errors are always reported).
+    pub enabled: &'a (dyn Fn(&Rule) -> bool + Sync),
+    labels: LabelCache<'a>,
+}
+
+impl<'a> QualitySettings<'a> {
+    pub fn new(max_file_size: u64, data_root: Option<&'a DataRoot>, grams: bool, enabled: &'a (dyn Fn(&Rule) -> bool + Sync)) -> Self {
+        QualitySettings { max_file_size, data_root, grams, enabled, labels: LabelCache::new(data_root) }
+    }
+}
+
+/// Every label of each dataset under a data root, read once and shared by the workers.
+#[derive(Default)]
+pub struct LabelCache<'a> {
+    root: Option<&'a DataRoot>,
+    cache: Mutex<HashMap<String, Option<Arc<Labels>>>>,
+}
+
+impl<'a> LabelCache<'a> {
+    pub fn new(root: Option<&'a DataRoot>) -> Self {
+        LabelCache { root, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// The dataset's labels; `None` without a data root or a labels.json.
+    pub fn of(&self, dataset: &str) -> Option<Arc<Labels>> {
+        let root = self.root?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(dataset.to_string())
+            .or_insert_with(|| {
+                let loaded = root.dataset(dataset);
+                let all = loaded.as_ref().as_ref().ok()?.labels.as_ref()?;
+                let set: Labels = all.values().flatten().map(|l| label_key(l)).collect();
+                (!set.is_empty()).then(|| Arc::new(set))
+            })
+            .clone()
+    }
+}
+
+/// One thread's quality findings (it must be a valid `openai_v1` thread). `labels`: the
+/// dataset's labels, when known. The call the generator's quality gate makes.
+pub fn check_thread(doc: &Value, labels: Option<&Labels>) -> Vec<Diagnostic> {
+    rules::quality::check(doc, labels)
+}
+
+/// A file's records, checked as threads and then for quality; with each record the features
+/// the corpus pass needs (`None` for a record the quality rules did not read).
+pub fn check_entry(entry: &Entry, settings: &QualitySettings<'_>) -> (FileReport, Vec<Option<Features>>) {
+    let stem = file_stem(&entry.path);
+    let mut records = Vec::new();
+    let mut features = Vec::new();
+    crate::records::for_each_of(entry, settings.max_file_size, |item| match item {
+        Ok(rec) => {
+            let stem = if rec.record.is_none() { stem.as_deref() } else { None };
+            let (r, f) = check_record(rec, stem, settings);
+            records.push(r);
+            features.push(f);
+        }
+        Err(u) => {
+            records.push(RecordReport::failed(u.record, *u.failure, None));
+            features.push(None);
+        }
+    });
+    (FileReport { path: entry.path.clone(), records, stamp: None }, features)
+}
+
+fn check_record(rec: RecordText, stem: Option<&str>, settings: &QualitySettings<'_>) -> (RecordReport, Option<Features>) {
+    let text = rec.text.clone();
+    let validate = Settings {
+        max_file_size: settings.max_file_size,
+        data_root: settings.data_root,
+        keep_fixable: false,
+        summarize: false,
+        keep_docs: true,
+    };
+    let mut report = validate_record(rec, stem, &validate);
+    // Validate's warnings are validate's business; its errors mean the rules cannot read the thread.
+    report.diagnostics.retain(Diagnostic::is_error);
+    let doc = report.doc.take();
+    let mut features = None;
+    match (doc, report.version) {
+        (Some(doc), Some(Version::OpenAiV1)) if report.diagnostics.is_empty() => {
+            let dataset = doc.pointer("/metadata/dataset").and_then(Value::as_str);
+            let labels = dataset.and_then(|d| settings.labels.of(d));
+            report.diagnostics = check_thread(&doc, labels.as_deref());
+            report.diagnostics.retain(|d| (settings.enabled)(d.rule));
+            features = Some(Features::of(&doc, settings.grams));
+        }
+        (Some(doc), Some(v)) if report.diagnostics.is_empty() => {
+            // A valid legacy thread is judged as `migrate` (and `export`) would convert it; its
+            // findings point into that conversion, so they name the place in their message.
+            match crate::convert::in_memory(&doc, v, settings.data_root) {
+                Ok(converted) => {
+                    let dataset = converted.pointer("/metadata/dataset").and_then(Value::as_str);
+                    let labels = dataset.and_then(|d| settings.labels.of(d));
+                    let mut found = check_thread(&converted, labels.as_deref());
+                    found.retain(|d| (settings.enabled)(d.rule));
+                    for d in &mut found {
+                        d.message = format!(
+                            "{} (at {} of this `{}` thread as `threadkit migrate` converts it)",
+                            d.message,
+                            d.pointer,
+                            v.as_str()
+                        );
+                        d.pointer = String::new();
+                        d.within = None;
+                    }
+                    report.diagnostics = found;
+                    features = Some(Features::of(&converted, settings.grams));
+                }
+                Err(e) => {
+                    let mut d = Diagnostic::new(
+                        &rules::LEGACY_V3,
+                        "",
+                        format!("a legacy `{}` thread that cannot be converted for the quality rules: {e}", v.as_str()),
+                    );
+                    d.severity = Severity::Error;
+                    report.diagnostics.push(d);
+                }
+            }
+        }
+        _ => {}
+    }
+    if !report.diagnostics.is_empty() {
+        locate_all(&mut report.diagnostics, &text);
+        report.text = Some(text.into());
+    } else {
+        report.text = None;
+    }
+    (report, features)
+}
+
+/// How many training threads may share an eval 13-gram before it counts as the training
+/// corpus's own template rather than a leak.
+const TRAIN_TEMPLATE: u32 = 3;
+
+/// The corpus pass: near-duplicates among the threads seen so far, and overlap with the eval
+/// set. Fed in path order by the thread that reports. A thread whose text might overlap the eval
+/// set is held back until every thread was seen (`finish`): only then is it known whether the
+/// shared passage is one the training corpus repeats everywhere (a template) or a leak.
+pub struct Corpus {
+    near: Option<NearDuplicates>,
+    eval: Option<EvalSet>,
+    /// Eval 13-grams → how many training threads hold them.
+    train_counts: HashMap<u64, u32>,
+    held: Vec<Held>,
+}
+
+struct Held {
+    report: FileReport,
+    /// Per record: its eval hits and how many 13-grams it has.
+    hits: Vec<Option<(Vec<(u32, u64)>, usize)>>,
+}
+
+impl Corpus {
+    pub fn new(near_duplicates: bool, eval: Option<EvalSet>) -> Corpus {
+        Corpus { near: near_duplicates.then(NearDuplicates::default), eval, train_counts: HashMap::new(), held: Vec::new() }
+    }
+
+    /// Add the corpus findings of one file's records (with the features `check_entry` made).
+    /// Returns the report when it can be printed now, `None` when it is held for `finish`.
+    pub fn judge(&mut self, mut report: FileReport, features: &[Option<Features>]) -> Option<FileReport> {
+        let path = report.path.clone();
+        let mut held_hits = Vec::new();
+        let mut hold = false;
+        for (r, f) in report.records.iter_mut().zip(features) {
+            let Some(f) = f else {
+                held_hits.push(None);
+                continue;
+            };
+            let place = match r.record {
+                Some(line) => format!("{}:{line}", path.display()),
+                None => path.display().to_string(),
+            };
+            let mut found = Vec::new();
+            if let Some(index) = self.near.as_mut() {
+                if let Some((first, j)) = index.see(f, &place) {
+                    found.push(
+                        Diagnostic::new(
+                            &rules::NEAR_DUPLICATE,
+                            "/id",
+                            format!("a near-copy of {first} (estimated Jaccard {j:.2}); the first of the group is kept"),
+                        )
+                        .with_label("near-duplicate"),
+                    );
+                }
+            }
+            let mut hits = None;
+            if let Some(eval) = &self.eval {
+                if let Some(Overlap::Recording { dataset, session, eval }) = eval.recording_overlap(f) {
+                    found.push(Diagnostic::new(
+                        &rules::EVAL_OVERLAP,
+                        "/metadata/session",
+                        format!("the eval set has this recording ({dataset}, session {session}): {eval}"),
+                    ));
+                } else {
+                    let h = eval.text_hits(f);
+                    let mut counted = std::collections::HashSet::new();
+                    for &(_, g) in &h {
+                        if counted.insert(g) {
+                            *self.train_counts.entry(g).or_default() += 1;
+                        }
+                    }
+                    if eval.may_overlap(&h, f.grams.len()) {
+                        hold = true;
+                        hits = Some((h, f.grams.len()));
+                    }
+                }
+            }
+            held_hits.push(hits);
+            add_located(r, &path, found);
+        }
+        if hold {
+            self.held.push(Held { report, hits: held_hits });
+            return None;
+        }
+        Some(report)
+    }
+
+    /// The reports held back, with their text overlaps decided now that the whole corpus is known.
+    pub fn finish(&mut self) -> Vec<FileReport> {
+        let (Some(eval), held) = (&self.eval, std::mem::take(&mut self.held)) else { return Vec::new() };
+        let counts = &self.train_counts;
+        held.into_iter()
+            .map(|Held { mut report, hits }| {
+                let path = report.path.clone();
+                for (r, h) in report.records.iter_mut().zip(hits) {
+                    let Some((h, own)) = h else { continue };
+                    let repeated = |g: u64| counts.get(&g).is_some_and(|&n| n >= TRAIN_TEMPLATE);
+                    if let Some(Overlap::Text { shared, eval }) = eval.text_overlap(&h, own, repeated) {
+                        let d = Diagnostic::new(
+                            &rules::EVAL_OVERLAP,
+                            "",
+                            format!("shares {shared} word 13-grams of model-written text with {eval}"),
+                        );
+                        add_located(r, &path, vec![d]);
+                    }
+                }
+                report
+            })
+            .collect()
+    }
+}
+
+fn add_located(r: &mut RecordReport, path: &std::path::Path, mut found: Vec<Diagnostic>) {
+    if found.is_empty() {
+        return;
+    }
+    if r.text.is_none() {
+        r.text = crate::validate::reload(path, r.record).map(Into::into);
+    }
+    if let Some(text) = &r.text {
+        locate_all(&mut found, text);
+    }
+    r.diagnostics.extend(found);
+}
+
+/// Read an eval set: every thread or training example under `paths` (threads `.json`/`.jsonl`,
+/// exports `.jsonl`, `.jsonl.gz`, `.jsonl.zst`). Unreadable items are skipped and counted.
+pub fn load_eval(paths: &[std::path::PathBuf], max_file_size: u64) -> (EvalSet, usize) {
+    let mut eval = EvalSet::default();
+    let mut skipped = 0;
+    let options = crate::walk::WalkOptions { follow_links: false, skip_backups: true, training_files: false };
+    let training = crate::walk::WalkOptions { training_files: true, ..options };
+    let mut seen = std::collections::HashSet::new();
+    for walk in [crate::walk::walk(paths, options), crate::walk::walk(paths, training)] {
+        for entry in walk.entries() {
+            if !seen.insert(entry.path.clone()) {
+                continue;
+            }
+            crate::records::for_each_of(&entry, max_file_size, |item| {
+                let parsed = item.ok().and_then(|rec| Some((rec.record, serde_json::from_str::<Value>(&rec.text).ok()?)));
+                match parsed {
+                    Some((record, doc)) => {
+                        let place = match record {
+                            Some(line) => format!("{}:{line}", entry.path.display()),
+                            None => entry.path.display().to_string(),
+                        };
+                        eval.add(&doc, &place);
+                    }
+                    None => skipped += 1,
+                }
+            });
+        }
+    }
+    (eval, skipped)
+}

@@ -1,0 +1,260 @@
+//! Numbers in a model's text, and whether the thread gave it each one (`number-not-grounded`).
+//!
+//! A claim is a number written as a quantity: `0.83`, `83 %`, `9.9 s`, `-1.2`. Not claims: step
+//! numbers and list markers (`Step 3:`, `2.`), ordinals (`2nd`), numbers inside names (`acc_x1`,
+//! `UCI-HAR-2`, `3D`, `3-axis`) and bare small counts (`3 channels`: integers up to 10 without a unit).
+//! A claim is grounded when some number the model was shown (tool results, user messages, its own
+//! call arguments) rounds or truncates to it, also after the conversions people make without
+//! saying so: a share as a percentage, seconds as milliseconds, Hz as per minute.
+
+/// A number written in text: where it is (bytes, in the text) and how it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    pub start: usize,
+    pub len: usize,
+    pub value: f64,
+    /// Digits after the decimal point: the precision the writer rounded to.
+    pub decimals: u32,
+    pub percent: bool,
+    /// A unit followed it (`Hz`, `s`, `g`…): a measurement even when it is a small integer.
+    pub unit: bool,
+}
+
+const UNITS: &[&str] = &[
+    "hz", "khz", "s", "sec", "secs", "second", "seconds", "ms", "min", "mins", "minute", "minutes", "g", "gs", "m",
+    "mm", "cm", "km", "kg", "bpm", "spm", "x", "su", "su2", "deg", "dps", "rad", "samples", "sample",
+];
+/// Words after which a number counts things in the conversation, not the data.
+const ORDINAL_WORDS: &[&str] =
+    &["step", "steps", "turn", "round", "stage", "phase", "part", "call", "attempt", "option", "no", "number", "item"];
+
+/// Every number in `text` that reads as a claim about the data.
+pub fn claims(text: &str) -> Vec<Claim> {
+    let mut out = Vec::new();
+    scan(text, |c, marker| {
+        if marker {
+            return;
+        }
+        if !c.unit && !c.percent && c.decimals == 0 && c.value.abs() <= 10.0 {
+            return;
+        }
+        out.push(c);
+    });
+    out
+}
+
+/// Every number in `text`, claims or not, as a source a claim may come from.
+pub fn numbers(text: &str, into: &mut Vec<f64>) {
+    scan(text, |c, _| into.push(c.value));
+}
+
+fn scan(text: &str, mut each: impl FnMut(Claim, bool)) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        // Part of a word (`acc_x1`, `v4`, `ts_3f9a1c`): skip the whole word.
+        if start > 0 && is_word_byte(b[start - 1]) {
+            i = skip_word(b, i);
+            continue;
+        }
+        let mut end = i;
+        while end < b.len() && b[end].is_ascii_digit() {
+            end += 1;
+        }
+        // Thousands separators: 1,000 and 12,345,678 (a comma and exactly three digits).
+        while end + 3 < b.len() + 0 && b[end] == b',' && b[end + 1..end + 4].iter().all(u8::is_ascii_digit)
+            && !(end + 4 < b.len() && b[end + 4].is_ascii_digit())
+        {
+            end += 4;
+        }
+        let mut decimals = 0;
+        if end + 1 < b.len() && b[end] == b'.' && b[end + 1].is_ascii_digit() {
+            end += 1;
+            let d0 = end;
+            while end < b.len() && b[end].is_ascii_digit() {
+                end += 1;
+            }
+            decimals = (end - d0) as u32;
+        }
+        // `1.2.3`, an IP or a version: not a quantity.
+        if end + 1 < b.len() && b[end] == b'.' && b[end + 1].is_ascii_digit() {
+            i = skip_word(b, end);
+            continue;
+        }
+        let digits: String = text[start..end].chars().filter(|&c| c != ',').collect();
+        let Ok(mut value) = digits.parse::<f64>() else {
+            i = end;
+            continue;
+        };
+        let mut claim_start = start;
+        // A minus sign, unless it joins two words (`UCI-HAR-2`, `x-2`).
+        if start > 0 && b[start - 1] == b'-' && !(start > 1 && is_word_byte(b[start - 2])) {
+            value = -value;
+            claim_start -= 1;
+        } else if start >= 3 && &b[start - 3..start] == "\u{2212}".as_bytes() {
+            value = -value;
+            claim_start -= 3;
+        }
+        let (after, unit, percent, name) = suffix(b, end);
+        if name {
+            i = skip_word(b, end);
+            continue;
+        }
+        let marker = is_marker(text, start, end);
+        each(Claim { start: claim_start, len: after.max(end) - claim_start, value, decimals, percent, unit }, marker);
+        i = end.max(start + 1);
+    }
+}
+
+fn is_word_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+fn skip_word(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && (is_word_byte(b[i]) || b[i] == b'.' && i + 1 < b.len() && is_word_byte(b[i + 1])) {
+        i += 1;
+    }
+    i
+}
+
+/// What follows a number: `(end of the claim, unit?, percent?, part of a name?)`.
+fn suffix(b: &[u8], end: usize) -> (usize, bool, bool, bool) {
+    // Glued letters: a unit (`50Hz`, `9.9s`) or a name (`3D`, `2nd`, `3f9a`).
+    if end < b.len() && (b[end].is_ascii_alphabetic() || b[end] == b'_') {
+        let w = skip_word(b, end);
+        let word = String::from_utf8_lossy(&b[end..w]).to_ascii_lowercase();
+        return if UNITS.contains(&word.as_str()) { (w, true, false, false) } else { (end, false, false, true) };
+    }
+    // `3-axis`, `10-second`: a compound adjective, read as a name.
+    if end + 1 < b.len() && b[end] == b'-' && b[end + 1].is_ascii_alphabetic() {
+        return (end, false, false, true);
+    }
+    let mut j = end;
+    while j < b.len() && b[j] == b' ' {
+        j += 1;
+    }
+    if j < b.len() && b[j] == b'%' {
+        return (j + 1, false, true, false);
+    }
+    let w = skip_word(b, j);
+    let word = String::from_utf8_lossy(&b[j..w]).to_ascii_lowercase();
+    match word.as_str() {
+        "percent" | "pct" | "percentage" => (w, false, true, false),
+        "per" if b[w..].starts_with(b" cent") => (w + 5, false, true, false),
+        _ if j > end && UNITS.contains(&word.as_str()) && word != "x" => (w, true, false, false),
+        _ => (end, false, false, false),
+    }
+}
+
+/// Step numbers, list markers and counters of the conversation itself.
+fn is_marker(text: &str, start: usize, end: usize) -> bool {
+    let before = &text[..start];
+    let line_start = before.rfind('\n').map_or(0, |p| p + 1);
+    let rest = &text[end..];
+    // `1.` / `2)` / `(3)` opening a line or a list item.
+    if before[line_start..].trim_matches(|c: char| c.is_whitespace() || c == '(' || c == '-' || c == '*').is_empty()
+        && (rest.starts_with(". ") || rest.starts_with(")") || rest.starts_with(".\n") || rest.starts_with(':'))
+    {
+        return true;
+    }
+    if before.ends_with('#') {
+        return true;
+    }
+    let word = before.trim_end_matches([' ', '.']).rsplit(|c: char| !c.is_alphanumeric()).next().unwrap_or("");
+    ORDINAL_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
+}
+
+/// The numbers a claim may be drawn from, with the conversions people make silently.
+#[derive(Debug, Default)]
+pub struct Sources {
+    /// Magnitudes, sorted, with their scaled variants.
+    values: Vec<f64>,
+    sorted: bool,
+}
+
+const SCALES: &[f64] = &[1.0, 100.0, 0.01, 1000.0, 0.001, 60.0, 1.0 / 60.0];
+
+impl Sources {
+    pub fn add(&mut self, v: f64) {
+        if v.is_finite() {
+            let m = v.abs();
+            self.values.extend(SCALES.iter().map(|s| m * s));
+            self.sorted = false;
+        }
+    }
+
+    pub fn add_all(&mut self, vs: &[f64]) {
+        vs.iter().for_each(|&v| self.add(v));
+    }
+
+    /// Whether some source, rounded or truncated to the claim's precision, is the claim.
+    pub fn grounds(&mut self, c: &Claim) -> bool {
+        if !self.sorted {
+            self.values.sort_by(f64::total_cmp);
+            self.values.dedup();
+            self.sorted = true;
+        }
+        let unit = 10f64.powi(-(c.decimals as i32));
+        // `83 %` of a share 0.8312 is the ×100 variant of the share, like any other scale.
+        self.near(c.value.abs(), unit)
+    }
+
+    fn near(&self, a: f64, unit: f64) -> bool {
+        let eps = 1e-9 * a.max(1.0);
+        let lo = a - unit / 2.0 - eps;
+        let hi = a + unit + eps;
+        let from = self.values.partition_point(|&v| v < lo);
+        self.values[from..].iter().take_while(|&&v| v <= hi).any(|&v| {
+            // Rounded to the claim's precision, or truncated (cut after the last digit written).
+            (v - a).abs() <= unit / 2.0 + eps || (v >= a - eps && v < a + unit - eps)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(text: &str) -> Vec<f64> {
+        claims(text).into_iter().map(|c| c.value).collect()
+    }
+
+    #[test]
+    fn quantities_are_claims_names_and_markers_are_not() {
+        assert_eq!(values("The mean is 0.83 and the std 5.76."), [0.83, 5.76]);
+        assert_eq!(values("Step 3: acc_x1 in UCI-HAR-2 with 3D data on a 3-axis sensor"), Vec::<f64>::new());
+        assert_eq!(values("1. first\n2) second\n(3) third"), Vec::<f64>::new());
+        assert_eq!(values("the 2nd and 3rd windows, 3 channels, 10 neighbours"), Vec::<f64>::new());
+        assert_eq!(values("a drop to -7.2 and 12 peaks at 2 Hz over 1,000 samples"), [-7.2, 12.0, 2.0, 1000.0]);
+        assert_eq!(values("artifact ts_3f9a1c and tok_12ab at v2"), Vec::<f64>::new());
+        assert_eq!(values("Step 12 of 14 and turn 11"), [14.0]);
+    }
+
+    #[test]
+    fn claims_know_their_span_unit_and_percent() {
+        let text = "about 83 % of the power, 9.9 s, 50Hz and 12 percent";
+        let cs = claims(text);
+        let shown: Vec<&str> = cs.iter().map(|c| &text[c.start..c.start + c.len]).collect();
+        assert_eq!(shown, ["83 %", "9.9 s", "50Hz", "12 percent"]);
+        assert!(cs[0].percent && cs[1].unit && cs[2].unit && cs[3].percent);
+    }
+
+    #[test]
+    fn roundings_percentages_and_conversions_ground_a_claim() {
+        let mut s = Sources::default();
+        s.add_all(&[0.8312, 9.92, -7.244453, 0.152689, 2.0, 1.8]);
+        for text in ["0.83", "83 %", "83.1 percent", "9.9 s", "7.2", "-7.24", "15%", "2 Hz", "108 per minute", "9920 ms", "0.8"] {
+            let c = &claims(text)[0];
+            assert!(s.grounds(c), "{text} should be grounded");
+        }
+        for text in ["0.85", "84 %", "9.7 s", "7.3", "16%", "47.5", "11.2"] {
+            let c = &claims(text)[0];
+            assert!(!s.grounds(c), "{text} should not be grounded");
+        }
+    }
+}

@@ -1,0 +1,653 @@
+//! The per-thread quality rules (`threadkit quality`): what a well-formed `openai_v1` thread
+//! teaches. Each reads the parsed thread and returns findings pointing at the exact characters
+//! (a number, a word of the question, a call, a sentence). The corpus rules (near-duplicates,
+//! eval overlap) are in `crate::corpus`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use super::grounding::{self, Sources};
+use super::{
+    ANSWER_CONTRADICTS_TOOLS, ANSWER_NOT_IN_LABELS, ANSWER_WRONG, LABEL_IN_QUESTION, NUMBER_NOT_GROUNDED,
+    REASONING_DEGENERATE, REPEATED_CALL, TOOL_ERROR_IGNORED,
+};
+use crate::diagnostic::Diagnostic;
+use crate::thread::{final_answer_in_text, FirstMessage};
+
+/// A claim about more numbers than this in one message is reported as its first ones.
+const MAX_PER_MESSAGE: usize = 5;
+
+/// The labels a thread's answer must be one of: the dataset's (from `--data-root`), or those the
+/// thread was given (a tool result listing the dataset's label distribution).
+pub type Labels = BTreeSet<String>;
+
+/// Labels compare as people write them: case, `_`/`-`/space and runs of white space do not matter.
+pub fn label_key(s: &str) -> String {
+    s.split(|c: char| c.is_whitespace() || c == '_' || c == '-')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Every per-thread quality finding of one `openai_v1` thread. `labels`: the dataset's labels
+/// when the data root has them.
+pub fn check(doc: &Value, labels: Option<&Labels>) -> Vec<Diagnostic> {
+    let messages = doc.get("messages").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+    let meta = doc.get("metadata");
+    let given = labels.cloned().or_else(|| labels_given(messages));
+    let mut out = Vec::new();
+    numbers_not_grounded(messages, &mut out);
+    answers(doc, messages, given.as_ref(), &mut out);
+    label_in_question(messages, meta, &mut out);
+    repeated_calls(messages, &mut out);
+    tool_errors_ignored(messages, &mut out);
+    degenerate_reasoning(messages, &mut out);
+    out
+}
+
+fn text(m: &Value) -> &str {
+    m.get("content").and_then(Value::as_str).unwrap_or("")
+}
+
+fn role(m: &Value) -> &str {
+    m.get("role").and_then(Value::as_str).unwrap_or("")
+}
+
+fn calls(m: &Value) -> &[Value] {
+    m.get("tool_calls").and_then(Value::as_array).map_or(&[][..], Vec::as_slice)
+}
+
+/// A tool result as data: its JSON when it is JSON.
+fn result_value(m: &Value) -> Option<Value> {
+    match m.get("content") {
+        Some(Value::String(s)) => serde_json::from_str(s).ok(),
+        Some(v @ Value::Object(_)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn collect_numbers(v: &Value, into: &mut Vec<f64>) {
+    match v {
+        Value::Number(n) => into.extend(n.as_f64()),
+        Value::String(s) => grounding::numbers(s, into),
+        Value::Array(a) => a.iter().for_each(|x| collect_numbers(x, into)),
+        Value::Object(o) => o.values().for_each(|x| collect_numbers(x, into)),
+        _ => {}
+    }
+}
+
+// ---- number-not-grounded ------------------------------------------------------------------
+
+fn numbers_not_grounded(messages: &[Value], out: &mut Vec<Diagnostic>) {
+    let mut sources = Sources::default();
+    let mut found = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        found.clear();
+        match role(m) {
+            "assistant" => {
+                // Its own call arguments are choices, not claims about the data.
+                for call in calls(m) {
+                    match call.pointer("/function/arguments") {
+                        Some(Value::String(s)) => grounding::numbers(s, &mut found),
+                        Some(v) => collect_numbers(v, &mut found),
+                        None => {}
+                    }
+                }
+                sources.add_all(&found);
+                let content = text(m);
+                let mut reported = 0;
+                for c in grounding::claims(content) {
+                    if sources.grounds(&c) {
+                        continue;
+                    }
+                    reported += 1;
+                    if reported > MAX_PER_MESSAGE {
+                        break;
+                    }
+                    let shown = &content[c.start..c.start + c.len];
+                    out.push(
+                        Diagnostic::new(
+                            &NUMBER_NOT_GROUNDED,
+                            format!("/messages/{i}/content"),
+                            format!("`{shown}` appears in no earlier tool result, user message or call argument, even rounded"),
+                        )
+                        .within(c.start, c.len)
+                        .with_label("not in any tool result"),
+                    );
+                }
+            }
+            "tool" => {
+                match result_value(m) {
+                    Some(v) => collect_numbers(&v, &mut found),
+                    None => grounding::numbers(text(m), &mut found),
+                }
+                sources.add_all(&found);
+            }
+            _ => {
+                grounding::numbers(text(m), &mut found);
+                sources.add_all(&found);
+            }
+        }
+    }
+}
+
+// ---- answers: contradicts the tools, not a label, wrong ------------------------------------
+
+/// Labels the thread itself was given: a tool result with the dataset's whole label distribution.
+fn labels_given(messages: &[Value]) -> Option<Labels> {
+    messages.iter().filter(|m| role(m) == "tool").find_map(|m| {
+        let v = result_value(m)?;
+        let dist = v.get("label_distribution")?.as_object()?;
+        (!dist.is_empty()).then(|| dist.keys().map(|k| label_key(k)).collect())
+    })
+}
+
+/// The top prediction of the last `classify_activity` call that answered, with its score and
+/// the message it is in; `None` when the classifier was not called or its top two tie.
+fn classifier_top(messages: &[Value]) -> Option<(String, f64, usize)> {
+    messages.iter().enumerate().rev().filter(|(_, m)| role(m) == "tool").find_map(|(i, m)| {
+        if m.get("name").and_then(Value::as_str) != Some("classify_activity") {
+            return None;
+        }
+        let v = result_value(m)?;
+        let list = v.get("top_labels").or_else(|| v.get("top"))?.as_array()?;
+        let mut scored: Vec<(&str, f64)> = list
+            .iter()
+            .filter_map(|e| Some((e.get("label")?.as_str()?, e.get("score").and_then(Value::as_f64).unwrap_or(0.0))))
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        match scored.as_slice() {
+            [] => None,
+            [(_, a), (_, b), ..] if a == b => None,
+            [(label, score), ..] => Some((label.to_string(), *score, i)),
+        }
+    })
+}
+
+fn answers(doc: &Value, messages: &[Value], labels: Option<&Labels>, out: &mut Vec<Diagnostic>) {
+    let meta = doc.get("metadata");
+    let finished = meta.and_then(|m| m.get("status")).and_then(Value::as_str) == Some("finished");
+    let last = messages.len().checked_sub(1);
+    let in_text = last.filter(|&i| role(&messages[i]) == "assistant" && calls(&messages[i]).is_empty()).and_then(|i| {
+        let content = text(&messages[i]);
+        let answer = final_answer_in_text(content)?;
+        let start = content.rfind(answer).unwrap_or(0);
+        Some((i, answer, start))
+    });
+    let answer = meta.and_then(|m| m.get("final_answer")).and_then(Value::as_str).or(in_text.map(|t| t.1));
+    let Some(answer) = answer.filter(|a| !a.trim().is_empty()) else { return };
+    if !finished && in_text.is_none() {
+        return;
+    }
+    // Where the model said it, when it did; else the metadata.
+    let at = |rule, message: String| match in_text {
+        Some((i, said, start)) => {
+            Diagnostic::new(rule, format!("/messages/{i}/content"), message).within(start, said.len())
+        }
+        None => Diagnostic::new(rule, "/metadata/final_answer", message),
+    };
+    let key = label_key(answer);
+    let known = labels.is_none_or(|l| l.contains(&key));
+    if !known {
+        let list: Vec<&str> = labels.into_iter().flatten().map(String::as_str).collect();
+        out.push(at(
+            &ANSWER_NOT_IN_LABELS,
+            format!("the final answer `{answer}` is not one of the dataset's labels ({})", list.join(", ")),
+        ));
+    }
+    if known {
+        if let Some((top, score, i)) = classifier_top(messages) {
+            if label_key(&top) != key {
+                out.push(at(
+                    &ANSWER_CONTRADICTS_TOOLS,
+                    format!(
+                        "the final answer `{answer}` is not classify_activity's top prediction `{top}` (score {score}, /messages/{i}) and the thread gives no other classification"
+                    ),
+                ));
+            }
+        }
+    }
+    let truth = meta.and_then(|m| m.get("ground_truth")).and_then(Value::as_str);
+    if let Some(truth) = truth.filter(|t| !t.trim().is_empty()) {
+        if label_key(truth) != key {
+            out.push(
+                Diagnostic::new(
+                    &ANSWER_WRONG,
+                    "/metadata/final_answer",
+                    format!("the final answer `{answer}` is not the ground truth `{truth}`"),
+                )
+                .with_label("not the ground truth"),
+            );
+        }
+    }
+}
+
+// ---- label-in-question -----------------------------------------------------------------------
+
+/// Irregular forms that suffix stripping cannot reach, mapped to the stem of the label word.
+const IRREGULAR: &[(&str, &str)] = &[
+    ("lying", "lay"), ("lie", "lay"), ("lies", "lay"), ("laid", "lay"), ("lain", "lay"), ("sat", "sit"),
+    ("seated", "sit"), ("stood", "stand"), ("ran", "run"), ("rode", "rid"), ("ridden", "rid"), ("biking", "cycl"),
+    ("bike", "cycl"), ("bicycle", "cycl"), ("bicycling", "cycl"), ("went", "go"), ("climbed", "climb"),
+];
+
+/// A word's stem for matching forms of a label: `walked`, `walks`, `walking` → `walk`;
+/// `running` → `run`; `cycling`, `cycle` → `cycl`; `lying` → `lay`.
+pub fn stem(word: &str) -> String {
+    let w = word.to_lowercase();
+    if let Some((_, s)) = IRREGULAR.iter().find(|(f, _)| *f == w) {
+        return s.to_string();
+    }
+    let mut s = w.as_str();
+    for suffix in ["ing", "ed", "es", "s"] {
+        if s.len() > suffix.len() + 2 {
+            if let Some(base) = s.strip_suffix(suffix) {
+                s = base;
+                break;
+            }
+        }
+    }
+    let mut s = s.trim_end_matches('e').to_string();
+    // `runn` → `run`, `sitt` → `sit`, `jogg` → `jog`
+    let b = s.as_bytes();
+    if b.len() >= 3 && b[b.len() - 1] == b[b.len() - 2] && !b"aeiouls".contains(&b[b.len() - 1]) {
+        s.pop();
+    }
+    s
+}
+
+/// Words of a text with their byte offsets.
+fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split_inclusive(|c: char| !c.is_alphanumeric())
+        .scan(0, |at, piece| {
+            let start = *at;
+            *at += piece.len();
+            Some((start, piece.trim_end_matches(|c: char| !c.is_alphanumeric())))
+        })
+        .filter(|(_, w)| !w.is_empty())
+}
+
+const LABEL_STOPWORDS: &[&str] = &["the", "a", "an", "of", "on", "in", "with", "and", "or", "to", "up", "down"];
+
+fn label_in_question(messages: &[Value], meta: Option<&Value>, out: &mut Vec<Diagnostic>) {
+    let Some(truth) = meta.and_then(|m| m.get("ground_truth")).and_then(Value::as_str) else { return };
+    let Some((i, first)) = messages.iter().enumerate().find(|(_, m)| role(m) == "user") else { return };
+    let content = text(first);
+    // Only the question: the dataset description names every class by design.
+    let (query, offset) = match FirstMessage::parse(content) {
+        Some(f) => (f.query, content.len() - f.query.len()),
+        None => (content, 0),
+    };
+    let wanted: Vec<String> = truth
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && !LABEL_STOPWORDS.contains(&w.to_lowercase().as_str()))
+        .map(stem)
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let qwords: Vec<(usize, &str, String)> = words(query).map(|(at, w)| (at, w, stem(w))).collect();
+    let mut first_hit = None;
+    for want in &wanted {
+        match qwords.iter().find(|(_, _, s)| s == want) {
+            Some(hit) => {
+                first_hit.get_or_insert((hit.0, hit.1.len()));
+            }
+            None => return,
+        }
+    }
+    let Some((at, len)) = first_hit else { return };
+    let said = &query[at..at + len];
+    out.push(
+        Diagnostic::new(
+            &LABEL_IN_QUESTION,
+            format!("/messages/{i}/content"),
+            format!("the question names the ground truth `{truth}` (`{said}`): the answer can be read off the question"),
+        )
+        .within(offset + at, len)
+        .with_label("the answer, in the question"),
+    );
+}
+
+// ---- repeated-call -------------------------------------------------------------------------------
+
+/// A value with artifact ids blanked: two runs of one call make new ids for the same data.
+fn without_ids(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), if k.ends_with("artifact_id") || k == "parent_id" { Value::Null } else { without_ids(x) }))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_ids).collect()),
+        other => other.clone(),
+    }
+}
+
+fn canonical_arguments(call: &Value) -> String {
+    match call.pointer("/function/arguments") {
+        Some(Value::String(s)) => serde_json::from_str::<Value>(s).map_or_else(|_| s.trim().to_string(), |v| sorted(&v)),
+        Some(v) => sorted(v),
+        None => String::new(),
+    }
+}
+
+/// JSON text with object keys in order, so `{"a":1,"b":2}` and `{"b":2,"a":1}` are one call.
+fn sorted(v: &Value) -> String {
+    match v {
+        Value::Object(o) => {
+            let mut keys: Vec<_> = o.iter().collect();
+            keys.sort_by(|a, b| a.0.cmp(b.0));
+            let inner: Vec<String> = keys.iter().map(|(k, x)| format!("{k:?}:{}", sorted(x))).collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        Value::Array(a) => format!("[{}]", a.iter().map(sorted).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
+fn repeated_calls(messages: &[Value], out: &mut Vec<Diagnostic>) {
+    let results: HashMap<&str, String> = messages
+        .iter()
+        .filter(|m| role(m) == "tool")
+        .filter_map(|m| {
+            let id = m.get("tool_call_id")?.as_str()?;
+            let r = result_value(m).map_or_else(|| text(m).trim().to_string(), |v| sorted(&without_ids(&v)));
+            Some((id, r))
+        })
+        .collect();
+    let mut seen: HashMap<(String, String, String), String> = HashMap::new();
+    for (i, m) in messages.iter().enumerate().filter(|(_, m)| role(m) == "assistant") {
+        for (j, call) in calls(m).iter().enumerate() {
+            let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or("");
+            let Some(result) = call.get("id").and_then(Value::as_str).and_then(|id| results.get(id)) else { continue };
+            let key = (name.to_string(), canonical_arguments(call), result.clone());
+            let here = format!("/messages/{i}/tool_calls/{j}");
+            match seen.get(&key) {
+                Some(first) => out.push(
+                    Diagnostic::new(
+                        &REPEATED_CALL,
+                        format!("{here}/function"),
+                        format!("`{name}` with the same arguments as the call at {first}, and the same result: nothing new was learned"),
+                    )
+                    .with_label("the same call again"),
+                ),
+                None => {
+                    seen.insert(key, here);
+                }
+            }
+        }
+    }
+}
+
+// ---- tool-error-ignored ------------------------------------------------------------------------
+
+/// The error text of a tool result that is an error: `{"error": …}` or text that says so.
+fn tool_error(m: &Value) -> Option<String> {
+    if let Some(v) = result_value(m) {
+        return match v.get("error") {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Object(o)) => Some(o.get("message").and_then(Value::as_str).unwrap_or("error").to_string()),
+            Some(Value::Null) | None => None,
+            Some(other) => Some(other.to_string()),
+        };
+    }
+    let t = text(m).trim_start();
+    let lower = t.get(..t.len().min(12)).unwrap_or("").to_lowercase();
+    (lower.starts_with("error") || lower.starts_with("exception") || lower.starts_with("traceback")).then(|| t.to_string())
+}
+
+/// Words with which a model says a call went wrong (English; the generator writes English).
+const ACKNOWLEDGE: &[&str] = &[
+    "error", "fail", "couldn't", "could not", "cannot", "can't", "unable", "invalid", "not found", "unknown",
+    "doesn't exist", "does not exist", "did not work", "didn't work", "retry", "again", "instead", "mistake", "wrong",
+    "unavailable", "not available", "no such", "missing", "problem", "issue", "oops", "apolog", "sorry", "correct",
+    "typo", "out of range", "outside", "exceed", "rejected", "refused", "did not return", "didn't return",
+    "no result", "nothing", "empty", "not valid", "not exist", "went wrong", "unsuccessful",
+];
+
+/// The values an error message quotes (`unknown channels ["acc_w"]`, `artifact 'ts_12ab'`): naming
+/// one is acknowledging the error. Unquoted words are often the alternatives the tool lists
+/// (`this recording has: acc_x, …`), which a reply may name without having noticed anything.
+fn error_tokens(error: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for quote in ['"', '\'', '`'] {
+        for (k, piece) in error.split(quote).enumerate() {
+            if k % 2 == 1 && piece.trim().len() >= 3 && piece.len() <= 64 {
+                out.push(piece.trim().to_lowercase());
+            }
+        }
+    }
+    out
+}
+
+fn tool_errors_ignored(messages: &[Value], out: &mut Vec<Diagnostic>) {
+    for (i, m) in messages.iter().enumerate().filter(|(_, m)| role(m) == "tool") {
+        let Some(error) = tool_error(m) else { continue };
+        let tool = m.get("name").and_then(Value::as_str).unwrap_or("");
+        let Some((k, next)) = messages.iter().enumerate().skip(i + 1).find(|(_, n)| role(n) == "assistant") else {
+            continue;
+        };
+        let retries = calls(next).iter().any(|c| c.pointer("/function/name").and_then(Value::as_str) == Some(tool));
+        let said = text(next).to_lowercase();
+        let acknowledges = ACKNOWLEDGE.iter().any(|w| said.contains(w))
+            || error_tokens(&error).iter().any(|t| said.contains(t.as_str()));
+        if retries || acknowledges {
+            continue;
+        }
+        let short: String = error.chars().take(80).collect();
+        let pointer = if next.get("content").is_some() { format!("/messages/{k}/content") } else { format!("/messages/{k}") };
+        out.push(
+            Diagnostic::new(
+                &TOOL_ERROR_IGNORED,
+                pointer,
+                format!(
+                    "`{tool}` answered with an error at /messages/{i} (\"{}{}\"), and this turn neither retries nor mentions it",
+                    short.escape_debug(),
+                    if short.len() < error.len() { "…" } else { "" }
+                ),
+            )
+            .with_label("goes on as if the call had worked"),
+        );
+    }
+}
+
+// ---- reasoning-degenerate ----------------------------------------------------------------------
+
+/// Reasoning as compared for repetition: lower case, digits as `#` (only step numbers differ),
+/// punctuation and white space as one space.
+fn normalized(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut space = true;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            out.extend(if c.is_ascii_digit() { '#' } else { c }.to_lowercase());
+            space = false;
+        } else if !space {
+            out.push(' ');
+            space = true;
+        }
+    }
+    out.trim_end().to_string()
+}
+
+/// Sentences with their byte ranges.
+fn sentences(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let b = text.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        let end_of_sentence = c == b'\n' || ((c == b'.' || c == b'!' || c == b'?') && b.get(i + 1).is_none_or(|n| n.is_ascii_whitespace()));
+        if end_of_sentence {
+            let s = &text[start..=i];
+            if !s.trim().is_empty() {
+                out.push((start + (s.len() - s.trim_start().len()), s.trim()));
+            }
+            start = i + 1;
+        }
+    }
+    if start < text.len() && !text[start..].trim().is_empty() {
+        let s = &text[start..];
+        out.push((start + (s.len() - s.trim_start().len()), s.trim()));
+    }
+    out
+}
+
+fn degenerate_reasoning(messages: &[Value], out: &mut Vec<Diagnostic>) {
+    let steps: Vec<(usize, &Value)> =
+        messages.iter().enumerate().filter(|(_, m)| role(m) == "assistant" && !calls(m).is_empty()).collect();
+    let reasons_somewhere = steps.iter().any(|(_, m)| !text(m).trim().is_empty());
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, m) in messages.iter().enumerate().filter(|(_, m)| role(m) == "assistant") {
+        let content = text(m);
+        let pointer = format!("/messages/{i}/content");
+        if content.trim().is_empty() {
+            if !calls(m).is_empty() && reasons_somewhere {
+                let pointer = if m.get("content").is_some() { pointer } else { format!("/messages/{i}") };
+                out.push(Diagnostic::new(
+                    &REASONING_DEGENERATE,
+                    pointer,
+                    "this step calls a tool without a word of reasoning, though the thread reasons at its other steps",
+                ));
+            }
+            continue;
+        }
+        let norm = normalized(content);
+        if norm.split(' ').count() >= 6 {
+            if let Some(first) = seen.get(&norm) {
+                out.push(
+                    Diagnostic::new(
+                        &REASONING_DEGENERATE,
+                        pointer.clone(),
+                        format!("the same reasoning as /messages/{first} (only numbers differ, if anything)"),
+                    )
+                    .with_label("repeated reasoning"),
+                );
+                continue;
+            }
+            seen.insert(norm, i);
+        }
+        let mut counts: HashMap<String, (usize, usize, usize)> = HashMap::new();
+        for (at, s) in sentences(content) {
+            let n = normalized(s);
+            if n.split(' ').count() < 3 {
+                continue;
+            }
+            counts.entry(n).or_insert((0, at, s.len())).0 += 1;
+        }
+        if let Some((_, (n, at, len))) = counts.into_iter().filter(|(_, c)| c.0 >= 3).min_by_key(|(_, c)| c.1) {
+            out.push(
+                Diagnostic::new(&REASONING_DEGENERATE, pointer, format!("one sentence {n} times in this message"))
+                    .within(at, len)
+                    .with_label("repeated sentence"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn thread(messages: Value, meta: Value) -> Value {
+        json!({"id": "t", "metadata": meta, "messages": messages})
+    }
+
+    fn names(doc: &Value, labels: Option<&Labels>) -> Vec<&'static str> {
+        check(doc, labels).iter().map(|d| d.rule.name).collect()
+    }
+
+    fn user(q: &str) -> Value {
+        json!({"role": "user", "content": format!("Dataset Information:\n{{\"dataset_name\": \"X\", \"description\": \"walking, running\"}}\n\nUser Query: {q}")})
+    }
+
+    fn call(id: &str, name: &str, text: &str, args: &str) -> Value {
+        json!({"role": "assistant", "content": text, "tool_calls": [{"id": id, "type": "function", "function": {"name": name, "arguments": args}}]})
+    }
+
+    fn result(id: &str, name: &str, content: Value) -> Value {
+        json!({"role": "tool", "tool_call_id": id, "name": name, "content": content.to_string()})
+    }
+
+    fn finished(answer: &str, truth: &str) -> Value {
+        json!({"status": "finished", "final_answer": answer, "ground_truth": truth})
+    }
+
+    #[test]
+    fn stems_reach_the_forms_people_write() {
+        for (a, b) in [("walking", "walked"), ("running", "ran"), ("laying", "lying"), ("sitting", "sat"), ("cycling", "cycle"), ("standing", "stood"), ("walks", "walk")] {
+            assert_eq!(stem(a), stem(b), "{a} / {b}");
+        }
+        assert_ne!(stem("standing"), stem("understanding"));
+    }
+
+    #[test]
+    fn a_clean_thread_with_rounded_numbers_and_a_recovered_error_is_clean() {
+        let doc = thread(
+            json!([
+                user("What is the person doing?"),
+                call("1", "select_channels", "First the channels.", r#"{"channel_names": ["acc_w"]}"#),
+                result("1", "select_channels", json!({"error": "unknown channels [\"acc_w\"]"})),
+                call("2", "select_channels", "That failed: acc_w does not exist, so I retry.", r#"{"channel_names": ["acc_x"]}"#),
+                result("2", "select_channels", json!({"artifact_id": "ts_1"})),
+                call("3", "compute_features", "Step 2: features.", "{}"),
+                result("3", "compute_features", json!({"acc_x": {"std": 0.8312, "dominant_frequency_hz": 1.8, "share": 0.152689}})),
+                call("4", "classify_activity", "The std is 0.83 (83 %), the dominant frequency 1.8 Hz or 108 per minute, 15% of the power.", "{}"),
+                result("4", "classify_activity", json!({"top_labels": [{"label": "Walking", "score": 0.8}, {"label": "Running", "score": 0.2}]})),
+                {"role": "assistant", "content": "Walking wins with 80 percent of the votes.\n\nFinal Answer: Walking"},
+            ]),
+            finished("Walking", "Walking"),
+        );
+        assert_eq!(names(&doc, None), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn each_defect_is_found_and_points_at_its_characters() {
+        let doc = thread(
+            json!([
+                user("Was the person running?"),
+                call("1", "compute_features", "Let me compute the signal features now.", "{}"),
+                result("1", "compute_features", json!({"std": 0.8312})),
+                call("2", "compute_features", "Let me compute the signal features now.", "{}"),
+                result("2", "compute_features", json!({"std": 0.8312})),
+                call("3", "filter_by_time", "The std of 0.97 is high.", "{}"),
+                result("3", "filter_by_time", json!({"error": "window outside the recording"})),
+                call("4", "classify_activity", "Next the classifier.", "{}"),
+                result("4", "classify_activity", json!({"top_labels": [{"label": "Running", "score": 0.9}]})),
+                {"role": "assistant", "content": "Final Answer: Walking"},
+            ]),
+            finished("Walking", "Running"),
+        );
+        let found = check(&doc, None);
+        let got: Vec<_> = found.iter().map(|d| d.rule.name).collect();
+        for rule in ["number-not-grounded", "label-in-question", "repeated-call", "tool-error-ignored", "reasoning-degenerate", "answer-contradicts-tools", "answer-wrong"] {
+            assert!(got.contains(&rule), "{rule} not in {got:?}");
+        }
+        let number = found.iter().find(|d| d.rule.name == "number-not-grounded").unwrap();
+        assert_eq!(number.pointer, "/messages/5/content");
+        assert_eq!(number.within, Some((11, 4)));
+        let labels: Labels = ["walking", "running"].into_iter().map(String::from).collect();
+        let not_label = thread(json!([user("q"), {"role": "assistant", "content": "Final Answer: Jogging"}]), finished("Jogging", "Running"));
+        assert_eq!(names(&not_label, Some(&labels)), ["answer-not-in-labels", "answer-wrong"]);
+    }
+
+    #[test]
+    fn a_sentence_three_times_and_empty_steps_are_degenerate() {
+        let doc = thread(
+            json!([
+                user("q"),
+                call("1", "a", "I look closer. I look closer. I look closer. Then more.", "{}"),
+                result("1", "a", json!({})),
+                call("2", "b", "", "{}"),
+                result("2", "b", json!({"x": 1})),
+            ]),
+            json!({"status": "active"}),
+        );
+        let found = check(&doc, None);
+        assert_eq!(found.iter().filter(|d| d.rule.name == "reasoning-degenerate").count(), 2);
+        assert_eq!(found[0].within, Some((0, 14)));
+    }
+}
