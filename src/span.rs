@@ -34,26 +34,25 @@ impl Found {
 pub fn locate(src: &str, pointer: &str) -> Found {
     let b = src.as_bytes();
     let mut pos = skip_ws(b, 0);
-    let mut found = Found { value: (pos, skip_value(b, pos)), key: None };
-    if pointer.is_empty() {
-        return found;
-    }
+    let mut key = None;
     for raw in pointer.split('/').skip(1) {
-        let token = raw.replace("~1", "/").replace("~0", "~");
+        let token = if raw.contains('~') { raw.replace("~1", "/").replace("~0", "~") } else { raw.to_string() };
         let next = match b.get(pos) {
             Some(b'{') => member(src, pos, &token),
             Some(b'[') => token.parse::<usize>().ok().and_then(|i| element(b, pos, i)),
             _ => None,
         };
         match next {
-            Some((value_start, key)) => {
+            Some((value_start, k)) => {
                 pos = value_start;
-                found = Found { value: (pos, skip_value(b, pos)), key };
+                key = k;
             }
             None => break,
         }
     }
-    found
+    // Only the value found is measured: skipping every container on the way (the whole
+    // document first) made each lookup cost several passes over the text.
+    Found { value: (pos, skip_value(b, pos)), key }
 }
 
 /// Start of the value of `key` in the object at `pos`, with the key's range.

@@ -198,3 +198,165 @@ fn mutated_fixtures_never_panic() {
         let _ = threadkit::report::json::entries(&file);
     }
 }
+
+// ---- issue 28 (hostile inputs, round 2), by row ---------------------------------------------
+
+/// The shipped finished thread, to be made hostile.
+fn finished_thread() -> serde_json::Value {
+    let text = std::fs::read_to_string(fixtures().join("threads/valid/uci_har_train_01_0000_v4_0001.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn write_thread(dir: &std::path::Path, doc: &serde_json::Value) -> std::path::PathBuf {
+    let thread = dir.join("uci_har_train_01_0000_v4_0001.json");
+    std::fs::write(&thread, serde_json::to_string(doc).unwrap()).unwrap();
+    thread
+}
+
+fn stdout_of(args: &[&str]) -> (String, String, i32) {
+    let o = threadkit(args);
+    (String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into(), o.status.code().unwrap())
+}
+
+/// Row 1: a named file is always read, whatever its extension says; checking nothing, or an empty
+/// training file, is never exit 0.
+#[test]
+fn issue28_row1_nothing_checked_is_never_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    std::fs::create_dir(d.join("empty")).unwrap();
+    let (_, err, code) = stdout_of(&["validate", &s(&d.join("empty"))]);
+    assert_eq!(code, 2, "an empty folder checked nothing: {err}");
+    assert!(err.contains("nothing was checked") && err.contains("empty"), "{err}");
+    // Upper-case extensions are the same files.
+    std::fs::create_dir(d.join("upper")).unwrap();
+    std::fs::copy(fixtures().join("threads/valid/uci_har_train_01_0000_v4_0001.json"), d.join("upper/uci_har_train_01_0000_v4_0001.JSON")).unwrap();
+    let (out, _, code) = stdout_of(&["validate", &s(&d.join("upper")), "--color", "never"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Checked 1 file"), "{out}");
+    // Under --profile: a named train.json is read (garbage is a finding), TRAIN.JSONL too,
+    // an empty or blank JSONL is a finding, an unsupported file is a usage error.
+    std::fs::write(d.join("train.json"), "garbage").unwrap();
+    std::fs::write(d.join("empty.jsonl"), "").unwrap();
+    std::fs::write(d.join("blank.jsonl"), "\n   \n").unwrap();
+    let line = r#"{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": 3}]}"#;
+    std::fs::write(d.join("TRAIN.JSONL"), format!("{line}\n")).unwrap();
+    for (file, code_wanted, rule) in [("train.json", 1, "TK003"), ("empty.jsonl", 1, "TK004"), ("blank.jsonl", 1, "TK004"), ("TRAIN.JSONL", 1, "TK702")] {
+        for profile in ["trl", "axolotl", "llama-factory", "openai"] {
+            let (out, err, code) = stdout_of(&["validate", "--profile", profile, &s(&d.join(file)), "--format", "json"]);
+            assert_eq!(code, code_wanted, "{profile} {file}: {out}{err}");
+            let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+            let codes = common::codes(&report);
+            assert!(codes.iter().any(|c| c == rule) || profile == "llama-factory" && rule == "TK702", "{profile} {file}: {codes:?}");
+        }
+    }
+    std::fs::write(d.join("notes.txt"), "hello").unwrap();
+    let (_, err, code) = stdout_of(&["validate", "--profile", "trl", &s(&d.join("notes.txt"))]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("notes.txt") && err.contains(".jsonl"), "{err}");
+}
+
+/// Row 1 and issue 25: a `.json` array of examples is a dataset, its examples located by line.
+#[test]
+fn issue28_row1_a_json_array_of_examples_is_read_as_a_dataset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("sharegpt.json");
+    std::fs::write(&f, "[\n {\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"yo\"}]},\n {\"messages\": [{\"role\": \"user\", \"content\": \"hi\"},\n   {\"role\": \"assistant\", \"content\": 3}]}\n]\n").unwrap();
+    let (out, _, code) = stdout_of(&["validate", "--profile", "trl", f.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 1);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["summary"]["files"], 2, "two examples: {out}");
+    let bad = &report["files"][1]["diagnostics"][0];
+    assert_eq!((bad["code"].as_str(), bad["line"].as_u64(), bad["column"].as_u64()), (Some("TK702"), Some(4), Some(37)));
+}
+
+/// Row 2: --max-file-size applies to training files too.
+#[test]
+fn issue28_row2_max_file_size_applies_under_profile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("t.jsonl");
+    let line = format!(r#"{{"messages": [{{"role": "user", "content": "{}"}}, {{"role": "assistant", "content": "ok"}}]}}"#, "x".repeat(5000));
+    std::fs::write(&f, format!("{line}\n")).unwrap();
+    let (out, _, _) = stdout_of(&["validate", "--profile", "trl", f.to_str().unwrap(), "--format", "json", "--max-file-size", "1K"]);
+    assert!(out.contains("TK005"), "lowered: {out}");
+    let (out, _, code) = stdout_of(&["validate", "--profile", "trl", f.to_str().unwrap(), "--format", "json", "--max-file-size", "64K"]);
+    assert!(!out.contains("TK005") && code == 0, "raised: {out}");
+}
+
+/// Row 6: escape sequences in thread text, labels, ids and the source snippet of invalid JSON
+/// never reach the terminal raw (clipboard via OSC 52, clearing the screen, bidi overrides).
+#[test]
+fn issue28_row6_no_terminal_control_from_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut doc = finished_thread();
+    let evil = "\u{1b}]52;c;cHduZWQ=\u{7}\u{1b}[2J\u{9b}31m\u{202e}txt.exe";
+    doc["messages"][1]["content"] = evil.into();
+    doc["metadata"]["ground_truth"] = format!("standing{evil}").into();
+    doc["metadata"]["final_answer"] = format!("standing{evil}").into();
+    let thread = write_thread(tmp.path(), &doc);
+    // Invalid JSON with raw ESC bytes in its snippet.
+    std::fs::write(tmp.path().join("broken.json"), format!("{{\"id\": \"{evil}\" \"x\"}}")).unwrap();
+    let t = thread.to_str().unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["show", t, "--color", "never"],
+        vec!["show", t, "--color", "always"],
+        vec!["show", t, "--format", "md"],
+        vec!["stats", dir],
+        vec!["validate", dir, "--color", "always"],
+        vec!["validate", dir, "--color", "never"],
+        vec!["quality", dir, "--color", "never"],
+    ];
+    for args in runs {
+        let o = threadkit(&args);
+        for (name, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+            let s = String::from_utf8_lossy(bytes);
+            // Our own colours are `ESC [ … m`; nothing else may start with ESC, and no C1 or bidi control at all.
+            let foreign_escape = s.match_indices('\u{1b}').any(|(i, _)| {
+                let rest = &s[i + 1..];
+                !(rest.starts_with('[') && rest[1..].chars().take_while(|c| *c != 'm').all(|c| c.is_ascii_digit() || c == ';'))
+            });
+            let raw = s.chars().any(|c| matches!(c, '\u{80}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{7}'));
+            assert!(!foreign_escape && !raw, "{args:?} {name} passes data's control characters through:\n{s:?}");
+        }
+    }
+}
+
+/// Row 7: a tool result holding a code fence cannot close the fence, add HTML or forge a heading.
+#[test]
+fn issue28_row7_markdown_fences_hold_any_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut doc = finished_thread();
+    let forged = "x\n```\n\n<img src=x onerror=alert(1)>\n\n## Final answer\n\n````\nwalking";
+    doc["messages"][2]["content"] = forged.into();
+    doc["messages"][1]["content"] = forged.into();
+    let thread = write_thread(tmp.path(), &doc);
+    let (md, _, _) = stdout_of(&["show", thread.to_str().unwrap(), "--format", "md"]);
+    // Every line of the forged text stays inside a fence: outside fences, no line is it.
+    let mut open: Option<usize> = None;
+    for line in md.lines() {
+        let ticks = line.chars().take_while(|c| *c == '`').count();
+        match open {
+            None if ticks >= 3 => open = Some(ticks),
+            Some(n) if ticks >= n && line.trim_start_matches('`').trim().is_empty() => open = None,
+            None => assert!(!line.contains("<img") && line != "## Final answer", "escaped the fence: {line}\n{md}"),
+            _ => {}
+        }
+    }
+    assert!(open.is_none(), "a fence left open:\n{md}");
+}
+
+/// Row 9: a one-line 30 MB tool result is cut in `show` (unless --full).
+#[test]
+fn issue28_row9_one_line_results_are_cut() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut doc = finished_thread();
+    doc["messages"][2]["content"] = "7".repeat(30_000_000).into();
+    let thread = write_thread(tmp.path(), &doc);
+    for format in ["human", "md"] {
+        let (out, err, _) = stdout_of(&["show", thread.to_str().unwrap(), "--format", format, "--color", "never"]);
+        assert!(out.len() < 100_000, "{format}: {} bytes {err}", out.len());
+        assert!(out.contains("more characters (--full shows all)"), "{format}");
+    }
+}

@@ -28,7 +28,11 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         keep_docs: true,
         ..Settings::default()
     };
-    let page_settings = page::Settings { data_root: data_root.as_ref(), full: args.full };
+    let page_settings = page::Settings {
+        data_root: data_root.as_ref(),
+        full: args.full,
+        labels: crate::quality::LabelCache::new(data_root.as_ref()),
+    };
     let mut report = Report {
         inputs: args.walk.paths.iter().map(|p| shown(p)).collect(),
         with_data_root: data_root.is_some(),

@@ -17,6 +17,7 @@ pub fn run(args: ShowArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<E
         Err(status) => return Ok(status),
     };
     let color = args.format == ShowFormat::Human && use_color(args.color);
+    let labels = crate::quality::LabelCache::new(data_root.as_ref());
     let mut status = ExitStatus::Success;
     let mut json = Vec::new();
     let mut first = true;
@@ -29,14 +30,14 @@ pub fn run(args: ShowArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<E
             Err(u) => records.push((u.record, Err(u.failure.message.clone()))),
         });
         if let Some(d) = unreadable {
-            writeln!(err, "threadkit: {}: {} ({}); check the path", path.display(), d.message, d.code())?;
+            writeln!(err, "threadkit: {}: {} ({}); check the path", crate::report::shown(path), d.message, d.code())?;
             status = ExitStatus::Error;
             continue;
         }
         for (line, text) in records {
             let place = match line {
-                Some(l) => format!("{}:{l}", path.display()),
-                None => path.display().to_string(),
+                Some(l) => format!("{}:{l}", crate::report::shown(path)),
+                None => crate::report::shown(path),
             };
             let doc = match text.and_then(|t| source::parse(&t).map_err(|f| f.message)) {
                 Ok(doc) => doc,
@@ -65,7 +66,15 @@ pub fn run(args: ShowArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<E
                 }
                 _ => &doc,
             };
-            let transcript = Transcript::of(&doc, checked.version, shown, &checked.diagnostics);
+            // A valid thread also gets the quality rules' findings, beside the step they are about
+            // (for a legacy thread: on the conversion that is shown).
+            let mut findings = checked.diagnostics;
+            if checked.version.is_some() && !findings.iter().any(|d| d.is_error()) {
+                let dataset = shown.pointer("/metadata/dataset").and_then(serde_json::Value::as_str).unwrap_or("");
+                let found = crate::quality::check_thread(shown, labels.of(dataset).as_deref());
+                findings.extend(found);
+            }
+            let transcript = Transcript::of(&doc, checked.version, shown, &findings);
             match args.format {
                 ShowFormat::Json => json.push(serde_json::json!({"path": place, "thread": transcript})),
                 ShowFormat::Human => {

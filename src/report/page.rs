@@ -101,11 +101,13 @@ pub struct Settings<'a> {
     pub data_root: Option<&'a DataRoot>,
     /// Tool results whole in transcripts (they are cut after a dozen lines).
     pub full: bool,
+    /// The datasets' labels, for the quality rules every valid thread is also checked with.
+    pub labels: crate::quality::LabelCache<'a>,
 }
 
 /// Turn one validated record (with its parsed document kept) into a table row and a
 /// transcript; `n` is filled in when rows are numbered.
-pub fn item(place: &str, rec: RecordReport, settings: &Settings<'_>) -> Item {
+pub fn item(place: &str, mut rec: RecordReport, settings: &Settings<'_>) -> Item {
     let line_record = rec.record.is_some();
     let (Some(version), Some(doc)) = (rec.version, rec.doc.as_ref()) else {
         let findings = rec.diagnostics.iter().map(|d| finding_ref(d, place, line_record, None, false)).collect();
@@ -124,6 +126,17 @@ pub fn item(place: &str, rec: RecordReport, settings: &Settings<'_>) -> Item {
             Err(_) => doc,
         }
     };
+    // The quality rules' findings go beside validate's: in the thread viewer at their step, and
+    // in the findings by rule (for a legacy thread, on the conversion that is shown).
+    if !rec.diagnostics.iter().any(|d| d.is_error()) {
+        let dataset = shown.pointer("/metadata/dataset").and_then(Value::as_str).unwrap_or("");
+        let mut found = crate::quality::check_thread(shown, settings.labels.of(dataset).as_deref());
+        // Located only where the pointers are the file's (an openai_v1 thread whose text was kept).
+        if let (Version::OpenAiV1, Some(text)) = (version, &rec.text) {
+            crate::findings::locate_all(&mut found, text);
+        }
+        rec.diagnostics.extend(found);
+    }
     let transcript = Transcript::of(doc, Some(version), shown, &rec.diagnostics);
     let mut value = crate::show::shown_value(&transcript, settings.full);
     // The page shows the pre-rendered text; the raw values would double the size.

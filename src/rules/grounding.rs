@@ -4,8 +4,9 @@
 //! numbers and list markers (`Step 3:`, `2.`), ordinals (`2nd`), numbers inside names (`acc_x1`,
 //! `UCI-HAR-2`, `3D`, `3-axis`) and bare small counts (`3 channels`: integers up to 10 without a unit).
 //! A claim is grounded when some number the model was shown (tool results, user messages, its own
-//! call arguments) rounds or truncates to it, also after the conversions people make without
-//! saying so: a share as a percentage, seconds as milliseconds, Hz as per minute.
+//! call arguments) rounds or truncates to it, also after the conversion its unit names: a share
+//! as a percentage (`%`), seconds as `ms`, Hz as `per minute`. No conversion is tried silently:
+//! each one makes a random number more likely to match something by chance.
 
 /// A number written in text: where it is (bytes, in the text) and how it was written.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +19,9 @@ pub struct Claim {
     pub percent: bool,
     /// A unit followed it (`Hz`, `s`, `g`…): a measurement even when it is a small integer.
     pub unit: bool,
+    /// The conversion its unit implies from a tool's number: `%` ×100 (a share), `ms` ×1000
+    /// (seconds), `per minute` ×60 (Hz), `min` ÷60 (seconds); 1 for anything else.
+    pub scale: f64,
 }
 
 const UNITS: &[&str] = &[
@@ -100,13 +104,14 @@ fn scan(text: &str, mut each: impl FnMut(Claim, bool)) {
             value = -value;
             claim_start -= 3;
         }
-        let (after, unit, percent, name) = suffix(b, end);
-        if name {
+        let after = suffix(b, end);
+        if after.name {
             i = skip_word(b, end);
             continue;
         }
         let marker = is_marker(text, start, end);
-        each(Claim { start: claim_start, len: after.max(end) - claim_start, value, decimals, percent, unit }, marker);
+        let len = after.end.max(end) - claim_start;
+        each(Claim { start: claim_start, len, value, decimals, percent: after.percent, unit: after.unit, scale: after.scale }, marker);
         i = end.max(start + 1);
     }
 }
@@ -122,32 +127,62 @@ fn skip_word(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// What follows a number: `(end of the claim, unit?, percent?, part of a name?)`.
-fn suffix(b: &[u8], end: usize) -> (usize, bool, bool, bool) {
-    // Glued letters: a unit (`50Hz`, `9.9s`) or a name (`3D`, `2nd`, `3f9a`).
+/// What follows a number.
+struct Suffix {
+    end: usize,
+    unit: bool,
+    percent: bool,
+    /// Part of a name (`3D`, `2nd`, `3-axis`): no number at all.
+    name: bool,
+    scale: f64,
+}
+
+/// The conversion a unit word implies from a tool's number (which is in s, Hz, or a share).
+fn unit_scale(word: &str, after: &[u8]) -> f64 {
+    match word {
+        "ms" => 1000.0,
+        "min" | "mins" | "minute" | "minutes" => 1.0 / 60.0,
+        "bpm" | "spm" | "rpm" => 60.0,
+        _ if after.starts_with(b" per minute") || after.starts_with(b"/min") || after.starts_with(b" per min") => 60.0,
+        _ => 1.0,
+    }
+}
+
+fn suffix(b: &[u8], end: usize) -> Suffix {
+    let plain = Suffix { end, unit: false, percent: false, name: false, scale: 1.0 };
+    // Glued letters: a unit (`50Hz`, `9.9s`, `120ms`) or a name (`3D`, `2nd`, `3f9a`).
     if end < b.len() && (b[end].is_ascii_alphabetic() || b[end] == b'_') {
         let w = skip_word(b, end);
         let word = String::from_utf8_lossy(&b[end..w]).to_ascii_lowercase();
-        return if UNITS.contains(&word.as_str()) { (w, true, false, false) } else { (end, false, false, true) };
+        return if UNITS.contains(&word.as_str()) {
+            Suffix { end: w, unit: true, scale: unit_scale(&word, &b[w..]), ..plain }
+        } else {
+            Suffix { name: true, ..plain }
+        };
     }
     // `3-axis`, `10-second`: a compound adjective, read as a name.
     if end + 1 < b.len() && b[end] == b'-' && b[end + 1].is_ascii_alphabetic() {
-        return (end, false, false, true);
+        return Suffix { name: true, ..plain };
     }
     let mut j = end;
     while j < b.len() && b[j] == b' ' {
         j += 1;
     }
     if j < b.len() && b[j] == b'%' {
-        return (j + 1, false, true, false);
+        return Suffix { end: j + 1, percent: true, scale: 100.0, ..plain };
     }
     let w = skip_word(b, j);
     let word = String::from_utf8_lossy(&b[j..w]).to_ascii_lowercase();
     match word.as_str() {
-        "percent" | "pct" | "percentage" => (w, false, true, false),
-        "per" if b[w..].starts_with(b" cent") => (w + 5, false, true, false),
-        _ if j > end && UNITS.contains(&word.as_str()) && word != "x" => (w, true, false, false),
-        _ => (end, false, false, false),
+        "percent" | "pct" | "percentage" => Suffix { end: w, percent: true, scale: 100.0, ..plain },
+        "per" if b[w..].starts_with(b" cent") => Suffix { end: w + 5, percent: true, scale: 100.0, ..plain },
+        "per" if b[w..].starts_with(b" minute") || b[w..].starts_with(b" min") => Suffix { scale: 60.0, ..plain },
+        _ if j > end && UNITS.contains(&word.as_str()) && word != "x" => {
+            Suffix { end: w, unit: true, scale: unit_scale(&word, &b[w..]), ..plain }
+        }
+        // `108 steps per minute`, `108 crossings/min`: the rate is per minute whatever is counted.
+        _ if j > end && unit_scale("", &b[w..]) != 1.0 => Suffix { scale: 60.0, ..plain },
+        _ => plain,
     }
 }
 
@@ -169,21 +204,17 @@ fn is_marker(text: &str, start: usize, end: usize) -> bool {
     ORDINAL_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
 }
 
-/// The numbers a claim may be drawn from, with the conversions people make silently.
+/// The numbers a claim may be drawn from: the magnitudes of every number the thread showed.
 #[derive(Debug, Default)]
 pub struct Sources {
-    /// Magnitudes, sorted, with their scaled variants.
     values: Vec<f64>,
     sorted: bool,
 }
 
-const SCALES: &[f64] = &[1.0, 100.0, 0.01, 1000.0, 0.001, 60.0, 1.0 / 60.0];
-
 impl Sources {
     pub fn add(&mut self, v: f64) {
         if v.is_finite() {
-            let m = v.abs();
-            self.values.extend(SCALES.iter().map(|s| m * s));
+            self.values.push(v.abs());
             self.sorted = false;
         }
     }
@@ -192,7 +223,10 @@ impl Sources {
         vs.iter().for_each(|&v| self.add(v));
     }
 
-    /// Whether some source, rounded or truncated to the claim's precision, is the claim.
+    /// Whether some source, converted as the claim's unit says and rounded or truncated to the
+    /// claim's precision, is the claim. Besides the unit's own conversion, a percentage may have
+    /// come as a percentage and a share may have come as a percentage (÷100); a minus sign may be
+    /// dropped (an amplitude).
     pub fn grounds(&mut self, c: &Claim) -> bool {
         if !self.sorted {
             self.values.sort_by(f64::total_cmp);
@@ -200,8 +234,13 @@ impl Sources {
             self.sorted = true;
         }
         let unit = 10f64.powi(-(c.decimals as i32));
-        // `83 %` of a share 0.8312 is the ×100 variant of the share, like any other scale.
-        self.near(c.value.abs(), unit)
+        let a = c.value.abs();
+        let mut scales = vec![1.0, c.scale];
+        if !c.percent && c.scale == 1.0 {
+            scales.push(0.01);
+        }
+        // The claim is source × scale: look for the source, with the tolerance scaled alike.
+        scales.iter().any(|&s| self.near(a / s, unit / s))
     }
 
     fn near(&self, a: f64, unit: f64) -> bool {
@@ -248,11 +287,13 @@ mod tests {
     fn roundings_percentages_and_conversions_ground_a_claim() {
         let mut s = Sources::default();
         s.add_all(&[0.8312, 9.92, -7.244453, 0.152689, 2.0, 1.8]);
-        for text in ["0.83", "83 %", "83.1 percent", "9.9 s", "7.2", "-7.24", "15%", "2 Hz", "108 per minute", "9920 ms", "0.8"] {
+        for text in ["0.83", "83 %", "83.1 percent", "9.9 s", "7.2", "-7.24", "15%", "2 Hz", "108 per minute", "108 steps per minute", "108 bpm", "9920 ms", "0.8", "0.0992"] {
             let c = &claims(text)[0];
             assert!(s.grounds(c), "{text} should be grounded");
         }
-        for text in ["0.85", "84 %", "9.7 s", "7.3", "16%", "47.5", "11.2"] {
+        // 49.9 would be 0.8312 per minute, 15.3 would be 0.152689 as a percentage: without the
+        // unit that says so, no silent conversion grounds them.
+        for text in ["0.85", "84 %", "9.7 s", "7.3", "16%", "47.5", "11.2", "49.9", "15.3", "9920"] {
             let c = &claims(text)[0];
             assert!(!s.grounds(c), "{text} should not be grounded");
         }

@@ -4,6 +4,10 @@
 //! eval overlap) are in `crate::corpus`.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasher, Hasher};
+
+/// Maps keyed by short texts and hashes, per thread: SipHash's DoS resistance buys nothing here.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 use serde_json::Value;
 
@@ -36,13 +40,17 @@ pub fn label_key(s: &str) -> String {
 pub fn check(doc: &Value, labels: Option<&Labels>) -> Vec<Diagnostic> {
     let messages = doc.get("messages").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
     let meta = doc.get("metadata");
-    let given = labels.cloned().or_else(|| labels_given(messages));
+    // Each tool result parsed once, for every rule.
+    let results: Vec<Option<Value>> =
+        messages.iter().map(|m| if role(m) == "tool" { result_value(m) } else { None }).collect();
+    let given = if labels.is_some() { None } else { labels_given(messages, &results) };
+    let labels = labels.or(given.as_ref());
     let mut out = Vec::new();
-    numbers_not_grounded(messages, &mut out);
-    answers(doc, messages, given.as_ref(), &mut out);
+    numbers_not_grounded(messages, &results, &mut out);
+    answers(doc, messages, &results, labels, &mut out);
     label_in_question(messages, meta, &mut out);
-    repeated_calls(messages, &mut out);
-    tool_errors_ignored(messages, &mut out);
+    repeated_calls(messages, &results, &mut out);
+    tool_errors_ignored(messages, &results, &mut out);
     degenerate_reasoning(messages, &mut out);
     out
 }
@@ -80,7 +88,7 @@ fn collect_numbers(v: &Value, into: &mut Vec<f64>) {
 
 // ---- number-not-grounded ------------------------------------------------------------------
 
-fn numbers_not_grounded(messages: &[Value], out: &mut Vec<Diagnostic>) {
+fn numbers_not_grounded(messages: &[Value], results: &[Option<Value>], out: &mut Vec<Diagnostic>) {
     let mut sources = Sources::default();
     let mut found = Vec::new();
     for (i, m) in messages.iter().enumerate() {
@@ -119,8 +127,8 @@ fn numbers_not_grounded(messages: &[Value], out: &mut Vec<Diagnostic>) {
                 }
             }
             "tool" => {
-                match result_value(m) {
-                    Some(v) => collect_numbers(&v, &mut found),
+                match &results[i] {
+                    Some(v) => collect_numbers(v, &mut found),
                     None => grounding::numbers(text(m), &mut found),
                 }
                 sources.add_all(&found);
@@ -136,9 +144,9 @@ fn numbers_not_grounded(messages: &[Value], out: &mut Vec<Diagnostic>) {
 // ---- answers: contradicts the tools, not a label, wrong ------------------------------------
 
 /// Labels the thread itself was given: a tool result with the dataset's whole label distribution.
-fn labels_given(messages: &[Value]) -> Option<Labels> {
-    messages.iter().filter(|m| role(m) == "tool").find_map(|m| {
-        let v = result_value(m)?;
+fn labels_given(messages: &[Value], results: &[Option<Value>]) -> Option<Labels> {
+    messages.iter().zip(results).filter(|(m, _)| role(m) == "tool").find_map(|(_, v)| {
+        let v = v.as_ref()?;
         let dist = v.get("label_distribution")?.as_object()?;
         (!dist.is_empty()).then(|| dist.keys().map(|k| label_key(k)).collect())
     })
@@ -146,12 +154,12 @@ fn labels_given(messages: &[Value]) -> Option<Labels> {
 
 /// The top prediction of the last `classify_activity` call that answered, with its score and
 /// the message it is in; `None` when the classifier was not called or its top two tie.
-fn classifier_top(messages: &[Value]) -> Option<(String, f64, usize)> {
+fn classifier_top(messages: &[Value], results: &[Option<Value>]) -> Option<(String, f64, usize)> {
     messages.iter().enumerate().rev().filter(|(_, m)| role(m) == "tool").find_map(|(i, m)| {
         if m.get("name").and_then(Value::as_str) != Some("classify_activity") {
             return None;
         }
-        let v = result_value(m)?;
+        let v = results[i].as_ref()?;
         let list = v.get("top_labels").or_else(|| v.get("top"))?.as_array()?;
         let mut scored: Vec<(&str, f64)> = list
             .iter()
@@ -166,7 +174,7 @@ fn classifier_top(messages: &[Value]) -> Option<(String, f64, usize)> {
     })
 }
 
-fn answers(doc: &Value, messages: &[Value], labels: Option<&Labels>, out: &mut Vec<Diagnostic>) {
+fn answers(doc: &Value, messages: &[Value], results: &[Option<Value>], labels: Option<&Labels>, out: &mut Vec<Diagnostic>) {
     let meta = doc.get("metadata");
     let finished = meta.and_then(|m| m.get("status")).and_then(Value::as_str) == Some("finished");
     let last = messages.len().checked_sub(1);
@@ -198,7 +206,7 @@ fn answers(doc: &Value, messages: &[Value], labels: Option<&Labels>, out: &mut V
         ));
     }
     if known {
-        if let Some((top, score, i)) = classifier_top(messages) {
+        if let Some((top, score, i)) = classifier_top(messages, results) {
             if label_key(&top) != key {
                 out.push(at(
                     &ANSWER_CONTRADICTS_TOOLS,
@@ -313,69 +321,78 @@ fn label_in_question(messages: &[Value], meta: Option<&Value>, out: &mut Vec<Dia
 
 // ---- repeated-call -------------------------------------------------------------------------------
 
-/// A value with artifact ids blanked: two runs of one call make new ids for the same data.
-fn without_ids(v: &Value) -> Value {
-    match v {
-        Value::Object(o) => Value::Object(
-            o.iter()
-                .map(|(k, x)| (k.clone(), if k.ends_with("artifact_id") || k == "parent_id" { Value::Null } else { without_ids(x) }))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(without_ids).collect()),
-        other => other.clone(),
-    }
-}
-
-fn canonical_arguments(call: &Value) -> String {
-    match call.pointer("/function/arguments") {
-        Some(Value::String(s)) => serde_json::from_str::<Value>(s).map_or_else(|_| s.trim().to_string(), |v| sorted(&v)),
-        Some(v) => sorted(v),
-        None => String::new(),
-    }
-}
-
-/// JSON text with object keys in order, so `{"a":1,"b":2}` and `{"b":2,"a":1}` are one call.
-fn sorted(v: &Value) -> String {
+/// A hash of a value as compared for repetition: object keys in any order are one object, and
+/// artifact ids do not count (two runs of one call name new artifacts for the same data).
+fn canonical_hash(v: &Value, h: &mut impl Hasher) {
     match v {
         Value::Object(o) => {
-            let mut keys: Vec<_> = o.iter().collect();
-            keys.sort_by(|a, b| a.0.cmp(b.0));
-            let inner: Vec<String> = keys.iter().map(|(k, x)| format!("{k:?}:{}", sorted(x))).collect();
-            format!("{{{}}}", inner.join(","))
+            let mut keys: Vec<&String> = o.keys().filter(|k| !(k.ends_with("artifact_id") || *k == "parent_id")).collect();
+            keys.sort();
+            h.write_u8(b'{');
+            for k in keys {
+                h.write(k.as_bytes());
+                h.write_u8(0xff);
+                canonical_hash(&o[k], h);
+            }
+            h.write_u8(b'}');
         }
-        Value::Array(a) => format!("[{}]", a.iter().map(sorted).collect::<Vec<_>>().join(",")),
-        other => other.to_string(),
+        Value::Array(a) => {
+            h.write_u8(b'[');
+            a.iter().for_each(|x| canonical_hash(x, h));
+            h.write_u8(b']');
+        }
+        Value::String(s) => {
+            h.write_u8(b'"');
+            h.write(s.as_bytes());
+            h.write_u8(0xff);
+        }
+        other => h.write(other.to_string().as_bytes()),
     }
 }
 
-fn repeated_calls(messages: &[Value], out: &mut Vec<Diagnostic>) {
-    let results: HashMap<&str, String> = messages
+fn hash_of(v: Option<&Value>, text: &str) -> u64 {
+    let mut h = foldhash::fast::FixedState::with_seed(7).build_hasher();
+    match v {
+        Some(v) => canonical_hash(v, &mut h),
+        None => h.write(text.trim().as_bytes()),
+    }
+    h.finish()
+}
+
+fn arguments_hash(call: &Value) -> u64 {
+    match call.pointer("/function/arguments") {
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+            Ok(v) => hash_of(Some(&v), ""),
+            Err(_) => hash_of(None, s),
+        },
+        Some(v) => hash_of(Some(v), ""),
+        None => 0,
+    }
+}
+
+fn repeated_calls(messages: &[Value], results: &[Option<Value>], out: &mut Vec<Diagnostic>) {
+    let by_call: FastMap<&str, u64> = messages
         .iter()
-        .filter(|m| role(m) == "tool")
-        .filter_map(|m| {
-            let id = m.get("tool_call_id")?.as_str()?;
-            let r = result_value(m).map_or_else(|| text(m).trim().to_string(), |v| sorted(&without_ids(&v)));
-            Some((id, r))
-        })
+        .zip(results)
+        .filter(|(m, _)| role(m) == "tool")
+        .filter_map(|(m, v)| Some((m.get("tool_call_id")?.as_str()?, hash_of(v.as_ref(), text(m)))))
         .collect();
-    let mut seen: HashMap<(String, String, String), String> = HashMap::new();
+    let mut seen: FastMap<(&str, u64, u64), (usize, usize)> = FastMap::default();
     for (i, m) in messages.iter().enumerate().filter(|(_, m)| role(m) == "assistant") {
         for (j, call) in calls(m).iter().enumerate() {
             let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or("");
-            let Some(result) = call.get("id").and_then(Value::as_str).and_then(|id| results.get(id)) else { continue };
-            let key = (name.to_string(), canonical_arguments(call), result.clone());
-            let here = format!("/messages/{i}/tool_calls/{j}");
-            match seen.get(&key) {
-                Some(first) => out.push(
+            let Some(&result) = call.get("id").and_then(Value::as_str).and_then(|id| by_call.get(id)) else { continue };
+            match seen.get(&(name, arguments_hash(call), result)) {
+                Some((fi, fj)) => out.push(
                     Diagnostic::new(
                         &REPEATED_CALL,
-                        format!("{here}/function"),
-                        format!("`{name}` with the same arguments as the call at {first}, and the same result: nothing new was learned"),
+                        format!("/messages/{i}/tool_calls/{j}/function"),
+                        format!("`{name}` with the same arguments as the call at /messages/{fi}/tool_calls/{fj}, and the same result: nothing new was learned"),
                     )
                     .with_label("the same call again"),
                 ),
                 None => {
-                    seen.insert(key, here);
+                    seen.insert((name, arguments_hash(call), result), (i, j));
                 }
             }
         }
@@ -385,8 +402,8 @@ fn repeated_calls(messages: &[Value], out: &mut Vec<Diagnostic>) {
 // ---- tool-error-ignored ------------------------------------------------------------------------
 
 /// The error text of a tool result that is an error: `{"error": …}` or text that says so.
-fn tool_error(m: &Value) -> Option<String> {
-    if let Some(v) = result_value(m) {
+fn tool_error(m: &Value, parsed: Option<&Value>) -> Option<String> {
+    if let Some(v) = parsed {
         return match v.get("error") {
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Object(o)) => Some(o.get("message").and_then(Value::as_str).unwrap_or("error").to_string()),
@@ -423,9 +440,9 @@ fn error_tokens(error: &str) -> Vec<String> {
     out
 }
 
-fn tool_errors_ignored(messages: &[Value], out: &mut Vec<Diagnostic>) {
+fn tool_errors_ignored(messages: &[Value], results: &[Option<Value>], out: &mut Vec<Diagnostic>) {
     for (i, m) in messages.iter().enumerate().filter(|(_, m)| role(m) == "tool") {
-        let Some(error) = tool_error(m) else { continue };
+        let Some(error) = tool_error(m, results[i].as_ref()) else { continue };
         let tool = m.get("name").and_then(Value::as_str).unwrap_or("");
         let Some((k, next)) = messages.iter().enumerate().skip(i + 1).find(|(_, n)| role(n) == "assistant") else {
             continue;
@@ -499,7 +516,7 @@ fn degenerate_reasoning(messages: &[Value], out: &mut Vec<Diagnostic>) {
     let steps: Vec<(usize, &Value)> =
         messages.iter().enumerate().filter(|(_, m)| role(m) == "assistant" && !calls(m).is_empty()).collect();
     let reasons_somewhere = steps.iter().any(|(_, m)| !text(m).trim().is_empty());
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen: FastMap<String, usize> = FastMap::default();
     for (i, m) in messages.iter().enumerate().filter(|(_, m)| role(m) == "assistant") {
         let content = text(m);
         let pointer = format!("/messages/{i}/content");
@@ -529,7 +546,7 @@ fn degenerate_reasoning(messages: &[Value], out: &mut Vec<Diagnostic>) {
             }
             seen.insert(norm, i);
         }
-        let mut counts: HashMap<String, (usize, usize, usize)> = HashMap::new();
+        let mut counts: FastMap<String, (usize, usize, usize)> = FastMap::default();
         for (at, s) in sentences(content) {
             let n = normalized(s);
             if n.split(' ').count() < 3 {
