@@ -10,7 +10,10 @@
 //! Signatures and grams are computed by the workers (`Features::of`); the indexes are filled and
 //! asked by the one thread that reports, in path order, so "the first of a group" is stable.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+/// Maps keyed by hashes and indexes: SipHash's resistance to chosen keys buys nothing here.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::hash::{BuildHasher, Hasher};
 
 use serde_json::Value;
@@ -23,7 +26,7 @@ const BINS: usize = 128;
 const BANDS: usize = 16;
 /// A bucket this full holds boilerplate, not copies: a true copy shares most bands, so it is
 /// found through its other, small buckets.
-const MAX_BUCKET: usize = 512;
+const MAX_BUCKET: usize = 64;
 const ROWS: usize = BINS / BANDS;
 const SHINGLE: usize = 5;
 const GRAM: usize = 13;
@@ -212,7 +215,7 @@ impl NearDuplicates {
             })
             .collect();
         let mut best: Option<(u32, f64)> = None;
-        let mut tried = HashSet::new();
+        let mut tried: HashSet<u32, foldhash::fast::RandomState> = HashSet::default();
         for key in &keys {
             let bucket = self.bands.get(key).map_or(&[][..], Vec::as_slice);
             if bucket.len() > MAX_BUCKET {
@@ -306,7 +309,7 @@ impl EvalSet {
     /// thread with `own` 13-grams.
     pub fn text_overlap(&self, hits: &[(u32, u64)], own: usize, repeated: impl Fn(u64) -> bool) -> Option<Overlap> {
         let needed = MIN_SHARED_GRAMS.max((MIN_SHARED_SHARE * own as f64).ceil() as usize);
-        let mut per_item: HashMap<u32, usize> = HashMap::new();
+        let mut per_item: HashMap<u32, usize> = HashMap::default();
         for &(item, g) in hits {
             if !repeated(g) {
                 *per_item.entry(item).or_default() += 1;

@@ -223,12 +223,13 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// End (exclusive) of the string starting at the quote at `i`.
 fn skip_string(b: &[u8], i: usize) -> usize {
     let mut j = i + 1;
-    while j < b.len() {
-        match b[j] {
-            b'\\' => j += 2,
-            b'"' => return j + 1,
-            _ => j += 1,
+    // Jump from quote-or-backslash to the next: a message's text is kilobytes of neither.
+    while let Some(k) = b.get(j..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
+        j += k;
+        if b[j] == b'"' {
+            return j + 1;
         }
+        j += 2;
     }
     b.len()
 }
@@ -274,8 +275,8 @@ fn skip_value(b: &[u8], i: usize) -> usize {
 pub fn line_column(src: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(src.len());
     let before = &src.as_bytes()[..offset];
-    let line = before.iter().filter(|&&c| c == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+    let line = memchr::memchr_iter(b'\n', before).count() + 1;
+    let line_start = memchr::memrchr(b'\n', before).map_or(0, |p| p + 1);
     let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
     (line, column)
 }

@@ -14,8 +14,9 @@ pub struct Claim {
     pub start: usize,
     pub len: usize,
     pub value: f64,
-    /// Digits after the decimal point: the precision the writer rounded to.
-    pub decimals: u32,
+    /// Digits after the decimal point (less the exponent, `1.5e-3` has 4): the precision the
+    /// writer rounded to.
+    pub decimals: i32,
     pub percent: bool,
     /// A unit followed it (`Hz`, `s`, `g`…): a measurement even when it is a small integer.
     pub unit: bool,
@@ -83,7 +84,23 @@ fn scan(text: &str, mut each: impl FnMut(Claim, bool)) {
             while end < b.len() && b[end].is_ascii_digit() {
                 end += 1;
             }
-            decimals = (end - d0) as u32;
+            decimals = (end - d0) as i32;
+        }
+        // An exponent (`1e-05`, as JSON writers print small floats): part of the number.
+        if end + 1 < b.len() && matches!(b[end], b'e' | b'E') {
+            let mut k = end + 1;
+            if matches!(b.get(k), Some(b'-' | b'+')) {
+                k += 1;
+            }
+            let e0 = k;
+            while k < b.len() && b[k].is_ascii_digit() {
+                k += 1;
+            }
+            if k > e0 && !(k < b.len() && is_word_byte(b[k])) {
+                let exponent: i32 = text[end + 1..k].parse().unwrap_or(0);
+                decimals -= exponent;
+                end = k;
+            }
         }
         // `1.2.3`, an IP or a version: not a quantity.
         if end + 1 < b.len() && b[end] == b'.' && b[end + 1].is_ascii_digit() {
@@ -233,7 +250,7 @@ impl Sources {
             self.values.dedup();
             self.sorted = true;
         }
-        let unit = 10f64.powi(-(c.decimals as i32));
+        let unit = 10f64.powi(-c.decimals);
         let a = c.value.abs();
         let mut scales = vec![1.0, c.scale];
         if !c.percent && c.scale == 1.0 {
@@ -272,6 +289,7 @@ mod tests {
         assert_eq!(values("a drop to -7.2 and 12 peaks at 2 Hz over 1,000 samples"), [-7.2, 12.0, 2.0, 1000.0]);
         assert_eq!(values("artifact ts_3f9a1c and tok_12ab at v2"), Vec::<f64>::new());
         assert_eq!(values("Step 12 of 14 and turn 11"), [14.0]);
+        assert_eq!(values("a share of 1.5e-3 and 2E+2"), [0.0015, 200.0]);
     }
 
     #[test]

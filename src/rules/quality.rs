@@ -40,9 +40,9 @@ pub fn label_key(s: &str) -> String {
 pub fn check(doc: &Value, labels: Option<&Labels>) -> Vec<Diagnostic> {
     let messages = doc.get("messages").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
     let meta = doc.get("metadata");
-    // Each tool result parsed once, for every rule.
-    let results: Vec<Option<Value>> =
-        messages.iter().map(|m| if role(m) == "tool" { result_value(m) } else { None }).collect();
+    // Tool results are parsed only where a rule reads their structure (the classifier's labels,
+    // a label distribution, an error); numbers are read from their text, which holds the same ones.
+    let results: Vec<Option<Value>> = messages.iter().map(|m| if needs_parsing(m) { result_value(m) } else { None }).collect();
     let given = if labels.is_some() { None } else { labels_given(messages, &results) };
     let labels = labels.or(given.as_ref());
     let mut out = Vec::new();
@@ -65,6 +65,21 @@ fn role(m: &Value) -> &str {
 
 fn calls(m: &Value) -> &[Value] {
     m.get("tool_calls").and_then(Value::as_array).map_or(&[][..], Vec::as_slice)
+}
+
+fn needs_parsing(m: &Value) -> bool {
+    if role(m) != "tool" {
+        return false;
+    }
+    match m.get("content") {
+        Some(Value::String(s)) => {
+            m.get("name").and_then(Value::as_str) == Some("classify_activity")
+                || s.contains("\"error\"")
+                || s.contains("label_distribution")
+        }
+        Some(_) => true,
+        None => false,
+    }
 }
 
 /// A tool result as data: its JSON when it is JSON.
@@ -127,9 +142,11 @@ fn numbers_not_grounded(messages: &[Value], results: &[Option<Value>], out: &mut
                 }
             }
             "tool" => {
-                match &results[i] {
-                    Some(v) => collect_numbers(v, &mut found),
-                    None => grounding::numbers(text(m), &mut found),
+                match (&results[i], m.get("content")) {
+                    (Some(v), _) => collect_numbers(v, &mut found),
+                    (None, Some(Value::String(s))) => grounding::numbers(s, &mut found),
+                    (None, Some(other)) => collect_numbers(other, &mut found),
+                    (None, None) => {}
                 }
                 sources.add_all(&found);
             }
@@ -371,18 +388,32 @@ fn arguments_hash(call: &Value) -> u64 {
 }
 
 fn repeated_calls(messages: &[Value], results: &[Option<Value>], out: &mut Vec<Diagnostic>) {
-    let by_call: FastMap<&str, u64> = messages
-        .iter()
-        .zip(results)
-        .filter(|(m, _)| role(m) == "tool")
-        .filter_map(|(m, v)| Some((m.get("tool_call_id")?.as_str()?, hash_of(v.as_ref(), text(m)))))
-        .collect();
-    let mut seen: FastMap<(&str, u64, u64), (usize, usize)> = FastMap::default();
+    // Calls keyed by tool and arguments; results are compared (parsed, hashed) only for the
+    // rare key that comes twice.
+    let mut calls_by_key: FastMap<(&str, u64), Vec<(usize, usize, &str)>> = FastMap::default();
     for (i, m) in messages.iter().enumerate().filter(|(_, m)| role(m) == "assistant") {
         for (j, call) in calls(m).iter().enumerate() {
             let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or("");
-            let Some(&result) = call.get("id").and_then(Value::as_str).and_then(|id| by_call.get(id)) else { continue };
-            match seen.get(&(name, arguments_hash(call), result)) {
+            let Some(id) = call.get("id").and_then(Value::as_str) else { continue };
+            calls_by_key.entry((name, arguments_hash(call))).or_default().push((i, j, id));
+        }
+    }
+    let mut repeated: Vec<(&str, Vec<(usize, usize, &str)>)> =
+        calls_by_key.into_iter().filter(|(_, v)| v.len() > 1).map(|((name, _), v)| (name, v)).collect();
+    if repeated.is_empty() {
+        return;
+    }
+    repeated.sort_by_key(|(_, v)| (v[0].0, v[0].1));
+    let result_of = |id: &str| -> Option<u64> {
+        let k = messages.iter().position(|m| role(m) == "tool" && m.get("tool_call_id").and_then(Value::as_str) == Some(id))?;
+        let parsed = results[k].clone().or_else(|| result_value(&messages[k]));
+        Some(hash_of(parsed.as_ref(), text(&messages[k])))
+    };
+    for (name, group) in repeated {
+        let mut first_with: FastMap<u64, (usize, usize)> = FastMap::default();
+        for (i, j, id) in group {
+            let Some(result) = result_of(id) else { continue };
+            match first_with.get(&result) {
                 Some((fi, fj)) => out.push(
                     Diagnostic::new(
                         &REPEATED_CALL,
@@ -392,7 +423,7 @@ fn repeated_calls(messages: &[Value], results: &[Option<Value>], out: &mut Vec<D
                     .with_label("the same call again"),
                 ),
                 None => {
-                    seen.insert((name, arguments_hash(call), result), (i, j));
+                    first_with.insert(result, (i, j));
                 }
             }
         }
@@ -474,20 +505,30 @@ fn tool_errors_ignored(messages: &[Value], results: &[Option<Value>], out: &mut 
 // ---- reasoning-degenerate ----------------------------------------------------------------------
 
 /// Reasoning as compared for repetition: lower case, digits as `#` (only step numbers differ),
-/// punctuation and white space as one space.
-fn normalized(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut space = true;
+/// punctuation and white space as one separator. Returned as a hash and a word count, built
+/// without a copy of the text.
+fn normalized(text: &str) -> (u64, usize) {
+    let mut h = foldhash::fast::FixedState::with_seed(11).build_hasher();
+    let (mut words, mut in_word) = (0, false);
     for c in text.chars() {
         if c.is_alphanumeric() {
-            out.extend(if c.is_ascii_digit() { '#' } else { c }.to_lowercase());
-            space = false;
-        } else if !space {
-            out.push(' ');
-            space = true;
+            if !in_word {
+                words += 1;
+                h.write_u8(b' ');
+                in_word = true;
+            }
+            if c.is_ascii_digit() {
+                h.write_u8(b'#');
+            } else if c.is_ascii() {
+                h.write_u8(c.to_ascii_lowercase() as u8);
+            } else {
+                c.to_lowercase().for_each(|l| h.write_u32(l as u32));
+            }
+        } else {
+            in_word = false;
         }
     }
-    out.trim_end().to_string()
+    (h.finish(), words)
 }
 
 /// Sentences with their byte ranges.
@@ -516,7 +557,7 @@ fn degenerate_reasoning(messages: &[Value], out: &mut Vec<Diagnostic>) {
     let steps: Vec<(usize, &Value)> =
         messages.iter().enumerate().filter(|(_, m)| role(m) == "assistant" && !calls(m).is_empty()).collect();
     let reasons_somewhere = steps.iter().any(|(_, m)| !text(m).trim().is_empty());
-    let mut seen: FastMap<String, usize> = FastMap::default();
+    let mut seen: FastMap<u64, usize> = FastMap::default();
     for (i, m) in messages.iter().enumerate().filter(|(_, m)| role(m) == "assistant") {
         let content = text(m);
         let pointer = format!("/messages/{i}/content");
@@ -531,8 +572,8 @@ fn degenerate_reasoning(messages: &[Value], out: &mut Vec<Diagnostic>) {
             }
             continue;
         }
-        let norm = normalized(content);
-        if norm.split(' ').count() >= 6 {
+        let (norm, words) = normalized(content);
+        if words >= 6 {
             if let Some(first) = seen.get(&norm) {
                 out.push(
                     Diagnostic::new(
@@ -546,10 +587,10 @@ fn degenerate_reasoning(messages: &[Value], out: &mut Vec<Diagnostic>) {
             }
             seen.insert(norm, i);
         }
-        let mut counts: FastMap<String, (usize, usize, usize)> = FastMap::default();
+        let mut counts: FastMap<u64, (usize, usize, usize)> = FastMap::default();
         for (at, s) in sentences(content) {
-            let n = normalized(s);
-            if n.split(' ').count() < 3 {
+            let (n, words) = normalized(s);
+            if words < 3 {
                 continue;
             }
             counts.entry(n).or_insert((0, at, s.len())).0 += 1;
