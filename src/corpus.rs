@@ -52,6 +52,30 @@ pub struct Features {
     pub recording: Option<(String, String)>,
     /// Hashes of the 13-grams of model-written text (only when an eval set is given).
     pub grams: Vec<u64>,
+    /// Hashes of the thread's substantial tool results (only when an eval set is given).
+    pub results: Vec<u64>,
+}
+
+/// A tool result long enough to be about one recording (a feature table, not `{"samples": 31}`),
+/// and not an error (the same error text comes from any recording).
+const MIN_RESULT_BYTES: usize = 200;
+
+fn is_result(m: &Value) -> bool {
+    matches!(role(m), "tool" | "function" | "ipython") || m.get("from").and_then(Value::as_str) == Some("observation")
+}
+
+fn result_hashes(msgs: &[Value]) -> Vec<u64> {
+    let state = hasher();
+    let mut out: Vec<u64> = msgs
+        .iter()
+        .filter(|m| is_result(m))
+        .map(content_text)
+        .filter(|t| t.len() >= MIN_RESULT_BYTES && !t.trim_start().starts_with("{\"error\""))
+        .map(|t| state.hash_one(t.trim().as_bytes()))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 fn hasher() -> foldhash::fast::FixedState {
@@ -139,8 +163,8 @@ impl Features {
                 model.extend_from_slice(&words[at..]);
             }
         }
-        let grams = if grams { model_grams(msgs) } else { Vec::new() };
-        Features { signature: signature(&words), text_signature: signature(&model), recording: recording(doc), grams }
+        let (results, grams) = if grams { (result_hashes(msgs), model_grams(msgs)) } else { (Vec::new(), Vec::new()) };
+        Features { signature: signature(&words), text_signature: signature(&model), recording: recording(doc), grams, results }
     }
 }
 
@@ -261,12 +285,16 @@ pub struct EvalSet {
     recordings: HashMap<(String, String), String>,
     /// 13-gram hash → (first item holding it, how many items hold it).
     grams: HashMap<u64, (u32, u32)>,
+    /// Tool result hash → (first item holding it, how many items hold it).
+    results: HashMap<u64, (u32, u32)>,
     places: Vec<String>,
 }
 
 /// How an eval item overlaps a training thread.
 pub enum Overlap {
     Recording { dataset: String, session: String, eval: String },
+    /// A recording-specific tool result the eval item got too: the same recording, told by its data.
+    SameResult { eval: String },
     Text { shared: usize, eval: String },
 }
 
@@ -283,6 +311,24 @@ impl EvalSet {
             let e = self.grams.entry(g).or_insert((n, 0));
             e.1 += 1;
         }
+        for r in result_hashes(messages(doc)) {
+            let e = self.results.entry(r).or_insert((n, 0));
+            e.1 += 1;
+        }
+    }
+
+    /// The thread's tool results that an eval item also got (`(item, result)`), leaving out
+    /// those many eval items got (a dataset's channel list is the same for every recording).
+    pub fn result_hits(&self, f: &Features) -> Vec<(u32, u64)> {
+        f.results
+            .iter()
+            .filter_map(|r| self.results.get(r).filter(|(_, holding)| *holding <= 2).map(|&(item, _)| (item, *r)))
+            .collect()
+    }
+
+    /// Where eval item `item` is.
+    pub fn place(&self, item: u32) -> &str {
+        &self.places[item as usize]
     }
 
     fn boilerplate(&self, items_holding: u32) -> bool {

@@ -172,18 +172,30 @@ pub struct Corpus {
     eval: Option<EvalSet>,
     /// Eval 13-grams → how many training threads hold them.
     train_counts: HashMap<u64, u32>,
+    /// Eval tool results → the training recording holding them, or `None` once two do (then
+    /// the result is about the dataset, not one recording: a channel list, a label count).
+    result_recordings: HashMap<u64, Option<u64>>,
     held: Vec<Held>,
 }
 
+/// A record held for `finish`: its eval text hits with its number of 13-grams, and its eval
+/// result hits.
+type Hits = (Vec<(u32, u64)>, usize, Vec<(u32, u64)>);
+
 struct Held {
     report: FileReport,
-    /// Per record: its eval hits and how many 13-grams it has.
-    hits: Vec<Option<(Vec<(u32, u64)>, usize)>>,
+    hits: Vec<Option<Hits>>,
 }
 
 impl Corpus {
     pub fn new(near_duplicates: bool, eval: Option<EvalSet>) -> Corpus {
-        Corpus { near: near_duplicates.then(NearDuplicates::default), eval, train_counts: HashMap::new(), held: Vec::new() }
+        Corpus {
+            near: near_duplicates.then(NearDuplicates::default),
+            eval,
+            train_counts: HashMap::new(),
+            result_recordings: HashMap::new(),
+            held: Vec::new(),
+        }
     }
 
     /// Add the corpus findings of one file's records (with the features `check_entry` made).
@@ -230,9 +242,21 @@ impl Corpus {
                             *self.train_counts.entry(g).or_default() += 1;
                         }
                     }
-                    if eval.may_overlap(&h, f.grams.len()) {
+                    let results = eval.result_hits(f);
+                    let this = recording_key(f, &place);
+                    for &(_, r) in &results {
+                        self.result_recordings
+                            .entry(r)
+                            .and_modify(|holder| {
+                                if *holder != Some(this) {
+                                    *holder = None;
+                                }
+                            })
+                            .or_insert(Some(this));
+                    }
+                    if eval.may_overlap(&h, f.grams.len()) || !results.is_empty() {
                         hold = true;
-                        hits = Some((h, f.grams.len()));
+                        hits = Some((h, f.grams.len(), results));
                     }
                 }
             }
@@ -254,7 +278,21 @@ impl Corpus {
             .map(|Held { mut report, hits }| {
                 let path = report.path.clone();
                 for (r, h) in report.records.iter_mut().zip(hits) {
-                    let Some((h, own)) = h else { continue };
+                    let Some((h, own, results)) = h else { continue };
+                    // A result only this training recording got, and one or two eval items: the same recording.
+                    let same = results.iter().find(|(_, res)| self.result_recordings.get(res).is_some_and(Option::is_some));
+                    if let Some(&(item, _)) = same {
+                        let d = Diagnostic::new(
+                            &rules::EVAL_OVERLAP,
+                            "",
+                            format!(
+                                "a tool result of this thread is one {} got too, and no other recording's: the same recording",
+                                eval.place(item)
+                            ),
+                        );
+                        add_located(r, &path, vec![d]);
+                        continue;
+                    }
                     let repeated = |g: u64| counts.get(&g).is_some_and(|&n| n >= TRAIN_TEMPLATE);
                     if let Some(Overlap::Text { shared, eval }) = eval.text_overlap(&h, own, repeated) {
                         let d = Diagnostic::new(
@@ -268,6 +306,17 @@ impl Corpus {
                 report
             })
             .collect()
+    }
+}
+
+/// Which recording a training thread is about, as a hash: its dataset and session, or the
+/// thread itself when it names none.
+fn recording_key(f: &Features, place: &str) -> u64 {
+    use std::hash::BuildHasher;
+    let state = foldhash::fast::FixedState::with_seed(3);
+    match &f.recording {
+        Some((d, s)) => state.hash_one((d, s)),
+        None => state.hash_one(place),
     }
 }
 

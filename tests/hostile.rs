@@ -360,3 +360,21 @@ fn issue28_row9_one_line_results_are_cut() {
         assert!(out.contains("more characters (--full shows all)"), "{format}");
     }
 }
+
+/// Row 3: a chat template calling `strftime_now` with a format chrono cannot read is a template
+/// error naming the template, never a panic (exit 101).
+#[test]
+fn issue28_row3_a_bad_strftime_format_is_a_template_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let template = tmp.path().join("bad.jinja");
+    std::fs::write(&template, "{{ strftime_now('%Q') }}{% for m in messages %}{{ m.content }}{% endfor %}").unwrap();
+    let train = tmp.path().join("t.jsonl");
+    std::fs::write(&train, "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"yo\"}]}\n").unwrap();
+    let (out, err, code) = stdout_of(&["validate", "--profile", "trl", train.to_str().unwrap(), "--chat-template", template.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("TK714") && out.contains("strftime_now") && out.contains("bad.jinja"), "{out}");
+    let dest = tmp.path().join("out");
+    let valid = fixtures().join("threads/valid");
+    let o = threadkit(&["export", valid.to_str().unwrap(), "--profile", "trl", "--status", "all", "--out", dest.to_str().unwrap(), "--chat-template", template.to_str().unwrap(), "-q"]);
+    assert_ne!(o.status.code(), Some(101), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -182,3 +182,22 @@ fn export_leaves_flagged_threads_out_and_says_why() {
     assert!(manifest["counts"]["exported"].as_u64().unwrap() as usize > exported);
     assert!(manifest["quality"]["flagged_exported_by_rule"]["TKQ01"].as_u64().unwrap() > 0);
 }
+
+/// An eval set given as a training export (no metadata: no dataset or session to compare) is
+/// still matched by recording, through the recording-specific tool results it holds.
+#[test]
+fn an_eval_export_without_metadata_is_matched_by_its_tool_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let export = tmp.path().join("eval_export");
+    let out = threadkit(&[
+        "export", "fixtures/quality/eval", "--profile", "openai", "--out", export.to_str().unwrap(), "--quality", "off",
+        "--allow-few-examples", "-q",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let labels: BTreeMap<String, Vec<String>> =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("quality/labels.json")).unwrap()).unwrap();
+    let (report, _) = quality_json(&["fixtures/quality/train", "--against", export.join("train.jsonl").to_str().unwrap(), "--select", "eval-overlap"]);
+    let flagged: BTreeSet<String> = found(&report).into_iter().filter(|(_, n)| n.contains("eval-overlap")).map(|(t, _)| t).collect();
+    let planted: BTreeSet<String> = labels.iter().filter(|(_, p)| p.iter().any(|r| r == "eval-overlap")).map(|(t, _)| t.clone()).collect();
+    assert_eq!(flagged, planted);
+}

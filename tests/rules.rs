@@ -6,11 +6,12 @@ use common::*;
 
 /// Rules whose trigger cannot be a committed thread file: `hostile.rs` fires TK001 and
 /// TK005, `data_safety.rs` TK012 (a file changed while it is fixed), `dataset.rs` fires the dataset rules (TK8xx) on broken copies of a dataset, the
-/// training-file rules (TK7xx) fire in `rules/training.rs` and `export.rs`, verify's (TK9xx) in `tools.rs`.
+/// training-file rules (TK7xx) fire in `rules/training.rs` and `export.rs`, verify's (TK9xx) in `tools.rs`,
+/// the quality rules (TKQxx) in `quality.rs`, on the planted corpus `fixtures/quality`.
 const TESTED_IN_CODE: &[&str] = &["TK001", "TK005", "TK012"];
 
 fn tested_elsewhere(code: &str) -> bool {
-    TESTED_IN_CODE.contains(&code) || ["TK7", "TK8", "TK9"].iter().any(|p| code.starts_with(p))
+    TESTED_IN_CODE.contains(&code) || ["TK7", "TK8", "TK9", "TKQ"].iter().any(|p| code.starts_with(p))
 }
 
 fn fixture_dir(code: &str, name: &str) -> std::path::PathBuf {

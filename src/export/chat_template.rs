@@ -263,7 +263,7 @@ impl ChatTemplate {
         env.add_function("raise_exception", |message: String| -> Result<JValue, Error> {
             Err(Error::new(ErrorKind::InvalidOperation, message))
         });
-        env.add_function("strftime_now", |format: String| chrono::Utc::now().format(&format).to_string());
+        env.add_function("strftime_now", strftime_now);
         env.add_filter("tojson", tojson);
         env.add_template_owned("chat", strip_generation_tags(source))?;
         Ok(ChatTemplate { env, bos: String::new(), eos: String::new(), file: String::new(), sha256: String::new() })
@@ -472,6 +472,24 @@ pub fn probe(tools: &[Value]) -> Value {
         {"role": "assistant", "content": "A slow rhythm of about 0.4 Hz."},
         {"role": "assistant", "content": "Final Answer: sitting"}
     ], "tools": tools})
+}
+
+/// `strftime_now(format)`, as transformers provides it. A format chrono cannot read (`%Q`) is a
+/// template error naming the format, never a panic: chrono's `Display` panics on it, so the
+/// format is parsed first.
+fn strftime_now(format: String) -> Result<String, minijinja::Error> {
+    use chrono::format::{Item, StrftimeItems};
+    if StrftimeItems::new(&format).any(|item| matches!(item, Item::Error)) {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("strftime_now: {format:?} is not a strftime format chrono understands"),
+        ));
+    }
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    write!(out, "{}", chrono::Utc::now().format(&format))
+        .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("strftime_now: cannot format {format:?}")))?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -75,6 +75,9 @@ fn needs_parsing(m: &Value) -> bool {
         Some(Value::String(s)) => {
             m.get("name").and_then(Value::as_str) == Some("classify_activity")
                 || s.contains("\"error\"")
+                || s.contains("\"status\"")
+                || s.contains("\"success\"")
+                || s.contains("\"ok\"")
                 || s.contains("label_distribution")
         }
         Some(_) => true,
@@ -103,8 +106,13 @@ fn collect_numbers(v: &Value, into: &mut Vec<f64>) {
 
 // ---- number-not-grounded ------------------------------------------------------------------
 
+/// Numbers a model may write from general knowledge about motion sensors: standard gravity
+/// (9.81 m/s², 9.8, 9.80665), and the minute and hour in seconds.
+const COMMON_KNOWLEDGE: &[f64] = &[9.80665, 60.0, 3600.0];
+
 fn numbers_not_grounded(messages: &[Value], results: &[Option<Value>], out: &mut Vec<Diagnostic>) {
     let mut sources = Sources::default();
+    sources.add_all(COMMON_KNOWLEDGE);
     let mut found = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         found.clear();
@@ -435,10 +443,19 @@ fn repeated_calls(messages: &[Value], results: &[Option<Value>], out: &mut Vec<D
 /// The error text of a tool result that is an error: `{"error": …}` or text that says so.
 fn tool_error(m: &Value, parsed: Option<&Value>) -> Option<String> {
     if let Some(v) = parsed {
+        let message = || v.get("message").or_else(|| v.get("detail")).and_then(Value::as_str).unwrap_or("error").to_string();
         return match v.get("error") {
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Object(o)) => Some(o.get("message").and_then(Value::as_str).unwrap_or("error").to_string()),
-            Some(Value::Null) | None => None,
+            Some(Value::Bool(true)) => Some(message()),
+            Some(Value::Null | Value::Bool(false)) | None => {
+                // `{"status": "error", "message": …}` and `{"success": false, …}`, as other tool servers answer.
+                let status = v.get("status").and_then(Value::as_str).map(str::to_ascii_lowercase);
+                let failed = matches!(status.as_deref(), Some("error" | "failed" | "failure"))
+                    || v.get("success") == Some(&Value::Bool(false))
+                    || v.get("ok") == Some(&Value::Bool(false));
+                failed.then(message)
+            }
             Some(other) => Some(other.to_string()),
         };
     }
