@@ -48,7 +48,7 @@ pub fn check(doc: &Value, labels: Option<&Labels>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     numbers_not_grounded(messages, &results, &mut out);
     answers(doc, messages, &results, labels, &mut out);
-    label_in_question(messages, meta, &mut out);
+    label_in_question(messages, meta, labels, &mut out);
     repeated_calls(messages, &results, &mut out);
     tool_errors_ignored(messages, &results, &mut out);
     degenerate_reasoning(messages, &mut out);
@@ -106,9 +106,9 @@ fn collect_numbers(v: &Value, into: &mut Vec<f64>) {
 
 // ---- number-not-grounded ------------------------------------------------------------------
 
-/// Numbers a model may write from general knowledge about motion sensors: standard gravity
-/// (9.81 m/s², 9.8, 9.80665), and the minute and hour in seconds.
-const COMMON_KNOWLEDGE: &[f64] = &[9.80665, 60.0, 3600.0];
+/// Numbers a model may write from general knowledge about motion sensors: gravity (1 g, 9.81 m/s²,
+/// 9.8, 9.80665), and the minute and hour in seconds.
+const COMMON_KNOWLEDGE: &[f64] = &[1.0, 9.80665, 60.0, 3600.0];
 
 fn numbers_not_grounded(messages: &[Value], results: &[Option<Value>], out: &mut Vec<Diagnostic>) {
     let mut sources = Sources::default();
@@ -304,7 +304,22 @@ fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
 
 const LABEL_STOPWORDS: &[&str] = &["the", "a", "an", "of", "on", "in", "with", "and", "or", "to", "up", "down"];
 
-fn label_in_question(messages: &[Value], meta: Option<&Value>, out: &mut Vec<Diagnostic>) {
+/// Whether every word of `label` is, by stem, among the question's words; the first such word.
+fn names_label(label: &str, qwords: &[(usize, &str, String)]) -> Option<(usize, usize)> {
+    let wanted: Vec<String> = label
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && !LABEL_STOPWORDS.contains(&w.to_lowercase().as_str()))
+        .map(stem)
+        .collect();
+    let mut first = None;
+    for want in &wanted {
+        let hit = qwords.iter().find(|(_, _, s)| s == want)?;
+        first.get_or_insert((hit.0, hit.1.len()));
+    }
+    first
+}
+
+fn label_in_question(messages: &[Value], meta: Option<&Value>, labels: Option<&Labels>, out: &mut Vec<Diagnostic>) {
     let Some(truth) = meta.and_then(|m| m.get("ground_truth")).and_then(Value::as_str) else { return };
     let Some((i, first)) = messages.iter().enumerate().find(|(_, m)| role(m) == "user") else { return };
     let content = text(first);
@@ -313,25 +328,13 @@ fn label_in_question(messages: &[Value], meta: Option<&Value>, out: &mut Vec<Dia
         Some(f) => (f.query, content.len() - f.query.len()),
         None => (content, 0),
     };
-    let wanted: Vec<String> = truth
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty() && !LABEL_STOPWORDS.contains(&w.to_lowercase().as_str()))
-        .map(stem)
-        .collect();
-    if wanted.is_empty() {
+    let qwords: Vec<(usize, &str, String)> = words(query).map(|(at, w)| (at, w, stem(w))).collect();
+    let Some((at, len)) = names_label(truth, &qwords) else { return };
+    // A question that lists three or more of the classes offers choices; it does not single
+    // out the answer (as the dataset description does not).
+    if labels.is_some_and(|all| all.iter().filter(|l| names_label(l, &qwords).is_some()).count() >= 3) {
         return;
     }
-    let qwords: Vec<(usize, &str, String)> = words(query).map(|(at, w)| (at, w, stem(w))).collect();
-    let mut first_hit = None;
-    for want in &wanted {
-        match qwords.iter().find(|(_, _, s)| s == want) {
-            Some(hit) => {
-                first_hit.get_or_insert((hit.0, hit.1.len()));
-            }
-            None => return,
-        }
-    }
-    let Some((at, len)) = first_hit else { return };
     let said = &query[at..at + len];
     out.push(
         Diagnostic::new(
@@ -707,6 +710,18 @@ mod tests {
         let labels: Labels = ["walking", "running"].into_iter().map(String::from).collect();
         let not_label = thread(json!([user("q"), {"role": "assistant", "content": "Final Answer: Jogging"}]), finished("Jogging", "Running"));
         assert_eq!(names(&not_label, Some(&labels)), ["answer-not-in-labels", "answer-wrong"]);
+    }
+
+    #[test]
+    fn a_question_listing_the_classes_is_no_leak_but_one_naming_the_answer_is() {
+        let labels: Labels = ["walking", "running", "standing", "badminton"].into_iter().map(String::from).collect();
+        let asked = |q: &str| thread(json!([user(q)]), json!({"status": "active", "ground_truth": "Walking"}));
+        let leak = |q: &str| names(&asked(q), Some(&labels)).contains(&"label-in-question");
+        assert!(!leak("Is the person walking, running or standing?"));
+        assert!(leak("Was the person out for a walk?"));
+        assert!(leak("Is this walking or running?"), "two options: the answer is half given");
+        assert!(!leak("What is the person doing?"));
+        assert!(!leak("Was the person moving about a sidewalk?"), "a word that merely contains the label");
     }
 
     #[test]
