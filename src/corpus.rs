@@ -82,22 +82,35 @@ fn hasher() -> foldhash::fast::FixedState {
     foldhash::fast::FixedState::with_seed(0x7468_7265_6164_6b74)
 }
 
-/// Words as compared: lower case; numbers keep their digits and decimal point. One hash per
-/// word, of its lower-cased bytes (ASCII lowered in a small buffer, other text through Unicode).
+/// Words as compared: ASCII lower-cased; numbers keep their digits and decimal point; a word is
+/// a run of letters, digits, `_`, `.`, `-` and any non-ASCII byte (words in other scripts stay
+/// whole, unlowered), without leading or trailing `.` and `-`. One hash per word.
 fn tokens(text: &str, into: &mut Vec<u64>) {
     let state = hasher();
+    let b = text.as_bytes();
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-') || c >= 0x80;
     let mut lower = Vec::with_capacity(64);
-    for w in text.split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '_' || c == '-')) {
-        let w = w.trim_matches(|c| c == '.' || c == '-');
-        if w.is_empty() {
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && !is_word(b[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && is_word(b[i]) {
+            i += 1;
+        }
+        let (mut s, mut e) = (start, i);
+        while s < e && matches!(b[s], b'.' | b'-') {
+            s += 1;
+        }
+        while e > s && matches!(b[e - 1], b'.' | b'-') {
+            e -= 1;
+        }
+        if s == e {
             continue;
         }
         lower.clear();
-        if w.is_ascii() {
-            lower.extend(w.bytes().map(|b| b.to_ascii_lowercase()));
-        } else {
-            lower.extend_from_slice(w.to_lowercase().as_bytes());
-        }
+        lower.extend(b[s..e].iter().map(u8::to_ascii_lowercase));
         into.push(state.hash_one(lower.as_slice()));
     }
 }

@@ -36,7 +36,7 @@ const ORDINAL_WORDS: &[&str] =
 /// Every number in `text` that reads as a claim about the data.
 pub fn claims(text: &str) -> Vec<Claim> {
     let mut out = Vec::new();
-    scan(text, |c, marker| {
+    scan(text, true, |c, marker| {
         if marker {
             return;
         }
@@ -50,10 +50,12 @@ pub fn claims(text: &str) -> Vec<Claim> {
 
 /// Every number in `text`, claims or not, as a source a claim may come from.
 pub fn numbers(text: &str, into: &mut Vec<f64>) {
-    scan(text, |c, _| into.push(c.value));
+    scan(text, false, |c, _| into.push(c.value));
 }
 
-fn scan(text: &str, mut each: impl FnMut(Claim, bool)) {
+/// `markers`: tell step numbers and list markers apart (claims need it; sources do not, and
+/// asking costs a look back to the line's start per number: quadratic on one-line JSON).
+fn scan(text: &str, markers: bool, mut each: impl FnMut(Claim, bool)) {
     let b = text.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -126,7 +128,7 @@ fn scan(text: &str, mut each: impl FnMut(Claim, bool)) {
             i = skip_word(b, end);
             continue;
         }
-        let marker = is_marker(text, start, end);
+        let marker = markers && is_marker(text, start, end);
         let len = after.end.max(end) - claim_start;
         each(Claim { start: claim_start, len, value, decimals, percent: after.percent, unit: after.unit, scale: after.scale }, marker);
         i = end.max(start + 1);

@@ -113,56 +113,66 @@ const COMMON_KNOWLEDGE: &[f64] = &[1.0, 9.80665, 60.0, 3600.0];
 fn numbers_not_grounded(messages: &[Value], results: &[Option<Value>], out: &mut Vec<Diagnostic>) {
     let mut sources = Sources::default();
     sources.add_all(COMMON_KNOWLEDGE);
+    // Messages are read for numbers only once a claim needs them: most steps claim none, and
+    // the first message's manifest is kilobytes of text in every thread.
+    let mut read_up_to = 0;
     let mut found = Vec::new();
-    for (i, m) in messages.iter().enumerate() {
-        found.clear();
-        match role(m) {
-            "assistant" => {
-                // Its own call arguments are choices, not claims about the data.
-                for call in calls(m) {
-                    match call.pointer("/function/arguments") {
-                        Some(Value::String(s)) => grounding::numbers(s, &mut found),
-                        Some(v) => collect_numbers(v, &mut found),
-                        None => {}
-                    }
-                }
-                sources.add_all(&found);
-                let content = text(m);
-                let mut reported = 0;
-                for c in grounding::claims(content) {
-                    if sources.grounds(&c) {
-                        continue;
-                    }
-                    reported += 1;
-                    if reported > MAX_PER_MESSAGE {
-                        break;
-                    }
-                    let shown = &content[c.start..c.start + c.len];
-                    out.push(
-                        Diagnostic::new(
-                            &NUMBER_NOT_GROUNDED,
-                            format!("/messages/{i}/content"),
-                            format!("`{shown}` appears in no earlier tool result, user message or call argument, even rounded"),
-                        )
-                        .within(c.start, c.len)
-                        .with_label("not in any tool result"),
-                    );
-                }
+    for (i, m) in messages.iter().enumerate().filter(|(_, m)| role(m) == "assistant") {
+        let content = text(m);
+        let claims = grounding::claims(content);
+        if claims.is_empty() {
+            continue;
+        }
+        // Everything shown before this message, and its own call arguments (choices, not claims).
+        for k in read_up_to..=i {
+            found.clear();
+            source_numbers(&messages[k], results[k].as_ref(), &mut found);
+            sources.add_all(&found);
+        }
+        read_up_to = i + 1;
+        let mut reported = 0;
+        for c in claims {
+            if sources.grounds(&c) {
+                continue;
             }
-            "tool" => {
-                match (&results[i], m.get("content")) {
-                    (Some(v), _) => collect_numbers(v, &mut found),
-                    (None, Some(Value::String(s))) => grounding::numbers(s, &mut found),
-                    (None, Some(other)) => collect_numbers(other, &mut found),
-                    (None, None) => {}
-                }
-                sources.add_all(&found);
+            reported += 1;
+            if reported > MAX_PER_MESSAGE {
+                break;
             }
-            _ => {
-                grounding::numbers(text(m), &mut found);
-                sources.add_all(&found);
+            let shown = &content[c.start..c.start + c.len];
+            out.push(
+                Diagnostic::new(
+                    &NUMBER_NOT_GROUNDED,
+                    format!("/messages/{i}/content"),
+                    format!("`{shown}` appears in no earlier tool result, user message or call argument, even rounded"),
+                )
+                .within(c.start, c.len)
+                .with_label("not in any tool result"),
+            );
+        }
+    }
+}
+
+/// The numbers one message gives a later claim: a tool's result, the user's text, an
+/// assistant's call arguments (not its text: a number it wrote is no source for itself).
+fn source_numbers(m: &Value, parsed: Option<&Value>, found: &mut Vec<f64>) {
+    match role(m) {
+        "assistant" => {
+            for call in calls(m) {
+                match call.pointer("/function/arguments") {
+                    Some(Value::String(s)) => grounding::numbers(s, found),
+                    Some(v) => collect_numbers(v, found),
+                    None => {}
+                }
             }
         }
+        "tool" => match (parsed, m.get("content")) {
+            (Some(v), _) => collect_numbers(v, found),
+            (None, Some(Value::String(s))) => grounding::numbers(s, found),
+            (None, Some(other)) => collect_numbers(other, found),
+            (None, None) => {}
+        },
+        _ => grounding::numbers(text(m), found),
     }
 }
 
