@@ -141,10 +141,7 @@ fn content_text(m: &Value) -> String {
 
 /// The messages of a thread or a training example of any profile.
 fn messages(doc: &Value) -> &[Value] {
-    doc.get("messages")
-        .or_else(|| doc.get("conversations"))
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice)
+    doc.get("messages").or_else(|| doc.get("conversations")).and_then(Value::as_array).map_or(&[][..], Vec::as_slice)
 }
 
 fn is_model(m: &Value) -> bool {
@@ -152,8 +149,7 @@ fn is_model(m: &Value) -> bool {
 }
 
 fn is_prompt(m: &Value) -> bool {
-    matches!(role(m), "user" | "system")
-        || matches!(m.get("from").and_then(Value::as_str), Some("human" | "system"))
+    matches!(role(m), "user" | "system") || matches!(m.get("from").and_then(Value::as_str), Some("human" | "system"))
 }
 
 impl Features {
@@ -177,7 +173,13 @@ impl Features {
             }
         }
         let (results, grams) = if grams { (result_hashes(msgs), model_grams(msgs)) } else { (Vec::new(), Vec::new()) };
-        Features { signature: signature(&words), text_signature: signature(&model), recording: recording(doc), grams, results }
+        Features {
+            signature: signature(&words),
+            text_signature: signature(&model),
+            recording: recording(doc),
+            grams,
+            results,
+        }
     }
 }
 
@@ -233,7 +235,7 @@ pub fn jaccard(a: &[u32; BINS], b: &[u32; BINS]) -> f64 {
 #[derive(Default)]
 pub struct NearDuplicates {
     places: Vec<String>,
-    signatures: Vec<Box<[u32; BINS]>>,
+    signatures: Vec<[u32; BINS]>,
     text_signatures: Vec<Option<Box<[u32; BINS]>>>,
     bands: HashMap<u64, Vec<u32>>,
 }
@@ -278,7 +280,7 @@ impl NearDuplicates {
         }
         let n = self.places.len() as u32;
         self.places.push(place.to_string());
-        self.signatures.push(Box::new(*signature));
+        self.signatures.push(*signature);
         self.text_signatures.push(f.text_signature.clone());
         for key in keys {
             let bucket = self.bands.entry(key).or_default();
@@ -305,10 +307,19 @@ pub struct EvalSet {
 
 /// How an eval item overlaps a training thread.
 pub enum Overlap {
-    Recording { dataset: String, session: String, eval: String },
+    Recording {
+        dataset: String,
+        session: String,
+        eval: String,
+    },
     /// A recording-specific tool result the eval item got too: the same recording, told by its data.
-    SameResult { eval: String },
-    Text { shared: usize, eval: String },
+    SameResult {
+        eval: String,
+    },
+    Text {
+        shared: usize,
+        eval: String,
+    },
 }
 
 impl EvalSet {
@@ -360,7 +371,9 @@ impl EvalSet {
     pub fn text_hits(&self, f: &Features) -> Vec<(u32, u64)> {
         f.grams
             .iter()
-            .filter_map(|g| self.grams.get(g).filter(|(_, holding)| !self.boilerplate(*holding)).map(|&(item, _)| (item, *g)))
+            .filter_map(|g| {
+                self.grams.get(g).filter(|(_, holding)| !self.boilerplate(*holding)).map(|&(item, _)| (item, *g))
+            })
             .collect()
     }
 

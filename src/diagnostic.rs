@@ -3,7 +3,6 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::rules::Rule;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -19,6 +18,22 @@ impl Severity {
             Severity::Error => "error",
         }
     }
+}
+
+/// A check threadkit can report, with a stable code. Declared here, beside what a check reports,
+/// so that findings need nothing from the registry (`rules/mod.rs` declares every rule with
+/// `rule!` and lists them in `ALL`).
+#[derive(Debug)]
+pub struct Rule {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One line, shown by `threadkit rules`.
+    pub summary: &'static str,
+    /// What / Why / Example, shown by `threadkit rules CODE`.
+    pub explanation: &'static str,
+    /// Title of the automatic fix, when one is safe.
+    pub fix: Option<&'static str>,
 }
 
 /// One change to a JSON document. Fixes are expressed as edits on the parsed

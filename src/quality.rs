@@ -33,7 +33,12 @@ pub struct QualitySettings<'a> {
 }
 
 impl<'a> QualitySettings<'a> {
-    pub fn new(max_file_size: u64, data_root: Option<&'a DataRoot>, grams: bool, enabled: &'a (dyn Fn(&Rule) -> bool + Sync)) -> Self {
+    pub fn new(
+        max_file_size: u64,
+        data_root: Option<&'a DataRoot>,
+        grams: bool,
+        enabled: &'a (dyn Fn(&Rule) -> bool + Sync),
+    ) -> Self {
         QualitySettings { max_file_size, data_root, grams, enabled, labels: LabelCache::new(data_root) }
     }
 }
@@ -93,7 +98,11 @@ pub fn check_entry(entry: &Entry, settings: &QualitySettings<'_>) -> (FileReport
     (FileReport { path: entry.path.clone(), records, stamp: None }, features)
 }
 
-fn check_record(rec: RecordText, stem: Option<&str>, settings: &QualitySettings<'_>) -> (RecordReport, Option<Features>) {
+fn check_record(
+    rec: RecordText,
+    stem: Option<&str>,
+    settings: &QualitySettings<'_>,
+) -> (RecordReport, Option<Features>) {
     let text = rec.text.clone();
     let validate = Settings {
         max_file_size: settings.max_file_size,
@@ -220,7 +229,9 @@ impl Corpus {
                         Diagnostic::new(
                             &rules::NEAR_DUPLICATE,
                             "/id",
-                            format!("a near-copy of {first} (estimated Jaccard {j:.2}); the first of the group is kept"),
+                            format!(
+                                "a near-copy of {first} (estimated Jaccard {j:.2}); the first of the group is kept"
+                            ),
                         )
                         .with_label("near-duplicate"),
                     );
@@ -347,7 +358,8 @@ pub fn load_eval(paths: &[std::path::PathBuf], max_file_size: u64) -> (EvalSet, 
                 continue;
             }
             crate::records::for_each_of(&entry, max_file_size, |item| {
-                let parsed = item.ok().and_then(|rec| Some((rec.record, serde_json::from_str::<Value>(&rec.text).ok()?)));
+                let parsed =
+                    item.ok().and_then(|rec| Some((rec.record, serde_json::from_str::<Value>(&rec.text).ok()?)));
                 match parsed {
                     Some((record, doc)) => {
                         let place = match record {

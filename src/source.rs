@@ -418,7 +418,7 @@ fn too_large(len: u64, max: u64) -> Failure {
             &rules::FILE_TOO_LARGE,
             "",
             format!(
-                "{} is larger than the {} limit; raise it with --max-file-size if this really is a thread",
+                "{} is larger than the {} limit; if it is meant to be this large, raise the limit with --max-file-size",
                 human_bytes(len),
                 human_bytes(max)
             ),

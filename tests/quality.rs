@@ -24,7 +24,9 @@ fn found(report: &Value) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for f in report["files"].as_array().unwrap() {
         let id = std::path::Path::new(f["path"].as_str().unwrap()).file_stem().unwrap().to_string_lossy().to_string();
-        out.entry(id).or_default().extend(f["diagnostics"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_string()));
+        out.entry(id)
+            .or_default()
+            .extend(f["diagnostics"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_string()));
     }
     out
 }
@@ -44,28 +46,49 @@ fn every_rule_finds_its_planted_defects_and_leaves_clean_threads_alone() {
     assert_eq!(code, 1, "planted defects are errors");
     let found = found(&report);
     let rules = [
-        "number-not-grounded", "answer-contradicts-tools", "answer-not-in-labels", "label-in-question", "repeated-call",
-        "tool-error-ignored", "reasoning-degenerate", "near-duplicate", "eval-overlap", "answer-wrong",
+        "number-not-grounded",
+        "answer-contradicts-tools",
+        "answer-not-in-labels",
+        "label-in-question",
+        "repeated-call",
+        "tool-error-ignored",
+        "reasoning-degenerate",
+        "near-duplicate",
+        "eval-overlap",
+        "answer-wrong",
     ];
     let mut table = String::new();
     for rule in rules {
-        let planted: BTreeSet<&String> = labels.iter().filter(|(_, p)| p.iter().any(|r| r == rule)).map(|(t, _)| t).collect();
+        let planted: BTreeSet<&String> =
+            labels.iter().filter(|(_, p)| p.iter().any(|r| r == rule)).map(|(t, _)| t).collect();
         let flagged: BTreeSet<&String> = found.iter().filter(|(_, n)| n.contains(rule)).map(|(t, _)| t).collect();
         assert!(!planted.is_empty(), "the corpus plants no {rule}");
         let tp = planted.intersection(&flagged).count() as f64;
         let (precision, recall) = (tp / flagged.len().max(1) as f64, tp / planted.len() as f64);
-        table.push_str(&format!("{rule:<26} planted {:>3} flagged {:>3} precision {precision:.2} recall {recall:.2}\n", planted.len(), flagged.len()));
+        table.push_str(&format!(
+            "{rule:<26} planted {:>3} flagged {:>3} precision {precision:.2} recall {recall:.2}\n",
+            planted.len(),
+            flagged.len()
+        ));
         assert!(precision >= 0.9 && recall >= 0.9, "{rule}: precision {precision:.2}, recall {recall:.2}\n{table}");
     }
     let clean: Vec<&String> = labels.iter().filter(|(_, p)| p.is_empty()).map(|(t, _)| t).collect();
     let flagged_clean = clean.iter().filter(|t| found.get(**t).is_some_and(|n| !n.is_empty())).count();
     assert!(clean.len() > 50);
-    assert!(flagged_clean as f64 <= 0.02 * clean.len() as f64, "{flagged_clean} of {} clean threads flagged", clean.len());
+    assert!(
+        flagged_clean as f64 <= 0.02 * clean.len() as f64,
+        "{flagged_clean} of {} clean threads flagged",
+        clean.len()
+    );
 }
 
 #[test]
 fn findings_have_validates_report_shape_and_exact_spans() {
-    let (report, _) = quality_json(&["fixtures/quality/train/basic_motions_test_0002_v4_0104.json", "--data-root", "fixtures/datasets"]);
+    let (report, _) = quality_json(&[
+        "fixtures/quality/train/basic_motions_test_0002_v4_0104.json",
+        "--data-root",
+        "fixtures/datasets",
+    ]);
     let d = &report["files"][0]["diagnostics"][0];
     assert_eq!(d["code"], "TKQ01");
     assert_eq!(d["name"], "number-not-grounded");
@@ -82,15 +105,26 @@ fn broken_threads_get_validates_errors_and_the_run_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a_truncated.json"), "{\"id\": \"a\", \"messages\": [").unwrap();
     std::fs::write(dir.path().join("b_empty.json"), "").unwrap();
-    std::fs::write(dir.path().join("c_schema.json"), json!({"id": "c_schema", "messages": [{"role": "robot"}]}).to_string()).unwrap();
-    std::fs::copy(fixtures().join("quality/train/basic_motions_test_0002_v4_0104.json"), dir.path().join("basic_motions_test_0002_v4_0104.json")).unwrap();
+    std::fs::write(
+        dir.path().join("c_schema.json"),
+        json!({"id": "c_schema", "messages": [{"role": "robot"}]}).to_string(),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures().join("quality/train/basic_motions_test_0002_v4_0104.json"),
+        dir.path().join("basic_motions_test_0002_v4_0104.json"),
+    )
+    .unwrap();
     let (report, code) = quality_json(&[dir.path().to_str().unwrap()]);
     assert_eq!(code, 1);
     let by_file = found(&report);
     assert!(by_file["a_truncated"].contains("invalid-json"));
     assert!(by_file["b_empty"].contains("empty-file"));
     assert!(!by_file["c_schema"].is_empty() && by_file["c_schema"].iter().all(|n| !n.starts_with("number")));
-    assert!(by_file["basic_motions_test_0002_v4_0104"].contains("number-not-grounded"), "the run went on past the broken files");
+    assert!(
+        by_file["basic_motions_test_0002_v4_0104"].contains("number-not-grounded"),
+        "the run went on past the broken files"
+    );
 }
 
 #[test]
@@ -112,14 +146,22 @@ fn select_and_ignore_choose_rules() {
     assert_eq!(names, BTreeSet::from(["repeated-call".to_string()]));
     let (without, _) = quality_json(&[&args[..], &["--ignore", "TKQ05,answer-wrong"]].concat());
     let names: BTreeSet<String> = found(&without).into_values().flatten().collect();
-    assert!(!names.contains("repeated-call") && !names.contains("answer-wrong") && names.contains("number-not-grounded"));
+    assert!(
+        !names.contains("repeated-call") && !names.contains("answer-wrong") && names.contains("number-not-grounded")
+    );
 }
 
 #[test]
 fn a_file_named_with_its_folder_is_not_its_own_duplicate() {
     let file = "fixtures/quality/train/basic_motions_test_0001_v4_0128.json";
-    let (report, code) = quality_json(&["fixtures/quality/train", file, "fixtures/quality/train", "--select", "near-duplicate"]);
-    let copies = report["files"].as_array().unwrap().iter().filter(|f| f["path"].as_str().unwrap().ends_with("0001_v4_0128.json")).count();
+    let (report, code) =
+        quality_json(&["fixtures/quality/train", file, "fixtures/quality/train", "--select", "near-duplicate"]);
+    let copies = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().ends_with("0001_v4_0128.json"))
+        .count();
     assert_eq!(copies, 1);
     assert!(!found(&report)["basic_motions_test_0001_v4_0128"].contains("near-duplicate"));
     assert_eq!(code, 1, "the planted near-duplicates are still found");
@@ -138,7 +180,12 @@ fn huge_threads_finish_quickly() {
     messages.push(json!({"role": "assistant", "content": "Final Answer: walking"}));
     let long = json!({"id": "long", "metadata": {"status": "active", "user_query": "What is it?", "num_turns": 20001, "num_tool_calls": 10000, "num_responds": 1}, "messages": messages});
     std::fs::write(dir.path().join("long.json"), long.to_string()).unwrap();
-    let big: String = (0..3_000_000).map(|i| format!("{}.{} ", i % 1000, i % 7)).collect::<String>().chars().take(30_000_000).collect();
+    let big: String = (0..3_000_000)
+        .map(|i| format!("{}.{} ", i % 1000, i % 7))
+        .collect::<String>()
+        .chars()
+        .take(30_000_000)
+        .collect();
     let wide = json!({"id": "wide", "metadata": {"status": "active", "user_query": "q", "num_turns": 2, "num_tool_calls": 1, "num_responds": 0}, "messages": [
         json!({"role": "user", "content": "Dataset Information:\n{}\n\nUser Query: q"}),
         {"role": "assistant", "content": "I compute.", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "compute_features", "arguments": "{}"}}]},
@@ -158,8 +205,15 @@ fn export_leaves_flagged_threads_out_and_says_why() {
     let out_dir = tempfile::tempdir().unwrap();
     let dest = out_dir.path().join("trl");
     let out = threadkit(&[
-        "export", "fixtures/quality/train", "--profile", "trl", "--out", dest.to_str().unwrap(), "--data-root",
-        "fixtures/datasets", "-q",
+        "export",
+        "fixtures/quality/train",
+        "--profile",
+        "trl",
+        "--out",
+        dest.to_str().unwrap(),
+        "--data-root",
+        "fixtures/datasets",
+        "-q",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let manifest: Value = serde_json::from_str(&std::fs::read_to_string(dest.join("export.json")).unwrap()).unwrap();
@@ -174,8 +228,17 @@ fn export_leaves_flagged_threads_out_and_says_why() {
     // --quality warn keeps them and counts the findings instead.
     let warn = out_dir.path().join("warn");
     let out = threadkit(&[
-        "export", "fixtures/quality/train", "--profile", "trl", "--out", warn.to_str().unwrap(), "--quality", "warn",
-        "--data-root", "fixtures/datasets", "-q",
+        "export",
+        "fixtures/quality/train",
+        "--profile",
+        "trl",
+        "--out",
+        warn.to_str().unwrap(),
+        "--quality",
+        "warn",
+        "--data-root",
+        "fixtures/datasets",
+        "-q",
     ]);
     assert_eq!(out.status.code(), Some(0));
     let manifest: Value = serde_json::from_str(&std::fs::read_to_string(warn.join("export.json")).unwrap()).unwrap();
@@ -190,14 +253,30 @@ fn an_eval_export_without_metadata_is_matched_by_its_tool_results() {
     let tmp = tempfile::tempdir().unwrap();
     let export = tmp.path().join("eval_export");
     let out = threadkit(&[
-        "export", "fixtures/quality/eval", "--profile", "openai", "--out", export.to_str().unwrap(), "--quality", "off",
-        "--allow-few-examples", "-q",
+        "export",
+        "fixtures/quality/eval",
+        "--profile",
+        "openai",
+        "--out",
+        export.to_str().unwrap(),
+        "--quality",
+        "off",
+        "--allow-few-examples",
+        "-q",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let labels: BTreeMap<String, Vec<String>> =
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("quality/labels.json")).unwrap()).unwrap();
-    let (report, _) = quality_json(&["fixtures/quality/train", "--against", export.join("train.jsonl").to_str().unwrap(), "--select", "eval-overlap"]);
-    let flagged: BTreeSet<String> = found(&report).into_iter().filter(|(_, n)| n.contains("eval-overlap")).map(|(t, _)| t).collect();
-    let planted: BTreeSet<String> = labels.iter().filter(|(_, p)| p.iter().any(|r| r == "eval-overlap")).map(|(t, _)| t.clone()).collect();
+    let (report, _) = quality_json(&[
+        "fixtures/quality/train",
+        "--against",
+        export.join("train.jsonl").to_str().unwrap(),
+        "--select",
+        "eval-overlap",
+    ]);
+    let flagged: BTreeSet<String> =
+        found(&report).into_iter().filter(|(_, n)| n.contains("eval-overlap")).map(|(t, _)| t).collect();
+    let planted: BTreeSet<String> =
+        labels.iter().filter(|(_, p)| p.iter().any(|r| r == "eval-overlap")).map(|(t, _)| t.clone()).collect();
     assert_eq!(flagged, planted);
 }

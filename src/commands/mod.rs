@@ -178,14 +178,8 @@ pub(crate) fn nothing_to_check(paths: &[PathBuf], what: &str) -> String {
     format!("nothing was checked: no {what} in {}; check the path (folders are searched recursively, hidden folders skipped)", shown.join(", "))
 }
 
-/// `1 thread`, `2 threads`: counts in messages agree with their nouns.
-pub fn plural(n: usize, noun: &str) -> String {
-    match noun.strip_suffix('y') {
-        _ if n == 1 => format!("1 {noun}"),
-        Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{n} {stem}ies"),
-        _ => format!("{n} {noun}s"),
-    }
-}
+pub use crate::report::plural;
+
 
 /// Whether human output gets colors: `--color`, else a terminal without `NO_COLOR`.
 pub(crate) fn use_color(color: crate::cli::Color) -> bool {

@@ -15,10 +15,11 @@ use super::{for_each_batch, open_data_root, use_color, walk_args, CommandError, 
 fn codes(flag: &str, keys: &[String]) -> Result<HashSet<&'static str>, CommandError> {
     keys.iter()
         .map(|k| {
-            rules::find(k)
-                .filter(|r| rules::is_quality(r))
-                .map(|r| r.code)
-                .ok_or_else(|| CommandError::Usage(format!("{flag} {k:?} names no quality rule; `threadkit rules` lists them (codes TKQ01–TKQ10)")))
+            rules::find(k).filter(|r| rules::is_quality(r)).map(|r| r.code).ok_or_else(|| {
+                CommandError::Usage(format!(
+                    "{flag} {k:?} names no quality rule; `threadkit rules` lists them (codes TKQ01–TKQ10)"
+                ))
+            })
         })
         .collect()
 }
@@ -26,7 +27,9 @@ fn codes(flag: &str, keys: &[String]) -> Result<HashSet<&'static str>, CommandEr
 pub fn run(args: QualityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     let selected = codes("--select", &args.select)?;
     let ignored = codes("--ignore", &args.ignore)?;
-    let enabled = |r: &Rule| !rules::is_quality(r) || ((selected.is_empty() || selected.contains(r.code)) && !ignored.contains(r.code));
+    let enabled = |r: &Rule| {
+        !rules::is_quality(r) || ((selected.is_empty() || selected.contains(r.code)) && !ignored.contains(r.code))
+    };
     let data_root = match open_data_root(args.data_root.as_ref(), err)? {
         Ok(d) => d,
         Err(status) => return Ok(status),
@@ -35,7 +38,10 @@ pub fn run(args: QualityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
         None
     } else {
         if let Some(missing) = args.against.iter().find(|p| !p.exists()) {
-            return Err(CommandError::Usage(format!("--against {}: no such file or directory", crate::report::shown(missing))));
+            return Err(CommandError::Usage(format!(
+                "--against {}: no such file or directory",
+                crate::report::shown(missing)
+            )));
         }
         let (eval, skipped) = load_eval(&args.against, args.walk.max_file_size);
         if eval.items == 0 {

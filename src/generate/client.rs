@@ -203,7 +203,7 @@ impl ChatClient {
                 }
             }
         }
-        let message = format!("{last} (gave up after {})", crate::commands::plural(attempts as usize, "attempt"));
+        let message = format!("{last} (gave up after {})", crate::report::plural(attempts as usize, "attempt"));
         // Never an answer at all: the server is not there, for this thread or any other.
         Err(if reached { ClientError::Failed(message) } else { self.give_up(message) })
     }

@@ -62,6 +62,15 @@ pub fn shown(path: &std::path::Path) -> String {
     terminal_safe(&path.display().to_string(), false).into_owned()
 }
 
+/// `1 thread`, `2 threads` (a leaf: the generator's messages and the commands' both use it): counts in messages agree with their nouns.
+pub fn plural(n: usize, noun: &str) -> String {
+    match noun.strip_suffix('y') {
+        _ if n == 1 => format!("1 {noun}"),
+        Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{n} {stem}ies"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
 #[cfg(test)]
 mod safety_tests {
     use super::*;

@@ -74,7 +74,9 @@ fn scan(text: &str, markers: bool, mut each: impl FnMut(Claim, bool)) {
             end += 1;
         }
         // Thousands separators: 1,000 and 12,345,678 (a comma and exactly three digits).
-        while end + 3 < b.len() + 0 && b[end] == b',' && b[end + 1..end + 4].iter().all(u8::is_ascii_digit)
+        while end + 3 < b.len()
+            && b[end] == b','
+            && b[end + 1..end + 4].iter().all(u8::is_ascii_digit)
             && !(end + 4 < b.len() && b[end + 4].is_ascii_digit())
         {
             end += 4;
@@ -130,7 +132,18 @@ fn scan(text: &str, markers: bool, mut each: impl FnMut(Claim, bool)) {
         }
         let marker = markers && is_marker(text, start, end);
         let len = after.end.max(end) - claim_start;
-        each(Claim { start: claim_start, len, value, decimals, percent: after.percent, unit: after.unit, scale: after.scale }, marker);
+        each(
+            Claim {
+                start: claim_start,
+                len,
+                value,
+                decimals,
+                percent: after.percent,
+                unit: after.unit,
+                scale: after.scale,
+            },
+            marker,
+        );
         i = end.max(start + 1);
     }
 }
@@ -307,7 +320,22 @@ mod tests {
     fn roundings_percentages_and_conversions_ground_a_claim() {
         let mut s = Sources::default();
         s.add_all(&[0.8312, 9.92, -7.244453, 0.152689, 2.0, 1.8]);
-        for text in ["0.83", "83 %", "83.1 percent", "9.9 s", "7.2", "-7.24", "15%", "2 Hz", "108 per minute", "108 steps per minute", "108 bpm", "9920 ms", "0.8", "0.0992"] {
+        for text in [
+            "0.83",
+            "83 %",
+            "83.1 percent",
+            "9.9 s",
+            "7.2",
+            "-7.24",
+            "15%",
+            "2 Hz",
+            "108 per minute",
+            "108 steps per minute",
+            "108 bpm",
+            "9920 ms",
+            "0.8",
+            "0.0992",
+        ] {
             let c = &claims(text)[0];
             assert!(s.grounds(c), "{text} should be grounded");
         }

@@ -29,18 +29,7 @@ pub struct Context<'a> {
     pub data_root: Option<&'a DataRoot>,
 }
 
-#[derive(Debug)]
-pub struct Rule {
-    pub code: &'static str,
-    pub name: &'static str,
-    pub severity: Severity,
-    /// One line, shown by `threadkit rules`.
-    pub summary: &'static str,
-    /// What / Why / Example, shown by `threadkit rules CODE`.
-    pub explanation: &'static str,
-    /// Title of the automatic fix, when one is safe.
-    pub fix: Option<&'static str>,
-}
+pub use crate::diagnostic::Rule;
 
 macro_rules! rule {
     ($ident:ident, $code:literal, $name:literal, $sev:ident, $summary:literal, fix: $fix:expr, $explanation:literal) => {
@@ -77,7 +66,7 @@ Fix: delete the file or regenerate the thread.");
 rule!(FILE_TOO_LARGE, "TK005", "file-too-large", Error, "the file is larger than the size limit", fix: None,
 "What: the file is larger than `--max-file-size` (default 32 MiB). A thread is a few kilobytes; a file this large is almost certainly not one.\n\
 Why: reading it whole would cost memory for every worker; JSONL files are read a line at a time and the limit applies to each line.\n\
-Fix: if the file really is a thread, raise the limit with `--max-file-size`.");
+Fix: if the file (or the JSONL line: a thread, a training example) is meant to be this large, raise the limit with `--max-file-size`.");
 rule!(NOT_A_THREAD, "TK006", "unknown-format", Error, "the document is not a thread of any known version", fix: None,
 "What: the document has neither the `openai_v1` shape (`id` + `messages`) nor the legacy shape (`thread_id`/`conversation_id` + `conversation`).\n\
 Why: threadkit cannot tell which rules apply, and a trainer would not know how to read it either.\n\

@@ -42,7 +42,8 @@ pub fn check(doc: &Value, labels: Option<&Labels>) -> Vec<Diagnostic> {
     let meta = doc.get("metadata");
     // Tool results are parsed only where a rule reads their structure (the classifier's labels,
     // a label distribution, an error); numbers are read from their text, which holds the same ones.
-    let results: Vec<Option<Value>> = messages.iter().map(|m| if needs_parsing(m) { result_value(m) } else { None }).collect();
+    let results: Vec<Option<Value>> =
+        messages.iter().map(|m| if needs_parsing(m) { result_value(m) } else { None }).collect();
     let given = if labels.is_some() { None } else { labels_given(messages, &results) };
     let labels = labels.or(given.as_ref());
     let mut out = Vec::new();
@@ -209,7 +210,13 @@ fn classifier_top(messages: &[Value], results: &[Option<Value>]) -> Option<(Stri
     })
 }
 
-fn answers(doc: &Value, messages: &[Value], results: &[Option<Value>], labels: Option<&Labels>, out: &mut Vec<Diagnostic>) {
+fn answers(
+    doc: &Value,
+    messages: &[Value],
+    results: &[Option<Value>],
+    labels: Option<&Labels>,
+    out: &mut Vec<Diagnostic>,
+) {
     let meta = doc.get("metadata");
     let finished = meta.and_then(|m| m.get("status")).and_then(Value::as_str) == Some("finished");
     let last = messages.len().checked_sub(1);
@@ -271,9 +278,23 @@ fn answers(doc: &Value, messages: &[Value], results: &[Option<Value>], labels: O
 
 /// Irregular forms that suffix stripping cannot reach, mapped to the stem of the label word.
 const IRREGULAR: &[(&str, &str)] = &[
-    ("lying", "lay"), ("lie", "lay"), ("lies", "lay"), ("laid", "lay"), ("lain", "lay"), ("sat", "sit"),
-    ("seated", "sit"), ("stood", "stand"), ("ran", "run"), ("rode", "rid"), ("ridden", "rid"), ("biking", "cycl"),
-    ("bike", "cycl"), ("bicycle", "cycl"), ("bicycling", "cycl"), ("went", "go"), ("climbed", "climb"),
+    ("lying", "lay"),
+    ("lie", "lay"),
+    ("lies", "lay"),
+    ("laid", "lay"),
+    ("lain", "lay"),
+    ("sat", "sit"),
+    ("seated", "sit"),
+    ("stood", "stand"),
+    ("ran", "run"),
+    ("rode", "rid"),
+    ("ridden", "rid"),
+    ("biking", "cycl"),
+    ("bike", "cycl"),
+    ("bicycle", "cycl"),
+    ("bicycling", "cycl"),
+    ("went", "go"),
+    ("climbed", "climb"),
 ];
 
 /// A word's stem for matching forms of a label: `walked`, `walks`, `walking` → `walk`;
@@ -350,7 +371,9 @@ fn label_in_question(messages: &[Value], meta: Option<&Value>, labels: Option<&L
         Diagnostic::new(
             &LABEL_IN_QUESTION,
             format!("/messages/{i}/content"),
-            format!("the question names the ground truth `{truth}` (`{said}`): the answer can be read off the question"),
+            format!(
+                "the question names the ground truth `{truth}` (`{said}`): the answer can be read off the question"
+            ),
         )
         .within(offset + at, len)
         .with_label("the answer, in the question"),
@@ -364,7 +387,8 @@ fn label_in_question(messages: &[Value], meta: Option<&Value>, labels: Option<&L
 fn canonical_hash(v: &Value, h: &mut impl Hasher) {
     match v {
         Value::Object(o) => {
-            let mut keys: Vec<&String> = o.keys().filter(|k| !(k.ends_with("artifact_id") || *k == "parent_id")).collect();
+            let mut keys: Vec<&String> =
+                o.keys().filter(|k| !(k.ends_with("artifact_id") || *k == "parent_id")).collect();
             keys.sort();
             h.write_u8(b'{');
             for k in keys {
@@ -411,7 +435,9 @@ fn arguments_hash(call: &Value) -> u64 {
 fn repeated_calls(messages: &[Value], results: &[Option<Value>], out: &mut Vec<Diagnostic>) {
     // Calls keyed by tool and arguments; results are compared (parsed, hashed) only for the
     // rare key that comes twice.
-    let mut calls_by_key: FastMap<(&str, u64), Vec<(usize, usize, &str)>> = FastMap::default();
+    // (message, call, call id)
+    type Call<'a> = (usize, usize, &'a str);
+    let mut calls_by_key: FastMap<(&str, u64), Vec<Call>> = FastMap::default();
     for (i, m) in messages.iter().enumerate().filter(|(_, m)| role(m) == "assistant") {
         for (j, call) in calls(m).iter().enumerate() {
             let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or("");
@@ -419,14 +445,16 @@ fn repeated_calls(messages: &[Value], results: &[Option<Value>], out: &mut Vec<D
             calls_by_key.entry((name, arguments_hash(call))).or_default().push((i, j, id));
         }
     }
-    let mut repeated: Vec<(&str, Vec<(usize, usize, &str)>)> =
+    let mut repeated: Vec<(&str, Vec<Call>)> =
         calls_by_key.into_iter().filter(|(_, v)| v.len() > 1).map(|((name, _), v)| (name, v)).collect();
     if repeated.is_empty() {
         return;
     }
     repeated.sort_by_key(|(_, v)| (v[0].0, v[0].1));
     let result_of = |id: &str| -> Option<u64> {
-        let k = messages.iter().position(|m| role(m) == "tool" && m.get("tool_call_id").and_then(Value::as_str) == Some(id))?;
+        let k = messages
+            .iter()
+            .position(|m| role(m) == "tool" && m.get("tool_call_id").and_then(Value::as_str) == Some(id))?;
         let parsed = results[k].clone().or_else(|| result_value(&messages[k]));
         Some(hash_of(parsed.as_ref(), text(&messages[k])))
     };
@@ -456,7 +484,8 @@ fn repeated_calls(messages: &[Value], results: &[Option<Value>], out: &mut Vec<D
 /// The error text of a tool result that is an error: `{"error": …}` or text that says so.
 fn tool_error(m: &Value, parsed: Option<&Value>) -> Option<String> {
     if let Some(v) = parsed {
-        let message = || v.get("message").or_else(|| v.get("detail")).and_then(Value::as_str).unwrap_or("error").to_string();
+        let message =
+            || v.get("message").or_else(|| v.get("detail")).and_then(Value::as_str).unwrap_or("error").to_string();
         return match v.get("error") {
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Object(o)) => Some(o.get("message").and_then(Value::as_str).unwrap_or("error").to_string()),
@@ -474,16 +503,56 @@ fn tool_error(m: &Value, parsed: Option<&Value>) -> Option<String> {
     }
     let t = text(m).trim_start();
     let lower = t.get(..t.len().min(12)).unwrap_or("").to_lowercase();
-    (lower.starts_with("error") || lower.starts_with("exception") || lower.starts_with("traceback")).then(|| t.to_string())
+    (lower.starts_with("error") || lower.starts_with("exception") || lower.starts_with("traceback"))
+        .then(|| t.to_string())
 }
 
 /// Words with which a model says a call went wrong (English; the generator writes English).
 const ACKNOWLEDGE: &[&str] = &[
-    "error", "fail", "couldn't", "could not", "cannot", "can't", "unable", "invalid", "not found", "unknown",
-    "doesn't exist", "does not exist", "did not work", "didn't work", "retry", "again", "instead", "mistake", "wrong",
-    "unavailable", "not available", "no such", "missing", "problem", "issue", "oops", "apolog", "sorry", "correct",
-    "typo", "out of range", "outside", "exceed", "rejected", "refused", "did not return", "didn't return",
-    "no result", "nothing", "empty", "not valid", "not exist", "went wrong", "unsuccessful",
+    "error",
+    "fail",
+    "couldn't",
+    "could not",
+    "cannot",
+    "can't",
+    "unable",
+    "invalid",
+    "not found",
+    "unknown",
+    "doesn't exist",
+    "does not exist",
+    "did not work",
+    "didn't work",
+    "retry",
+    "again",
+    "instead",
+    "mistake",
+    "wrong",
+    "unavailable",
+    "not available",
+    "no such",
+    "missing",
+    "problem",
+    "issue",
+    "oops",
+    "apolog",
+    "sorry",
+    "correct",
+    "typo",
+    "out of range",
+    "outside",
+    "exceed",
+    "rejected",
+    "refused",
+    "did not return",
+    "didn't return",
+    "no result",
+    "nothing",
+    "empty",
+    "not valid",
+    "not exist",
+    "went wrong",
+    "unsuccessful",
 ];
 
 /// The values an error message quotes (`unknown channels ["acc_w"]`, `artifact 'ts_12ab'`): naming
@@ -516,7 +585,8 @@ fn tool_errors_ignored(messages: &[Value], results: &[Option<Value>], out: &mut 
             continue;
         }
         let short: String = error.chars().take(80).collect();
-        let pointer = if next.get("content").is_some() { format!("/messages/{k}/content") } else { format!("/messages/{k}") };
+        let pointer =
+            if next.get("content").is_some() { format!("/messages/{k}/content") } else { format!("/messages/{k}") };
         out.push(
             Diagnostic::new(
                 &TOOL_ERROR_IGNORED,
@@ -567,7 +637,8 @@ fn sentences(text: &str) -> Vec<(usize, &str)> {
     let mut start = 0;
     let b = text.as_bytes();
     for (i, &c) in b.iter().enumerate() {
-        let end_of_sentence = c == b'\n' || ((c == b'.' || c == b'!' || c == b'?') && b.get(i + 1).is_none_or(|n| n.is_ascii_whitespace()));
+        let end_of_sentence = c == b'\n'
+            || ((c == b'.' || c == b'!' || c == b'?') && b.get(i + 1).is_none_or(|n| n.is_ascii_whitespace()));
         if end_of_sentence {
             let s = &text[start..=i];
             if !s.trim().is_empty() {
@@ -666,7 +737,15 @@ mod tests {
 
     #[test]
     fn stems_reach_the_forms_people_write() {
-        for (a, b) in [("walking", "walked"), ("running", "ran"), ("laying", "lying"), ("sitting", "sat"), ("cycling", "cycle"), ("standing", "stood"), ("walks", "walk")] {
+        for (a, b) in [
+            ("walking", "walked"),
+            ("running", "ran"),
+            ("laying", "lying"),
+            ("sitting", "sat"),
+            ("cycling", "cycle"),
+            ("standing", "stood"),
+            ("walks", "walk"),
+        ] {
             assert_eq!(stem(a), stem(b), "{a} / {b}");
         }
         assert_ne!(stem("standing"), stem("understanding"));
@@ -711,14 +790,25 @@ mod tests {
         );
         let found = check(&doc, None);
         let got: Vec<_> = found.iter().map(|d| d.rule.name).collect();
-        for rule in ["number-not-grounded", "label-in-question", "repeated-call", "tool-error-ignored", "reasoning-degenerate", "answer-contradicts-tools", "answer-wrong"] {
+        for rule in [
+            "number-not-grounded",
+            "label-in-question",
+            "repeated-call",
+            "tool-error-ignored",
+            "reasoning-degenerate",
+            "answer-contradicts-tools",
+            "answer-wrong",
+        ] {
             assert!(got.contains(&rule), "{rule} not in {got:?}");
         }
         let number = found.iter().find(|d| d.rule.name == "number-not-grounded").unwrap();
         assert_eq!(number.pointer, "/messages/5/content");
         assert_eq!(number.within, Some((11, 4)));
         let labels: Labels = ["walking", "running"].into_iter().map(String::from).collect();
-        let not_label = thread(json!([user("q"), {"role": "assistant", "content": "Final Answer: Jogging"}]), finished("Jogging", "Running"));
+        let not_label = thread(
+            json!([user("q"), {"role": "assistant", "content": "Final Answer: Jogging"}]),
+            finished("Jogging", "Running"),
+        );
         assert_eq!(names(&not_label, Some(&labels)), ["answer-not-in-labels", "answer-wrong"]);
     }
 
