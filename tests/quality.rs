@@ -33,9 +33,7 @@ fn found(report: &Value) -> BTreeMap<String, BTreeSet<String>> {
 
 #[test]
 fn every_rule_finds_its_planted_defects_and_leaves_clean_threads_alone() {
-    let corpus = fixtures().join("quality");
-    let labels: BTreeMap<String, Vec<String>> =
-        serde_json::from_str(&std::fs::read_to_string(corpus.join("labels.json")).unwrap()).unwrap();
+    let labels = planted();
     let (report, code) = quality_json(&[
         "fixtures/quality/train",
         "--against",
@@ -200,50 +198,39 @@ fn huge_threads_finish_quickly() {
     assert!(took.as_secs() < 60, "took {took:?}");
 }
 
+/// What `make_planted.py` planted in `fixtures/quality`, per thread id.
+fn planted() -> BTreeMap<String, Vec<String>> {
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join("quality/labels.json")).unwrap()).unwrap()
+}
+
+/// `threadkit export INPUT --profile P --out OUT …` must succeed; its export.json.
+fn export_manifest(input: &str, profile: &str, out: &std::path::Path, extra: &[&str]) -> Value {
+    let mut args = vec!["export", input, "--profile", profile, "--out", out.to_str().unwrap(), "-q"];
+    args.extend_from_slice(extra);
+    let o = threadkit(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_str(&std::fs::read_to_string(out.join("export.json")).unwrap()).unwrap()
+}
+
 #[test]
 fn export_leaves_flagged_threads_out_and_says_why() {
     let out_dir = tempfile::tempdir().unwrap();
-    let dest = out_dir.path().join("trl");
-    let out = threadkit(&[
-        "export",
-        "fixtures/quality/train",
-        "--profile",
-        "trl",
-        "--out",
-        dest.to_str().unwrap(),
-        "--data-root",
-        "fixtures/datasets",
-        "-q",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(dest.join("export.json")).unwrap()).unwrap();
+    let manifest = export_manifest("fixtures/quality/train", "trl", &out_dir.path().join("trl"), &["--data-root", "fixtures/datasets"]);
     let left_out = manifest["quality"]["left_out"].as_array().unwrap();
-    let labels: BTreeMap<String, Vec<String>> =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("quality/labels.json")).unwrap()).unwrap();
-    let defective = labels.values().filter(|p| p.iter().any(|r| r != "answer-wrong" && r != "eval-overlap")).count();
+    let defective = planted().values().filter(|p| p.iter().any(|r| r != "answer-wrong" && r != "eval-overlap")).count();
     assert!(left_out.len() >= defective * 9 / 10, "{} left out of {defective} defective", left_out.len());
     assert!(left_out.iter().any(|l| l["reason"] == "near_duplicate"));
     assert!(left_out.iter().all(|l| !l["detail"].as_str().unwrap().is_empty()));
     let exported = manifest["counts"]["exported"].as_u64().unwrap() as usize;
     // --quality warn keeps them and counts the findings instead.
-    let warn = out_dir.path().join("warn");
-    let out = threadkit(&[
-        "export",
+    let warn = export_manifest(
         "fixtures/quality/train",
-        "--profile",
         "trl",
-        "--out",
-        warn.to_str().unwrap(),
-        "--quality",
-        "warn",
-        "--data-root",
-        "fixtures/datasets",
-        "-q",
-    ]);
-    assert_eq!(out.status.code(), Some(0));
-    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(warn.join("export.json")).unwrap()).unwrap();
-    assert!(manifest["counts"]["exported"].as_u64().unwrap() as usize > exported);
-    assert!(manifest["quality"]["flagged_exported_by_rule"]["TKQ01"].as_u64().unwrap() > 0);
+        &out_dir.path().join("warn"),
+        &["--quality", "warn", "--data-root", "fixtures/datasets"],
+    );
+    assert!(warn["counts"]["exported"].as_u64().unwrap() as usize > exported);
+    assert!(warn["quality"]["flagged_exported_by_rule"]["TKQ01"].as_u64().unwrap() > 0);
 }
 
 /// An eval set given as a training export (no metadata: no dataset or session to compare) is
@@ -252,31 +239,13 @@ fn export_leaves_flagged_threads_out_and_says_why() {
 fn an_eval_export_without_metadata_is_matched_by_its_tool_results() {
     let tmp = tempfile::tempdir().unwrap();
     let export = tmp.path().join("eval_export");
-    let out = threadkit(&[
-        "export",
-        "fixtures/quality/eval",
-        "--profile",
-        "openai",
-        "--out",
-        export.to_str().unwrap(),
-        "--quality",
-        "off",
-        "--allow-few-examples",
-        "-q",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let labels: BTreeMap<String, Vec<String>> =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("quality/labels.json")).unwrap()).unwrap();
-    let (report, _) = quality_json(&[
-        "fixtures/quality/train",
-        "--against",
-        export.join("train.jsonl").to_str().unwrap(),
-        "--select",
-        "eval-overlap",
-    ]);
+    export_manifest("fixtures/quality/eval", "openai", &export, &["--quality", "off", "--allow-few-examples"]);
+    let against = export.join("train.jsonl");
+    let (report, _) =
+        quality_json(&["fixtures/quality/train", "--against", against.to_str().unwrap(), "--select", "eval-overlap"]);
     let flagged: BTreeSet<String> =
         found(&report).into_iter().filter(|(_, n)| n.contains("eval-overlap")).map(|(t, _)| t).collect();
     let planted: BTreeSet<String> =
-        labels.iter().filter(|(_, p)| p.iter().any(|r| r == "eval-overlap")).map(|(t, _)| t.clone()).collect();
+        planted().into_iter().filter(|(_, p)| p.iter().any(|r| r == "eval-overlap")).map(|(t, _)| t).collect();
     assert_eq!(flagged, planted);
 }
