@@ -155,6 +155,10 @@ fn mutated_fixtures_never_panic() {
             seeds.push(std::fs::read(e.path()).unwrap());
         }
     }
+    // Planted threads too: the quality rules read their numbers, calls, errors and labels.
+    for e in std::fs::read_dir(fixtures().join("quality/train")).unwrap().filter_map(Result::ok).take(40) {
+        seeds.push(std::fs::read(e.path()).unwrap());
+    }
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         rng ^= rng << 13;
@@ -191,6 +195,13 @@ fn mutated_fixtures_never_panic() {
             Ok(t) => t,
             Err(_) => continue,
         };
+        // The quality rules are a library call on any parsed value: never a panic, whatever its shape.
+        if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) {
+            let labels: threadkit::rules::quality::Labels = ["walking".to_string(), "running".to_string()].into();
+            let _ = threadkit::quality::check_thread(&doc, Some(&labels));
+            let _ = threadkit::quality::check_thread(&doc, None);
+            let _ = threadkit::corpus::Features::of(&doc, true);
+        }
         let rec = threadkit::source::RecordText { record: if round % 5 == 0 { Some(1) } else { None }, text };
         let report = threadkit::validate::validate_record(rec, Some("x"), &settings);
         let file = threadkit::findings::FileReport { path: "fuzz.json".into(), records: vec![report], stamp: None };
