@@ -24,6 +24,9 @@ pub struct RecordText {
     /// 1-based line of a JSONL record; `None` for a `.json` file.
     pub record: Option<usize>,
     pub text: String,
+    /// A UTF-8 byte-order mark stood before the text (and was taken off it). Threads read
+    /// on; training files report it, since Python's `json.loads` refuses such a line.
+    pub bom: bool,
 }
 
 /// A problem that stops a record (or a whole file) before it is parsed.
@@ -101,8 +104,9 @@ fn for_each_line_of(
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        let bom = buf.starts_with(BOM);
         match decode(std::mem::take(&mut buf)) {
-            Ok(text) => each(Ok(RecordText { record: Some(line_no), text })),
+            Ok(text) => each(Ok(RecordText { record: Some(line_no), text, bom })),
             Err(f) => each(Err((line_no, f))),
         }
     }
@@ -128,6 +132,15 @@ fn skip_line(reader: &mut impl BufRead) -> std::io::Result<u64> {
             }
         }
     }
+}
+
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// Whether the file at `path` starts with a UTF-8 byte-order mark.
+pub fn starts_with_bom(path: &Path) -> bool {
+    use std::io::Read as _;
+    let mut head = [0u8; 3];
+    crate::open::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && head == BOM
 }
 
 fn decode(bytes: Vec<u8>) -> Result<String, Failure> {

@@ -202,7 +202,7 @@ fn mutated_fixtures_never_panic() {
             let _ = threadkit::quality::check_thread(&doc, None);
             let _ = threadkit::corpus::Features::of(&doc, true);
         }
-        let rec = threadkit::source::RecordText { record: if round % 5 == 0 { Some(1) } else { None }, text };
+        let rec = threadkit::source::RecordText { record: if round % 5 == 0 { Some(1) } else { None }, text, bom: false };
         let report = threadkit::validate::validate_record(rec, Some("x"), &settings);
         let file = threadkit::findings::FileReport { path: "fuzz.json".into(), records: vec![report], stamp: None };
         let _ = renderer.file(&file);
@@ -388,4 +388,26 @@ fn issue28_row3_a_bad_strftime_format_is_a_template_error() {
     let valid = fixtures().join("threads/valid");
     let o = threadkit(&["export", valid.to_str().unwrap(), "--profile", "trl", "--status", "all", "--out", dest.to_str().unwrap(), "--chat-template", template.to_str().unwrap(), "-q"]);
     assert_ne!(o.status.code(), Some(101), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Row 16: a UTF-8 BOM in a training file is a finding that says BOM (Python's json.loads, which
+/// the trainers' loaders use, refuses it); in a thread file it is still read.
+#[test]
+fn issue28_row16_a_bom_in_a_training_file_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let line = r#"{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}"#;
+    let jsonl = tmp.path().join("t.jsonl");
+    std::fs::write(&jsonl, format!("\u{feff}{line}\n{line}\n")).unwrap();
+    let json = tmp.path().join("t.json");
+    std::fs::write(&json, format!("\u{feff}[{line}]")).unwrap();
+    for f in [&jsonl, &json] {
+        let (out, err, code) = stdout_of(&["validate", "--profile", "trl", f.to_str().unwrap(), "--format", "json"]);
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(out.contains("byte-order mark (BOM)"), "{out}");
+    }
+    let thread = write_thread(tmp.path(), &finished_thread());
+    let text = std::fs::read_to_string(&thread).unwrap();
+    std::fs::write(&thread, format!("\u{feff}{text}")).unwrap();
+    let (_, _, code) = stdout_of(&["validate", thread.to_str().unwrap()]);
+    assert_eq!(code, 0);
 }

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let settings = Settings::default();
     for record in [None, Some(3)] {
-        let report = validate_record(RecordText { record, text: text.to_string() }, Some("fuzz"), &settings);
+        let report = validate_record(RecordText { record, text: text.to_string(), bom: false }, Some("fuzz"), &settings);
         let file = FileReport { path: "fuzz.json".into(), records: vec![report] };
         let _ = Renderer::new(false).file(&file);
         let _ = json::entries(&file);

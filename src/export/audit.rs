@@ -40,7 +40,10 @@ pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings<'_>) -
             Ok(rec) => records.push(match source::parse(&rec.text) {
                 Err(failure) => RecordReport::failed(rec.record, *failure, Some(rec.text.into())),
                 Ok(example) => {
-                    let diagnostics = check_example(&example, settings);
+                    let mut diagnostics = check_example(&example, settings);
+                    if rec.bom {
+                        diagnostics.insert(0, bom_finding());
+                    }
                     located(rec.record, diagnostics, rec.text.into())
                 }
             }),
@@ -56,6 +59,10 @@ pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings<'_>) -
         records.push(RecordReport::failed(None, d, None));
     }
     let examples = records.iter().filter(|r| !(r.record.is_none() && r.diagnostics.iter().any(|d| d.rule.code == EMPTY_FILE.code))).count();
+    // A `.json` dataset's BOM is the file's (a JSONL line's is its line's, found above).
+    if entry.problem.is_none() && source::is_json(&path) && source::starts_with_bom(&path) {
+        records.insert(0, RecordReport::failed(None, bom_finding(), None));
+    }
     let min = format.min_examples();
     if examples < min {
         let d = Diagnostic::new(
@@ -66,6 +73,18 @@ pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings<'_>) -
         records.push(RecordReport::failed(None, d, None));
     }
     FileReport { path, records, stamp: None }
+}
+
+/// A byte-order mark: the trainers' loaders parse each line (or the file) with Python's JSON
+/// reader, which refuses one ("Unexpected UTF-8 BOM").
+fn bom_finding() -> Diagnostic {
+    Diagnostic::new(
+        &crate::rules::INVALID_JSON,
+        "",
+        "a UTF-8 byte-order mark (BOM) starts this line: Python's json.loads, which the trainers' loaders use, \
+         refuses it; save the file as UTF-8 without BOM",
+    )
+    .at(crate::diagnostic::Location { offset: 0, len: 0, line: 1, column: 1 })
 }
 
 /// Every finding of one example.
