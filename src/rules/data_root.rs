@@ -31,6 +31,18 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 )
                 .with_label("unknown session"),
             );
+        } else if let (Some(truth), Some(Some([]))) =
+            (t.ground_truth(), dataset.labels.as_ref().map(|l| l.get(session).map(Vec::as_slice)))
+        {
+            // `"session": []` in labels.json: the thread's ground truth is backed by nothing.
+            out.push(
+                Diagnostic::new(
+                    &GROUND_TRUTH_MISMATCH,
+                    t.ground_truth_pointer(),
+                    format!("ground truth is {truth:?} but {name}/labels.json gives session {session:?} no label at all"),
+                )
+                .with_label("labels.json has []"),
+            );
         } else if let (Some(first), Some(truth)) = (dataset.first_label(session), t.ground_truth()) {
             if first != truth {
                 out.push(
