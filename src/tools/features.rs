@@ -23,11 +23,16 @@ fn finite(values: &[f64]) -> Vec<f64> {
     values.iter().copied().filter(|v| v.is_finite()).collect()
 }
 
+/// Six decimals, as the original tools printed; a value too large for six decimals to matter
+/// (|v| ≥ 1e9) is left as it is — multiplying it by 1e6 first would overflow to infinity, which
+/// JSON writes as `null`.
 fn round(v: f64) -> Value {
-    if v.is_finite() {
-        json!((v * 1e6).round() / 1e6)
-    } else {
+    if !v.is_finite() {
         Value::Null
+    } else if v.abs() >= 1e9 {
+        json!(v)
+    } else {
+        json!((v * 1e6).round() / 1e6)
     }
 }
 
@@ -93,24 +98,35 @@ pub fn channel_features(values: &[f64], rate: f64) -> ChannelFeatures {
             missing,
         };
     }
-    let mean = x.iter().sum::<f64>() / n as f64;
-    // Population standard deviation (numpy's default, ddof = 0).
-    let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
-    let energy = x.iter().map(|v| v * v).sum::<f64>() / n as f64;
     let min = x.iter().copied().fold(f64::INFINITY, f64::min);
     let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    // Sums run on values scaled into [-1, 1]: finite inputs near f64's limit (≥ ~1e154 squared,
+    // ≥ ~1e304 summed) would otherwise overflow to infinity, which JSON writes as `null`.
+    // Only huge values are scaled, so that every ordinary recording's features stay bit for bit
+    // what they were (recorded threads are replayed against them).
+    let largest = min.abs().max(max.abs());
+    let scale = if largest >= 1e100 { largest } else { 1.0 };
+    let y: Vec<f64> = x.iter().map(|v| v / scale).collect();
+    let mean_y = y.iter().sum::<f64>() / n as f64;
+    let mean = mean_y * scale;
+    // Population standard deviation (numpy's default, ddof = 0).
+    let var_y = y.iter().map(|v| (v - mean_y).powi(2)).sum::<f64>() / n as f64;
+    let mean_square_y = y.iter().map(|v| v * v).sum::<f64>() / n as f64;
+    let rms = mean_square_y.sqrt() * scale;
     let duration = if rate > 0.0 { n as f64 / rate } else { f64::NAN };
     // Crossings of the mean: raw zero crossings say little for channels that include gravity.
-    let centred: Vec<f64> = x.iter().map(|v| v - mean).collect();
+    // Scaled too: crossings, the dominant frequency's share and the cadence do not depend on scale.
+    let centred: Vec<f64> = y.iter().map(|v| v - mean_y).collect();
     let crossings = centred.windows(2).filter(|w| (w[0] < 0.0) != (w[1] < 0.0)).count();
     let (dominant, share) = dominant_frequency(&centred, rate);
     ChannelFeatures {
         mean,
-        std: var.sqrt(),
+        std: var_y.sqrt() * scale,
         min,
         max,
-        rms: energy.sqrt(),
-        energy,
+        rms,
+        // The mean square itself can exceed f64 (rms ≥ ~1.3e154): then, and only then, it is null.
+        energy: mean_square_y * scale * scale,
         zero_crossing_rate_hz: crossings as f64 / duration,
         dominant_frequency_hz: dominant,
         dominant_power_share: share,
@@ -283,6 +299,19 @@ fn normal_quantile(p: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    /// Issue 28 row 14: finite values near f64's limit give finite features, never `null`.
+    #[test]
+    fn huge_finite_values_give_finite_features() {
+        let values: Vec<f64> = (0..64).map(|i| if i % 2 == 0 { 1.5e305 } else { -1.7e305 }).collect();
+        let f = super::channel_features(&values, 10.0);
+        let v = f.to_json();
+        for key in ["mean_su", "std_su", "min_su", "max_su", "rms_su"] {
+            assert!(v[key].is_number(), "{key} is {} in {v}", v[key]);
+        }
+        assert_eq!(v["max_su"].as_f64(), Some(1.5e305));
+        assert!(f.zero_crossing_rate_hz > 0.0);
+    }
+
     use super::*;
 
     fn sine(freq: f64, rate: f64, n: usize) -> Recording {

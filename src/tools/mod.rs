@@ -192,10 +192,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn r6(v: f64) -> Value {
-    if v.is_finite() {
-        json!((v * 1e6).round() / 1e6)
-    } else {
+    if !v.is_finite() {
         Value::Null
+    } else if v.abs() >= 1e9 {
+        // Six decimals mean nothing here, and v × 1e6 could overflow to a JSON `null`.
+        json!(v)
+    } else {
+        json!((v * 1e6).round() / 1e6)
     }
 }
 
