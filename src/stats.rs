@@ -110,6 +110,38 @@ pub struct ToolErrors {
 }
 
 impl Stats {
+    /// The confusion matrix as people can read it: the `max` most frequent ground truths and
+    /// answers, the rest folded into one "… N others" row and column (a corpus whose answers are
+    /// all different would otherwise draw a matrix of N² cells).
+    pub fn confusion_capped(&self, max: usize) -> BTreeMap<String, BTreeMap<String, usize>> {
+        fn top(counts: BTreeMap<&String, usize>, max: usize) -> (std::collections::HashSet<String>, usize) {
+            let mut v: Vec<(&String, usize)> = counts.into_iter().collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+            let kept = v.iter().take(max).map(|(k, _)| (*k).clone()).collect();
+            (kept, v.len().saturating_sub(max))
+        }
+        let mut truths = BTreeMap::new();
+        let mut answers = BTreeMap::new();
+        for (t, row) in &self.confusion {
+            for (a, n) in row {
+                *truths.entry(t).or_insert(0) += n;
+                *answers.entry(a).or_insert(0) += n;
+            }
+        }
+        let (rows, rows_left) = top(truths, max);
+        let (cols, cols_left) = top(answers, max);
+        let other = |n: usize| format!("\u{2026} {n} others");
+        let mut out: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+        for (t, row) in &self.confusion {
+            let t = if rows.contains(t) { t.clone() } else { other(rows_left) };
+            for (a, n) in row {
+                let a = if cols.contains(a) { a.clone() } else { other(cols_left) };
+                *out.entry(t.clone()).or_default().entry(a).or_default() += n;
+            }
+        }
+        out
+    }
+
     pub fn add(&mut self, s: &Summary) {
         let Some(version) = s.version else {
             self.unreadable += 1;

@@ -438,3 +438,28 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// Row 8: 2,000 distinct answers do not make a 2,000 × 2,000 confusion matrix.
+#[test]
+fn issue28_row8_the_confusion_matrix_is_capped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = tmp.path().join("threads");
+    std::fs::create_dir(&threads).unwrap();
+    let base = finished_thread();
+    for i in 0..2000 {
+        let mut doc = base.clone();
+        let id = format!("t_{i:05}");
+        doc["id"] = id.clone().into();
+        doc["metadata"]["final_answer"] = format!("answer {i}").into();
+        doc["metadata"]["ground_truth"] = format!("truth {i}").into();
+        std::fs::write(threads.join(format!("{id}.json")), doc.to_string()).unwrap();
+    }
+    let (out, _, _) = stdout_of(&["stats", threads.to_str().unwrap()]);
+    assert!(out.len() < 50_000, "stats printed {} bytes", out.len());
+    assert!(out.contains("1970 others"), "{}", &out[..out.len().min(3000)]);
+    let page = tmp.path().join("r.html");
+    let o = threadkit(&["report", threads.to_str().unwrap(), "--out", page.to_str().unwrap(), "-q"]);
+    assert!(o.status.code().is_some_and(|c| c < 2), "{}", String::from_utf8_lossy(&o.stderr));
+    let size = std::fs::metadata(&page).unwrap().len();
+    assert!(size < 20_000_000, "report is {size} bytes");
+}

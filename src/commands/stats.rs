@@ -36,6 +36,11 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
     Ok(status)
 }
 
+/// Rows and columns of the confusion matrix shown; the rest are folded into "… N others".
+const CONFUSION_MAX: usize = 30;
+/// Rows of a count table shown (the JSON output has them all).
+const TABLE_MAX: usize = 50;
+
 fn render(s: &Stats) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -49,8 +54,12 @@ fn render(s: &Stats) -> String {
         let _ = writeln!(o, "\n{title}");
         let mut rows: Vec<_> = map.iter().collect();
         rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        for (k, n) in rows {
+        for (k, n) in rows.iter().take(TABLE_MAX) {
             let _ = writeln!(o, "  {k:<28} {n:>7}");
+        }
+        if rows.len() > TABLE_MAX {
+            let rest: usize = rows[TABLE_MAX..].iter().map(|(_, n)| **n).sum();
+            let _ = writeln!(o, "  … and {} more {rest:>7}", rows.len() - TABLE_MAX);
         }
     };
     table(&mut o, "By version", &s.by_version);
@@ -67,9 +76,12 @@ fn render(s: &Stats) -> String {
     }
     if !s.accuracy_by_label.is_empty() {
         let _ = writeln!(o, "\nAccuracy by ground-truth label");
-        for (label, a) in &s.accuracy_by_label {
+        for (label, a) in s.accuracy_by_label.iter().take(TABLE_MAX) {
             let pct = a.accuracy.map_or("—".to_string(), |r| format!("{:.1}%", r * 100.0));
             let _ = writeln!(o, "  {label:<28} {:>3} of {:<3} {pct:>7}", a.correct, a.judged);
+        }
+        if s.accuracy_by_label.len() > TABLE_MAX {
+            let _ = writeln!(o, "  … and {} more (--format json lists all)", s.accuracy_by_label.len() - TABLE_MAX);
         }
     }
     if !s.accuracy_by_confidence.is_empty() {
@@ -80,8 +92,9 @@ fn render(s: &Stats) -> String {
         }
     }
     if !s.confusion.is_empty() {
-        // Rows: ground truth; columns: the final answers given (labels normalized).
-        let answers: std::collections::BTreeSet<&String> = s.confusion.values().flat_map(|r| r.keys()).collect();
+        // Rows: ground truth; columns: the final answers given (labels normalized), at most 30 of each.
+        let confusion = s.confusion_capped(CONFUSION_MAX);
+        let answers: std::collections::BTreeSet<&String> = confusion.values().flat_map(|r| r.keys()).collect();
         let width = answers.iter().map(|a| a.chars().count()).max().unwrap_or(1).clamp(5, 18);
         let _ = writeln!(o, "\nConfusion (rows: ground truth, columns: final answer)");
         let mut head = format!("  {:<20}", "");
@@ -90,7 +103,7 @@ fn render(s: &Stats) -> String {
             head.push_str(&format!(" {short:>width$}"));
         }
         let _ = writeln!(o, "{head}");
-        for (truth, row) in &s.confusion {
+        for (truth, row) in &confusion {
             let short: String = truth.chars().take(20).collect();
             let mut line = format!("  {short:<20}");
             for a in &answers {
