@@ -15,8 +15,10 @@ for n in "$N" "$SMALL"; do
 done
 cargo build --release --quiet
 TK=target/release/threadkit
+# --quality off: the numbers in the README and issue 15 were measured before export ran the quality
+# rules (the synthetic bench corpus is 87 % flagged; `bench/quality.sh` measures those rules).
 export_cmd() { rm -rf "$OUT/export_out"; "$TK" export "$1" --out "$OUT/export_out" --profile openai \
-  --split train=0.9,val=0.1 --seed 1 --max-tokens 16385 -q >/dev/null; }
+  --split train=0.9,val=0.1 --seed 1 --max-tokens 16385 --quality off -q >/dev/null; }
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s.%N); python3 -c "print($t1 - $t0)"; }
 # One round unmeasured: the first read of the corpus after generating it (or after other work
 # evicted it) is a disk read, not what either command costs.
@@ -49,6 +51,6 @@ for n in "$SMALL" "$N"; do
   /usr/bin/time -o "$OUT/rss_v" -f %M "$TK" validate "$OUT/corpus_$n" -q >/dev/null 2>&1 || true
   rm -rf "$OUT/export_out"
   /usr/bin/time -o "$OUT/rss_e" -f %M "$TK" export "$OUT/corpus_$n" --out "$OUT/export_out" --profile openai \
-    --split train=0.9,val=0.1 --max-tokens 16385 -q >/dev/null 2>&1 || true
+    --split train=0.9,val=0.1 --max-tokens 16385 --quality off -q >/dev/null 2>&1 || true
   echo "peak RSS at $n threads: validate $(tail -1 "$OUT/rss_v") KB, export $(tail -1 "$OUT/rss_e") KB"
 done

@@ -83,7 +83,7 @@ def main():
         enc = tiktoken.Encoding(**enc)
         out = os.path.join(WORK, "tiktoken", name)
         subprocess.run([THREADKIT, "export", THREADS, os.path.join(WORK, "stress"), "--status", "all", "--profile", "openai", "--out", out,
-                        "--tokenizer", name, "--allow-few-examples", "-q"], check=True, stdout=subprocess.DEVNULL)
+                        "--tokenizer", name, "--allow-few-examples", "--quality", "off", "-q"], check=True, stdout=subprocess.DEVNULL)
         files = [os.path.join(out, f["path"]) for f in json.load(open(os.path.join(out, "export.json")))["files"] if f.get("split")]
         for path in files:
             report = subprocess.run([THREADKIT, "validate", "--profile", "openai", "--max-tokens", "1", "--tokenizer", name,
