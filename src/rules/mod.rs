@@ -390,7 +390,7 @@ Bad: `show_channel_stats({\"dataset_name\": \"mhealth\"})` three times, three id
 Good: one call, then a different tool or other arguments.\n\
 Fix: leave the thread out or regenerate from the repeated step.");
 rule!(TOOL_ERROR_IGNORED, "TKQ06", "tool-error-ignored", Error, "a tool failed and the next turn neither retries nor acknowledges it", fix: None,
-"What: a tool result that is an error (`{\"error\": …}`, `{\"status\": \"error\"}`, `{\"success\": false}`, or text starting `Error`), after which the next assistant turn neither calls the same tool again nor says anything about it: no word of failure (error, failed, cannot, invalid, unknown, does not exist, retry, again, instead, …) and no distinctive token of the error message (the bad channel name, the artifact id).\n\
+"What: a tool result that is an error (`{\"error\": …}`, `{\"status\": \"error\"}`, `{\"success\": false}`, or text starting `Error`), after which the next assistant turn neither calls the same tool again nor says anything about it: no word of failure (error, failed, cannot, invalid, unknown, does not exist, retry, try again, instead, oops, …; words as common as `again` or `correct` do not count) and no distinctive token of the error message (the bad channel name, the artifact id).\n\
 Why: the model learns to carry on as if a failed call had returned data, and then to invent that data. A thread that fails, says so and retries correctly is a good thread and is not reported.\n\
 Bad: `{\"error\": \"unknown channels [\\\"acc_w\\\"]\"}`, then `The features show strong periodicity; next I classify.`\n\
 Good: `That failed: acc_w does not exist. I retry with acc_x.` and the corrected call.\n\
