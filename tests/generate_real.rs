@@ -123,4 +123,12 @@ fn real_model_batch_kill_resume_validate_verify() {
     for (id, doc) in thread_files(dir) {
         eprintln!("{id}: {} after {} turns", doc["metadata"]["status"], doc["metadata"]["num_turns"]);
     }
+    // What the quality rules say of threads a real model wrote (printed for the record: a small
+    // model's threads may well have findings; the run must read them all and never fail to).
+    let out = Command::new(env!("CARGO_BIN_EXE_threadkit"))
+        .args(["quality", threads.to_str().unwrap(), "--data-root", data.to_str().unwrap(), "--color", "never"])
+        .output()
+        .unwrap();
+    eprintln!("quality: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(matches!(out.status.code(), Some(0 | 1)), "quality failed: {}", String::from_utf8_lossy(&out.stderr));
 }
