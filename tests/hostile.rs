@@ -417,7 +417,7 @@ fn issue28_row16_a_bom_in_a_training_file_is_reported() {
 fn issue28_row12_an_empty_label_list_is_no_ground_truth() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    copy_tree(&fixtures().join("data"), &data);
+    common::copy_dir(&fixtures().join("data"), &data);
     let labels_path = data.join("uci_har/labels.json");
     let mut labels: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&labels_path).unwrap()).unwrap();
     labels["train_01_0000"] = serde_json::json!([]);
@@ -426,17 +426,6 @@ fn issue28_row12_an_empty_label_list_is_no_ground_truth() {
     let (out, _, code) = stdout_of(&["validate", thread.to_str().unwrap(), "--data-root", data.to_str().unwrap(), "--format", "json"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("TK603") && out.contains("no label at all"), "{out}");
-}
-
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    for e in walkdir::WalkDir::new(from).into_iter().filter_map(Result::ok) {
-        let dest = to.join(e.path().strip_prefix(from).unwrap());
-        if e.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
 }
 
 /// Row 8: 2,000 distinct answers do not make a 2,000 × 2,000 confusion matrix.
