@@ -10,6 +10,7 @@
 //! Signatures and grams are computed by the workers (`Features::of`); the indexes are filled and
 //! asked by the one thread that reports, in path order, so "the first of a group" is stable.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// Maps keyed by hashes and indexes: SipHash's resistance to chosen keys buys nothing here.
@@ -125,17 +126,19 @@ fn role(m: &Value) -> &str {
     m.get("role").and_then(Value::as_str).unwrap_or("")
 }
 
-/// A message's text, whatever shape `content` has (a string, or parts with `text`).
-fn content_text(m: &Value) -> String {
+/// A message's text, whatever shape `content` has (a string, or parts with `text`); borrowed in
+/// the common case of a string.
+fn content_text(m: &Value) -> Cow<'_, str> {
     match m.get("content").or_else(|| m.get("value")) {
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => Cow::Borrowed(s),
         Some(Value::Array(parts)) => parts
             .iter()
             .filter_map(|p| p.get("text").or_else(|| p.get("value")).and_then(Value::as_str))
             .collect::<Vec<_>>()
-            .join("\n"),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
+            .join("\n")
+            .into(),
+        Some(Value::Null) | None => Cow::Borrowed(""),
+        Some(other) => other.to_string().into(),
     }
 }
 
@@ -158,6 +161,7 @@ impl Features {
         let msgs = messages(doc);
         // Everything but the prompt (dataset description and question are shared by design).
         let (mut words, mut model) = (Vec::new(), Vec::new());
+        let mut model_grams = HashSet::new();
         let first_prompt = msgs.iter().position(is_prompt);
         for (i, m) in msgs.iter().enumerate() {
             if Some(i) == first_prompt || role(m) == "system" {
@@ -165,6 +169,10 @@ impl Features {
             }
             let at = words.len();
             tokens(&content_text(m), &mut words);
+            if grams && is_model(m) {
+                // The 13-grams of the model's text, from the same words (not its calls).
+                add_grams(&words[at..], &mut model_grams);
+            }
             for call in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
                 tokens(&call.get("function").map(Value::to_string).unwrap_or_default(), &mut words);
             }
@@ -172,13 +180,12 @@ impl Features {
                 model.extend_from_slice(&words[at..]);
             }
         }
-        let (results, grams) = if grams { (result_hashes(msgs), model_grams(msgs)) } else { (Vec::new(), Vec::new()) };
         Features {
             signature: signature(&words),
             text_signature: signature(&model),
             recording: recording(doc),
-            grams,
-            results,
+            grams: model_grams.into_iter().collect(),
+            results: if grams { result_hashes(msgs) } else { Vec::new() },
         }
     }
 }
@@ -190,15 +197,21 @@ fn recording(doc: &Value) -> Option<(String, String)> {
         .or_else(|| Some((doc.get("dataset_name")?.as_str()?.into(), doc.get("session_id")?.as_str()?.into())))
 }
 
-fn model_grams(msgs: &[Value]) -> Vec<u64> {
+/// The word 13-grams of one message's words, as hashes.
+fn add_grams(words: &[u64], into: &mut HashSet<u64>) {
+    into.extend(words.windows(GRAM).map(window_hash));
+}
+
+/// The 13-grams of every model-written message of an eval item (as `Features::of` takes them).
+fn model_grams(msgs: &[Value]) -> HashSet<u64> {
     let mut out = HashSet::new();
     let mut words = Vec::new();
     for m in msgs.iter().filter(|m| is_model(m)) {
         words.clear();
         tokens(&content_text(m), &mut words);
-        out.extend(words.windows(GRAM).map(window_hash));
+        add_grams(&words, &mut out);
     }
-    out.into_iter().collect()
+    out
 }
 
 /// One-permutation MinHash with densification by rotation (Shrivastava and Li, 2014): one hash
@@ -296,7 +309,6 @@ impl NearDuplicates {
 /// The eval set of `--against`: its recordings and its 13-grams.
 #[derive(Default)]
 pub struct EvalSet {
-    pub items: usize,
     recordings: HashMap<(String, String), String>,
     /// 13-gram hash → (first item holding it, how many items hold it).
     grams: HashMap<u64, (u32, u32)>,
@@ -312,10 +324,6 @@ pub enum Overlap {
         session: String,
         eval: String,
     },
-    /// A recording-specific tool result the eval item got too: the same recording, told by its data.
-    SameResult {
-        eval: String,
-    },
     Text {
         shared: usize,
         eval: String,
@@ -327,7 +335,6 @@ impl EvalSet {
     pub fn add(&mut self, doc: &Value, place: &str) {
         let n = self.places.len() as u32;
         self.places.push(place.to_string());
-        self.items += 1;
         if let Some(r) = recording(doc) {
             self.recordings.entry(r).or_insert_with(|| place.to_string());
         }
@@ -356,7 +363,12 @@ impl EvalSet {
     }
 
     fn boilerplate(&self, items_holding: u32) -> bool {
-        items_holding >= 3 && items_holding as f64 >= 0.02 * self.items as f64
+        items_holding >= 3 && items_holding as f64 >= 0.02 * self.items() as f64
+    }
+
+    /// How many eval items were added.
+    pub fn items(&self) -> usize {
+        self.places.len()
     }
 
     /// The eval recording this thread is about, if any.

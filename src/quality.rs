@@ -77,6 +77,14 @@ pub fn check_thread(doc: &Value, labels: Option<&Labels>) -> Vec<Diagnostic> {
     rules::quality::check(doc, labels)
 }
 
+impl LabelCache<'_> {
+    /// `check_thread` with the labels of the thread's own dataset (`metadata.dataset`).
+    pub fn check(&self, doc: &Value) -> Vec<Diagnostic> {
+        let dataset = doc.pointer("/metadata/dataset").and_then(Value::as_str).unwrap_or("");
+        check_thread(doc, self.of(dataset).as_deref())
+    }
+}
+
 /// A file's records, checked as threads and then for quality; with each record the features
 /// the corpus pass needs (`None` for a record the quality rules did not read).
 pub fn check_entry(entry: &Entry, settings: &QualitySettings<'_>) -> (FileReport, Vec<Option<Features>>) {
@@ -103,7 +111,6 @@ fn check_record(
     stem: Option<&str>,
     settings: &QualitySettings<'_>,
 ) -> (RecordReport, Option<Features>) {
-    let text = rec.text.clone();
     let validate = Settings {
         max_file_size: settings.max_file_size,
         data_root: settings.data_root,
@@ -117,34 +124,31 @@ fn check_record(
     let doc = report.doc.take();
     let mut features = None;
     match (doc, report.version) {
-        (Some(doc), Some(Version::OpenAiV1)) if report.diagnostics.is_empty() => {
-            let dataset = doc.pointer("/metadata/dataset").and_then(Value::as_str);
-            let labels = dataset.and_then(|d| settings.labels.of(d));
-            report.diagnostics = check_thread(&doc, labels.as_deref());
-            report.diagnostics.retain(|d| (settings.enabled)(d.rule));
-            features = Some(Features::of(&doc, settings.grams));
-        }
         (Some(doc), Some(v)) if report.diagnostics.is_empty() => {
             // A valid legacy thread is judged as `migrate` (and `export`) would convert it; its
             // findings point into that conversion, so they name the place in their message.
-            match crate::convert::in_memory(&doc, v, settings.data_root) {
-                Ok(converted) => {
-                    let dataset = converted.pointer("/metadata/dataset").and_then(Value::as_str);
-                    let labels = dataset.and_then(|d| settings.labels.of(d));
-                    let mut found = check_thread(&converted, labels.as_deref());
+            let converted = match v {
+                Version::OpenAiV1 => Ok(doc),
+                _ => crate::convert::in_memory(&doc, v, settings.data_root),
+            };
+            match converted {
+                Ok(thread) => {
+                    let mut found = settings.labels.check(&thread);
                     found.retain(|d| (settings.enabled)(d.rule));
-                    for d in &mut found {
-                        d.message = format!(
-                            "{} (at {} of this `{}` thread as `threadkit migrate` converts it)",
-                            d.message,
-                            d.pointer,
-                            v.as_str()
-                        );
-                        d.pointer = String::new();
-                        d.within = None;
+                    if v != Version::OpenAiV1 {
+                        for d in &mut found {
+                            d.message = format!(
+                                "{} (at {} of this `{}` thread as `threadkit migrate` converts it)",
+                                d.message,
+                                d.pointer,
+                                v.as_str()
+                            );
+                            d.pointer = String::new();
+                            d.within = None;
+                        }
                     }
                     report.diagnostics = found;
-                    features = Some(Features::of(&converted, settings.grams));
+                    features = Some(Features::of(&thread, settings.grams));
                 }
                 Err(e) => {
                     let mut d = Diagnostic::new(
@@ -159,11 +163,10 @@ fn check_record(
         }
         _ => {}
     }
-    if !report.diagnostics.is_empty() {
-        locate_all(&mut report.diagnostics, &text);
-        report.text = Some(text.into());
-    } else {
-        report.text = None;
+    // The text was kept with the document; it stays only where there is something to show.
+    match report.text.clone() {
+        Some(text) if !report.diagnostics.is_empty() => locate_all(&mut report.diagnostics, &text),
+        _ => report.text = None,
     }
     (report, features)
 }

@@ -29,9 +29,7 @@ pub fn for_each(path: &Path, max_size: u64, mut each: impl FnMut(Result<RecordTe
         }
     } else {
         each(
-            source::read_whole(path, max_size)
-                .map(|text| RecordText { record: None, bom: false, text })
-                .map_err(|failure| Unreadable { record: None, failure }),
+            source::read_whole_record(path, max_size).map_err(|failure| Unreadable { record: None, failure }),
         );
     }
 }

@@ -38,8 +38,17 @@ pub fn is_jsonl(path: &Path) -> bool {
 
 /// Read a `.json` file whole, refusing files over `max_size` before reading them.
 pub fn read_whole(path: &Path, max_size: u64) -> Result<String, Failure> {
+    read_whole_record(path, max_size).map(|rec| rec.text)
+}
+
+/// `read_whole` as the one record of a `.json` file, knowing whether a byte-order mark stood
+/// before its text.
+pub fn read_whole_record(path: &Path, max_size: u64) -> Result<RecordText, Failure> {
     match crate::open::read(path, max_size) {
-        Ok(bytes) => decode(bytes),
+        Ok(bytes) => {
+            let bom = bytes.starts_with(BOM);
+            decode(bytes).map(|text| RecordText { record: None, text, bom })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
             let len = std::fs::metadata(path).map_or(max_size.saturating_add(1), |m| m.len());
             Err(too_large(len.max(max_size.saturating_add(1)), max_size))
@@ -135,13 +144,6 @@ fn skip_line(reader: &mut impl BufRead) -> std::io::Result<u64> {
 }
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
-
-/// Whether the file at `path` starts with a UTF-8 byte-order mark.
-pub fn starts_with_bom(path: &Path) -> bool {
-    use std::io::Read as _;
-    let mut head = [0u8; 3];
-    crate::open::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && head == BOM
-}
 
 fn decode(bytes: Vec<u8>) -> Result<String, Failure> {
     match String::from_utf8(bytes) {

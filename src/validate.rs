@@ -28,7 +28,8 @@ pub struct Settings<'a> {
     pub keep_fixable: bool,
     /// Keep a small summary of every thread (for `stats`).
     pub summarize: bool,
-    /// Keep every parsed document (for `report`, which shows each thread).
+    /// Keep every parsed document and its text (for `report`, which shows each thread, and
+    /// `quality`, which locates its own findings in the text).
     pub keep_docs: bool,
 }
 
@@ -93,15 +94,14 @@ pub fn validate_record(rec: RecordText, file_stem: Option<&str>, settings: &Sett
         doc: None,
         summary,
     };
-    if !report.diagnostics.is_empty() {
+    let has_findings = !report.diagnostics.is_empty();
+    if has_findings {
         locate_all(&mut report.diagnostics, &rec.text);
-        report.text = Some(rec.text.into());
-        if settings.keep_fixable && report.has_fix() {
-            report.doc = Some(doc);
-            return report;
-        }
     }
-    if settings.keep_docs {
+    if has_findings || settings.keep_docs {
+        report.text = Some(rec.text.into());
+    }
+    if settings.keep_docs || (settings.keep_fixable && report.has_fix()) {
         report.doc = Some(doc);
     }
     report

@@ -44,7 +44,7 @@ pub fn run(args: QualityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
             )));
         }
         let (eval, skipped) = load_eval(&args.against, args.walk.max_file_size);
-        if eval.items == 0 {
+        if eval.items() == 0 {
             return Err(CommandError::Usage(format!(
                 "--against: no thread or training example found in {} ({skipped} unreadable); give a threads folder or an export",
                 args.against.iter().map(|p| crate::report::shown(p)).collect::<Vec<_>>().join(", ")

@@ -70,9 +70,7 @@ pub fn run(args: ShowArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<E
             // (for a legacy thread: on the conversion that is shown).
             let mut findings = checked.diagnostics;
             if checked.version.is_some() && !findings.iter().any(|d| d.is_error()) {
-                let dataset = shown.pointer("/metadata/dataset").and_then(serde_json::Value::as_str).unwrap_or("");
-                let found = crate::quality::check_thread(shown, labels.of(dataset).as_deref());
-                findings.extend(found);
+                findings.extend(labels.check(shown));
             }
             let transcript = Transcript::of(&doc, checked.version, shown, &findings);
             match args.format {

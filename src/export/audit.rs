@@ -33,8 +33,9 @@ pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings<'_>) -
     let path = entry.path.clone();
     let format = settings.profile.format();
     let mut records = Vec::new();
+    let mut bom = false;
     if entry.problem.is_none() && source::is_json(&path) {
-        read_json_dataset(&path, settings, &mut records);
+        bom = read_json_dataset(&path, settings, &mut records);
     } else {
         crate::records::for_each_of(entry, settings.max_file_size, |item| match item {
             Ok(rec) => records.push(match source::parse(&rec.text) {
@@ -60,7 +61,7 @@ pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings<'_>) -
     }
     let examples = records.iter().filter(|r| !(r.record.is_none() && r.diagnostics.iter().any(|d| d.rule.code == EMPTY_FILE.code))).count();
     // A `.json` dataset's BOM is the file's (a JSONL line's is its line's, found above).
-    if entry.problem.is_none() && source::is_json(&path) && source::starts_with_bom(&path) {
+    if bom {
         records.insert(0, RecordReport::failed(None, bom_finding(), None));
     }
     let min = format.min_examples();
@@ -114,15 +115,22 @@ fn located(record: Option<usize>, mut diagnostics: Vec<Diagnostic>, text: std::s
 }
 
 /// A `.json` training file: an array of examples (each a record numbered by the line it starts
-/// on, located in its own text as a JSONL line is), or a single example.
-fn read_json_dataset(path: &std::path::Path, settings: &TrainingSettings<'_>, records: &mut Vec<RecordReport>) {
-    let text = match source::read_whole(path, settings.max_file_size) {
-        Ok(t) => t,
-        Err(failure) => return records.push(RecordReport::failed(None, *failure, None)),
+/// on, located in its own text as a JSONL line is), or a single example. Returns whether a
+/// byte-order mark stood before the file's text.
+fn read_json_dataset(path: &std::path::Path, settings: &TrainingSettings<'_>, records: &mut Vec<RecordReport>) -> bool {
+    let (text, bom) = match source::read_whole_record(path, settings.max_file_size) {
+        Ok(rec) => (rec.text, rec.bom),
+        Err(failure) => {
+            records.push(RecordReport::failed(None, *failure, None));
+            return false;
+        }
     };
     let doc = match source::parse(&text) {
         Ok(doc) => doc,
-        Err(failure) => return records.push(RecordReport::failed(None, *failure, Some(text.into()))),
+        Err(failure) => {
+            records.push(RecordReport::failed(None, *failure, Some(text.into())));
+            return bom;
+        }
     };
     match &doc {
         Value::Array(items) => {
@@ -138,6 +146,7 @@ fn read_json_dataset(path: &std::path::Path, settings: &TrainingSettings<'_>, re
             records.push(located(None, diagnostics, text.into()));
         }
     }
+    bom
 }
 
 fn template_findings(template: &ChatTemplate, example: &Value) -> Vec<Diagnostic> {

@@ -216,8 +216,7 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
     let mut quality = Vec::new();
     let mut features = None;
     if settings.quality != QualityMode::Off {
-        let labels = settings.labels.of(&dataset);
-        let findings = crate::quality::check_thread(thread, labels.as_deref());
+        let findings = settings.labels.check(thread);
         if settings.quality == QualityMode::Deny && findings.iter().any(|d| d.is_error()) {
             // One reason per rule: its first finding, and how many there were.
             let mut reasons: Vec<(&crate::diagnostic::Diagnostic, usize)> = Vec::new();
@@ -237,8 +236,12 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
             return skipped(Skip::Quality, Some(&id), text.join("; "));
         }
         quality = findings.iter().map(|d| d.rule.code).collect();
+        quality.sort_unstable();
         quality.dedup();
-        features = Some(Box::new(crate::corpus::Features::of(thread, false)));
+        // Only `deny` leaves near-duplicates out (in path order, as lines are spooled).
+        if settings.quality == QualityMode::Deny {
+            features = Some(Box::new(crate::corpus::Features::of(thread, false)));
+        }
     }
     let mut conversation = match Conversation::of_thread(thread, &mut changes) {
         Ok(c) => c,

@@ -129,9 +129,8 @@ pub fn item(place: &str, mut rec: RecordReport, settings: &Settings<'_>) -> Item
     // The quality rules' findings go beside validate's: in the thread viewer at their step, and
     // in the findings by rule (for a legacy thread, on the conversion that is shown).
     if !rec.diagnostics.iter().any(|d| d.is_error()) {
-        let dataset = shown.pointer("/metadata/dataset").and_then(Value::as_str).unwrap_or("");
-        let mut found = crate::quality::check_thread(shown, settings.labels.of(dataset).as_deref());
-        // Located only where the pointers are the file's (an openai_v1 thread whose text was kept).
+        let mut found = settings.labels.check(shown);
+        // Located only where the pointers are the file's (an openai_v1 thread: its text is kept with its document).
         if let (Version::OpenAiV1, Some(text)) = (version, &rec.text) {
             crate::findings::locate_all(&mut found, text);
         }

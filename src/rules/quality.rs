@@ -246,18 +246,13 @@ fn answers(
             &ANSWER_NOT_IN_LABELS,
             format!("the final answer `{answer}` is not one of the dataset's labels ({})", list.join(", ")),
         ));
-    }
-    if known {
-        if let Some((top, score, i)) = classifier_top(messages, results) {
-            if label_key(&top) != key {
-                out.push(at(
-                    &ANSWER_CONTRADICTS_TOOLS,
-                    format!(
-                        "the final answer `{answer}` is not classify_activity's top prediction `{top}` (score {score}, /messages/{i}) and the thread gives no other classification"
-                    ),
-                ));
-            }
-        }
+    } else if let Some((top, score, i)) = classifier_top(messages, results).filter(|(top, ..)| label_key(top) != key) {
+        out.push(at(
+            &ANSWER_CONTRADICTS_TOOLS,
+            format!(
+                "the final answer `{answer}` is not classify_activity's top prediction `{top}` (score {score}, /messages/{i}) and the thread gives no other classification"
+            ),
+        ));
     }
     let truth = meta.and_then(|m| m.get("ground_truth")).and_then(Value::as_str);
     if let Some(truth) = truth.filter(|t| !t.trim().is_empty()) {
