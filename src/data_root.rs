@@ -103,12 +103,11 @@ fn load(root: &Path, name: &str) -> Result<Dataset, DataError> {
     let side = |path: &Path, problem: String| DataError::SideFile { path: path.to_path_buf(), problem };
     let text = crate::open::read_to_string(&manifest_path, crate::open::MAX_SIDE_FILE)
         .map_err(|e| side(&manifest_path, format!("cannot be read: {e}")))?;
-    let manifest: Value =
-        serde_json::from_str(&text).map_err(|e| side(&manifest_path, format!("is not valid JSON: {e}")))?;
+    let manifest = crate::source::parse_side_file(&text).map_err(|e| side(&manifest_path, e))?;
     let labels_path = dir.join(crate::dataset::layout::LABELS);
     let labels = match crate::open::read_to_string(&labels_path, crate::open::MAX_SIDE_FILE) {
         Ok(text) => Some(
-            serde_json::from_str(&text)
+            serde_json::from_value(crate::source::parse_side_file(&text).map_err(|e| side(&labels_path, e))?)
                 .map_err(|e| side(&labels_path, format!("is not a map of session id to label list: {e}")))?,
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

@@ -56,6 +56,9 @@ impl RecordReport {
 pub struct FileReport {
     pub path: PathBuf,
     pub records: Vec<RecordReport>,
+    /// Records with nothing found that were counted but not kept: a training file of a million
+    /// clean examples holds no million reports.
+    pub clean: usize,
     /// What the file was when it was read (kept for `--fix`, which must not write over
     /// a file that changed since).
     pub stamp: Option<Stamp>,
@@ -107,6 +110,19 @@ impl FileReport {
 
 /// Spans are computed only here, for records that have findings.
 pub fn locate_all(diagnostics: &mut [Diagnostic], text: &str) {
+    let unlocated = diagnostics.iter().filter(|d| d.location.is_none()).count();
+    // A few findings are cheaper found one by one; thousands (every session of a labels.json)
+    // would each scan the text from the start.
+    if unlocated > 8 {
+        let mut locator = span::Locator::new(text);
+        for d in diagnostics.iter_mut().filter(|d| d.location.is_none()) {
+            d.location = Some(match d.within {
+                Some((start, len)) => locator.location_within(&d.pointer, start, len),
+                None => locator.location(&d.pointer),
+            });
+        }
+        return;
+    }
     for d in diagnostics.iter_mut().filter(|d| d.location.is_none()) {
         d.location = Some(match d.within {
             Some((start, len)) => span::location_within(text, &d.pointer, start, len),

@@ -70,6 +70,23 @@ pub fn schema_type(v: &Value) -> &'static str {
     }
 }
 
+/// Bytes of `value` as compact JSON, counted without building the text.
+pub fn compact_len(value: &Value) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
 /// What `serde_json::to_writer` writes for `value`, byte for byte, with string escaping that
 /// skips eight plain bytes at a time (export writes ~10 KB of strings per example; serde_json
 /// looks every byte up in a table).

@@ -103,7 +103,7 @@ pub fn check_entry(entry: &Entry, settings: &QualitySettings<'_>) -> (FileReport
             features.push(None);
         }
     });
-    (FileReport { path: entry.path.clone(), records, stamp: None }, features)
+    (FileReport { path: entry.path.clone(), records, clean: 0, stamp: None }, features)
 }
 
 fn check_record(

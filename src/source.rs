@@ -417,6 +417,26 @@ pub fn duplicate_key_findings(text: &str) -> Vec<Diagnostic> {
         .collect()
 }
 
+/// A side file (a dataset's manifest or labels): strict JSON in which no object names a key
+/// twice, or what is wrong with it, said for a message that names the file.
+pub fn parse_side_file(text: &str) -> Result<Value, String> {
+    let parsed = parse_full(text).map_err(|d| format!("is not valid JSON: {}", d.message))?;
+    if !parsed.non_finite.is_empty() {
+        return Err("is not valid JSON: it holds NaN or Infinity, which JSON has not".into());
+    }
+    if let Some(d) = span::duplicate_keys(text).first() {
+        let (l1, c1) = span::line_column(text, d.first.0);
+        let (l2, c2) = span::line_column(text, d.second.0);
+        let at = if d.pointer.is_empty() { "the top level".to_string() } else { format!("the object at {}", d.pointer) };
+        return Err(format!(
+            "names {:?} twice in {at} (line {l1}, column {c1} and line {l2}, column {c2}); readers disagree on which \
+             value counts: keep one (TK013 duplicate-key)",
+            d.key
+        ));
+    }
+    Ok(parsed.value)
+}
+
 /// serde_json reports columns in bytes; turn (line, byte column) into a byte offset.
 fn byte_offset(text: &str, line: usize, column: usize) -> usize {
     let start: usize = text.split_inclusive('\n').take(line - 1).map(str::len).sum();

@@ -297,8 +297,11 @@ pub fn offset_of(src: &str, line: usize, column: usize) -> usize {
 /// Resolve a pointer to a full location in one step.
 pub fn location(src: &str, pointer: &str) -> Location {
     let found = locate(src, pointer);
+    whole(src, found, line_column(src, found.display_range(src.as_bytes()).0))
+}
+
+fn whole(src: &str, found: Found, (line, column): (usize, usize)) -> Location {
     let (start, end) = found.display_range(src.as_bytes());
-    let (line, column) = line_column(src, start);
     Location { offset: start, len: end - start, line, column }
 }
 
@@ -307,10 +310,18 @@ pub fn location(src: &str, pointer: &str) -> Location {
 /// they move the text in the file. Falls back to the whole value when it is no string.
 pub fn location_within(src: &str, pointer: &str, start: usize, len: usize) -> Location {
     let found = locate(src, pointer);
+    let (offset, end) = raw_range(src, found, start, len);
+    let (line, column) = line_column(src, offset);
+    Location { offset, len: end - offset, line, column }
+}
+
+/// The raw byte range of decoded bytes `start..start + len` of the string `found`, or the
+/// display range of `found` when it is no string.
+fn raw_range(src: &str, found: Found, start: usize, len: usize) -> (usize, usize) {
     let b = src.as_bytes();
     let (value_start, value_end) = found.value;
     if b.get(value_start) != Some(&b'"') {
-        return location(src, pointer);
+        return found.display_range(b);
     }
     // Raw offset of each decoded byte offset we need: `start` and `start + len`.
     let (mut raw, mut decoded) = (value_start + 1, 0usize);
@@ -345,8 +356,102 @@ pub fn location_within(src: &str, pointer: &str, start: usize, len: usize) -> Lo
         decoded += decoded_len;
     }
     let raw_start = raw_start.unwrap_or(raw);
-    let (line, column) = line_column(src, raw_start);
-    Location { offset: raw_start, len: raw.max(raw_start) - raw_start, line, column }
+    (raw_start, raw.max(raw_start))
+}
+
+/// Many pointers into one text (a file with thousands of findings): each container a pointer
+/// passes through is indexed once and lines are counted once, where `location` scans from
+/// the start of the text for every pointer.
+pub struct Locator<'a> {
+    src: &'a str,
+    line_starts: Vec<usize>,
+    /// Container start → its members (decoded key, or index) → (value start, key range).
+    children: std::collections::HashMap<usize, std::collections::HashMap<String, (usize, Option<(usize, usize)>)>>,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(src: &'a str) -> Locator<'a> {
+        let line_starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', src.as_bytes()).map(|p| p + 1)).collect();
+        Locator { src, line_starts, children: Default::default() }
+    }
+
+    pub fn location(&mut self, pointer: &str) -> Location {
+        let found = self.locate(pointer);
+        let start = found.display_range(self.src.as_bytes()).0;
+        whole(self.src, found, self.line_column(start))
+    }
+
+    pub fn location_within(&mut self, pointer: &str, start: usize, len: usize) -> Location {
+        let found = self.locate(pointer);
+        let (offset, end) = raw_range(self.src, found, start, len);
+        let (line, column) = self.line_column(offset);
+        Location { offset, len: end - offset, line, column }
+    }
+
+    fn line_column(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.src.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset);
+        let start = self.line_starts[line - 1];
+        (line, String::from_utf8_lossy(&self.src.as_bytes()[start..offset]).chars().count() + 1)
+    }
+
+    fn locate(&mut self, pointer: &str) -> Found {
+        let b = self.src.as_bytes();
+        let mut pos = skip_ws(b, 0);
+        let mut key = None;
+        for raw in pointer.split('/').skip(1) {
+            let token = if raw.contains('~') { raw.replace("~1", "/").replace("~0", "~") } else { raw.to_string() };
+            let src = self.src;
+            let members = self.children.entry(pos).or_insert_with(|| index_children(src, pos));
+            match members.get(&token) {
+                Some(&(value_start, k)) => {
+                    pos = value_start;
+                    key = k;
+                }
+                None => break,
+            }
+        }
+        Found { value: (pos, skip_value(b, pos)), key }
+    }
+}
+
+/// Every member of the container at `pos`, by decoded key (objects; the first of a key named
+/// twice, as `locate` finds it) or by index (arrays).
+fn index_children(src: &str, pos: usize) -> std::collections::HashMap<String, (usize, Option<(usize, usize)>)> {
+    let b = src.as_bytes();
+    let mut out = std::collections::HashMap::new();
+    match b.get(pos) {
+        Some(b'{') => {
+            let mut i = skip_ws(b, pos + 1);
+            while b.get(i) == Some(&b'"') {
+                let key_end = skip_string(b, i);
+                let raw = &src[i + 1..key_end - 1];
+                let key = if raw.contains('\\') { serde_json::from_str(&src[i..key_end]).unwrap_or_default() } else { raw.to_string() };
+                let value_start = skip_ws(b, skip_ws(b, key_end) + 1);
+                out.entry(key).or_insert((value_start, Some((i, key_end))));
+                let after = skip_ws(b, skip_value(b, value_start));
+                if b.get(after) != Some(&b',') {
+                    break;
+                }
+                i = skip_ws(b, after + 1);
+            }
+        }
+        Some(b'[') => {
+            let mut i = skip_ws(b, pos + 1);
+            let mut index = 0usize;
+            while i < b.len() && b[i] != b']' {
+                out.insert(index.to_string(), (i, None));
+                let after = skip_ws(b, skip_value(b, i));
+                if b.get(after) != Some(&b',') {
+                    break;
+                }
+                i = skip_ws(b, after + 1);
+                index += 1;
+            }
+        }
+        _ => {}
+    }
+    out
 }
 
 fn utf8_width(first: u8) -> usize {
@@ -363,6 +468,34 @@ mod tests {
     use super::*;
 
     const DOC: &str = "{\n  \"id\": \"x\",\n  \"messages\": [\n    {\"role\": \"user\", \"content\": \"hé\"},\n    {\"role\": \"tool\", \"a/b\": 3}\n  ]\n}";
+
+    /// The indexed locator answers exactly what the one-pointer functions answer, for every
+    /// value of real threads, for pointers that do not exist, and inside strings.
+    #[test]
+    fn the_locator_agrees_with_location_everywhere() {
+        fn pointers(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(o) => o.iter().for_each(|(k, c)| pointers(c, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out)),
+                serde_json::Value::Array(a) => a.iter().enumerate().for_each(|(i, c)| pointers(c, format!("{at}/{i}"), out)),
+                _ => {}
+            }
+            out.push(at);
+        }
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/threads/valid");
+        let mut texts: Vec<String> = std::fs::read_dir(dir).unwrap().filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok()).take(3).collect();
+        texts.push(DOC.to_string());
+        for text in &texts {
+            let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+            let mut all = Vec::new();
+            pointers(&doc, String::new(), &mut all);
+            all.extend(["/nope".to_string(), "/messages/99/x".to_string(), "/messages/0/nope".to_string()]);
+            let mut locator = Locator::new(text);
+            for p in &all {
+                assert_eq!(locator.location(p), location(text, p), "{p}");
+                assert_eq!(locator.location_within(p, 1, 2), location_within(text, p, 1, 2), "{p}");
+            }
+        }
+    }
 
     #[test]
     fn a_range_inside_a_string_skips_escapes_before_it() {

@@ -54,7 +54,7 @@ pub fn validate_entry(entry: &Entry, settings: &Settings<'_>) -> FileReport {
             Err(u) => RecordReport::failed(u.record, *u.failure, None),
         })
     });
-    FileReport { path, records, stamp }
+    FileReport { path, records, clean: 0, stamp }
 }
 
 

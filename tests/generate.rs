@@ -210,6 +210,33 @@ fn the_loop_sends_back_what_it_cannot_use() {
     assert_eq!(saved["metadata"]["status"], "active");
 }
 
+/// Issue 28 row 13: a million-element argument is sent back to the model, not run and saved
+/// (its error echoed the list into an 85 MiB thread that validate, export and show refused).
+#[test]
+fn issue28_row13_huge_arguments_are_sent_back_not_saved() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::env::set_var("THREADKIT_CACHE_DIR", tmp.path().join("cache"));
+    let settings = LoopSettings { max_turns: 10, min_tool_calls: 1, max_retries: 3 };
+    let g = scripted_generator(tmp.path(), settings);
+    let mut policy = ScriptedPolicy::default();
+    policy.queries.push_back(Ok("What is the person doing?".into()));
+    let huge: Vec<String> = (0..1_000_000).map(|i| format!("dim_{i}")).collect();
+    policy.steps.push_back(tool("select_channels", json!({"channel_names": huge})));
+    policy.steps.push_back(tool("compute_features", json!({})));
+    policy.steps.push_back(Ok(Step::Finish { reasoning: "enough".into() }));
+    policy.finals.push_back(Ok(FinalAnswer { answer: "Standing".into(), confidence: "high".into(), explanation: "Still.".into() }));
+    let mut stats = LoopStats::default();
+    let mut active = g.start(&pick(), "basic_motions_train_0000_v4_0001", &mut policy, &mut stats).unwrap();
+    g.run(&mut active, &mut policy, &mut Accept, &mut stats).unwrap();
+    let fb = &policy.feedback;
+    assert!(fb[0].contains("arguments for select_channels are") && fb[0].len() < 500, "{}", &fb[0][..fb[0].len().min(500)]);
+    let size = std::fs::metadata(&active.thread.path).unwrap().len();
+    assert!(size < 200_000, "the thread is {size} bytes");
+    let data = fixtures().join("datasets");
+    let out = common::threadkit(&["validate", active.thread.path.to_str().unwrap(), "--data-root", data.to_str().unwrap()]);
+    assert!(out.status.success(), "validate: {}", String::from_utf8_lossy(&out.stdout));
+}
+
 #[test]
 fn the_turn_limit_stops_a_thread_and_a_locked_thread_is_refused() {
     let tmp = tempfile::tempdir().unwrap();

@@ -204,7 +204,7 @@ fn mutated_fixtures_never_panic() {
         }
         let rec = threadkit::source::RecordText { record: if round % 5 == 0 { Some(1) } else { None }, text, bom: false };
         let report = threadkit::validate::validate_record(rec, Some("x"), &settings);
-        let file = threadkit::findings::FileReport { path: "fuzz.json".into(), records: vec![report], stamp: None };
+        let file = threadkit::findings::FileReport { path: "fuzz.json".into(), records: vec![report], clean: 0, stamp: None };
         let _ = renderer.file(&file);
         let _ = threadkit::report::json::entries(&file);
     }
@@ -278,7 +278,7 @@ fn issue28_row1_a_json_array_of_examples_is_read_as_a_dataset() {
     assert_eq!(code, 1);
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["summary"]["files"], 2, "two examples: {out}");
-    let bad = &report["files"][1]["diagnostics"][0];
+    let bad = &report["files"][0]["diagnostics"][0];
     assert_eq!((bad["code"].as_str(), bad["line"].as_u64(), bad["column"].as_u64()), (Some("TK702"), Some(4), Some(37)));
 }
 
@@ -451,4 +451,113 @@ fn issue28_row8_the_confusion_matrix_is_capped() {
     assert!(o.status.code().is_some_and(|c| c < 2), "{}", String::from_utf8_lossy(&o.stderr));
     let size = std::fs::metadata(&page).unwrap().len();
     assert!(size < 20_000_000, "report is {size} bytes");
+}
+
+/// Rows 4 and 5: a template that builds huge strings or loops without end is refused on the
+/// probe in a moment, once, with the template's name; it is not rendered to the budget for
+/// every example.
+#[test]
+fn issue28_rows4_5_a_runaway_template_is_refused_once_and_quickly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = tmp.path().join("t.jsonl");
+    let line = r#"{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}"#;
+    std::fs::write(&train, format!("{line}\n").repeat(20)).unwrap();
+    let valid = fixtures().join("threads/valid");
+    for (name, source) in [
+        ("loop.jinja", "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"),
+        ("double.jinja", "{% set ns = namespace(s='xxxxxxxx') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}"),
+        ("indent.jinja", "{{ messages | tojson(indent=100000000) }}"),
+        ("pad.jinja", "{{ '{:>3000000000}'.format(1) }}"),
+    ] {
+        let template = tmp.path().join(name);
+        std::fs::write(&template, source).unwrap();
+        let started = std::time::Instant::now();
+        let (out, err, code) =
+            stdout_of(&["validate", "--profile", "trl", train.to_str().unwrap(), "--chat-template", template.to_str().unwrap()]);
+        assert_eq!(code, 2, "{name}: {out}{err}");
+        assert!(err.contains(name) && err.contains("render budget"), "{name}: {err}");
+        let dest = tmp.path().join("out");
+        let o = threadkit(&["export", valid.to_str().unwrap(), "--profile", "trl", "--status", "all", "--quality", "off", "--out", dest.to_str().unwrap(), "--chat-template", template.to_str().unwrap(), "-q"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(name) && err.contains("render budget"), "{name}: {err}");
+        assert!(!dest.exists(), "{name}: nothing is written");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{name}: {:?}", started.elapsed());
+    }
+}
+
+/// Row 11: a key named twice is TK013 in training examples and in a dataset's labels and
+/// manifest, and validate --data-root refuses an ambiguous labels.json instead of taking the
+/// last value.
+#[test]
+fn issue28_row11_duplicate_keys_are_reported_everywhere_json_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dup = r#"{"messages": [{"role": "user", "content": "hi", "content": "ho"}, {"role": "assistant", "content": "yo"}]}"#;
+    let ok = r#"{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}"#;
+    let jsonl = tmp.path().join("t.jsonl");
+    std::fs::write(&jsonl, format!("{ok}\n{dup}\n")).unwrap();
+    let json = tmp.path().join("t.json");
+    std::fs::write(&json, format!("[{ok},\n{dup}]")).unwrap();
+    for f in [&jsonl, &json] {
+        let (out, err, code) = stdout_of(&["validate", "--profile", "trl", f.to_str().unwrap()]);
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(out.contains("TK013") && out.contains(":2:"), "{out}");
+    }
+
+    let data = tmp.path().join("data");
+    common::copy_dir(&fixtures().join("data"), &data);
+    let labels_path = data.join("uci_har/labels.json");
+    let text = std::fs::read_to_string(&labels_path).unwrap();
+    let (open, rest) = text.split_once('{').unwrap();
+    std::fs::write(&labels_path, format!("{open}{{\"train_01_0000\": [\"LAYING\"], {rest}")).unwrap();
+    let (out, err, code) = stdout_of(&["dataset", "check", data.join("uci_har").to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("TK013") && out.contains("train_01_0000"), "{out}");
+    let thread = fixtures().join("threads/valid/uci_har_train_01_0000_v4_0001.json");
+    let (out, err, code) = stdout_of(&["validate", thread.to_str().unwrap(), "--data-root", data.to_str().unwrap()]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(format!("{out}{err}").contains("\"train_01_0000\" twice"), "{out}{err}");
+
+    let manifest_path = data.join("mhealth/manifest.json");
+    let text = std::fs::read_to_string(&manifest_path).unwrap();
+    let (open, rest) = text.split_once('{').unwrap();
+    std::fs::write(&manifest_path, format!("{open}{{\"dataset_name\": \"x\", {rest}")).unwrap();
+    let (out, err, code) = stdout_of(&["dataset", "check", data.join("mhealth").to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("TK013"), "{out}");
+    let (out, err, code) = stdout_of(&["dataset", "info", data.join("mhealth").to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("twice"), "{err}");
+}
+
+/// Row 16 (the rest) and row 17: a BOM in a tokenizer config or a `.ts` file is named as such;
+/// a tokenizer config is read for its three keys, whatever else it holds, and a key named
+/// twice there is an error too.
+#[test]
+fn issue28_rows16_17_tokenizer_configs_and_ts_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = tmp.path().join("t.jsonl");
+    std::fs::write(&train, r#"{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}"#.to_string() + "\n").unwrap();
+    let template = "{% for m in messages %}{{ bos_token }}{{ m.content }}{{ eos_token }}{% endfor %}";
+    let big_table: String = (0..20_000).map(|i| format!("\"{i}\": {{\"content\": \"<tok{i}>\", \"special\": true}}")).collect::<Vec<_>>().join(",");
+    let config = tmp.path().join("tokenizer_config.json");
+    let cases = [
+        (format!("{{\"added_tokens_decoder\": {{{big_table}}}, \"bos_token\": {{\"content\": \"<s>\"}}, \"eos_token\": \"</s>\", \"chat_template\": {}}}", serde_json::json!(template)), 0, ""),
+        (format!("\u{feff}{{\"chat_template\": {}}}", serde_json::json!(template)), 2, "byte-order mark (BOM)"),
+        (format!("{{\"chat_template\": {0}, \"chat_template\": {0}}}", serde_json::json!(template)), 2, "duplicate field"),
+        ("{\"bos_token\": \"<s>\"}".to_string(), 2, "no `chat_template`"),
+    ];
+    for (text, expected, says) in cases {
+        std::fs::write(&config, &text).unwrap();
+        let (out, err, code) = stdout_of(&["validate", "--profile", "trl", train.to_str().unwrap(), "--chat-template", config.to_str().unwrap()]);
+        assert_eq!(code, expected, "{out}{err}");
+        assert!(err.contains(says), "{err}");
+    }
+
+    let ts = tmp.path().join("bom.ts");
+    let text = std::fs::read_to_string(fixtures().join("uea/BasicMotions_TEST.ts")).unwrap();
+    std::fs::write(&ts, format!("\u{feff}{text}")).unwrap();
+    let (out, err, code) = stdout_of(&["dataset", "import", "--from", "uea-ts", "--sampling-rate-hz", "10", ts.to_str().unwrap(), "--out", tmp.path().join("ds").to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("byte-order mark (BOM)"), "{err}");
 }

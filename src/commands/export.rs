@@ -137,14 +137,17 @@ fn resolve(args: &ExportArgs, err: &mut dyn Write) -> io::Result<Result<Plan, Ex
         },
     };
     // What the template requires is decided once, on a probe with every shape an export has.
-    let template = template.map(|t| {
-        let tools = match crate::tools::openai_tools() {
-            Value::Array(a) => a,
-            _ => Vec::new(),
-        };
-        let adaptation = t.choose_adaptation(&chat_template::probe(&tools));
-        (t, adaptation)
-    });
+    let template = match template {
+        None => None,
+        Some(t) => match t.choose_adaptation(&chat_template::probe_with_threadkit_tools()) {
+            Ok(adaptation) => Some((t, adaptation)),
+            Err(e) => usage!(
+                "threadkit: --chat-template {}: the template fails on a tool-calling conversation however it is adapted, so it would fail on every example: {}",
+                crate::report::terminal_safe(&t.file, false),
+                crate::report::terminal_safe(&e, false)
+            ),
+        },
+    };
     let data_root = match open_data_root(args.data_root.as_ref(), err)? {
         Ok(d) => d,
         Err(status) => return Ok(Err(status)),

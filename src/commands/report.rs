@@ -50,6 +50,7 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             let light = FileReport {
                 path: file.path.clone(),
                 records: file.records.iter().map(RecordReport::without_content).collect(),
+                clean: file.clean,
                 stamp: None,
             };
             let items: Vec<_> = std::mem::take(&mut file.records)

@@ -113,7 +113,15 @@ fn run_training(
             )));
         }
         Some(path) => match crate::export::chat_template::ChatTemplate::load(path) {
-            Ok(t) => Some(t),
+            Ok(t) => {
+                if let Err(e) = t.check_budget(&crate::export::chat_template::probe_with_threadkit_tools()) {
+                    return Err(CommandError::Usage(format!(
+                        "--chat-template {}: {e} on a six-message probe conversation; it would on every example",
+                        crate::report::shown(path)
+                    )));
+                }
+                Some(t)
+            }
             Err(e) => {
                 return Err(CommandError::Usage(format!("--chat-template {e}")));
             }

@@ -41,7 +41,7 @@ pub fn run(args: VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
                     Err(u) => RecordReport::failed(u.record, *u.failure, None),
                 })
             });
-            FileReport { path: e.path.clone(), records, stamp: None }
+            FileReport { path: e.path.clone(), records, clean: 0, stamp: None }
         },
         |_, reports| {
             progress.inc(reports.len() as u64);

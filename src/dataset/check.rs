@@ -35,6 +35,7 @@ fn report(path: PathBuf, diagnostics: Vec<Diagnostic>, text: Option<String>) -> 
             doc: None,
             summary: None,
         }],
+        clean: 0,
         stamp: None,
     }
 }
@@ -45,11 +46,13 @@ fn json_file(path: PathBuf, validator: &jsonschema::Validator) -> (FileReport, O
         Ok(t) => t,
         Err(d) => return (report(path, vec![*d], None), None),
     };
-    let doc = match source::parse(&text) {
-        Ok(d) => d,
+    let parsed = match source::parse_full(&text) {
+        Ok(p) => p,
         Err(d) => return (report(path, vec![*d], Some(text)), None),
     };
-    let diagnostics = schema::check(validator, &doc);
+    let doc = parsed.value;
+    let mut diagnostics = if parsed.duplicates { source::duplicate_key_findings(&text) } else { Vec::new() };
+    diagnostics.extend(schema::check(validator, &doc));
     (report(path, diagnostics, Some(text)), Some(doc))
 }
 

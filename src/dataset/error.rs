@@ -82,6 +82,8 @@ pub enum RecordingError {
     NotParquet(String),
     /// More decoded values than one session may hold (a small file can claim billions of rows).
     TooManyValues { rows: u64, columns: usize, limit: u64 },
+    /// More channels than one session may have.
+    TooManyColumns { columns: usize, limit: usize },
     Corrupt(String),
     /// A column that is not numbers, or whose data is corrupt.
     Column { name: String, problem: ColumnProblem },
@@ -108,6 +110,9 @@ impl fmt::Display for RecordingError {
                 f,
                 "{rows} rows × {columns} columns is more than the {limit} decoded values one session may hold"
             ),
+            RecordingError::TooManyColumns { columns, limit } => {
+                write!(f, "{columns} columns is more than the {limit} channels (and a time column) one session may have")
+            }
             RecordingError::Corrupt(e) => write!(f, "corrupt parquet data: {e}"),
             RecordingError::Column { name, problem: ColumnProblem::Corrupt(e) } => {
                 write!(f, "column {name}: corrupt parquet data: {e}")

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::recording::Recording;
+use super::recording::{Recording, MAX_CHANNELS, MAX_SESSION_BYTES, MAX_SESSION_VALUES};
 use super::uea_ts;
 use crate::pyjson::{self, Style};
 
@@ -236,12 +236,36 @@ fn channel_names(given: Option<&[String]>, dims: usize) -> Result<Vec<String>, S
     }
 }
 
+/// What the readers (`dataset check`, the tools, `validate --data-root`) refuse is refused
+/// here, before anything is written: an import that succeeds makes a dataset threadkit reads.
+fn readable(imported: &Imported) -> Result<(), String> {
+    for (id, rec) in &imported.sessions {
+        if rec.channels.len() > MAX_CHANNELS {
+            return Err(format!(
+                "session {id} has {} channels, more than the {MAX_CHANNELS} a session may have; nothing was written",
+                rec.channels.len()
+            ));
+        }
+        let values = (rec.len() as u64).saturating_mul(rec.channels.len() as u64 + 1);
+        if values > MAX_SESSION_VALUES {
+            return Err(format!(
+                "session {id} holds {} samples × {} channels and its time column: {values} values, more than the \
+                 {MAX_SESSION_VALUES} one session may hold; split the recording; nothing was written",
+                rec.len(),
+                rec.channels.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Write the dataset as the folder `out`, all at once: every file is written into a hidden
 /// staging folder beside `out`, made durable, and the folder is then renamed into place
 /// (or, with `replace`, swapped with the existing one, which is then removed). A kill or a
 /// full disk leaves the previous state and a hidden temporary folder that the next import
 /// removes; never a dataset with only some of its sessions.
 pub fn write(out: &Path, imported: &Imported, replace: bool) -> Result<(), String> {
+    readable(imported)?;
     let style = Style { indent: Some(2), ensure_ascii: false, tight: false };
     let io = |what: &Path, e: std::io::Error| format!("cannot write {}: {e}", what.display());
     if out.exists() && !replace {
@@ -267,16 +291,32 @@ pub fn write(out: &Path, imported: &Imported, replace: bool) -> Result<(), Strin
         let mut file = std::fs::File::create(&path).map_err(|e| io(&out.join(rel), e))?;
         std::io::Write::write_all(&mut file, bytes).map_err(|e| io(&out.join(rel), e))
     };
-    let mut text = pyjson::to_string(&imported.manifest, style);
-    text.push('\n');
-    put(Path::new("manifest.json"), text.as_bytes())?;
+    let side_file = |name: &str, value: &Value| -> Result<String, String> {
+        let mut text = pyjson::to_string(value, style);
+        text.push('\n');
+        match text.len() as u64 {
+            n if n > crate::open::MAX_SIDE_FILE => Err(format!(
+                "{name} would be {}, over the {} that threadkit reads; nothing was written",
+                crate::source::human_bytes(n),
+                crate::source::human_bytes(crate::open::MAX_SIDE_FILE)
+            )),
+            _ => Ok(text),
+        }
+    };
+    put(Path::new("manifest.json"), side_file("manifest.json", &imported.manifest)?.as_bytes())?;
     let labels: Value =
         imported.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>().into();
-    let mut text = pyjson::to_string(&labels, style);
-    text.push('\n');
-    put(Path::new("labels.json"), text.as_bytes())?;
+    put(Path::new("labels.json"), side_file("labels.json", &labels)?.as_bytes())?;
     for (id, rec) in &imported.sessions {
-        put(&super::layout::session_file(Path::new(""), id)?, &rec.to_parquet()?)?;
+        let bytes = rec.to_parquet()?;
+        if bytes.len() as u64 > MAX_SESSION_BYTES {
+            return Err(format!(
+                "session {id} would be a {} parquet file, over the {} that threadkit reads; split the recording; nothing was written",
+                crate::source::human_bytes(bytes.len() as u64),
+                crate::source::human_bytes(MAX_SESSION_BYTES)
+            ));
+        }
+        put(&super::layout::session_file(Path::new(""), id)?, &bytes)?;
     }
     #[cfg(unix)]
     {
@@ -303,4 +343,34 @@ pub fn write(out: &Path, imported: &Imported, replace: bool) -> Result<(), Strin
     }
     crate::write::sync_dirs([parent.as_path()]);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_session(rec: Recording) -> Imported {
+        Imported { manifest: json!({}), labels: BTreeMap::new(), sessions: vec![("train_0000".into(), rec)] }
+    }
+
+    /// Issue 28 row 10: a session the readers would refuse is refused before anything is written.
+    #[test]
+    fn issue28_row10_what_the_readers_refuse_is_not_written() {
+        // Zeroed vectors: the pages are never touched, so this costs no memory.
+        let n = (MAX_SESSION_VALUES / 2 + 1) as usize;
+        let long = Recording { timestamps: vec![0.0; n], channels: vec![("x".into(), vec![0.0; n])] };
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("ds");
+        let e = write(&out, &one_session(long), false).unwrap_err();
+        assert!(e.contains("train_0000") && e.contains("split the recording"), "{e}");
+        assert!(!out.exists());
+        let wide = Recording {
+            timestamps: vec![0.0],
+            channels: (0..=MAX_CHANNELS).map(|i| (format!("c{i}"), vec![0.0])).collect(),
+        };
+        let e = write(&out, &one_session(wide), false).unwrap_err();
+        assert!(e.contains("4097 channels"), "{e}");
+        assert!(!out.exists());
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "no staging folder is left");
+    }
 }

@@ -50,8 +50,8 @@ pub fn info(dir: &Path) -> Result<Info, String> {
         let path = dir.join(name);
         let text = crate::open::read_to_string(&path, crate::open::MAX_SIDE_FILE)
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| format!("{}: not valid JSON: {e}; run `threadkit dataset check`", path.display()))
+        crate::source::parse_side_file(&text)
+            .map_err(|e| format!("{}: {e}; run `threadkit dataset check`", crate::report::shown(&path)))
     };
     let manifest = read(super::layout::MANIFEST)?;
     let labels = read(super::layout::LABELS)?;

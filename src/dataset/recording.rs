@@ -30,6 +30,11 @@ pub struct Recording {
     pub channels: Vec<(String, Vec<f64>)>,
 }
 
+/// Most channels one session may have. The widest recordings in the UEA archive have 1,345
+/// dimensions (DuckDuckGeese), HAR datasets a few hundred; a million columns makes a 600 MB
+/// manifest and parquet footer that nothing reads back.
+pub const MAX_CHANNELS: usize = 4096;
+
 /// Most values (rows × columns) one session may decode to: 256 MiB of `f64`, days of
 /// recording at 100 Hz over a dozen channels.
 pub const MAX_SESSION_VALUES: u64 = 32 << 20;
@@ -113,6 +118,9 @@ impl Recording {
         }
         let reader = SerializedFileReader::new(file).map_err(|e| RecordingError::NotParquet(e.to_string()))?;
         let schema = reader.metadata().file_metadata().schema_descr_ptr();
+        if schema.num_columns() > MAX_CHANNELS + 1 {
+            return Err(RecordingError::TooManyColumns { columns: schema.num_columns(), limit: MAX_CHANNELS });
+        }
         let names: Vec<String> = schema.columns().iter().map(|c| c.name().to_string()).collect();
         // A few kilobytes of run-length encoded parquet can claim billions of rows: the
         // decoded size is bounded before anything is allocated, and again while decoding.

@@ -16,6 +16,8 @@
 //! Missing values are `?` (or `NaN`). Series with explicit time stamps (`@timeStamps true`)
 //! are refused with a clear error rather than misread.
 
+use super::recording::MAX_CHANNELS;
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Header {
     pub problem_name: Option<String>,
@@ -66,6 +68,13 @@ fn parse_usize(line: usize, key: &str, value: &str) -> Result<usize, TsError> {
 }
 
 pub fn parse(text: &str) -> Result<(Header, Vec<Case>), TsError> {
+    if text.starts_with('\u{feff}') {
+        // sktime's and aeon's readers keep it as a character and then fail on the first line.
+        return Err(err(
+            1,
+            "the file starts with a UTF-8 byte-order mark (BOM), which the .ts readers (sktime, aeon) do not accept; save it as UTF-8 without BOM",
+        ));
+    }
     let mut header = Header::default();
     let mut in_data = false;
     let mut cases = Vec::new();
@@ -100,7 +109,13 @@ pub fn parse(text: &str) -> Result<(Header, Vec<Case>), TsError> {
                 }
                 "missing" => header.missing = Some(parse_bool(line_no, key, value)?),
                 "univariate" => header.univariate = Some(parse_bool(line_no, key, value)?),
-                "dimensions" => header.dimensions = Some(parse_usize(line_no, key, value)?),
+                "dimensions" => {
+                    let d = parse_usize(line_no, key, value)?;
+                    if d > MAX_CHANNELS {
+                        return Err(err(line_no, too_many_dimensions(d)));
+                    }
+                    header.dimensions = Some(d);
+                }
                 "equallength" => header.equal_length = Some(parse_bool(line_no, key, value)?),
                 "serieslength" => header.series_length = Some(parse_usize(line_no, key, value)?),
                 "classlabel" => {
@@ -141,8 +156,16 @@ pub fn parse(text: &str) -> Result<(Header, Vec<Case>), TsError> {
     Ok((header, cases))
 }
 
+fn too_many_dimensions(d: usize) -> String {
+    format!("{d} dimensions is more than the {MAX_CHANNELS} channels a session may have")
+}
+
 fn parse_case(line: &str, line_no: usize, header: &Header) -> Result<Case, TsError> {
-    let mut fields: Vec<&str> = line.split(':').collect();
+    let mut fields: Vec<&str> = line.splitn(MAX_CHANNELS + 3, ':').collect();
+    // A label is one field more than the dimensions.
+    if fields.len() > MAX_CHANNELS + 1 {
+        return Err(err(line_no, too_many_dimensions(line.split(':').count() - usize::from(header.class_labels.is_some()))));
+    }
     let label = match &header.class_labels {
         Some(labels) => {
             let label = fields.pop().unwrap_or("").trim();
@@ -263,5 +286,19 @@ mod tests {
             assert_eq!(e.line, line, "{text:?}: {e}");
             assert!(e.message.contains(needle), "{text:?}: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod wide_tests {
+    /// Issue 28 row 10: a million dimensions is refused while reading, not after building a
+    /// 600 MB manifest.
+    #[test]
+    fn issue28_row10_too_many_dimensions_are_refused_while_reading() {
+        let declared = "@problemName W\n@dimensions 1000000\n@classLabel true a\n@data\n";
+        assert!(super::parse(declared).unwrap_err().message.contains("more than the 4096 channels"));
+        let wide = format!("@problemName W\n@classLabel true a\n@data\n{}:a\n", vec!["1"; 1_000_000].join(":"));
+        let e = super::parse(&wide).unwrap_err();
+        assert!(e.message.contains("1000000 dimensions"), "{e}");
     }
 }

@@ -32,26 +32,30 @@ pub struct TrainingSettings<'a> {
 pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings<'_>) -> FileReport {
     let path = entry.path.clone();
     let format = settings.profile.format();
-    let mut records = Vec::new();
+    let mut records = Records::default();
     let mut bom = false;
     if entry.problem.is_none() && source::is_json(&path) {
         bom = read_json_dataset(&path, settings, &mut records);
     } else {
         crate::records::for_each_of(entry, settings.max_file_size, |item| match item {
-            Ok(rec) => records.push(match source::parse(&rec.text) {
+            Ok(rec) => records.push(match source::parse_full(&rec.text) {
                 Err(failure) => RecordReport::failed(rec.record, *failure, Some(rec.text.into())),
-                Ok(example) => {
-                    let mut diagnostics = check_example(&example, settings);
+                Ok(parsed) => {
+                    let mut diagnostics = check_example(&parsed.value, settings);
+                    if parsed.duplicates {
+                        diagnostics.splice(0..0, source::duplicate_key_findings(&rec.text));
+                    }
                     if rec.bom {
                         diagnostics.insert(0, bom_finding());
                     }
-                    located(rec.record, diagnostics, rec.text.into())
+                    located(rec.record, diagnostics, &rec.text)
                 }
             }),
             Err(u) => records.push(RecordReport::failed(u.record, *u.failure, None)),
         });
     }
-    if records.is_empty() {
+    let Records { mut records, clean } = records;
+    if records.is_empty() && clean == 0 {
         let d = Diagnostic::new(
             &EMPTY_FILE,
             "",
@@ -59,7 +63,8 @@ pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings<'_>) -
         );
         records.push(RecordReport::failed(None, d, None));
     }
-    let examples = records.iter().filter(|r| !(r.record.is_none() && r.diagnostics.iter().any(|d| d.rule.code == EMPTY_FILE.code))).count();
+    let examples = clean
+        + records.iter().filter(|r| !(r.record.is_none() && r.diagnostics.iter().any(|d| d.rule.code == EMPTY_FILE.code))).count();
     // A `.json` dataset's BOM is the file's (a JSONL line's is its line's, found above).
     if bom {
         records.insert(0, RecordReport::failed(None, bom_finding(), None));
@@ -73,7 +78,7 @@ pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings<'_>) -
         );
         records.push(RecordReport::failed(None, d, None));
     }
-    FileReport { path, records, stamp: None }
+    FileReport { path, records, clean, stamp: None }
 }
 
 /// A byte-order mark: the trainers' loaders parse each line (or the file) with Python's JSON
@@ -104,12 +109,30 @@ fn check_example(example: &Value, settings: &TrainingSettings<'_>) -> Vec<Diagno
     diagnostics
 }
 
-fn located(record: Option<usize>, mut diagnostics: Vec<Diagnostic>, text: std::sync::Arc<str>) -> RecordReport {
+/// The records of one training file with findings, and how many had none (counted, not kept).
+#[derive(Default)]
+struct Records {
+    records: Vec<RecordReport>,
+    clean: usize,
+}
+
+impl Records {
+    fn push(&mut self, r: RecordReport) {
+        if r.diagnostics.is_empty() {
+            self.clean += 1;
+        } else {
+            self.records.push(r);
+        }
+    }
+}
+
+/// The record's report; its text is copied only when there is a finding to show in it.
+fn located(record: Option<usize>, mut diagnostics: Vec<Diagnostic>, text: &str) -> RecordReport {
     let mut r = RecordReport { diagnostics: Vec::new(), ..RecordReport::empty(record) };
     if !diagnostics.is_empty() {
-        locate_all(&mut diagnostics, &text);
+        locate_all(&mut diagnostics, text);
         r.diagnostics = diagnostics;
-        r.text = Some(text);
+        r.text = Some(text.into());
     }
     r
 }
@@ -117,7 +140,7 @@ fn located(record: Option<usize>, mut diagnostics: Vec<Diagnostic>, text: std::s
 /// A `.json` training file: an array of examples (each a record numbered by the line it starts
 /// on, located in its own text as a JSONL line is), or a single example. Returns whether a
 /// byte-order mark stood before the file's text.
-fn read_json_dataset(path: &std::path::Path, settings: &TrainingSettings<'_>, records: &mut Vec<RecordReport>) -> bool {
+fn read_json_dataset(path: &std::path::Path, settings: &TrainingSettings<'_>, records: &mut Records) -> bool {
     let (text, bom) = match source::read_whole_record(path, settings.max_file_size) {
         Ok(rec) => (rec.text, rec.bom),
         Err(failure) => {
@@ -125,8 +148,8 @@ fn read_json_dataset(path: &std::path::Path, settings: &TrainingSettings<'_>, re
             return false;
         }
     };
-    let doc = match source::parse(&text) {
-        Ok(doc) => doc,
+    let (doc, duplicates) = match source::parse_full(&text) {
+        Ok(parsed) => (parsed.value, parsed.duplicates),
         Err(failure) => {
             records.push(RecordReport::failed(None, *failure, Some(text.into())));
             return bom;
@@ -137,13 +160,20 @@ fn read_json_dataset(path: &std::path::Path, settings: &TrainingSettings<'_>, re
             for (i, example) in items.iter().enumerate() {
                 let (start, end) = crate::span::locate(&text, &format!("/{i}")).value;
                 let line = crate::span::line_column(&text, start).0;
-                let diagnostics = check_example(example, settings);
-                records.push(located(Some(line), diagnostics, text[start..end].into()));
+                let own = &text[start..end];
+                let mut diagnostics = check_example(example, settings);
+                if duplicates {
+                    diagnostics.splice(0..0, source::duplicate_key_findings(own));
+                }
+                records.push(located(Some(line), diagnostics, own));
             }
         }
         example => {
-            let diagnostics = check_example(example, settings);
-            records.push(located(None, diagnostics, text.into()));
+            let mut diagnostics = check_example(example, settings);
+            if duplicates {
+                diagnostics.splice(0..0, source::duplicate_key_findings(&text));
+            }
+            records.push(located(None, diagnostics, &text));
         }
     }
     bom

@@ -20,8 +20,15 @@ use serde_json::{json, Value};
 use crate::conversation::{note, Changes};
 use crate::pyjson;
 
-/// Bounds a hostile or runaway template (loops over huge ranges) per render.
-const FUEL: u64 = 50_000_000;
+/// The render budget, in minijinja fuel: one unit per instruction and per 64 bytes a template
+/// creates (output, `~`, `*`, filter results). A fixed base pays for the template's own work;
+/// the rest grows with the example, so a long thread renders and a template that loops without
+/// end, or doubles a string until memory runs out, stops within about 64 MiB of data.
+const BASE_FUEL: u64 = 1_000_000;
+/// Fuel per byte of the example's JSON: a real template reads each byte a few times (`tojson`
+/// is charged 16 units a byte), which this pays eight times over.
+const FUEL_PER_EXAMPLE_BYTE: u64 = 4;
+const OUT_OF_BUDGET: &str = "the template ran out of its render budget (it loops without end or builds huge strings)";
 
 pub struct ChatTemplate {
     env: Environment<'static>,
@@ -258,8 +265,8 @@ impl ChatTemplate {
         env.set_syntax(
             minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build().expect("valid"),
         );
-        env.set_fuel(Some(FUEL));
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_fuel(Some(BASE_FUEL));
+        env.set_unknown_method_callback(unknown_method);
         env.add_function("raise_exception", |message: String| -> Result<JValue, Error> {
             Err(Error::new(ErrorKind::InvalidOperation, message))
         });
@@ -271,7 +278,9 @@ impl ChatTemplate {
 
     /// The text `apply_chat_template(messages, tools=tools, tokenize=False)` gives.
     pub fn render(&self, example: &Value) -> Result<String, String> {
-        let template = self.env.get_template("chat").map_err(|e| e.to_string())?;
+        let mut env = self.env.clone();
+        env.set_fuel(Some(BASE_FUEL.saturating_add(FUEL_PER_EXAMPLE_BYTE.saturating_mul(crate::json::compact_len(example)))));
+        let template = env.get_template("chat").map_err(|e| e.to_string())?;
         let messages = example.get("messages").cloned().unwrap_or(Value::Array(Vec::new()));
         let tools = example.get("tools").filter(|t| t.as_array().is_some_and(|a| !a.is_empty()));
         let ctx = minijinja::context! {
@@ -282,6 +291,9 @@ impl ChatTemplate {
             eos_token => self.eos.as_str(),
         };
         template.render(ctx).map_err(|e| {
+            if e.kind() == ErrorKind::OutOfFuel {
+                return OUT_OF_BUDGET.to_string();
+            }
             let mut message = e.to_string();
             // minijinja appends the template line; the kind and detail are what a user needs.
             if let Some(detail) = e.detail() {
@@ -303,24 +315,42 @@ impl ChatTemplate {
     }
 
     /// The cheapest adaptation under which the probe renders with nothing missing, or the one
-    /// that loses least (the rest is reported per example).
-    pub fn choose_adaptation(&self, probe: &Value) -> Adaptation {
+    /// that loses least (the rest is reported per example). A template that fails on the probe
+    /// under every adaptation would fail on every example: its first error.
+    pub fn choose_adaptation(&self, probe: &Value) -> Result<Adaptation, String> {
         let mut best: Option<(usize, Adaptation)> = None;
+        let mut first_error = None;
         for candidate in Adaptation::candidates() {
             let mut example = probe.clone();
             candidate.apply(&mut example, &mut Changes::new());
             let lost = match self.audit(&example) {
                 Audit::Rendered { missing, .. } => missing.len(),
-                Audit::Failed(_) => usize::MAX,
+                Audit::Failed(e) => {
+                    // A template over its budget on six messages is over it on every example.
+                    if e == OUT_OF_BUDGET {
+                        return Err(e);
+                    }
+                    first_error.get_or_insert(e);
+                    continue;
+                }
             };
             if lost == 0 {
-                return candidate;
+                return Ok(candidate);
             }
             if best.is_none_or(|(l, _)| lost < l) {
                 best = Some((lost, candidate));
             }
         }
-        best.map_or(Adaptation::NONE, |(_, a)| a)
+        best.map(|(_, a)| a).ok_or_else(|| first_error.unwrap_or_default())
+    }
+
+    /// Err when rendering the probe runs out of budget: such a template would spend its whole
+    /// budget again on every example.
+    pub fn check_budget(&self, probe: &Value) -> Result<(), String> {
+        match self.render(probe) {
+            Err(e) if e == OUT_OF_BUDGET => Err(e),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -336,29 +366,70 @@ fn strip_generation_tags(source: &str) -> String {
     out
 }
 
+/// The three keys of a `tokenizer_config.json` a chat template needs, read without building the
+/// rest (added-token tables run to megabytes). A key named twice is an error, as TK013 is elsewhere.
+#[derive(serde::Deserialize)]
+struct TokenizerConfig {
+    chat_template: Option<TemplateField>,
+    bos_token: Option<Token>,
+    eos_token: Option<Token>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum TemplateField {
+    One(String),
+    Named(Vec<NamedTemplate>),
+    Other(serde::de::IgnoredAny),
+}
+
+#[derive(serde::Deserialize)]
+struct NamedTemplate {
+    name: Option<String>,
+    template: Option<String>,
+}
+
+/// `"<s>"`, or an AddedToken `{"content": "<s>", …}`.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Token {
+    Text(String),
+    Added { content: Option<String> },
+    Other(serde::de::IgnoredAny),
+}
+
+impl Token {
+    fn text(self) -> String {
+        match self {
+            Token::Text(s) | Token::Added { content: Some(s) } => s,
+            _ => String::new(),
+        }
+    }
+}
+
 fn from_tokenizer_config(text: &str) -> Result<(String, String, String), String> {
-    let config: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    let template = match config.get("chat_template") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(list)) => {
-            let named = |name: &str| {
-                list.iter().find(|t| t["name"] == name).and_then(|t| t["template"].as_str()).map(str::to_string)
+    if text.starts_with('\u{feff}') {
+        return Err("starts with a UTF-8 byte-order mark (BOM), which transformers' reader (Python's json) refuses; save it as UTF-8 without BOM".into());
+    }
+    let config: TokenizerConfig = serde_json::from_str(text).map_err(|e| format!("not a tokenizer config: {e}"))?;
+    let template = match config.chat_template {
+        Some(TemplateField::One(s)) => s,
+        Some(TemplateField::Named(mut list)) => {
+            let mut named = |name: &str| {
+                let at = list.iter().position(|t| t.name.as_deref() == Some(name) && t.template.is_some())?;
+                list.swap_remove(at).template
             };
             named("tool_use").or_else(|| named("default")).ok_or("`chat_template` lists no `tool_use` or `default` template")?
         }
         _ => return Err("no `chat_template` (give the model's tokenizer_config.json or a .jinja file)".into()),
     };
-    let token = |key: &str| match config.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Object(o)) => o.get("content").and_then(Value::as_str).unwrap_or("").to_string(),
-        _ => String::new(),
-    };
-    Ok((template, token("bos_token"), token("eos_token")))
+    let token = |t: Option<Token>| t.map(Token::text).unwrap_or_default();
+    Ok((template, token(config.bos_token), token(config.eos_token)))
 }
 
 /// transformers' `tojson`: `json.dumps(x, ensure_ascii=False, indent=…, separators=…, sort_keys=…)`,
 /// not minijinja's HTML-safe variant (which escapes `<`, `>`, `&` and `'`).
-fn tojson(value: JValue, kwargs: Kwargs) -> Result<JValue, Error> {
+fn tojson(state: &minijinja::State, value: JValue, kwargs: Kwargs) -> Result<JValue, Error> {
     let indent: Option<usize> = kwargs.get("indent")?;
     let sort_keys: Option<bool> = kwargs.get("sort_keys")?;
     let ensure_ascii: Option<bool> = kwargs.get("ensure_ascii")?;
@@ -368,9 +439,28 @@ fn tojson(value: JValue, kwargs: Kwargs) -> Result<JValue, Error> {
     if sort_keys == Some(true) {
         json = sorted(json);
     }
+    if let Some(indent) = indent {
+        // Indentation multiplies the text by depth: pay for it before it is written.
+        let (nodes, depth) = shape(&json);
+        let padding = nodes.saturating_mul(depth).saturating_mul(indent as u64);
+        state.consume_fuel(padding.saturating_add(crate::json::compact_len(&json)) / 64)?;
+    }
     let tight = separators.and_then(|s| s.get_item_by_index(0).ok()).is_some_and(|s| s.as_str() == Some(","));
     let style = pyjson::Style { indent, ensure_ascii: ensure_ascii.unwrap_or(false), tight };
     Ok(JValue::from(pyjson::to_string(&json, style)))
+}
+
+/// How many values `v` holds, and how deep they nest.
+fn shape(v: &Value) -> (u64, u64) {
+    let children: Box<dyn Iterator<Item = &Value>> = match v {
+        Value::Array(a) => Box::new(a.iter()),
+        Value::Object(o) => Box::new(o.values()),
+        _ => return (1, 0),
+    };
+    children.fold((1, 1), |(n, d), c| {
+        let (cn, cd) = shape(c);
+        (n + cn, d.max(cd + 1))
+    })
 }
 
 fn sorted(v: Value) -> Value {
@@ -460,6 +550,12 @@ fn squeeze(s: &str) -> String {
 
 /// A conversation with every shape threadkit exports: reasoning beside a call, a second
 /// call, a `respond` step followed by the answer, results as JSON text.
+/// The probe a template is tried on: every shape an export has, with threadkit's tools.
+pub fn probe_with_threadkit_tools() -> Value {
+    let tools = crate::tools::openai_tools();
+    probe(tools.as_array().map_or(&[][..], Vec::as_slice))
+}
+
 pub fn probe(tools: &[Value]) -> Value {
     json!({"messages": [
         {"role": "user", "content": "Which activity is in session s1 of the probe dataset?"},
@@ -472,6 +568,66 @@ pub fn probe(tools: &[Value]) -> Value {
         {"role": "assistant", "content": "A slow rhythm of about 0.4 Hz."},
         {"role": "assistant", "content": "Final Answer: sitting"}
     ], "tools": tools})
+}
+
+/// Python's string methods (minijinja-contrib's pycompat), except that `str.format` pays for
+/// the padding its specs ask for before it pads: `'{:>3000000000}'.format(1)` would allocate
+/// 3 GB before the engine could charge for the result.
+fn unknown_method(state: &mut minijinja::State, value: &JValue, method: &str, args: &[JValue]) -> Result<JValue, Error> {
+    if method == "format" {
+        if let Some(spec) = value.as_str() {
+            state.consume_fuel(padding_bound(spec, args) / 64)?;
+        }
+    }
+    minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+}
+
+/// An upper bound on the bytes of padding and precision a `str.format` string asks for: the sum
+/// of the numbers in its specs, plus the integer arguments when a spec takes its width from one
+/// (`'{:>{}}'`).
+fn padding_bound(spec: &str, args: &[JValue]) -> u64 {
+    let mut total: u64 = 0;
+    let mut nested = false;
+    let mut depth = 0usize;
+    let mut in_spec = false;
+    let mut number: u64 = 0;
+    for c in spec.chars() {
+        match c {
+            '{' => {
+                depth += 1;
+                nested |= in_spec;
+            }
+            '}' => {
+                depth = depth.saturating_sub(1);
+                in_spec &= depth > 0;
+            }
+            ':' if depth > 0 => in_spec = true,
+            _ => {}
+        }
+        match c.to_digit(10) {
+            Some(d) if in_spec => number = number.saturating_mul(10).saturating_add(u64::from(d)),
+            _ => total = total.saturating_add(std::mem::take(&mut number)),
+        }
+    }
+    total = total.saturating_add(number);
+    if nested {
+        let mut values: Vec<JValue> = Vec::new();
+        for arg in args {
+            match arg.kind() {
+                // Keyword arguments arrive as one trailing map.
+                minijinja::value::ValueKind::Map => {
+                    values.extend(arg.try_iter().into_iter().flatten().filter_map(|key| arg.get_item(&key).ok()))
+                }
+                _ => values.push(arg.clone()),
+            }
+        }
+        for v in values {
+            if let Ok(n) = i64::try_from(v) {
+                total = total.saturating_add(n.unsigned_abs());
+            }
+        }
+    }
+    total
 }
 
 /// `strftime_now(format)`, as transformers provides it. A format chrono cannot read (`%Q`) is a
@@ -514,7 +670,7 @@ mod tests {
             }
             Audit::Failed(e) => panic!("{e}"),
         }
-        assert_eq!(t.choose_adaptation(&probe_with_tools()), Adaptation::NONE);
+        assert_eq!(t.choose_adaptation(&probe_with_tools()).unwrap(), Adaptation::NONE);
     }
 
     #[test]
@@ -522,7 +678,7 @@ mod tests {
         let t = ChatTemplate::from_source(LLAMA).unwrap();
         let Audit::Rendered { missing, .. } = t.audit(&probe_with_tools()) else { panic!() };
         assert_eq!(missing.iter().filter(|m| m.what == MissingKind::AssistantText).count(), 2, "{missing:?}");
-        let a = t.choose_adaptation(&probe_with_tools());
+        let a = t.choose_adaptation(&probe_with_tools()).unwrap();
         assert_eq!(a.reasoning, Reasoning::OwnMessage);
         let mut ex = probe_with_tools();
         a.apply(&mut ex, &mut Changes::new());
@@ -535,7 +691,7 @@ mod tests {
         let t = ChatTemplate::from_source(NEMO).unwrap();
         let Audit::Failed(e) = t.audit(&probe_with_tools()) else { panic!("renders") };
         assert!(e.contains("length 9") || e.contains("alternate"), "{e}");
-        let a = t.choose_adaptation(&probe_with_tools());
+        let a = t.choose_adaptation(&probe_with_tools()).unwrap();
         assert!(a.short_ids && a.merge_assistant, "{a:?}");
         let mut ex = probe_with_tools();
         let mut changes = Changes::new();
@@ -553,7 +709,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(t.audit(&probe_with_tools()), Audit::Failed(_)));
-        let a = t.choose_adaptation(&probe_with_tools());
+        let a = t.choose_adaptation(&probe_with_tools()).unwrap();
         assert_eq!(a, Adaptation { string_arguments: true, ..Adaptation::NONE });
         let mut ex = probe_with_tools();
         a.apply(&mut ex, &mut Changes::new());
@@ -570,6 +726,50 @@ mod tests {
     #[test]
     fn a_runaway_template_runs_out_of_fuel() {
         let t = ChatTemplate::from_source("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}").unwrap();
-        assert!(t.render(&json!({"messages": []})).is_err());
+        assert_eq!(t.render(&json!({"messages": []})).unwrap_err(), OUT_OF_BUDGET);
+    }
+
+    /// Issue 28 row 4: the budget counts bytes, so templates that allocate gigabytes in a few
+    /// instructions stop at the budget (each of these allocated 1.5 GB+ before).
+    #[test]
+    fn issue28_row4_templates_that_build_huge_strings_stop_at_the_budget() {
+        for source in [
+            "{{ messages | tojson(indent=100000000) }}",
+            "{{ '{:>3000000000}'.format(1) }}",
+            "{{ '{:>{}}'.format(1, 3000000000) }}",
+            "{{ '{x:>{w}}'.format(x=1, w=3000000000) }}",
+            "{{ 'x' * 3000000000 }}",
+            "{% set ns = namespace(s='xxxxxxxx') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}",
+        ] {
+            let t = ChatTemplate::from_source(source).unwrap();
+            let started = std::time::Instant::now();
+            let result = t.render(&json!({"messages": [{"role": "user", "content": "hi"}]}));
+            assert!(result.is_err(), "{source}: {:?}", result.map(|r| r.len()));
+            assert!(started.elapsed() < std::time::Duration::from_secs(5), "{source}: {:?}", started.elapsed());
+        }
+        // Ordinary uses of the same features still render.
+        let t = ChatTemplate::from_source("{{ '{:>8}|{:.3f}'.format('a', 2.5) }}{{ messages | tojson(indent=2) | length }}").unwrap();
+        assert_eq!(t.render(&json!({"messages": [1]})).unwrap(), "       a|2.5007");
+    }
+
+    #[test]
+    fn the_budget_grows_with_the_example() {
+        let t = ChatTemplate::from_source(QWEN).unwrap();
+        let big = "x".repeat(4 << 20);
+        let example = json!({"messages": [{"role": "user", "content": big}, {"role": "assistant", "content": "ok"}]});
+        assert!(t.render(&example).unwrap().len() > 4 << 20);
+    }
+
+    /// Issue 28 row 5: a template over budget on the probe is refused once, not rendered to
+    /// the budget for every example.
+    #[test]
+    fn issue28_row5_a_template_over_budget_on_the_probe_is_refused() {
+        let t = ChatTemplate::from_source("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}").unwrap();
+        let probe = probe_with_threadkit_tools();
+        assert_eq!(t.check_budget(&probe).unwrap_err(), OUT_OF_BUDGET);
+        assert_eq!(t.choose_adaptation(&probe).unwrap_err(), OUT_OF_BUDGET);
+        let raises = ChatTemplate::from_source("{{ raise_exception('no tools here') }}").unwrap();
+        assert!(raises.check_budget(&probe).is_ok());
+        assert_eq!(raises.choose_adaptation(&probe).unwrap_err(), "no tools here");
     }
 }

@@ -149,6 +149,16 @@ impl ThreadDoc {
         ) + "\n";
         // Whatever the model or a tool echoed, a key is never written to a thread.
         let text = crate::secret::scrub(&text).into_owned();
+        // A thread validate, export and show would refuse is not written: the run stops with
+        // the thread as last saved.
+        if text.len() as u64 > crate::source::DEFAULT_MAX_FILE_SIZE {
+            return Err(format!(
+                "refusing to save {}: it would be {}, over the {} that validate, export and show read",
+                crate::report::shown(&self.path),
+                crate::source::human_bytes(text.len() as u64),
+                crate::source::human_bytes(crate::source::DEFAULT_MAX_FILE_SIZE)
+            ));
+        }
         let saved = if self.new {
             // Exclusive: a file of the same id that another run wrote is never replaced.
             crate::write::atomic_create(&self.path, text.as_bytes())

@@ -120,7 +120,10 @@ pub struct Totals {
 impl Totals {
     pub fn add(&mut self, file: &FileReport) {
         self.paths += 1;
-        let has_lines = file.records.iter().any(|r| r.record.is_some());
+        // Clean records were counted where they were read (only lines and array items are).
+        self.files += file.clean;
+        self.valid += file.clean;
+        let has_lines = file.clean > 0 || file.records.iter().any(|r| r.record.is_some());
         for r in &file.records {
             // A JSONL file's finding about the whole file (not one of its lines) is no record of its own.
             let file_level = r.record.is_none() && has_lines;

@@ -128,8 +128,25 @@ pub fn run(ws: &mut Workspace, name: &str, args: &Value) -> Value {
     };
     match (tool.run)(ws, args) {
         Ok(v) => v,
-        Err(e) => json!({"error": e}),
+        Err(e) => json!({"error": bounded(e)}),
     }
+}
+
+/// Arguments are names, numbers and short lists; a call whose arguments are larger is refused
+/// before it runs (a model once sent a million-element list, and the error echoing it made an
+/// 85 MiB thread that nothing could read back).
+pub const MAX_ARGUMENTS_BYTES: usize = 16 << 10;
+
+/// Longest error text a tool returns: an error quoting its input is cut, not copied whole
+/// into the thread.
+const MAX_ERROR_CHARS: usize = 2000;
+
+fn bounded(mut message: String) -> String {
+    if let Some((at, _)) = message.char_indices().nth(MAX_ERROR_CHARS) {
+        message.truncate(at);
+        message.push_str("… (cut)");
+    }
+    message
 }
 
 /// The tool, if `name` is one and `args` match its JSON Schema; otherwise what is wrong,
@@ -139,11 +156,17 @@ pub fn check_call(name: &str, args: &Value) -> Result<&'static Tool, String> {
         let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
         return Err(format!("unknown tool {name:?}; the tools are: {}", names.join(", ")));
     };
+    let size = crate::json::compact_len(args);
+    if size > MAX_ARGUMENTS_BYTES as u64 {
+        return Err(format!(
+            "the arguments for {name} are {size} bytes of JSON, more than {MAX_ARGUMENTS_BYTES}: pass dataset, session and channel names and a few numbers, not data"
+        ));
+    }
     let problems = crate::schema::problems(&validators()[tool.name], args, usize::MAX);
     if problems.is_empty() {
         Ok(tool)
     } else {
-        Err(format!("invalid arguments for {name}: {}", problems.join("; ")))
+        Err(bounded(format!("invalid arguments for {name}: {}", problems.join("; "))))
     }
 }
 
