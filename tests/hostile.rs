@@ -210,6 +210,77 @@ fn mutated_fixtures_never_panic() {
     }
 }
 
+/// The fuzz targets `chat_template` and `uea_ts`, run in the suite on mutations of the shipped
+/// chat templates and `.ts` files (headers first: most mutations land there): an error or a
+/// result, within the render budget, never a panic.
+#[test]
+fn mutated_templates_and_ts_files_never_panic() {
+    use threadkit::export::chat_template::{probe_with_threadkit_tools, ChatTemplate};
+    let read_all = |dir: &str, ext: &str| -> Vec<String> {
+        let mut out: Vec<String> = std::fs::read_dir(fixtures().join(dir))
+            .unwrap()
+            .filter_map(|e| Some(e.ok()?.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == ext))
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        out.sort();
+        out
+    };
+    let templates = read_all("chat_templates", "jinja");
+    // A header and the first cases: the reader's decisions are made there.
+    let ts: Vec<String> = read_all("uea", "ts").iter().map(|t| t.lines().take(40).collect::<Vec<_>>().join("\n")).collect();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let template_tokens = [
+        "{%", "%}", "{{", "}}", "{#", "endfor", "endif", "range(99999)", "* 99999", " ~ ", "| tojson(indent=99999)",
+        "'{:>99999}'.format(1)", "raise_exception('x')", "strftime_now('%Q')", "loop.index", "namespace(", "(", ")", "[", "]",
+        "messages", "tools", "\"", "'", "\\", "\u{202e}",
+    ];
+    let ts_tokens = ["@", ":", ",", "?", "NaN", "1e999", "@dimensions 99999", "@classLabel true", "@data", "\n", "\u{feff}", "#", " "];
+    let probe = probe_with_threadkit_tools();
+    let mutate = |text: &str, tokens: &[&str], next: &mut dyn FnMut() -> u64| -> String {
+        let mut s = text.to_string();
+        for _ in 0..(1 + next() % 4) {
+            if s.is_empty() {
+                break;
+            }
+            let mut at = (next() as usize) % s.len();
+            while !s.is_char_boundary(at) {
+                at -= 1;
+            }
+            match next() % 3 {
+                0 => s.insert_str(at, tokens[(next() as usize) % tokens.len()]),
+                1 => s.truncate(at),
+                _ => {
+                    let mut end = (at + (next() as usize) % 40).min(s.len());
+                    while !s.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    s.replace_range(at..end, "");
+                }
+            }
+        }
+        s
+    };
+    let started = std::time::Instant::now();
+    for _ in 0..300 {
+        let source = mutate(&templates[(next() as usize) % templates.len()], &template_tokens, &mut next);
+        if let Ok(t) = ChatTemplate::from_source(&source) {
+            let _ = t.audit(&probe);
+        }
+    }
+    for _ in 0..2000 {
+        let text = mutate(&ts[(next() as usize) % ts.len()], &ts_tokens, &mut next);
+        let _ = threadkit::dataset::uea_ts::parse(&text);
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(120), "{:?}", started.elapsed());
+}
+
 // ---- issue 28 (hostile inputs, round 2), by row ---------------------------------------------
 
 /// The shipped finished thread, to be made hostile.
@@ -370,6 +441,11 @@ fn issue28_row9_one_line_results_are_cut() {
         assert!(out.len() < 100_000, "{format}: {} bytes {err}", out.len());
         assert!(out.contains("more characters (--full shows all)"), "{format}");
     }
+    let page = tmp.path().join("r.html");
+    let o = threadkit(&["report", thread.to_str().unwrap(), "--out", page.to_str().unwrap(), "--max-file-size", "100M", "-q"]);
+    assert!(o.status.code().is_some_and(|c| c < 2), "{}", String::from_utf8_lossy(&o.stderr));
+    let size = std::fs::metadata(&page).unwrap().len();
+    assert!(size < 200_000, "the report page is {size} bytes");
 }
 
 /// Row 3: a chat template calling `strftime_now` with a format chrono cannot read is a template
