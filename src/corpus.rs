@@ -11,7 +11,7 @@
 //! asked by the one thread that reports, in path order, so "the first of a group" is stable.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// Maps keyed by hashes and indexes: SipHash's resistance to chosen keys buys nothing here.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -161,7 +161,7 @@ impl Features {
         let msgs = messages(doc);
         // Everything but the prompt (dataset description and question are shared by design).
         let (mut words, mut model) = (Vec::new(), Vec::new());
-        let mut model_grams = HashSet::new();
+        let mut model_grams = HashSet::default();
         let first_prompt = msgs.iter().position(is_prompt);
         for (i, m) in msgs.iter().enumerate() {
             if Some(i) == first_prompt || role(m) == "system" {
@@ -173,8 +173,15 @@ impl Features {
                 // The 13-grams of the model's text, from the same words (not its calls).
                 add_grams(&words[at..], &mut model_grams);
             }
-            for call in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
-                tokens(&call.get("function").map(Value::to_string).unwrap_or_default(), &mut words);
+            for function in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten().filter_map(|c| c.get("function")) {
+                // The words of the call as JSON (`{"name": …, "arguments": "…"}`), read without writing it.
+                for (key, value) in function.as_object().into_iter().flatten() {
+                    tokens(key, &mut words);
+                    match value {
+                        Value::String(s) => tokens(s, &mut words),
+                        other => tokens(&other.to_string(), &mut words),
+                    }
+                }
             }
             if is_model(m) {
                 model.extend_from_slice(&words[at..]);
@@ -204,7 +211,7 @@ fn add_grams(words: &[u64], into: &mut HashSet<u64>) {
 
 /// The 13-grams of every model-written message of an eval item (as `Features::of` takes them).
 fn model_grams(msgs: &[Value]) -> HashSet<u64> {
-    let mut out = HashSet::new();
+    let mut out = HashSet::default();
     let mut words = Vec::new();
     for m in msgs.iter().filter(|m| is_model(m)) {
         words.clear();
@@ -244,6 +251,21 @@ pub fn jaccard(a: &[u32; BINS], b: &[u32; BINS]) -> f64 {
     a.iter().zip(b.iter()).filter(|(x, y)| x == y).count() as f64 / BINS as f64
 }
 
+/// `jaccard(a, b)` when it is at least `min`; `None` as soon as too many bins differ for that
+/// (most candidates share one band and little else: they are left after a few dozen bins).
+fn jaccard_at_least(a: &[u32; BINS], b: &[u32; BINS], min: f64) -> Option<f64> {
+    let allowed = BINS - (min * BINS as f64).ceil() as usize;
+    let mut differ = 0;
+    for chunk in 0..BANDS {
+        let range = chunk * ROWS..(chunk + 1) * ROWS;
+        differ += a[range.clone()].iter().zip(&b[range]).filter(|(x, y)| x != y).count();
+        if differ > allowed {
+            return None;
+        }
+    }
+    Some((BINS - differ) as f64 / BINS as f64)
+}
+
 /// The near-duplicate index: the first member of every group seen so far.
 #[derive(Default)]
 pub struct NearDuplicates {
@@ -266,30 +288,27 @@ impl NearDuplicates {
                 h.finish()
             })
             .collect();
-        let mut best: Option<(u32, f64)> = None;
-        let mut tried: HashSet<u32, foldhash::fast::RandomState> = HashSet::default();
-        for key in &keys {
-            let bucket = self.bands.get(key).map_or(&[][..], Vec::as_slice);
-            if bucket.len() > MAX_BUCKET {
+        // Candidates in the order they were seen: the first that qualifies is the group's first.
+        let mut candidates: Vec<u32> = keys
+            .iter()
+            .filter_map(|key| self.bands.get(key).filter(|b| b.len() <= MAX_BUCKET))
+            .flatten()
+            .copied()
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        for doc in candidates {
+            let Some(j) = jaccard_at_least(signature, &self.signatures[doc as usize], NEAR_DUPLICATE_JACCARD) else {
                 continue;
+            };
+            let text_alike = match (&f.text_signature, &self.text_signatures[doc as usize]) {
+                (Some(a), Some(b)) => jaccard_at_least(a, b, NEAR_DUPLICATE_TEXT_JACCARD).is_some(),
+                (None, None) => true,
+                _ => false,
+            };
+            if text_alike {
+                return Some((self.places[doc as usize].clone(), j));
             }
-            for &doc in bucket {
-                if !tried.insert(doc) {
-                    continue;
-                }
-                let j = jaccard(signature, &self.signatures[doc as usize]);
-                let text_alike = match (&f.text_signature, &self.text_signatures[doc as usize]) {
-                    (Some(a), Some(b)) => jaccard(a, b) >= NEAR_DUPLICATE_TEXT_JACCARD,
-                    (None, None) => true,
-                    _ => false,
-                };
-                if j >= NEAR_DUPLICATE_JACCARD && text_alike && best.is_none_or(|(d, _)| doc < d) {
-                    best = Some((doc, j));
-                }
-            }
-        }
-        if let Some((doc, j)) = best {
-            return Some((self.places[doc as usize].clone(), j));
         }
         let n = self.places.len() as u32;
         self.places.push(place.to_string());

@@ -111,9 +111,10 @@ impl FileReport {
 /// Spans are computed only here, for records that have findings.
 pub fn locate_all(diagnostics: &mut [Diagnostic], text: &str) {
     let unlocated = diagnostics.iter().filter(|d| d.location.is_none()).count();
-    // A few findings are cheaper found one by one; thousands (every session of a labels.json)
-    // would each scan the text from the start.
-    if unlocated > 8 {
+    // One finding is found in one pass; each further one would scan the text from the start
+    // again (thousands in a labels.json where every session lacks data), where the locator
+    // indexes the containers on the way once.
+    if unlocated > 1 {
         let mut locator = span::Locator::new(text);
         for d in diagnostics.iter_mut().filter(|d| d.location.is_none()) {
             d.location = Some(match d.within {

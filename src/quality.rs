@@ -80,7 +80,7 @@ pub fn check_thread(doc: &Value, labels: Option<&Labels>) -> Vec<Diagnostic> {
 impl LabelCache<'_> {
     /// `check_thread` with the labels of the thread's own dataset (`metadata.dataset`).
     pub fn check(&self, doc: &Value) -> Vec<Diagnostic> {
-        let dataset = doc.pointer("/metadata/dataset").and_then(Value::as_str).unwrap_or("");
+        let dataset = doc.get("metadata").and_then(|v| v.get("dataset")).and_then(Value::as_str).unwrap_or("");
         check_thread(doc, self.of(dataset).as_deref())
     }
 }

@@ -365,8 +365,90 @@ fn raw_range(src: &str, found: Found, start: usize, len: usize) -> (usize, usize
 pub struct Locator<'a> {
     src: &'a str,
     line_starts: Vec<usize>,
-    /// Container start → its members (decoded key, or index) → (value start, key range).
-    children: std::collections::HashMap<usize, std::collections::HashMap<String, (usize, Option<(usize, usize)>)>>,
+    /// Container start → its members.
+    children: FastMap<usize, Children>,
+}
+
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// The members of one container read so far: an object's by decoded key (value start, key
+/// range; the first of a key named twice, as `locate` finds it), an array's value starts by
+/// index; and where reading stopped. Members are read only up to the one asked for: the
+/// messages of a thread are not skipped once to find `messages` and again to find message 5.
+struct Children {
+    keys: FastMap<String, (usize, (usize, usize))>,
+    items: Vec<usize>,
+    /// Where reading goes on.
+    next: Next,
+}
+
+#[derive(Clone, Copy)]
+enum Next {
+    /// The next member starts here.
+    Member(usize),
+    /// The last member read has its value here, not yet skipped.
+    After(usize),
+    End,
+}
+
+impl Children {
+    fn new(b: &[u8], pos: usize) -> Children {
+        let next = match b.get(pos) {
+            Some(b'{' | b'[') => Next::Member(skip_ws(b, pos + 1)),
+            _ => Next::End,
+        };
+        Children { keys: FastMap::default(), items: Vec::new(), next }
+    }
+
+    /// The member `token` of the object or array at `pos`, reading on from where it stopped.
+    fn find(&mut self, src: &str, pos: usize, token: &str) -> Option<(usize, Option<(usize, usize)>)> {
+        let b = src.as_bytes();
+        let object = b.get(pos) == Some(&b'{');
+        let wanted = if object { None } else { Some(token.parse::<usize>().ok()?) };
+        loop {
+            match wanted {
+                None => {
+                    if let Some(&(value, k)) = self.keys.get(token) {
+                        return Some((value, Some(k)));
+                    }
+                }
+                Some(index) => {
+                    if let Some(&value) = self.items.get(index) {
+                        return Some((value, None));
+                    }
+                }
+            }
+            let i = match self.next {
+                Next::End => return None,
+                Next::Member(i) => i,
+                Next::After(value) => {
+                    let after = skip_ws(b, skip_value(b, value));
+                    self.next = if b.get(after) == Some(&b',') { Next::Member(skip_ws(b, after + 1)) } else { Next::End };
+                    continue;
+                }
+            };
+            let value_start = if object {
+                if b.get(i) != Some(&b'"') {
+                    self.next = Next::End;
+                    return None;
+                }
+                let key_end = skip_string(b, i);
+                let raw = &src[i + 1..key_end - 1];
+                let key = if raw.contains('\\') { serde_json::from_str(&src[i..key_end]).unwrap_or_default() } else { raw.to_string() };
+                let value_start = skip_ws(b, skip_ws(b, key_end) + 1);
+                self.keys.entry(key).or_insert((value_start, (i, key_end)));
+                value_start
+            } else {
+                if i >= b.len() || b[i] == b']' {
+                    self.next = Next::End;
+                    return None;
+                }
+                self.items.push(i);
+                i
+            };
+            self.next = Next::After(value_start);
+        }
+    }
 }
 
 impl<'a> Locator<'a> {
@@ -401,10 +483,9 @@ impl<'a> Locator<'a> {
         let mut key = None;
         for raw in pointer.split('/').skip(1) {
             let token = if raw.contains('~') { raw.replace("~1", "/").replace("~0", "~") } else { raw.to_string() };
-            let src = self.src;
-            let members = self.children.entry(pos).or_insert_with(|| index_children(src, pos));
-            match members.get(&token) {
-                Some(&(value_start, k)) => {
+            let next = self.children.entry(pos).or_insert_with(|| Children::new(b, pos)).find(self.src, pos, &token);
+            match next {
+                Some((value_start, k)) => {
                     pos = value_start;
                     key = k;
                 }
@@ -413,45 +494,6 @@ impl<'a> Locator<'a> {
         }
         Found { value: (pos, skip_value(b, pos)), key }
     }
-}
-
-/// Every member of the container at `pos`, by decoded key (objects; the first of a key named
-/// twice, as `locate` finds it) or by index (arrays).
-fn index_children(src: &str, pos: usize) -> std::collections::HashMap<String, (usize, Option<(usize, usize)>)> {
-    let b = src.as_bytes();
-    let mut out = std::collections::HashMap::new();
-    match b.get(pos) {
-        Some(b'{') => {
-            let mut i = skip_ws(b, pos + 1);
-            while b.get(i) == Some(&b'"') {
-                let key_end = skip_string(b, i);
-                let raw = &src[i + 1..key_end - 1];
-                let key = if raw.contains('\\') { serde_json::from_str(&src[i..key_end]).unwrap_or_default() } else { raw.to_string() };
-                let value_start = skip_ws(b, skip_ws(b, key_end) + 1);
-                out.entry(key).or_insert((value_start, Some((i, key_end))));
-                let after = skip_ws(b, skip_value(b, value_start));
-                if b.get(after) != Some(&b',') {
-                    break;
-                }
-                i = skip_ws(b, after + 1);
-            }
-        }
-        Some(b'[') => {
-            let mut i = skip_ws(b, pos + 1);
-            let mut index = 0usize;
-            while i < b.len() && b[i] != b']' {
-                out.insert(index.to_string(), (i, None));
-                let after = skip_ws(b, skip_value(b, i));
-                if b.get(after) != Some(&b',') {
-                    break;
-                }
-                i = skip_ws(b, after + 1);
-                index += 1;
-            }
-        }
-        _ => {}
-    }
-    out
 }
 
 fn utf8_width(first: u8) -> usize {

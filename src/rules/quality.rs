@@ -160,7 +160,7 @@ fn source_numbers(m: &Value, parsed: Option<&Value>, found: &mut Vec<f64>) {
     match role(m) {
         "assistant" => {
             for call in calls(m) {
-                match call.pointer("/function/arguments") {
+                match call.get("function").and_then(|v| v.get("arguments")) {
                     Some(Value::String(s)) => grounding::numbers(s, found),
                     Some(v) => collect_numbers(v, found),
                     None => {}
@@ -417,7 +417,7 @@ fn hash_of(v: Option<&Value>, text: &str) -> u64 {
 }
 
 fn arguments_hash(call: &Value) -> u64 {
-    match call.pointer("/function/arguments") {
+    match call.get("function").and_then(|v| v.get("arguments")) {
         Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
             Ok(v) => hash_of(Some(&v), ""),
             Err(_) => hash_of(None, s),
@@ -435,7 +435,7 @@ fn repeated_calls(messages: &[Value], results: &[Option<Value>], out: &mut Vec<D
     let mut calls_by_key: FastMap<(&str, u64), Vec<Call>> = FastMap::default();
     for (i, m) in messages.iter().enumerate().filter(|(_, m)| role(m) == "assistant") {
         for (j, call) in calls(m).iter().enumerate() {
-            let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or("");
+            let name = call.get("function").and_then(|v| v.get("name")).and_then(Value::as_str).unwrap_or("");
             let Some(id) = call.get("id").and_then(Value::as_str) else { continue };
             calls_by_key.entry((name, arguments_hash(call))).or_default().push((i, j, id));
         }
@@ -534,7 +534,7 @@ fn tool_errors_ignored(messages: &[Value], results: &[Option<Value>], out: &mut 
         let Some((k, next)) = messages.iter().enumerate().skip(i + 1).find(|(_, n)| role(n) == "assistant") else {
             continue;
         };
-        let retries = calls(next).iter().any(|c| c.pointer("/function/name").and_then(Value::as_str) == Some(tool));
+        let retries = calls(next).iter().any(|c| c.get("function").and_then(|v| v.get("name")).and_then(Value::as_str) == Some(tool));
         let said = text(next).to_lowercase();
         let acknowledges = ACKNOWLEDGE.iter().any(|w| said.contains(w))
             || error_tokens(&error).iter().any(|t| said.contains(t.as_str()));
