@@ -33,16 +33,22 @@ impl Found {
 /// points somewhere useful.
 pub fn locate(src: &str, pointer: &str) -> Found {
     let b = src.as_bytes();
+    follow(src, pointer, |pos, token| match b.get(pos) {
+        Some(b'{') => member(src, pos, token),
+        Some(b'[') => token.parse::<usize>().ok().and_then(|i| element(b, pos, i)),
+        _ => None,
+    })
+}
+
+/// Walk `pointer` from the top, `step` finding each token's value (start, key range) in the
+/// container at a position.
+fn follow(src: &str, pointer: &str, mut step: impl FnMut(usize, &str) -> Option<(usize, Option<(usize, usize)>)>) -> Found {
+    let b = src.as_bytes();
     let mut pos = skip_ws(b, 0);
     let mut key = None;
     for raw in pointer.split('/').skip(1) {
         let token = if raw.contains('~') { raw.replace("~1", "/").replace("~0", "~") } else { raw.to_string() };
-        let next = match b.get(pos) {
-            Some(b'{') => member(src, pos, &token),
-            Some(b'[') => token.parse::<usize>().ok().and_then(|i| element(b, pos, i)),
-            _ => None,
-        };
-        match next {
+        match step(pos, &token) {
             Some((value_start, k)) => {
                 pos = value_start;
                 key = k;
@@ -478,21 +484,8 @@ impl<'a> Locator<'a> {
     }
 
     fn locate(&mut self, pointer: &str) -> Found {
-        let b = self.src.as_bytes();
-        let mut pos = skip_ws(b, 0);
-        let mut key = None;
-        for raw in pointer.split('/').skip(1) {
-            let token = if raw.contains('~') { raw.replace("~1", "/").replace("~0", "~") } else { raw.to_string() };
-            let next = self.children.entry(pos).or_insert_with(|| Children::new(b, pos)).find(self.src, pos, &token);
-            match next {
-                Some((value_start, k)) => {
-                    pos = value_start;
-                    key = k;
-                }
-                None => break,
-            }
-        }
-        Found { value: (pos, skip_value(b, pos)), key }
+        let (src, children) = (self.src, &mut self.children);
+        follow(src, pointer, |pos, token| children.entry(pos).or_insert_with(|| Children::new(src.as_bytes(), pos)).find(src, pos, token))
     }
 }
 
