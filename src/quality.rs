@@ -148,7 +148,10 @@ fn check_record(
                         }
                     }
                     report.diagnostics = found;
-                    features = Some(Features::of(&thread, settings.grams));
+                    // The corpus pass reads them only for near-duplicates and eval overlap.
+                    if settings.grams || (settings.enabled)(&rules::NEAR_DUPLICATE) {
+                        features = Some(Features::of(&thread, settings.grams));
+                    }
                 }
                 Err(e) => {
                     let mut d = Diagnostic::new(
