@@ -110,24 +110,16 @@ impl FileReport {
 
 /// Spans are computed only here, for records that have findings.
 pub fn locate_all(diagnostics: &mut [Diagnostic], text: &str) {
-    let unlocated = diagnostics.iter().filter(|d| d.location.is_none()).count();
-    // One finding is found in one pass; each further one would scan the text from the start
-    // again (thousands in a labels.json where every session lacks data), where the locator
-    // indexes the containers on the way once.
-    if unlocated > 1 {
-        let mut locator = span::Locator::new(text);
-        for d in diagnostics.iter_mut().filter(|d| d.location.is_none()) {
-            d.location = Some(match d.within {
-                Some((start, len)) => locator.location_within(&d.pointer, start, len),
-                None => locator.location(&d.pointer),
-            });
-        }
+    if diagnostics.iter().all(|d| d.location.is_some()) {
         return;
     }
+    // Each container on the way is read once for all findings (thousands, in a labels.json
+    // whose sessions all lack data), not from the start of the text for each one.
+    let mut locator = span::Locator::new(text);
     for d in diagnostics.iter_mut().filter(|d| d.location.is_none()) {
         d.location = Some(match d.within {
-            Some((start, len)) => span::location_within(text, &d.pointer, start, len),
-            None => span::location(text, &d.pointer),
+            Some((start, len)) => locator.location_within(&d.pointer, start, len),
+            None => locator.location(&d.pointer),
         });
     }
 }

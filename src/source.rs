@@ -420,11 +420,9 @@ pub fn duplicate_key_findings(text: &str) -> Vec<Diagnostic> {
 /// A side file (a dataset's manifest or labels): strict JSON in which no object names a key
 /// twice, or what is wrong with it, said for a message that names the file.
 pub fn parse_side_file(text: &str) -> Result<Value, String> {
-    let parsed = parse_full(text).map_err(|d| format!("is not valid JSON: {}", d.message))?;
-    if !parsed.non_finite.is_empty() {
-        return Err("is not valid JSON: it holds NaN or Infinity, which JSON has not".into());
-    }
-    if let Some(d) = span::duplicate_keys(text).first() {
+    // Strict: no NaN/Infinity fallback, as Python's `json` readers of these files are not lenient either.
+    let (value, duplicates) = parse_strict(text).map_err(|d| format!("is not valid JSON: {}", d.message))?;
+    if let Some(d) = duplicates.then(|| span::duplicate_keys(text)).unwrap_or_default().first() {
         let (l1, c1) = span::line_column(text, d.first.0);
         let (l2, c2) = span::line_column(text, d.second.0);
         let at = if d.pointer.is_empty() { "the top level".to_string() } else { format!("the object at {}", d.pointer) };
@@ -434,7 +432,7 @@ pub fn parse_side_file(text: &str) -> Result<Value, String> {
             d.key
         ));
     }
-    Ok(parsed.value)
+    Ok(value)
 }
 
 /// serde_json reports columns in bytes; turn (line, byte column) into a byte offset.

@@ -476,14 +476,14 @@ impl<'a> Locator<'a> {
         Location { offset, len: end - offset, line, column }
     }
 
-    fn line_column(&self, offset: usize) -> (usize, usize) {
+    pub fn line_column(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.src.len());
         let line = self.line_starts.partition_point(|&s| s <= offset);
         let start = self.line_starts[line - 1];
         (line, String::from_utf8_lossy(&self.src.as_bytes()[start..offset]).chars().count() + 1)
     }
 
-    fn locate(&mut self, pointer: &str) -> Found {
+    pub fn locate(&mut self, pointer: &str) -> Found {
         let (src, children) = (self.src, &mut self.children);
         follow(src, pointer, |pos, token| children.entry(pos).or_insert_with(|| Children::new(src.as_bytes(), pos)).find(src, pos, token))
     }

@@ -41,10 +41,7 @@ pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings<'_>) -
             Ok(rec) => records.push(match source::parse_full(&rec.text) {
                 Err(failure) => RecordReport::failed(rec.record, *failure, Some(rec.text.into())),
                 Ok(parsed) => {
-                    let mut diagnostics = check_example(&parsed.value, settings);
-                    if parsed.duplicates {
-                        diagnostics.splice(0..0, source::duplicate_key_findings(&rec.text));
-                    }
+                    let mut diagnostics = check_example(&parsed.value, &rec.text, parsed.duplicates, settings);
                     if rec.bom {
                         diagnostics.insert(0, bom_finding());
                     }
@@ -93,10 +90,12 @@ fn bom_finding() -> Diagnostic {
     .at(crate::diagnostic::Location { offset: 0, len: 0, line: 1, column: 1 })
 }
 
-/// Every finding of one example.
-fn check_example(example: &Value, settings: &TrainingSettings<'_>) -> Vec<Diagnostic> {
+/// Every finding of one example; `duplicates`: the parser saw a key named twice in `text` (the
+/// example's own text, where those findings are located).
+fn check_example(example: &Value, text: &str, duplicates: bool, settings: &TrainingSettings<'_>) -> Vec<Diagnostic> {
     let format = settings.profile.format();
-    let mut diagnostics = format.check(example);
+    let mut diagnostics = if duplicates { source::duplicate_key_findings(text) } else { Vec::new() };
+    diagnostics.extend(format.check(example));
     if let Some(limit) = settings.max_tokens {
         let n = example_tokens(example, &settings.counter);
         if n > limit {
@@ -157,22 +156,18 @@ fn read_json_dataset(path: &std::path::Path, settings: &TrainingSettings<'_>, re
     };
     match &doc {
         Value::Array(items) => {
+            // One locator for the whole array: each example is found where the previous one ended.
+            let mut locator = crate::span::Locator::new(&text);
             for (i, example) in items.iter().enumerate() {
-                let (start, end) = crate::span::locate(&text, &format!("/{i}")).value;
-                let line = crate::span::line_column(&text, start).0;
+                let (start, end) = locator.locate(&format!("/{i}")).value;
+                let line = locator.line_column(start).0;
                 let own = &text[start..end];
-                let mut diagnostics = check_example(example, settings);
-                if duplicates {
-                    diagnostics.splice(0..0, source::duplicate_key_findings(own));
-                }
+                let diagnostics = check_example(example, own, duplicates, settings);
                 records.push(located(Some(line), diagnostics, own));
             }
         }
         example => {
-            let mut diagnostics = check_example(example, settings);
-            if duplicates {
-                diagnostics.splice(0..0, source::duplicate_key_findings(&text));
-            }
+            let diagnostics = check_example(example, &text, duplicates, settings);
             records.push(located(None, diagnostics, &text));
         }
     }
