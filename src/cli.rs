@@ -211,6 +211,10 @@ pub struct ReportArgs {
     /// Tool results whole in transcripts (they are cut after a dozen lines).
     #[arg(long)]
     pub full: bool,
+    /// An evaluation set (threads, or a training export of any profile), as `quality --against`:
+    /// the quality section then lists `eval-overlap` too.
+    #[arg(long, value_name = "PATH")]
+    pub against: Vec<PathBuf>,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,

@@ -35,6 +35,68 @@ fn report(args: &[&str]) -> (String, String) {
     (std::fs::read_to_string(&out).unwrap(), String::from_utf8(run.stdout).unwrap())
 }
 
+/// The text of the page between two markers, tags dropped.
+fn section_text(html: &str, from: &str, to: &str) -> String {
+    let start = html.find(from).unwrap_or_else(|| panic!("no {from}"));
+    let end = start + html[start..].find(to).unwrap_or_else(|| panic!("no {to} after {from}"));
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html[start..end].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text.replace("&#x2f;", "/").replace("&#x27;", "'").replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">");
+    text.replace("&amp;", "&").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn the_quality_section_counts_what_quality_finds_and_lists_the_worst_threads() {
+    let (html, _) = report(&["fixtures/quality/train", "--against", "fixtures/quality/eval"]);
+    let quality = threadkit(&["quality", "--format", "json", "fixtures/quality/train", "--against", "fixtures/quality/eval"]);
+    let quality: Value = serde_json::from_slice(&quality.stdout).unwrap();
+    // Threads flagged per rule, by `threadkit quality` itself.
+    let mut threads_per_rule = std::collections::BTreeMap::<String, usize>::new();
+    let mut per_thread = std::collections::BTreeMap::<String, (usize, usize)>::new();
+    for file in quality["files"].as_array().unwrap() {
+        let codes: BTreeSet<&str> = file["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).filter(|c| c.starts_with("TKQ")).collect();
+        for c in &codes {
+            *threads_per_rule.entry(c.to_string()).or_default() += 1;
+        }
+        let sev = |s: &str| file["diagnostics"].as_array().unwrap().iter().filter(|d| d["code"].as_str().unwrap().starts_with("TKQ") && d["severity"] == s).count();
+        per_thread.insert(file["path"].as_str().unwrap().to_string(), (sev("error"), sev("warning")));
+    }
+    assert!(threads_per_rule.get("TKQ08").is_some_and(|&n| n > 0) && threads_per_rule.get("TKQ09").is_some_and(|&n| n > 0), "the fixture has corpus findings: {threads_per_rule:?}");
+    let section = section_text(&html, "<section id=\"quality\">", "<h3>Worst threads");
+    for (code, n) in &threads_per_rule {
+        // A row: code, name, severity, threads, findings.
+        let at = section.find(&format!("{code} ")).unwrap_or_else(|| panic!("{code} has a row: {section}"));
+        let threads: usize = section[at..].split(' ').nth(3).unwrap().parse().unwrap();
+        assert_eq!(threads, *n, "threads flagged by {code}");
+    }
+    // The worst threads come first: no thread `quality` reports has more errors than the first listed.
+    let worst = section_text(&html, "<ol id=\"worst\">", "</ol>");
+    let first = worst.split(' ').next().unwrap();
+    let most = per_thread.values().map(|(e, _)| *e).max().unwrap();
+    assert_eq!(per_thread[first].0, most, "{first} heads the list: {worst}");
+    assert!(worst.contains(&format!("{most} error")), "{worst}");
+    // Corpus findings are marked as found across threads, so the viewer lists them on top.
+    let findings = block(&html, "findings-data");
+    for f in findings.as_array().unwrap() {
+        let corpus = f["code"] == "TKQ08" || f["code"] == "TKQ09";
+        if corpus {
+            assert_eq!(f["across"], true, "{f}");
+            assert!(f["thread"].is_u64(), "{f}");
+        }
+    }
+}
+
 #[test]
 fn totals_are_the_numbers_of_stats() {
     let (html, said) = report(&["fixtures/threads", "fixtures/report/threads"]);
@@ -87,9 +149,8 @@ fn findings_link_to_their_thread_and_message() {
     assert!(!findings.is_empty());
     let validate = threadkit(&["validate", "--format", "json", "fixtures/threads/rules"]);
     let validate: Value = serde_json::from_slice(&validate.stdout).unwrap();
-    // The per-thread quality rules' findings are listed beside validate's (the corpus rules,
-    // near-duplicates and eval overlap, are `threadkit quality`'s).
-    let is_per_thread_quality = |code: &str| code.starts_with("TKQ") && code != "TKQ08" && code != "TKQ09";
+    // The quality rules' findings are listed beside validate's (eval overlap needs `--against`).
+    let is_per_thread_quality = |code: &str| code.starts_with("TKQ") && code != "TKQ09";
     let count = |report: &Value, quality_only: bool| -> usize {
         report["files"].as_array().unwrap().iter().flat_map(|f| f["diagnostics"].as_array().unwrap()).filter(|d| !quality_only || is_per_thread_quality(d["code"].as_str().unwrap())).count()
     };

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::io::Write;
 
 use crate::cli::QualityArgs;
+use crate::corpus::EvalSet;
 use crate::quality::{check_entry, load_eval, Corpus, QualitySettings};
 use crate::report::{human::Renderer, printer::Printer, Totals};
 use crate::rules::{self, Rule};
@@ -24,6 +25,25 @@ fn codes(flag: &str, keys: &[String]) -> Result<HashSet<&'static str>, CommandEr
         .collect()
 }
 
+/// The eval set `--against` names (`None` without one); a path that is missing or holds no
+/// thread or example is a usage error. `report` reads it the same way.
+pub(super) fn load_against(paths: &[std::path::PathBuf], max_file_size: u64) -> Result<Option<EvalSet>, CommandError> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+        return Err(CommandError::Usage(format!("--against {}: no such file or directory", crate::report::shown(missing))));
+    }
+    let (eval, skipped) = load_eval(paths, max_file_size);
+    if eval.items() == 0 {
+        return Err(CommandError::Usage(format!(
+            "--against: no thread or training example found in {} ({skipped} unreadable); give a threads folder or an export",
+            paths.iter().map(|p| crate::report::shown(p)).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(Some(eval))
+}
+
 pub fn run(args: QualityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     let selected = codes("--select", &args.select)?;
     let ignored = codes("--ignore", &args.ignore)?;
@@ -34,24 +54,7 @@ pub fn run(args: QualityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
         Ok(d) => d,
         Err(status) => return Ok(status),
     };
-    let eval = if args.against.is_empty() || !enabled(&rules::EVAL_OVERLAP) {
-        None
-    } else {
-        if let Some(missing) = args.against.iter().find(|p| !p.exists()) {
-            return Err(CommandError::Usage(format!(
-                "--against {}: no such file or directory",
-                crate::report::shown(missing)
-            )));
-        }
-        let (eval, skipped) = load_eval(&args.against, args.walk.max_file_size);
-        if eval.items() == 0 {
-            return Err(CommandError::Usage(format!(
-                "--against: no thread or training example found in {} ({skipped} unreadable); give a threads folder or an export",
-                args.against.iter().map(|p| crate::report::shown(p)).collect::<Vec<_>>().join(", ")
-            )));
-        }
-        Some(eval)
-    };
+    let eval = if enabled(&rules::EVAL_OVERLAP) { load_against(&args.against, args.walk.max_file_size)? } else { None };
     let settings = QualitySettings::new(args.walk.max_file_size, data_root.as_ref(), eval.is_some(), &enabled);
     let mut corpus = Corpus::new(enabled(&rules::NEAR_DUPLICATE), eval);
     let renderer = Renderer::new(use_color(args.color));

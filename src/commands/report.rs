@@ -28,16 +28,24 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         keep_docs: true,
         ..Settings::default()
     };
+    let eval = super::quality::load_against(&args.against, args.walk.max_file_size)?;
     let page_settings = page::Settings {
         data_root: data_root.as_ref(),
         full: args.full,
         labels: crate::quality::LabelCache::new(data_root.as_ref()),
+        features: true,
+        grams: eval.is_some(),
     };
     let mut report = Report {
         inputs: args.walk.paths.iter().map(|p| shown(p)).collect(),
         with_data_root: data_root.is_some(),
+        with_against: eval.is_some(),
         ..Report::default()
     };
+    // The corpus rules, as `quality` runs them: in path order, a file held back until the whole
+    // corpus is known when its text may overlap the eval set (its rows come last then).
+    let mut corpus = crate::quality::Corpus::new(true, eval);
+    let mut held: std::collections::HashMap<std::path::PathBuf, Vec<Pending>> = Default::default();
     let mut ids = SeenIds::default();
     let progress = crate::progress::Progress::new("threads read", None, args.quiet);
     for_each_batch(
@@ -67,19 +75,34 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             (light, items)
         },
         |_, files| {
-            for (mut light, items) in files {
+            for (mut light, mut items) in files {
                 report.stats.files += 1;
                 progress.inc(items.len() as u64);
                 // Files arrive in path order: the first thread with an id keeps it, as in `validate`.
                 mark_duplicates(&mut light, &mut ids);
-                for ((summary, item), rec) in items.into_iter().zip(&light.records) {
-                    report.stats.add(&summary.unwrap_or_default());
-                    report.add(item, &rec.diagnostics)?;
+                let features: Vec<_> = items
+                    .iter_mut()
+                    .map(|(_, item)| match item {
+                        page::Item::Thread { features, .. } => features.take(),
+                        page::Item::Other { .. } => None,
+                    })
+                    .collect();
+                let path = light.path.clone();
+                match corpus.judge(light, &features) {
+                    Some(judged) => add_all(&mut report, items, &judged)?,
+                    None => {
+                        held.insert(path, items);
+                    }
                 }
             }
             Ok(())
         },
     )?;
+    for judged in corpus.finish() {
+        if let Some(items) = held.remove(&judged.path) {
+            add_all(&mut report, items, &judged)?;
+        }
+    }
     progress.finish();
     report.stats.finish();
     report.transcripts.finish()?;
@@ -100,6 +123,18 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         if report.with_data_root { "with recordings" } else { "no --data-root: no recording plots" }
     )?;
     Ok(status)
+}
+
+/// A file's rows, rendered by a worker, waiting for their findings across files.
+type Pending = (Option<crate::stats::Summary>, page::Item);
+
+/// Add a file's rows with what was found across files (`judged`: the file's records in order).
+fn add_all(report: &mut Report, items: Vec<Pending>, judged: &FileReport) -> io::Result<()> {
+    for ((summary, item), rec) in items.into_iter().zip(&judged.records) {
+        report.stats.add(&summary.unwrap_or_default());
+        report.add(item, &rec.diagnostics)?;
+    }
+    Ok(())
 }
 
 /// Written to a temporary file beside `path` and renamed into place once durable: an

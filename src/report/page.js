@@ -118,6 +118,7 @@
     box.appendChild(el("p", { class: "meta" }, [t.dataset || "—", "session " + (t.session || "—"), version, "status " + (t.status || "—")].join(" · ")));
     if (t.replay_error) box.appendChild(el("p", { class: "finding warning" }, "not replayed: " + t.replay_error));
     for (const f of t.findings) box.appendChild(findingLine(f));
+    for (const f of findings) if (f.thread === n && f.across) box.appendChild(findingLine(f));
     for (const s of t.steps) {
       const sec = el("section", { class: "step " + s.kind, "data-message": s.message });
       const h = el("h3", {}, s.kind + (s.name ? " · " + s.name : ""));

@@ -58,6 +58,9 @@ pub struct FindingRef {
     pub thread: Option<usize>,
     /// The message the finding points into (`openai_v1` pointers).
     pub message_index: Option<usize>,
+    /// Found by comparing threads (a duplicate id, a near-copy, eval overlap): not in the
+    /// thread's transcript, so the viewer lists it on top.
+    pub across: bool,
 }
 
 /// What a worker makes of one record.
@@ -69,6 +72,8 @@ pub enum Item {
         replay: BTreeMap<&'static str, usize>,
         /// A JSONL line (its place names the line).
         line_record: bool,
+        /// What the corpus pass (near-duplicates, eval overlap) reads of a valid thread.
+        features: Option<crate::corpus::Features>,
     },
     /// Not a thread (unreadable, not JSON, not a known version): findings only.
     Other { findings: Vec<FindingRef> },
@@ -93,6 +98,7 @@ fn finding_ref(d: &Diagnostic, place: &str, line_record: bool, thread: Option<us
         place,
         thread,
         message_index,
+        across: false,
     }
 }
 
@@ -103,6 +109,9 @@ pub struct Settings<'a> {
     pub full: bool,
     /// The datasets' labels, for the quality rules every valid thread is also checked with.
     pub labels: crate::quality::LabelCache<'a>,
+    /// Make each valid thread's corpus features (near-duplicates); `grams`: with 13-grams (eval overlap).
+    pub features: bool,
+    pub grams: bool,
 }
 
 /// Turn one validated record (with its parsed document kept) into a table row and a
@@ -128,7 +137,11 @@ pub fn item(place: &str, mut rec: RecordReport, settings: &Settings<'_>) -> Item
     };
     // The quality rules' findings go beside validate's: in the thread viewer at their step, and
     // in the findings by rule (for a legacy thread, on the conversion that is shown).
+    let mut features = None;
     if !rec.diagnostics.iter().any(|d| d.is_error()) {
+        if settings.features || settings.grams {
+            features = Some(crate::corpus::Features::of(shown, settings.grams));
+        }
         let mut found = settings.labels.check(shown);
         // Located only where the pointers are the file's (an openai_v1 thread: its text is kept with its document).
         if let (Version::OpenAiV1, Some(text)) = (version, &rec.text) {
@@ -203,7 +216,7 @@ pub fn item(place: &str, mut rec: RecordReport, settings: &Settings<'_>) -> Item
     };
     let openai = version == Version::OpenAiV1;
     let findings = rec.diagnostics.iter().map(|d| finding_ref(d, place, line_record, Some(0), openai)).collect();
-    Item::Thread { row, transcript: script_json(&value), findings, replay: replay_counts, line_record }
+    Item::Thread { row, transcript: script_json(&value), findings, replay: replay_counts, line_record, features }
 }
 
 /// JSON that can sit inside `<script type="application/json">`: `<` is written `\u003c`,
@@ -222,18 +235,22 @@ pub struct Report {
     pub replay: BTreeMap<&'static str, usize>,
     pub inputs: Vec<String>,
     pub with_data_root: bool,
+    /// An eval set was given (`--against`): eval overlap was looked for.
+    pub with_against: bool,
 }
 
 impl Report {
     /// Add one record; `more` are findings about it found across files (duplicate ids).
     pub fn add(&mut self, item: Item, more: &[Diagnostic]) -> std::io::Result<()> {
         match item {
-            Item::Thread { mut row, transcript, mut findings, replay, line_record } => {
+            Item::Thread { mut row, transcript, mut findings, replay, line_record, features: _ } => {
                 let n = self.rows.len();
                 row.n = n;
                 row.errors += more.iter().filter(|d| d.is_error()).count();
                 row.warnings += more.iter().filter(|d| !d.is_error()).count();
-                findings.extend(more.iter().map(|d| finding_ref(d, &row.place, line_record, Some(n), false)));
+                findings.extend(
+                    more.iter().map(|d| FindingRef { across: true, ..finding_ref(d, &row.place, line_record, Some(n), false) }),
+                );
                 self.rows.push(row);
                 self.transcripts.push(&transcript)?;
                 self.findings.extend(findings.into_iter().map(|f| FindingRef { thread: Some(n), ..f }));
@@ -301,6 +318,83 @@ struct RuleGroup {
     severity: &'static str,
     summary: &'static str,
     count: usize,
+}
+
+/// A quality rule's line in the quality section.
+#[derive(Serialize)]
+struct QualityRule {
+    code: &'static str,
+    name: &'static str,
+    severity: &'static str,
+    summary: &'static str,
+    /// Threads with at least one finding of the rule.
+    threads: usize,
+    findings: usize,
+}
+
+/// A thread in the "worst threads" list: most quality errors first, then warnings.
+#[derive(Serialize)]
+struct Worst {
+    n: usize,
+    place: String,
+    id: String,
+    errors: usize,
+    warnings: usize,
+    /// The rules it breaks, each with its count, in registry order.
+    rules: Vec<(&'static str, &'static str, usize)>,
+}
+
+/// How many threads the worst-threads list shows.
+const WORST: usize = 20;
+
+/// The quality section: per rule, and the threads with the most quality findings.
+fn quality_section(r: &Report) -> (Vec<QualityRule>, Vec<Worst>, usize) {
+    let mut per_thread: BTreeMap<usize, BTreeMap<&'static str, (usize, bool)>> = BTreeMap::new();
+    for f in &r.findings {
+        let (Some(n), Some(rule)) = (f.thread, crate::rules::find(f.code)) else { continue };
+        if !crate::rules::is_quality(rule) {
+            continue;
+        }
+        let e = per_thread.entry(n).or_default().entry(rule.code).or_insert((0, f.severity == "error"));
+        e.0 += 1;
+    }
+    let rules = crate::rules::ALL
+        .iter()
+        .filter(|rule| crate::rules::is_quality(rule))
+        .map(|rule| {
+            let (threads, findings) = per_thread
+                .values()
+                .filter_map(|codes| codes.get(rule.code))
+                .fold((0, 0), |(t, f), (count, _)| (t + 1, f + count));
+            QualityRule {
+                code: rule.code,
+                name: rule.name,
+                severity: rule.severity.as_str(),
+                summary: rule.summary,
+                threads,
+                findings,
+            }
+        })
+        .collect();
+    let order = |code: &str| crate::rules::ALL.iter().position(|r| r.code == code).unwrap_or(usize::MAX);
+    let mut worst: Vec<Worst> = per_thread
+        .iter()
+        .map(|(&n, codes)| {
+            let mut rules: Vec<_> = codes
+                .iter()
+                .map(|(&code, &(count, _))| (code, crate::rules::find(code).map_or("", |r| r.name), count))
+                .collect();
+            rules.sort_by_key(|(code, ..)| order(code));
+            let errors = codes.values().filter(|(_, e)| *e).map(|(c, _)| c).sum();
+            let warnings = codes.values().filter(|(_, e)| !*e).map(|(c, _)| c).sum();
+            let row = &r.rows[n];
+            Worst { n, place: row.place.clone(), id: row.id.clone(), errors, warnings, rules }
+        })
+        .collect();
+    let flagged = worst.len();
+    worst.sort_by(|a, b| b.errors.cmp(&a.errors).then(b.warnings.cmp(&a.warnings)).then(a.n.cmp(&b.n)));
+    worst.truncate(WORST);
+    (rules, worst, flagged)
 }
 
 fn pct(r: Option<f64>) -> String {
@@ -455,6 +549,7 @@ fn render_frame(r: &Report) -> Result<String, String> {
     }
     let totals = &r.stats;
     let valid = r.rows.iter().filter(|row| row.errors == 0).count();
+    let (quality_rules, worst, flagged) = quality_section(r);
     let template = env.get_template("page.html").map_err(|e| e.to_string())?;
     let ctx = minijinja::context! {
         s => ser(totals),
@@ -465,6 +560,10 @@ fn render_frame(r: &Report) -> Result<String, String> {
         confusion => ser(&confusion(totals)),
         groups => ser(&groups.into_values().collect::<Vec<_>>()),
         findings_count => r.findings.len(),
+        quality_rules => ser(&quality_rules),
+        worst => ser(&worst),
+        quality_flagged => flagged,
+        with_against => r.with_against,
         replay => r.replay.clone(),
         with_data_root => r.with_data_root,
         version => env!("CARGO_PKG_VERSION"),

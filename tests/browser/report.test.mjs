@@ -183,6 +183,20 @@ await check("the table works from the keyboard (a focused row opens with Enter, 
   assert(await page.$eval("th[data-key=turns]", (th) => th.classList.contains("asc")), "Enter sorts");
 });
 
+await check("the quality section's worst thread opens with its quality findings", async () => {
+  const first = page.locator("#worst li a").first();
+  const href = await first.getAttribute("href");
+  const n = Number(href.slice("#t=".length));
+  const codes = await page.$$eval("#worst li:first-child code", (cs) => cs.map((c) => c.textContent).filter((c) => /^TKQ/.test(c)));
+  assert(codes.length > 0, "the worst thread names its rules");
+  await first.click();
+  await page.waitForSelector("#viewer:not([hidden])");
+  assert((await page.textContent("#viewer-title")).includes(rows[n].place), "the viewer shows the listed thread");
+  const shown = await page.$$eval("#transcript .finding", (fs) => fs.map((f) => f.textContent));
+  for (const code of codes) assert(shown.some((t) => t.includes(code)), `${code} is shown in the thread: ${shown}`);
+  await page.click("#close");
+});
+
 await check("a finding's link opens its thread at its message", async () => {
   const withMessage = await page.evaluate(() => JSON.parse(document.getElementById("findings-data").textContent).find((f) => f.thread !== null && f.message_index !== null));
   assert(withMessage, "a finding that points into a message");
