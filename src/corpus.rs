@@ -89,15 +89,16 @@ fn hasher() -> foldhash::fast::FixedState {
 fn tokens(text: &str, into: &mut Vec<u64>) {
     let state = hasher();
     let b = text.as_bytes();
-    let is_word = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-') || c >= 0x80;
     let mut lower = Vec::with_capacity(64);
     let mut i = 0;
     while i < b.len() {
-        while i < b.len() && !is_word(b[i]) {
+        while i < b.len() && !WORD[b[i] as usize] {
             i += 1;
         }
         let start = i;
-        while i < b.len() && is_word(b[i]) {
+        let mut upper = false;
+        while i < b.len() && WORD[b[i] as usize] {
+            upper |= b[i].is_ascii_uppercase();
             i += 1;
         }
         let (mut s, mut e) = (start, i);
@@ -110,11 +111,28 @@ fn tokens(text: &str, into: &mut Vec<u64>) {
         if s == e {
             continue;
         }
-        lower.clear();
-        lower.extend(b[s..e].iter().map(u8::to_ascii_lowercase));
-        into.push(state.hash_one(lower.as_slice()));
+        // Most words are lower case already: hashed where they lie.
+        if upper {
+            lower.clear();
+            lower.extend(b[s..e].iter().map(u8::to_ascii_lowercase));
+            into.push(state.hash_one(lower.as_slice()));
+        } else {
+            into.push(state.hash_one(&b[s..e]));
+        }
     }
 }
+
+/// The bytes a word is made of: ASCII letters and digits, `_`, `.`, `-`, and any non-ASCII byte.
+static WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-' || b >= 0x80;
+        c += 1;
+    }
+    t
+};
 
 fn window_hash(window: &[u64]) -> u64 {
     let mut h = hasher().build_hasher();

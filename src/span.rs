@@ -260,7 +260,10 @@ fn skip_value(b: &[u8], i: usize) -> usize {
                             return j + 1;
                         }
                     }
-                    _ => {}
+                    _ => {
+                        j = next_structural(b, j + 1);
+                        continue;
+                    }
                 }
                 j += 1;
             }
@@ -275,6 +278,27 @@ fn skip_value(b: &[u8], i: usize) -> usize {
         }
         None => i,
     }
+}
+
+/// The first index ≥ `j` that may hold `"`, `{`, `}`, `[` or `]`, eight bytes at a time (most
+/// of a pretty-printed container is indentation and numbers). It may stop early, never late.
+fn next_structural(b: &[u8], mut j: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has = |x: u64, c: u8| {
+        let y = x ^ (ONES * u64::from(c));
+        y.wrapping_sub(ONES) & !y & HIGH
+    };
+    while let Some(chunk) = b.get(j..j + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        // `[` and `]` differ from `{` and `}` only in bit 0x20, which no other byte maps onto them.
+        let folded = x | (ONES * 0x20);
+        if has(x, b'"') | has(folded, b'{') | has(folded, b'}') != 0 {
+            break;
+        }
+        j += 8;
+    }
+    j
 }
 
 /// Line and column (1-based; the column counts characters) of a byte offset.

@@ -565,27 +565,44 @@ fn tool_errors_ignored(messages: &[Value], results: &[Option<Value>], out: &mut 
 /// punctuation and white space as one separator. Returned as a hash and a word count, built
 /// without a copy of the text.
 fn normalized(text: &str) -> (u64, usize) {
-    let mut h = foldhash::fast::FixedState::with_seed(11).build_hasher();
+    // The normal form is written out and hashed once: a hasher fed byte by byte mixes per byte.
+    let mut form = Vec::with_capacity(text.len() + 1);
     let (mut words, mut in_word) = (0, false);
-    for c in text.chars() {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii() {
+            i += 1;
+            if b.is_ascii_alphanumeric() {
+                if !in_word {
+                    words += 1;
+                    form.push(b' ');
+                    in_word = true;
+                }
+                form.push(if b.is_ascii_digit() { b'#' } else { b.to_ascii_lowercase() });
+            } else {
+                in_word = false;
+            }
+            continue;
+        }
+        let c = text[i..].chars().next().expect("a char starts here");
+        i += c.len_utf8();
         if c.is_alphanumeric() {
             if !in_word {
                 words += 1;
-                h.write_u8(b' ');
+                form.push(b' ');
                 in_word = true;
             }
-            if c.is_ascii_digit() {
-                h.write_u8(b'#');
-            } else if c.is_ascii() {
-                h.write_u8(c.to_ascii_lowercase() as u8);
-            } else {
-                c.to_lowercase().for_each(|l| h.write_u32(l as u32));
+            for l in c.to_lowercase() {
+                let mut buf = [0; 4];
+                form.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
             }
         } else {
             in_word = false;
         }
     }
-    (h.finish(), words)
+    (foldhash::fast::FixedState::with_seed(11).hash_one(form.as_slice()), words)
 }
 
 /// Sentences with their byte ranges.
