@@ -123,7 +123,7 @@ pub struct ValidateArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub color: Color,
     /// Check training files (JSONL) against an export profile's rules instead of threads.
-    #[arg(long, value_enum, conflicts_with = "fix")]
+    #[arg(long, value_enum)]
     pub profile: Option<crate::export::format::Profile>,
     /// With --profile: the token limit per example (default for openai: 65536).
     #[arg(long, value_name = "N", requires = "profile")]
@@ -272,6 +272,10 @@ pub struct ExportArgs {
     /// Text a format or chat template has no place for: drop it and report, or skip the thread.
     #[arg(long, value_enum, default_value = "drop")]
     pub unplaceable: crate::export::format::Unplaceable,
+    /// With --chat-template: write the export even when the template leaves tool calls, tool results or
+    /// assistant text out of what it renders (without it, such an export fails and writes nothing).
+    #[arg(long, requires = "chat_template")]
+    pub allow_template_drops: bool,
     /// llama-factory: how function_call turns are written (tool-call keeps the reasoning; LLaMA-Factory >= 0.9.4).
     #[arg(long, value_enum, default_value = "tool-call")]
     pub llama_factory_calls: crate::export::format::CallForm,

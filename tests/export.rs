@@ -309,7 +309,7 @@ fn chat_template_adaptations_are_applied_and_recorded() {
         &fixtures().join("threads/valid"),
         &out,
         "trl",
-        &["--status", "all", "--format", "json", "--chat-template", template.to_str().unwrap()],
+        &["--status", "all", "--format", "json", "--chat-template", template.to_str().unwrap(), "--allow-template-drops"],
     );
     assert_eq!(code, 0, "{o}{e}");
     let m: Value = serde_json::from_str(&o).unwrap();
@@ -335,4 +335,32 @@ fn chat_template_adaptations_are_applied_and_recorded() {
     let llama = fixtures().join("chat_templates/meta-llama-Llama-3.1-8B-Instruct.jinja");
     let (v, _, _) = run(&["validate", "--profile", "trl", "--chat-template", llama.to_str().unwrap(), "--format", "json", plain.join("train.jsonl").to_str().unwrap()]);
     assert!(v.contains("TK715"), "{v}");
+}
+
+/// Issue 25 §3: a template that leaves tool calls (Granite 3.3) or reasoning (Mistral Nemo) out
+/// of what it renders fails the export — exit 1, nothing written, the template and the counts
+/// named — unless the loss is accepted with --allow-template-drops.
+#[test]
+fn a_template_that_drops_calls_or_text_fails_the_export_unless_allowed() {
+    for (template, what) in [
+        ("chat_templates/drops/ibm-granite-granite-3.3-2B-Instruct.jinja", "tool call not rendered by the chat template"),
+        ("chat_templates/mistralai-Mistral-Nemo-Instruct-2407.jinja", "assistant text not rendered"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let path = fixtures().join(template);
+        let args = ["--status", "all", "--quality", "off", "--chat-template", path.to_str().unwrap()];
+        let (o, e, code) = export(&fixtures().join("threads/valid"), &out, "trl", &args);
+        assert_eq!(code, 1, "{template}: {o}{e}");
+        assert!(e.contains(path.file_name().unwrap().to_str().unwrap()) && e.contains(what) && e.contains("nothing was written"), "{e}");
+        assert!(e.contains("--allow-template-drops"), "says how to accept it: {e}");
+        assert!(!out.exists(), "{template}: nothing written");
+        let mut allowed = args.to_vec();
+        allowed.push("--allow-template-drops");
+        let (o, e, code) = export(&fixtures().join("threads/valid"), &out, "trl", &allowed);
+        assert_eq!(code, 0, "{template}: {o}{e}");
+        let m: Value = serde_json::from_str(&std::fs::read_to_string(out.join("export.json")).unwrap()).unwrap();
+        let lost: u64 = m["changes"].as_object().unwrap().iter().filter(|(k, _)| k.contains("not rendered")).map(|(_, v)| v.as_u64().unwrap()).sum();
+        assert!(lost > 0, "the loss is recorded in export.json: {m}");
+    }
 }

@@ -56,7 +56,8 @@ fn no_rule_fires_on_the_valid_corpus() {
 
 #[test]
 fn every_fix_resolves_its_finding_and_is_idempotent() {
-    for rule in threadkit::rules::ALL.iter().filter(|r| r.fix.is_some()) {
+    // Training-file rules (TK7xx) are fixed in training files: tests/training_files.rs.
+    for rule in threadkit::rules::ALL.iter().filter(|r| r.fix.is_some() && !r.code.starts_with("TK7")) {
         let tmp = tempfile::tempdir().unwrap();
         copy_dir(&fixture_dir(rule.code, rule.name), tmp.path());
         let dir = tmp.path().to_str().unwrap();

@@ -266,6 +266,26 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         writeln!(err, "threadkit: --strict: {} invalid threads; nothing was written. Fix them (`threadkit validate --fix`) or drop --strict.", spool.skipped[&Skip::Invalid])?;
         return Ok(ExitStatus::Failure);
     }
+    // A template that renders only part of an example trains only that part: silence would
+    // make a run that never learns to call a tool look like a good export.
+    if let (Some((template, _)), false) = (&plan.template, args.allow_template_drops) {
+        let dropped: Vec<String> = chat_template::MissingKind::ALL
+            .iter()
+            .filter_map(|k| spool.changes.get(k.describe()).map(|n| format!("{}: {n}", k.describe())))
+            .collect();
+        if !dropped.is_empty() {
+            writeln!(
+                err,
+                "threadkit: --chat-template {}: the template leaves part of the examples out of what it renders \
+                 ({}); nothing was written. What a template does not render is never trained. Use a model whose \
+                 template renders tool calls and their results, pass --unplaceable skip to leave those examples out, \
+                 or --allow-template-drops to write the export as it is.",
+                template.file,
+                dropped.join("; ")
+            )?;
+            return Ok(ExitStatus::Failure);
+        }
+    }
     let by_split = match assign_splits(&args, &plan, &spool, err)? {
         Ok(b) => b,
         Err(status) => return Ok(status),

@@ -143,10 +143,60 @@ fn run_training(
         )));
     }
     let renderer = Renderer::new(use_color(args.color));
+    // A folder with LLaMA-Factory's dataset_info.json is read as LLaMA-Factory reads it: the
+    // files its entries name, each with its entry's formatting, columns and tags.
+    let (registries, paths): (Vec<PathBuf>, Vec<PathBuf>) = args.walk.paths.iter().cloned().partition(|p| {
+        profile == crate::export::format::Profile::LlamaFactory
+            && p.is_dir()
+            && p.join(crate::export::dataset_info::FILE).is_file()
+    });
+    let mut registered = Vec::new();
+    for dir in &registries {
+        let info = crate::export::dataset_info::read(dir, args.walk.max_file_size);
+        if !args.quiet && args.format == crate::report::Format::Human {
+            let names: Vec<&str> = info.datasets.iter().map(|d| d.name.as_str()).collect();
+            writeln!(
+                err,
+                "{}: LLaMA-Factory dataset_info.json: {} local datasets checked ({}){}",
+                crate::report::shown(dir),
+                names.len(),
+                names.join(", "),
+                if info.remote.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} loaded from a hub, script or cloud not checked ({})", info.remote.len(), info.remote.join(", "))
+                }
+            )?;
+        }
+        registered.push(info);
+    }
+    if !registries.is_empty() && paths.is_empty() {
+        let mut totals = Totals { noun: Some("example"), ..Totals::default() };
+        let mut printer = Printer::new(args.format, args.quiet, &renderer);
+        printer.begin(out)?;
+        for info in registered {
+            totals.add(&info.report);
+            printer.file(&info.report, out)?;
+            for d in &info.datasets {
+                let entry = crate::walk::Entry { path: d.file.clone(), problem: None, root: d.file.clone() };
+                let report = crate::export::audit::validate_mapped_entry(&entry, &settings, Some(d));
+                totals.add(&report);
+                printer.file(&report, out)?;
+            }
+        }
+        printer.end(&totals, 0, out)?;
+        return Ok(if totals.errors > 0 || (args.deny_warnings && totals.warnings > 0) { ExitStatus::Failure } else { ExitStatus::Success });
+    }
+    if !registries.is_empty() {
+        return Err(CommandError::Usage(
+            "a folder with a dataset_info.json is read on its own; name it alone (or its files without the folder)".into(),
+        ));
+    }
     let options =
         crate::walk::WalkOptions { follow_links: args.walk.follow_links, skip_backups: false, training_files: true };
     let (walked, mut status) = super::walk_with(&args.walk, options, err)?;
     let mut totals = Totals { noun: Some("example"), ..Totals::default() };
+    let mut fixed_count = 0usize;
     let mut printer = Printer::new(args.format, args.quiet, &renderer);
     printer.begin(out)?;
     for_each_batch(
@@ -154,9 +204,34 @@ fn run_training(
         // in folders, the walk found the training files.
         walked.entries(),
         args.walk.jobs,
-        |e| crate::export::audit::validate_training_entry(e, &settings),
+        |e| {
+            let report = crate::export::audit::validate_training_entry(e, &settings);
+            if !args.fix || !report.records.iter().any(|r| r.has_fix()) {
+                return (report, None);
+            }
+            let fixed = fix_training(&e.path, &settings, args.dry_run);
+            // Written: checked again, as it now is on disk.
+            let report = match &fixed {
+                Ok(TrainingFix { written: true, .. }) => crate::export::audit::validate_training_entry(e, &settings),
+                _ => report,
+            };
+            (report, Some(fixed))
+        },
         |_, reports| {
-            for mut report in reports {
+            for (mut report, fixed) in reports {
+                match fixed {
+                    Some(Ok(TrainingFix { diff, resolved, written })) => {
+                        out.write_all(diff.as_bytes())?;
+                        if written {
+                            fixed_count += resolved;
+                        }
+                    }
+                    Some(Err(message)) => {
+                        writeln!(err, "threadkit: {}: {message}", crate::report::shown(&report.path))?;
+                        status = ExitStatus::Error;
+                    }
+                    None => {}
+                }
                 report.records.iter_mut().for_each(|r| {
                     r.diagnostics
                         .retain(|d| !args.ignore.iter().any(|i| rules::find(i).is_some_and(|r| r.code == d.code())))
@@ -167,7 +242,7 @@ fn run_training(
             Ok(())
         },
     )?;
-    printer.end(&totals, 0, out)?;
+    printer.end(&totals, fixed_count, out)?;
     if totals.paths == 0 && status == ExitStatus::Success {
         return Err(CommandError::Usage(super::nothing_to_check(
             &args.walk.paths,
@@ -270,6 +345,53 @@ fn apply_fixes(
         }
         Err(e) => Err(format!("cannot write the fixed file: {e}; the original is unchanged")),
     }
+}
+
+/// What `--fix` did to one training file: the diff (with `--dry-run`), how many findings it
+/// resolved, and whether the file was rewritten.
+struct TrainingFix {
+    diff: String,
+    resolved: usize,
+    written: bool,
+}
+
+/// Fix one training file in place (or only show the diff): the changed lines replaced, every
+/// other byte kept, written atomically and only if the file still holds what was read.
+fn fix_training(path: &Path, settings: &crate::export::audit::TrainingSettings<'_>, dry_run: bool) -> Result<TrainingFix, String> {
+    let stamp = Stamp::of(path);
+    let Some(fixed) = crate::export::audit::fix_training_file(path, settings)? else {
+        return Ok(TrainingFix { diff: String::new(), resolved: 0, written: false });
+    };
+    let name = crate::report::shown(path);
+    if dry_run {
+        let diff = match &fixed.whole {
+            Some(new) => unified(&fixed.old_text, new, &name),
+            None => fixed.lines.iter().map(|(n, old, new)| unified(&format!("{old}\n"), &format!("{new}\n"), &format!("{name}:{n}"))).collect(),
+        };
+        return Ok(TrainingFix { diff, resolved: fixed.resolved, written: false });
+    }
+    let expected = stamp.and_then(|s| s.file_id());
+    let unchanged = || stamp.is_some() && Stamp::of(path) == stamp;
+    let written = match &fixed.whole {
+        Some(new) => {
+            let same_text = || source::read_whole(path, u64::MAX / 2).is_ok_and(|now| now == fixed.old_text);
+            write_if(path, new.as_bytes(), || unchanged() && same_text(), expected)
+        }
+        None => {
+            let replacements = fixed.lines.iter().map(|(n, _, new)| (*n, new.clone())).collect();
+            let originals = fixed.lines.iter().map(|(n, old, _)| (*n, std::sync::Arc::from(old.as_str()))).collect();
+            rewrite_jsonl(path, &replacements, &originals, &unchanged, expected)
+        }
+    };
+    match written {
+        Ok(true) => Ok(TrainingFix { diff: String::new(), resolved: fixed.resolved, written: true }),
+        Ok(false) => Err("the file changed on disk while it was being fixed; nothing was written (run --fix again when the other program is done)".into()),
+        Err(e) => Err(format!("cannot write the fixed file: {e}; the original is unchanged")),
+    }
+}
+
+fn unified(old: &str, new: &str, name: &str) -> String {
+    similar::TextDiff::from_lines(old, new).unified_diff().context_radius(3).header(name, &format!("{name} (fixed)")).to_string()
 }
 
 /// Stage `bytes` beside `path`, then rename it over `path` only if `unchanged()` still

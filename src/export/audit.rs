@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::chat_template::{Audit, ChatTemplate};
 use crate::conversation::Conversation;
+use super::dataset_info::{check_alpaca, Dataset, Formatting};
 use super::format::Profile;
 use crate::tokens::Counter;
 use crate::diagnostic::Diagnostic;
@@ -30,18 +31,24 @@ pub struct TrainingSettings<'a> {
 /// example). Each example is parsed, checked against the format's rules, token limit and chat
 /// template, and located. A file with no example at all is a finding: trainers refuse it.
 pub fn validate_training_entry(entry: &Entry, settings: &TrainingSettings<'_>) -> FileReport {
+    validate_mapped_entry(entry, settings, None)
+}
+
+/// `validate_training_entry` for a file a LLaMA-Factory `dataset_info.json` entry describes: its
+/// rows are read with the entry's `formatting`, `columns` and `tags`.
+pub fn validate_mapped_entry(entry: &Entry, settings: &TrainingSettings<'_>, mapping: Option<&Dataset>) -> FileReport {
     let path = entry.path.clone();
     let format = settings.profile.format();
     let mut records = Records::default();
     let mut bom = false;
     if entry.problem.is_none() && source::is_json(&path) {
-        bom = read_json_dataset(&path, settings, &mut records);
+        bom = read_json_dataset(&path, settings, mapping, &mut records);
     } else {
         crate::records::for_each_of(entry, settings.max_file_size, |item| match item {
             Ok(rec) => records.push(match source::parse_full(&rec.text) {
                 Err(failure) => RecordReport::failed(rec.record, *failure, Some(rec.text.into())),
                 Ok(parsed) => {
-                    let mut diagnostics = check_example(&parsed.value, &rec.text, parsed.duplicates, settings);
+                    let mut diagnostics = check_mapped(&parsed.value, &rec.text, parsed.duplicates, settings, mapping);
                     if rec.bom {
                         diagnostics.insert(0, bom_finding());
                     }
@@ -93,9 +100,26 @@ fn bom_finding() -> Diagnostic {
 /// Every finding of one example; `duplicates`: the parser saw a key named twice in `text` (the
 /// example's own text, where those findings are located).
 fn check_example(example: &Value, text: &str, duplicates: bool, settings: &TrainingSettings<'_>) -> Vec<Diagnostic> {
+    check_mapped(example, text, duplicates, settings, None)
+}
+
+fn check_mapped(
+    example: &Value,
+    text: &str,
+    duplicates: bool,
+    settings: &TrainingSettings<'_>,
+    mapping: Option<&Dataset>,
+) -> Vec<Diagnostic> {
     let format = settings.profile.format();
     let mut diagnostics = if duplicates { source::duplicate_key_findings(text) } else { Vec::new() };
-    diagnostics.extend(format.check(example));
+    match mapping {
+        None => diagnostics.extend(format.check(example)),
+        Some(d) if d.formatting == Formatting::Alpaca => diagnostics.extend(check_alpaca(example, &d.mapping)),
+        Some(d) => diagnostics.extend(format.check(&d.mapping.canonical(example)).into_iter().map(|mut f| {
+            f.pointer = d.mapping.file_pointer(&f.pointer);
+            f
+        })),
+    }
     if let Some(limit) = settings.max_tokens {
         let n = example_tokens(example, &settings.counter);
         if n > limit {
@@ -139,7 +163,12 @@ fn located(record: Option<usize>, mut diagnostics: Vec<Diagnostic>, text: &str) 
 /// A `.json` training file: an array of examples (each a record numbered by the line it starts
 /// on, located in its own text as a JSONL line is), or a single example. Returns whether a
 /// byte-order mark stood before the file's text.
-fn read_json_dataset(path: &std::path::Path, settings: &TrainingSettings<'_>, records: &mut Records) -> bool {
+fn read_json_dataset(
+    path: &std::path::Path,
+    settings: &TrainingSettings<'_>,
+    mapping: Option<&Dataset>,
+    records: &mut Records,
+) -> bool {
     let (text, bom) = match source::read_whole_record(path, settings.max_file_size) {
         Ok(rec) => (rec.text, rec.bom),
         Err(failure) => {
@@ -162,12 +191,12 @@ fn read_json_dataset(path: &std::path::Path, settings: &TrainingSettings<'_>, re
                 let (start, end) = locator.locate(&format!("/{i}")).value;
                 let line = locator.line_column(start).0;
                 let own = &text[start..end];
-                let diagnostics = check_example(example, own, duplicates, settings);
+                let diagnostics = check_mapped(example, own, duplicates, settings, mapping);
                 records.push(located(Some(line), diagnostics, own));
             }
         }
         example => {
-            let diagnostics = check_example(example, &text, duplicates, settings);
+            let diagnostics = check_mapped(example, &text, duplicates, settings, mapping);
             records.push(located(None, diagnostics, &text));
         }
     }
@@ -197,11 +226,110 @@ fn example_tokens(example: &Value, counter: &Counter) -> usize {
             return counter.conversation(&c, &tools);
         }
     }
-    let turns = example.get("conversations").and_then(Value::as_array);
-    let text: usize = turns
-        .into_iter()
-        .flatten()
-        .map(|t| 4 + t.get("value").and_then(Value::as_str).map_or(0, |v| counter.text(v)))
-        .sum();
+    // sharegpt turns (`value`), or messages the conversation reader does not take (LLaMA-Factory
+    // v1's typed parts, each with a `value`; TRL's `text` parts).
+    let turns = example.get("conversations").or_else(|| example.get("messages")).and_then(Value::as_array);
+    let text_of = |v: &Value| -> usize {
+        match v {
+            Value::String(s) => counter.text(s),
+            Value::Array(parts) => parts
+                .iter()
+                .filter_map(|p| p.get("value").or_else(|| p.get("text")).and_then(Value::as_str))
+                .map(|s| counter.text(s))
+                .sum(),
+            _ => 0,
+        }
+    };
+    let text: usize =
+        turns.into_iter().flatten().map(|t| 4 + t.get("value").or_else(|| t.get("content")).map_or(0, text_of)).sum();
     text + counter.tools(&tools) + 3
+}
+
+/// What `validate --profile P --fix` would change in one training file.
+pub struct FixedFile {
+    /// JSONL: each changed line as (line number, old text, new text), newlines left out.
+    pub lines: Vec<(usize, String, String)>,
+    /// A `.json` dataset: the whole new text (the old one is `old_text`).
+    pub whole: Option<String>,
+    pub old_text: String,
+    /// Findings resolved.
+    pub resolved: usize,
+}
+
+/// The fixable findings of one example applied until none is left (a few rounds: one fix can
+/// expose another). `None`: nothing to fix. A fix that would leave more errors is refused.
+pub fn fix_example(example: &Value, settings: &TrainingSettings<'_>) -> Result<Option<(Value, usize)>, String> {
+    let before = check_example(example, "", false, settings);
+    if !before.iter().any(|d| d.fix.is_some()) {
+        return Ok(None);
+    }
+    let errors_before = before.iter().filter(|d| d.is_error()).count();
+    let mut fixed = example.clone();
+    let mut current = before;
+    let mut resolved = 0;
+    for _ in 0..4 {
+        let edits: Vec<_> = current.iter().filter_map(|d| d.fix.as_ref()).flat_map(|f| f.edits.iter().cloned()).collect();
+        if edits.is_empty() {
+            break;
+        }
+        resolved += current.iter().filter(|d| d.fix.is_some()).count();
+        for edit in &edits {
+            crate::fix::apply(&mut fixed, edit)?;
+        }
+        current = check_example(&fixed, "", false, settings);
+    }
+    if let Some(d) = current.iter().find(|d| d.fix.is_some()) {
+        return Err(format!("the fix for {} did not settle; nothing was written", d.code()));
+    }
+    let errors_after = current.iter().filter(|d| d.is_error()).count();
+    if errors_after > errors_before {
+        return Err(format!("fixing would raise an example's errors from {errors_before} to {errors_after}; nothing was written"));
+    }
+    Ok(Some((fixed, resolved)))
+}
+
+/// Every fix of a plain `.jsonl` file or a `.json` dataset, computed on its text as it is now.
+/// Changed examples are written in their own layout (`pyjson`: spacing, indentation and ASCII
+/// escapes as found); untouched lines keep every byte. `Ok(None)`: nothing to fix.
+pub fn fix_training_file(path: &std::path::Path, settings: &TrainingSettings<'_>) -> Result<Option<FixedFile>, String> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    if name.ends_with(".gz") || name.ends_with(".zst") {
+        return Err("a compressed file is not rewritten in place; decompress it, fix it, compress it again".into());
+    }
+    let text = source::read_whole(path, settings.max_file_size).map_err(|d| d.message.clone())?;
+    let mut resolved = 0;
+    if source::is_json(path) {
+        let Ok(mut doc) = serde_json::from_str::<Value>(text.trim_start_matches('\u{feff}')) else { return Ok(None) };
+        let mut changed = false;
+        let examples: Vec<&mut Value> = match &mut doc {
+            Value::Array(items) => items.iter_mut().collect(),
+            one => vec![one],
+        };
+        for example in examples {
+            if let Some((fixed, n)) = fix_example(example, settings)? {
+                *example = fixed;
+                resolved += n;
+                changed = true;
+            }
+        }
+        if !changed {
+            return Ok(None);
+        }
+        let whole = crate::fix::render(&doc, &text);
+        return Ok(Some(FixedFile { lines: Vec::new(), whole: Some(whole), old_text: text, resolved }));
+    }
+    let mut lines = Vec::new();
+    for (i, line) in text.split('\n').enumerate() {
+        let body = line.trim_end_matches('\r').trim_start_matches('\u{feff}');
+        let Ok(example) = serde_json::from_str::<Value>(body) else { continue };
+        if let Some((fixed, n)) = fix_example(&example, settings)? {
+            resolved += n;
+            let new = crate::pyjson::to_string(&fixed, crate::pyjson::Style::detect(body));
+            lines.push((i + 1, body.to_string(), new));
+        }
+    }
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(FixedFile { lines, whole: None, old_text: text, resolved }))
 }

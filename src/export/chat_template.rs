@@ -56,6 +56,8 @@ pub enum MissingKind {
 }
 
 impl MissingKind {
+    pub const ALL: [MissingKind; 3] = [MissingKind::ToolCall, MissingKind::ToolResult, MissingKind::AssistantText];
+
     pub fn describe(self) -> &'static str {
         match self {
             MissingKind::AssistantText => "assistant text not rendered by the chat template (never trained)",

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod chat_template;
+pub mod dataset_info;
 pub mod format;
 pub mod formats;
 pub mod sink;

@@ -252,10 +252,11 @@ rule!(TRAINING_NULL_VALUE, "TK703", "training-null-value", Error, "a key is pres
 "What: a message key written as `null`, such as `\"tool_calls\": null`.\n\
 Why: OpenAI's fine-tuning schema has no nullable fields: omit the key instead; some chat templates test `is defined`, not truthiness, and render `None`.\n\
 Fix: remove the key.");
-rule!(TRAINING_ARGUMENTS, "TK704", "training-arguments-type", Error, "tool call arguments have the wrong type for the profile", fix: None,
+rule!(TRAINING_ARGUMENTS, "TK704", "training-arguments-type", Error, "tool call arguments have the wrong type for the profile", fix: Some("decode arguments that were JSON-encoded twice"),
 "What: openai: `function.arguments` is a string holding a JSON object. trl: an object (chat templates apply `tojson` to it; a string would be encoded twice). axolotl: either. llama-factory: a `function_call` value is a JSON string of `{\"name\", \"arguments\": <object>}`.\n\
 Why: each framework reads exactly one form; the other one fails to load or trains the model on a doubly-escaped string.\n\
-Fix: export again with the right `--profile`.");
+Example: arguments whose JSON decodes to the *string* `{\"location\": \"current\"}` instead of the object (OpenAI cookbook `drone_training.jsonl`, line 3).\n\
+Fix: `threadkit validate --profile P --fix` decodes arguments encoded twice (when the inner text is a JSON object) into the profile's form; otherwise export again with the right `--profile`.");
 rule!(TRAINING_TOOL_PAIRING, "TK705", "training-tool-pairing", Error, "a tool call and its result do not pair up", fix: None,
 "What: every tool call has an `id`, is answered by a later `tool` message with the same `tool_call_id`, and every `tool` message answers an earlier call.\n\
 Why: OpenAI rejects tool messages without a matching call; templates that interleave results with calls render the conversation wrongly.\n\
@@ -301,6 +302,14 @@ rule!(TRAINING_TEMPLATE_DROPS, "TK715", "training-chat-template-drops", Error, "
 "What: with `--chat-template FILE`, a tool call, a tool result or an assistant text of the example does not appear in the rendered text (Llama 3.x, Hermes and gpt-oss templates do not render assistant text beside `tool_calls`).\n\
 Why: what is not rendered is never trained: the chain of thought these threads exist for is lost.\n\
 Fix: export with `threadkit export --chat-template FILE`, which moves the reasoning to where the template renders it (an assistant message of its own, `reasoning_content` or `thinking`).");
+rule!(TRAINING_NULL_CONTENT, "TK716", "training-null-content", Warning, "an assistant message that calls tools has `\"content\": null`", fix: Some("remove the null `content`"),
+"What: `{\"role\": \"assistant\", \"content\": null, \"tool_calls\": […]}` — the shape the Chat Completions API returns, and what datasets built from its responses carry.\n\
+Why: the services' documented training examples omit `content` beside `tool_calls` (OpenAI's fine-tuning guide, Azure OpenAI, Together), and Python readers (`message.get(\"content\")`) see the same `None` either way; but a chat template that tests `'content' in message` or `is defined` renders the text `None`. A warning, not an error: every consumer tested reads it.\n\
+Fix: `threadkit validate --profile P --fix` removes the key.");
+rule!(LLAMA_FACTORY_DATASET_INFO, "TK717", "llama-factory-dataset-info", Error, "an entry of a LLaMA-Factory `dataset_info.json` cannot be loaded", fix: None,
+"What: `validate --profile llama-factory DIR` reads DIR/dataset_info.json as LLaMA-Factory's `data/parser.py` does: each entry an object with `file_name` (or a hub/script/cloud source), `formatting` alpaca, sharegpt or openai, `columns` and `tags` objects of strings; a `file_name` must name a file in DIR.\n\
+Why: LLaMA-Factory stops at the first entry it cannot load (\"Undefined dataset\", a missing file), after the run has been configured and queued.\n\
+Fix: correct the entry; `threadkit export --profile llama-factory` writes a dataset_info.json for its files.");
 
 // ---- datasets (`threadkit dataset check`) ------------------------------------------------
 rule!(SESSION_WITHOUT_DATA, "TK801", "session-without-data", Error, "a labelled session has no data file", fix: None,
@@ -475,6 +484,8 @@ pub static ALL: &[&Rule] = &[
     &TRAINING_TURN_ORDER,
     &TRAINING_TEMPLATE_ERROR,
     &TRAINING_TEMPLATE_DROPS,
+    &TRAINING_NULL_CONTENT,
+    &LLAMA_FACTORY_DATASET_INFO,
     &SESSION_WITHOUT_DATA,
     &SESSION_WITHOUT_LABELS,
     &SESSION_UNREADABLE,

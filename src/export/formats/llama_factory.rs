@@ -43,6 +43,8 @@ impl TrainingFormat for LlamaFactory {
     fn check(&self, example: &Value) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         match example.as_object() {
+            // LLaMA-Factory's v1 data engine reads `messages` of typed parts; its sharegpt reader, `conversations`.
+            Some(obj) if obj.contains_key("messages") && !obj.contains_key("conversations") => check_v1(obj, &mut out),
             Some(obj) => check_sharegpt(obj, &mut out),
             None => out.push(Diagnostic::new(&TRAINING_NOT_AN_EXAMPLE, "", "the line is not a JSON object")),
         }
@@ -214,6 +216,102 @@ fn dataset_info(written: &Written<'_>) -> String {
     serde_json::to_string_pretty(&Value::Object(info)).expect("a Value serializes") + "\n"
 }
 
+/// The part types LLaMA-Factory v1's `Content` takes (`v1/utils/types.py`).
+const V1_PARTS: &[&str] = &["text", "reasoning", "tool_call", "image_url", "video_url", "audio_url"];
+
+/// An example of LLaMA-Factory v1's SFT shape (`data/reason_tool_use_demo_50.jsonl`): `messages`
+/// of `{role, content: [{type, value}], loss_weight?}`, `tools` a JSON string. What its renderer
+/// (`v1/core/rendering`) raises on is an error here: a `tool_call` part that is not a JSON object
+/// with `name` and `arguments`, `tools` that is not JSON, a last message that is not the assistant's.
+fn check_v1(obj: &serde_json::Map<String, Value>, out: &mut Vec<Diagnostic>) {
+    let Some(messages) = obj.get("messages").and_then(Value::as_array).filter(|m| !m.is_empty()) else {
+        out.push(Diagnostic::new(&TRAINING_NOT_AN_EXAMPLE, "/messages", "an example needs a non-empty `messages` list"));
+        return;
+    };
+    let defined = v1_tools(obj.get("tools"), out);
+    let mut has_assistant = false;
+    for (i, m) in messages.iter().enumerate() {
+        let at = format!("/messages/{i}");
+        let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+        if !matches!(role, "system" | "user" | "assistant" | "tool") {
+            out.push(Diagnostic::new(&TRAINING_UNKNOWN_KEY, format!("{at}/role"), format!("unknown role {role:?}; LLaMA-Factory v1 takes system, user, assistant, tool")));
+            continue;
+        }
+        has_assistant |= role == "assistant";
+        if let Some(w) = m.get("loss_weight") {
+            if !w.is_number() {
+                out.push(Diagnostic::new(&TRAINING_WEIGHT, format!("{at}/loss_weight"), "`loss_weight` must be a number"));
+            }
+        }
+        let Some(parts) = m.get("content").and_then(Value::as_array) else {
+            out.push(Diagnostic::new(&TRAINING_CONTENT_NOT_STRING, format!("{at}/content"), "LLaMA-Factory v1's `content` is a list of {\"type\", \"value\"} parts"));
+            continue;
+        };
+        for (j, part) in parts.iter().enumerate() {
+            let pat = format!("{at}/content/{j}");
+            let kind = part.get("type").and_then(Value::as_str).unwrap_or("");
+            if !V1_PARTS.contains(&kind) {
+                out.push(Diagnostic::new(&TRAINING_UNKNOWN_KEY, format!("{pat}/type"), format!("unknown part type {kind:?}; LLaMA-Factory v1 takes {}", V1_PARTS.join(", "))));
+                continue;
+            }
+            let Some(value) = part.get("value").and_then(Value::as_str) else {
+                out.push(Diagnostic::new(&TRAINING_CONTENT_NOT_STRING, format!("{pat}/value"), "a part's `value` must be a string"));
+                continue;
+            };
+            if kind == "tool_call" {
+                match serde_json::from_str::<Value>(value) {
+                    Ok(Value::Object(call)) if call.contains_key("name") && call.contains_key("arguments") => {
+                        let name = call.get("name").and_then(Value::as_str).unwrap_or("");
+                        if defined.as_ref().is_some_and(|d| !d.contains(name)) {
+                            out.push(Diagnostic::new(&TRAINING_UNDEFINED_TOOL, format!("{pat}/value"), format!("`{name}` is not in `tools`")));
+                        }
+                    }
+                    _ => out.push(Diagnostic::new(
+                        &TRAINING_ARGUMENTS,
+                        format!("{pat}/value"),
+                        "a tool_call part's value must be a JSON object with `name` and `arguments` (LLaMA-Factory raises on anything else)",
+                    )),
+                }
+            }
+        }
+    }
+    if !has_assistant {
+        out.push(Diagnostic::new(&TRAINING_NO_ASSISTANT, "/messages", "no assistant message"));
+    } else if messages.last().and_then(|m| m.get("role")).and_then(Value::as_str) != Some("assistant") {
+        out.push(Diagnostic::new(
+            &TRAINING_TURN_ORDER,
+            format!("/messages/{}", messages.len() - 1),
+            "LLaMA-Factory trains on the last message, which must be the assistant's",
+        ));
+    }
+}
+
+/// The function names of a LLaMA-Factory `tools` JSON string (`None` without one).
+fn v1_tools(tools: Option<&Value>, out: &mut Vec<Diagnostic>) -> Option<HashSet<String>> {
+    match tools? {
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => match serde_json::from_str::<Value>(s) {
+            Ok(list) => {
+                let list = if list.is_array() { list } else { Value::Array(vec![list]) };
+                let mut sink = Vec::new();
+                let names = defined_functions(&list, "/tools", &mut sink);
+                if !sink.is_empty() {
+                    out.push(Diagnostic::new(&TRAINING_TOOLS_MALFORMED, "/tools", "a tool in the `tools` string has no name or bad parameters"));
+                }
+                Some(names.into_iter().map(str::to_string).collect())
+            }
+            Err(e) => {
+                out.push(Diagnostic::new(&TRAINING_TOOLS_MALFORMED, "/tools", format!("`tools` is not JSON: {e}")));
+                None
+            }
+        },
+        _ => {
+            out.push(Diagnostic::new(&TRAINING_TOOLS_MALFORMED, "/tools", "LLaMA-Factory reads `tools` as a JSON string"));
+            None
+        }
+    }
+}
+
 fn check_sharegpt(obj: &serde_json::Map<String, Value>, out: &mut Vec<Diagnostic>) {
     let Some(turns) = obj.get("conversations").and_then(Value::as_array).filter(|m| !m.is_empty()) else {
         out.push(Diagnostic::new(&TRAINING_NOT_AN_EXAMPLE, "", "an example needs a non-empty `conversations` list"));
@@ -381,6 +479,36 @@ mod tests {
         assert_eq!(codes(e, Profile::LlamaFactory), ["TK706"]);
         let mut e = good;
         e["tools"] = json!([]);
+        assert_eq!(codes(e, Profile::LlamaFactory), ["TK712"]);
+    }
+
+    #[test]
+    fn the_v1_message_shape_is_checked_as_its_renderer_reads_it() {
+        let tools = r#"[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]"#;
+        let call = r#"{"name": "f", "arguments": {"a": 1}}"#;
+        let good = json!({"messages": [
+            {"role": "user", "content": [{"type": "text", "value": "q"}]},
+            {"role": "assistant", "content": [{"type": "reasoning", "value": "r"}, {"type": "tool_call", "value": call}]},
+            {"role": "tool", "content": [{"type": "text", "value": "1"}]},
+            {"role": "assistant", "content": [{"type": "text", "value": "done"}], "loss_weight": 1.0}], "tools": tools});
+        assert_eq!(codes(good.clone(), Profile::LlamaFactory), Vec::<&str>::new());
+        let mut e = good.clone();
+        e["messages"][1]["content"][1]["value"] = json!(r#"{"name": "f"}"#);
+        assert_eq!(codes(e, Profile::LlamaFactory), ["TK704"], "a call without arguments raises in its renderer");
+        let mut e = good.clone();
+        e["messages"][1]["content"][1]["value"] = json!(r#"{"name": "g", "arguments": {}}"#);
+        assert_eq!(codes(e, Profile::LlamaFactory), ["TK706"]);
+        let mut e = good.clone();
+        e["messages"][0]["content"][0]["type"] = json!("html");
+        assert_eq!(codes(e, Profile::LlamaFactory), ["TK711"]);
+        let mut e = good.clone();
+        e["messages"][0]["content"] = json!("q");
+        assert_eq!(codes(e, Profile::LlamaFactory), ["TK702"]);
+        let mut e = good.clone();
+        e["messages"].as_array_mut().unwrap().pop();
+        assert_eq!(codes(e, Profile::LlamaFactory), ["TK713"], "the last message is the one trained on");
+        let mut e = good;
+        e["tools"] = json!("[not json");
         assert_eq!(codes(e, Profile::LlamaFactory), ["TK712"]);
     }
 }

@@ -458,7 +458,8 @@ pub fn check(example: &Value, rules: Rules) -> Vec<Diagnostic> {
     let mut tool_findings = Vec::new();
     // Axolotl takes `tools` as a JSON string too (and parses it before templating).
     let parsed_tools: Option<std::borrow::Cow<'_, Value>> = match obj.get("tools") {
-        Some(Value::String(s)) if rules.arguments != Arguments::Object => match serde_json::from_str::<Value>(s) {
+        // TRL's docs give it too ("store `tools` as a JSON str" for datasets < 4.7); OpenAI takes a list only.
+        Some(Value::String(s)) if !rules.closed => match serde_json::from_str::<Value>(s) {
             Ok(v) => Some(std::borrow::Cow::Owned(v)),
             Err(e) => {
                 tool_findings.push(Diagnostic::new(&TRAINING_TOOLS_MALFORMED, "/tools", format!("`tools` is a string but not JSON: {e}")));
@@ -520,8 +521,19 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
             out.push(Diagnostic::new(&TRAINING_NOT_AN_EXAMPLE, at(), "a message must be an object"));
             continue;
         }
+        let role = m.role();
+        let calls = m.calls();
+        let calling = role == "assistant" && calls.as_ref().is_some_and(|c| !c.is_empty());
         for (k, null) in m.keys() {
-            if null && (rules.strict_calls || k == "content") {
+            if null && k == "content" && calling {
+                // What the Chat Completions API returns beside tool calls: read by every consumer.
+                let pointer = format!("{}/content", at());
+                let remove = vec![crate::diagnostic::Edit::Remove { pointer: pointer.clone() }];
+                out.push(
+                    Diagnostic::new(&TRAINING_NULL_CONTENT, pointer, "`content` is null beside `tool_calls`; the documented form omits the key")
+                        .with_fix(remove),
+                );
+            } else if null && (rules.strict_calls || k == "content") {
                 out.push(Diagnostic::new(
                     &TRAINING_NULL_VALUE,
                     format!("{}{}", at(), pointer([k])),
@@ -529,9 +541,7 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
                 ));
             }
         }
-        let role = m.role();
         let content = m.content();
-        let calls = m.calls();
         let allowed: &[&str] = match role {
             "system" | "user" => &["role", "content", "name"],
             "assistant" => &["role", "content", "tool_calls", "weight", "name"],
@@ -554,8 +564,9 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
                 out.push(Diagnostic::new(&TRAINING_TURN_ORDER, at(), "a system message may only come first"));
             }
         }
-        let may_omit_content = rules.strict_calls && role == "assistant" && calls.as_ref().is_some_and(|c| !c.is_empty());
-        let omitted = may_omit_content && matches!(content, Content::Absent | Content::Null);
+        // An assistant that calls tools may leave its text out: OpenAI's guide, TRL's docs and
+        // Axolotl's tests all write it so, and chat templates render it.
+        let omitted = calling && matches!(content, Content::Absent | Content::Null);
         if !(content == Content::Text || omitted || content == Content::Null) {
             out.push(Diagnostic::new(
                 &TRAINING_CONTENT_NOT_STRING,
@@ -602,16 +613,24 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
                         _ => false,
                     };
                     if !ok {
+                        let fix = c.arguments.and_then(|a| twice_encoded_fix(a, rules.arguments, &format!("{}/function/arguments", cat())));
                         let want = match rules.arguments {
                             Arguments::Text => "a string holding a JSON object",
                             Arguments::Object => "a JSON object (chat templates apply `tojson` to it)",
                             Arguments::Either => "a JSON object or a string holding one",
                         };
-                        out.push(Diagnostic::new(
+                        let mut d = Diagnostic::new(
                             &TRAINING_ARGUMENTS,
                             format!("{}/function/arguments", cat()),
-                            format!("`arguments` must be {want}"),
-                        ));
+                            match &fix {
+                                Some(_) => format!("`arguments` is JSON-encoded twice (a string holding a string holding an object); it must be {want}"),
+                                None => format!("`arguments` must be {want}"),
+                            },
+                        );
+                        if let Some(fix) = fix {
+                            d = d.with_fix(fix);
+                        }
+                        out.push(d);
                     }
                 }
             }
@@ -633,6 +652,20 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
     if !has_assistant {
         out.push(Diagnostic::new(&TRAINING_NO_ASSISTANT, "/messages", "no assistant message"));
     }
+}
+
+/// The fix for arguments encoded once too often: a string whose JSON is a string whose JSON is
+/// an object (`"\"{\\\"a\\\": 1}\""`) becomes the profile's form of that object. `None`
+/// when the inner text is no object: then nothing is known to be meant.
+fn twice_encoded_fix(args: Args<'_>, want: Arguments, pointer: &str) -> Option<Vec<crate::diagnostic::Edit>> {
+    let Args::Text(outer) = args else { return None };
+    let Ok(Value::String(inner)) = serde_json::from_str::<Value>(outer) else { return None };
+    let object = serde_json::from_str::<Value>(&inner).ok().filter(Value::is_object)?;
+    let value = match want {
+        Arguments::Text | Arguments::Either => Value::String(inner),
+        Arguments::Object => object,
+    };
+    Some(vec![crate::diagnostic::Edit::Set { pointer: pointer.to_string(), value }])
 }
 
 #[cfg(test)]
