@@ -364,3 +364,34 @@ fn a_template_that_drops_calls_or_text_fails_the_export_unless_allowed() {
         assert!(lost > 0, "the loss is recorded in export.json: {m}");
     }
 }
+
+/// Issue 25 §3: TRL's original DeepSeek-V3 template concatenates `arguments` as a string. The
+/// trl profile's rule (arguments are objects, for templates that apply `tojson`) gives way to
+/// what the template needs: every example exports, every call renders, no reasoning is lost.
+#[test]
+fn trls_deepseek_v3_template_exports_every_example_with_string_arguments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let template = fixtures().join("chat_templates/drops/trl-deepseekv3.jinja");
+    let template = template.to_str().unwrap();
+    let baseline = tmp.path().join("qwen");
+    let qwen = fixtures().join("chat_templates/Qwen-Qwen3-0.6B.jinja");
+    let (o, e, code) = export(&fixtures().join("threads/valid"), &baseline, "trl", &["--status", "all", "--chat-template", qwen.to_str().unwrap()]);
+    assert_eq!(code, 0, "{o}{e}");
+    let out = tmp.path().join("dsv3");
+    let (o, e, code) = export(&fixtures().join("threads/valid"), &out, "trl", &["--status", "all", "--chat-template", template]);
+    assert_eq!(code, 0, "{o}{e}");
+    let m = manifest(&out);
+    assert_eq!(m["counts"]["exported"], manifest(&baseline)["counts"]["exported"], "{m}");
+    assert!(m["changes"].as_object().unwrap().keys().all(|k| !k.contains("not rendered")), "{m}");
+    assert_eq!(m["chat_template"]["adaptation"]["string_arguments"], true);
+    let written = lines(&out.join("train.jsonl"));
+    let calls: Vec<&Value> = written.iter().flat_map(|l| l["messages"].as_array().unwrap()).flat_map(|m| m["tool_calls"].as_array().into_iter().flatten()).collect();
+    assert!(!calls.is_empty());
+    assert!(calls.iter().all(|c| c["function"]["arguments"].as_str().is_some_and(|a| a.starts_with('{'))), "string arguments");
+    // What validate says of the file: clean with this template; without it, the trl profile's object rule.
+    let with = run(&["validate", "--profile", "trl", "--chat-template", template, out.join("train.jsonl").to_str().unwrap(), "-q"]);
+    assert_eq!(with.2, 0, "{}{}", with.0, with.1);
+    let without = run(&["validate", "--profile", "trl", out.join("train.jsonl").to_str().unwrap(), "-q"]);
+    assert_eq!(without.2, 1);
+    assert!(without.0.contains("TK704"), "{}", without.0);
+}

@@ -133,6 +133,9 @@ fn run_training(
         counter: crate::tokens::Counter::new(args.tokenizer),
         template: template.as_ref(),
         max_file_size: args.walk.max_file_size,
+        string_arguments: template.as_ref().is_some_and(|t| {
+            t.choose_adaptation(&crate::export::chat_template::probe_with_threadkit_tools()).is_ok_and(|a| a.string_arguments)
+        }),
     };
     if let Some(other) = args.walk.paths.iter().find(|p| {
         p.is_file() && !crate::source::is_training_file(p) && !crate::source::is_json(p)

@@ -24,6 +24,8 @@ pub struct TrainingSettings<'a> {
     pub template: Option<&'a ChatTemplate>,
     /// Files (and JSONL lines) larger than this are findings, not read.
     pub max_file_size: u64,
+    /// The template concatenates tool call arguments: strings holding an object are its form.
+    pub string_arguments: bool,
 }
 
 /// The per-file pipeline for a training file: JSONL of examples (one per line), or a `.json`
@@ -127,6 +129,9 @@ fn check_mapped(
         }
     }
     if let Some(template) = settings.template {
+        if settings.string_arguments {
+            diagnostics.retain(|d| !super::chat_template::string_arguments_finding(d, example));
+        }
         diagnostics.extend(template_findings(template, &format.template_view(example)));
     }
     diagnostics

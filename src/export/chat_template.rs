@@ -226,6 +226,14 @@ impl Adaptation {
     }
 }
 
+/// A profile's complaint that arguments are a string (TK704) when the string holds a JSON
+/// object: under a template that concatenates arguments (TRL's DeepSeek-V3 template), that is
+/// the form the template needs, so the profile's object rule gives way to it.
+pub fn string_arguments_finding(d: &crate::diagnostic::Diagnostic, example: &Value) -> bool {
+    d.rule.code == crate::rules::TRAINING_ARGUMENTS.code
+        && crate::json::lookup(example, &d.pointer).and_then(Value::as_str).is_some_and(crate::json::is_object_text)
+}
+
 /// A stable 9-character alphanumeric id for a call (unique within the example).
 fn nine_char_id(old: &str, index: usize, taken: &[(String, String)]) -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";

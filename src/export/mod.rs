@@ -290,7 +290,10 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
                 }
             }
             // Every line written is checked by the same rules `validate --profile` applies.
-            if let Some(d) = format.check_example(&example, &tools).into_iter().next() {
+            let strings = settings.template.is_some_and(|(_, a)| a.string_arguments);
+            let mut findings = format.check_example(&example, &tools);
+            findings.retain(|d| !(strings && chat_template::string_arguments_finding(d, &example)));
+            if let Some(d) = findings.into_iter().next() {
                 return unwritable(&id, &d);
             }
             format.line(&example, &tools)
