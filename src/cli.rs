@@ -34,6 +34,10 @@ pub enum Command {
     /// Generate threads: a model asks a question, calls real tools on a real recording, and answers.
     #[command(after_help = "EXAMPLES:\n  threadkit generate new --data-root data --model gpt-4o-mini              review each step\n  threadkit generate new --data-root data --model m --count 200 --batch --parallel 8\n  threadkit generate continue                                              pick an active thread\n  threadkit generate list --all\n  threadkit generate prompts --dump my_prompts/")]
     Generate(GenerateArgs),
+    /// Convert training files between trainer formats (`export --from auto`): each example is checked by its
+    /// own format's rules, then written as --to (alias of --profile) writes it.
+    #[command(after_help = "EXAMPLES:\n  threadkit convert data/glaive_toolcall_en_demo.json --to openai --out exports/openai\n  threadkit convert train.jsonl --from trl --to llama-factory --out exports/lf")]
+    Convert(ExportArgs),
     /// Turn validated threads into training files (OpenAI, TRL, Axolotl, LLaMA-Factory, raw).
     #[command(after_help = "EXAMPLES:\n  threadkit export threads/ --profile openai --out exports/openai --split train=0.9,val=0.1\n  threadkit export threads/ --profile trl --out exports/trl --correct-only --min-tool-calls 2\n  threadkit export threads/ --profile raw --out archive.jsonl.gz --status all")]
     Export(ExportArgs),
@@ -228,8 +232,12 @@ pub struct ExportArgs {
     #[arg(long, value_name = "FILE_OR_DIR")]
     pub out: PathBuf,
     /// The training format.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, visible_alias = "to")]
     pub profile: crate::export::format::Profile,
+    /// Read training files (JSONL, or .json arrays) in this format instead of threads, and convert them
+    /// (`auto`: recognise each example by its shape).
+    #[arg(long, value_name = "FORMAT")]
+    pub from: Option<FromFormat>,
     /// Statuses to export, comma-separated, or `all`.
     #[arg(long, value_delimiter = ',', default_value = "finished")]
     pub status: Vec<String>,
@@ -724,5 +732,28 @@ mod range_tests {
         assert!(in_range::<usize>(1, 256)("0").is_err());
         assert!(in_range::<u64>(1, 3600)("18446744073709551615").is_err());
         assert_eq!(in_range::<u32>(1, 20)("4").unwrap(), 4);
+    }
+}
+
+/// The format `convert` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FromFormat {
+    Auto,
+    Openai,
+    Trl,
+    Axolotl,
+    LlamaFactory,
+}
+
+impl FromFormat {
+    pub fn profile(self) -> Option<crate::export::format::Profile> {
+        use crate::export::format::Profile;
+        match self {
+            FromFormat::Auto => None,
+            FromFormat::Openai => Some(Profile::Openai),
+            FromFormat::Trl => Some(Profile::Trl),
+            FromFormat::Axolotl => Some(Profile::Axolotl),
+            FromFormat::LlamaFactory => Some(Profile::LlamaFactory),
+        }
     }
 }

@@ -157,3 +157,88 @@ fn a_llama_factory_folder_is_read_through_its_dataset_info() {
         ]
     );
 }
+
+/// The lines of every `.jsonl` a convert wrote into `dir`.
+fn written(dir: &std::path::Path) -> Vec<Value> {
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "jsonl")).collect();
+    files.sort();
+    files.iter().flat_map(|f| std::fs::read_to_string(f).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<Value>>()).collect()
+}
+
+/// A sharegpt example as (turn kind, text or calls), and its tools, for comparing round trips.
+fn sharegpt_shape(example: &Value) -> (Vec<(String, Value)>, Value) {
+    let turns = example["conversations"].as_array().unwrap().iter().map(|t| {
+        let value = t["value"].as_str().unwrap();
+        if t["from"] == "function_call" {
+            let inner = match (value.find("<tool_call>"), value.rfind("</tool_call>")) {
+                (Some(a), Some(b)) => &value[a + 11..b],
+                _ => value,
+            };
+            let calls: Value = serde_json::from_str(inner).unwrap();
+            let calls = if calls.is_array() { calls } else { Value::Array(vec![calls]) };
+            ("call".to_string(), calls)
+        } else {
+            (t["from"].as_str().unwrap().to_string(), Value::String(value.to_string()))
+        }
+    });
+    let tools: Value = serde_json::from_str(example["tools"].as_str().filter(|s| !s.is_empty()).unwrap_or("[]")).unwrap();
+    (turns.collect(), tools)
+}
+
+#[test]
+fn convert_round_trips_llama_factory_through_openai_and_trl_keeping_every_turn_call_and_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = common::root().join(PUBLIC).join("llama-factory/glaive_toolcall_en_demo.json");
+    let hops = [("openai", "oa"), ("trl", "trl"), ("llama-factory", "lf")];
+    let mut input = source.clone();
+    for (to, name) in hops {
+        let out = dir.path().join(name);
+        let run = threadkit(&["convert", input.to_str().unwrap(), "--to", to, "--out", out.to_str().unwrap(), "-q"]);
+        assert_eq!(run.status.code(), Some(0), "{to}: {}", String::from_utf8_lossy(&run.stderr));
+        // Every hop's output is valid under its own profile.
+        assert_eq!(findings(to, out.join("train.jsonl").to_str().unwrap()), (vec![], 0), "{to}");
+        input = out.join("train.jsonl");
+    }
+    let original: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&source).unwrap()).unwrap();
+    let mut expected: Vec<String> = original.iter().map(|e| serde_json::to_string(&sharegpt_shape(e)).unwrap()).collect();
+    expected.sort();
+    expected.dedup(); // The demo holds byte-identical examples; an export keeps one of each.
+    let mut back: Vec<String> = written(&dir.path().join("lf")).iter().map(|e| serde_json::to_string(&sharegpt_shape(e)).unwrap()).collect();
+    back.sort();
+    assert_eq!(back.len(), expected.len());
+    assert_eq!(back, expected, "every turn, call, argument and tool survives three conversions");
+}
+
+#[test]
+fn convert_reads_each_shape_pairs_calls_by_order_and_names_what_it_cannot_carry() {
+    let dir = tempfile::tempdir().unwrap();
+    // TRL's docs example: no ids, a result paired by order; to openai (ids needed).
+    let out = dir.path().join("trl-to-openai.jsonl");
+    let src = common::root().join(PUBLIC).join("trl/dataset_formats_tool_calling.jsonl");
+    let run = threadkit(&["convert", src.to_str().unwrap(), "--to", "openai", "--allow-few-examples", "--out", out.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let manifest: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(manifest["changes"]["tool call ids added (the target pairs results with calls by id)"], 1, "{manifest}");
+    let line: Value = serde_json::from_str(std::fs::read_to_string(&out).unwrap().lines().next().unwrap()).unwrap();
+    let id = line["messages"][1]["tool_calls"][0]["id"].as_str().unwrap();
+    assert_eq!(line["messages"][2]["tool_call_id"], id);
+    assert_eq!(line["messages"][1]["tool_calls"][0]["function"]["arguments"], r#"{"room": "living room", "state": "on"}"#);
+    assert_eq!(line["tools"][0]["function"]["name"], "control_light", "the declared tools travel");
+    // LLaMA-Factory v1 typed parts: reasoning and text become the assistant's content, tool_call parts its calls.
+    let out = dir.path().join("v1");
+    let src = common::root().join(PUBLIC).join("llama-factory/reason_tool_use_demo_50.jsonl");
+    let run = threadkit(&["convert", src.to_str().unwrap(), "--to", "trl", "--out", out.to_str().unwrap(), "-q"]);
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let lines = written(&out);
+    assert_eq!(lines.len(), 50);
+    let calls: usize = lines.iter().flat_map(|l| l["messages"].as_array().unwrap()).map(|m| m["tool_calls"].as_array().map_or(0, Vec::len)).sum();
+    assert_eq!(calls, 68, "every tool_call part is a call");
+    // An example its own format refuses is named with the reason, not carried on.
+    let bad = dir.path().join("mixed.jsonl");
+    let good = std::fs::read_to_string(common::root().join(PUBLIC).join("axolotl/toolcalling_dataset.jsonl")).unwrap();
+    std::fs::write(&bad, format!("{good}{}\n", r#"{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": 5}]}"#)).unwrap();
+    let run = threadkit(&["convert", bad.to_str().unwrap(), "--from", "axolotl", "--to", "trl", "--out", dir.path().join("m").to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(said.contains("mixed.jsonl:2") && said.contains("TK702 as axolotl"), "{said}");
+    assert_eq!(written(&dir.path().join("m")).len(), 1);
+}

@@ -207,7 +207,14 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             return Err(CommandError::Usage(format!("--out {}: cannot write the export there: {e}", layout.dir().display())));
         }
     };
-    let (walked, mut status) = walk_args(&args.walk, true, err)?;
+    let (walked, mut status) = match args.from {
+        // Training files: JSONL (plain or compressed) and `.json` arrays.
+        Some(_) => {
+            let options = crate::walk::WalkOptions { follow_links: args.walk.follow_links, skip_backups: true, training_files: true };
+            super::walk_with(&args.walk, options, err)?
+        }
+        None => walk_args(&args.walk, true, err)?,
+    };
     // Exported files must not feed the next export of the same tree; only threadkit's own
     // files are left out, never the folder around them.
     let own: HashSet<crate::walk::FileId> = ours.iter().filter_map(|p| crate::walk::FileId::of(p)).collect();
@@ -222,7 +229,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         ))
     };
     let mut spool = Spool::new(outputs.scratch_dir()).map_err(unwritable)?;
-    let progress = crate::progress::Progress::new("threads read", None, args.quiet);
+    let progress = crate::progress::Progress::new(if args.from.is_some() { "examples read" } else { "threads read" }, None, args.quiet);
     let mut near = crate::corpus::NearDuplicates::default();
     let entries = walked
         .entries()
@@ -230,7 +237,10 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     for_each_batch(
         entries,
         args.walk.jobs,
-        |e| prepare_entry(e, &settings, args.walk.max_file_size),
+        |e| match args.from {
+            Some(from) => prepare_training_entry(e, &settings, from.profile(), args.walk.max_file_size),
+            None => prepare_entry(e, &settings, args.walk.max_file_size),
+        },
         |_, batch| {
             for (place, outcome) in batch.into_iter().flatten() {
                 progress.inc(1);
@@ -481,7 +491,7 @@ fn print(
     writeln!(
         out,
         "{} read, {} exported ({} profile, {} tokens: mean {}, p95 {}, max {})",
-        super::plural(spool.input_threads, "thread"),
+        super::plural(spool.input_threads, if args.from.is_some() { "example" } else { "thread" }),
         spool.rows.len(),
         args.profile.name(),
         args.tokenizer.name(),
@@ -533,6 +543,44 @@ fn prepare_entry(entry: &Entry, settings: &Settings<'_>, max_file_size: u64) -> 
             let at = u.record.map_or(place.clone(), |line| format!("{place}:{line}"));
             let detail = format!("{}: {}", u.failure.code(), u.failure.message);
             out.push((at, Outcome::Skipped { reason: Skip::Invalid, id: None, detail }));
+        }
+    });
+    out
+}
+
+/// The examples of one training file (`convert`): each JSONL line, or each element of a `.json`
+/// array, named `file:line` / `file:#n`.
+fn prepare_training_entry(
+    entry: &Entry,
+    settings: &Settings<'_>,
+    from: Option<crate::export::format::Profile>,
+    max_file_size: u64,
+) -> Vec<(String, Outcome)> {
+    let place = entry.path.display().to_string();
+    let mut out = Vec::new();
+    if entry.problem.is_none() && source::is_json(&entry.path) {
+        let parsed = source::read_whole(&entry.path, max_file_size)
+            .and_then(|t| serde_json::from_str::<Value>(t.trim_start_matches('\u{feff}')).map_err(|e| Box::new(crate::diagnostic::Diagnostic::new(&crate::rules::INVALID_JSON, "", e.to_string()))));
+        match parsed {
+            Ok(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let at = format!("{place}:#{}", i + 1);
+                    out.push((at.clone(), crate::export::prepare_example(&item.to_string(), &at, from, settings)));
+                }
+            }
+            Ok(one) => out.push((place.clone(), crate::export::prepare_example(&one.to_string(), &place, from, settings))),
+            Err(d) => out.push((place.clone(), Outcome::Skipped { reason: Skip::Invalid, id: None, detail: format!("{}: {}", d.code(), d.message) })),
+        }
+        return out;
+    }
+    crate::records::for_each_of(entry, max_file_size, |item| match item {
+        Ok(rec) => {
+            let at = rec.record.map_or(place.clone(), |line| format!("{place}:{line}"));
+            out.push((at.clone(), crate::export::prepare_example(&rec.text, &at, from, settings)));
+        }
+        Err(u) => {
+            let at = u.record.map_or(place.clone(), |line| format!("{place}:{line}"));
+            out.push((at, Outcome::Skipped { reason: Skip::Invalid, id: None, detail: format!("{}: {}", u.failure.code(), u.failure.message) }));
         }
     });
     out

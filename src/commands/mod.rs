@@ -75,6 +75,10 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
         Command::Dataset(args) => dataset::run(args, out, err),
         Command::Tools(args) => tools::run(args, out, err),
         Command::Export(args) => export::run(args, out, err),
+        Command::Convert(mut args) => {
+            args.from.get_or_insert(crate::cli::FromFormat::Auto);
+            export::run(args, out, err)
+        }
         Command::Generate(args) => generate::run(args, out, err),
         Command::Verify(args) => verify::run(args, out, err),
         Command::Show(args) => show::run(args, out, err),

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod chat_template;
 pub mod dataset_info;
 pub mod format;
+pub mod ingest;
 pub mod formats;
 pub mod sink;
 pub mod split;
@@ -200,7 +201,6 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
     let session = view.session().unwrap_or("").to_string();
     let id = id.unwrap_or("").to_string();
 
-    let format = settings.profile.format();
     let mut changes = Changes::new();
     let openai_doc;
     let thread = match version {
@@ -257,14 +257,82 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
     }
     conversation.drop_trailing_results(&mut changes);
     let tools = conversation::tool_definitions(&conversation, &mut changes);
-    let tokens = settings.counter.conversation(&conversation, &tools.json);
+    let meta = Meta { id, dataset, session, label, quality, features };
+    write_example(&doc, &conversation, &tools, changes, meta, settings)
+}
+
+/// One training example made elsewhere, as a line of the profile's format (`convert`). `from`:
+/// the format it is in (`None`: recognised by its shape). It is held to its own format's rules
+/// first, as `validate --profile` would: an example its own trainer would refuse is not carried on.
+pub fn prepare_example(text: &str, id: &str, from: Option<Profile>, settings: &Settings<'_>) -> Outcome {
+    let example = match source::parse(text) {
+        Ok(v) => v,
+        Err(failure) => return skipped(Skip::Invalid, Some(id), format!("{}: {}", failure.code(), failure.message)),
+    };
+    let Some(from) = from.or_else(|| ingest::detect(&example).map(|(p, _)| p)) else {
+        return skipped(Skip::Invalid, Some(id), "not an example of a training format threadkit reads (no `messages` or `conversations` list)");
+    };
+    if let Some(d) = from.format().check(&example).into_iter().find(|d| d.is_error()) {
+        let at = if d.pointer.is_empty() { String::new() } else { format!(" (at {})", d.pointer) };
+        return skipped(Skip::Invalid, Some(id), format!("{} as {}: {}{at}", d.code(), from.name(), d.message));
+    }
+    let mut changes = Changes::new();
+    let (doc, declared) = match ingest::to_messages(&example, from, &mut changes) {
+        Ok(x) => x,
+        Err(e) => return skipped(Skip::Unconvertible, Some(id), e),
+    };
+    let mut conversation = match Conversation::of_thread(&doc, &mut changes) {
+        Ok(c) => c,
+        Err(e) => return skipped(Skip::Unconvertible, Some(id), e),
+    };
+    conversation.drop_trailing_results(&mut changes);
+    // The tools the example declared travel with it; an example that declared none gets them inferred.
+    let tools = match declared {
+        Some(list) => std::sync::Arc::new(conversation::ToolSet::new(list)),
+        None => conversation::tool_definitions(&conversation, &mut changes),
+    };
+    let meta = Meta {
+        id: id.to_string(),
+        dataset: String::new(),
+        session: id.to_string(),
+        label: String::new(),
+        quality: Vec::new(),
+        features: None,
+    };
+    write_example(&doc, &conversation, &tools, changes, meta, settings)
+}
+
+/// What an example carries beside its line: where it came from and what the rules said.
+pub struct Meta {
+    pub id: String,
+    pub dataset: String,
+    pub session: String,
+    pub label: String,
+    pub quality: Vec<&'static str>,
+    pub features: Option<Box<crate::corpus::Features>>,
+}
+
+/// The example line of one conversation in the profile's format (`doc` is what a raw line
+/// holds): token limit, template audit and adaptation, then the format's own checks.
+pub fn write_example(
+    doc: &serde_json::Value,
+    conversation: &Conversation,
+    tools: &conversation::ToolSet,
+    mut changes: Changes,
+    meta: Meta,
+    settings: &Settings<'_>,
+) -> Outcome {
+    let Meta { id, dataset, session, label, quality, features } = meta;
+    let format = settings.profile.format();
+    let f = &settings.filters;
+    let tokens = settings.counter.conversation(conversation, &tools.json);
     if let Some(max) = f.max_tokens {
         if tokens > max {
             return skipped(Skip::TooManyTokens, Some(&id), format!("{tokens} tokens > {max}"));
         }
     }
     let direct = match settings.template {
-        None => format.direct_line(&conversation, &tools, &mut changes),
+        None => format.direct_line(conversation, tools, &mut changes),
         Some(_) => None,
     };
     let line = match direct {
@@ -272,13 +340,13 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
         Some(Err(d)) => return unwritable(&id, &d),
         None => {
             // Raw lines are the threads as they are: `doc`, not the converted form.
-            let mut example = match format.render(&doc, &conversation, &tools, &settings.options, &mut changes) {
+            let mut example = match format.render(doc, conversation, tools, &settings.options, &mut changes) {
                 Ok(e) => e,
                 Err(e) => return skipped(Skip::Unconvertible, Some(&id), e),
             };
             if let Some((template, adaptation)) = settings.template {
                 adaptation.apply(&mut example, &mut changes);
-                match template.audit(&format.template_view(&format.with_tools(example.clone(), &tools))) {
+                match template.audit(&format.template_view(&format.with_tools(example.clone(), tools))) {
                     Audit::Failed(e) => return skipped(Skip::TemplateError, Some(&id), e),
                     Audit::Rendered { missing, .. } => {
                         for m in &missing {
@@ -291,12 +359,12 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
             }
             // Every line written is checked by the same rules `validate --profile` applies.
             let strings = settings.template.is_some_and(|(_, a)| a.string_arguments);
-            let mut findings = format.check_example(&example, &tools);
+            let mut findings = format.check_example(&example, tools);
             findings.retain(|d| !(strings && chat_template::string_arguments_finding(d, &example)));
             if let Some(d) = findings.into_iter().next() {
                 return unwritable(&id, &d);
             }
-            format.line(&example, &tools)
+            format.line(&example, tools)
         }
     };
     if !format.reports_changes() {

@@ -89,6 +89,25 @@ fn split_call(value: &str) -> (&str, &str) {
     }
 }
 
+/// A `function_call` value read back: the text before the calls and each call's name and
+/// arguments object; `None` if LLaMA-Factory cannot parse it.
+pub fn read_calls(value: &str) -> Option<(String, Vec<(String, Value)>)> {
+    let (text, json) = split_call(value);
+    let calls = match serde_json::from_str::<Value>(json).ok()? {
+        Value::Array(list) => list,
+        one => vec![one],
+    };
+    let calls = calls
+        .into_iter()
+        .map(|c| {
+            let name = c.get("name").and_then(Value::as_str)?.to_string();
+            let args = c.get("arguments").filter(|a| a.is_object())?.clone();
+            Some((name, args))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((text.trim_end().to_string(), calls))
+}
+
 /// The function names of a `function_call` value, or `None` if LLaMA-Factory cannot parse it.
 fn parse_calls(value: &str) -> Option<Vec<String>> {
     let (_, json) = split_call(value);
