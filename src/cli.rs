@@ -126,9 +126,10 @@ pub struct ValidateArgs {
     /// Colors in human output.
     #[arg(long, value_enum, default_value = "auto")]
     pub color: Color,
-    /// Check training files (JSONL) against an export profile's rules instead of threads.
+    /// Check training files (JSONL, .json arrays) against a trainer format's rules instead of threads
+    /// (`auto`: each file's format recognised from its first example, and said).
     #[arg(long, value_enum)]
-    pub profile: Option<crate::export::format::Profile>,
+    pub profile: Option<FromFormat>,
     /// With --profile: the token limit per example (default for openai: 65536).
     #[arg(long, value_name = "N", requires = "profile")]
     pub max_tokens: Option<usize>,
@@ -735,7 +736,7 @@ mod range_tests {
     }
 }
 
-/// The format `convert` reads.
+/// A training format to read files as (`validate --profile`, `convert --from`), or `auto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FromFormat {
     Auto,

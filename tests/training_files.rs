@@ -242,3 +242,23 @@ fn convert_reads_each_shape_pairs_calls_by_order_and_names_what_it_cannot_carry(
     assert!(said.contains("mixed.jsonl:2") && said.contains("TK702 as axolotl"), "{said}");
     assert_eq!(written(&dir.path().join("m")).len(), 1);
 }
+
+#[test]
+fn profile_auto_says_which_format_it_read_each_file_as_and_why() {
+    let files = [
+        ("llama-factory/glaive_toolcall_en_demo.json", "read as llama-factory: a `conversations` list"),
+        ("llama-factory/reason_tool_use_demo_50.jsonl", "read as llama-factory: `messages` whose content is typed"),
+        ("trl/dataset_formats_tool_calling.jsonl", "read as trl: `messages` with tool call arguments as objects"),
+        ("openai/chat_completions_null_content.jsonl", "read as openai: `messages` with arguments as JSON strings"),
+    ];
+    let paths: Vec<String> = files.iter().map(|(f, _)| format!("{PUBLIC}/{f}")).collect();
+    let mut args = vec!["validate", "--profile", "auto"];
+    args.extend(paths.iter().map(String::as_str));
+    let run = threadkit(&args);
+    let said = String::from_utf8_lossy(&run.stderr);
+    for (f, expected) in files {
+        assert!(said.contains(&format!("{f}: {expected}")), "{f}: {said}");
+    }
+    // Each is then checked by its own format's rules: only the null-content warnings remain.
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stdout));
+}

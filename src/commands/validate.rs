@@ -35,8 +35,8 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         Ok(d) => d,
         Err(status) => return Ok(status),
     };
-    if let Some(profile) = args.profile {
-        return run_training(&args, profile, out, err);
+    if let Some(read) = args.profile {
+        return run_training(&args, read, out, err);
     }
     let settings = Settings {
         max_file_size: args.walk.max_file_size,
@@ -100,10 +100,15 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
 /// `validate --profile P`: training files, one example per line, against the profile's rules.
 fn run_training(
     args: &ValidateArgs,
-    profile: crate::export::format::Profile,
+    read: crate::cli::FromFormat,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitStatus, CommandError> {
+    let auto = read.profile().is_none();
+    if auto && args.chat_template.is_some() {
+        return Err(CommandError::Usage("--chat-template: name the profile (--profile trl or axolotl) the template is checked with, not auto".into()));
+    }
+    let profile = read.profile().unwrap_or(crate::export::format::Profile::Openai);
     let template = match &args.chat_template {
         None => None,
         Some(_) if !profile.format().templated() => {
@@ -127,10 +132,11 @@ fn run_training(
             }
         },
     };
+    let counter = crate::tokens::Counter::new(args.tokenizer);
     let settings = crate::export::audit::TrainingSettings {
         profile,
         max_tokens: args.max_tokens.or(profile.format().default_max_tokens()),
-        counter: crate::tokens::Counter::new(args.tokenizer),
+        counter: &counter,
         template: template.as_ref(),
         max_file_size: args.walk.max_file_size,
         string_arguments: template.as_ref().is_some_and(|t| {
@@ -149,7 +155,7 @@ fn run_training(
     // A folder with LLaMA-Factory's dataset_info.json is read as LLaMA-Factory reads it: the
     // files its entries name, each with its entry's formatting, columns and tags.
     let (registries, paths): (Vec<PathBuf>, Vec<PathBuf>) = args.walk.paths.iter().cloned().partition(|p| {
-        profile == crate::export::format::Profile::LlamaFactory
+        matches!(read, crate::cli::FromFormat::LlamaFactory | crate::cli::FromFormat::Auto)
             && p.is_dir()
             && p.join(crate::export::dataset_info::FILE).is_file()
     });
@@ -182,7 +188,12 @@ fn run_training(
             printer.file(&info.report, out)?;
             for d in &info.datasets {
                 let entry = crate::walk::Entry { path: d.file.clone(), problem: None, root: d.file.clone() };
-                let report = crate::export::audit::validate_mapped_entry(&entry, &settings, Some(d));
+                let lf = crate::export::audit::TrainingSettings {
+                    profile: crate::export::format::Profile::LlamaFactory,
+                    max_tokens: args.max_tokens,
+                    ..settings
+                };
+                let report = crate::export::audit::validate_mapped_entry(&entry, &lf, Some(d));
                 totals.add(&report);
                 printer.file(&report, out)?;
             }
@@ -208,9 +219,19 @@ fn run_training(
         walked.entries(),
         args.walk.jobs,
         |e| {
+            // `auto`: the file's own format, from its first example (said before its report).
+            let detected = if auto { crate::export::audit::detect_file(&e.path, args.walk.max_file_size) } else { None };
+            let settings = match detected {
+                Some((p, _)) => crate::export::audit::TrainingSettings {
+                    profile: p,
+                    max_tokens: args.max_tokens.or(p.format().default_max_tokens()),
+                    ..settings
+                },
+                None => settings,
+            };
             let report = crate::export::audit::validate_training_entry(e, &settings);
             if !args.fix || !report.records.iter().any(|r| r.has_fix()) {
-                return (report, None);
+                return (report, None, detected);
             }
             let fixed = fix_training(&e.path, &settings, args.dry_run);
             // Written: checked again, as it now is on disk.
@@ -218,10 +239,16 @@ fn run_training(
                 Ok(TrainingFix { written: true, .. }) => crate::export::audit::validate_training_entry(e, &settings),
                 _ => report,
             };
-            (report, Some(fixed))
+            (report, Some(fixed), detected)
         },
         |_, reports| {
-            for (mut report, fixed) in reports {
+            for (mut report, fixed, detected) in reports {
+                if auto && args.format == crate::report::Format::Human && !args.quiet {
+                    match detected {
+                        Some((p, why)) => writeln!(err, "{}: read as {}: {why}", crate::report::shown(&report.path), p.name())?,
+                        None => writeln!(err, "{}: no example of a known training format; checked as openai", crate::report::shown(&report.path))?,
+                    }
+                }
                 match fixed {
                     Some(Ok(TrainingFix { diff, resolved, written })) => {
                         out.write_all(diff.as_bytes())?;

@@ -16,11 +16,12 @@ use crate::findings::{locate_all, FileReport, RecordReport};
 use crate::walk::Entry;
 
 /// What `validate --profile` checks a training file with.
+#[derive(Clone, Copy)]
 pub struct TrainingSettings<'a> {
     pub profile: Profile,
     /// Examples above this many tokens are findings.
     pub max_tokens: Option<usize>,
-    pub counter: Counter,
+    pub counter: &'a Counter,
     pub template: Option<&'a ChatTemplate>,
     /// Files (and JSONL lines) larger than this are findings, not read.
     pub max_file_size: u64,
@@ -123,7 +124,7 @@ fn check_mapped(
         })),
     }
     if let Some(limit) = settings.max_tokens {
-        let n = example_tokens(example, &settings.counter);
+        let n = example_tokens(example, settings.counter);
         if n > limit {
             diagnostics.push(Diagnostic::new(&TRAINING_TOO_LONG, "", format!("{n} tokens, more than the limit of {limit}")));
         }
@@ -337,4 +338,28 @@ pub fn fix_training_file(path: &std::path::Path, settings: &TrainingSettings<'_>
         return Ok(None);
     }
     Ok(Some(FixedFile { lines, whole: None, old_text: text, resolved }))
+}
+
+/// The format of a training file as `--profile auto` decides it: the shape of its first example
+/// (`ingest::detect`), with the reason. `None` when the file holds no example threadkit reads.
+pub fn detect_file(path: &std::path::Path, max_file_size: u64) -> Option<(Profile, &'static str)> {
+    if source::is_json(path) {
+        let text = source::read_whole(path, max_file_size).ok()?;
+        let doc: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
+        let first = match &doc {
+            Value::Array(items) => items.first()?,
+            one => one,
+        };
+        return super::ingest::detect(first);
+    }
+    let mut found = None;
+    let entry = Entry { path: path.to_path_buf(), problem: None, root: path.to_path_buf() };
+    crate::records::for_each_of(&entry, max_file_size, |item| {
+        if found.is_none() {
+            if let Ok(rec) = item {
+                found = serde_json::from_str::<Value>(&rec.text).ok().and_then(|v| super::ingest::detect(&v));
+            }
+        }
+    });
+    found
 }

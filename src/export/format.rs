@@ -8,7 +8,6 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::conversation::{Changes, Conversation, ToolSet};
-use super::formats;
 use super::sink::FileInfo;
 use crate::diagnostic::Diagnostic;
 
@@ -27,17 +26,9 @@ pub enum Profile {
     Raw,
 }
 
+// `Profile::format` lives in `formats/mod.rs`: this file names no format, so the formats can
+// depend on it without a circle.
 impl Profile {
-    pub fn format(self) -> &'static dyn TrainingFormat {
-        match self {
-            Profile::Openai => &formats::openai::Openai,
-            Profile::Trl => &formats::trl::Trl,
-            Profile::Axolotl => &formats::axolotl::Axolotl,
-            Profile::LlamaFactory => &formats::llama_factory::LlamaFactory,
-            Profile::Raw => &formats::raw::Raw,
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             Profile::Openai => "openai",

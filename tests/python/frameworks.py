@@ -280,19 +280,142 @@ def check_axolotl():
                manifest["counts"]["exported"], texts_kept, texts, calls_kept, calls, lost_expected)
 
 
+PUBLIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "training", "public")
+
+
+def convert(source, to, out, *extra):
+    subprocess.run([THREADKIT, "convert", source, "--to", to, "--out", out, "-q", *extra], check=True, stdout=subprocess.DEVNULL)
+    return json.load(open(os.path.join(out, "export.json")))
+
+
+def validate_ok(profile, path):
+    return subprocess.run([THREADKIT, "validate", "--profile", profile, path, "-q"], stdout=subprocess.DEVNULL).returncode == 0
+
+
+def check_trl_public():
+    """Files TRL's users have (its docs' example, Axolotl's fixture, LLaMA-Factory's glaive demo
+    converted by threadkit), loaded with `datasets` and rendered by TRL with model templates: for
+    every file × template, `threadkit validate --profile P --chat-template T` reports no error iff
+    TRL's path renders every example with every call and result in the text."""
+    from trl.data_utils import maybe_apply_chat_template
+
+    converted = os.path.join(WORK, "public", "glaive-to-trl")
+    convert(os.path.join(PUBLIC, "llama-factory", "glaive_toolcall_en_demo.json"), "trl", converted)
+    sources = [("trl docs", "trl", os.path.join(PUBLIC, "trl", "dataset_formats_tool_calling.jsonl")),
+               ("axolotl fixture", "axolotl", os.path.join(PUBLIC, "axolotl", "toolcalling_dataset.jsonl")),
+               ("glaive demo via convert", "trl", os.path.join(converted, "train.jsonl"))]
+    for name, profile, path in sources:
+        if not validate_ok(profile, path):
+            FAILURES.append(f"public {name}: threadkit validate --profile {profile} says it is invalid")
+        loaded = datasets.load_dataset("json", data_files=[path], split="train")
+        for template_name in ["Qwen-Qwen3-0.6B", "Qwen-Qwen2.5-7B-Instruct", "meta-llama-Llama-3.1-8B-Instruct", "GLM-4.6"]:
+            template = os.path.join(TEMPLATES, template_name + ".jinja")
+            tokenizer = byte_tokenizer(open(template).read())
+            threadkit_ok = validate_ok(profile, path) and subprocess.run(
+                [THREADKIT, "validate", "--profile", profile, "--chat-template", template, path, "-q"], stdout=subprocess.DEVNULL
+            ).returncode == 0
+            calls = rendered = results = results_rendered = 0
+            error = None
+            for row in loaded:
+                tools = row.get("tools")
+                tools = json.loads(tools) if isinstance(tools, str) else tools
+                try:
+                    text = maybe_apply_chat_template({"messages": row["messages"]}, tokenizer, tools=tools)["text"]
+                except Exception as e:  # the template refusing the example is TRL's verdict
+                    error = f"{type(e).__name__}: {e}"
+                    break
+                for m in row["messages"]:
+                    for c in m.get("tool_calls") or []:
+                        calls += 1
+                        rendered += c["function"]["name"] in text
+                    if m["role"] == "tool":
+                        results += 1
+                        # As in check_trl: a template may encode a string result once more (Llama 3.1's `tojson`).
+                        content = str(m["content"])
+                        encoded = json.dumps(content, ensure_ascii=False)  # transformers' `tojson` keeps non-ASCII
+                        results_rendered += squeeze(content) in squeeze(text) or squeeze(encoded) in squeeze(text)
+            trl_ok = error is None and rendered == calls and results_rendered == results
+            if trl_ok != threadkit_ok:
+                FAILURES.append(f"public {name} × {template_name}: TRL {'takes' if trl_ok else 'refuses'} it ({error or f'{rendered}/{calls} calls'}), "
+                                f"threadkit validate says {'no error' if threadkit_ok else 'error'}")
+            verdict = "renders" if trl_ok else f"fails ({(error or '')[:40]})"
+            ROWS.append(("TRL load + maybe_apply_chat_template (public)", profile, f"{name} × {template_name}", len(loaded), verdict, f"{rendered}/{calls}"))
+
+
+def calls_in(value):
+    """The calls of a function_call value: bare JSON, or text then `<tool_call>JSON</tool_call>`."""
+    if "<tool_call>" in value:
+        value = value[value.index("<tool_call>") + len("<tool_call>"):value.rindex("</tool_call>")]
+    calls = json.loads(value)
+    return calls if isinstance(calls, list) else [calls]
+
+
+def check_llama_factory_public():
+    """LLaMA-Factory's own glaive demo through its own dataset_info entry, and TRL's and Axolotl's
+    examples converted to llama-factory by threadkit: LLaMA-Factory's loader, converter and
+    processor take them, every call in the trained labels."""
+    from llamafactory.data.converter import get_dataset_converter
+    from llamafactory.data.parser import get_dataset_list
+    from llamafactory.data.processor.supervised import SupervisedDatasetProcessor
+    from llamafactory.data.template import get_template_and_fix_tokenizer
+    from llamafactory.hparams import DataArguments
+
+    demo = os.path.join(WORK, "public", "lf-demo")
+    os.makedirs(demo, exist_ok=True)
+    info = json.load(open(os.path.join(PUBLIC, "llama-factory", "dataset_info.json")))
+    json.dump({"glaive_toolcall_en_demo": info["glaive_toolcall_en_demo"]}, open(os.path.join(demo, "dataset_info.json"), "w"))
+    with open(os.path.join(PUBLIC, "llama-factory", "glaive_toolcall_en_demo.json")) as f, open(os.path.join(demo, "glaive_toolcall_en_demo.json"), "w") as g:
+        g.write(f.read())
+    sources = [("glaive demo", demo, "glaive_toolcall_en_demo")]
+    for name, src in [("trl docs", os.path.join(PUBLIC, "trl", "dataset_formats_tool_calling.jsonl")),
+                      ("axolotl fixture", os.path.join(PUBLIC, "axolotl", "toolcalling_dataset.jsonl"))]:
+        out = os.path.join(WORK, "public", "to-lf-" + name.replace(" ", "-"))
+        convert(src, "llama-factory", out, "--name", "converted")
+        sources.append((name + " via convert", out, "converted"))
+    for name, folder, dataset in sources:
+        if subprocess.run([THREADKIT, "validate", "--profile", "llama-factory", folder, "-q"], stdout=subprocess.DEVNULL).returncode != 0:
+            FAILURES.append(f"public {name}: threadkit validate --profile llama-factory says the folder is invalid")
+        with tempfile.TemporaryDirectory() as elsewhere:
+            os.chdir(elsewhere)
+            data_args = DataArguments(dataset=dataset, dataset_dir=folder, template="qwen", cutoff_len=1 << 20)
+            (attr,) = get_dataset_list([dataset], folder)
+            data = datasets.load_dataset("json", data_files=os.path.join(folder, attr.dataset_name), split="train")
+        converter = get_dataset_converter(attr.formatting, attr, data_args)
+        aligned = [converter(row) for row in data]
+        tokenizer = byte_tokenizer()
+        template = get_template_and_fix_tokenizer(tokenizer, data_args)
+        processor = SupervisedDatasetProcessor(template=template, tokenizer=tokenizer, processor=None, data_args=data_args)
+        batch = {k: [a[k] for a in aligned] for k in aligned[0]}
+        batch.update({"_images": [None] * len(aligned), "_videos": [None] * len(aligned), "_audios": [None] * len(aligned)})
+        model_inputs = processor.preprocess_dataset(batch)
+        kept = len(model_inputs["input_ids"])
+        calls = trained_calls = 0
+        for row, labels in zip(data, model_inputs["labels"]):
+            trained = tokenizer.decode([t for t in labels if t != -100], skip_special_tokens=False)
+            for t in row["conversations"]:
+                if t["from"] == "function_call":
+                    for c in calls_in(t["value"]):
+                        calls += 1
+                        trained_calls += c["name"] in trained
+        if kept != len(data) or trained_calls != calls:
+            FAILURES.append(f"public {name}: LLaMA-Factory kept {kept} of {len(data)} examples, {trained_calls} of {calls} calls trained")
+        ROWS.append(("LLaMA-Factory converter + SupervisedDatasetProcessor", "llama-factory", name, kept, "-", f"{trained_calls}/{calls}"))
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     failures_before = {}
-    checks = {"trl": check_trl, "llama-factory": check_llama_factory, "axolotl": check_axolotl}
+    checks = {"trl": [check_trl, check_trl_public], "llama-factory": [check_llama_factory, check_llama_factory_public],
+              "axolotl": [check_axolotl]}
     for name in FRAMEWORKS:
-        check = checks[name]
-        try:
-            check()
-        except Exception as e:  # a framework refusing the files is the finding
-            import traceback
+        for check in checks[name]:
+            try:
+                check()
+            except Exception as e:  # a framework refusing the files is the finding
+                import traceback
 
-            traceback.print_exc()
-            FAILURES.append(f"{check.__name__}: {type(e).__name__}: {e}")
+                traceback.print_exc()
+                FAILURES.append(f"{check.__name__}: {type(e).__name__}: {e}")
     widths = [max(len(str(r[i])) for r in ROWS + [("framework", "profile", "template", "examples", "texts", "calls")]) for i in range(6)]
     for r in [("framework", "profile", "template", "examples", "texts", "calls")] + ROWS:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))

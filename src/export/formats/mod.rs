@@ -15,6 +15,20 @@ use serde_json::Value;
 use crate::diagnostic::Diagnostic;
 use crate::rules::TRAINING_TOOLS_MALFORMED;
 
+impl crate::export::format::Profile {
+    /// The format a profile names (defined here, beside the formats, so `format.rs` depends on none of them).
+    pub fn format(self) -> &'static dyn crate::export::format::TrainingFormat {
+        use crate::export::format::Profile;
+        match self {
+            Profile::Openai => &openai::Openai,
+            Profile::Trl => &trl::Trl,
+            Profile::Axolotl => &axolotl::Axolotl,
+            Profile::LlamaFactory => &llama_factory::LlamaFactory,
+            Profile::Raw => &raw::Raw,
+        }
+    }
+}
+
 /// Function names in an OpenAI-style `tools` list; reports malformed entries.
 pub(crate) fn defined_functions<'a>(tools: &'a Value, at: &str, out: &mut Vec<Diagnostic>) -> HashSet<&'a str> {
     let mut names = HashSet::new();
