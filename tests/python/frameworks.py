@@ -207,31 +207,38 @@ LF_TEMPLATES = [("qwen", "tool-call"), ("qwen3", "tool-call"), ("llama3", "tool-
                 ("deepseek3", "tool-call"), ("mistral", "json")]
 
 
-def check_llama_factory():
+def llama_factory_train(folder, dataset, template_name):
+    """LLaMA-Factory's own data path on a folder with a dataset_info.json, run from another
+    working directory: `get_dataset_list`, its converter, template and `SupervisedDatasetProcessor`.
+    Returns the rows, the model inputs and the byte tokenizer that decodes their labels."""
     from llamafactory.data.converter import get_dataset_converter
     from llamafactory.data.parser import get_dataset_list
     from llamafactory.data.processor.supervised import SupervisedDatasetProcessor
     from llamafactory.data.template import get_template_and_fix_tokenizer
     from llamafactory.hparams import DataArguments
 
+    with tempfile.TemporaryDirectory() as elsewhere:
+        os.chdir(elsewhere)
+        data_args = DataArguments(dataset=dataset, dataset_dir=folder, template=template_name, cutoff_len=1 << 20)
+        (attr,) = get_dataset_list([dataset], folder)
+        data = datasets.load_dataset("json", data_files=os.path.join(folder, attr.dataset_name), split="train")
+    converter = get_dataset_converter(attr.formatting, attr, data_args)
+    aligned = [converter(row) for row in data]
+    tokenizer = byte_tokenizer()
+    template = get_template_and_fix_tokenizer(tokenizer, data_args)
+    processor = SupervisedDatasetProcessor(template=template, tokenizer=tokenizer, processor=None, data_args=data_args)
+    batch = {k: [a[k] for a in aligned] for k in aligned[0]}
+    batch.update({"_images": [None] * len(aligned), "_videos": [None] * len(aligned), "_audios": [None] * len(aligned)})
+    return data, processor.preprocess_dataset(batch), tokenizer
+
+
+def check_llama_factory():
     for template_name, form in LF_TEMPLATES:
         out = os.path.join(WORK, "llama-factory", form)
         manifest = export("llama-factory", out, "--name", "threads", "--llama-factory-calls", form)
         lines = [json.loads(line) for f in manifest["files"] if f.get("split") for line in open(os.path.join(out, f["path"]))]
         dropped = sum(n for what, n in manifest["changes"].items() if "dropped" in what and "reasoning" in what)
-        with tempfile.TemporaryDirectory() as elsewhere:
-            os.chdir(elsewhere)
-            data_args = DataArguments(dataset="threads", dataset_dir=out, template=template_name, cutoff_len=1 << 20)
-            (attr,) = get_dataset_list(["threads"], out)
-            data = datasets.load_dataset("json", data_files=os.path.join(out, attr.dataset_name), split="train")
-        converter = get_dataset_converter(attr.formatting, attr, data_args)
-        aligned = [converter(row) for row in data]
-        tokenizer = byte_tokenizer()
-        template = get_template_and_fix_tokenizer(tokenizer, data_args)
-        processor = SupervisedDatasetProcessor(template=template, tokenizer=tokenizer, processor=None, data_args=data_args)
-        batch = {k: [a[k] for a in aligned] for k in aligned[0]}
-        batch.update({"_images": [None] * len(aligned), "_videos": [None] * len(aligned), "_audios": [None] * len(aligned)})
-        model_inputs = processor.preprocess_dataset(batch)
+        _, model_inputs, tokenizer = llama_factory_train(out, "threads", template_name)
         pairs = []
         for labels, line in zip(model_inputs["labels"], lines):
             trained = tokenizer.decode([t for t in labels if t != -100], skip_special_tokens=False)
@@ -354,12 +361,6 @@ def check_llama_factory_public():
     """LLaMA-Factory's own glaive demo through its own dataset_info entry, and TRL's and Axolotl's
     examples converted to llama-factory by threadkit: LLaMA-Factory's loader, converter and
     processor take them, every call in the trained labels."""
-    from llamafactory.data.converter import get_dataset_converter
-    from llamafactory.data.parser import get_dataset_list
-    from llamafactory.data.processor.supervised import SupervisedDatasetProcessor
-    from llamafactory.data.template import get_template_and_fix_tokenizer
-    from llamafactory.hparams import DataArguments
-
     demo = os.path.join(WORK, "public", "lf-demo")
     os.makedirs(demo, exist_ok=True)
     info = json.load(open(os.path.join(PUBLIC, "llama-factory", "dataset_info.json")))
@@ -375,19 +376,7 @@ def check_llama_factory_public():
     for name, folder, dataset in sources:
         if subprocess.run([THREADKIT, "validate", "--profile", "llama-factory", folder, "-q"], stdout=subprocess.DEVNULL).returncode != 0:
             FAILURES.append(f"public {name}: threadkit validate --profile llama-factory says the folder is invalid")
-        with tempfile.TemporaryDirectory() as elsewhere:
-            os.chdir(elsewhere)
-            data_args = DataArguments(dataset=dataset, dataset_dir=folder, template="qwen", cutoff_len=1 << 20)
-            (attr,) = get_dataset_list([dataset], folder)
-            data = datasets.load_dataset("json", data_files=os.path.join(folder, attr.dataset_name), split="train")
-        converter = get_dataset_converter(attr.formatting, attr, data_args)
-        aligned = [converter(row) for row in data]
-        tokenizer = byte_tokenizer()
-        template = get_template_and_fix_tokenizer(tokenizer, data_args)
-        processor = SupervisedDatasetProcessor(template=template, tokenizer=tokenizer, processor=None, data_args=data_args)
-        batch = {k: [a[k] for a in aligned] for k in aligned[0]}
-        batch.update({"_images": [None] * len(aligned), "_videos": [None] * len(aligned), "_audios": [None] * len(aligned)})
-        model_inputs = processor.preprocess_dataset(batch)
+        data, model_inputs, tokenizer = llama_factory_train(folder, dataset, "qwen")
         kept = len(model_inputs["input_ids"])
         calls = trained_calls = 0
         for row, labels in zip(data, model_inputs["labels"]):
