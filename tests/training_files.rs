@@ -262,3 +262,16 @@ fn profile_auto_says_which_format_it_read_each_file_as_and_why() {
     // Each is then checked by its own format's rules: only the null-content warnings remain.
     assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stdout));
 }
+
+#[test]
+fn a_training_file_named_without_a_profile_is_checked_as_auto() {
+    let path = format!("{PUBLIC}/llama-factory/glaive_toolcall_en_demo.json");
+    let run = threadkit(&["validate", &path]);
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(said.contains("checked as `--profile auto`") && said.contains("read as llama-factory"), "{said}");
+    assert_eq!(run.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("300 examples"));
+    // A thread file is still a thread file.
+    let run = threadkit(&["validate", "fixtures/threads/valid/uci_har_test_24_2888_v4_0003.json"]);
+    assert!(!String::from_utf8_lossy(&run.stderr).contains("--profile auto"));
+}

@@ -38,6 +38,14 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     if let Some(read) = args.profile {
         return run_training(&args, read, out, err);
     }
+    // Training files named without --profile are read as `--profile auto`: a thread check would
+    // only say that an OpenAI or sharegpt example is not a thread.
+    if !args.fix && args.data_root.is_none() && !args.walk.paths.is_empty() && args.walk.paths.iter().all(|p| looks_like_training_file(p, args.walk.max_file_size)) {
+        if args.format == crate::report::Format::Human && !args.quiet {
+            writeln!(err, "threadkit: these are training examples, not threads: checked as `--profile auto` (name a profile to choose one)")?;
+        }
+        return run_training(&args, crate::cli::FromFormat::Auto, out, err);
+    }
     let settings = Settings {
         max_file_size: args.walk.max_file_size,
         data_root: data_root.as_ref(),
@@ -95,6 +103,33 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         status = ExitStatus::Failure;
     }
     Ok(status)
+}
+
+/// A named file whose first example is a training example (a `messages` or `conversations` list)
+/// and nothing of a thread (`id`, `metadata`, `schema_version`, legacy `thread_id`/`turns`).
+fn looks_like_training_file(path: &Path, max_file_size: u64) -> bool {
+    if !path.is_file() {
+        return false;
+    }
+    let first = if source::is_json(path) {
+        let Ok(text) = source::read_whole(path, max_file_size) else { return false };
+        match serde_json::from_str::<serde_json::Value>(text.trim_start_matches('\u{feff}')) {
+            Ok(serde_json::Value::Array(items)) => items.into_iter().next(),
+            _ => None,
+        }
+    } else {
+        let entry = crate::walk::Entry { path: path.to_path_buf(), problem: None, root: path.to_path_buf() };
+        let mut first = None;
+        crate::records::for_each_of(&entry, max_file_size, |item| {
+            if first.is_none() {
+                first = item.ok().and_then(|r| serde_json::from_str(&r.text).ok());
+            }
+        });
+        first
+    };
+    let Some(serde_json::Value::Object(o)) = first else { return false };
+    (o.contains_key("messages") || o.contains_key("conversations"))
+        && !["id", "metadata", "schema_version", "thread_id", "turns"].iter().any(|k| o.contains_key(*k))
 }
 
 /// `validate --profile P`: training files, one example per line, against the profile's rules.
