@@ -275,3 +275,25 @@ fn a_training_file_named_without_a_profile_is_checked_as_auto() {
     let run = threadkit(&["validate", "fixtures/threads/valid/uci_har_test_24_2888_v4_0003.json"]);
     assert!(!String::from_utf8_lossy(&run.stderr).contains("--profile auto"));
 }
+
+#[test]
+fn openai_fix_adds_missing_ids_pairs_results_in_order_and_serializes_object_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trl-as-openai.jsonl");
+    // TRL's docs example (object arguments, no ids), read as OpenAI's format.
+    let first = std::fs::read_to_string(common::root().join(PUBLIC).join("trl/dataset_formats_tool_calling.jsonl")).unwrap();
+    let first = first.lines().next().unwrap();
+    std::fs::write(&path, format!("{first}\n").repeat(10)).unwrap();
+    let p = path.to_str().unwrap();
+    let (before, code) = findings("openai", p);
+    assert_eq!(code, 1);
+    assert_eq!(before.iter().filter(|(c, _)| c == "TK705").count(), 20, "{before:?}");
+    assert_eq!(before.iter().filter(|(c, _)| c == "TK704").count(), 10, "{before:?}");
+    let run = threadkit(&["validate", "--profile", "openai", p, "--fix", "-q"]);
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stdout));
+    let line: Value = serde_json::from_str(std::fs::read_to_string(&path).unwrap().lines().next().unwrap()).unwrap();
+    let call = &line["messages"][1]["tool_calls"][0];
+    assert_eq!(call["function"]["arguments"], r#"{"room": "living room", "state": "on"}"#);
+    assert_eq!(line["messages"][2]["tool_call_id"], call["id"]);
+    assert_eq!(findings("openai", p), (vec![], 0));
+}

@@ -252,15 +252,15 @@ rule!(TRAINING_NULL_VALUE, "TK703", "training-null-value", Error, "a key is pres
 "What: a message key written as `null`, such as `\"tool_calls\": null`.\n\
 Why: OpenAI's fine-tuning schema has no nullable fields: omit the key instead; some chat templates test `is defined`, not truthiness, and render `None`.\n\
 Fix: remove the key.");
-rule!(TRAINING_ARGUMENTS, "TK704", "training-arguments-type", Error, "tool call arguments have the wrong type for the profile", fix: Some("decode arguments that were JSON-encoded twice"),
+rule!(TRAINING_ARGUMENTS, "TK704", "training-arguments-type", Error, "tool call arguments have the wrong type for the profile", fix: Some("write the arguments in the profile's form (decode text encoded twice, serialize an object)"),
 "What: openai: `function.arguments` is a string holding a JSON object. trl: an object (chat templates apply `tojson` to it; a string would be encoded twice). axolotl: either. llama-factory: a `function_call` value is a JSON string of `{\"name\", \"arguments\": <object>}`.\n\
 Why: each framework reads exactly one form; the other one fails to load or trains the model on a doubly-escaped string.\n\
 Example: arguments whose JSON decodes to the *string* `{\"location\": \"current\"}` instead of the object (OpenAI cookbook `drone_training.jsonl`, line 3).\n\
-Fix: `threadkit validate --profile P --fix` decodes arguments encoded twice (when the inner text is a JSON object) into the profile's form; otherwise export again with the right `--profile`.");
-rule!(TRAINING_TOOL_PAIRING, "TK705", "training-tool-pairing", Error, "a tool call and its result do not pair up", fix: None,
+Fix: `threadkit validate --profile P --fix` decodes arguments encoded twice (when the inner text is a JSON object) into the profile's form, and serializes an object where openai wants text; otherwise export again with the right `--profile`.");
+rule!(TRAINING_TOOL_PAIRING, "TK705", "training-tool-pairing", Error, "a tool call and its result do not pair up", fix: Some("add the missing ids, pairing results with calls in order"),
 "What: every tool call has an `id`, is answered by a later `tool` message with the same `tool_call_id`, and every `tool` message answers an earlier call.\n\
 Why: OpenAI rejects tool messages without a matching call; templates that interleave results with calls render the conversation wrongly.\n\
-Fix: export from threads that pass `threadkit validate`.");
+Fix: calls without an `id` and results without a `tool_call_id` (TRL's and Axolotl's files pair them by order): `threadkit validate --profile openai --fix` adds the ids, each result answering the earliest unanswered call; otherwise export from threads that pass `threadkit validate`.");
 rule!(TRAINING_UNDEFINED_TOOL, "TK706", "training-undefined-tool", Error, "a called function is not defined in the example's `tools`", fix: None,
 "What: the name of every called function must appear in the example's `tools` list.\n\
 Why: the model is trained to call a function it was never shown; OpenAI reports the example as invalid.\n\

@@ -513,6 +513,9 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
     out.extend(tool_findings);
     let mut open_calls: Vec<&str> = Vec::new();
     let mut answered: HashSet<&str> = HashSet::new();
+    // Every call's id as the fix would leave it (its own, or `call_<i>_<j>` for one without),
+    // in order: a result without `tool_call_id` answers the earliest one not yet answered.
+    let mut unanswered: std::collections::VecDeque<String> = Default::default();
     let mut has_assistant = false;
     for (i, m) in messages.iter().enumerate() {
         // Pointers are built only for findings: most lines have none.
@@ -585,11 +588,18 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
                 for (j, c) in calls.into_iter().flatten().enumerate() {
                     let cat = || format!("{}/tool_calls/{j}", at());
                     match c.id {
-                        Some(id) => open_calls.push(id),
-                        None if rules.strict_calls => {
-                            out.push(Diagnostic::new(&TRAINING_TOOL_PAIRING, cat(), "a tool call needs an `id`"))
+                        Some(id) => {
+                            open_calls.push(id);
+                            unanswered.push_back(id.to_string());
                         }
-                        None => {}
+                        None => {
+                            let id = format!("call_{i}_{j}");
+                            if rules.strict_calls {
+                                let set = vec![crate::diagnostic::Edit::Set { pointer: format!("{}/id", cat()), value: id.clone().into() }];
+                                out.push(Diagnostic::new(&TRAINING_TOOL_PAIRING, cat(), "a tool call needs an `id`").with_fix(set));
+                            }
+                            unanswered.push_back(id);
+                        }
                     }
                     if let (Some(defined), Some(name)) = (defined, c.name) {
                         if !defined.contains(name) {
@@ -619,12 +629,14 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
                             Arguments::Object => "a JSON object (chat templates apply `tojson` to it)",
                             Arguments::Either => "a JSON object or a string holding one",
                         };
+                        let twice = matches!(c.arguments, Some(Args::Text(_))) && fix.is_some();
                         let mut d = Diagnostic::new(
                             &TRAINING_ARGUMENTS,
                             format!("{}/function/arguments", cat()),
-                            match &fix {
-                                Some(_) => format!("`arguments` is JSON-encoded twice (a string holding a string holding an object); it must be {want}"),
-                                None => format!("`arguments` must be {want}"),
+                            if twice {
+                                format!("`arguments` is JSON-encoded twice (a string holding a string holding an object); it must be {want}")
+                            } else {
+                                format!("`arguments` must be {want}")
                             },
                         );
                         if let Some(fix) = fix {
@@ -635,14 +647,19 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
                 }
             }
             "tool" => match m.tool_call_id() {
-                Some(id) if open_calls.contains(&id) && answered.insert(id) => {}
+                Some(id) if open_calls.contains(&id) && answered.insert(id) => unanswered.retain(|u| u != id),
                 Some(id) => out.push(Diagnostic::new(
                     &TRAINING_TOOL_PAIRING,
                     format!("{}/tool_call_id", at()),
                     format!("`{id}` answers no earlier, unanswered tool call"),
                 )),
                 None if rules.strict_calls => {
-                    out.push(Diagnostic::new(&TRAINING_TOOL_PAIRING, at(), "a tool message needs `tool_call_id`"))
+                    let d = Diagnostic::new(&TRAINING_TOOL_PAIRING, at(), "a tool message needs `tool_call_id`");
+                    out.push(match unanswered.pop_front() {
+                        // Results without ids answer the calls in order (TRL's and Axolotl's files pair them so).
+                        Some(id) => d.with_fix(vec![crate::diagnostic::Edit::Set { pointer: format!("{}/tool_call_id", at()), value: id.into() }]),
+                        None => d,
+                    });
                 }
                 None => {}
             },
@@ -658,6 +675,10 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
 /// an object (`"\"{\\\"a\\\": 1}\""`) becomes the profile's form of that object. `None`
 /// when the inner text is no object: then nothing is known to be meant.
 fn twice_encoded_fix(args: Args<'_>, want: Arguments, pointer: &str) -> Option<Vec<crate::diagnostic::Edit>> {
+    // An object where the profile wants its JSON text (TRL's form read as OpenAI's): serialized once.
+    if let (Args::Value(v @ Value::Object(_)), Arguments::Text) = (args, want) {
+        return Some(vec![crate::diagnostic::Edit::Set { pointer: pointer.to_string(), value: Value::String(crate::pyjson::dumps(v)) }]);
+    }
     let Args::Text(outer) = args else { return None };
     let Ok(Value::String(inner)) = serde_json::from_str::<Value>(outer) else { return None };
     let object = serde_json::from_str::<Value>(&inner).ok().filter(Value::is_object)?;
