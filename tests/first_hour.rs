@@ -155,9 +155,11 @@ fn training_files_are_recognised_and_not_counted_as_threads() {
     let out = tmp.path().join("trl");
     let o = threadkit(&["export", s(&fixtures().join("threads/valid")), "--profile", "trl", "--out", s(&out), "--status", "all", "-q"]);
     assert!(o.status.success(), "{}", text(&o));
+    // Named without --profile, a training file is checked as one (`--profile auto`), and it says so.
     let o = threadkit(&["validate", s(&out.join("train.jsonl")), "--color", "never"]);
-    assert!(text(&o).contains("this looks like a training example"), "{}", text(&o));
+    assert!(text(&o).contains("checked as `--profile auto`") && text(&o).contains("read as trl"), "{}", text(&o));
     assert!(!text(&o).contains("TK100"), "no schema errors: {}", text(&o));
+    assert!(o.status.success(), "{}", text(&o));
     let o = threadkit(&["stats", s(&out.join("train.jsonl")), "--format", "json"]);
     let st: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(st["threads"], 0, "{st}");
