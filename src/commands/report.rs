@@ -83,7 +83,7 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
                 let features: Vec<_> = items
                     .iter_mut()
                     .map(|(_, item)| match item {
-                        page::Item::Thread { features, .. } => features.take(),
+                        page::Item::Thread { features, .. } => features.take().map(|f| *f),
                         page::Item::Other { .. } => None,
                     })
                     .collect();

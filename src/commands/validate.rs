@@ -194,47 +194,8 @@ fn run_training(
             && p.is_dir()
             && p.join(crate::export::dataset_info::FILE).is_file()
     });
-    let mut registered = Vec::new();
-    for dir in &registries {
-        let info = crate::export::dataset_info::read(dir, args.walk.max_file_size);
-        if !args.quiet && args.format == crate::report::Format::Human {
-            let names: Vec<&str> = info.datasets.iter().map(|d| d.name.as_str()).collect();
-            writeln!(
-                err,
-                "{}: LLaMA-Factory dataset_info.json: {} local datasets checked ({}){}",
-                crate::report::shown(dir),
-                names.len(),
-                names.join(", "),
-                if info.remote.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {} loaded from a hub, script or cloud not checked ({})", info.remote.len(), info.remote.join(", "))
-                }
-            )?;
-        }
-        registered.push(info);
-    }
     if !registries.is_empty() && paths.is_empty() {
-        let mut totals = Totals { noun: Some("example"), ..Totals::default() };
-        let mut printer = Printer::new(args.format, args.quiet, &renderer);
-        printer.begin(out)?;
-        for info in registered {
-            totals.add(&info.report);
-            printer.file(&info.report, out)?;
-            for d in &info.datasets {
-                let entry = crate::walk::Entry { path: d.file.clone(), problem: None, root: d.file.clone() };
-                let lf = crate::export::audit::TrainingSettings {
-                    profile: crate::export::format::Profile::LlamaFactory,
-                    max_tokens: args.max_tokens,
-                    ..settings
-                };
-                let report = crate::export::audit::validate_mapped_entry(&entry, &lf, Some(d));
-                totals.add(&report);
-                printer.file(&report, out)?;
-            }
-        }
-        printer.end(&totals, 0, out)?;
-        return Ok(if totals.errors > 0 || (args.deny_warnings && totals.warnings > 0) { ExitStatus::Failure } else { ExitStatus::Success });
+        return check_registries(args, &registries, settings, &renderer, out, err);
     }
     if !registries.is_empty() {
         return Err(CommandError::Usage(
@@ -410,6 +371,48 @@ fn apply_fixes(
         }
         Err(e) => Err(format!("cannot write the fixed file: {e}; the original is unchanged")),
     }
+}
+
+/// `validate --profile llama-factory DIR` on folders holding a `dataset_info.json`: the file
+/// itself, then each local dataset it names, read with that entry's formatting, columns and tags.
+fn check_registries(
+    args: &ValidateArgs,
+    registries: &[PathBuf],
+    settings: crate::export::audit::TrainingSettings<'_>,
+    renderer: &Renderer,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitStatus, CommandError> {
+    let lf = crate::export::audit::TrainingSettings {
+        profile: crate::export::format::Profile::LlamaFactory,
+        max_tokens: args.max_tokens,
+        ..settings
+    };
+    let mut totals = Totals { noun: Some("example"), ..Totals::default() };
+    let mut printer = Printer::new(args.format, args.quiet, renderer);
+    printer.begin(out)?;
+    for dir in registries {
+        let info = crate::export::dataset_info::read(dir, args.walk.max_file_size);
+        if !args.quiet && args.format == crate::report::Format::Human {
+            let names: Vec<&str> = info.datasets.iter().map(|d| d.name.as_str()).collect();
+            let remote = if info.remote.is_empty() {
+                String::new()
+            } else {
+                format!("; {} loaded from a hub, script or cloud not checked ({})", info.remote.len(), info.remote.join(", "))
+            };
+            writeln!(err, "{}: LLaMA-Factory dataset_info.json: {} local datasets checked ({}){remote}", crate::report::shown(dir), names.len(), names.join(", "))?;
+        }
+        totals.add(&info.report);
+        printer.file(&info.report, out)?;
+        for d in &info.datasets {
+            let entry = crate::walk::Entry { path: d.file.clone(), problem: None, root: d.file.clone() };
+            let report = crate::export::audit::validate_mapped_entry(&entry, &lf, Some(d));
+            totals.add(&report);
+            printer.file(&report, out)?;
+        }
+    }
+    printer.end(&totals, 0, out)?;
+    Ok(if totals.errors > 0 || (args.deny_warnings && totals.warnings > 0) { ExitStatus::Failure } else { ExitStatus::Success })
 }
 
 /// What `--fix` did to one training file: the diff (with `--dry-run`), how many findings it

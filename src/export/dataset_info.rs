@@ -261,7 +261,7 @@ pub fn check_alpaca(row: &Value, m: &Mapping) -> Vec<Diagnostic> {
         let at = format!("/{}", crate::json::escape_token(column));
         match obj.get(column.as_str()) {
             None if required => out.push(Diagnostic::new(&TRAINING_NOT_AN_EXAMPLE, "", format!("an alpaca row needs `{column}`"))),
-            Some(v) if !v.is_string() && !(column == &m.response && v.is_array()) => {
+            Some(v) if !(v.is_string() || column == &m.response && v.is_array()) => {
                 out.push(Diagnostic::new(&TRAINING_CONTENT_NOT_STRING, at, format!("`{column}` must be a string")))
             }
             _ => {}

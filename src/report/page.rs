@@ -73,7 +73,7 @@ pub enum Item {
         /// A JSONL line (its place names the line).
         line_record: bool,
         /// What the corpus pass (near-duplicates, eval overlap) reads of a valid thread.
-        features: Option<crate::corpus::Features>,
+        features: Option<Box<crate::corpus::Features>>,
     },
     /// Not a thread (unreadable, not JSON, not a known version): findings only.
     Other { findings: Vec<FindingRef> },
@@ -140,7 +140,7 @@ pub fn item(place: &str, mut rec: RecordReport, settings: &Settings<'_>) -> Item
     let mut features = None;
     if !rec.diagnostics.iter().any(|d| d.is_error()) {
         if settings.features || settings.grams {
-            features = Some(crate::corpus::Features::of(shown, settings.grams));
+            features = Some(Box::new(crate::corpus::Features::of(shown, settings.grams)));
         }
         let mut found = settings.labels.check(shown);
         // Located only where the pointers are the file's (an openai_v1 thread: its text is kept with its document).
