@@ -515,7 +515,7 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
     let mut answered: HashSet<&str> = HashSet::new();
     // Every call's id as the fix would leave it (its own, or `call_<i>_<j>` for one without),
     // in order: a result without `tool_call_id` answers the earliest one not yet answered.
-    let mut unanswered: std::collections::VecDeque<String> = Default::default();
+    let mut unanswered: std::collections::VecDeque<std::borrow::Cow<'_, str>> = Default::default();
     let mut has_assistant = false;
     for (i, m) in messages.iter().enumerate() {
         // Pointers are built only for findings: most lines have none.
@@ -590,7 +590,7 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
                     match c.id {
                         Some(id) => {
                             open_calls.push(id);
-                            unanswered.push_back(id.to_string());
+                            unanswered.push_back(id.into());
                         }
                         None => {
                             let id = format!("call_{i}_{j}");
@@ -598,7 +598,7 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
                                 let set = vec![crate::diagnostic::Edit::Set { pointer: format!("{}/id", cat()), value: id.clone().into() }];
                                 out.push(Diagnostic::new(&TRAINING_TOOL_PAIRING, cat(), "a tool call needs an `id`").with_fix(set));
                             }
-                            unanswered.push_back(id);
+                            unanswered.push_back(id.into());
                         }
                     }
                     if let (Some(defined), Some(name)) = (defined, c.name) {
@@ -657,7 +657,7 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
                     let d = Diagnostic::new(&TRAINING_TOOL_PAIRING, at(), "a tool message needs `tool_call_id`");
                     out.push(match unanswered.pop_front() {
                         // Results without ids answer the calls in order (TRL's and Axolotl's files pair them so).
-                        Some(id) => d.with_fix(vec![crate::diagnostic::Edit::Set { pointer: format!("{}/tool_call_id", at()), value: id.into() }]),
+                        Some(id) => d.with_fix(vec![crate::diagnostic::Edit::Set { pointer: format!("{}/tool_call_id", at()), value: id.into_owned().into() }]),
                         None => d,
                     });
                 }
