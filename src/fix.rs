@@ -19,16 +19,25 @@ pub struct Fixed {
 /// Fix one record. `original` is its text, used to keep the file's layout.
 pub fn fix_record(
     original: &str,
-    mut doc: Value,
+    doc: Value,
     file_stem: Option<&str>,
     options: Options<'_>,
 ) -> Result<Fixed, String> {
-    let before = check::check(&doc, file_stem, options).diagnostics;
-    let errors_before = before.iter().filter(|d| d.is_error()).count();
+    let (doc, resolved, remaining) = settle(doc, |d| check::check(d, file_stem, options).diagnostics)?;
+    Ok(Fixed { text: render(&doc, original), resolved, remaining })
+}
+
+/// Apply the fixes `check` finds until none is left, checking again after each round (a fix
+/// can expose another; a few rounds settle it). Returns the fixed value, the code of each
+/// finding resolved and what is still wrong. Refused when it does not settle or when it would
+/// leave more errors than it found. Threads and training examples are fixed by this one loop.
+pub fn settle(
+    mut doc: Value,
+    check: impl Fn(&Value) -> Vec<Diagnostic>,
+) -> Result<(Value, Vec<&'static str>, Vec<Diagnostic>), String> {
+    let mut current = check(&doc);
+    let errors_before = current.iter().filter(|d| d.is_error()).count();
     let mut resolved = Vec::new();
-    let mut current = before;
-    // A fix can expose another (e.g. stringified content changes nothing else today,
-    // but renumbered turns could); a few rounds settle it.
     for _ in 0..4 {
         let fixes: Vec<&Diagnostic> = current.iter().filter(|d| d.fix.is_some()).collect();
         if fixes.is_empty() {
@@ -40,7 +49,7 @@ pub fn fix_record(
             }
             resolved.push(d.code());
         }
-        current = check::check(&doc, file_stem, options).diagnostics;
+        current = check(&doc);
     }
     if let Some(d) = current.iter().find(|d| d.fix.is_some()) {
         return Err(format!("the fix for {} did not settle after several rounds; nothing was written", d.code()));
@@ -51,7 +60,7 @@ pub fn fix_record(
             "fixing would raise the error count from {errors_before} to {errors_after}; nothing was written"
         ));
     }
-    Ok(Fixed { text: render(&doc, original), resolved, remaining: current })
+    Ok((doc, resolved, current))
 }
 
 /// Serialize in the layout of the original text, keeping its final newline (or lack of one).

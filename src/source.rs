@@ -63,6 +63,12 @@ pub fn is_training_file(path: &Path) -> bool {
     [".jsonl", ".jsonl.gz", ".jsonl.zst"].iter().any(|e| name.ends_with(e))
 }
 
+/// A file read through a decompressor (`.gz`, `.zst`, any case).
+pub fn is_compressed(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    name.ends_with(".gz") || name.ends_with(".zst")
+}
+
 /// A `.json` file (any case): one document (a thread, or for training files an array of examples).
 pub fn is_json(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
@@ -75,15 +81,36 @@ pub fn for_each_line(
     max_size: u64,
     each: impl FnMut(Result<RecordText, (usize, Failure)>),
 ) -> Result<(), Failure> {
+    for_each_line_of(decompressed(path)?, max_size, each)
+}
+
+/// A JSONL file's bytes, through its decompressor when it has one (`.gz`, `.zst`).
+fn decompressed(path: &Path) -> Result<Box<dyn Read>, Failure> {
     let file = crate::open::open(path).map_err(|e| io_failure(&e))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
-    if name.ends_with(".gz") {
-        for_each_line_of(flate2::read::MultiGzDecoder::new(file), max_size, each)
+    Ok(if name.ends_with(".gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
     } else if name.ends_with(".zst") {
-        let decoder = zstd::stream::read::Decoder::new(file).map_err(|e| io_failure(&e))?;
-        for_each_line_of(decoder, max_size, each)
+        Box::new(zstd::stream::read::Decoder::new(file).map_err(|e| io_failure(&e))?)
     } else {
-        for_each_line_of(file, max_size, each)
+        Box::new(file)
+    })
+}
+
+/// The first non-blank line of a JSONL file (decompressed) that `keep` accepts, read no further
+/// than it and no more than `max_size` bytes. `None` when there is none or it cannot be read.
+pub fn first_line<T>(path: &Path, max_size: u64, keep: impl Fn(&str) -> Option<T>) -> Option<T> {
+    let mut reader = BufReader::new(decompressed(path).ok()?.take(max_size));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let text = line.trim_start_matches('\u{feff}').trim();
+        if let Some(kept) = Some(text).filter(|t| !t.is_empty()).and_then(&keep) {
+            return Some(kept);
+        }
     }
 }
 

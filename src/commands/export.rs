@@ -559,16 +559,15 @@ fn prepare_training_entry(
     let place = entry.path.display().to_string();
     let mut out = Vec::new();
     if entry.problem.is_none() && source::is_json(&entry.path) {
-        let parsed = source::read_whole(&entry.path, max_file_size)
-            .and_then(|t| serde_json::from_str::<Value>(t.trim_start_matches('\u{feff}')).map_err(|e| Box::new(crate::diagnostic::Diagnostic::new(&crate::rules::INVALID_JSON, "", e.to_string()))));
+        let parsed = source::read_whole(&entry.path, max_file_size).and_then(|t| source::parse(&t));
         match parsed {
             Ok(Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
                     let at = format!("{place}:#{}", i + 1);
-                    out.push((at.clone(), crate::export::prepare_example(&item.to_string(), &at, from, settings)));
+                    out.push((at.clone(), crate::export::prepare_example(item, &at, from, settings)));
                 }
             }
-            Ok(one) => out.push((place.clone(), crate::export::prepare_example(&one.to_string(), &place, from, settings))),
+            Ok(one) => out.push((place.clone(), crate::export::prepare_example(&one, &place, from, settings))),
             Err(d) => out.push((place.clone(), Outcome::Skipped { reason: Skip::Invalid, id: None, detail: format!("{}: {}", d.code(), d.message) })),
         }
         return out;
@@ -576,7 +575,11 @@ fn prepare_training_entry(
     crate::records::for_each_of(entry, max_file_size, |item| match item {
         Ok(rec) => {
             let at = rec.record.map_or(place.clone(), |line| format!("{place}:{line}"));
-            out.push((at.clone(), crate::export::prepare_example(&rec.text, &at, from, settings)));
+            let outcome = match source::parse(&rec.text) {
+                Ok(example) => crate::export::prepare_example(&example, &at, from, settings),
+                Err(f) => Outcome::Skipped { reason: Skip::Invalid, id: Some(at.clone()), detail: format!("{}: {}", f.code(), f.message) },
+            };
+            out.push((at, outcome));
         }
         Err(u) => {
             let at = u.record.map_or(place.clone(), |line| format!("{place}:{line}"));

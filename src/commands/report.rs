@@ -33,7 +33,6 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         data_root: data_root.as_ref(),
         full: args.full,
         labels: crate::quality::LabelCache::new(data_root.as_ref()),
-        features: true,
         grams: eval.is_some(),
     };
     let mut report = Report {

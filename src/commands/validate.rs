@@ -40,7 +40,11 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     }
     // Training files named without --profile are read as `--profile auto`: a thread check would
     // only say that an OpenAI or sharegpt example is not a thread.
-    if !args.fix && args.data_root.is_none() && !args.walk.paths.is_empty() && args.walk.paths.iter().all(|p| looks_like_training_file(p, args.walk.max_file_size)) {
+    if !args.fix && args.data_root.is_none() && !args.walk.paths.is_empty() && args.walk.paths.iter().all(|p| {
+        p.is_file()
+            && crate::export::ingest::first_example(p, args.walk.max_file_size)
+                .is_some_and(|e| crate::export::ingest::looks_like_training_example(&e))
+    }) {
         if args.format == crate::report::Format::Human && !args.quiet {
             writeln!(err, "threadkit: these are training examples, not threads: checked as `--profile auto` (name a profile to choose one)")?;
         }
@@ -103,33 +107,6 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         status = ExitStatus::Failure;
     }
     Ok(status)
-}
-
-/// A named file whose first example is a training example (a `messages` or `conversations` list)
-/// and nothing of a thread (`id`, `metadata`, `schema_version`, legacy `thread_id`/`turns`).
-fn looks_like_training_file(path: &Path, max_file_size: u64) -> bool {
-    if !path.is_file() {
-        return false;
-    }
-    let first = if source::is_json(path) {
-        let Ok(text) = source::read_whole(path, max_file_size) else { return false };
-        match serde_json::from_str::<serde_json::Value>(text.trim_start_matches('\u{feff}')) {
-            Ok(serde_json::Value::Array(items)) => items.into_iter().next(),
-            _ => None,
-        }
-    } else {
-        let entry = crate::walk::Entry { path: path.to_path_buf(), problem: None, root: path.to_path_buf() };
-        let mut first = None;
-        crate::records::for_each_of(&entry, max_file_size, |item| {
-            if first.is_none() {
-                first = item.ok().and_then(|r| serde_json::from_str(&r.text).ok());
-            }
-        });
-        first
-    };
-    let Some(serde_json::Value::Object(o)) = first else { return false };
-    (o.contains_key("messages") || o.contains_key("conversations"))
-        && !["id", "metadata", "schema_version", "thread_id", "turns"].iter().any(|k| o.contains_key(*k))
 }
 
 /// `validate --profile P`: training files, one example per line, against the profile's rules.
@@ -314,12 +291,7 @@ fn apply_fixes(
                 Some(line) => format!("{}:{line}", report.path.display()),
                 None => report.path.display().to_string(),
             };
-            let diff = similar::TextDiff::from_lines(text.as_ref(), fixed.text.as_str())
-                .unified_diff()
-                .context_radius(3)
-                .header(&name, &format!("{name} (fixed)"))
-                .to_string();
-            out.write_all(diff.as_bytes()).map_err(|e| e.to_string())?;
+            out.write_all(unified(&text, &fixed.text, &name).as_bytes()).map_err(|e| e.to_string())?;
             continue;
         }
         match r.record {

@@ -262,50 +262,28 @@ pub struct FixedFile {
     pub resolved: usize,
 }
 
-/// The fixable findings of one example applied until none is left (a few rounds: one fix can
-/// expose another). `None`: nothing to fix. A fix that would leave more errors is refused.
+/// The fixable findings of one example applied until none is left (`fix::settle`, the loop
+/// thread fixes go through). `None`: nothing to fix.
 pub fn fix_example(example: &Value, settings: &TrainingSettings<'_>) -> Result<Option<(Value, usize)>, String> {
-    let before = check_example(example, "", false, settings);
-    if !before.iter().any(|d| d.fix.is_some()) {
+    let check = |e: &Value| check_example(e, "", false, settings);
+    if !check(example).iter().any(|d| d.fix.is_some()) {
         return Ok(None);
     }
-    let errors_before = before.iter().filter(|d| d.is_error()).count();
-    let mut fixed = example.clone();
-    let mut current = before;
-    let mut resolved = 0;
-    for _ in 0..4 {
-        let edits: Vec<_> = current.iter().filter_map(|d| d.fix.as_ref()).flat_map(|f| f.edits.iter().cloned()).collect();
-        if edits.is_empty() {
-            break;
-        }
-        resolved += current.iter().filter(|d| d.fix.is_some()).count();
-        for edit in &edits {
-            crate::fix::apply(&mut fixed, edit)?;
-        }
-        current = check_example(&fixed, "", false, settings);
-    }
-    if let Some(d) = current.iter().find(|d| d.fix.is_some()) {
-        return Err(format!("the fix for {} did not settle; nothing was written", d.code()));
-    }
-    let errors_after = current.iter().filter(|d| d.is_error()).count();
-    if errors_after > errors_before {
-        return Err(format!("fixing would raise an example's errors from {errors_before} to {errors_after}; nothing was written"));
-    }
-    Ok(Some((fixed, resolved)))
+    let (fixed, resolved, _) = crate::fix::settle(example.clone(), check)?;
+    Ok(Some((fixed, resolved.len())))
 }
 
 /// Every fix of a plain `.jsonl` file or a `.json` dataset, computed on its text as it is now.
 /// Changed examples are written in their own layout (`pyjson`: spacing, indentation and ASCII
 /// escapes as found); untouched lines keep every byte. `Ok(None)`: nothing to fix.
 pub fn fix_training_file(path: &std::path::Path, settings: &TrainingSettings<'_>) -> Result<Option<FixedFile>, String> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
-    if name.ends_with(".gz") || name.ends_with(".zst") {
+    if source::is_compressed(path) {
         return Err("a compressed file is not rewritten in place; decompress it, fix it, compress it again".into());
     }
     let text = source::read_whole(path, settings.max_file_size).map_err(|d| d.message.clone())?;
     let mut resolved = 0;
     if source::is_json(path) {
-        let Ok(mut doc) = serde_json::from_str::<Value>(text.trim_start_matches('\u{feff}')) else { return Ok(None) };
+        let Ok(mut doc) = source::parse(&text) else { return Ok(None) };
         let mut changed = false;
         let examples: Vec<&mut Value> = match &mut doc {
             Value::Array(items) => items.iter_mut().collect(),
@@ -343,23 +321,5 @@ pub fn fix_training_file(path: &std::path::Path, settings: &TrainingSettings<'_>
 /// The format of a training file as `--profile auto` decides it: the shape of its first example
 /// (`ingest::detect`), with the reason. `None` when the file holds no example threadkit reads.
 pub fn detect_file(path: &std::path::Path, max_file_size: u64) -> Option<(Profile, &'static str)> {
-    if source::is_json(path) {
-        let text = source::read_whole(path, max_file_size).ok()?;
-        let doc: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
-        let first = match &doc {
-            Value::Array(items) => items.first()?,
-            one => one,
-        };
-        return super::ingest::detect(first);
-    }
-    let mut found = None;
-    let entry = Entry { path: path.to_path_buf(), problem: None, root: path.to_path_buf() };
-    crate::records::for_each_of(&entry, max_file_size, |item| {
-        if found.is_none() {
-            if let Ok(rec) = item {
-                found = serde_json::from_str::<Value>(&rec.text).ok().and_then(|v| super::ingest::detect(&v));
-            }
-        }
-    });
-    found
+    super::ingest::detect(&super::ingest::first_example(path, max_file_size)?)
 }

@@ -8,6 +8,26 @@ use super::format::Profile;
 use super::formats::llama_factory::read_calls;
 use crate::conversation::{note, Changes};
 
+/// The first example of a training file, read no further than it: the first line of a JSONL
+/// file that is JSON, or the first element of a `.json` array (parsed alone, not the whole array).
+pub fn first_example(path: &std::path::Path, max_file_size: u64) -> Option<Value> {
+    if !crate::source::is_json(path) {
+        return crate::source::first_line(path, max_file_size, |line| serde_json::from_str(line).ok());
+    }
+    // `read_whole` has taken a byte-order mark off already.
+    let text = crate::source::read_whole(path, max_file_size).ok()?;
+    let (start, end) = if text.trim_start().starts_with('[') { crate::span::locate(&text, "/0").value } else { (0, text.len()) };
+    serde_json::from_str(&text[start..end]).ok()
+}
+
+/// An example of a training format and nothing of a thread: a `messages` or `conversations`
+/// list, and none of a thread's keys (`id`, `metadata`, `schema_version`, legacy `thread_id`/`turns`).
+pub fn looks_like_training_example(example: &Value) -> bool {
+    let Some(o) = example.as_object() else { return false };
+    (o.contains_key("messages") || o.contains_key("conversations"))
+        && !["id", "metadata", "schema_version", "thread_id", "turns"].iter().any(|k| o.contains_key(*k))
+}
+
 /// The profile whose shape an example has, and why threadkit says so.
 pub fn detect(example: &Value) -> Option<(Profile, &'static str)> {
     let obj = example.as_object()?;
@@ -21,12 +41,8 @@ pub fn detect(example: &Value) -> Option<(Profile, &'static str)> {
     if parts {
         return Some((Profile::LlamaFactory, "`messages` whose content is typed {type, value} parts (LLaMA-Factory v1)"));
     }
-    let calls = messages.iter().flat_map(|m| m.get("tool_calls").and_then(Value::as_array).into_iter().flatten());
-    let mut object_args = false;
-    for c in calls {
-        object_args |= c.get("function").and_then(|f| f.get("arguments")).is_some_and(Value::is_object);
-    }
-    if object_args {
+    let mut calls = messages.iter().flat_map(|m| m.get("tool_calls").and_then(Value::as_array).into_iter().flatten());
+    if calls.any(|c| c.get("function").and_then(|f| f.get("arguments")).is_some_and(Value::is_object)) {
         return Some((Profile::Trl, "`messages` with tool call arguments as objects (TRL's and transformers' form)"));
     }
     if obj.get("tools").is_some_and(Value::is_string) {

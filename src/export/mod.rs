@@ -264,20 +264,16 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
 /// One training example made elsewhere, as a line of the profile's format (`convert`). `from`:
 /// the format it is in (`None`: recognised by its shape). It is held to its own format's rules
 /// first, as `validate --profile` would: an example its own trainer would refuse is not carried on.
-pub fn prepare_example(text: &str, id: &str, from: Option<Profile>, settings: &Settings<'_>) -> Outcome {
-    let example = match source::parse(text) {
-        Ok(v) => v,
-        Err(failure) => return skipped(Skip::Invalid, Some(id), format!("{}: {}", failure.code(), failure.message)),
-    };
-    let Some(from) = from.or_else(|| ingest::detect(&example).map(|(p, _)| p)) else {
+pub fn prepare_example(example: &serde_json::Value, id: &str, from: Option<Profile>, settings: &Settings<'_>) -> Outcome {
+    let Some(from) = from.or_else(|| ingest::detect(example).map(|(p, _)| p)) else {
         return skipped(Skip::Invalid, Some(id), "not an example of a training format threadkit reads (no `messages` or `conversations` list)");
     };
-    if let Some(d) = from.format().check(&example).into_iter().find(|d| d.is_error()) {
+    if let Some(d) = from.format().check(example).into_iter().find(|d| d.is_error()) {
         let at = if d.pointer.is_empty() { String::new() } else { format!(" (at {})", d.pointer) };
         return skipped(Skip::Invalid, Some(id), format!("{} as {}: {}{at}", d.code(), from.name(), d.message));
     }
     let mut changes = Changes::new();
-    let (doc, declared) = match ingest::to_messages(&example, from, &mut changes) {
+    let (doc, declared) = match ingest::to_messages(example, from, &mut changes) {
         Ok(x) => x,
         Err(e) => return skipped(Skip::Unconvertible, Some(id), e),
     };

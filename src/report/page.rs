@@ -109,8 +109,7 @@ pub struct Settings<'a> {
     pub full: bool,
     /// The datasets' labels, for the quality rules every valid thread is also checked with.
     pub labels: crate::quality::LabelCache<'a>,
-    /// Make each valid thread's corpus features (near-duplicates); `grams`: with 13-grams (eval overlap).
-    pub features: bool,
+    /// Each valid thread's corpus features (for near-duplicates) include its 13-grams (eval overlap).
     pub grams: bool,
 }
 
@@ -139,9 +138,7 @@ pub fn item(place: &str, mut rec: RecordReport, settings: &Settings<'_>) -> Item
     // in the findings by rule (for a legacy thread, on the conversion that is shown).
     let mut features = None;
     if !rec.diagnostics.iter().any(|d| d.is_error()) {
-        if settings.features || settings.grams {
-            features = Some(Box::new(crate::corpus::Features::of(shown, settings.grams)));
-        }
+        features = Some(Box::new(crate::corpus::Features::of(shown, settings.grams)));
         let mut found = settings.labels.check(shown);
         // Located only where the pointers are the file's (an openai_v1 thread: its text is kept with its document).
         if let (Version::OpenAiV1, Some(text)) = (version, &rec.text) {

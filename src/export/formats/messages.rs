@@ -623,7 +623,7 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
                         _ => false,
                     };
                     if !ok {
-                        let fix = c.arguments.and_then(|a| twice_encoded_fix(a, rules.arguments, &format!("{}/function/arguments", cat())));
+                        let fix = c.arguments.and_then(|a| arguments_fix(a, rules.arguments, &format!("{}/function/arguments", cat())));
                         let want = match rules.arguments {
                             Arguments::Text => "a string holding a JSON object",
                             Arguments::Object => "a JSON object (chat templates apply `tojson` to it)",
@@ -671,10 +671,10 @@ fn check_messages<'k, M: MessageView, S: std::borrow::Borrow<str> + std::hash::H
     }
 }
 
-/// The fix for arguments encoded once too often: a string whose JSON is a string whose JSON is
-/// an object (`"\"{\\\"a\\\": 1}\""`) becomes the profile's form of that object. `None`
-/// when the inner text is no object: then nothing is known to be meant.
-fn twice_encoded_fix(args: Args<'_>, want: Arguments, pointer: &str) -> Option<Vec<crate::diagnostic::Edit>> {
+/// The fix for arguments in the wrong form when what is meant is certain: an object where the
+/// profile wants its text, or a string whose JSON is a string whose JSON is an object (encoded
+/// once too often), becomes the profile's form of that object. `None` otherwise.
+fn arguments_fix(args: Args<'_>, want: Arguments, pointer: &str) -> Option<Vec<crate::diagnostic::Edit>> {
     // An object where the profile wants its JSON text (TRL's form read as OpenAI's): serialized once.
     if let (Args::Value(v @ Value::Object(_)), Arguments::Text) = (args, want) {
         return Some(vec![crate::diagnostic::Edit::Set { pointer: pointer.to_string(), value: Value::String(crate::pyjson::dumps(v)) }]);
