@@ -40,6 +40,7 @@ pub mod tools;
 pub mod validate;
 pub mod version;
 pub mod walk;
+pub mod workers;
 pub mod write;
 
 pub use commands::{run, ExitStatus};

@@ -18,11 +18,10 @@ mod verify;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use rayon::prelude::*;
-
 use crate::cli::{Cli, Command, WalkArgs};
 use crate::data_root::DataRoot;
-use crate::walk::{walk, Entry, Walk, WalkOptions};
+use crate::walk::{walk, Walk, WalkOptions};
+pub(crate) use crate::workers::for_each_batch;
 
 /// 0: clean, 1: findings, 2: usage or I/O error (as ruff's `ExitStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -143,38 +142,6 @@ pub(crate) fn open_data_root(
     }
 }
 
-/// Run `work` on every entry in parallel, in batches, and hand each batch's results
-/// to `each` in walk order. The workers check batch n+1 while this thread reports
-/// batch n, so walking and printing never leave a core idle; at most two batches of
-/// results are held at a time, so memory does not grow with the tree.
-pub(crate) fn for_each_batch<T: Send>(
-    entries: impl Iterator<Item = Entry> + Send,
-    jobs: Option<usize>,
-    work: impl Fn(&Entry) -> T + Sync,
-    mut each: impl FnMut(&rayon::ThreadPool, Vec<T>) -> io::Result<()>,
-) -> io::Result<()> {
-    let pool = pool(jobs);
-    let (pool_ref, work) = (&pool, &work);
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<T>>(1);
-        scope.spawn(move || {
-            let mut entries = entries.peekable();
-            while entries.peek().is_some() {
-                let batch: Vec<Entry> = entries.by_ref().take(BATCH).collect();
-                let results: Vec<T> = pool_ref.install(|| batch.par_iter().map(work).collect());
-                // The receiver is gone only when reporting failed: stop walking.
-                if tx.send(results).is_err() {
-                    break;
-                }
-            }
-        });
-        for results in rx {
-            each(pool_ref, results)?;
-        }
-        Ok(())
-    })
-}
-
 /// Why a run that found no file to check fails: a checker that checked nothing must never
 /// say "clean" (exit 0), so it is a usage error that names the paths.
 pub(crate) fn nothing_to_check(paths: &[PathBuf], what: &str) -> String {
@@ -195,16 +162,3 @@ pub(crate) fn use_color(color: crate::cli::Color) -> bool {
         }
     }
 }
-
-/// A worker pool of the requested size (default: one thread per core).
-fn pool(jobs: Option<usize>) -> rayon::ThreadPool {
-    let mut b = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = jobs.filter(|&n| n > 0) {
-        b = b.num_threads(n);
-    }
-    b.build().unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool"))
-}
-
-/// How many files one parallel batch holds: enough to keep every core busy,
-/// few enough that memory stays flat however large the tree is.
-const BATCH: usize = 1024;
