@@ -57,6 +57,9 @@ pub enum Command {
     /// loops, ignored tool errors, degenerate reasoning, near-duplicates and eval overlap.
     #[command(after_help = "EXAMPLES:\n  threadkit quality threads/ --data-root data\n  threadkit quality threads/ --against eval/ --format json > quality.json\n  threadkit quality threads/ --select number-not-grounded,TKQ05\n  threadkit rules TKQ01                                   what a rule finds, with a bad and a good example")]
     Quality(QualityArgs),
+    /// One JSON report from the JSON reports of N shards (`--shard I/N`) of validate, quality, verify or stats.
+    #[command(after_help = "EXAMPLES:\n  for i in 1 2 3 4; do threadkit validate threads/ --shard $i/4 --format json > v$i.json; done\n  threadkit merge v1.json v2.json v3.json v4.json > validate.json\n  threadkit merge stats-*.json --out stats.json")]
+    Merge(MergeArgs),
     /// Print an embedded JSON Schema (`threadkit schema thread.openai_v1`), or list them.
     #[command(after_help = "EXAMPLES:\n  threadkit schema\n  threadkit schema thread.openai_v1 > thread.schema.json")]
     Schema(SchemaArgs),
@@ -96,6 +99,10 @@ pub struct WalkArgs {
     /// Worker threads (default: one per core; 1 to 256).
     #[arg(long, short = 'j', value_name = "N", value_parser = in_range::<usize>(1, 256))]
     pub jobs: Option<usize>,
+    /// Only part I of N (1 <= I <= N), decided by a hash of each file's path below its argument: N
+    /// processes with the same arguments and I = 1..N check every file exactly once.
+    #[arg(long, value_name = "I/N", value_parser = crate::walk::Shard::parse)]
+    pub shard: Option<crate::walk::Shard>,
 }
 
 #[derive(Debug, Args)]
@@ -266,9 +273,14 @@ pub struct ExportArgs {
     /// The tokenizer that counts tokens for --max-tokens and the statistics (OpenAI's, exact).
     #[arg(long, value_enum, default_value = "o200k_base")]
     pub tokenizer: crate::tokens::Tokenizer,
-    /// Splits and their ratios, e.g. train=0.9,val=0.1 (grouped by session, stratified by dataset and label).
+    /// Splits and their ratios, e.g. train=0.9,val=0.1 (grouped by recording: a session is never in two splits).
     #[arg(long, value_name = "NAME=RATIO,…")]
     pub split: Option<String>,
+    /// hash: a recording's split follows from its dataset, session and --seed alone (adding threads never
+    /// moves one; shards agree). stratified: each dataset and label in proportion, every split filled even
+    /// in a small corpus, but decided on the whole set (adding threads may move recordings).
+    #[arg(long, value_enum, default_value = "hash", requires = "split")]
+    pub split_method: crate::export::split::Method,
     /// Seed of the split assignment.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -329,6 +341,16 @@ pub struct RulesArgs {
     pub rule: Option<String>,
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The JSON reports (`--format json`) of disjoint shards of one run, all of one kind.
+    #[arg(required = true, num_args = 1..)]
+    pub reports: Vec<PathBuf>,
+    /// Write the merged report here (atomically) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

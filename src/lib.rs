@@ -20,6 +20,7 @@ pub mod findings;
 pub mod fix;
 pub mod generate;
 pub mod json;
+pub mod merge;
 pub mod open;
 pub mod progress;
 pub mod pyjson;

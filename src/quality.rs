@@ -355,7 +355,7 @@ fn add_located(r: &mut RecordReport, path: &std::path::Path, mut found: Vec<Diag
 pub fn load_eval(paths: &[std::path::PathBuf], max_file_size: u64) -> (EvalSet, usize) {
     let mut eval = EvalSet::default();
     let mut skipped = 0;
-    let options = crate::walk::WalkOptions { follow_links: false, skip_backups: true, training_files: false };
+    let options = crate::walk::WalkOptions { follow_links: false, skip_backups: true, training_files: false, shard: None };
     let training = crate::walk::WalkOptions { training_files: true, ..options };
     let mut seen = std::collections::HashSet::new();
     for walk in [crate::walk::walk(paths, options), crate::walk::walk(paths, training)] {

@@ -12,6 +12,40 @@ pub struct WalkOptions {
     pub skip_backups: bool,
     /// Look for training files (`*.jsonl`, `*.jsonl.gz`, `*.jsonl.zst`) instead of threads.
     pub training_files: bool,
+    /// Only this shard's part of the files (`--shard I/N`).
+    pub shard: Option<Shard>,
+}
+
+/// Part `index` (1-based, as `cargo nextest --partition hash:M/N`) of `count`: the files whose
+/// path below their walk root hashes to it. Each of N processes (a Slurm array, Ray tasks, a
+/// Kubernetes indexed Job) takes one part with nothing shared but the arguments; the parts are
+/// disjoint and together the whole input, and a file's part depends on its path alone, so it
+/// does not move when files are added, or when the folder is copied to another machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    /// `I/N` with 1 <= I <= N.
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let (i, n) = s.split_once('/').ok_or_else(|| format!("{s:?}: write I/N, e.g. 2/4 for the second of four parts"))?;
+        let parse = |x: &str| x.trim().parse::<u64>().map_err(|_| format!("{s:?}: {x:?} is not a whole number"));
+        let (index, count) = (parse(i)?, parse(n)?);
+        if count == 0 || index == 0 || index > count {
+            return Err(format!("{s:?}: I runs from 1 to N (N at least 1)"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether a file at this path below its walk root is in this part.
+    pub fn takes(&self, relative: &Path) -> bool {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(relative.as_os_str().as_bytes());
+        let h = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
+        h % self.count == self.index - 1
+    }
 }
 
 pub const BACKUP_SUFFIX: &str = "_v3_backup";
@@ -94,6 +128,7 @@ impl Walk {
                     Root::Dir(dir) => Box::new(walk_dir(dir, options, excluded.clone())),
                 }
             })
+            .filter(move |e| options.shard.is_none_or(|shard| shard.takes(&e.relative())))
             .filter(move |e| match (&mut seen, e.problem.is_none().then(|| FileId::of(&e.path)).flatten()) {
                 (Some(seen), Some(id)) => seen.insert(id),
                 _ => true,
@@ -186,4 +221,3 @@ fn walk_dir(
             }
         })
 }
-

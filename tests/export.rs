@@ -106,7 +106,7 @@ fn splits_are_grouped_by_session_stratified_and_deterministic() {
     corpus(&threads, 10);
     let split_export = |out: &Path, seed: &str| {
         let (o, e, code) =
-            export(&threads, out, "openai", &["--split", "train=0.8,val=0.2", "--seed", seed, "--format", "json", "--allow-few-examples"]);
+            export(&threads, out, "openai", &["--split", "train=0.8,val=0.2", "--split-method", "stratified", "--seed", seed, "--format", "json", "--allow-few-examples"]);
         assert_eq!(code, 0, "{o}{e}");
     };
     let a = tmp.path().join("a");
@@ -125,7 +125,7 @@ fn splits_are_grouped_by_session_stratified_and_deterministic() {
     // Raw lines carry ids and sessions: no session in two splits, lines in id order.
     let raw_export = |name: &str, seed: &str| {
         let raw = tmp.path().join(name);
-        let (o, e, code) = export(&threads, &raw, "raw", &["--split", "train=0.8,val=0.2", "--seed", seed]);
+        let (o, e, code) = export(&threads, &raw, "raw", &["--split", "train=0.8,val=0.2", "--split-method", "stratified", "--seed", seed]);
         assert_eq!(code, 0, "{o}{e}");
         raw
     };
@@ -146,6 +146,123 @@ fn splits_are_grouped_by_session_stratified_and_deterministic() {
             assert!(before.is_none() || before == Some(split), "session {s} is in two splits");
         }
     }
+}
+
+/// The recording → split map of a raw export's files.
+fn sides(dir: &Path, splits: &[&str]) -> HashMap<String, String> {
+    let mut side = HashMap::new();
+    for split in splits {
+        for r in lines(&dir.join(format!("{split}.jsonl"))) {
+            let key = format!("{}/{}", r["metadata"]["dataset"], r["metadata"]["session"]);
+            let before = side.insert(key.clone(), split.to_string());
+            assert!(before.is_none() || before.as_deref() == Some(*split), "recording {key} is in two splits");
+        }
+    }
+    side
+}
+
+#[test]
+fn a_hashed_split_keeps_every_recording_on_its_side_when_the_corpus_grows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = tmp.path().join("threads");
+    corpus(&threads, 40);
+    let split = ["--split", "train=0.7,val=0.3", "--seed", "5"];
+    let first = tmp.path().join("first");
+    let (o, e, code) = export(&threads, &first, "raw", &split);
+    assert_eq!(code, 0, "{o}{e}");
+    // 10 % more threads, from recordings not seen before and from ones seen before.
+    let grown = tmp.path().join("grown");
+    corpus(&grown, 44);
+    let second = tmp.path().join("second");
+    let (o, e, code) = export(&grown, &second, "raw", &split);
+    assert_eq!(code, 0, "{o}{e}");
+    let (before, after) = (sides(&first, &["train", "val"]), sides(&second, &["train", "val"]));
+    assert!(before.len() >= 80 && after.len() > before.len(), "{} {}", before.len(), after.len());
+    for (recording, side) in &before {
+        assert_eq!(after.get(recording), Some(side), "{recording} moved");
+    }
+    let val = before.values().filter(|s| *s == "val").count();
+    assert!((10..=40).contains(&val), "about 30 % of 81 recordings in val: {val}");
+    assert_eq!(manifest(&second)["split"]["method"], "hash");
+}
+
+#[test]
+fn four_export_shards_together_are_the_single_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = tmp.path().join("threads");
+    corpus(&threads, 12);
+    let flags = ["--split", "train=0.75,val=0.25", "--seed", "2", "--allow-few-examples"];
+    let whole = tmp.path().join("whole");
+    let (o, e, code) = export(&threads, &whole, "openai", &flags);
+    assert_eq!(code, 0, "{o}{e}");
+    let read = |dir: &Path, split: &str| -> Vec<String> {
+        let path = dir.join(format!("{split}.jsonl"));
+        if !path.exists() {
+            return Vec::new();
+        }
+        std::fs::read_to_string(path).unwrap().lines().map(str::to_string).collect()
+    };
+    let mut per_shard = Vec::new();
+    for i in 1..=4 {
+        let out = tmp.path().join(format!("shard{i}"));
+        let shard = format!("{i}/4");
+        let mut extra = flags.to_vec();
+        extra.extend(["--shard", shard.as_str()]);
+        let (o, e, code) = export(&threads, &out, "openai", &extra);
+        assert_eq!(code, 0, "{shard}: {o}{e}");
+        assert_eq!(manifest(&out)["input_shard"], json!({"index": i, "count": 4}));
+        per_shard.push(out);
+    }
+    for split in ["train", "val"] {
+        let mut single = read(&whole, split);
+        let mut union: Vec<String> = per_shard.iter().flat_map(|d| read(d, split)).collect();
+        assert!(!single.is_empty(), "{split}");
+        single.sort();
+        union.sort();
+        assert_eq!(union, single, "{split}: the shards' lines, byte for byte, are the single export's");
+    }
+    // Every shard did part of the work, none all of it.
+    let examples = |d: &Path| manifest(d)["counts"]["exported"].as_u64().unwrap();
+    assert!(per_shard.iter().all(|d| examples(d) > 0 && examples(d) < examples(&whole)));
+}
+
+#[test]
+fn validate_and_quality_shards_merge_into_the_single_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = tmp.path().join("threads");
+    corpus(&threads, 6);
+    for command in ["validate", "quality"] {
+        let (single, _, code) = run(&[command, threads.to_str().unwrap(), "--format", "json"]);
+        let mut names = Vec::new();
+        for i in 1..=3 {
+            let shard = format!("{i}/3");
+            let (o, e, _) = run(&[command, threads.to_str().unwrap(), "--format", "json", "--shard", &shard]);
+            assert!(e.is_empty() || command == "quality", "{e}");
+            let path = tmp.path().join(format!("{command}{i}.json"));
+            std::fs::write(&path, o).unwrap();
+            names.push(path.to_str().unwrap().to_string());
+        }
+        let mut args = vec!["merge"];
+        args.extend(names.iter().map(String::as_str));
+        let (merged, e, merged_code) = run(&args);
+        assert_eq!(merged_code, code, "{command}: {e}");
+        let (a, b): (Value, Value) = (serde_json::from_str(&single).unwrap(), serde_json::from_str(&merged).unwrap());
+        if command == "validate" {
+            assert_eq!(a, b, "{command}");
+        } else {
+            // Near-duplicates are a corpus rule: each shard sees its own files only.
+            assert_eq!(a["files"].as_array().unwrap().len(), b["files"].as_array().unwrap().len());
+            assert_eq!(a["summary"]["by_rule"]["TKQ05"], b["summary"]["by_rule"]["TKQ05"]);
+        }
+    }
+    // The same report twice is refused, naming the file in both.
+    let one = tmp.path().join("validate1.json");
+    let (_, e, code) = run(&["merge", one.to_str().unwrap(), one.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(e.contains("is in both"), "{e}");
+    let (_, e, code) = run(&["validate", threads.to_str().unwrap(), "--shard", "5/4"]);
+    assert_eq!(code, 2);
+    assert!(e.contains("I runs from 1 to N"), "{e}");
 }
 
 #[test]

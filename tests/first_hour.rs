@@ -169,7 +169,7 @@ fn training_files_are_recognised_and_not_counted_as_threads() {
 fn an_empty_requested_split_is_an_error_and_small_corpora_still_split() {
     let tmp = tempfile::tempdir().unwrap();
     let valid = fixtures().join("threads/valid");
-    let o = threadkit(&["export", s(&valid), "--status", "all", "--profile", "trl", "--out", s(&tmp.path().join("a")), "--split", "train=0.9,val=0.1", "-q"]);
+    let o = threadkit(&["export", s(&valid), "--status", "all", "--profile", "trl", "--out", s(&tmp.path().join("a")), "--split", "train=0.9,val=0.1", "--split-method", "stratified", "-q"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(tmp.path().join("a/val.jsonl").is_file(), "7 threads still give a validation split");
     let one = tmp.path().join("one");
@@ -182,8 +182,12 @@ fn an_empty_requested_split_is_an_error_and_small_corpora_still_split() {
     }
     let o = threadkit(&["export", s(&one), "--status", "all", "--profile", "trl", "--out", s(&tmp.path().join("b")), "--split", "train=0.9,val=0.1"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("split \"val\" would be empty"), "{}", text(&o));
+    // One recording, hashed: it lands in one split and the other is empty; the message says what fills every split.
+    assert!(text(&o).contains("would be empty") && text(&o).contains("--split-method stratified"), "{}", text(&o));
     assert!(!tmp.path().join("b").exists());
+    let o = threadkit(&["export", s(&one), "--status", "all", "--profile", "trl", "--out", s(&tmp.path().join("b")), "--split", "train=0.9,val=0.1", "--split-method", "stratified"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("split \"val\" would be empty: 1 session cannot fill every split"), "{}", text(&o));
 }
 
 #[test]

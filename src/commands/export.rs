@@ -210,7 +210,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     let (walked, mut status) = match args.from {
         // Training files: JSONL (plain or compressed) and `.json` arrays.
         Some(_) => {
-            let options = crate::walk::WalkOptions { follow_links: args.walk.follow_links, skip_backups: true, training_files: true };
+            let options = crate::walk::WalkOptions { follow_links: args.walk.follow_links, skip_backups: true, training_files: true, shard: None };
             super::walk_with(&args.walk, options, err)?
         }
         None => walk_args(&args.walk, true, err)?,
@@ -228,6 +228,14 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             layout.dir().display()
         ))
     };
+    if let (Some(shard), crate::export::QualityMode::Deny, false) = (args.walk.shard, args.quality, args.quiet) {
+        writeln!(
+            err,
+            "note: --shard {}/{}: near-duplicates (TKQ08) are found within this shard only; the shards together may keep \
+             near-copies that one export over everything would leave out (--quality warn or off makes the shards' union equal one export)",
+            shard.index, shard.count
+        )?;
+    }
     let mut spool = Spool::new(outputs.scratch_dir()).map_err(unwritable)?;
     let progress = crate::progress::Progress::new(if args.from.is_some() { "examples read" } else { "threads read" }, None, args.quiet);
     let mut near = crate::corpus::NearDuplicates::default();
@@ -339,7 +347,7 @@ fn assign_splits(
         .iter()
         .map(|s| (spool.datasets.names[s.dataset as usize].as_str(), s.name.as_str(), spool.labels.names[s.label as usize].as_str()))
         .collect();
-    let assignment = split::assign(spec, args.seed, &sessions);
+    let assignment = split::assign(spec, args.split_method, args.seed, &sessions);
     let mut by_split: Vec<Vec<usize>> = vec![Vec::new(); spec.parts.len()];
     for (i, r) in rows.iter().enumerate() {
         by_split[assignment[r.session as usize]].push(i);
@@ -347,16 +355,21 @@ fn assign_splits(
     for members in &mut by_split {
         members.sort_by(|&a, &b| rows[a].id.cmp(&rows[b].id));
     }
-    if rows.is_empty() {
+    // One shard of an export is part of a whole: its splits may be small or empty (the
+    // shards' files together are the export).
+    if rows.is_empty() || args.walk.shard.is_some() {
         return Ok(Ok(by_split));
     }
     // A split that was asked for and comes out empty would silently train or evaluate on nothing.
     if let Some(((name, _), _)) = spec.parts.iter().zip(&by_split).find(|(_, m)| m.is_empty()) {
         writeln!(
             err,
-            "threadkit: --split: split {name:?} would be empty: {} cannot fill {} splits; export more threads, or drop --split; nothing was written",
+            "threadkit: --split: split {name:?} would be empty: {} {}; export more threads, or drop --split; nothing was written",
             super::plural(sessions.len(), "session"),
-            spec.parts.len()
+            match args.split_method {
+                split::Method::Hash => "hashed by recording put none there (a small corpus: --split-method stratified fills every split)",
+                split::Method::Stratified => "cannot fill every split",
+            }
         )?;
         return Ok(Err(ExitStatus::Error));
     }
@@ -451,8 +464,11 @@ fn write(
         "tokenizer": args.tokenizer,
         "filters": settings.filters,
         "split": {"ratios": spec.parts.iter().map(|(n, r)| (n.clone(), json!(r))).collect::<serde_json::Map<_, _>>(), "seed": args.seed,
-                   "grouped_by": "session", "stratified_by": ["dataset", "label"]},
+                   "method": args.split_method, "grouped_by": "session",
+                   "stratified_by": if args.split_method == split::Method::Stratified { json!(["dataset", "label"]) } else { json!([]) }},
         "shard_size": args.shard_size,
+        // This process's part of the input (`--shard I/N`): the other parts are other exports.
+        "input_shard": args.walk.shard.map(|s| json!({"index": s.index, "count": s.count})),
         "compression": compression,
         "counts": {
             "input_threads": spool.input_threads,

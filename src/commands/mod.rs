@@ -4,6 +4,7 @@
 mod dataset;
 mod export;
 mod generate;
+mod merge;
 mod migrate;
 mod quality;
 mod rules;
@@ -85,6 +86,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
         Command::Rules(args) => rules::run(args, out, err),
         Command::Quality(args) => quality::run(args, out, err),
         Command::Schema(args) => schema::run(args, out, err),
+        Command::Merge(args) => merge::run(args, out, err),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "threadkit", out);
@@ -110,11 +112,11 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
 /// Walk the arguments. Paths that do not exist are reported on `err` and turn the
 /// final status into a usage error; the others are still checked.
 pub(crate) fn walk_args(args: &WalkArgs, skip_backups: bool, err: &mut dyn Write) -> io::Result<(Walk, ExitStatus)> {
-    walk_with(args, WalkOptions { follow_links: args.follow_links, skip_backups, training_files: false }, err)
+    walk_with(args, WalkOptions { follow_links: args.follow_links, skip_backups, training_files: false, shard: None }, err)
 }
 
 pub(crate) fn walk_with(args: &WalkArgs, options: WalkOptions, err: &mut dyn Write) -> io::Result<(Walk, ExitStatus)> {
-    let walked = walk(&args.paths, options);
+    let walked = walk(&args.paths, WalkOptions { shard: args.shard, ..options });
     let mut status = ExitStatus::Success;
     for (path, why) in &walked.missing {
         writeln!(err, "threadkit: {}: {why}; check the path", crate::report::shown(path))?;

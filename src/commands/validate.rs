@@ -180,7 +180,7 @@ fn run_training(
         ));
     }
     let options =
-        crate::walk::WalkOptions { follow_links: args.walk.follow_links, skip_backups: false, training_files: true };
+        crate::walk::WalkOptions { follow_links: args.walk.follow_links, skip_backups: false, training_files: true, shard: None };
     let (walked, mut status) = super::walk_with(&args.walk, options, err)?;
     let mut totals = Totals { noun: Some("example"), ..Totals::default() };
     let mut fixed_count = 0usize;

@@ -1,6 +1,12 @@
-//! Train/validation splits: grouped by session (a session's threads never sit in two
-//! splits, or the model would be evaluated on recordings it trained on) and stratified
-//! by dataset and label (every split sees each class in proportion).
+//! Train/validation splits, grouped by recording (a session's threads never sit in two
+//! splits, or the model would be evaluated on recordings it trained on), in one of two ways:
+//!
+//! - `Method::Hash` (the default): a recording's split is decided by a hash of its dataset,
+//!   session and the seed alone, so adding threads to a corpus never moves a recording that was
+//!   exported before, and N shards of one export (`--shard I/N`) agree without talking;
+//! - `Method::Stratified`: every split sees each dataset and label in proportion and a small
+//!   corpus still fills every split, at the price of a split that depends on the whole set of
+//!   recordings (adding one may move others).
 
 use std::collections::BTreeMap;
 
@@ -48,10 +54,43 @@ impl SplitSpec {
     }
 }
 
+/// How recordings are put in splits (`--split-method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// By a hash of the recording and the seed: stable when the corpus grows, and across shards.
+    #[default]
+    Hash,
+    /// Stratified by dataset and label; decided on the whole set of recordings at once.
+    Stratified,
+}
+
 /// Which split each session goes to (an index into `spec.parts`), for `sessions` given as
-/// (dataset, session, stratum label). Deterministic in `seed` and the set of sessions (their
-/// order does not matter).
-pub fn assign(spec: &SplitSpec, seed: u64, sessions: &[(&str, &str, &str)]) -> Vec<usize> {
+/// (dataset, session, stratum label).
+pub fn assign(spec: &SplitSpec, method: Method, seed: u64, sessions: &[(&str, &str, &str)]) -> Vec<usize> {
+    match method {
+        Method::Hash => sessions.iter().map(|&(dataset, session, _)| by_hash(spec, seed, dataset, session)).collect(),
+        Method::Stratified => stratified(spec, seed, sessions),
+    }
+}
+
+/// The split of one recording, from its rank alone: the rank as a fraction of 2^64 falls in
+/// one split's share of [0, 1). Nothing else in the corpus takes part.
+pub fn by_hash(spec: &SplitSpec, seed: u64, dataset: &str, session: &str) -> usize {
+    let at = (rank(seed, dataset, session) >> 11) as f64 / (1u64 << 53) as f64;
+    let mut upto = 0.0;
+    for (k, (_, ratio)) in spec.parts.iter().enumerate() {
+        upto += ratio;
+        if at < upto {
+            return k;
+        }
+    }
+    // Ratios that sum to 1 within rounding: the last share ends at 1.
+    spec.parts.len() - 1
+}
+
+/// Stratified: deterministic in `seed` and the set of sessions (their order does not matter).
+fn stratified(spec: &SplitSpec, seed: u64, sessions: &[(&str, &str, &str)]) -> Vec<usize> {
     type Member<'a> = (u64, (&'a str, &'a str), usize);
     let mut strata: BTreeMap<(&str, &str), Vec<Member<'_>>> = BTreeMap::new();
     for (i, &(dataset, session, label)) in sessions.iter().enumerate() {
@@ -186,15 +225,15 @@ mod tests {
         let labels: Vec<String> = (0..40).map(|i| if i % 4 == 0 { "rare" } else { "common" }.to_string()).collect();
         let sessions = sessions(&names, &labels);
         let spec = SplitSpec::parse("train=0.9,val=0.1").unwrap();
-        let a = assign(&spec, 7, &sessions);
-        assert_eq!(a, assign(&spec, 7, &sessions));
-        assert_ne!(a, assign(&spec, 8, &sessions));
+        let a = assign(&spec, Method::Stratified, 7, &sessions);
+        assert_eq!(a, assign(&spec, Method::Stratified, 7, &sessions));
+        assert_ne!(a, assign(&spec, Method::Stratified, 8, &sessions));
         let val = |label: &str| (0..40).filter(|&i| a[i] == 1 && sessions[i].2 == label).count();
         assert_eq!((val("rare"), val("common")), (1, 3));
         // The order sessions are listed in does not matter.
         let mut reversed = sessions.clone();
         reversed.reverse();
-        let b = assign(&spec, 7, &reversed);
+        let b = assign(&spec, Method::Stratified, 7, &reversed);
         assert!((0..40).all(|i| a[i] == b[39 - i]));
     }
 
@@ -204,8 +243,26 @@ mod tests {
         let names: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
         let labels: Vec<String> = (0..20).map(|i| format!("label{}", i % 10)).collect();
         let spec = SplitSpec::parse("train=0.9,val=0.1").unwrap();
-        let a = assign(&spec, 1, &sessions(&names, &labels));
+        let a = assign(&spec, Method::Stratified, 1, &sessions(&names, &labels));
         assert_eq!(a.iter().filter(|&&s| s == 1).count(), 2);
         assert_eq!(a.len(), 20);
+    }
+
+    #[test]
+    fn a_hashed_split_never_moves_a_recording_when_the_corpus_grows() {
+        let spec = SplitSpec::parse("train=0.8,val=0.1,test=0.1").unwrap();
+        let names: Vec<String> = (0..5000).map(|i| format!("subject{}_run{i}", i % 30)).collect();
+        let labels = vec!["x".to_string(); names.len()];
+        let all = sessions(&names, &labels);
+        let before = assign(&spec, Method::Hash, 3, &all[..4000]);
+        let after = assign(&spec, Method::Hash, 3, &all);
+        assert_eq!(before, after[..4000]);
+        // In proportion, within sampling noise (5000 draws: sd of the val share about 0.004).
+        let share = |k: usize| after.iter().filter(|&&s| s == k).count() as f64 / after.len() as f64;
+        assert!((share(0) - 0.8).abs() < 0.02 && (share(1) - 0.1).abs() < 0.015 && (share(2) - 0.1).abs() < 0.015);
+        // The seed and the dataset take part; the order does not.
+        assert_ne!(after, assign(&spec, Method::Hash, 4, &all));
+        let other: Vec<_> = all.iter().map(|&(_, s, l)| ("other", s, l)).collect();
+        assert_ne!(after, assign(&spec, Method::Hash, 3, &other));
     }
 }
