@@ -287,6 +287,11 @@ pub struct ExportArgs {
     /// At most N examples per file (files are named NAME-00000-of-00003.jsonl).
     #[arg(long, value_name = "N", value_parser = in_range::<usize>(1, usize::MAX as u64))]
     pub shard_size: Option<usize>,
+    /// Write each split as N files while the threads are read (SPLIT/SPLIT-00000-of-0000N.jsonl; an
+    /// example's file is a hash of its id, lines in path order), instead of one file in id order after
+    /// them: the write overlaps the work. Needs --split-method hash (or no --split).
+    #[arg(long, value_name = "N", value_parser = in_range::<u32>(1, 4096), conflicts_with = "shard_size")]
+    pub partitions: Option<u32>,
     /// Compress the JSONL files (gzip or zstd; for OpenAI, TRL and Axolotl loaders).
     #[arg(long, value_enum, default_value = "none")]
     pub compress: crate::export::sink::Compression,

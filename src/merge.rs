@@ -8,6 +8,13 @@
 //! merged report says so. Checks that look across files (duplicate ids, near-duplicates,
 //! eval overlap) saw only their own shard: run them once over everything if they matter.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use serde::de::{self, DeserializeSeed, Deserializer as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{json, Map, Value};
 
 /// What the reports were, by shape.
@@ -20,17 +27,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn of(report: &Value) -> Option<Kind> {
-        let o = report.as_object()?;
-        if o.get("files").is_some_and(Value::is_array) && o.get("summary").is_some_and(Value::is_object) {
-            Some(Kind::Findings)
-        } else if o.get("threads").is_some_and(Value::is_u64) && o.get("by_version").is_some_and(Value::is_object) {
-            Some(Kind::Stats)
-        } else {
-            None
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             Kind::Findings => "a validate, quality or verify report",
@@ -39,46 +35,233 @@ impl Kind {
     }
 }
 
-/// Merge reports of one kind (`names` say which report is which in errors).
-pub fn merge(kind: Kind, reports: Vec<Value>, names: &[String]) -> Result<Value, String> {
-    match kind {
-        Kind::Findings => merge_findings(reports, names),
-        Kind::Stats => Ok(merge_stats(reports)),
+/// One report as it is read: its `files` entries one at a time, then the rest of it.
+enum Item {
+    Entry(Value),
+    /// The top-level keys other than `files`, and whether `files` was there (an array).
+    End(Map<String, Value>, bool),
+    Failed(String),
+}
+
+/// A report being read on a thread of its own, so that N of them are merged entry by entry
+/// and the memory a merge takes does not grow with the reports (a quality report of a
+/// million threads is gigabytes of JSON).
+pub struct Input {
+    pub name: String,
+    rx: Receiver<Item>,
+    /// The entry read ahead of the merge, and where the report stands.
+    next: Option<Item>,
+}
+
+impl Input {
+    pub fn from_reader(name: String, reader: impl Read + Send + 'static) -> Input {
+        let (tx, rx) = sync_channel(256);
+        std::thread::spawn(move || {
+            let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 20, reader));
+            let sent = tx.clone();
+            let item = match de.deserialize_map(Top { tx: &sent }).and_then(|rest| de.end().map(|()| rest)) {
+                Ok((rest, files)) => Item::End(rest, files),
+                Err(e) => Item::Failed(e.to_string()),
+            };
+            let _ = tx.send(item);
+        });
+        Input { name, rx, next: None }
+    }
+
+    pub fn open(path: &Path) -> std::io::Result<Input> {
+        let file = crate::open::open(path)?;
+        Ok(Input::from_reader(crate::report::shown(path), file))
+    }
+
+    fn pull(&mut self) -> Item {
+        self.next.take().unwrap_or_else(|| self.rx.recv().unwrap_or_else(|_| Item::Failed("the reader stopped".into())))
+    }
+
+    fn peek(&mut self) -> &Item {
+        if self.next.is_none() {
+            self.next = Some(self.pull());
+        }
+        self.next.as_ref().expect("just read")
+    }
+
+    fn kind(&mut self) -> Result<Kind, String> {
+        let name = self.name.clone();
+        match self.peek() {
+            Item::Entry(_) | Item::End(_, true) => Ok(Kind::Findings),
+            Item::End(rest, false) if rest.get("threads").is_some_and(Value::is_u64) && rest.get("by_version").is_some_and(Value::is_object) => {
+                Ok(Kind::Stats)
+            }
+            Item::End(..) => Err(format!("{name}: not a report threadkit merges (validate, quality, verify or stats, with --format json)")),
+            Item::Failed(e) => Err(format!("{name}: not a JSON report ({e}); write each shard's report with --format json")),
+        }
     }
 }
 
-fn merge_findings(reports: Vec<Value>, names: &[String]) -> Result<Value, String> {
-    let mut files: Vec<Value> = Vec::new();
-    let mut summary = Value::Object(Map::new());
-    // A record seen in two reports means the reports overlap (the same shard twice, or
-    // shards of different splits of the input): summing them would count it twice.
-    let mut seen: std::collections::HashMap<(String, String), usize> = std::collections::HashMap::new();
-    for (i, report) in reports.into_iter().enumerate() {
-        let Value::Object(mut o) = report else { unreachable!("Kind::of checked the shape") };
-        if let Some(Value::Array(f)) = o.remove("files") {
-            for file in f {
-                let key = (file["path"].as_str().unwrap_or_default().to_string(), file["record"].to_string());
-                if let Some(&j) = seen.get(&key) {
-                    return Err(format!(
-                        "{} is in both {} and {}: the reports overlap (the same shard twice?); merge the reports of disjoint shards of one run",
-                        key.0, names[j], names[i]
-                    ));
-                }
-                seen.insert(key, i);
-                files.push(file);
+struct Top<'a> {
+    tx: &'a SyncSender<Item>,
+}
+
+impl<'de> Visitor<'de> for Top<'_> {
+    type Value = (Map<String, Value>, bool);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut rest, mut files) = (Map::new(), false);
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "files" {
+                map.next_value_seed(Entries { tx: self.tx })?;
+                files = true;
+            } else {
+                rest.insert(key, map.next_value()?);
             }
         }
-        add(&mut summary, o.remove("summary").unwrap_or_default());
+        Ok((rest, files))
     }
-    // The order one run prints: by path, then record.
-    files.sort_by(|a, b| {
-        let key = |v: &Value| (v["path"].as_str().unwrap_or_default().to_string(), v["record"].as_u64().unwrap_or(0));
-        key(a).cmp(&key(b))
-    });
-    let mut merged = Map::new();
-    merged.insert("files".into(), Value::Array(files));
-    merged.insert("summary".into(), summary);
-    Ok(Value::Object(merged))
+}
+
+struct Entries<'a> {
+    tx: &'a SyncSender<Item>,
+}
+
+impl<'de> DeserializeSeed<'de> for Entries<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Entries<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of file entries")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(entry) = seq.next_element::<Value>()? {
+            if self.tx.send(Item::Entry(entry)).is_err() {
+                return Err(de::Error::custom("the merge stopped"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where an entry goes in one run's report: by path, compared component by component as the
+/// walk orders files, then by record.
+type Place = (std::path::PathBuf, u64);
+
+fn place(entry: &Value) -> Place {
+    (entry["path"].as_str().unwrap_or_default().into(), entry["record"].as_u64().unwrap_or(0))
+}
+
+/// What a merge wrote.
+#[derive(Debug)]
+pub struct Merged {
+    pub kind: Kind,
+    /// Errors in the merged findings (0 for stats).
+    pub errors: u64,
+}
+
+/// Merge reports of one kind into `out`. Findings reports are merged entry by entry (each
+/// shard's report is in path order, as its run printed it); stats reports are small and are
+/// merged whole.
+pub fn merge(mut inputs: Vec<Input>, out: &mut dyn Write) -> Result<Merged, String> {
+    let mut kinds = Vec::with_capacity(inputs.len());
+    for input in &mut inputs {
+        kinds.push(input.kind()?);
+    }
+    let kind = kinds[0];
+    if let Some(k) = kinds.iter().position(|&k| k != kind) {
+        return Err(format!("{} is {} but {} is {}: merge reports of one command", inputs[k].name, kinds[k].name(), inputs[0].name, kind.name()));
+    }
+    let io = |e: std::io::Error| format!("cannot write the merged report: {e}");
+    match kind {
+        Kind::Stats => {
+            let mut reports = Vec::with_capacity(inputs.len());
+            for input in &mut inputs {
+                match input.pull() {
+                    Item::End(rest, _) => reports.push(Value::Object(rest)),
+                    _ => unreachable!("kind() read the whole stats report"),
+                }
+            }
+            let mut text = serde_json::to_vec_pretty(&merge_stats(reports)).expect("JSON values serialize");
+            text.push(b'\n');
+            out.write_all(&text).map_err(io)?;
+            Ok(Merged { kind, errors: 0 })
+        }
+        Kind::Findings => {
+            let summary = merge_findings(&mut inputs, out)?;
+            let errors = summary["errors"].as_u64().unwrap_or(0);
+            write!(out, "\n  ],\n  \"summary\": {}\n}}\n", serde_json::to_string(&summary).expect("JSON values serialize")).map_err(io)?;
+            Ok(Merged { kind, errors })
+        }
+    }
+}
+
+/// Writes the `files` of the merged report (the opening included) and returns the summary.
+fn merge_findings(inputs: &mut [Input], out: &mut dyn Write) -> Result<Value, String> {
+    let io = |e: std::io::Error| format!("cannot write the merged report: {e}");
+    let mut summary = Value::Object(Map::new());
+    // The next entry of every report, smallest place first.
+    let mut heads: BinaryHeap<Reverse<(Place, usize)>> = BinaryHeap::new();
+    let mut entries: Vec<Option<Value>> = inputs.iter().map(|_| None).collect();
+    type Heads = BinaryHeap<Reverse<(Place, usize)>>;
+    let advance = |i: usize, inputs: &mut [Input], heads: &mut Heads, entries: &mut [Option<Value>], summary: &mut Value| {
+        match inputs[i].pull() {
+            Item::Entry(v) => {
+                heads.push(Reverse((place(&v), i)));
+                entries[i] = Some(v);
+                Ok(())
+            }
+            Item::End(mut rest, _) => {
+                add(summary, rest.remove("summary").unwrap_or_default());
+                Ok(())
+            }
+            Item::Failed(e) => Err(format!("{}: not a JSON report ({e}); write each shard's report with --format json", inputs[i].name)),
+        }
+    };
+    for i in 0..inputs.len() {
+        advance(i, inputs, &mut heads, &mut entries, &mut summary)?;
+    }
+    out.write_all(b"{\n  \"files\": [").map_err(io)?;
+    let mut last: Option<(Place, usize)> = None;
+    let mut first = true;
+    while let Some(Reverse((at, i))) = heads.pop() {
+        if let Some((before, j)) = &last {
+            // The same record twice: the reports overlap, and summing them would count it twice.
+            if *before == at {
+                return Err(format!(
+                    "{} is in both {} and {}: the reports overlap (the same shard twice?); merge the reports of disjoint shards of one run",
+                    at.0.display(),
+                    inputs[*j].name,
+                    inputs[i].name
+                ));
+            }
+        }
+        let entry = entries[i].take().expect("a head has its entry");
+        out.write_all(if first { b"\n    " } else { b",\n    " }).map_err(io)?;
+        serde_json::to_writer(&mut *out, &entry).map_err(|e| io(e.into()))?;
+        first = false;
+        last = Some((at, i));
+        advance(i, inputs, &mut heads, &mut entries, &mut summary)?;
+        // A report out of path order cannot be merged entry by entry.
+        if let (Some(Reverse((next, k))), Some((prev, _))) = (heads.peek(), &last) {
+            if *k == i && next < prev {
+                return Err(format!(
+                    "{}: its entries are not in path order ({} after {}), as threadkit writes them; merge the reports threadkit wrote, unedited",
+                    inputs[i].name,
+                    next.0.display(),
+                    prev.0.display()
+                ));
+            }
+        }
+    }
+    Ok(summary)
 }
 
 fn merge_stats(reports: Vec<Value>) -> Value {
@@ -157,15 +340,38 @@ fn add(into: &mut Value, from: Value) {
 mod tests {
     use super::*;
 
+    fn merged(reports: &[Value]) -> Result<Value, String> {
+        let inputs = reports
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Input::from_reader(format!("r{i}.json"), std::io::Cursor::new(serde_json::to_vec(r).unwrap())))
+            .collect();
+        let mut out = Vec::new();
+        merge(inputs, &mut out)?;
+        Ok(serde_json::from_slice(&out).expect("the merged report is JSON"))
+    }
+
     #[test]
     fn findings_add_up_and_files_come_in_path_order() {
-        let a = json!({"files": [{"path": "t/b.json", "record": null, "valid": false}], "summary": {"files": 1, "errors": 2, "by_rule": {"TK001": 2}}});
-        let b = json!({"files": [{"path": "t/a.json", "record": null, "valid": true}], "summary": {"files": 1, "errors": 0, "by_rule": {"TK008": 1}}});
-        let m = merge(Kind::Findings, vec![a.clone(), b], &["a".into(), "b".into()]).unwrap();
-        assert_eq!(m["summary"], json!({"by_rule": {"TK001": 2, "TK008": 1}, "errors": 2, "files": 2}));
-        assert_eq!(m["files"][0]["path"], "t/a.json");
-        let twice = merge(Kind::Findings, vec![a.clone(), a], &["one.json".into(), "two.json".into()]).unwrap_err();
-        assert!(twice.contains("t/b.json is in both one.json and two.json"), "{twice}");
+        let a = json!({"files": [{"path": "t/b.json", "record": null, "valid": false}, {"path": "t/d/a.json", "record": null}],
+                       "summary": {"files": 2, "errors": 2, "by_rule": {"TK001": 2}}});
+        let b = json!({"files": [{"path": "t/a.json", "record": null, "valid": true}, {"path": "t/d-1.json", "record": null}],
+                       "summary": {"files": 2, "errors": 0, "by_rule": {"TK008": 1}}});
+        let m = merged(&[a.clone(), b]).unwrap();
+        assert_eq!(m["summary"], json!({"by_rule": {"TK001": 2, "TK008": 1}, "errors": 2, "files": 4}));
+        let paths: Vec<&str> = m["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+        // As the walk orders them: a folder's files where its name falls among its siblings.
+        assert_eq!(paths, ["t/a.json", "t/b.json", "t/d/a.json", "t/d-1.json"]);
+        let twice = merged(&[a.clone(), a]).unwrap_err();
+        assert!(twice.contains("t/b.json is in both r0.json and r1.json"), "{twice}");
+        let unordered = json!({"files": [{"path": "t/z.json"}, {"path": "t/a.json"}], "summary": {}});
+        assert!(merged(&[unordered]).unwrap_err().contains("not in path order"));
+        let stats = json!({"threads": 1, "by_version": {}});
+        assert!(merged(&[json!({"files": [], "summary": {}}), stats]).unwrap_err().contains("merge reports of one command"));
+        assert!(merged(&[json!({"other": 1})]).unwrap_err().contains("not a report threadkit merges"));
+        let mut out = Vec::new();
+        let broken = Input::from_reader("cut.json".into(), std::io::Cursor::new(b"{\"files\": [{\"path\": \"a\"}, {\"pa".to_vec()));
+        assert!(merge(vec![broken], &mut out).unwrap_err().starts_with("cut.json: not a JSON report"));
     }
 
     #[test]
@@ -174,7 +380,7 @@ mod tests {
                        "tokens": {"examples": 2, "total": 100, "mean": 50.0, "p95": 60, "max": 60}});
         let b = json!({"threads": 2, "by_version": {"openai_v1": 1, "3.0": 1}, "judged": 2, "correct": 0, "correct_rate": 0.0,
                        "tokens": {"examples": 2, "total": 300, "mean": 150.0, "p95": 200, "max": 200}});
-        let m = merge(Kind::Stats, vec![a, b], &[]).unwrap();
+        let m = merged(&[a, b]).unwrap();
         assert_eq!(m["correct_rate"], 0.5);
         assert_eq!(m["by_version"], json!({"3.0": 1, "openai_v1": 3}));
         assert_eq!(m["tokens"], json!({"examples": 4, "max": 200, "mean": 100.0, "p95": null, "total": 400}));

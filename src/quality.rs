@@ -106,7 +106,7 @@ pub fn check_entry(entry: &Entry, settings: &QualitySettings<'_>) -> (FileReport
     (FileReport { path: entry.path.clone(), records, clean: 0, stamp: None }, features)
 }
 
-fn check_record(
+pub fn check_record(
     rec: RecordText,
     stem: Option<&str>,
     settings: &QualitySettings<'_>,

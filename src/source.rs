@@ -172,7 +172,8 @@ fn skip_line(reader: &mut impl BufRead) -> std::io::Result<u64> {
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
 
-fn decode(bytes: Vec<u8>) -> Result<String, Failure> {
+/// Bytes as text: a leading byte-order mark taken off, invalid UTF-8 a TK diagnostic with its place.
+pub fn decode(bytes: Vec<u8>) -> Result<String, Failure> {
     match String::from_utf8(bytes) {
         Ok(mut s) => {
             if s.starts_with('\u{feff}') {

@@ -226,6 +226,78 @@ fn four_export_shards_together_are_the_single_export() {
     assert!(per_shard.iter().all(|d| examples(d) > 0 && examples(d) < examples(&whole)));
 }
 
+/// `--partitions N`: the files are written while threads are read, yet their bytes follow
+/// from the input, seed and N alone (not the number of workers, not the run), an example's file
+/// from its id, and together they hold exactly the lines of the id-ordered export.
+#[test]
+fn partitioned_files_are_deterministic_and_together_are_the_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = tmp.path().join("threads");
+    corpus(&threads, 12);
+    let flags = ["--split", "train=0.75,val=0.25", "--seed", "2", "--allow-few-examples"];
+    let whole = tmp.path().join("whole");
+    assert_eq!(export(&threads, &whole, "openai", &flags).2, 0);
+    let files_of = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        let m = manifest(dir);
+        let listed: Vec<String> = m["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect();
+        listed.into_iter().filter(|p| p.ends_with(".jsonl")).map(|p| (p.clone(), std::fs::read(dir.join(&p)).unwrap())).collect()
+    };
+    let mut runs = Vec::new();
+    for jobs in ["1", "2", "2"] {
+        let out = tmp.path().join(format!("parts{}", runs.len()));
+        let mut extra = flags.to_vec();
+        extra.extend(["--partitions", "3", "--jobs", jobs]);
+        let (o, e, code) = export(&threads, &out, "openai", &extra);
+        assert_eq!(code, 0, "{o}{e}");
+        assert_eq!((manifest(&out)["partitions"].as_u64(), manifest(&out)["line_order"].as_str()), (Some(3), Some("path")));
+        runs.push(files_of(&out));
+    }
+    assert_eq!(runs[0], runs[1], "one worker or two: the same files, byte for byte");
+    assert_eq!(runs[1], runs[2], "run twice: the same files");
+    let names: Vec<&str> = runs[0].iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.iter().all(|n| n.starts_with("train/train-0000") || n.starts_with("val/val-0000")), "{names:?}");
+    assert!(names.iter().filter(|n| n.starts_with("train/")).count() >= 2, "the examples are spread: {names:?}");
+    for split in ["train", "val"] {
+        let mut single: Vec<String> = std::fs::read_to_string(whole.join(format!("{split}.jsonl"))).unwrap().lines().map(str::to_string).collect();
+        let mut parts: Vec<String> = runs[0]
+            .iter()
+            .filter(|(n, _)| n.starts_with(&format!("{split}/")))
+            .flat_map(|(_, b)| String::from_utf8(b.clone()).unwrap().lines().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        single.sort();
+        parts.sort();
+        assert_eq!(parts, single, "{split}: the partitions' lines are the export's");
+    }
+    // The manifest's hashes are of the files as written.
+    let m = manifest(&tmp.path().join("parts0"));
+    for f in m["files"].as_array().unwrap().iter().filter(|f| f["split"].is_string()) {
+        let bytes = std::fs::read(tmp.path().join("parts0").join(f["path"].as_str().unwrap())).unwrap();
+        assert_eq!(f["bytes"].as_u64(), Some(bytes.len() as u64));
+        assert_eq!(f["records"].as_u64(), Some(bytes.iter().filter(|&&b| b == b'\n').count() as u64));
+    }
+    // Compressed partitions hold the same lines.
+    let gz = tmp.path().join("gz");
+    let mut extra = flags.to_vec();
+    extra.extend(["--partitions", "3", "--compress", "gzip"]);
+    assert_eq!(export(&threads, &gz, "openai", &extra).2, 0);
+    let first = manifest(&gz)["files"][0]["path"].as_str().unwrap().to_string();
+    assert!(first.ends_with(".jsonl.gz"), "{first}");
+    // What --partitions cannot do is refused before anything is read.
+    for (bad, needle) in [
+        (vec!["--partitions", "2", "--split", "train=0.5,val=0.5", "--split-method", "stratified"], "--split-method hash"),
+        (vec!["--partitions", "2", "--shard-size", "10"], "cannot be used with"),
+        (vec!["--partitions", "0"], "0"),
+    ] {
+        let (_, e, code) = export(&threads, &tmp.path().join("refused"), "openai", &bad);
+        assert_eq!(code, 2, "{bad:?}: {e}");
+        assert!(e.contains(needle), "{bad:?}: {e}");
+        assert!(!tmp.path().join("refused").exists(), "{bad:?}: nothing written");
+    }
+    let (_, e, code) = run(&["export", threads.to_str().unwrap(), "--profile", "openai", "--out", tmp.path().join("one.jsonl").to_str().unwrap(), "--partitions", "2"]);
+    assert_eq!(code, 2, "{e}");
+    assert!(e.contains("give --out a folder"), "{e}");
+}
+
 #[test]
 fn validate_and_quality_shards_merge_into_the_single_report() {
     let tmp = tempfile::tempdir().unwrap();

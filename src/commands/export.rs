@@ -16,6 +16,7 @@ use crate::export::chat_template::{self, Adaptation, ChatTemplate};
 use crate::export::format::{Options, TrainingFormat, Written};
 use crate::export::sink::{Compression, DataFile, FileInfo, OutputError, Outputs};
 use crate::export::split::{self, SplitSpec};
+use crate::export::partitions::Partitions;
 use crate::export::spool::Spool;
 use crate::tokens::Counter;
 use crate::export::{prepare, Filters, Outcome, Settings, Skip, TokenStats};
@@ -85,6 +86,12 @@ fn resolve(args: &ExportArgs, err: &mut dyn Write) -> io::Result<Result<Plan, Ex
     if args.shard_size == Some(0) {
         usage!("threadkit: --shard-size must be at least 1");
     }
+    if args.partitions.is_some() && args.split.is_some() && args.split_method != split::Method::Hash {
+        usage!(
+            "threadkit: --partitions writes each example as it comes, so its split must follow from its recording alone: \
+             use --split-method hash (the default) with it, or drop --partitions"
+        );
+    }
     let out_name = args.out.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let mut compression = args.compress;
     let layout = if [".jsonl", ".jsonl.gz", ".jsonl.zst"].iter().any(|e| out_name.ends_with(e)) {
@@ -99,9 +106,9 @@ fn resolve(args: &ExportArgs, err: &mut dyn Write) -> io::Result<Result<Plan, Ex
             usage!("threadkit: --out {}: the extension and --compress disagree", args.out.display());
         }
         compression = implied;
-        if args.split.is_some() || args.shard_size.is_some() {
+        if args.split.is_some() || args.shard_size.is_some() || args.partitions.is_some() {
             usage!(
-                "threadkit: --split and --shard-size write several files: give --out a folder, not {}",
+                "threadkit: --split, --shard-size and --partitions write several files: give --out a folder, not {}",
                 args.out.display()
             );
         }
@@ -237,6 +244,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         )?;
     }
     let mut spool = Spool::new(outputs.scratch_dir()).map_err(unwritable)?;
+    let mut partitions = args.partitions.map(|n| Partitions::new(n, plan.spec.clone(), args.seed, plan.compression));
     let progress = crate::progress::Progress::new(if args.from.is_some() { "examples read" } else { "threads read" }, None, args.quiet);
     let mut near = crate::corpus::NearDuplicates::default();
     let entries = walked
@@ -266,13 +274,25 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
                     }
                     other => other,
                 };
-                spool.add(&place, outcome)?;
+                match partitions.as_mut() {
+                    Some(parts) => {
+                        let mut tee = |ex: &crate::export::Example| {
+                            parts.add(&mut outputs, parts.split_of(&ex.dataset, &ex.session), &ex.id, &ex.line)
+                        };
+                        spool.add(&place, outcome, Some(&mut tee))?;
+                    }
+                    None => spool.add(&place, outcome, None)?,
+                }
             }
             Ok(())
         },
     )
     .map_err(unwritable)?;
     spool.finish().map_err(unwritable)?;
+    if let Some(parts) = partitions {
+        let files = parts.finish().map_err(unwritable)?;
+        outputs.files.extend(files);
+    }
     progress.finish();
 
     if args.format == Format::Human && !args.quiet {
@@ -420,7 +440,9 @@ fn write(
         }
         let shards = args.shard_size.map_or(1, |size| members.len().div_ceil(size));
         let per_shard = members.len().div_ceil(shards);
-        for (k, chunk) in members.chunks(per_shard).enumerate() {
+        // Partition files were written while the threads were read.
+        let chunks: Vec<&[usize]> = if args.partitions.is_some() { Vec::new() } else { members.chunks(per_shard).collect() };
+        for (k, chunk) in chunks.into_iter().enumerate() {
             let file_name = match (layout, args.shard_size) {
                 (Layout::File { name, .. }, _) => name.clone(),
                 (Layout::Dir { .. }, None) => format!("{name}{ext}"),
@@ -467,6 +489,10 @@ fn write(
                    "method": args.split_method, "grouped_by": "session",
                    "stratified_by": if args.split_method == split::Method::Stratified { json!(["dataset", "label"]) } else { json!([]) }},
         "shard_size": args.shard_size,
+        // Lines in id order in one file per split, or (`--partitions N`) by the hash of their id
+        // in N files per split, in the order threads were read.
+        "partitions": args.partitions,
+        "line_order": if args.partitions.is_some() { "path" } else { "id" },
         // This process's part of the input (`--shard I/N`): the other parts are other exports.
         "input_shard": args.walk.shard.map(|s| json!({"index": s.index, "count": s.count})),
         "compression": compression,

@@ -7,43 +7,27 @@ use super::{CommandError, ExitStatus};
 
 /// Exit status as the single run would give it: 1 when the merged findings hold an error.
 pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
-    let mut reports = Vec::with_capacity(args.reports.len());
-    let mut names = Vec::with_capacity(args.reports.len());
-    let mut kind: Option<(Kind, String)> = None;
+    let mut inputs = Vec::with_capacity(args.reports.len());
     for path in &args.reports {
-        let name = crate::report::shown(path);
-        let bytes = crate::open::read(path, 1 << 32)
-            .map_err(|e| CommandError::Usage(format!("{name}: {}; name the JSON reports of the shards", crate::open::describe_io(&e))))?;
-        let report: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-            CommandError::Usage(format!("{name}: not a JSON report ({e}); write each shard's report with --format json"))
-        })?;
-        let this = Kind::of(&report).ok_or_else(|| {
-            CommandError::Usage(format!("{name}: not a report threadkit merges (validate, quality, verify or stats, with --format json)"))
-        })?;
-        match &kind {
-            Some((first, first_name)) if *first != this => {
-                return Err(CommandError::Usage(format!(
-                    "{name} is {} but {first_name} is {}: merge reports of one command",
-                    this.name(),
-                    first.name()
-                )))
-            }
-            Some(_) => {}
-            None => kind = Some((this, name.clone())),
+        inputs.push(merge::Input::open(path).map_err(|e| {
+            CommandError::Usage(format!("{}: {}; name the JSON reports of the shards", crate::report::shown(path), crate::open::describe_io(&e)))
+        })?);
+    }
+    let merged = match &args.out {
+        // Written beside the file and renamed over it only when whole.
+        Some(path) => {
+            let cannot = |e: std::io::Error| CommandError::Usage(format!("{}: cannot write the merged report: {e}", crate::report::shown(path)));
+            let staged = crate::write::stage_empty(path).map_err(cannot)?;
+            let mut writer = std::io::BufWriter::new(staged.file());
+            let merged = merge::merge(inputs, &mut writer).map_err(CommandError::Usage)?;
+            writer.flush().map_err(cannot)?;
+            drop(writer);
+            crate::write::make_durable(&[&staged]).map_err(cannot)?;
+            staged.commit().map_err(cannot)?;
+            crate::write::sync_dirs([path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."))]);
+            merged
         }
-        reports.push(report);
-        names.push(name);
-    }
-    let (kind, _) = kind.expect("at least one report (clap requires it)");
-    let merged = merge::merge(kind, reports, &names).map_err(CommandError::Usage)?;
-    let mut text = serde_json::to_vec_pretty(&merged).expect("JSON values serialize");
-    text.push(b'\n');
-    match &args.out {
-        Some(path) => crate::write::atomic_write(path, &text).map_err(|e| {
-            CommandError::Usage(format!("{}: cannot write the merged report: {e}", crate::report::shown(path)))
-        })?,
-        None => out.write_all(&text)?,
-    }
-    let errors = merged["summary"]["errors"].as_u64().unwrap_or(0);
-    Ok(if kind == Kind::Findings && errors > 0 { ExitStatus::Failure } else { ExitStatus::Success })
+        None => merge::merge(inputs, out).map_err(CommandError::Usage)?,
+    };
+    Ok(if merged.kind == Kind::Findings && merged.errors > 0 { ExitStatus::Failure } else { ExitStatus::Success })
 }

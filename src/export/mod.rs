@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod formats;
 pub mod sink;
 pub mod split;
+pub mod partitions;
 pub mod spool;
 
 

@@ -451,6 +451,27 @@ impl Outputs {
         outcome
     }
 
+    /// A data file filled while the export runs (`export --partitions`): chunks of whole lines
+    /// sent to it go down the same pipeline as `write_files`' (hash, compress, write, synced
+    /// every few megabytes) on threads of its own, so the durable write overlaps the work.
+    pub fn stream(&mut self, name: &str, split: Option<String>, compression: Compression) -> io::Result<Stream> {
+        let sink = self.open(name)?;
+        let file = sink.file().try_clone()?;
+        self.close(sink);
+        // Two chunks in flight: the sender waits (and the workers with it) rather than let lines pile up in memory.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(2);
+        let handle = std::thread::spawn(move || {
+            pipe(&file, compression, move |buf| match rx.recv() {
+                Ok((chunk, records)) => {
+                    *buf = chunk;
+                    Ok(records)
+                }
+                Err(_) => Ok(0),
+            })
+        });
+        Ok(Stream { tx: Some(tx), handle: Some(handle), name: name.to_string(), split })
+    }
+
     /// Write a small side file (configuration snippets); hashed but not listed as data.
     pub fn write_side_file(&mut self, name: &str, bytes: &[u8]) -> io::Result<FileInfo> {
         let sink = self.open(name)?;
@@ -510,6 +531,51 @@ impl Outputs {
                 Ok(())
             }
         }
+    }
+}
+
+/// A data file being filled as lines come (`Outputs::stream`).
+pub struct Stream {
+    tx: Option<std::sync::mpsc::SyncSender<(Vec<u8>, usize)>>,
+    handle: Option<std::thread::JoinHandle<io::Result<(usize, u64, String)>>>,
+    name: String,
+    split: Option<String>,
+}
+
+impl Stream {
+    /// Whole lines with their newlines, `records` of them. An error is the pipeline's own
+    /// (a full disk, most often).
+    pub fn send(&mut self, chunk: Vec<u8>, records: usize) -> io::Result<()> {
+        if self.tx.as_ref().is_some_and(|tx| tx.send((chunk, records)).is_ok()) {
+            return Ok(());
+        }
+        self.tx = None;
+        match self.join() {
+            Err(e) => Err(e),
+            Ok(_) => Err(io::Error::other(format!("{}: its writer stopped", self.name))),
+        }
+    }
+
+    fn join(&mut self) -> io::Result<(usize, u64, String)> {
+        match self.handle.take() {
+            Some(h) => h.join().unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked"))),
+            None => Err(io::Error::other(format!("{}: its writer stopped", self.name))),
+        }
+    }
+
+    /// No more lines: wait for the file to be written, and list it.
+    pub fn finish(mut self) -> io::Result<FileInfo> {
+        self.tx = None;
+        let (records, bytes, sha256) = self.join()?;
+        Ok(FileInfo { path: std::mem::take(&mut self.name), split: self.split.take(), records: Some(records), bytes, sha256 })
+    }
+}
+
+impl Drop for Stream {
+    /// On the paths that fail before `finish`: the writer sees the end of its lines and stops.
+    fn drop(&mut self) {
+        self.tx = None;
+        let _ = self.join();
     }
 }
 

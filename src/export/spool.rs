@@ -10,7 +10,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::sink::PIPE_CHUNK;
-use super::{Outcome, Skip};
+use super::{Example, Outcome, Skip};
 
 /// One exported example, in memory while its line waits in the spool.
 pub struct Row {
@@ -58,6 +58,9 @@ pub struct LeftOut {
     pub reason: Skip,
     pub detail: String,
 }
+
+/// What sees each example the spool keeps (`export --partitions` writes it at once).
+pub type Tee<'a> = dyn FnMut(&Example) -> io::Result<()> + 'a;
 
 pub struct Spool {
     file: File,
@@ -110,8 +113,9 @@ impl Spool {
         })
     }
 
-    /// Take one thread's outcome.
-    pub fn add(&mut self, place: &str, outcome: Outcome) -> io::Result<()> {
+    /// Take one thread's outcome. `tee` sees every example the spool keeps (after the
+    /// duplicate checks), in the order they are added.
+    pub fn add(&mut self, place: &str, outcome: Outcome, tee: Option<&mut Tee<'_>>) -> io::Result<()> {
         self.input_threads += 1;
         let hash = match &outcome {
             Outcome::Exported(ex) => line_hash(&ex.line),
@@ -132,6 +136,9 @@ impl Spool {
         };
         match outcome {
             Outcome::Exported(ex) => {
+                if let Some(tee) = tee {
+                    tee(&ex)?;
+                }
                 self.by_hash.entry(hash).or_default().push(self.rows.len());
                 // With its newline, so that a run of rows is a run of the data file, read whole.
                 let writer = self.writer.as_mut().expect("open until finish");
@@ -301,7 +308,7 @@ mod tests {
                 quality: Vec::new(),
                 features: None,
             };
-            spool.add("x.json", Outcome::Exported(Box::new(example))).unwrap();
+            spool.add("x.json", Outcome::Exported(Box::new(example)), None).unwrap();
             written.push(line);
         }
         spool.finish().unwrap();

@@ -27,7 +27,18 @@ struct JsonDiagnostic<'a> {
 }
 
 /// One `files` entry per record, serialized as it is produced so nothing is held.
+/// A diagnostic's `line` is the file's line (a JSONL record's line is its record number).
 pub fn entries(file: &FileReport) -> Vec<String> {
+    render(file, true)
+}
+
+/// Entries for a batch of whole threads (the Python API): each record is a text of its own,
+/// so a diagnostic's `line` is the line within that thread's text.
+pub fn text_entries(file: &FileReport) -> Vec<String> {
+    render(file, false)
+}
+
+fn render(file: &FileReport, records_are_lines: bool) -> Vec<String> {
     file.records
         .iter()
         .map(|r| {
@@ -47,7 +58,10 @@ pub fn entries(file: &FileReport) -> Vec<String> {
                             severity: d.severity.as_str(),
                             message: &d.message,
                             pointer: &d.pointer,
-                            line: r.record.map_or(loc.line.max(1), |line| line + loc.line.max(1) - 1),
+                            line: match r.record {
+                                Some(line) if records_are_lines => line + loc.line.max(1) - 1,
+                                _ => loc.line.max(1),
+                            },
                             column: loc.column.max(1),
                             fixable: d.fix.is_some(),
                         }

@@ -1,0 +1,200 @@
+//! Threads held in memory instead of files: the same steps the commands run on a walked file,
+//! on a batch of JSON texts (a Ray Data or 🤗 `datasets` batch, a notebook's list). This is the
+//! Rust side of the Python API (`python.rs` only moves strings across); every function runs
+//! its records in parallel on the given pool and returns results in input order.
+//!
+//! A batch is reported as one JSONL file named `name` would be (record `i + 1` is `texts[i]`),
+//! with the columns of `validate --format json`; a diagnostic's line and column are within
+//! its thread's text. Duplicate ids are a corpus's property, left to `threadkit validate`.
+
+use rayon::prelude::*;
+use serde_json::json;
+
+use crate::data_root::DataRoot;
+use crate::export::chat_template::{self, Adaptation, ChatTemplate};
+use crate::export::format::{Options, Profile};
+use crate::export::{Filters, Outcome, QualityMode, Settings as ExportSettings};
+use crate::findings::{FileReport, RecordReport};
+use crate::source::{Failure, RecordText};
+use crate::tokens::{Counter, Tokenizer};
+
+/// One thread of a batch: its text, or why its bytes are no text (invalid UTF-8), reported
+/// as the CLI reports such a file.
+pub type Text = Result<String, Failure>;
+
+/// A thread given as bytes (a file's contents).
+pub fn text_of(bytes: Vec<u8>) -> Text {
+    crate::source::decode(bytes)
+}
+
+fn record(i: usize, text: &str) -> RecordText {
+    let (text, bom) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => (rest.to_string(), true),
+        None => (text.to_string(), false),
+    };
+    RecordText { record: Some(i + 1), text, bom }
+}
+
+fn unreadable(i: usize, failure: &Failure) -> RecordReport {
+    RecordReport::failed(Some(i + 1), (**failure).clone(), None)
+}
+
+/// The `files` entries of `validate --format json` for a batch, one JSON object per text.
+pub fn validate(pool: &rayon::ThreadPool, name: &str, texts: &[Text], data_root: Option<&DataRoot>) -> Vec<String> {
+    let settings = crate::validate::Settings { data_root, ..Default::default() };
+    let records: Vec<RecordReport> = pool.install(|| {
+        texts
+            .par_iter()
+            .enumerate()
+            .map(|(i, t)| match t {
+                Ok(t) => crate::validate::validate_record(record(i, t), None, &settings),
+                Err(failure) => unreadable(i, failure),
+            })
+            .collect()
+    });
+    // Duplicate ids are not looked for: the CLI confirms one by reading the first file again,
+    // and a batch has no files (run `threadkit validate` over the corpus for them).
+    let file = FileReport { path: name.into(), records, clean: 0, stamp: None };
+    crate::report::json::text_entries(&file)
+}
+
+/// The `files` entries of `quality --format json` for a batch: validate's errors, the
+/// per-thread quality rules, then near-duplicates across the batch (in input order, the first
+/// of a group kept). Near-duplicates across batches need one `quality` run over all of them.
+pub fn quality(pool: &rayon::ThreadPool, name: &str, texts: &[Text], data_root: Option<&DataRoot>) -> Vec<String> {
+    let all = |_: &crate::rules::Rule| true;
+    let settings = crate::quality::QualitySettings::new(u64::MAX, data_root, false, &all);
+    let checked: Vec<_> = pool.install(|| {
+        texts
+            .par_iter()
+            .enumerate()
+            .map(|(i, t)| match t {
+                Ok(t) => crate::quality::check_record(record(i, t), None, &settings),
+                Err(failure) => (unreadable(i, failure), None),
+            })
+            .collect()
+    });
+    let (records, features): (Vec<_>, Vec<_>) = checked.into_iter().unzip();
+    let mut corpus = crate::quality::Corpus::new(true, None);
+    let file = FileReport { path: name.into(), records, clean: 0, stamp: None };
+    let mut reports: Vec<FileReport> = corpus.judge(file, &features).into_iter().collect();
+    reports.extend(corpus.finish());
+    reports.iter().flat_map(crate::report::json::text_entries).collect()
+}
+
+/// How `to_examples` writes: the profile and what `export` would be given on its command line.
+pub struct ExampleOptions {
+    pub profile: Profile,
+    pub tokenizer: Tokenizer,
+    pub max_tokens: Option<usize>,
+    /// `None`: every status.
+    pub statuses: Option<Vec<String>>,
+    pub quality: QualityMode,
+    pub options: Options,
+}
+
+/// A chat template ready for export: loaded, and its adaptation chosen on the probe an export
+/// uses (what `export --chat-template` does once before the first thread).
+pub fn load_template(path: &std::path::Path) -> Result<(ChatTemplate, Adaptation), String> {
+    let template = ChatTemplate::load(path)?;
+    let adaptation = template.choose_adaptation(&chat_template::probe_with_threadkit_tools()).map_err(|e| {
+        format!("{}: the template fails on a tool-calling conversation however it is adapted: {e}", template.file)
+    })?;
+    Ok((template, adaptation))
+}
+
+/// One row per text: `(meta, line)`. `meta` is a JSON object, `{"id", "dataset", "session",
+/// "label", "tokens"}` for an example or `{"id", "skipped", "detail"}` for a thread left out;
+/// `line` is the exact JSON line `export` writes for the example (`None` when skipped).
+pub fn to_examples(
+    pool: &rayon::ThreadPool,
+    texts: &[Text],
+    options: &ExampleOptions,
+    template: Option<&(ChatTemplate, Adaptation)>,
+    data_root: Option<&DataRoot>,
+) -> Vec<(String, Option<String>)> {
+    let format = options.profile.format();
+    let settings = ExportSettings {
+        profile: options.profile,
+        filters: Filters {
+            statuses: options.statuses.clone(),
+            max_tokens: options.max_tokens.or(format.default_max_tokens()),
+            ..Filters::default()
+        },
+        options: options.options,
+        counter: Counter::new(options.tokenizer),
+        data_root,
+        template: template.map(|(t, a)| (t, *a)),
+        quality: options.quality,
+        labels: crate::quality::LabelCache::new(data_root),
+    };
+    pool.install(|| {
+        texts
+            .par_iter()
+            .map(|text| match text.as_ref().map(|t| crate::export::prepare(t, None, &settings)) {
+                Err(failure) => {
+                    (json!({"id": null, "skipped": crate::export::Skip::Invalid, "detail": failure.message}).to_string(), None)
+                }
+                Ok(outcome) => match outcome {
+                    Outcome::Exported(ex) => {
+                    let meta = json!({"id": ex.id, "dataset": ex.dataset, "session": ex.session, "label": ex.label, "tokens": ex.tokens});
+                    (meta.to_string(), Some(String::from_utf8_lossy(&ex.line).into_owned()))
+                }
+                Outcome::Skipped { reason, id, detail } => (json!({"id": id, "skipped": reason, "detail": detail}).to_string(), None),
+                },
+            })
+            .collect()
+    })
+}
+
+/// Exact token counts of texts (OpenAI's vocabularies, as `tiktoken` counts `encode_ordinary`).
+pub fn count_tokens(pool: &rayon::ThreadPool, texts: &[String], tokenizer: Tokenizer) -> Vec<usize> {
+    let counter = Counter::new(tokenizer);
+    pool.install(|| texts.par_iter().map(|t| counter.text(t)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/fixtures/threads/valid/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[test]
+    fn a_batch_reads_as_a_jsonl_file_of_its_texts() {
+        let pool = crate::workers::pool(Some(2));
+        let good = fixture("uci_har_train_01_0000_v4_0001.json");
+        let texts = vec![Ok(good.clone()), Ok("{\"id\": 1".to_string()), Ok(good), text_of(b"{\"id\": \"\xff\"}".to_vec())];
+        let rows: Vec<Value> = validate(&pool, "batch", &texts, None).iter().map(|r| serde_json::from_str(r).unwrap()).collect();
+        assert_eq!(rows.len(), 4);
+        assert_eq!((rows[0]["record"].as_u64(), rows[0]["valid"].as_bool()), (Some(1), Some(true)));
+        assert_eq!(rows[1]["valid"], false);
+        assert_eq!(rows[1]["diagnostics"][0]["code"], "TK003", "not JSON");
+        assert_eq!(rows[2]["valid"], true);
+        // Bytes that are no UTF-8: the CLI's diagnostic, with its place.
+        assert_eq!((rows[3]["record"].as_u64(), rows[3]["diagnostics"][0]["column"].as_u64()), (Some(4), Some(9)), "{}", rows[3]);
+        assert_eq!(rows[3]["diagnostics"][0]["line"], 1, "the line within the thread's text, not the batch's");
+    }
+
+    #[test]
+    fn examples_equal_the_export_s_lines() {
+        let pool = crate::workers::pool(Some(2));
+        let texts = vec![Ok(fixture("uci_har_train_01_0000_v4_0001.json"))];
+        let options = ExampleOptions {
+            profile: Profile::Openai,
+            tokenizer: Tokenizer::O200kBase,
+            max_tokens: None,
+            statuses: None,
+            quality: QualityMode::Off,
+            options: Options::default(),
+        };
+        let rows = to_examples(&pool, &texts, &options, None, None);
+        let meta: Value = serde_json::from_str(&rows[0].0).unwrap();
+        assert!(meta["tokens"].as_u64().unwrap() > 100, "{meta}");
+        let example: Value = serde_json::from_str(rows[0].1.as_deref().unwrap()).unwrap();
+        assert_eq!(example["messages"][0]["role"], "user");
+        assert_eq!(count_tokens(&pool, &["hello world".into()], Tokenizer::O200kBase), [2]);
+    }
+}

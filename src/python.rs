@@ -1,0 +1,129 @@
+//! The Python extension module `threadkit._native` (built by maturin with `--features python`).
+//! It only moves text across: JSON strings in, JSON strings out, the work in `batch.rs` with the
+//! GIL released. The Python package (`python/threadkit/`) turns dicts, 🤗 `datasets` batches
+//! and Arrow tables into those strings and the results back into Python objects and tables.
+
+use std::path::PathBuf;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::batch::{self, ExampleOptions};
+use crate::data_root::DataRoot;
+use crate::export::format::{CallForm, Options, Profile, Unplaceable};
+use crate::export::QualityMode;
+use crate::tokens::Tokenizer;
+
+/// A thread as Python gives it: `str`, or `bytes` (a file's contents, checked for UTF-8 as the CLI does).
+#[derive(FromPyObject)]
+enum Thread {
+    Text(String),
+    Bytes(pyo3::pybacked::PyBackedBytes),
+}
+
+fn texts(threads: Vec<Thread>) -> Vec<batch::Text> {
+    threads
+        .into_iter()
+        .map(|t| match t {
+            Thread::Text(t) => Ok(t),
+            Thread::Bytes(b) => batch::text_of(b.to_vec()),
+        })
+        .collect()
+}
+
+fn value<T: clap::ValueEnum>(what: &str, name: &str) -> PyResult<T> {
+    T::from_str(name, false).map_err(|_| {
+        let names: Vec<String> =
+            T::value_variants().iter().filter_map(|v| v.to_possible_value()).map(|p| p.get_name().to_string()).collect();
+        PyValueError::new_err(format!("{what} {name:?}: choose one of {}", names.join(", ")))
+    })
+}
+
+fn data_root(dir: Option<PathBuf>) -> PyResult<Option<DataRoot>> {
+    match dir {
+        Some(d) if !d.is_dir() => Err(PyValueError::new_err(format!(
+            "data_root {}: not a directory; point it at the folder that holds <dataset>/manifest.json",
+            d.display()
+        ))),
+        Some(d) => Ok(Some(DataRoot::new(&d))),
+        None => Ok(None),
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (threads, name, data_root=None, jobs=None))]
+fn validate(py: Python<'_>, threads: Vec<Thread>, name: String, data_root: Option<PathBuf>, jobs: Option<usize>) -> PyResult<Vec<String>> {
+    let root = self::data_root(data_root)?;
+    Ok(py.detach(|| batch::validate(&crate::workers::pool(jobs), &name, &texts(threads), root.as_ref())))
+}
+
+#[pyfunction]
+#[pyo3(signature = (threads, name, data_root=None, jobs=None))]
+fn quality(py: Python<'_>, threads: Vec<Thread>, name: String, data_root: Option<PathBuf>, jobs: Option<usize>) -> PyResult<Vec<String>> {
+    let root = self::data_root(data_root)?;
+    Ok(py.detach(|| batch::quality(&crate::workers::pool(jobs), &name, &texts(threads), root.as_ref())))
+}
+
+#[pyfunction]
+#[pyo3(signature = (threads, profile, chat_template=None, tokenizer="o200k_base", max_tokens=None, status=None, quality="off", unplaceable="drop", llama_factory_calls="tool-call", data_root=None, jobs=None))]
+#[allow(clippy::too_many_arguments)]
+fn to_examples(
+    py: Python<'_>,
+    threads: Vec<Thread>,
+    profile: &str,
+    chat_template: Option<PathBuf>,
+    tokenizer: &str,
+    max_tokens: Option<usize>,
+    status: Option<Vec<String>>,
+    quality: &str,
+    unplaceable: &str,
+    llama_factory_calls: &str,
+    data_root: Option<PathBuf>,
+    jobs: Option<usize>,
+) -> PyResult<Vec<(String, Option<String>)>> {
+    let options = ExampleOptions {
+        profile: value::<Profile>("profile", profile)?,
+        tokenizer: value::<Tokenizer>("tokenizer", tokenizer)?,
+        max_tokens,
+        statuses: status,
+        quality: value::<QualityMode>("quality", quality)?,
+        options: Options {
+            unplaceable: value::<Unplaceable>("unplaceable", unplaceable)?,
+            call_form: value::<CallForm>("llama_factory_calls", llama_factory_calls)?,
+        },
+    };
+    if chat_template.is_some() && !options.profile.format().templated() {
+        return Err(PyValueError::new_err(format!(
+            "chat_template: the {} profile is not rendered with a model's chat template; use it with profile=\"trl\" or \"axolotl\"",
+            options.profile.name()
+        )));
+    }
+    let template = chat_template.map(|p| batch::load_template(&p)).transpose().map_err(PyValueError::new_err)?;
+    let root = self::data_root(data_root)?;
+    options.tokenizer.preload();
+    Ok(py.detach(|| batch::to_examples(&crate::workers::pool(jobs), &texts(threads), &options, template.as_ref(), root.as_ref())))
+}
+
+#[pyfunction]
+#[pyo3(signature = (texts, tokenizer="o200k_base", jobs=None))]
+fn count_tokens(py: Python<'_>, texts: Vec<String>, tokenizer: &str, jobs: Option<usize>) -> PyResult<Vec<usize>> {
+    let tokenizer = value::<Tokenizer>("tokenizer", tokenizer)?;
+    Ok(py.detach(|| batch::count_tokens(&crate::workers::pool(jobs), &texts, tokenizer)))
+}
+
+/// The command line, as the `threadkit` binary runs it (the wheel's `threadkit` command).
+#[pyfunction]
+fn main(py: Python<'_>, argv: Vec<String>) -> i32 {
+    i32::from(py.detach(|| crate::main_with(argv)))
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(validate, m)?)?;
+    m.add_function(wrap_pyfunction!(quality, m)?)?;
+    m.add_function(wrap_pyfunction!(to_examples, m)?)?;
+    m.add_function(wrap_pyfunction!(count_tokens, m)?)?;
+    m.add_function(wrap_pyfunction!(main, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
