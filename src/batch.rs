@@ -35,23 +35,30 @@ fn record(i: usize, text: &str) -> RecordText {
     RecordText { record: Some(i + 1), text, bom }
 }
 
-fn unreadable(i: usize, failure: &Failure) -> RecordReport {
-    RecordReport::failed(Some(i + 1), (**failure).clone(), None)
+/// `check` on every readable text of the batch, in parallel, as record `i + 1`; a text that
+/// was no UTF-8 is reported as the CLI reports such a file (`unreadable` wraps its report).
+fn each_record<T: Send>(
+    pool: &rayon::ThreadPool,
+    texts: &[Text],
+    check: impl Fn(RecordText) -> T + Sync,
+    unreadable: impl Fn(RecordReport) -> T + Sync,
+) -> Vec<T> {
+    pool.install(|| {
+        texts
+            .par_iter()
+            .enumerate()
+            .map(|(i, t)| match t {
+                Ok(t) => check(record(i, t)),
+                Err(failure) => unreadable(RecordReport::failed(Some(i + 1), (**failure).clone(), None)),
+            })
+            .collect()
+    })
 }
 
 /// The `files` entries of `validate --format json` for a batch, one JSON object per text.
 pub fn validate(pool: &rayon::ThreadPool, name: &str, texts: &[Text], data_root: Option<&DataRoot>) -> Vec<String> {
     let settings = crate::validate::Settings { data_root, ..Default::default() };
-    let records: Vec<RecordReport> = pool.install(|| {
-        texts
-            .par_iter()
-            .enumerate()
-            .map(|(i, t)| match t {
-                Ok(t) => crate::validate::validate_record(record(i, t), None, &settings),
-                Err(failure) => unreadable(i, failure),
-            })
-            .collect()
-    });
+    let records = each_record(pool, texts, |rec| crate::validate::validate_record(rec, None, &settings), |report| report);
     // Duplicate ids are not looked for: the CLI confirms one by reading the first file again,
     // and a batch has no files (run `threadkit validate` over the corpus for them).
     let file = FileReport { path: name.into(), records, clean: 0, stamp: None };
@@ -64,16 +71,7 @@ pub fn validate(pool: &rayon::ThreadPool, name: &str, texts: &[Text], data_root:
 pub fn quality(pool: &rayon::ThreadPool, name: &str, texts: &[Text], data_root: Option<&DataRoot>) -> Vec<String> {
     let all = |_: &crate::rules::Rule| true;
     let settings = crate::quality::QualitySettings::new(u64::MAX, data_root, false, &all);
-    let checked: Vec<_> = pool.install(|| {
-        texts
-            .par_iter()
-            .enumerate()
-            .map(|(i, t)| match t {
-                Ok(t) => crate::quality::check_record(record(i, t), None, &settings),
-                Err(failure) => (unreadable(i, failure), None),
-            })
-            .collect()
-    });
+    let checked = each_record(pool, texts, |rec| crate::quality::check_record(rec, None, &settings), |report| (report, None));
     let (records, features): (Vec<_>, Vec<_>) = checked.into_iter().unzip();
     let mut corpus = crate::quality::Corpus::new(true, None);
     let file = FileReport { path: name.into(), records, clean: 0, stamp: None };
