@@ -11,6 +11,21 @@ Every request body is appended to --log (JSON lines) when given.
 
     python3 scripts/mock_chat_endpoint.py [--port 0] [--latency-ms 0] [--log FILE] [--no-errors]
                                           [--echo-auth none|content|no-choices] [--fail-status N]
+                                          [--rps N] [--tpm N] [--minute-s S] [--no-limit-headers]
+
+--rps and --tpm play a hosted API's rate limits, as OpenAI describes them: a bucket of N
+requests (of N prompt tokens, a token being 4 bytes of the request body) that refills
+continuously over a second (over --minute-s seconds for tokens, 60 unless a test shortens
+the minute). A request that finds the bucket empty is answered 429 with `Retry-After: 1`.
+Every answer carries `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` unless
+--no-limit-headers (servers that send only Retry-After).
+
+Prompt caching is played too: `usage.prompt_tokens_details.cached_tokens` is the longest
+prefix of the request body, in 512-byte (128-token) blocks and from 1024 tokens up, that an
+earlier request began with: what a provider's prefix cache would have held.
+
+`GET /stats` answers the counts: accepted, rejected (429), the first and last accepted
+request's time, prompt/cached/completion tokens.
 
 --echo-auth plays a hostile or broken server that repeats the request's Authorization
 header: inside the model's question (`content`), or in a 200 reply without `choices`.
@@ -19,7 +34,9 @@ Prints `port N` on stdout once listening.
 """
 
 import argparse
+import hashlib
 import json
+import math
 import re
 import sys
 import threading
@@ -51,6 +68,55 @@ def decide(body, errors):
     return {"step": {"reasoning": "The features are enough to answer.", "action": "finish"}}
 
 
+class Bucket:
+    """A quota that refills continuously: `capacity` units over `period` seconds."""
+
+    def __init__(self, capacity, period):
+        self.capacity = float(capacity)
+        self.rate = capacity / period
+        self.level = float(capacity)
+        self.at = time.monotonic()
+
+    def refill(self, now):
+        self.level = min(self.capacity, self.level + (now - self.at) * self.rate)
+        self.at = now
+
+    def reset_s(self):
+        return (self.capacity - self.level) / self.rate
+
+
+def fmt_duration(seconds):
+    # OpenAI's form: "1s", "6m0s", "250ms".
+    if seconds < 1:
+        return f"{max(0, int(seconds * 1000))}ms"
+    if seconds < 60:
+        return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{int(seconds // 60)}m{int(seconds % 60)}s"
+
+
+BLOCK = 512
+
+
+class PrefixCache:
+    def __init__(self):
+        self.seen = set()
+
+    def cached_tokens(self, raw):
+        h = hashlib.blake2b(digest_size=16)
+        hashes = []
+        for k in range(0, len(raw) - BLOCK + 1, BLOCK):
+            h.update(raw[k:k + BLOCK])
+            hashes.append(h.copy().digest())
+        hit = 0
+        for i, d in enumerate(hashes):
+            if d not in self.seen:
+                break
+            hit = (i + 1) * BLOCK
+        self.seen.update(hashes)
+        tokens = hit // 4
+        return tokens if tokens >= 1024 else 0
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -65,18 +131,59 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def reply_status(self, status):
+    def reply_status(self, status, headers=()):
         out = json.dumps({"error": {"message": f"scripted HTTP {status}"}}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
+        for k, v in headers:
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.write(out)
 
     def do_GET(self):
+        if self.path.rstrip("/").endswith("/stats"):
+            with self.server.lock:
+                out = json.dumps(self.server.stats).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+            return
         # `GET /models` (threadkit's preflight): the scripted failure, else "not here", as
         # many servers answer.
         self.reply_status(self.server.fail_status or 404)
+
+    def admit(self, prompt_tokens):
+        """Take one request and its tokens from the buckets, or say how long to wait."""
+        srv = self.server
+        headers = []
+        with srv.lock:
+            now = time.monotonic()
+            ok = True
+            for bucket, need in ((srv.requests, 1), (srv.tokens, prompt_tokens)):
+                if bucket is not None:
+                    bucket.refill(now)
+                    ok = ok and bucket.level >= min(need, bucket.capacity)
+            if ok:
+                for bucket, need in ((srv.requests, 1), (srv.tokens, prompt_tokens)):
+                    if bucket is not None:
+                        bucket.level -= need
+            for name, bucket in (("requests", srv.requests), ("tokens", srv.tokens)):
+                if bucket is not None and srv.limit_headers:
+                    headers += [
+                        (f"x-ratelimit-limit-{name}", str(int(bucket.capacity))),
+                        (f"x-ratelimit-remaining-{name}", str(max(0, math.floor(bucket.level)))),
+                        (f"x-ratelimit-reset-{name}", fmt_duration(bucket.reset_s())),
+                    ]
+            if ok:
+                srv.stats["accepted"] += 1
+                srv.stats["first"] = srv.stats["first"] or now
+                srv.stats["last"] = now
+            else:
+                srv.stats["rejected"] += 1
+        return ok, headers
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
@@ -87,6 +194,10 @@ class Handler(BaseHTTPRequestHandler):
             self.reply_status(self.server.fail_status)
             return
         body = json.loads(raw)
+        ok, limit_headers = self.admit(len(raw) // 4)
+        if not ok:
+            self.reply_status(429, [("Retry-After", "1")] + limit_headers)
+            return
         if self.server.log:
             with self.server.lock, open(self.server.log, "a", encoding="utf-8") as f:
                 f.write(json.dumps(body) + "\n")
@@ -105,14 +216,23 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(out)
             return
+        with self.server.lock:
+            cached = self.server.cache.cached_tokens(raw)
+            st = self.server.stats
+            st["prompt_tokens"] += len(raw) // 4
+            st["cached_tokens"] += cached
+            st["completion_tokens"] += len(content) // 4
         out = json.dumps({
             "id": "mock", "object": "chat.completion", "model": body.get("model"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": len(raw) // 4, "completion_tokens": len(content) // 4},
+            "usage": {"prompt_tokens": len(raw) // 4, "completion_tokens": len(content) // 4,
+                      "prompt_tokens_details": {"cached_tokens": cached}},
         }).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
+        for k, v in limit_headers:
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.write(out)
 
@@ -125,6 +245,10 @@ def main():
     p.add_argument("--no-errors", action="store_true")
     p.add_argument("--echo-auth", choices=["none", "content", "no-choices"], default="none")
     p.add_argument("--fail-status", type=int, default=0, help="answer every request with this HTTP status")
+    p.add_argument("--rps", type=float, default=0, help="requests per second allowed (0: no limit)")
+    p.add_argument("--tpm", type=float, default=0, help="prompt tokens per minute allowed (0: no limit)")
+    p.add_argument("--minute-s", type=float, default=60, help="how long the --tpm minute lasts, in seconds")
+    p.add_argument("--no-limit-headers", action="store_true")
     a = p.parse_args()
     server = Server(("127.0.0.1", a.port), Handler)
     server.latency = a.latency_ms / 1000
@@ -133,6 +257,12 @@ def main():
     server.echo_auth = a.echo_auth
     server.fail_status = a.fail_status
     server.posts = 0
+    server.requests = Bucket(a.rps, 1.0) if a.rps else None
+    server.tokens = Bucket(a.tpm, a.minute_s) if a.tpm else None
+    server.limit_headers = not a.no_limit_headers
+    server.cache = PrefixCache()
+    server.stats = {"accepted": 0, "rejected": 0, "first": None, "last": None,
+                    "prompt_tokens": 0, "cached_tokens": 0, "completion_tokens": 0}
     server.lock = threading.Lock()
     print(f"port {server.server_address[1]}", flush=True)
     sys.stdout.close()

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use crate::cli::{GenerateArgs, GenerateCommand, GenerateListArgs, Mode, ModeArgs};
 use crate::data_root::DataRoot;
-use crate::generate::client::{ChatClient, ClientConfig};
+use crate::generate::client::{ChatClient, ClientConfig, Usage};
 use crate::generate::config::{self, Settings};
 use crate::generate::listing::{self, Row};
 use crate::generate::pick::{self, Pick};
@@ -208,7 +208,7 @@ struct Outcome {
     saved: bool,
     path: Option<PathBuf>,
     stats: LoopStats,
-    tokens: u64,
+    usage: Usage,
 }
 
 enum Job {
@@ -404,6 +404,11 @@ impl App {
             self.ready()?;
         }
         let total = jobs.len();
+        let parallel = match mode.mode() {
+            Mode::Interactive => 1,
+            Mode::Batch => mode.jobs.or(self.settings.file.jobs).unwrap_or(1).max(1),
+        };
+        self.client.set_parallel(parallel);
         let outcomes = match mode.mode() {
             Mode::Interactive => {
                 let mut outcomes = Vec::new();
@@ -422,9 +427,9 @@ impl App {
                 }
                 outcomes
             }
-            Mode::Batch => self.run_batch(jobs, mode.jobs.or(self.settings.file.jobs).unwrap_or(1).max(1), mode.quiet),
+            Mode::Batch => self.run_batch(jobs, parallel, mode.quiet),
         };
-        summary(out, err, &outcomes, total, self.client.endpoint_down(), mode.format)
+        summary(out, err, &outcomes, total, self.client.endpoint_down(), self.client.pace(), mode.format)
     }
 
     fn run_one(&self, job: Job, observer: &mut dyn Observer) -> Outcome {
@@ -458,14 +463,14 @@ impl App {
             ended
         });
         let saved = !discarded && path.as_ref().is_some_and(|p| p.is_file());
-        Outcome { id, result, saved, path: path.filter(|_| saved), stats, tokens: policy.tokens_used() }
+        Outcome { id, result, saved, path: path.filter(|_| saved), stats, usage: policy.usage() }
     }
 
     fn run_batch(&self, jobs: Vec<Job>, workers: usize, quiet: bool) -> Vec<Outcome> {
         let total = jobs.len() as u64;
         let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
         let outcomes = Mutex::new(Vec::new());
-        let counters = Counters::default();
+        let counters = Counters::new(total, &self.client);
         let bar = crate::progress::Progress::new("threads", Some(total), quiet);
         std::thread::scope(|scope| {
             for _ in 0..workers.min(total.max(1) as usize) {
@@ -477,8 +482,8 @@ impl App {
                     let Some(job) = queue.lock().expect("no panics while held").pop_front() else { break };
                     let mut observer = BatchObserver { counters: &counters, bar: &bar };
                     let o = self.run_one(job, &mut observer);
-                    counters.tokens.fetch_add(o.tokens, Ordering::Relaxed);
                     counters.failed.fetch_add(u64::from(o.result.is_err()), Ordering::Relaxed);
+                    counters.done.fetch_add(1, Ordering::Relaxed);
                     bar.inc(1);
                     bar.set_message(counters.message());
                     outcomes.lock().expect("no panics while held").push(o);
@@ -642,28 +647,78 @@ impl Observer for Terminal<'_> {
     }
 }
 
-#[derive(Default)]
-struct Counters {
+struct Counters<'a> {
     failed: AtomicU64,
+    done: AtomicU64,
     steps: AtomicU64,
     tool_errors: AtomicU64,
-    tokens: AtomicU64,
+    total: u64,
+    started: std::time::Instant,
+    client: &'a ChatClient,
 }
 
-impl Counters {
+impl Counters<'_> {
+    fn new(total: u64, client: &ChatClient) -> Counters<'_> {
+        Counters {
+            failed: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            steps: AtomicU64::new(0),
+            tool_errors: AtomicU64::new(0),
+            total,
+            started: std::time::Instant::now(),
+            client,
+        }
+    }
+
+    /// The progress line's message: what a person leaving a run needs to see at a glance.
     fn message(&self) -> String {
+        let pace = self.client.pace();
+        let minutes = self.started.elapsed().as_secs_f64() / 60.0;
+        let per_min = if minutes > 0.0 { self.client.usage().total() as f64 / minutes } else { 0.0 };
+        let done = self.done.load(Ordering::Relaxed);
+        let eta = if done > 0 && done < self.total {
+            let left = minutes * 60.0 * (self.total - done) as f64 / done as f64;
+            format!(" · ETA {}", short_duration(left))
+        } else {
+            String::new()
+        };
+        let rejected = if pace.rejected > 0 { format!(" · {} rate-limited", pace.rejected) } else { String::new() };
         format!(
-            "failed {} · steps {} · tool errors {} · tokens {}",
+            "parallel {} · {} tok/min{rejected} · failed {} · steps {} · tool errors {}{eta}",
+            pace.parallelism,
+            si(per_min),
             self.failed.load(Ordering::Relaxed),
             self.steps.load(Ordering::Relaxed),
             self.tool_errors.load(Ordering::Relaxed),
-            self.tokens.load(Ordering::Relaxed)
         )
     }
 }
 
+/// `950`, `12.3k`, `4.1M`.
+fn si(n: f64) -> String {
+    if n >= 1e6 {
+        format!("{:.1}M", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.1}k", n / 1e3)
+    } else {
+        format!("{n:.0}")
+    }
+}
+
+/// `42s`, `3m10s`, `2h05m`.
+fn short_duration(secs: f64) -> String {
+    let s = secs.round() as u64;
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
 struct BatchObserver<'a> {
-    counters: &'a Counters,
+    counters: &'a Counters<'a>,
     bar: &'a crate::progress::Progress,
 }
 
@@ -715,6 +770,7 @@ fn summary(
     outcomes: &[Outcome],
     total: usize,
     endpoint_down: Option<String>,
+    pace: crate::generate::pace::PaceStats,
     format: Format,
 ) -> Result<ExitStatus, CommandError> {
     let finished: Vec<bool> = outcomes
@@ -760,7 +816,11 @@ fn summary(
     let steps: usize = outcomes.iter().map(|o| o.stats.steps).sum();
     let tool_errors: usize = outcomes.iter().map(|o| o.stats.tool_errors).sum();
     let retries: usize = outcomes.iter().map(|o| o.stats.retries).sum();
-    let tokens: u64 = outcomes.iter().map(|o| o.tokens).sum();
+    let mut usage = Usage::default();
+    for o in outcomes {
+        usage += o.usage;
+    }
+    let tokens = usage.total();
     let mut overhead: Vec<Duration> = outcomes.iter().flat_map(|o| o.stats.overhead.iter().copied()).collect();
     overhead.sort();
     let median = overhead.get(overhead.len() / 2).copied().unwrap_or_default();
@@ -776,7 +836,7 @@ fn summary(
                     Err(e) => ("failed", Some(e.clone())),
                 };
                 json!({"id": o.id, "path": o.path, "saved": o.saved, "outcome": outcome, "error": error,
-                       "steps": o.stats.steps, "tokens": o.tokens})
+                       "steps": o.stats.steps, "tokens": o.usage.total(), "usage": o.usage})
             })
             .collect();
         let doc = json!({
@@ -784,14 +844,15 @@ fn summary(
             "summary": {"threads": outcomes.len(), "not_started": total.saturating_sub(outcomes.len()),
                         "finished": finished.len(), "correct": correct, "max_turns_reached": max_turns,
                         "stopped": stopped, "failed": failed.len(), "steps": steps, "tool_errors": tool_errors,
-                        "replies_sent_back": retries, "tokens": tokens,
+                        "replies_sent_back": retries, "tokens": tokens, "usage": usage,
+                        "requests": pace.answered + pace.rejected, "rate_limited": pace.rejected,
                         "overhead_ms_median": median.as_secs_f64() * 1000.0, "endpoint_error": endpoint_down},
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc).expect("a Value serializes"))?;
     } else {
     writeln!(
             out,
-            "{}: {} finished ({} correct{}), {} at the turn limit, {} stopped, {} failed; {}, {}, {} sent back, {tokens} model tokens; generator overhead per step: median {:.2} ms",
+            "{}: {} finished ({} correct{}), {} at the turn limit, {} stopped, {} failed; {}, {}, {} sent back, {tokens} model tokens ({} prompt, {} of them cached, {} completion){}; generator overhead per step: median {:.2} ms",
             plural(outcomes.len(), "thread"),
             finished.len(),
             correct,
@@ -802,6 +863,14 @@ fn summary(
             plural(steps, "step"),
             plural(tool_errors, "tool error"),
             plural(retries, "reply"),
+            usage.prompt,
+            usage.cached,
+            usage.completion,
+            if pace.rejected > 0 {
+                format!("; {} of {} rate-limited and sent again", pace.rejected, plural((pace.answered + pace.rejected) as usize, "request"))
+            } else {
+                String::new()
+            },
             median.as_secs_f64() * 1000.0,
         )?;
     }

@@ -21,6 +21,10 @@ pub struct ClientConfig {
     pub max_completion_tokens: u32,
 }
 
+/// A request rejected for rate (429, 503) this many times in a row fails; each waited at
+/// least the server's `Retry-After`, so this is minutes of a server that says no.
+const MAX_REJECTIONS: u32 = 40;
+
 impl ClientConfig {
     /// The key from `THREADKIT_API_KEY`, else `OPENAI_API_KEY`.
     pub fn key_from_env() -> Option<String> {
@@ -37,8 +41,30 @@ impl ClientConfig {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Completion {
     pub content: String,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
+    pub usage: Usage,
+}
+
+/// Tokens as the server counted them (`usage`); `cached` is the part of `prompt` its prefix
+/// cache served (`prompt_tokens_details.cached_tokens`), billed at a lower price.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Usage {
+    pub prompt: u64,
+    pub completion: u64,
+    pub cached: u64,
+}
+
+impl Usage {
+    pub fn total(&self) -> u64 {
+        self.prompt + self.completion
+    }
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, o: Usage) {
+        self.prompt += o.prompt;
+        self.completion += o.completion;
+        self.cached += o.cached;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +93,9 @@ pub struct ChatClient {
     /// Set by the first `ClientError::Endpoint`: later requests fail at once with it,
     /// instead of each thread finding out again.
     down: std::sync::Mutex<Option<String>>,
+    pace: super::pace::Pace,
+    /// Every answered request's usage, for the progress line.
+    used: std::sync::Mutex<Usage>,
 }
 
 impl ChatClient {
@@ -76,7 +105,8 @@ impl ChatClient {
             .http_status_as_error(false)
             .build()
             .into();
-        ChatClient { config, agent, down: std::sync::Mutex::new(None) }
+        let pace = super::pace::Pace::new(1);
+        ChatClient { config, agent, down: std::sync::Mutex::new(None), pace, used: Default::default() }
     }
 
     /// Why the endpoint is unusable for this run, once a request has shown it.
@@ -115,6 +145,21 @@ impl ChatClient {
         &self.config
     }
 
+    /// At most `n` requests in flight (the run's `--parallel`); fewer while the server pushes back.
+    pub fn set_parallel(&self, n: usize) {
+        self.pace.set_ceiling(n);
+    }
+
+    /// The tokens of every request answered so far.
+    pub fn usage(&self) -> Usage {
+        *self.used.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Requests in flight allowed now, answers and rejections so far.
+    pub fn pace(&self) -> super::pace::PaceStats {
+        self.pace.stats()
+    }
+
     fn url(&self) -> String {
         format!("{}/chat/completions", self.config.base_url.trim_end_matches('/'))
     }
@@ -146,12 +191,17 @@ impl ChatClient {
         }
         let url = self.url();
         let attempts = self.config.attempts.max(1);
+        // What the server's rate limit will count (a token is about 4 bytes).
+        let estimate = body.len() as u64 / 4;
         let mut last = String::new();
         let mut reached = false;
-        for attempt in 0..attempts {
-            if attempt > 0 {
+        let (mut attempt, mut rejections) = (0, 0);
+        let mut failed_last = false;
+        while attempt < attempts {
+            if std::mem::take(&mut failed_last) {
                 std::thread::sleep(self.backoff(attempt));
             }
+            let permit = self.pace.acquire(estimate);
             let mut request = self.agent.post(&url).header("Content-Type", "application/json");
             if let Some(key) = &self.config.api_key {
                 request = request.header("Authorization", format!("Bearer {key}"));
@@ -160,30 +210,47 @@ impl ChatClient {
                 Ok(r) => r,
                 Err(e) => {
                     last = self.scrub(&format!("{url}: {e}"));
+                    attempt += 1;
+                    failed_last = true;
                     continue;
                 }
             };
             reached = true;
             let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            let text = match response.body_mut().with_config().limit(64 << 20).read_to_string() {
+            let limits = super::pace::Limits::read(|name| {
+                response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+            });
+            let text = response.body_mut().with_config().limit(64 << 20).read_to_string();
+            if matches!(status, 429 | 503) {
+                // Slowing down is the answer, not giving up: a rejection costs no attempt.
+                permit.rejected(&limits, self.backoff(rejections + 1));
+                last = self.scrub(&format!("{url}: HTTP {status}: {}", excerpt(text.as_deref().unwrap_or(""))));
+                rejections += 1;
+                if rejections >= MAX_REJECTIONS {
+                    return Err(ClientError::Failed(format!(
+                        "{last} (gave up after {} in a row; the server's rate limit is lower than it says, \
+                         or it is overloaded: try a lower --parallel later)",
+                        crate::report::plural(rejections as usize, "rate-limit rejection")
+                    )));
+                }
+                continue;
+            }
+            permit.answered(&limits);
+            let text = match text {
                 Ok(t) => t,
                 Err(e) => {
                     last = self.scrub(&format!("{url}: reading the reply failed: {e}"));
+                    attempt += 1;
+                    failed_last = true;
                     continue;
                 }
             };
             match status {
                 200..=299 => return self.completion(&text, &url),
-                429 | 500..=599 => {
+                500..=599 => {
                     last = self.scrub(&format!("{url}: HTTP {status}: {}", excerpt(&text)));
-                    if let Some(secs) = retry_after {
-                        std::thread::sleep(Duration::from_secs(secs.min(60)));
-                    }
+                    attempt += 1;
+                    failed_last = true;
                 }
                 _ => {
                     let lower = text.to_lowercase();
@@ -223,7 +290,13 @@ impl ChatClient {
         // A model (or a proxy) can echo the request's headers: the key never enters a thread.
         let content = self.scrub(choice.pointer("/message/content").and_then(Value::as_str).unwrap_or_default());
         let usage = |k: &str| v.pointer(&format!("/usage/{k}")).and_then(Value::as_u64).unwrap_or(0);
-        Ok(Completion { content, prompt_tokens: usage("prompt_tokens"), completion_tokens: usage("completion_tokens") })
+        let usage = Usage {
+            prompt: usage("prompt_tokens"),
+            completion: usage("completion_tokens"),
+            cached: usage("prompt_tokens_details/cached_tokens"),
+        };
+        *self.used.lock().unwrap_or_else(|p| p.into_inner()) += usage;
+        Ok(Completion { content, usage })
     }
 }
 
@@ -295,7 +368,7 @@ mod tests {
         })
     }
 
-    const OK: &str = r#"{"choices": [{"message": {"role": "assistant", "content": "{\"query\": \"q\"}"}}], "usage": {"prompt_tokens": 7, "completion_tokens": 3}}"#;
+    const OK: &str = r#"{"choices": [{"message": {"role": "assistant", "content": "{\"query\": \"q\"}"}}], "usage": {"prompt_tokens": 7, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": 4}}}"#;
 
     #[test]
     fn retries_server_errors_then_succeeds_and_sends_the_key_only_in_the_header() {
@@ -303,7 +376,10 @@ mod tests {
         let c = client(url, Some("sk-secret"));
         let got =
             c.complete(&[json!({"role": "user", "content": "hi"})], 0.5, &json!({"type": "json_object"})).unwrap();
-        assert_eq!(got, Completion { content: "{\"query\": \"q\"}".into(), prompt_tokens: 7, completion_tokens: 3 });
+        assert_eq!(
+            got,
+            Completion { content: "{\"query\": \"q\"}".into(), usage: Usage { prompt: 7, completion: 3, cached: 4 } }
+        );
         let requests = server.join().unwrap();
         assert_eq!(requests.len(), 3);
         assert!(requests[0].to_lowercase().contains("authorization: bearer sk-secret"));

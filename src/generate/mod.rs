@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod in_progress;
 pub mod listing;
+pub mod pace;
 pub mod pick;
 pub mod policy;
 pub mod prompts;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::client::ChatClient;
+use super::client::{ChatClient, Usage};
 use super::prompts::Prompts;
 use super::replies::{self, FinalAnswer, Step, Structured};
 use super::thread_doc::ThreadDoc;
@@ -36,9 +36,9 @@ pub trait Policy: Send {
     fn query(&mut self, manifest: &Value, labels: &[String], feedback: Option<&str>) -> Result<String, PolicyError>;
     fn step(&mut self, ctx: &StepContext<'_>, feedback: Option<&str>) -> Result<Step, PolicyError>;
     fn final_answer(&mut self, ctx: &StepContext<'_>, feedback: Option<&str>) -> Result<FinalAnswer, PolicyError>;
-    /// Model tokens used so far (prompt + completion).
-    fn tokens_used(&self) -> u64 {
-        0
+    /// Model tokens used so far, as the server counted them.
+    fn usage(&self) -> Usage {
+        Usage::default()
     }
     /// Time spent waiting for the model so far (not the policy's own work).
     fn waited(&self) -> std::time::Duration {
@@ -63,7 +63,7 @@ pub struct ModelPolicy {
     /// The current request's messages, extended with each invalid reply and its correction.
     pending: Vec<Value>,
     last_reply: String,
-    tokens: u64,
+    usage: Usage,
     waited: std::time::Duration,
 }
 
@@ -75,7 +75,7 @@ impl ModelPolicy {
             settings,
             pending: Vec::new(),
             last_reply: String::new(),
-            tokens: 0,
+            usage: Usage::default(),
             waited: Default::default(),
         }
     }
@@ -115,7 +115,7 @@ impl ModelPolicy {
         self.waited += asked.elapsed();
         match reply {
             Ok(c) => {
-                self.tokens += c.prompt_tokens + c.completion_tokens;
+                self.usage += c.usage;
                 self.last_reply = c.content.clone();
                 Ok(c.content)
             }
@@ -190,8 +190,8 @@ impl Policy for ModelPolicy {
         replies::parse_final(&reply, ctx.labels).map_err(PolicyError::Invalid)
     }
 
-    fn tokens_used(&self) -> u64 {
-        self.tokens
+    fn usage(&self) -> Usage {
+        self.usage
     }
 
     fn waited(&self) -> std::time::Duration {

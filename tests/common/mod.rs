@@ -75,6 +75,12 @@ impl Endpoint {
         Endpoint { child, url: format!("http://127.0.0.1:{port}/v1"), log }
     }
 
+    /// The endpoint's counts (`GET /stats`): accepted, rejected, tokens.
+    pub fn stats(&self) -> Value {
+        let url = format!("{}/stats", self.url);
+        serde_json::from_str(&ureq::get(&url).call().unwrap().body_mut().read_to_string().unwrap()).unwrap()
+    }
+
     pub fn requests(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
