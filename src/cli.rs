@@ -693,6 +693,26 @@ pub struct GenerateCommon {
     /// `finish` is not offered before the thread made this many tool calls [default: 1].
     #[arg(long = "require-tool-calls", global = true, value_name = "N", value_parser = in_range::<usize>(0, 10_000))]
     pub min_tool_calls: Option<usize>,
+    /// Prices in USD per million tokens: in=…,out=…[,cached=…]. Without prices, runs count tokens only.
+    #[arg(long, global = true, value_name = "PRICES", value_parser = crate::generate::budget::Price::parse, conflicts_with = "prices")]
+    pub price: Option<crate::generate::budget::Price>,
+    /// A prices.toml with one table per model (["gpt-4o-mini"] in = 0.15, out = 0.6, cached = 0.075); --model picks the table.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// Never spend more than this many USD in the threads folder (its ledger: .threadkit/spend.json); needs prices.
+    #[arg(long, global = true, value_name = "USD", value_parser = parse_usd)]
+    pub max_cost: Option<f64>,
+    /// Never use more than this many model tokens (prompt + completion) in the threads folder.
+    #[arg(long, global = true, value_name = "N", value_parser = in_range::<u64>(1, u64::MAX))]
+    pub max_tokens: Option<u64>,
+}
+
+fn parse_usd(text: &str) -> Result<f64, String> {
+    let t = text.trim().trim_start_matches('$');
+    t.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("{text:?} is not an amount of USD (e.g. 25 or 2.50)"))
 }
 
 /// A whole number between `min` and `max`, as a clap parser with a clear message.

@@ -2,6 +2,8 @@
 //! playing a hosted API: rate limits in requests and in tokens, with and without the
 //! `x-ratelimit-*` headers, prompt caching.
 
+#![allow(clippy::print_stderr)] // the measured numbers are the point of these tests
+
 mod common;
 
 use std::path::Path;
@@ -126,4 +128,94 @@ fn requests_share_a_byte_identical_prefix_and_cached_tokens_are_reported() {
     // Most of what is sent is the shared prefix.
     let prompt = doc["summary"]["usage"]["prompt"].as_u64().unwrap();
     assert!(cached * 2 > prompt, "{cached} of {prompt} prompt tokens cached");
+}
+
+/// What the scripted server billed, at the run's prices (USD per million tokens).
+fn billed(stats: &Value, input: f64, cached: f64, output: f64) -> f64 {
+    let (p, c, o) = (stats["prompt_tokens"].as_f64().unwrap(), stats["cached_tokens"].as_f64().unwrap(), stats["completion_tokens"].as_f64().unwrap());
+    ((p - c) * input + c * cached + o * output) / 1e6
+}
+
+/// `--max-cost` holds over runs, kills and resumes: whatever the seed and wherever the
+/// kill lands, what the server billed never passes the cap, and the ledger never says less
+/// than the server billed.
+#[test]
+fn the_budget_is_never_exceeded_across_kills_and_resumes() {
+    const CAP: &str = "0.30";
+    let price = ["--price", "in=10,out=30,cached=5", "--max-cost", CAP];
+    let mut worst: f64 = 0.0;
+    for seed in 1..=4u64 {
+        let tmp = tempfile::tempdir().unwrap();
+        let endpoint = Endpoint::start(tmp.path(), &["--latency-ms", "40"]);
+        let seed_text = seed.to_string();
+        let mut new_args = vec!["new", "--batch", "-q", "--count", "12", "-p", "4", "--seed", &seed_text, "--max-completion-tokens", "200"];
+        new_args.extend(price);
+        // Killed part-way (at a different moment for each seed), then resumed twice.
+        let mut child = common::generate_cmd(tmp.path(), &endpoint.url, &new_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(150 + 170 * seed));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        for _ in 0..2 {
+            let mut cont = vec!["continue", "--batch", "-q", "-p", "4", "--max-completion-tokens", "200"];
+            cont.extend(price);
+            let out = common::generate_cmd(tmp.path(), &endpoint.url, &cont).stdin(Stdio::null()).output().unwrap();
+            assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+            let out = common::generate_cmd(tmp.path(), &endpoint.url, &new_args).stdin(Stdio::null()).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+        }
+        let stats = endpoint.stats();
+        let server = billed(&stats, 10.0, 5.0, 30.0);
+        let ledger: Value =
+            serde_json::from_str(&std::fs::read_to_string(tmp.path().join("threads/.threadkit/spend.json")).unwrap()).unwrap();
+        let recorded = ledger["spent"]["usd"].as_f64().unwrap() + ledger["assumed"]["usd"].as_f64().unwrap();
+        eprintln!("seed {seed}: server billed ${server:.4} of ${CAP}, ledger ${recorded:.4}");
+        assert!(server <= 0.30, "seed {seed}: the server billed ${server} over a ${CAP} cap");
+        assert!(recorded + 1e-9 >= server, "seed {seed}: the ledger (${recorded}) says less than the server billed (${server})");
+        assert!(server > 0.15, "seed {seed}: the budget was barely used (${server}); the test would prove nothing");
+        worst = worst.max(server);
+        // Whatever was cut short is a valid, resumable thread.
+        let t = tmp.path().join("threads");
+        let out = common::threadkit(&["validate", t.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+    eprintln!("worst case: ${worst:.4} of ${CAP}");
+}
+
+/// A run stopped by its budget says what it spent and prints the command that goes on.
+#[test]
+fn a_budget_stop_says_what_was_spent_and_how_to_go_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let endpoint = Endpoint::start(tmp.path(), &["--latency-ms", "20"]);
+    let args = ["new", "--batch", "-q", "--count", "10", "-p", "2", "--seed", "3", "--max-tokens", "40000"];
+    let out = common::generate_cmd(tmp.path(), &endpoint.url, &args).stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("budget reached:") && stderr.contains("of 40000 tokens"), "{stderr}");
+    let command = stderr.lines().find_map(|l| l.strip_prefix("threadkit: to go on with a larger budget: ")).unwrap();
+    assert!(command.contains("threadkit generate new") && command.contains("--max-tokens"), "{command}");
+    let stats = endpoint.stats();
+    assert!(stats["prompt_tokens"].as_u64().unwrap() + stats["completion_tokens"].as_u64().unwrap() <= 40000);
+    // The printed command runs as printed (with this test's key and cache) and finishes the job.
+    for part in command.split(" && ") {
+        let words: Vec<String> = part.split_whitespace().skip(1).map(|w| w.trim_matches('\'').to_string()).collect();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_threadkit"))
+            .args(&words)
+            .env("THREADKIT_CACHE_DIR", tmp.path().join("cache"))
+            .env("OPENAI_API_KEY", "sk-test-secret-key-0042")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{part}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let finished = std::fs::read_dir(tmp.path().join("threads"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .filter(|t| t.contains("\"status\": \"finished\""))
+        .count();
+    assert_eq!(finished, 10, "all ten threads finished after going on");
 }

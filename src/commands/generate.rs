@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use crate::cli::{GenerateArgs, GenerateCommand, GenerateListArgs, Mode, ModeArgs};
 use crate::data_root::DataRoot;
+use crate::generate::budget::{self, Budget, Caps, Price};
 use crate::generate::client::{ChatClient, ClientConfig, Usage};
 use crate::generate::config::{self, Settings};
 use crate::generate::listing::{self, Row};
@@ -55,7 +56,7 @@ pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
             }
         },
         Some(GenerateCommand::New(new)) => {
-            let app = App::new(settings)?;
+            let app = App::new(settings, &args.common)?;
             crate::generate::in_progress::report_on_interrupt();
             let datasets = if new.dataset.is_empty() {
                 app.settings.file.datasets.clone().unwrap_or_default()
@@ -67,12 +68,12 @@ pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
             app.new_threads(&datasets, new.count, seed, balance, &new.mode, out, err)
         }
         Some(GenerateCommand::Continue(cont)) => {
-            let app = App::new(settings)?;
+            let app = App::new(settings, &args.common)?;
             crate::generate::in_progress::report_on_interrupt();
             app.continue_threads(&cont.ids, cont.max_turns_filter, &cont.mode, out, err)
         }
         None => {
-            let app = App::new(settings)?;
+            let app = App::new(settings, &args.common)?;
             crate::generate::in_progress::report_on_interrupt();
             app.main_screen(out, err)
         }
@@ -122,6 +123,10 @@ fn generation_flag(c: &crate::cli::GenerateCommon) -> Option<&'static str> {
         (c.max_completion_tokens.is_some(), "--max-completion-tokens"),
         (c.max_turns.is_some(), "--max-turns"),
         (c.min_tool_calls.is_some(), "--require-tool-calls"),
+        (c.price.is_some(), "--price"),
+        (c.prices.is_some(), "--prices"),
+        (c.max_cost.is_some(), "--max-cost"),
+        (c.max_tokens.is_some(), "--max-tokens"),
     ]
     .into_iter()
     .find_map(|(given, name)| given.then_some(name))
@@ -198,6 +203,9 @@ struct App {
     generator: Generator,
     client: Arc<ChatClient>,
     prompts: Arc<Prompts>,
+    budget: Arc<Budget>,
+    /// The flags a printed command repeats so that it runs against the same folder, server and prices.
+    same_run: Vec<String>,
 }
 
 /// What happened to one thread of a run.
@@ -217,7 +225,7 @@ enum Job {
 }
 
 impl App {
-    fn new(settings: Settings) -> Result<App, CommandError> {
+    fn new(settings: Settings, flags: &crate::cli::GenerateCommon) -> Result<App, CommandError> {
         if !settings.data_root.is_dir() {
             return Err(CommandError::Usage(format!(
                 "--data-root {}: not a directory; point it at the folder that holds <dataset>/manifest.json",
@@ -239,6 +247,36 @@ impl App {
         {
             return Err(CommandError::Usage(format!("--threads-dir {}: {e}", settings.threads_dir.display())));
         }
+        let price = match (&flags.price, &flags.prices) {
+            (Some(p), _) => Some(*p),
+            (None, Some(file)) => Some(Price::from_file(file, &model).map_err(CommandError::Usage)?),
+            (None, None) => None,
+        };
+        if flags.max_cost.is_some() && price.is_none() {
+            return Err(CommandError::Usage(
+                "--max-cost needs prices: give --price in=…,out=…[,cached=…] (USD per million tokens) or --prices prices.toml; \
+                 --max-tokens caps tokens without prices"
+                    .into(),
+            ));
+        }
+        let caps = Caps { max_cost: flags.max_cost, max_tokens: flags.max_tokens };
+        let budget = Arc::new(Budget::open(&settings.threads_dir, price, caps).map_err(CommandError::Usage)?);
+        let mut same_run = Vec::new();
+        if let Some(c) = &flags.config {
+            same_run.extend(["--config".to_string(), c.display().to_string()]);
+        }
+        for (flag, value) in [
+            ("--data-root", Some(settings.data_root.display().to_string())),
+            ("--threads-dir", Some(settings.threads_dir.display().to_string())),
+            ("--base-url", Some(settings.base_url.clone())),
+            ("--model", Some(model.clone())),
+            ("--price", price.filter(|_| flags.prices.is_none()).map(|p| p.spec())),
+            ("--prices", flags.prices.as_ref().map(|f| f.display().to_string())),
+        ] {
+            if let Some(v) = value {
+                same_run.extend([flag.to_string(), v]);
+            }
+        }
         let api_key = ClientConfig::key_from_env();
         let client = ChatClient::new(ClientConfig {
             base_url: settings.base_url.clone(),
@@ -248,7 +286,8 @@ impl App {
             attempts: settings.http_attempts,
             backoff: Duration::from_millis(500),
             max_completion_tokens: settings.max_completion_tokens,
-        });
+        })
+        .with_budget(budget.clone());
         let mut metadata = Map::new();
         metadata.insert("generator".into(), json!(format!("threadkit {}", env!("CARGO_PKG_VERSION"))));
         metadata.insert("model".into(), json!(model));
@@ -262,7 +301,7 @@ impl App {
         };
         let generator =
             Generator::new(DataRoot::new(&settings.data_root), settings.threads_dir.clone(), loop_settings, metadata);
-        Ok(App { settings, generator, client: Arc::new(client), prompts: Arc::new(prompts) })
+        Ok(App { settings, generator, client: Arc::new(client), prompts: Arc::new(prompts), budget, same_run })
     }
 
     fn policy(&self) -> ModelPolicy {
@@ -319,7 +358,14 @@ impl App {
                 Job::New(p, id)
             })
             .collect();
-        self.run_jobs(jobs, mode, out, err)
+        let mut again: Vec<String> = Vec::new();
+        if !datasets.is_empty() {
+            again.extend(["--dataset".into(), datasets.join(",")]);
+        }
+        if balance {
+            again.push("--balance".into());
+        }
+        self.run_jobs(jobs, mode, Some(again), out, err)
     }
 
     fn continue_threads(
@@ -372,7 +418,7 @@ impl App {
         } else {
             active.iter().map(|r| r.path.clone()).collect()
         };
-        self.run_jobs(chosen.into_iter().map(Job::Resume).collect(), mode, out, err)
+        self.run_jobs(chosen.into_iter().map(Job::Resume).collect(), mode, None, out, err)
     }
 
     /// Before the first thread is created: a key where the endpoint needs one, and one
@@ -393,10 +439,13 @@ impl App {
         Ok(())
     }
 
+    /// `again`: for new threads, the flags of `generate new` (besides the shared ones and
+    /// --count) that a printed command to go on with repeats.
     fn run_jobs(
         &self,
         jobs: Vec<Job>,
         mode: &ModeArgs,
+        again: Option<Vec<String>>,
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<ExitStatus, CommandError> {
@@ -413,7 +462,7 @@ impl App {
             Mode::Interactive => {
                 let mut outcomes = Vec::new();
                 for job in jobs {
-                    if self.client.endpoint_down().is_some() {
+                    if self.client.endpoint_down().is_some() || !self.budget.can_start() {
                         break;
                     }
                     let mut observer = Terminal { out: &mut *out, shown: None };
@@ -429,7 +478,19 @@ impl App {
             }
             Mode::Batch => self.run_batch(jobs, parallel, mode.quiet),
         };
-        summary(out, err, &outcomes, total, self.client.endpoint_down(), self.client.pace(), mode.format)
+        let mut shared = self.same_run.clone();
+        if mode.mode() == Mode::Batch {
+            shared.extend(["--batch".into(), "--parallel".into(), parallel.to_string()]);
+        }
+        let end = RunEnd {
+            total,
+            endpoint_down: self.client.endpoint_down(),
+            pace: self.client.pace(),
+            budget: &self.budget,
+            shared,
+            again,
+        };
+        summary(out, err, &outcomes, &end, mode.format)
     }
 
     fn run_one(&self, job: Job, observer: &mut dyn Observer) -> Outcome {
@@ -475,13 +536,17 @@ impl App {
         std::thread::scope(|scope| {
             for _ in 0..workers.min(total.max(1) as usize) {
                 scope.spawn(|| loop {
-                    // Once the endpoint is known to be unusable, no further thread is started.
-                    if self.client.endpoint_down().is_some() {
+                    // Once the endpoint is known to be unusable, or what is left of the budget
+                    // would not cover a thread, no further thread is started.
+                    if self.client.endpoint_down().is_some() || !self.budget.can_start() {
                         break;
                     }
                     let Some(job) = queue.lock().expect("no panics while held").pop_front() else { break };
                     let mut observer = BatchObserver { counters: &counters, bar: &bar };
                     let o = self.run_one(job, &mut observer);
+                    if o.result.is_ok() {
+                        self.budget.thread_done(&o.usage);
+                    }
                     counters.failed.fetch_add(u64::from(o.result.is_err()), Ordering::Relaxed);
                     counters.done.fetch_add(1, Ordering::Relaxed);
                     bar.inc(1);
@@ -764,15 +829,66 @@ fn report_one(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
     }
 }
 
+/// What a run's summary says besides its threads' outcomes.
+struct RunEnd<'a> {
+    total: usize,
+    endpoint_down: Option<String>,
+    pace: crate::generate::pace::PaceStats,
+    budget: &'a Budget,
+    /// Flags every printed command repeats (folder, server, prices, mode).
+    shared: Vec<String>,
+    /// `generate new`'s own flags, for a run of new threads.
+    again: Option<Vec<String>>,
+}
+
+impl RunEnd<'_> {
+    /// The commands that take a budget-stopped run up again with a larger cap, sized from
+    /// what the finished threads cost.
+    fn go_on(&self, outcomes: &[Outcome], suspended: usize, not_started: usize) -> String {
+        let b = self.budget;
+        let spent = b.account().committed();
+        let ended: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_ok()).collect();
+        let left = (suspended + not_started) as f64;
+        let per_thread = |f: &dyn Fn(&Outcome) -> f64| {
+            if ended.is_empty() { None } else { Some(ended.iter().map(|o| f(o)).sum::<f64>() / ended.len() as f64) }
+        };
+        let mut caps = Vec::new();
+        if let Some(cap) = b.caps().max_cost {
+            let need = per_thread(&|o| b.cost(&o.usage).usd).map_or(cap, |c| c * left * 1.25);
+            caps.extend(["--max-cost".to_string(), format!("{:.2}", ((spent.usd + need) * 100.0).ceil() / 100.0)]);
+        }
+        if let Some(cap) = b.caps().max_tokens {
+            let need = per_thread(&|o| o.usage.total() as f64).map_or(cap as f64, |t| t * left * 1.25);
+            caps.extend(["--max-tokens".to_string(), format!("{}", spent.tokens + need.ceil() as u64)]);
+        }
+        let command = |sub: &str, extra: &[String]| {
+            let words: Vec<String> =
+                ["threadkit", "generate", sub].iter().map(|w| w.to_string()).chain(self.shared.iter().cloned()).chain(extra.iter().cloned()).chain(caps.iter().cloned()).collect();
+            words.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" ")
+        };
+        let mut commands = Vec::new();
+        if suspended > 0 {
+            commands.push(command("continue", &[]));
+        }
+        if not_started > 0 {
+            if let Some(again) = &self.again {
+                let mut extra = again.clone();
+                extra.extend(["--count".to_string(), not_started.to_string()]);
+                commands.push(command("new", &extra));
+            }
+        }
+        commands.join(" && ")
+    }
+}
+
 fn summary(
     out: &mut dyn Write,
     err: &mut dyn Write,
     outcomes: &[Outcome],
-    total: usize,
-    endpoint_down: Option<String>,
-    pace: crate::generate::pace::PaceStats,
+    end: &RunEnd<'_>,
     format: Format,
 ) -> Result<ExitStatus, CommandError> {
+    let (total, endpoint_down, pace) = (end.total, end.endpoint_down.clone(), end.pace);
     let finished: Vec<bool> = outcomes
         .iter()
         .filter_map(|o| match o.result {
@@ -782,7 +898,12 @@ fn summary(
         .collect();
     let max_turns = outcomes.iter().filter(|o| matches!(o.result, Ok(Ended::MaxTurns))).count();
     let stopped = outcomes.iter().filter(|o| matches!(o.result, Ok(Ended::Quit))).count();
-    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+    let over_budget = |o: &Outcome| matches!(&o.result, Err(e) if e.starts_with(budget::STOPPED));
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err() && !over_budget(o)).collect();
+    // Stopped by the budget: those with a saved step wait for `continue`; those stopped
+    // before their first save were never started.
+    let suspended: Vec<&Outcome> = outcomes.iter().filter(|o| over_budget(o) && o.saved).collect();
+    let not_started = total.saturating_sub(outcomes.len()) + outcomes.iter().filter(|o| over_budget(o) && !o.saved).count();
     for o in &failed {
         let why = o.result.as_ref().err().map_or("", String::as_str);
         // The endpoint's one message is said once, below, not once per thread.
@@ -812,6 +933,21 @@ fn summary(
             if not_started > 0 { format!(" ({} not started)", plural(not_started, "thread")) } else { String::new() }
         )?;
     }
+    let budget_stop = end.budget.refused() && (!suspended.is_empty() || not_started > 0);
+    let go_on = budget_stop.then(|| end.go_on(outcomes, suspended.len(), not_started));
+    if let Some(command) = &go_on {
+        writeln!(
+            err,
+            "threadkit: {}: {}; {} suspended at their last saved step (status active), {} not started",
+            budget::STOPPED,
+            end.budget.spent_text(&end.budget.account()),
+            plural(suspended.len(), "thread"),
+            plural(not_started, "thread"),
+        )?;
+        if !command.is_empty() {
+            writeln!(err, "threadkit: to go on with a larger budget: {}", crate::report::terminal_safe(command, false))?;
+        }
+    }
     let correct = finished.iter().filter(|c| **c).count();
     let steps: usize = outcomes.iter().map(|o| o.stats.steps).sum();
     let tool_errors: usize = outcomes.iter().map(|o| o.stats.tool_errors).sum();
@@ -833,6 +969,7 @@ fn summary(
                     Ok(Ended::Finished { correct: false }) => ("finished_incorrect", None),
                     Ok(Ended::MaxTurns) => ("max_turns_reached", None),
                     Ok(Ended::Quit) => ("stopped", None),
+                    Err(e) if over_budget(o) => ("suspended_by_budget", Some(e.clone())),
                     Err(e) => ("failed", Some(e.clone())),
                 };
                 json!({"id": o.id, "path": o.path, "saved": o.saved, "outcome": outcome, "error": error,
@@ -841,7 +978,8 @@ fn summary(
             .collect();
         let doc = json!({
             "threads": threads,
-            "summary": {"threads": outcomes.len(), "not_started": total.saturating_sub(outcomes.len()),
+            "budget": budget_json(end.budget, go_on.as_deref(), suspended.len()),
+            "summary": {"threads": outcomes.len(), "not_started": not_started,
                         "finished": finished.len(), "correct": correct, "max_turns_reached": max_turns,
                         "stopped": stopped, "failed": failed.len(), "steps": steps, "tool_errors": tool_errors,
                         "replies_sent_back": retries, "tokens": tokens, "usage": usage,
@@ -870,17 +1008,38 @@ fn summary(
                 format!("; {} of {} rate-limited and sent again", pace.rejected, plural((pace.answered + pace.rejected) as usize, "request"))
             } else {
                 String::new()
-            },
+            } + &format!("; in this folder: {}", end.budget.spent_text(&end.budget.account())),
             median.as_secs_f64() * 1000.0,
         )?;
     }
     Ok(if endpoint_down.is_some() {
         ExitStatus::Error
-    } else if failed.is_empty() {
+    } else if failed.is_empty() && go_on.is_none() {
         ExitStatus::Success
     } else {
         ExitStatus::Failure
     })
+}
+
+/// The ledger in the JSON summary.
+fn budget_json(b: &Budget, go_on: Option<&str>, suspended: usize) -> Value {
+    let a = b.account();
+    let c = a.committed();
+    json!({
+        "ledger": b.path(), "spent_usd": b.price().map(|_| c.usd), "tokens": c.tokens,
+        "max_cost": b.caps().max_cost, "max_tokens": b.caps().max_tokens,
+        "usage": a.usage, "assumed_from_killed_runs": a.assumed,
+        "stopped": go_on.is_some(), "suspended": suspended, "continue": go_on,
+    })
+}
+
+/// A word as a POSIX shell reads it back: bare when it is plain, else single-quoted.
+fn shell_word(w: &str) -> String {
+    if !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"_./:=,@%+-".contains(&b)) {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
 }
 
 /// `1 thread`, `2 threads`.

@@ -76,13 +76,15 @@ pub enum ClientError {
     /// Every request will fail the same way (unreachable server, key refused, unknown
     /// endpoint or model): the whole run stops, with one message.
     Endpoint(String),
+    /// The request would pass `--max-cost`/`--max-tokens`; it was not sent.
+    Budget(String),
 }
 
 impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClientError::ContextExceeded(m) => write!(f, "the prompt exceeds the model's context: {m}"),
-            ClientError::Failed(m) | ClientError::Endpoint(m) => f.write_str(m),
+            ClientError::Failed(m) | ClientError::Endpoint(m) | ClientError::Budget(m) => f.write_str(m),
         }
     }
 }
@@ -96,6 +98,7 @@ pub struct ChatClient {
     pace: super::pace::Pace,
     /// Every answered request's usage, for the progress line.
     used: std::sync::Mutex<Usage>,
+    budget: Option<std::sync::Arc<super::budget::Budget>>,
 }
 
 impl ChatClient {
@@ -106,7 +109,7 @@ impl ChatClient {
             .build()
             .into();
         let pace = super::pace::Pace::new(1);
-        ChatClient { config, agent, down: std::sync::Mutex::new(None), pace, used: Default::default() }
+        ChatClient { config, agent, down: std::sync::Mutex::new(None), pace, used: Default::default(), budget: None }
     }
 
     /// Why the endpoint is unusable for this run, once a request has shown it.
@@ -143,6 +146,12 @@ impl ChatClient {
 
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// Every request reserves its worst case in `budget` first, and is not sent when it does not fit.
+    pub fn with_budget(mut self, budget: std::sync::Arc<super::budget::Budget>) -> ChatClient {
+        self.budget = Some(budget);
+        self
     }
 
     /// At most `n` requests in flight (the run's `--parallel`); fewer while the server pushes back.
@@ -189,6 +198,20 @@ impl ChatClient {
         if let Some(why) = self.endpoint_down() {
             return Err(ClientError::Endpoint(why));
         }
+        let Some(budget) = &self.budget else { return self.send(&body) };
+        let reservation = budget
+            .reserve(body.len(), u64::from(self.config.max_completion_tokens))
+            .map_err(ClientError::Budget)?;
+        let answer = self.send(&body);
+        match &answer {
+            Ok(c) => budget.settle(reservation, &c.usage),
+            Err(_) => budget.release(reservation),
+        }
+        answer
+    }
+
+    /// One request, with its retries.
+    fn send(&self, body: &[u8]) -> Result<Completion, ClientError> {
         let url = self.url();
         let attempts = self.config.attempts.max(1);
         // What the server's rate limit will count (a token is about 4 bytes).
@@ -206,7 +229,7 @@ impl ChatClient {
             if let Some(key) = &self.config.api_key {
                 request = request.header("Authorization", format!("Bearer {key}"));
             }
-            let mut response = match request.send(&body[..]) {
+            let mut response = match request.send(body) {
                 Ok(r) => r,
                 Err(e) => {
                     last = self.scrub(&format!("{url}: {e}"));

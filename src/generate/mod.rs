@@ -6,6 +6,7 @@
 //! locks it; `client` speaks the Chat Completions protocol; `prompts` and `replies` are
 //! what is asked and what must come back.
 
+pub mod budget;
 pub mod client;
 pub mod config;
 pub mod in_progress;
