@@ -13,6 +13,9 @@ Every request body is appended to --log (JSON lines) when given.
                                           [--echo-auth none|content|no-choices] [--fail-status N]
                                           [--rps N] [--tpm N] [--minute-s S] [--no-limit-headers]
 
+--bad-share F makes that share of recordings (decided by a hash of the artifact id, so a
+thread and its resumption agree) claim, in their second step, a number no tool gave.
+
 --rps and --tpm play a hosted API's rate limits, as OpenAI describes them: a bucket of N
 requests (of N prompt tokens, a token being 4 bytes of the request body) that refills
 continuously over a second (over --minute-s seconds for tokens, 60 unless a test shortens
@@ -44,7 +47,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-def decide(body, errors):
+def is_bad(user, share):
+    """Whether this recording's thread is one of the --bad-share that claims a number no tool gave."""
+    m = re.search(r"ts_[0-9a-f]+", user)
+    if not share or not m:
+        return False
+    return int(hashlib.sha256(m.group(0).encode()).hexdigest()[:8], 16) % 1000 < share * 1000
+
+
+def decide(body, errors, bad_share=0.0):
     messages = body.get("messages", [])
     fmt = body.get("response_format", {})
     schema = fmt.get("schema") or fmt.get("json_schema", {}).get("schema") or {}
@@ -63,8 +74,11 @@ def decide(body, errors):
     if done == 1:
         if errors and not retrying:
             return "this is not JSON"
-        return {"step": {"reasoning": "Now the signal features of the whole recording.", "action": "use_tool",
-                         "tool": "compute_features", "arguments": {}}}
+        reasoning = "Now the signal features of the whole recording."
+        if is_bad(user, bad_share):
+            # A claim with a number that appears in no tool result: what the quality gate rejects.
+            reasoning = "The mean acceleration is 7.31 g, so walking is likely; now the signal features."
+        return {"step": {"reasoning": reasoning, "action": "use_tool", "tool": "compute_features", "arguments": {}}}
     return {"step": {"reasoning": "The features are enough to answer.", "action": "finish"}}
 
 
@@ -203,7 +217,7 @@ class Handler(BaseHTTPRequestHandler):
                 f.write(json.dumps(body) + "\n")
         if self.server.latency:
             time.sleep(self.server.latency)
-        reply = decide(body, self.server.errors)
+        reply = decide(body, self.server.errors, self.server.bad_share)
         auth = self.headers.get("Authorization", "")
         if self.server.echo_auth == "content" and isinstance(reply, dict) and "query" in reply:
             reply = {"query": reply["query"] + " (header: " + auth + ")"}
@@ -249,6 +263,8 @@ def main():
     p.add_argument("--tpm", type=float, default=0, help="prompt tokens per minute allowed (0: no limit)")
     p.add_argument("--minute-s", type=float, default=60, help="how long the --tpm minute lasts, in seconds")
     p.add_argument("--no-limit-headers", action="store_true")
+    p.add_argument("--bad-share", type=float, default=0,
+                   help="this share of recordings get threads that claim a number no tool gave (quality rule TKQ01)")
     a = p.parse_args()
     server = Server(("127.0.0.1", a.port), Handler)
     server.latency = a.latency_ms / 1000
@@ -260,6 +276,7 @@ def main():
     server.requests = Bucket(a.rps, 1.0) if a.rps else None
     server.tokens = Bucket(a.tpm, a.minute_s) if a.tpm else None
     server.limit_headers = not a.no_limit_headers
+    server.bad_share = a.bad_share
     server.cache = PrefixCache()
     server.stats = {"accepted": 0, "rejected": 0, "first": None, "last": None,
                     "prompt_tokens": 0, "cached_tokens": 0, "completion_tokens": 0}

@@ -702,6 +702,9 @@ pub struct GenerateCommon {
     /// Never spend more than this many USD in the threads folder (its ledger: .threadkit/spend.json); needs prices.
     #[arg(long, global = true, value_name = "USD", value_parser = parse_usd)]
     pub max_cost: Option<f64>,
+    /// Keep every thread that ends: do not move those with error-severity quality findings to rejected/.
+    #[arg(long, global = true)]
+    pub no_quality_gate: bool,
     /// Never use more than this many model tokens (prompt + completion) in the threads folder.
     #[arg(long, global = true, value_name = "N", value_parser = in_range::<u64>(1, u64::MAX))]
     pub max_tokens: Option<u64>,

@@ -219,3 +219,61 @@ fn a_budget_stop_says_what_was_spent_and_how_to_go_on() {
         .count();
     assert_eq!(finished, 10, "all ten threads finished after going on");
 }
+
+/// The quality gate: threads whose rules find errors go to `rejected/` with their findings,
+/// other recordings take their place until `--count` threads are accepted, and the summary
+/// gives the acceptance per rule. The scripted server makes 30 % of recordings' threads
+/// claim a number no tool gave (TKQ01); the other 70 % are the clean look-alikes.
+#[test]
+fn the_quality_gate_rejects_with_findings_and_fills_the_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let endpoint = Endpoint::start(tmp.path(), &["--bad-share", "0.3"]);
+    let (doc, _) = generate_json(tmp.path(), &endpoint, &["--count", "12", "-p", "4", "--seed", "1"]);
+    let gate = &doc["gate"];
+    let threads_dir = tmp.path().join("threads");
+    let read = |dir: &Path| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| {
+                let p = e.ok()?.path();
+                (p.extension()? == "json").then(|| (p.file_stem().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let accepted = read(&threads_dir);
+    let rejected = read(&threads_dir.join("rejected"));
+    assert_eq!(accepted.len(), 12, "--count threads accepted: {gate}");
+    assert!(!rejected.is_empty(), "30 % bad recordings and none rejected: {gate}");
+    assert_eq!(gate["accepted"], 12);
+    assert_eq!(gate["rejected"].as_u64().unwrap() as usize, rejected.len());
+    assert_eq!(gate["rules"][0]["code"], "TKQ01", "{gate}");
+    let share = gate["rules"][0]["acceptance"].as_f64().unwrap();
+    assert!((share - 12.0 / (12.0 + rejected.len() as f64)).abs() < 1e-9, "{gate}");
+    for (id, text) in &accepted {
+        assert!(!text.contains("7.31 g") && text.contains("\"status\": \"finished\""), "{id}: a bad thread was accepted");
+    }
+    for (id, text) in &rejected {
+        assert!(text.contains("7.31 g"), "{id}: a clean thread was rejected");
+        let findings = std::fs::read_to_string(threads_dir.join("rejected").join(format!("{id}.findings.txt"))).unwrap();
+        assert!(findings.contains("TKQ01 number-not-grounded at /messages/"), "{findings}");
+    }
+    // Rejected threads stay valid threads; the default export leaves them out, as their rules find them.
+    let t = threads_dir.to_str().unwrap();
+    let out = common::threadkit(&["validate", t]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let export = tmp.path().join("export.jsonl");
+    let data = common::fixtures().join("datasets");
+    let out = common::threadkit(&["export", t, "--out", export.to_str().unwrap(), "--profile", "openai", "--data-root", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let written = std::fs::read_to_string(&export).unwrap();
+    assert_eq!(written.lines().count(), 12, "the rejected threads are not exported");
+
+    // Without the gate every thread stays where it was written.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let (doc, _) = generate_json(tmp2.path(), &endpoint, &["--count", "12", "-p", "4", "--seed", "1", "--no-quality-gate"]);
+    assert!(doc["gate"].is_null(), "{doc}");
+    assert_eq!(read(&tmp2.path().join("threads")).len(), 12);
+    assert!(!tmp2.path().join("threads/rejected").exists());
+}

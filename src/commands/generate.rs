@@ -127,6 +127,7 @@ fn generation_flag(c: &crate::cli::GenerateCommon) -> Option<&'static str> {
         (c.prices.is_some(), "--prices"),
         (c.max_cost.is_some(), "--max-cost"),
         (c.max_tokens.is_some(), "--max-tokens"),
+        (c.no_quality_gate, "--no-quality-gate"),
     ]
     .into_iter()
     .find_map(|(given, name)| given.then_some(name))
@@ -204,6 +205,7 @@ struct App {
     client: Arc<ChatClient>,
     prompts: Arc<Prompts>,
     budget: Arc<Budget>,
+    gate: bool,
     /// The flags a printed command repeats so that it runs against the same folder, server and prices.
     same_run: Vec<String>,
 }
@@ -217,6 +219,41 @@ struct Outcome {
     path: Option<PathBuf>,
     stats: LoopStats,
     usage: Usage,
+    /// The recording a new thread was drawn for.
+    pick: Option<Pick>,
+    /// The quality gate's verdict on a thread that ended: the rules with error findings
+    /// (empty: accepted). `None`: not judged.
+    gate: Option<Vec<&'static crate::diagnostic::Rule>>,
+}
+
+/// New recordings for rejected threads, so that `--count` threads are accepted.
+struct Refill {
+    datasets: Vec<String>,
+    balance: bool,
+    seed: u64,
+    /// Replacements drawn so far, and at most.
+    drawn: AtomicU64,
+    most: u64,
+    taken: Mutex<HashSet<String>>,
+}
+
+impl Refill {
+    /// A thread for another recording of the rejected one's label (with --balance) or any.
+    fn another(&self, gen: &Generator, like: &Pick) -> Option<Job> {
+        let n = self.drawn.fetch_add(1, Ordering::Relaxed);
+        if n >= self.most {
+            return None;
+        }
+        let mut rng = fastrand::Rng::with_seed(self.seed ^ (n + 1).wrapping_mul(0xa076_1d64_78bd_642f));
+        for _ in 0..100 {
+            let p = pick::pick(&gen.data_root, &self.datasets, 1, rng.u64(..), false).ok()?.pop()?;
+            if !self.balance || p.ground_truth == like.ground_truth {
+                let id = pick::new_id(&gen.threads_dir, &p, &mut rng, &mut self.taken.lock().expect("no panics while held"));
+                return Some(Job::New(p, id));
+            }
+        }
+        None
+    }
 }
 
 enum Job {
@@ -265,6 +302,9 @@ impl App {
         if let Some(c) = &flags.config {
             same_run.extend(["--config".to_string(), c.display().to_string()]);
         }
+        if flags.no_quality_gate {
+            same_run.push("--no-quality-gate".into());
+        }
         for (flag, value) in [
             ("--data-root", Some(settings.data_root.display().to_string())),
             ("--threads-dir", Some(settings.threads_dir.display().to_string())),
@@ -301,7 +341,7 @@ impl App {
         };
         let generator =
             Generator::new(DataRoot::new(&settings.data_root), settings.threads_dir.clone(), loop_settings, metadata);
-        Ok(App { settings, generator, client: Arc::new(client), prompts: Arc::new(prompts), budget, same_run })
+        Ok(App { settings, generator, client: Arc::new(client), prompts: Arc::new(prompts), budget, gate: !flags.no_quality_gate, same_run })
     }
 
     fn policy(&self) -> ModelPolicy {
@@ -351,6 +391,7 @@ impl App {
         };
         let mut rng = fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15);
         let mut taken = HashSet::new();
+        let refill_seed = rng.u64(..);
         let jobs: Vec<Job> = picks
             .into_iter()
             .map(|p| {
@@ -365,7 +406,16 @@ impl App {
         if balance {
             again.push("--balance".into());
         }
-        self.run_jobs(jobs, mode, Some(again), out, err)
+        let refill = Refill {
+            datasets: datasets.clone(),
+            balance,
+            seed: refill_seed,
+            drawn: AtomicU64::new(0),
+            // A model whose threads are mostly rejected is stopped, not run forever.
+            most: 2 * count as u64 + 10,
+            taken: Mutex::new(taken),
+        };
+        self.run_jobs(jobs, mode, Some((again, refill)), out, err)
     }
 
     fn continue_threads(
@@ -439,13 +489,14 @@ impl App {
         Ok(())
     }
 
-    /// `again`: for new threads, the flags of `generate new` (besides the shared ones and
-    /// --count) that a printed command to go on with repeats.
+    /// `new`: for new threads, the flags of `generate new` (besides the shared ones and
+    /// --count) that a printed command to go on with repeats, and where replacements for
+    /// rejected threads come from.
     fn run_jobs(
         &self,
         jobs: Vec<Job>,
         mode: &ModeArgs,
-        again: Option<Vec<String>>,
+        new: Option<(Vec<String>, Refill)>,
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<ExitStatus, CommandError> {
@@ -476,7 +527,7 @@ impl App {
                 }
                 outcomes
             }
-            Mode::Batch => self.run_batch(jobs, parallel, mode.quiet),
+            Mode::Batch => self.run_batch(jobs, parallel, mode.quiet, new.as_ref().map(|n| &n.1)),
         };
         let mut shared = self.same_run.clone();
         if mode.mode() == Mode::Batch {
@@ -488,7 +539,8 @@ impl App {
             pace: self.client.pace(),
             budget: &self.budget,
             shared,
-            again,
+            replacements_ran_out: new.as_ref().is_some_and(|n| n.1.drawn.load(Ordering::Relaxed) > n.1.most),
+            again: new.map(|n| n.0),
         };
         summary(out, err, &outcomes, &end, mode.format)
     }
@@ -497,9 +549,11 @@ impl App {
         let mut policy = self.policy();
         let mut stats = LoopStats::default();
         let is_new = matches!(job, Job::New(..));
+        let mut pick = None;
         let (id, started) = match job {
             Job::New(p, id) => {
                 let a = self.generator.start(&p, &id, &mut policy, &mut stats);
+                pick = Some(p);
                 (id, a)
             }
             Job::Resume(path) => {
@@ -510,6 +564,7 @@ impl App {
         let mut path = None;
         let mut id = id;
         let mut discarded = false;
+        let mut gate = None;
         let result = started.and_then(|mut active| {
             path = Some(active.thread.path.clone());
             id = active.thread.id().to_string();
@@ -520,18 +575,35 @@ impl App {
             if is_new && matches!(ended, Ok(Ended::Quit)) && active.thread.steps() == 0 {
                 discarded = std::fs::remove_file(&active.thread.path).is_ok();
             }
+            if self.gate && matches!(ended, Ok(Ended::Finished { .. } | Ended::MaxTurns)) {
+                let findings = crate::generate::gate::judge(&active.thread.doc, &self.generator.data_root);
+                if !findings.is_empty() {
+                    // Still under the thread's lock: no other run moves or continues it meanwhile.
+                    match crate::generate::gate::reject(&active.thread.path, &findings) {
+                        Ok(moved) => path = Some(moved),
+                        Err(e) => {
+                            crate::generate::in_progress::ended(&id);
+                            return Err(format!("quality gate: {e}"));
+                        }
+                    }
+                }
+                let mut rules: Vec<&'static crate::diagnostic::Rule> = findings.iter().map(|d| d.rule).collect();
+                rules.sort_by_key(|r| r.code);
+                rules.dedup_by_key(|r| r.code);
+                gate = Some(rules);
+            }
             crate::generate::in_progress::ended(&id);
             ended
         });
         let saved = !discarded && path.as_ref().is_some_and(|p| p.is_file());
-        Outcome { id, result, saved, path: path.filter(|_| saved), stats, usage: policy.usage() }
+        Outcome { id, result, saved, path: path.filter(|_| saved), stats, usage: policy.usage(), pick, gate }
     }
 
-    fn run_batch(&self, jobs: Vec<Job>, workers: usize, quiet: bool) -> Vec<Outcome> {
+    fn run_batch(&self, jobs: Vec<Job>, workers: usize, quiet: bool, refill: Option<&Refill>) -> Vec<Outcome> {
         let total = jobs.len() as u64;
         let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
         let outcomes = Mutex::new(Vec::new());
-        let counters = Counters::new(total, &self.client);
+        let counters = Counters::new(total, &self.client, &self.budget);
         let bar = crate::progress::Progress::new("threads", Some(total), quiet);
         std::thread::scope(|scope| {
             for _ in 0..workers.min(total.max(1) as usize) {
@@ -548,8 +620,19 @@ impl App {
                         self.budget.thread_done(&o.usage);
                     }
                     counters.failed.fetch_add(u64::from(o.result.is_err()), Ordering::Relaxed);
-                    counters.done.fetch_add(1, Ordering::Relaxed);
-                    bar.inc(1);
+                    let rejected = o.gate.as_ref().is_some_and(|rules| !rules.is_empty());
+                    // A rejected thread does not count: another recording takes its place.
+                    let replaced = rejected
+                        && o.pick.as_ref().and_then(|p| refill?.another(&self.generator, p)).map(|job| {
+                            queue.lock().expect("no panics while held").push_back(job);
+                        }).is_some();
+                    if rejected {
+                        counters.rejected.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if !replaced {
+                        counters.done.fetch_add(1, Ordering::Relaxed);
+                        bar.inc(1);
+                    }
                     bar.set_message(counters.message());
                     outcomes.lock().expect("no panics while held").push(o);
                 });
@@ -714,24 +797,28 @@ impl Observer for Terminal<'_> {
 
 struct Counters<'a> {
     failed: AtomicU64,
+    rejected: AtomicU64,
     done: AtomicU64,
     steps: AtomicU64,
     tool_errors: AtomicU64,
     total: u64,
     started: std::time::Instant,
     client: &'a ChatClient,
+    budget: &'a Budget,
 }
 
 impl Counters<'_> {
-    fn new(total: u64, client: &ChatClient) -> Counters<'_> {
+    fn new<'a>(total: u64, client: &'a ChatClient, budget: &'a Budget) -> Counters<'a> {
         Counters {
             failed: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
             done: AtomicU64::new(0),
             steps: AtomicU64::new(0),
             tool_errors: AtomicU64::new(0),
             total,
             started: std::time::Instant::now(),
             client,
+            budget,
         }
     }
 
@@ -747,7 +834,15 @@ impl Counters<'_> {
         } else {
             String::new()
         };
-        let rejected = if pace.rejected > 0 { format!(" · {} rate-limited", pace.rejected) } else { String::new() };
+        let mut rejected = if pace.rejected > 0 { format!(" · {} rate-limited", pace.rejected) } else { String::new() };
+        let gated = self.rejected.load(Ordering::Relaxed);
+        if gated > 0 {
+            rejected.push_str(&format!(" · {gated} rejected by the gate"));
+        }
+        let spent = self.budget.account().committed();
+        if self.budget.price().is_some() {
+            rejected.push_str(&format!(" · ${:.2}", spent.usd));
+        }
         format!(
             "parallel {} · {} tok/min{rejected} · failed {} · steps {} · tool errors {}{eta}",
             pace.parallelism,
@@ -839,6 +934,8 @@ struct RunEnd<'a> {
     shared: Vec<String>,
     /// `generate new`'s own flags, for a run of new threads.
     again: Option<Vec<String>>,
+    /// So many threads were rejected that no more replacements were drawn.
+    replacements_ran_out: bool,
 }
 
 impl RunEnd<'_> {
@@ -948,6 +1045,7 @@ fn summary(
             writeln!(err, "threadkit: to go on with a larger budget: {}", crate::report::terminal_safe(command, false))?;
         }
     }
+    let gate = gate_summary(outcomes);
     let correct = finished.iter().filter(|c| **c).count();
     let steps: usize = outcomes.iter().map(|o| o.stats.steps).sum();
     let tool_errors: usize = outcomes.iter().map(|o| o.stats.tool_errors).sum();
@@ -972,13 +1070,16 @@ fn summary(
                     Err(e) if over_budget(o) => ("suspended_by_budget", Some(e.clone())),
                     Err(e) => ("failed", Some(e.clone())),
                 };
+                let rejected_by = o.gate.as_ref().map(|rules| rules.iter().map(|r| r.code).collect::<Vec<_>>());
                 json!({"id": o.id, "path": o.path, "saved": o.saved, "outcome": outcome, "error": error,
-                       "steps": o.stats.steps, "tokens": o.usage.total(), "usage": o.usage})
+                       "steps": o.stats.steps, "tokens": o.usage.total(), "usage": o.usage,
+                       "rejected_by": rejected_by})
             })
             .collect();
         let doc = json!({
             "threads": threads,
             "budget": budget_json(end.budget, go_on.as_deref(), suspended.len()),
+            "gate": gate.as_ref().map(|g| g.json(end.replacements_ran_out)),
             "summary": {"threads": outcomes.len(), "not_started": not_started,
                         "finished": finished.len(), "correct": correct, "max_turns_reached": max_turns,
                         "stopped": stopped, "failed": failed.len(), "steps": steps, "tool_errors": tool_errors,
@@ -1012,13 +1113,86 @@ fn summary(
             median.as_secs_f64() * 1000.0,
         )?;
     }
+    if format != Format::Json {
+        if let Some(g) = &gate {
+            writeln!(out, "{}", g.line())?;
+        }
+    }
+    if end.replacements_ran_out {
+        writeln!(
+            err,
+            "threadkit: the quality gate rejected so many threads that no more were drawn in their place \
+             (at most 2 × --count + 10); `threadkit quality` on rejected/ or its *.findings.txt say why"
+        )?;
+    }
     Ok(if endpoint_down.is_some() {
         ExitStatus::Error
-    } else if failed.is_empty() && go_on.is_none() {
+    } else if failed.is_empty() && go_on.is_none() && !end.replacements_ran_out {
         ExitStatus::Success
     } else {
         ExitStatus::Failure
     })
+}
+
+/// What the quality gate decided over a run: how many threads each rule rejected.
+struct GateSummary {
+    judged: usize,
+    accepted: usize,
+    /// Per rule that rejected any: the rule and how many threads it flagged.
+    rules: Vec<(&'static crate::diagnostic::Rule, usize)>,
+}
+
+fn gate_summary(outcomes: &[Outcome]) -> Option<GateSummary> {
+    let judged: Vec<&Vec<&'static crate::diagnostic::Rule>> = outcomes.iter().filter_map(|o| o.gate.as_ref()).collect();
+    if judged.is_empty() {
+        return None;
+    }
+    let mut by: BTreeMap<&'static str, (&'static crate::diagnostic::Rule, usize)> = BTreeMap::new();
+    for rule in judged.iter().flat_map(|r| r.iter()) {
+        by.entry(rule.code).or_insert((rule, 0)).1 += 1;
+    }
+    Some(GateSummary {
+        judged: judged.len(),
+        accepted: judged.iter().filter(|r| r.is_empty()).count(),
+        rules: by.into_values().collect(),
+    })
+}
+
+impl GateSummary {
+    fn rate(&self, passed: usize) -> f64 {
+        100.0 * passed as f64 / self.judged as f64
+    }
+
+    fn line(&self) -> String {
+        let rejected = self.judged - self.accepted;
+        let mut line = format!(
+            "quality gate: {} judged, {} accepted ({:.0}%), {} moved to rejected/",
+            self.judged,
+            self.accepted,
+            self.rate(self.accepted),
+            rejected
+        );
+        if !self.rules.is_empty() {
+            let parts: Vec<String> = self
+                .rules
+                .iter()
+                .map(|(r, n)| format!("{} {} {:.0}% passed ({n} rejected)", r.code, r.name, self.rate(self.judged - n)))
+                .collect();
+            line.push_str(&format!("; per rule: {}", parts.join(", ")));
+        }
+        line
+    }
+
+    fn json(&self, ran_out: bool) -> Value {
+        let rules: Vec<Value> = self
+            .rules
+            .iter()
+            .map(|(r, n)| json!({"code": r.code, "name": r.name, "rejected": n, "acceptance": (self.judged - n) as f64 / self.judged as f64}))
+            .collect();
+        json!({"judged": self.judged, "accepted": self.accepted, "rejected": self.judged - self.accepted,
+               "acceptance": self.accepted as f64 / self.judged as f64, "rules": rules,
+               "replacements_ran_out": ran_out})
+    }
 }
 
 /// The ledger in the JSON summary.

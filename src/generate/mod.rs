@@ -9,6 +9,7 @@
 pub mod budget;
 pub mod client;
 pub mod config;
+pub mod gate;
 pub mod in_progress;
 pub mod listing;
 pub mod pace;
@@ -111,7 +112,9 @@ impl Generator {
         for _ in 0..10_000 {
             // Held by another run (same seed, same moment): that id is taken too.
             if let Ok(lock) = ThreadLock::acquire(&self.threads_dir, &candidate) {
-                if !self.threads_dir.join(format!("{candidate}.json")).exists() {
+                let file = format!("{candidate}.json");
+                // A rejected thread keeps its id: no new thread takes it.
+                if !self.threads_dir.join(&file).exists() && !gate::rejected_dir(&self.threads_dir).join(&file).exists() {
                     return Ok((candidate, lock));
                 }
             }

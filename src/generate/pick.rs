@@ -89,7 +89,9 @@ pub fn new_id(
     let mut id = format!("{}_{}_v4_{:04}", p.dataset, p.session, rng.u32(..10_000));
     // Random first, then counting up: bounded however full the folder is.
     for attempt in 0.. {
-        if !dir.join(format!("{id}.json")).exists() && taken.insert(id.clone()) {
+        let file = format!("{id}.json");
+        let free = !dir.join(&file).exists() && !super::gate::rejected_dir(dir).join(&file).exists();
+        if free && taken.insert(id.clone()) {
             break;
         }
         id = if attempt < 100 {
