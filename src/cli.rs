@@ -552,6 +552,9 @@ pub struct GenerateArgs {
 pub enum GenerateCommand {
     /// Start new threads (and run them to the end).
     New(GenerateNewArgs),
+    /// Run a pilot of new threads (kept: they count toward the run) and project what
+    /// --count will take: tokens, cost and wall time, p10–p90.
+    Plan(GeneratePlanArgs),
     /// Resume active threads from their last saved step.
     Continue(GenerateContinueArgs),
     /// List the threads of the threads folder (active ones unless --all).
@@ -617,6 +620,15 @@ pub struct GenerateNewArgs {
     pub seed: Option<u64>,
     #[command(flatten)]
     pub mode: ModeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GeneratePlanArgs {
+    /// Pilot threads to run and measure (1 to 1,000).
+    #[arg(long, default_value_t = 10, value_parser = in_range::<usize>(1, 1000))]
+    pub pilot: usize,
+    #[command(flatten)]
+    pub new: GenerateNewArgs,
 }
 
 #[derive(Debug, Args)]

@@ -277,3 +277,57 @@ fn the_quality_gate_rejects_with_findings_and_fills_the_count() {
     assert_eq!(read(&tmp2.path().join("threads")).len(), 12);
     assert!(!tmp2.path().join("threads/rejected").exists());
 }
+
+/// `generate plan`: a pilot, kept, and a projection that the real run then meets: its
+/// tokens, cost, threads run and wall time within ±15 % of the projection's median.
+#[test]
+fn the_plan_projects_the_run_within_fifteen_percent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let endpoint = Endpoint::start(tmp.path(), &["--bad-share", "0.2", "--latency-ms", "30"]);
+    let start = Instant::now();
+    let mut c = common::generate_cmd(tmp.path(), &endpoint.url, &["plan", "--format", "json", "-q"]);
+    c.args(["--count", "60", "--pilot", "10", "-p", "4", "--seed", "2", "--price", "in=2.5,out=10,cached=1.25"]);
+    let out = c.stdin(Stdio::null()).output().unwrap();
+    let plan: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(0), "{plan}");
+    let accepted = plan["pilot_accepted"].as_u64().unwrap();
+    assert_eq!(accepted, 10, "the pilot runs until 10 are accepted: {plan}");
+    assert_eq!(plan["remaining"], 50);
+    // The printed command, run as printed (the test's key and cache in the environment).
+    let command = plan["continue"].as_str().unwrap();
+    let words: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_threadkit"))
+        .args(&words)
+        .args(["-q", "--format", "json"])
+        .env("THREADKIT_CACHE_DIR", tmp.path().join("cache"))
+        .env("OPENAI_API_KEY", "sk-test-secret-key-0042")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let wall = start.elapsed().as_secs_f64();
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ledger: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("threads/.threadkit/spend.json")).unwrap()).unwrap();
+    let pilot_threads = plan["pilot"]["summary"]["threads"].as_f64().unwrap();
+    let actual = [
+        ("tokens", ledger["spent"]["tokens"].as_f64().unwrap()),
+        ("cost_usd", ledger["spent"]["usd"].as_f64().unwrap()),
+        ("threads_run", pilot_threads + run["summary"]["threads"].as_f64().unwrap()),
+        ("wall_secs", wall),
+    ];
+    let p = &plan["projection"];
+    for (name, actual) in actual {
+        let projected = p[name]["p50"].as_f64().unwrap();
+        let off = (projected - actual) / actual;
+        eprintln!("{name}: projected {projected:.3} (p10 {:.3}, p90 {:.3}), actual {actual:.3}: {:+.1} %", p[name]["p10"].as_f64().unwrap(), p[name]["p90"].as_f64().unwrap(), 100.0 * off);
+        assert!(off.abs() <= 0.15, "{name}: projected {projected}, actual {actual}");
+    }
+    // The whole run's threads: 60 accepted, the rest in rejected/.
+    let accepted_files = std::fs::read_dir(tmp.path().join("threads"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+        .count();
+    assert_eq!(accepted_files, 60);
+}

@@ -65,7 +65,20 @@ pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
             };
             let seed = new.seed.or(app.settings.file.seed).unwrap_or_else(random_seed);
             let balance = new.balance || app.settings.file.balance.unwrap_or(false);
-            app.new_threads(&datasets, new.count, seed, balance, &new.mode, out, err)
+            app.new_threads(&datasets, new.count, seed, balance, &new.mode, out, err).map(|r| r.status)
+        }
+        Some(GenerateCommand::Plan(plan)) => {
+            let app = App::new(settings, &args.common)?;
+            crate::generate::in_progress::report_on_interrupt();
+            let new = &plan.new;
+            let datasets = if new.dataset.is_empty() {
+                app.settings.file.datasets.clone().unwrap_or_default()
+            } else {
+                new.dataset.clone()
+            };
+            let seed = new.seed.or(app.settings.file.seed).unwrap_or_else(random_seed);
+            let balance = new.balance || app.settings.file.balance.unwrap_or(false);
+            app.plan(&datasets, new.count, plan.pilot, seed, balance, &new.mode, out, err)
         }
         Some(GenerateCommand::Continue(cont)) => {
             let app = App::new(settings, &args.common)?;
@@ -210,6 +223,15 @@ struct App {
     same_run: Vec<String>,
 }
 
+/// A run's outcomes, and how long it took at what parallelism.
+struct Ran {
+    status: ExitStatus,
+    outcomes: Vec<Outcome>,
+    secs: f64,
+    parallel: usize,
+    pace: crate::generate::pace::PaceStats,
+}
+
 /// What happened to one thread of a run.
 struct Outcome {
     id: String,
@@ -221,6 +243,9 @@ struct Outcome {
     usage: Usage,
     /// The recording a new thread was drawn for.
     pick: Option<Pick>,
+    /// How long the thread took, and its answered requests.
+    secs: f64,
+    requests: u64,
     /// The quality gate's verdict on a thread that ended: the rules with error findings
     /// (empty: accepted). `None`: not judged.
     gate: Option<Vec<&'static crate::diagnostic::Rule>>,
@@ -358,6 +383,7 @@ impl App {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)]
     fn new_threads(
         &self,
         datasets: &[String],
@@ -367,7 +393,7 @@ impl App {
         mode: &ModeArgs,
         out: &mut dyn Write,
         err: &mut dyn Write,
-    ) -> Result<ExitStatus, CommandError> {
+    ) -> Result<Ran, CommandError> {
         let datasets =
             if datasets.is_empty() { self.generator.data_root.datasets() } else { datasets.to_vec() };
         // A typo is a usage error before anything is created, not a raw OS error per thread.
@@ -468,7 +494,7 @@ impl App {
         } else {
             active.iter().map(|r| r.path.clone()).collect()
         };
-        self.run_jobs(chosen.into_iter().map(Job::Resume).collect(), mode, None, out, err)
+        self.run_jobs(chosen.into_iter().map(Job::Resume).collect(), mode, None, out, err).map(|r| r.status)
     }
 
     /// Before the first thread is created: a key where the endpoint needs one, and one
@@ -489,6 +515,93 @@ impl App {
         Ok(())
     }
 
+    /// `generate plan`: the pilot (a run of new threads, kept), then the projection for `count`.
+    #[allow(clippy::too_many_arguments)]
+    fn plan(
+        &self,
+        datasets: &[String],
+        count: usize,
+        pilot: usize,
+        seed: u64,
+        balance: bool,
+        mode: &ModeArgs,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<ExitStatus, CommandError> {
+        if mode.interactive {
+            return Err(CommandError::Usage("generate plan runs its pilot in batch mode; leave out --interactive".into()));
+        }
+        let batch = ModeArgs { interactive: false, batch: true, ..mode.clone() };
+        let pilot = pilot.min(count);
+        // The pilot's own summary goes into the plan's (as a "pilot" member in JSON).
+        let mut pilot_out = Vec::new();
+        let ran = self.new_threads(datasets, pilot, seed, balance, &batch, &mut pilot_out, err)?;
+        let pilot_text = String::from_utf8_lossy(&pilot_out).into_owned();
+        let measured: Vec<crate::generate::plan::Measured> = ran
+            .outcomes
+            .iter()
+            .map(|o| crate::generate::plan::Measured {
+                usage: o.usage,
+                secs: o.secs,
+                requests: o.requests,
+                steps: o.stats.steps,
+                accepted: o.result.is_ok() && o.gate.as_ref().is_none_or(|r| r.is_empty()),
+            })
+            .collect();
+        // Where the server pushed back, the rate it allowed bounds the run, whatever --parallel says.
+        let rate = (ran.pace.rejected > 0 && ran.secs > 0.0).then(|| ran.pace.answered as f64 / ran.secs);
+        let projection =
+            crate::generate::plan::project(&measured, count, ran.parallel, self.budget.price(), rate, ran.secs, seed ^ 0x5eed);
+        let accepted = measured.iter().filter(|m| m.accepted).count();
+        let left = count.saturating_sub(accepted);
+        let mut go_on = self.same_run.clone();
+        go_on.extend(["--batch".into(), "--parallel".into(), ran.parallel.to_string()]);
+        if !datasets.is_empty() {
+            go_on.extend(["--dataset".into(), datasets.join(",")]);
+        }
+        if balance {
+            go_on.push("--balance".into());
+        }
+        go_on.extend(["--count".into(), left.to_string()]);
+        if let Some(c) = self.budget.caps().max_cost {
+            go_on.extend(["--max-cost".into(), format!("{c}")]);
+        }
+        if let Some(t) = self.budget.caps().max_tokens {
+            go_on.extend(["--max-tokens".into(), t.to_string()]);
+        }
+        let command = ["threadkit", "generate", "new"]
+            .iter()
+            .map(|w| w.to_string())
+            .chain(go_on)
+            .map(|w| shell_word(&w))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if mode.format == Format::Json {
+            let pilot_doc: Value = serde_json::from_str(&pilot_text).unwrap_or(Value::Null);
+            let doc = json!({"pilot": pilot_doc, "pilot_accepted": accepted, "projection": projection,
+                             "remaining": left, "continue": (left > 0).then_some(&command)});
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc).expect("a Value serializes"))?;
+        } else {
+            write!(out, "pilot: {pilot_text}")?;
+            match &projection {
+                None => writeln!(
+                    out,
+                    "no pilot thread was accepted, so nothing says what an accepted thread costs; \
+                     look at the pilot's threads (and rejected/) before a larger run"
+                )?,
+                Some(p) => print_projection(out, p, &measured, accepted)?,
+            }
+            if left > 0 && projection.is_some() {
+                writeln!(out, "the pilot's {accepted} accepted threads count; go on with:\n  {}", crate::report::terminal_safe(&command, false))?;
+            }
+        }
+        Ok(match (ran.status, &projection) {
+            (ExitStatus::Success, Some(_)) => ExitStatus::Success,
+            (ExitStatus::Error, _) => ExitStatus::Error,
+            _ => ExitStatus::Failure,
+        })
+    }
+
     /// `new`: for new threads, the flags of `generate new` (besides the shared ones and
     /// --count) that a printed command to go on with repeats, and where replacements for
     /// rejected threads come from.
@@ -499,10 +612,11 @@ impl App {
         new: Option<(Vec<String>, Refill)>,
         out: &mut dyn Write,
         err: &mut dyn Write,
-    ) -> Result<ExitStatus, CommandError> {
+    ) -> Result<Ran, CommandError> {
         if !jobs.is_empty() {
             self.ready()?;
         }
+        let started = std::time::Instant::now();
         let total = jobs.len();
         let parallel = match mode.mode() {
             Mode::Interactive => 1,
@@ -542,10 +656,12 @@ impl App {
             replacements_ran_out: new.as_ref().is_some_and(|n| n.1.drawn.load(Ordering::Relaxed) > n.1.most),
             again: new.map(|n| n.0),
         };
-        summary(out, err, &outcomes, &end, mode.format)
+        let status = summary(out, err, &outcomes, &end, mode.format)?;
+        Ok(Ran { status, outcomes, secs: started.elapsed().as_secs_f64(), parallel, pace: end.pace })
     }
 
     fn run_one(&self, job: Job, observer: &mut dyn Observer) -> Outcome {
+        let began = std::time::Instant::now();
         let mut policy = self.policy();
         let mut stats = LoopStats::default();
         let is_new = matches!(job, Job::New(..));
@@ -596,7 +712,8 @@ impl App {
             ended
         });
         let saved = !discarded && path.as_ref().is_some_and(|p| p.is_file());
-        Outcome { id, result, saved, path: path.filter(|_| saved), stats, usage: policy.usage(), pick, gate }
+        Outcome { id, result, saved, path: path.filter(|_| saved), stats, usage: policy.usage(), pick, gate,
+                  secs: began.elapsed().as_secs_f64(), requests: policy.requests() }
     }
 
     fn run_batch(&self, jobs: Vec<Job>, workers: usize, quiet: bool, refill: Option<&Refill>) -> Vec<Outcome> {
@@ -1132,6 +1249,42 @@ fn summary(
     } else {
         ExitStatus::Failure
     })
+}
+
+fn print_projection(
+    out: &mut dyn Write,
+    p: &crate::generate::plan::Projection,
+    pilot: &[crate::generate::plan::Measured],
+    accepted: usize,
+) -> io::Result<()> {
+    use crate::generate::plan::Range;
+    let n = pilot.len().max(1) as f64;
+    let steps = pilot.iter().map(|m| m.steps).sum::<usize>() as f64 / n;
+    let tokens = pilot.iter().map(|m| m.usage.total()).sum::<u64>() as f64 / n;
+    writeln!(
+        out,
+        "measured: {} pilot threads, {accepted} accepted ({:.0}%), {steps:.1} steps and {} tokens a thread",
+        pilot.len(),
+        100.0 * accepted as f64 / n,
+        si(tokens)
+    )?;
+    let range = |r: &Range, f: &dyn Fn(f64) -> String| format!("{} (p10 {} – p90 {})", f(r.p50), f(r.p10), f(r.p90));
+    writeln!(out, "projection for --count {} at --parallel {} (the pilot included):", p.count, p.parallel)?;
+    writeln!(out, "  threads run      {}", range(&p.threads_run, &|x| format!("{x:.0}")))?;
+    writeln!(out, "  tokens           {}", range(&p.tokens, &si))?;
+    writeln!(
+        out,
+        "    prompt {} ({} cached), completion {}",
+        si(p.prompt_tokens.p50),
+        si(p.cached_tokens.p50),
+        si(p.completion_tokens.p50)
+    )?;
+    match &p.cost_usd {
+        Some(c) => writeln!(out, "  cost             {}", range(c, &|x| format!("${x:.2}")))?,
+        None => writeln!(out, "  cost             (no prices: give --price in=…,out=…[,cached=…] or --prices FILE)")?,
+    }
+    writeln!(out, "  wall time        {}", range(&p.wall_secs, &short_duration))?;
+    Ok(())
 }
 
 /// What the quality gate decided over a run: how many threads each rule rejected.

@@ -14,6 +14,7 @@ pub mod in_progress;
 pub mod listing;
 pub mod pace;
 pub mod pick;
+pub mod plan;
 pub mod policy;
 pub mod prompts;
 pub mod replies;

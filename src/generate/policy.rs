@@ -40,6 +40,10 @@ pub trait Policy: Send {
     fn usage(&self) -> Usage {
         Usage::default()
     }
+    /// Requests the model answered so far.
+    fn requests(&self) -> u64 {
+        0
+    }
     /// Time spent waiting for the model so far (not the policy's own work).
     fn waited(&self) -> std::time::Duration {
         std::time::Duration::ZERO
@@ -64,6 +68,7 @@ pub struct ModelPolicy {
     pending: Vec<Value>,
     last_reply: String,
     usage: Usage,
+    requests: u64,
     waited: std::time::Duration,
 }
 
@@ -76,6 +81,7 @@ impl ModelPolicy {
             pending: Vec::new(),
             last_reply: String::new(),
             usage: Usage::default(),
+            requests: 0,
             waited: Default::default(),
         }
     }
@@ -116,6 +122,7 @@ impl ModelPolicy {
         match reply {
             Ok(c) => {
                 self.usage += c.usage;
+                self.requests += 1;
                 self.last_reply = c.content.clone();
                 Ok(c.content)
             }
@@ -192,6 +199,10 @@ impl Policy for ModelPolicy {
 
     fn usage(&self) -> Usage {
         self.usage
+    }
+
+    fn requests(&self) -> u64 {
+        self.requests
     }
 
     fn waited(&self) -> std::time::Duration {
