@@ -283,17 +283,17 @@ fn the_quality_gate_rejects_with_findings_and_fills_the_count() {
 #[test]
 fn the_plan_projects_the_run_within_fifteen_percent() {
     let tmp = tempfile::tempdir().unwrap();
-    let endpoint = Endpoint::start(tmp.path(), &["--bad-share", "0.2", "--latency-ms", "30"]);
+    let endpoint = Endpoint::start(tmp.path(), &["--bad-share", "0.1", "--latency-ms", "30"]);
     let start = Instant::now();
     let mut c = common::generate_cmd(tmp.path(), &endpoint.url, &["plan", "--format", "json", "-q"]);
-    c.args(["--count", "60", "--pilot", "10", "-p", "4", "--seed", "2", "--price", "in=2.5,out=10,cached=1.25"]);
+    c.args(["--count", "60", "--pilot", "20", "-p", "4", "--seed", "3", "--price", "in=2.5,out=10,cached=1.25"]);
     let out = c.stdin(Stdio::null()).output().unwrap();
     let plan: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
     assert_eq!(out.status.code(), Some(0), "{plan}");
     let accepted = plan["pilot_accepted"].as_u64().unwrap();
-    assert_eq!(accepted, 10, "the pilot runs until 10 are accepted: {plan}");
-    assert_eq!(plan["remaining"], 50);
+    assert_eq!(accepted, 20, "the pilot runs until 20 are accepted: {plan}");
+    assert_eq!(plan["remaining"], 40);
     // The printed command, run as printed (the test's key and cache in the environment).
     let command = plan["continue"].as_str().unwrap();
     let words: Vec<&str> = command.split_whitespace().skip(1).collect();
@@ -330,4 +330,34 @@ fn the_plan_projects_the_run_within_fifteen_percent() {
         .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
         .count();
     assert_eq!(accepted_files, 60);
+}
+
+/// Two runs on one threads folder at once spend one budget: the ledger is shared under a lock.
+#[test]
+fn two_runs_on_one_folder_share_the_cap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let endpoint = Endpoint::start(tmp.path(), &["--latency-ms", "30"]);
+    let cap = 120_000u64;
+    let cap_text = cap.to_string();
+    let children: Vec<_> = ["1", "2"]
+        .iter()
+        .map(|seed| {
+            common::generate_cmd(tmp.path(), &endpoint.url, &["new", "--batch", "-q", "--count", "12", "-p", "3", "--seed", seed, "--max-tokens", &cap_text, "--max-completion-tokens", "200"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let stats = endpoint.stats();
+    let used = stats["prompt_tokens"].as_u64().unwrap() + stats["completion_tokens"].as_u64().unwrap();
+    eprintln!("two runs, one {cap}-token cap: the server counted {used}");
+    assert!(used <= cap, "two runs together used {used} tokens of a {cap} cap");
+    assert!(used > cap / 2, "the cap was barely used ({used}); the test proves nothing");
+    let runs = tmp.path().join("threads/.threadkit/runs");
+    assert_eq!(std::fs::read_dir(runs).unwrap().count(), 0, "finished runs leave no lock behind");
 }

@@ -121,8 +121,8 @@ pub struct Account {
     /// What answered requests cost, as the server counted their tokens.
     pub usage: Usage,
     pub spent: Amount,
-    /// Reserved by requests in flight now.
-    pub in_flight: Amount,
+    /// Reserved by requests in flight now, per run (runs of one folder share its account).
+    pub in_flight: std::collections::BTreeMap<String, Amount>,
     /// Reserved by requests in flight when a run was killed: counted as spent.
     pub assumed: Amount,
     pub requests: u64,
@@ -134,8 +134,10 @@ impl Account {
     /// Everything that counts against the caps.
     pub fn committed(&self) -> Amount {
         let mut a = self.spent;
-        a.add(self.in_flight);
         a.add(self.assumed);
+        for f in self.in_flight.values() {
+            a.add(*f);
+        }
         a
     }
 }
@@ -146,6 +148,7 @@ pub const LEDGER: &str = ".threadkit/spend.json";
 pub const STOPPED: &str = "budget reached";
 
 struct State {
+    /// The ledger as last read or written.
     account: Account,
     /// Finished threads' cost in this run (for the p90 a new thread must fit).
     threads: Vec<Amount>,
@@ -153,8 +156,16 @@ struct State {
     refused: bool,
 }
 
+/// The threads folder's account, shared by every run on it: each change is read, made and
+/// written under an OS lock on `.threadkit/spend.lock`, so two runs on one folder spend one
+/// budget. Each run holds `.threadkit/runs/<run>.lock` while it lives; a run that finds
+/// another's lock free knows it died and books its reservations as spent.
 pub struct Budget {
     path: PathBuf,
+    dir: PathBuf,
+    run: String,
+    /// Held for the run's life (the OS drops it if the process dies).
+    _alive: std::fs::File,
     price: Option<Price>,
     caps: Caps,
     state: Mutex<State>,
@@ -167,35 +178,80 @@ pub struct Reservation {
     bytes: usize,
 }
 
+fn lock_file(path: &Path) -> Result<std::fs::File, String> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
 impl Budget {
-    /// Open (or start) the threads folder's ledger; requests a killed run left in flight are
+    /// Open (or start) the threads folder's ledger; requests that dead runs left in flight are
     /// counted as spent.
     pub fn open(threads_dir: &Path, price: Option<Price>, caps: Caps) -> Result<Budget, String> {
         let path = threads_dir.join(LEDGER);
-        let mut account: Account = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                format!("{}: not a threadkit ledger ({e}); it keeps what this folder's runs spent: restore it, or remove it to start the account at zero", path.display())
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Account::default(),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+        let dir = path.parent().expect("the ledger is in a folder").to_path_buf();
+        let runs = dir.join("runs");
+        std::fs::create_dir_all(&runs).map_err(|e| format!("{}: {e}", runs.display()))?;
+        let run = format!("{}-{:08x}", std::process::id(), fastrand::u32(..));
+        let alive = lock_file(&runs.join(format!("{run}.lock")))?;
+        rustix::fs::flock(&alive, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+            .map_err(|e| format!("{}: cannot lock: {e}", runs.display()))?;
+        let budget = Budget {
+            path,
+            dir,
+            run,
+            _alive: alive,
+            price,
+            caps,
+            state: Mutex::new(State { account: Account::default(), threads: Vec::new(), refused: false }),
         };
-        let in_flight = std::mem::take(&mut account.in_flight);
-        account.assumed.add(in_flight);
-        let budget = Budget { path, price, caps, state: Mutex::new(State { account, threads: Vec::new(), refused: false }) };
-        budget.save(&budget.lock().account)?;
+        budget.transact(&mut budget.lock(), |a| {
+            let dead: Vec<String> = a.in_flight.keys().filter(|r| !budget.is_alive(r)).cloned().collect();
+            for r in dead {
+                if let Some(amount) = a.in_flight.remove(&r) {
+                    a.assumed.add(amount);
+                }
+                let _ = std::fs::remove_file(runs.join(format!("{r}.lock")));
+            }
+        })?;
         Ok(budget)
+    }
+
+    /// Whether run `r` still holds its lock.
+    fn is_alive(&self, r: &str) -> bool {
+        if r == self.run {
+            return true;
+        }
+        let Ok(f) = std::fs::File::open(self.dir.join("runs").join(format!("{r}.lock"))) else { return false };
+        rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared).is_err()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn save(&self, account: &Account) -> Result<(), String> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        let bytes = serde_json::to_vec_pretty(account).expect("an account serializes");
-        crate::write::atomic_write(&self.path, &bytes).map_err(|e| format!("{}: {e}", self.path.display()))
+    /// Read the ledger, change it, write it: under the OS lock (other runs) while the
+    /// caller holds the state's mutex (this run's threads).
+    fn transact<T>(&self, s: &mut State, change: impl FnOnce(&mut Account) -> T) -> Result<T, String> {
+        let guard = lock_file(&self.dir.join("spend.lock"))?;
+        rustix::fs::flock(&guard, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| format!("{}: cannot lock: {e}", self.dir.display()))?;
+        let mut account: Account = match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                format!("{}: not a threadkit ledger ({e}); it keeps what this folder's runs spent: restore it, or remove it to start the account at zero", self.path.display())
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Account::default(),
+            Err(e) => return Err(format!("{}: {e}", self.path.display())),
+        };
+        let out = change(&mut account);
+        let bytes = serde_json::to_vec_pretty(&account).expect("an account serializes");
+        crate::write::atomic_write(&self.path, &bytes).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        s.account = account;
+        Ok(out)
     }
 
     pub fn path(&self) -> &Path {
@@ -210,6 +266,7 @@ impl Budget {
         self.price
     }
 
+    /// The account as this run last saw it.
     pub fn account(&self) -> Account {
         self.lock().account.clone()
     }
@@ -228,40 +285,57 @@ impl Budget {
     /// the ledger before it returns. `Err` when it does not fit: the request must not be sent.
     pub fn reserve(&self, bytes: usize, max_completion: u64) -> Result<Reservation, String> {
         let mut s = self.lock();
-        // Before any answer: at most one token per two bytes (JSON of numbers and words is
-        // three to four bytes a token); after, the densest prompt seen, with a margin.
-        let per_byte = if s.account.tokens_per_byte > 0.0 { s.account.tokens_per_byte * 1.2 } else { 0.5 };
-        let prompt = (bytes as f64 * per_byte).ceil() as u64 + 16;
-        let worst = Usage { prompt, completion: max_completion, cached: 0 };
-        let amount = self.cost(&worst);
-        if !self.fits(s.account.committed(), amount) {
-            s.refused = true;
-            return Err(self.stopped_message(&s.account));
+        let run = self.run.clone();
+        let fitted = self.transact(&mut s, |a| {
+            // Before any answer: at most one token per two bytes (JSON of numbers and words is
+            // three to four bytes a token); after, the densest prompt seen, with a margin.
+            let per_byte = if a.tokens_per_byte > 0.0 { a.tokens_per_byte * 1.2 } else { 0.5 };
+            let prompt = (bytes as f64 * per_byte).ceil() as u64 + 16;
+            let amount = self.cost(&Usage { prompt, completion: max_completion, cached: 0 });
+            if !self.fits(a.committed(), amount) {
+                return None;
+            }
+            a.in_flight.entry(run).or_default().add(amount);
+            Some(amount)
+        })?;
+        match fitted {
+            Some(amount) => Ok(Reservation { amount, bytes }),
+            None => {
+                s.refused = true;
+                Err(self.stopped_message(&s.account))
+            }
         }
-        s.account.in_flight.add(amount);
-        self.save(&s.account)?;
-        Ok(Reservation { amount, bytes })
+    }
+
+    fn take_back(&self, a: &mut Account, amount: Amount) {
+        if let Some(mine) = a.in_flight.get_mut(&self.run) {
+            mine.sub(amount);
+            if mine.tokens == 0 && mine.usd == 0.0 {
+                a.in_flight.remove(&self.run);
+            }
+        }
     }
 
     /// The request was answered with `usage`.
     pub fn settle(&self, r: Reservation, usage: &Usage) {
         let mut s = self.lock();
-        s.account.in_flight.sub(r.amount);
-        s.account.spent.add(self.cost(usage));
-        s.account.usage += *usage;
-        s.account.requests += 1;
-        if r.bytes > 0 {
-            s.account.tokens_per_byte = s.account.tokens_per_byte.max(usage.prompt as f64 / r.bytes as f64);
-        }
-        // A ledger that cannot be written is noticed at the next reservation, which writes too.
-        let _ = self.save(&s.account);
+        let cost = self.cost(usage);
+        // A ledger that cannot be written now is noticed at the next reservation, which writes too.
+        let _ = self.transact(&mut s, |a| {
+            self.take_back(a, r.amount);
+            a.spent.add(cost);
+            a.usage += *usage;
+            a.requests += 1;
+            if r.bytes > 0 {
+                a.tokens_per_byte = a.tokens_per_byte.max(usage.prompt as f64 / r.bytes as f64);
+            }
+        });
     }
 
     /// The request got no answer the server bills (refused, rejected, unreachable).
     pub fn release(&self, r: Reservation) {
         let mut s = self.lock();
-        s.account.in_flight.sub(r.amount);
-        let _ = self.save(&s.account);
+        let _ = self.transact(&mut s, |a| self.take_back(a, r.amount));
     }
 
     /// A thread of this run ended; its cost joins those a new thread is judged by.
@@ -278,11 +352,15 @@ impl Budget {
         p90(&s.threads)
     }
 
-    /// Whether a new thread may start: what is left covers a p90 thread.
+    /// Whether a new thread may start: what is left (as the ledger says now) covers a p90 thread.
     pub fn can_start(&self) -> bool {
         let mut s = self.lock();
         let need = p90(&s.threads).unwrap_or_default();
-        let ok = self.fits(s.account.committed(), need);
+        let committed = match self.transact(&mut s, |a| a.committed()) {
+            Ok(c) => c,
+            Err(_) => s.account.committed(),
+        };
+        let ok = self.fits(committed, need);
         if !ok {
             s.refused = true;
         }
@@ -313,6 +391,13 @@ impl Budget {
             None => format!("{} tokens", c.tokens),
         });
         parts.join(", ")
+    }
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        // A run that ends normally leaves nothing in flight and no lock file behind.
+        let _ = std::fs::remove_file(self.dir.join("runs").join(format!("{}.lock", self.run)));
     }
 }
 
@@ -370,11 +455,24 @@ mod tests {
         b.settle(r1, &Usage { prompt: 1000, completion: 100, cached: 0 });
         b.release(r3);
         assert!((b.account().spent.usd - 0.0011).abs() < 1e-12);
-        // Killed with r2 in flight: the next run counts it.
-        drop(b);
+        // While this run lives, another run on the folder sees its reservation in flight.
+        let other = Budget::open(dir.path(), Some(price), caps).unwrap();
+        assert!((other.account().committed().usd - 0.0011 - 0.003016).abs() < 1e-12);
+        assert_eq!(other.account().assumed, Amount::default());
+        // Killed with r2 in flight (its lock gone with the process): the next run counts it as spent.
+        std::mem::forget(b);
+        let ledger = dir.path().join(LEDGER);
+        let runs = ledger.parent().unwrap().join("runs");
+        for e in std::fs::read_dir(&runs).unwrap() {
+            let p = e.unwrap().path();
+            if !p.to_string_lossy().contains(&other.run) {
+                std::fs::remove_file(p).unwrap();
+            }
+        }
+        drop(other);
         let b = Budget::open(dir.path(), Some(price), caps).unwrap();
         let a = b.account();
-        assert!((a.assumed.usd - 0.003016).abs() < 1e-12 && a.in_flight.usd == 0.0, "{a:?}");
+        assert!((a.assumed.usd - 0.003016).abs() < 1e-12 && a.in_flight.is_empty(), "{a:?}");
         // Learnt: 0.25 token per byte, reserved with a 20 % margin.
         let r = b.reserve(4000, 1000).unwrap();
         assert_eq!(r.amount.tokens, 1200 + 16 + 1000);
