@@ -322,7 +322,7 @@ impl App {
             ));
         }
         let caps = Caps { max_cost: flags.max_cost, max_tokens: flags.max_tokens };
-        let budget = Arc::new(Budget::open(&settings.threads_dir, price, caps).map_err(CommandError::Usage)?);
+        let budget = Arc::new(Budget::new(&settings.threads_dir, price, caps));
         let mut same_run = Vec::new();
         if let Some(c) = &flags.config {
             same_run.extend(["--config".to_string(), c.display().to_string()]);
@@ -615,6 +615,7 @@ impl App {
     ) -> Result<Ran, CommandError> {
         if !jobs.is_empty() {
             self.ready()?;
+            self.budget.begin().map_err(CommandError::Usage)?;
         }
         let started = std::time::Instant::now();
         let total = jobs.len();
@@ -1058,11 +1059,11 @@ struct RunEnd<'a> {
 impl RunEnd<'_> {
     /// The commands that take a budget-stopped run up again with a larger cap, sized from
     /// what the finished threads cost.
-    fn go_on(&self, outcomes: &[Outcome], suspended: usize, not_started: usize) -> String {
+    fn go_on(&self, outcomes: &[Outcome], suspended: usize, to_make: usize) -> String {
         let b = self.budget;
         let spent = b.account().committed();
         let ended: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_ok()).collect();
-        let left = (suspended + not_started) as f64;
+        let left = (suspended + to_make) as f64;
         let per_thread = |f: &dyn Fn(&Outcome) -> f64| {
             if ended.is_empty() { None } else { Some(ended.iter().map(|o| f(o)).sum::<f64>() / ended.len() as f64) }
         };
@@ -1084,10 +1085,10 @@ impl RunEnd<'_> {
         if suspended > 0 {
             commands.push(command("continue", &[]));
         }
-        if not_started > 0 {
+        if to_make > 0 {
             if let Some(again) = &self.again {
                 let mut extra = again.clone();
-                extra.extend(["--count".to_string(), not_started.to_string()]);
+                extra.extend(["--count".to_string(), to_make.to_string()]);
                 commands.push(command("new", &extra));
             }
         }
@@ -1148,7 +1149,13 @@ fn summary(
         )?;
     }
     let budget_stop = end.budget.refused() && (!suspended.is_empty() || not_started > 0);
-    let go_on = budget_stop.then(|| end.go_on(outcomes, suspended.len(), not_started));
+    // New threads still to make: the run's count less those accepted, those a `continue`
+    // takes up (suspended or failed with a saved step) and none for rejected ones, whose
+    // replacements the budget stopped.
+    let accepted = outcomes.iter().filter(|o| o.result.is_ok() && o.gate.as_ref().is_none_or(|r| r.is_empty())).count();
+    let resumable = suspended.len() + failed.iter().filter(|o| o.saved).count();
+    let to_make = total.saturating_sub(accepted + resumable);
+    let go_on = budget_stop.then(|| end.go_on(outcomes, suspended.len(), to_make));
     if let Some(command) = &go_on {
         writeln!(
             err,

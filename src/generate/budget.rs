@@ -164,8 +164,8 @@ pub struct Budget {
     path: PathBuf,
     dir: PathBuf,
     run: String,
-    /// Held for the run's life (the OS drops it if the process dies).
-    _alive: std::fs::File,
+    /// Held from `begin` for the run's life (the OS drops it if the process dies).
+    alive: Mutex<Option<std::fs::File>>,
     price: Option<Price>,
     caps: Caps,
     state: Mutex<State>,
@@ -189,36 +189,51 @@ fn lock_file(path: &Path) -> Result<std::fs::File, String> {
 }
 
 impl Budget {
-    /// Open (or start) the threads folder's ledger; requests that dead runs left in flight are
-    /// counted as spent.
-    pub fn open(threads_dir: &Path, price: Option<Price>, caps: Caps) -> Result<Budget, String> {
+    /// The threads folder's budget; nothing is read or written until `begin`.
+    pub fn new(threads_dir: &Path, price: Option<Price>, caps: Caps) -> Budget {
         let path = threads_dir.join(LEDGER);
         let dir = path.parent().expect("the ledger is in a folder").to_path_buf();
-        let runs = dir.join("runs");
-        std::fs::create_dir_all(&runs).map_err(|e| format!("{}: {e}", runs.display()))?;
-        let run = format!("{}-{:08x}", std::process::id(), fastrand::u32(..));
-        let alive = lock_file(&runs.join(format!("{run}.lock")))?;
-        rustix::fs::flock(&alive, rustix::fs::FlockOperation::NonBlockingLockExclusive)
-            .map_err(|e| format!("{}: cannot lock: {e}", runs.display()))?;
-        let budget = Budget {
+        Budget {
             path,
             dir,
-            run,
-            _alive: alive,
+            run: format!("{}-{:08x}", std::process::id(), fastrand::u32(..)),
+            alive: Mutex::new(None),
             price,
             caps,
             state: Mutex::new(State { account: Account::default(), threads: Vec::new(), refused: false }),
-        };
-        budget.transact(&mut budget.lock(), |a| {
-            let dead: Vec<String> = a.in_flight.keys().filter(|r| !budget.is_alive(r)).cloned().collect();
+        }
+    }
+
+    /// `new` then `begin`.
+    pub fn open(threads_dir: &Path, price: Option<Price>, caps: Caps) -> Result<Budget, String> {
+        let b = Budget::new(threads_dir, price, caps);
+        b.begin()?;
+        Ok(b)
+    }
+
+    /// Before the first request: mark this run alive, read the ledger, and count what dead
+    /// runs left in flight as spent. A damaged ledger is an error here, before anything is sent.
+    pub fn begin(&self) -> Result<(), String> {
+        let mut alive = self.alive.lock().unwrap_or_else(|p| p.into_inner());
+        if alive.is_some() {
+            return Ok(());
+        }
+        let runs = self.dir.join("runs");
+        std::fs::create_dir_all(&runs).map_err(|e| format!("{}: {e}", runs.display()))?;
+        let file = lock_file(&runs.join(format!("{}.lock", self.run)))?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+            .map_err(|e| format!("{}: cannot lock: {e}", runs.display()))?;
+        *alive = Some(file);
+        drop(alive);
+        self.transact(&mut self.lock(), |a| {
+            let dead: Vec<String> = a.in_flight.keys().filter(|r| !self.is_alive(r)).cloned().collect();
             for r in dead {
                 if let Some(amount) = a.in_flight.remove(&r) {
                     a.assumed.add(amount);
                 }
                 let _ = std::fs::remove_file(runs.join(format!("{r}.lock")));
             }
-        })?;
-        Ok(budget)
+        })
     }
 
     /// Whether run `r` still holds its lock.
@@ -397,7 +412,9 @@ impl Budget {
 impl Drop for Budget {
     fn drop(&mut self) {
         // A run that ends normally leaves nothing in flight and no lock file behind.
-        let _ = std::fs::remove_file(self.dir.join("runs").join(format!("{}.lock", self.run)));
+        if self.alive.get_mut().map(|a| a.is_some()).unwrap_or(true) {
+            let _ = std::fs::remove_file(self.dir.join("runs").join(format!("{}.lock", self.run)));
+        }
     }
 }
 
