@@ -145,8 +145,8 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def reply_status(self, status, headers=()):
-        out = json.dumps({"error": {"message": f"scripted HTTP {status}"}}).encode()
+    def send_json(self, status, doc, headers=()):
+        out = json.dumps(doc).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
@@ -155,15 +155,14 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(out)
 
+    def reply_status(self, status, headers=()):
+        self.send_json(status, {"error": {"message": f"scripted HTTP {status}"}}, headers)
+
     def do_GET(self):
         if self.path.rstrip("/").endswith("/stats"):
             with self.server.lock:
-                out = json.dumps(self.server.stats).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
+                stats = dict(self.server.stats)
+            self.send_json(200, stats)
             return
         # `GET /models` (threadkit's preflight): the scripted failure, else "not here", as
         # many servers answer.
@@ -223,12 +222,7 @@ class Handler(BaseHTTPRequestHandler):
             reply = {"query": reply["query"] + " (header: " + auth + ")"}
         content = reply if isinstance(reply, str) else json.dumps(reply)
         if self.server.echo_auth == "no-choices":
-            out = json.dumps({"error": {"message": "upstream refused " + auth}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
+            self.send_json(200, {"error": {"message": "upstream refused " + auth}})
             return
         with self.server.lock:
             cached = self.server.cache.cached_tokens(raw)
@@ -236,19 +230,12 @@ class Handler(BaseHTTPRequestHandler):
             st["prompt_tokens"] += len(raw) // 4
             st["cached_tokens"] += cached
             st["completion_tokens"] += len(content) // 4
-        out = json.dumps({
+        self.send_json(200, {
             "id": "mock", "object": "chat.completion", "model": body.get("model"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": len(raw) // 4, "completion_tokens": len(content) // 4,
                       "prompt_tokens_details": {"cached_tokens": cached}},
-        }).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        for k, v in limit_headers:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(out)
+        }, limit_headers)
 
 
 def main():

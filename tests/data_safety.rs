@@ -331,7 +331,8 @@ fn issue10_7_two_runs_with_one_seed_never_overwrite_each_other() {
     assert!(b.status.success(), "{}", text(&b));
     let threads: Vec<Value> = snapshot(&tmp.path().join("threads"))
         .into_iter()
-        .filter(|(p, _)| p.extension().is_some_and(|e| e == "json"))
+        // Threads only: not the budget's ledger in the hidden `.threadkit/`.
+        .filter(|(p, _)| p.extension().is_some_and(|e| e == "json") && !p.components().any(|c| c.as_os_str() == ".threadkit"))
         .map(|(_, b)| serde_json::from_slice(&b).unwrap())
         .collect();
     assert_eq!(threads.len(), 6, "six threads, none replaced");

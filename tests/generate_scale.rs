@@ -361,3 +361,34 @@ fn two_runs_on_one_folder_share_the_cap() {
     let runs = tmp.path().join("threads/.threadkit/runs");
     assert_eq!(std::fs::read_dir(runs).unwrap().count(), 0, "finished runs leave no lock behind");
 }
+
+/// Mistakes a user can make with the new flags: each is one clear message and exit 2, and
+/// nothing is written in the threads folder.
+#[test]
+fn budget_and_plan_usage_errors_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let endpoint = Endpoint::start(tmp.path(), &[]);
+    let cases: [(&[&str], &str); 6] = [
+        (&["new", "--batch", "--max-cost", "5"], "--max-cost needs prices"),
+        (&["new", "--batch", "--price", "in=1"], "give at least in= and out="),
+        (&["new", "--batch", "--price", "in=1,out=2,cached=x"], "a price is a number"),
+        (&["new", "--batch", "--max-cost=-3", "--price", "in=1,out=1"], "not an amount of USD"),
+        (&["plan", "--interactive", "--count", "5"], "leave out --interactive"),
+        (&["new", "--batch", "--prices", "/nonexistent/prices.toml"], "prices.toml"),
+    ];
+    for (args, expected) in cases {
+        let out = common::generate_cmd(tmp.path(), &endpoint.url, args).stdin(Stdio::null()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!tmp.path().join("threads/.threadkit").exists(), "{args:?} wrote the ledger");
+    }
+    // A damaged ledger is refused before any request, with what to do.
+    std::fs::create_dir_all(tmp.path().join("threads/.threadkit")).unwrap();
+    std::fs::write(tmp.path().join("threads/.threadkit/spend.json"), "{\"spent\": ").unwrap();
+    let out = common::generate_cmd(tmp.path(), &endpoint.url, &["new", "--batch", "--count", "1"]).stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not a threadkit ledger") && stderr.contains("remove it"), "{stderr}");
+    assert!(endpoint.requests().is_empty(), "nothing was sent");
+}

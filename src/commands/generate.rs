@@ -58,26 +58,14 @@ pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
         Some(GenerateCommand::New(new)) => {
             let app = App::new(settings, &args.common)?;
             crate::generate::in_progress::report_on_interrupt();
-            let datasets = if new.dataset.is_empty() {
-                app.settings.file.datasets.clone().unwrap_or_default()
-            } else {
-                new.dataset.clone()
-            };
-            let seed = new.seed.or(app.settings.file.seed).unwrap_or_else(random_seed);
-            let balance = new.balance || app.settings.file.balance.unwrap_or(false);
+            let (datasets, seed, balance) = app.draw_settings(&new);
             app.new_threads(&datasets, new.count, seed, balance, &new.mode, out, err).map(|r| r.status)
         }
         Some(GenerateCommand::Plan(plan)) => {
             let app = App::new(settings, &args.common)?;
             crate::generate::in_progress::report_on_interrupt();
             let new = &plan.new;
-            let datasets = if new.dataset.is_empty() {
-                app.settings.file.datasets.clone().unwrap_or_default()
-            } else {
-                new.dataset.clone()
-            };
-            let seed = new.seed.or(app.settings.file.seed).unwrap_or_else(random_seed);
-            let balance = new.balance || app.settings.file.balance.unwrap_or(false);
+            let (datasets, seed, balance) = app.draw_settings(new);
             app.plan(&datasets, new.count, plan.pilot, seed, balance, &new.mode, out, err)
         }
         Some(GenerateCommand::Continue(cont)) => {
@@ -304,10 +292,17 @@ impl App {
             }
         };
         // What a killed run left half-written is removed before anything new is written.
-        if let Err(e) = std::fs::create_dir_all(&settings.threads_dir)
-            .map(|()| crate::write::remove_stale_temporaries(&settings.threads_dir))
-        {
+        if let Err(e) = std::fs::create_dir_all(&settings.threads_dir) {
             return Err(CommandError::Usage(format!("--threads-dir {}: {e}", settings.threads_dir.display())));
+        }
+        // The thread files, the rejected ones and the budget's ledger: each folder a run writes.
+        let ledger_dir = settings.threads_dir.join(budget::LEDGER);
+        for dir in [
+            settings.threads_dir.as_path(),
+            &crate::generate::gate::rejected_dir(&settings.threads_dir),
+            ledger_dir.parent().unwrap_or(&settings.threads_dir),
+        ] {
+            crate::write::remove_stale_temporaries(dir);
         }
         let price = match (&flags.price, &flags.prices) {
             (Some(p), _) => Some(*p),
@@ -367,6 +362,15 @@ impl App {
         let generator =
             Generator::new(DataRoot::new(&settings.data_root), settings.threads_dir.clone(), loop_settings, metadata);
         Ok(App { settings, generator, client: Arc::new(client), prompts: Arc::new(prompts), budget, gate: !flags.no_quality_gate, same_run })
+    }
+
+    /// `new`'s datasets, seed and balance: the flags over the settings file.
+    fn draw_settings(&self, new: &crate::cli::GenerateNewArgs) -> (Vec<String>, u64, bool) {
+        let file = &self.settings.file;
+        let datasets =
+            if new.dataset.is_empty() { file.datasets.clone().unwrap_or_default() } else { new.dataset.clone() };
+        let seed = new.seed.or(file.seed).unwrap_or_else(random_seed);
+        (datasets, seed, new.balance || file.balance.unwrap_or(false))
     }
 
     fn policy(&self) -> ModelPolicy {
