@@ -63,7 +63,8 @@ fn real_model_batch_kill_resume_validate_verify() {
     let out = generate(dir, &["new", "--count", "2", "--seed", "21", "--balance", "--batch"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("2 threads:"), "a summary is printed");
+    // Two threads, or more where the quality gate rejected some and drew others in their place.
+    assert!(stdout.contains(" threads: ") && stdout.contains("quality gate: "), "a summary is printed");
     assert!(out.status.code().is_some_and(|c| c <= 1), "no crash");
     assert!(!thread_files(dir).is_empty(), "threads were written");
 
@@ -143,7 +144,7 @@ fn real_model_plan_budget_and_gate() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let price = ["--price", "in=0.15,out=0.6,cached=0.075"];
-    let mut plan = generate(dir, &["plan", "--count", "6", "--pilot", "2", "--seed", "31", "-p", "2", "--format", "json", "-q"]);
+    let mut plan = generate(dir, &["plan", "--count", "4", "--pilot", "1", "--seed", "31", "-p", "2", "--format", "json", "-q"]);
     plan.args(price);
     let out = plan.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

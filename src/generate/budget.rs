@@ -353,6 +353,16 @@ impl Budget {
         let _ = self.transact(&mut s, |a| self.take_back(a, r.amount));
     }
 
+    /// The request was sent and no answer was read (a timeout, a dropped connection): the
+    /// server may have billed it, so its reservation counts as spent.
+    pub fn assume(&self, r: Reservation) {
+        let mut s = self.lock();
+        let _ = self.transact(&mut s, |a| {
+            self.take_back(a, r.amount);
+            a.assumed.add(r.amount);
+        });
+    }
+
     /// A thread of this run ended; its cost joins those a new thread is judged by.
     pub fn thread_done(&self, u: &Usage) {
         let amount = self.cost(u);

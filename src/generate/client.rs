@@ -198,16 +198,26 @@ impl ChatClient {
         if let Some(why) = self.endpoint_down() {
             return Err(ClientError::Endpoint(why));
         }
-        let Some(budget) = &self.budget else { return self.send(&body) };
-        let reservation = budget
-            .reserve(body.len(), u64::from(self.config.max_completion_tokens))
-            .map_err(ClientError::Budget)?;
-        let answer = self.send(&body);
-        match &answer {
-            Ok(c) => budget.settle(reservation, &c.usage),
-            Err(_) => budget.release(reservation),
+        self.send(&body)
+    }
+
+    /// Before each attempt: its worst case reserved in the budget, if there is one.
+    fn reserve(&self, bytes: usize) -> Result<Option<super::budget::Reservation>, ClientError> {
+        match &self.budget {
+            Some(b) => b.reserve(bytes, u64::from(self.config.max_completion_tokens)).map(Some).map_err(ClientError::Budget),
+            None => Ok(None),
         }
-        answer
+    }
+
+    /// After each attempt: what the server billed for it, as far as anyone can know.
+    fn bill(&self, reservation: Option<super::budget::Reservation>, bill: Bill) {
+        let (Some(b), Some(r)) = (&self.budget, reservation) else { return };
+        match bill {
+            Bill::Answered(usage) => b.settle(r, &usage),
+            Bill::Nothing => b.release(r),
+            // Sent, and no answer read: it may have been billed, so it counts as spent.
+            Bill::Unknown => b.assume(r),
+        }
     }
 
     /// One request, with its retries.
@@ -224,6 +234,7 @@ impl ChatClient {
             if std::mem::take(&mut failed_last) {
                 std::thread::sleep(self.backoff(attempt));
             }
+            let reservation = self.reserve(body.len())?;
             let permit = self.pace.acquire(estimate);
             let mut request = self.agent.post(&url).header("Content-Type", "application/json");
             if let Some(key) = &self.config.api_key {
@@ -232,6 +243,8 @@ impl ChatClient {
             let mut response = match request.send(body) {
                 Ok(r) => r,
                 Err(e) => {
+                    let unsent = matches!(e, ureq::Error::ConnectionFailed | ureq::Error::HostNotFound);
+                    self.bill(reservation, if unsent { Bill::Nothing } else { Bill::Unknown });
                     last = self.scrub(&format!("{url}: {e}"));
                     attempt += 1;
                     failed_last = true;
@@ -247,6 +260,7 @@ impl ChatClient {
             if matches!(status, 429 | 503) {
                 // Slowing down is the answer, not giving up: a rejection costs no attempt.
                 permit.rejected(&limits, self.backoff(rejections + 1));
+                self.bill(reservation, Bill::Nothing);
                 last = self.scrub(&format!("{url}: HTTP {status}: {}", excerpt(text.as_deref().unwrap_or(""))));
                 rejections += 1;
                 if rejections >= MAX_REJECTIONS {
@@ -262,6 +276,7 @@ impl ChatClient {
             let text = match text {
                 Ok(t) => t,
                 Err(e) => {
+                    self.bill(reservation, if (200..300).contains(&status) { Bill::Unknown } else { Bill::Nothing });
                     last = self.scrub(&format!("{url}: reading the reply failed: {e}"));
                     attempt += 1;
                     failed_last = true;
@@ -269,13 +284,19 @@ impl ChatClient {
                 }
             };
             match status {
-                200..=299 => return self.completion(&text, &url),
+                200..=299 => {
+                    let completion = self.completion(&text, &url);
+                    self.bill(reservation, completion.as_ref().map_or(Bill::Unknown, |c| Bill::Answered(c.usage)));
+                    return completion;
+                }
                 500..=599 => {
+                    self.bill(reservation, Bill::Nothing);
                     last = self.scrub(&format!("{url}: HTTP {status}: {}", excerpt(&text)));
                     attempt += 1;
                     failed_last = true;
                 }
                 _ => {
+                    self.bill(reservation, Bill::Nothing);
                     let lower = text.to_lowercase();
                     let message = self.scrub(&format!("{url}: HTTP {status}: {}", excerpt(&text)));
                     if lower.contains("context")
@@ -321,6 +342,14 @@ impl ChatClient {
         *self.used.lock().unwrap_or_else(|p| p.into_inner()) += usage;
         Ok(Completion { content, usage })
     }
+}
+
+/// What an attempt cost.
+enum Bill {
+    Answered(Usage),
+    /// Not sent, or answered with an error: servers bill neither.
+    Nothing,
+    Unknown,
 }
 
 fn excerpt(text: &str) -> String {
@@ -435,6 +464,31 @@ mod tests {
         let err = client(url, None).complete(&[], 0.5, &json!({})).unwrap_err().to_string();
         assert!(err.contains("gave up after 3 attempts"), "{err}");
         server.join().unwrap();
+    }
+
+    #[test]
+    fn a_request_sent_and_never_answered_counts_as_spent() {
+        use crate::generate::budget::{Budget, Caps};
+        // A server that reads the request and never answers: the client times out.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let hold = std::thread::spawn(move || {
+            let held: Vec<_> = (0..2).filter_map(|_| listener.accept().ok()).collect();
+            std::thread::sleep(Duration::from_millis(1500));
+            drop(held);
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let budget = std::sync::Arc::new(Budget::open(dir.path(), None, Caps { max_cost: None, max_tokens: Some(1_000_000) }).unwrap());
+        let mut config = client(url, None).config().clone();
+        config.timeout = Duration::from_millis(300);
+        config.attempts = 2;
+        let c = ChatClient::new(config).with_budget(budget.clone());
+        assert!(c.complete(&[json!({"role": "user", "content": "hi"})], 0.5, &json!({})).is_err());
+        let a = budget.account();
+        assert!(a.in_flight.is_empty(), "{a:?}");
+        // Two attempts, each reserved at most 100 completion tokens plus its prompt: both booked.
+        assert!(a.assumed.tokens > 200 && a.spent.tokens == 0, "{a:?}");
+        hold.join().unwrap();
     }
 
     #[test]
