@@ -60,11 +60,13 @@ fn real_model_batch_kill_resume_validate_verify() {
     let dir = tmp.path();
 
     // A few threads end to end in batch mode.
-    let out = generate(dir, &["new", "--count", "2", "--seed", "21", "--balance", "--batch"]).output().unwrap();
+    // The loop and the files, not the gate (its own test below): a 135M model's threads are
+    // mostly rejected, and replacing them would make this test as long as the model is poor.
+    let out = generate(dir, &["new", "--count", "2", "--seed", "21", "--balance", "--batch", "--no-quality-gate"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
     // Two threads, or more where the quality gate rejected some and drew others in their place.
-    assert!(stdout.contains(" threads: ") && stdout.contains("quality gate: "), "a summary is printed");
+    assert!(stdout.contains("2 threads: "), "a summary is printed");
     assert!(out.status.code().is_some_and(|c| c <= 1), "no crash");
     assert!(!thread_files(dir).is_empty(), "threads were written");
 
@@ -75,7 +77,7 @@ fn real_model_batch_kill_resume_validate_verify() {
     for seed in ["12", "13", "14", "15"] {
         let before: Vec<String> = thread_files(dir).into_iter().map(|(id, _)| id).collect();
         let mut child =
-            generate(dir, &["new", "--count", "1", "--seed", seed, "--batch"]).stdout(Stdio::null()).spawn().unwrap();
+            generate(dir, &["new", "--count", "1", "--seed", seed, "--batch", "--no-quality-gate"]).stdout(Stdio::null()).spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(300);
         killed = loop {
             let fresh = thread_files(dir)
@@ -99,9 +101,13 @@ fn real_model_batch_kill_resume_validate_verify() {
     let killed_id = killed.expect("one of four runs saved a step and was killed while still active");
     let steps_at_kill =
         thread_files(dir).into_iter().find(|(id, _)| *id == killed_id).unwrap().1["metadata"]["num_turns"].clone();
-    let out = generate(dir, &["continue", &killed_id, "--batch"]).output().unwrap();
+    let out = generate(dir, &["continue", &killed_id, "--batch", "--no-quality-gate"]).output().unwrap();
     eprintln!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let resumed = thread_files(dir).into_iter().find(|(id, _)| *id == killed_id).unwrap().1;
+    // Finished, it may have been moved to rejected/ by the quality gate.
+    let resumed = match thread_files(dir).into_iter().find(|(id, _)| *id == killed_id) {
+        Some((_, doc)) => doc,
+        None => serde_json::from_str(&std::fs::read_to_string(dir.join("threads/rejected").join(format!("{killed_id}.json"))).unwrap()).unwrap(),
+    };
     let m = &resumed["metadata"];
     assert!(
         m["status"] != "active" || m["num_turns"].as_u64() > steps_at_kill.as_u64(),
@@ -144,7 +150,7 @@ fn real_model_plan_budget_and_gate() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let price = ["--price", "in=0.15,out=0.6,cached=0.075"];
-    let mut plan = generate(dir, &["plan", "--count", "4", "--pilot", "1", "--seed", "31", "-p", "2", "--format", "json", "-q"]);
+    let mut plan = generate(dir, &["plan", "--count", "3", "--pilot", "1", "--seed", "31", "-p", "2", "--format", "json", "-q"]);
     plan.args(price);
     let out = plan.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -153,20 +159,22 @@ fn real_model_plan_budget_and_gate() {
     assert!(out.status.code().is_some_and(|c| c <= 1), "no crash");
     let pilot_gate = &plan["pilot"]["gate"];
     eprintln!("pilot gate: {pilot_gate}");
-    let Some(projection) = plan["projection"].as_object() else {
-        // A 135M model may get no pilot thread accepted; the plan says so instead of guessing.
-        assert!(plan["projection"].is_null());
-        return;
-    };
     let ledger = |dir: &Path| -> Value {
         serde_json::from_str(&std::fs::read_to_string(dir.join("threads/.threadkit/spend.json")).unwrap()).unwrap()
     };
     let after_pilot = ledger(dir)["spent"]["tokens"].as_u64().unwrap();
-    // A cap of what the pilot used plus half what the projection says the rest needs.
-    let projected = projection["tokens"]["p50"].as_f64().unwrap() as u64;
+    // A 135M model may get no pilot thread accepted: the plan then says so instead of guessing,
+    // and the budget below is sized from what the pilot's threads used.
+    let pilot_threads = plan["pilot"]["summary"]["threads"].as_u64().unwrap().max(1);
+    let projected = match plan["projection"]["tokens"]["p50"].as_f64() {
+        Some(p) => p as u64,
+        None => after_pilot + 4 * after_pilot / pilot_threads,
+    };
+    // A cap of what the pilot used plus half what the rest needs.
     let cap = after_pilot + projected.saturating_sub(after_pilot) / 2;
     let cap_text = cap.to_string();
-    let mut rest = generate(dir, &["new", "--count", &plan["remaining"].to_string(), "--seed", "32", "-p", "2", "--batch", "--format", "json", "-q"]);
+    let remaining = plan["remaining"].as_u64().unwrap().max(1).to_string();
+    let mut rest = generate(dir, &["new", "--count", &remaining, "--seed", "32", "-p", "2", "--batch", "--format", "json", "-q"]);
     rest.args(price).args(["--max-tokens", &cap_text]);
     let out = rest.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -177,8 +185,8 @@ fn real_model_plan_budget_and_gate() {
     eprintln!(
         "plan vs actual (real model): projected {projected} tokens for the whole run (p10 {}, p90 {}), \
          ${:.5}; spent {used} tokens under the {cap} cap, ${:.5}; gate: {}",
-        projection["tokens"]["p10"], projection["tokens"]["p90"],
-        projection["cost_usd"]["p50"].as_f64().unwrap_or(0.0),
+        plan["projection"]["tokens"]["p10"], plan["projection"]["tokens"]["p90"],
+        plan["projection"]["cost_usd"]["p50"].as_f64().unwrap_or(0.0),
         l["spent"]["usd"].as_f64().unwrap_or(0.0),
         run["gate"]
     );
