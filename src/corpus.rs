@@ -284,13 +284,15 @@ fn jaccard_at_least(a: &[u32; BINS], b: &[u32; BINS], min: f64) -> Option<f64> {
     Some((BINS - differ) as f64 / BINS as f64)
 }
 
-/// The near-duplicate index: the first member of every group seen so far.
+/// The near-duplicate index: the first member of every group seen so far. Only what finds
+/// candidates stays in memory (`Bands`, ~9 bytes per thread and band: ~140 MB for a million
+/// threads); each member's signatures and place, ~1 KB, wait in `Spill` and are read back for
+/// the few candidates a thread has. (In memory they made the index ~2 KB per thread: 2 GB
+/// for a million.)
 #[derive(Default)]
 pub struct NearDuplicates {
-    places: Vec<String>,
-    signatures: Vec<[u32; BINS]>,
-    text_signatures: Vec<Option<Box<[u32; BINS]>>>,
-    bands: HashMap<u64, Vec<u32>>,
+    bands: Bands,
+    spill: Spill,
 }
 
 impl NearDuplicates {
@@ -307,39 +309,166 @@ impl NearDuplicates {
             })
             .collect();
         // Candidates in the order they were seen: the first that qualifies is the group's first.
-        let mut candidates: Vec<u32> = keys
-            .iter()
-            .filter_map(|key| self.bands.get(key).filter(|b| b.len() <= MAX_BUCKET))
-            .flatten()
-            .copied()
-            .collect();
+        let mut candidates: Vec<u32> = Vec::new();
+        for &key in &keys {
+            let bucket = self.bands.bucket(key);
+            if bucket.len() <= MAX_BUCKET {
+                candidates.extend(bucket);
+            }
+        }
         candidates.sort_unstable();
         candidates.dedup();
         for doc in candidates {
-            let Some(j) = jaccard_at_least(signature, &self.signatures[doc as usize], NEAR_DUPLICATE_JACCARD) else {
+            let Some(member) = self.spill.get(doc) else { continue };
+            let Some(j) = jaccard_at_least(signature, &member.signature, NEAR_DUPLICATE_JACCARD) else {
                 continue;
             };
-            let text_alike = match (&f.text_signature, &self.text_signatures[doc as usize]) {
+            let text_alike = match (&f.text_signature, &member.text_signature) {
                 (Some(a), Some(b)) => jaccard_at_least(a, b, NEAR_DUPLICATE_TEXT_JACCARD).is_some(),
                 (None, None) => true,
                 _ => false,
             };
             if text_alike {
-                return Some((self.places[doc as usize].clone(), j));
+                return Some((member.place, j));
             }
         }
-        let n = self.places.len() as u32;
-        self.places.push(place.to_string());
-        self.signatures.push(*signature);
-        self.text_signatures.push(f.text_signature.clone());
+        let n = self.spill.push(signature, f.text_signature.as_deref(), place);
         for key in keys {
-            let bucket = self.bands.entry(key).or_default();
             // Past the cap a bucket is never read again: stop growing it.
-            if bucket.len() <= MAX_BUCKET {
-                bucket.push(n);
+            if self.bands.bucket(key).len() <= MAX_BUCKET {
+                self.bands.insert(key, n);
             }
         }
         None
+    }
+}
+
+/// Every (band key, member) pair, in 65,536 parts chosen by the key's top 16 bits, each part
+/// sorted by the next 32 bits and then the member: a 48-bit key (two different buckets of a
+/// million threads' 16 million share one with odds of about 1 in 2 million) and a member in
+/// 8 bytes, where a map of vectors spent ~60. A part holds a few hundred pairs at a million
+/// threads, so keeping it sorted on insert costs a short move.
+struct Bands {
+    parts: Vec<Vec<u64>>,
+}
+
+impl Default for Bands {
+    fn default() -> Self {
+        Bands { parts: vec![Vec::new(); 1 << 16] }
+    }
+}
+
+impl Bands {
+    fn split(key: u64) -> (usize, u64) {
+        ((key >> 48) as usize, (key >> 16) & 0xFFFF_FFFF)
+    }
+
+    /// The members whose band has this key, in the order they were added (members are
+    /// numbered as they come).
+    fn bucket(&self, key: u64) -> impl ExactSizeIterator<Item = u32> + '_ {
+        let (part, bits) = Bands::split(key);
+        let part = &self.parts[part];
+        let start = part.partition_point(|&e| e >> 32 < bits);
+        let len = part[start..].partition_point(|&e| e >> 32 == bits);
+        part[start..start + len].iter().map(|&e| e as u32)
+    }
+
+    fn insert(&mut self, key: u64, member: u32) {
+        let (part, bits) = Bands::split(key);
+        let entry = bits << 32 | u64::from(member);
+        let part = &mut self.parts[part];
+        if part.len() == part.capacity() {
+            // An eighth more at a time: doubling would leave a third of the index unused.
+            part.reserve_exact(part.len() / 8 + 4);
+        }
+        let at = part.partition_point(|&e| e < entry);
+        part.insert(at, entry);
+    }
+}
+
+/// One member of the index as read back from the spill.
+struct Member {
+    signature: [u32; BINS],
+    text_signature: Option<[u32; BINS]>,
+    place: String,
+}
+
+/// The members' signatures and places, appended to an unnamed temporary file (gone when
+/// threadkit exits, however it exits) in 1 MB writes; only each record's offset stays in
+/// memory. Without a writable temporary folder the records stay in memory, as they did before.
+#[derive(Default)]
+struct Spill {
+    file: Option<std::fs::File>,
+    /// Whether making or writing the file failed once (then everything stays in `pending`).
+    in_memory: bool,
+    /// Bytes already in the file; the records after them are in `pending`.
+    flushed: u64,
+    pending: Vec<u8>,
+    /// Where each member's record starts.
+    starts: Vec<u64>,
+}
+
+/// Bytes gathered before one write to the spill file.
+const SPILL_WRITE: usize = 1 << 20;
+const SIGNATURE_BYTES: usize = BINS * 4;
+
+impl Spill {
+    fn end(&self) -> u64 {
+        self.flushed + self.pending.len() as u64
+    }
+
+    /// Append a member; returns its number.
+    fn push(&mut self, signature: &[u32; BINS], text: Option<&[u32; BINS]>, place: &str) -> u32 {
+        self.starts.push(self.end());
+        self.pending.extend(signature.iter().flat_map(|v| v.to_le_bytes()));
+        self.pending.push(u8::from(text.is_some()));
+        self.pending.extend(text.unwrap_or(&[0; BINS]).iter().flat_map(|v| v.to_le_bytes()));
+        self.pending.extend_from_slice(place.as_bytes());
+        if self.pending.len() >= SPILL_WRITE && !self.in_memory {
+            self.write_pending();
+        }
+        self.starts.len() as u32 - 1
+    }
+
+    fn write_pending(&mut self) {
+        use std::os::unix::fs::FileExt;
+        if self.file.is_none() {
+            self.file = tempfile::tempfile().ok();
+        }
+        match &self.file {
+            Some(file) if file.write_all_at(&self.pending, self.flushed).is_ok() => {
+                self.flushed += self.pending.len() as u64;
+                self.pending.clear();
+            }
+            // No room for it on disk: memory it is (the index works as it did before spilling).
+            _ => self.in_memory = true,
+        }
+    }
+
+    fn get(&self, member: u32) -> Option<Member> {
+        use std::os::unix::fs::FileExt;
+        let start = *self.starts.get(member as usize)?;
+        let end = self.starts.get(member as usize + 1).copied().unwrap_or_else(|| self.end());
+        let mut read = Vec::new();
+        let bytes: &[u8] = if start >= self.flushed {
+            &self.pending[(start - self.flushed) as usize..(end - self.flushed) as usize]
+        } else {
+            read.resize((end - start) as usize, 0);
+            // The file is ours alone and was written whole; a failed read loses one candidate.
+            self.file.as_ref()?.read_exact_at(&mut read, start).ok()?;
+            &read
+        };
+        let words = |b: &[u8]| -> [u32; BINS] {
+            std::array::from_fn(|i| u32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().expect("4 bytes")))
+        };
+        let (signature, rest) = bytes.split_at(SIGNATURE_BYTES);
+        let (has_text, rest) = rest.split_first()?;
+        let (text, place) = rest.split_at(SIGNATURE_BYTES);
+        Some(Member {
+            signature: words(signature),
+            text_signature: (*has_text == 1).then(|| words(text)),
+            place: String::from_utf8_lossy(place).into_owned(),
+        })
     }
 }
 
@@ -497,5 +626,46 @@ mod tests {
         assert!(eval.text_overlap(&hits, copied.grams.len(), |_| true).is_none());
         let templated = Features::of(&thread("t2", boiler, "{}"), true);
         assert!(eval.text_hits(&templated).is_empty());
+    }
+
+    /// Members written to the spill file are read back: copies of the first thread (long on
+    /// disk) and of the last (still in memory) are found, with their places.
+    #[test]
+    fn copies_are_found_on_disk_and_in_memory() {
+        let text = |k: usize| {
+            let mut rng = fastrand::Rng::with_seed(k as u64);
+            (0..80)
+                .map(|_| {
+                    ["walk", "run", "sit", "stand", "mean", "std", "peak", "axis", "x", "y", "z", "high", "low"]
+                        [rng.usize(..13)]
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut index = NearDuplicates::default();
+        let n = 3000;
+        for k in 0..n {
+            let f = Features::of(&thread(&format!("s{k}"), &text(k), &format!("result {k} {}", text(k + n))), false);
+            assert!(index.see(&f, &format!("t{k}.json")).is_none(), "thread {k} is new");
+        }
+        assert!(index.spill.flushed > 0 && !index.spill.in_memory, "the first members are in the file");
+        for k in [0, 1, n - 1] {
+            let copy = Features::of(&thread("copy", &text(k), &format!("result {k} {}", text(k + n))), false);
+            let (first, j) = index.see(&copy, "copy.json").expect("a copy");
+            assert_eq!((first.as_str(), j), (format!("t{k}.json").as_str(), 1.0));
+        }
+    }
+
+    #[test]
+    fn a_bucket_lists_its_members_in_order_and_only_them() {
+        let mut bands = Bands::default();
+        let key = 0xABCD_1234_5678_9ABC;
+        // Same part (top 16 bits), other keys around it.
+        for (k, member) in [(key, 7), (key + (1 << 16), 1), (key, 3), (key - (1 << 16), 2), (key, 9)] {
+            bands.insert(k, member);
+        }
+        assert_eq!(bands.bucket(key).collect::<Vec<_>>(), [3, 7, 9]);
+        assert_eq!(bands.bucket(key + (1 << 16)).collect::<Vec<_>>(), [1]);
+        assert_eq!(bands.bucket(key ^ (1 << 63)).len(), 0);
     }
 }

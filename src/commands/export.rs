@@ -362,18 +362,20 @@ fn assign_splits(
 ) -> io::Result<Result<Vec<Vec<usize>>, ExitStatus>> {
     let spec = &plan.spec;
     let rows = &spool.rows;
-    let sessions: Vec<(&str, &str, &str)> = spool
-        .sessions
-        .iter()
-        .map(|s| (spool.datasets.names[s.dataset as usize].as_str(), s.name.as_str(), spool.labels.names[s.label as usize].as_str()))
-        .collect();
-    let assignment = split::assign(spec, args.split_method, args.seed, &sessions);
+    let session = |s: &crate::export::spool::Session| {
+        (
+            spool.datasets.names[s.dataset as usize].as_str(),
+            spool.session_name(s),
+            spool.labels.names[s.label as usize].as_str(),
+        )
+    };
+    let assignment = split::assign(spec, args.split_method, args.seed, spool.sessions.iter().map(session));
     let mut by_split: Vec<Vec<usize>> = vec![Vec::new(); spec.parts.len()];
     for (i, r) in rows.iter().enumerate() {
         by_split[assignment[r.session as usize]].push(i);
     }
     for members in &mut by_split {
-        members.sort_by(|&a, &b| rows[a].id.cmp(&rows[b].id));
+        members.sort_by(|&a, &b| spool.id(&rows[a]).cmp(spool.id(&rows[b])));
     }
     // One shard of an export is part of a whole: its splits may be small or empty (the
     // shards' files together are the export).
@@ -385,7 +387,7 @@ fn assign_splits(
         writeln!(
             err,
             "threadkit: --split: split {name:?} would be empty: {} {}; export more threads, or drop --split; nothing was written",
-            super::plural(sessions.len(), "session"),
+            super::plural(spool.sessions.len(), "session"),
             match args.split_method {
                 split::Method::Hash => "hashed by recording put none there (a small corpus: --split-method stratified fills every split)",
                 split::Method::Stratified => "cannot fill every split",
@@ -637,7 +639,7 @@ fn preview(out: &mut dyn Write, format: &dyn TrainingFormat, spool: &Spool, by_s
     for &i in first.iter().take(2) {
         let r = &spool.rows[i];
         let example: Value = serde_json::from_slice(&spool.line(i)?).unwrap_or(Value::Null);
-        writeln!(out, "\npreview: {} ({} tokens)", r.id, r.tokens)?;
+        writeln!(out, "\npreview: {} ({} tokens)", spool.id(r), r.tokens)?;
         for (role, text, call) in format.preview(&example) {
             let call = call.map(|n| format!(" → {n}(…)")).unwrap_or_default();
             let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -67,10 +67,16 @@ pub enum Method {
 
 /// Which split each session goes to (an index into `spec.parts`), for `sessions` given as
 /// (dataset, session, stratum label).
-pub fn assign(spec: &SplitSpec, method: Method, seed: u64, sessions: &[(&str, &str, &str)]) -> Vec<usize> {
+/// By hash, each session is decided as it comes: a million sessions' names are not gathered.
+pub fn assign<'a>(
+    spec: &SplitSpec,
+    method: Method,
+    seed: u64,
+    sessions: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+) -> Vec<usize> {
     match method {
-        Method::Hash => sessions.iter().map(|&(dataset, session, _)| by_hash(spec, seed, dataset, session)).collect(),
-        Method::Stratified => stratified(spec, seed, sessions),
+        Method::Hash => sessions.map(|(dataset, session, _)| by_hash(spec, seed, dataset, session)).collect(),
+        Method::Stratified => stratified(spec, seed, &sessions.collect::<Vec<_>>()),
     }
 }
 
@@ -225,15 +231,15 @@ mod tests {
         let labels: Vec<String> = (0..40).map(|i| if i % 4 == 0 { "rare" } else { "common" }.to_string()).collect();
         let sessions = sessions(&names, &labels);
         let spec = SplitSpec::parse("train=0.9,val=0.1").unwrap();
-        let a = assign(&spec, Method::Stratified, 7, &sessions);
-        assert_eq!(a, assign(&spec, Method::Stratified, 7, &sessions));
-        assert_ne!(a, assign(&spec, Method::Stratified, 8, &sessions));
+        let a = assign(&spec, Method::Stratified, 7, sessions.iter().copied());
+        assert_eq!(a, assign(&spec, Method::Stratified, 7, sessions.iter().copied()));
+        assert_ne!(a, assign(&spec, Method::Stratified, 8, sessions.iter().copied()));
         let val = |label: &str| (0..40).filter(|&i| a[i] == 1 && sessions[i].2 == label).count();
         assert_eq!((val("rare"), val("common")), (1, 3));
         // The order sessions are listed in does not matter.
         let mut reversed = sessions.clone();
         reversed.reverse();
-        let b = assign(&spec, Method::Stratified, 7, &reversed);
+        let b = assign(&spec, Method::Stratified, 7, reversed.iter().copied());
         assert!((0..40).all(|i| a[i] == b[39 - i]));
     }
 
@@ -243,7 +249,7 @@ mod tests {
         let names: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
         let labels: Vec<String> = (0..20).map(|i| format!("label{}", i % 10)).collect();
         let spec = SplitSpec::parse("train=0.9,val=0.1").unwrap();
-        let a = assign(&spec, Method::Stratified, 1, &sessions(&names, &labels));
+        let a = assign(&spec, Method::Stratified, 1, sessions(&names, &labels).iter().copied());
         assert_eq!(a.iter().filter(|&&s| s == 1).count(), 2);
         assert_eq!(a.len(), 20);
     }
@@ -254,15 +260,15 @@ mod tests {
         let names: Vec<String> = (0..5000).map(|i| format!("subject{}_run{i}", i % 30)).collect();
         let labels = vec!["x".to_string(); names.len()];
         let all = sessions(&names, &labels);
-        let before = assign(&spec, Method::Hash, 3, &all[..4000]);
-        let after = assign(&spec, Method::Hash, 3, &all);
+        let before = assign(&spec, Method::Hash, 3, all[..4000].iter().copied());
+        let after = assign(&spec, Method::Hash, 3, all.iter().copied());
         assert_eq!(before, after[..4000]);
         // In proportion, within sampling noise (5000 draws: sd of the val share about 0.004).
         let share = |k: usize| after.iter().filter(|&&s| s == k).count() as f64 / after.len() as f64;
         assert!((share(0) - 0.8).abs() < 0.02 && (share(1) - 0.1).abs() < 0.015 && (share(2) - 0.1).abs() < 0.015);
         // The seed and the dataset take part; the order does not.
-        assert_ne!(after, assign(&spec, Method::Hash, 4, &all));
+        assert_ne!(after, assign(&spec, Method::Hash, 4, all.iter().copied()));
         let other: Vec<_> = all.iter().map(|&(_, s, l)| ("other", s, l)).collect();
-        assert_ne!(after, assign(&spec, Method::Hash, 3, &other));
+        assert_ne!(after, assign(&spec, Method::Hash, 3, other.iter().copied()));
     }
 }

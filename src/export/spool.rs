@@ -1,9 +1,13 @@
 //! The examples of one export while it runs: each line goes to an unnamed temporary file
 //! as it arrives (in whatever order the workers finish), with a small index row in memory,
-//! so only the index (about 100 bytes per example) grows with the corpus. Duplicate ids and
-//! byte-identical examples are turned away here, and skips and changes are counted.
+//! so only the index grows with the corpus: a row, its id and session name in one text
+//! buffer, and three tables of row numbers (about 130 bytes per example in all, where owned
+//! strings in sets made it 350). Duplicate ids and byte-identical examples are turned
+//! away here, and skips and changes are counted.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+
+use hashbrown::HashTable;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
@@ -14,7 +18,10 @@ use super::{Example, Outcome, Skip};
 
 /// One exported example, in memory while its line waits in the spool.
 pub struct Row {
-    pub id: String,
+    /// Where the id is in `Spool::texts`.
+    id: Text,
+    /// `line_hash` of the line, to find byte-identical ones.
+    hash: u64,
     pub dataset: u32,
     /// Index into `Spool::sessions`.
     pub session: u32,
@@ -28,8 +35,50 @@ pub struct Row {
 /// dataset and the label of its first thread (a session has one activity).
 pub struct Session {
     pub dataset: u32,
-    pub name: String,
+    name: Text,
     pub label: u32,
+}
+
+/// A string in `Spool::texts`.
+#[derive(Clone, Copy)]
+struct Text {
+    chunk: u32,
+    at: u32,
+    len: u32,
+}
+
+impl Text {
+    fn of(self, texts: &Texts) -> &str {
+        &texts.chunks[self.chunk as usize][self.at as usize..self.at as usize + self.len as usize]
+    }
+}
+
+/// Strings in 1 MB chunks that never move: one growing buffer would, at each doubling, copy
+/// itself while both copies are held (tens of MB at a million rows, near the end of a run).
+#[derive(Default)]
+struct Texts {
+    chunks: Vec<String>,
+}
+
+const TEXT_CHUNK: usize = 1 << 20;
+
+impl Texts {
+    fn add(&mut self, s: &str) -> Text {
+        match self.chunks.last() {
+            Some(last) if last.capacity() - last.len() >= s.len() => {}
+            _ => self.chunks.push(String::with_capacity(TEXT_CHUNK.max(s.len()))),
+        }
+        let chunk = self.chunks.len() - 1;
+        let last = &mut self.chunks[chunk];
+        let at = last.len();
+        last.push_str(s);
+        Text { chunk: chunk as u32, at: at as u32, len: s.len() as u32 }
+    }
+}
+
+fn session_hash(dataset: u32, name: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(1).hash_one((dataset, name))
 }
 
 /// Small strings that repeat across thousands of rows (datasets, labels), stored once.
@@ -72,8 +121,10 @@ pub struct Spool {
     /// Every session once, in the order their first threads arrived: the split is decided per
     /// session, and collecting them here (while the workers run) keeps that step short.
     pub sessions: Vec<Session>,
-    /// Per dataset, session name → index in `sessions`.
-    session_index: Vec<HashMap<String, u32, foldhash::fast::RandomState>>,
+    /// `sessions` by dataset and name.
+    session_index: HashTable<u32>,
+    /// The rows' ids and the sessions' names, one after another.
+    texts: Texts,
     pub skipped: BTreeMap<Skip, usize>,
     /// "place: reason: detail" for skips a user must hear about.
     pub reported: Vec<String>,
@@ -83,9 +134,11 @@ pub struct Spool {
     pub quality_flags: BTreeMap<&'static str, usize>,
     pub changes: BTreeMap<String, usize>,
     pub input_threads: usize,
-    ids: HashSet<String>,
+    /// Rows by id. Tables of row numbers, hashed by what the rows point to, hold 5 bytes a
+    /// row where a set of strings held 70: the strings are not held twice.
+    ids: HashTable<u32>,
     /// Rows by line hash; a hit is compared byte for byte.
-    by_hash: HashMap<u64, Vec<usize>>,
+    by_hash: HashTable<u32>,
 }
 
 impl Spool {
@@ -101,15 +154,16 @@ impl Spool {
             datasets: Interner::default(),
             labels: Interner::default(),
             sessions: Vec::new(),
-            session_index: Vec::new(),
+            session_index: HashTable::new(),
+            texts: Texts::default(),
             skipped: BTreeMap::new(),
             reported: Vec::new(),
             left_out: Vec::new(),
             quality_flags: BTreeMap::new(),
             changes: BTreeMap::new(),
             input_threads: 0,
-            ids: HashSet::new(),
-            by_hash: HashMap::new(),
+            ids: HashTable::new(),
+            by_hash: HashTable::new(),
         })
     }
 
@@ -117,16 +171,20 @@ impl Spool {
     /// duplicate checks), in the order they are added.
     pub fn add(&mut self, place: &str, outcome: Outcome, tee: Option<&mut Tee<'_>>) -> io::Result<()> {
         self.input_threads += 1;
-        let hash = match &outcome {
-            Outcome::Exported(ex) => line_hash(&ex.line),
-            Outcome::Skipped { .. } => 0,
+        let (hash, id_hash) = match &outcome {
+            Outcome::Exported(ex) => (line_hash(ex.line.as_slice()), line_hash(ex.id.as_bytes())),
+            Outcome::Skipped { .. } => (0, 0),
         };
         let outcome = match outcome {
-            Outcome::Exported(ex) if !self.ids.insert(ex.id.clone()) => Outcome::Skipped {
-                reason: Skip::DuplicateId,
-                id: Some(ex.id.clone()),
-                detail: "id exported already".into(),
-            },
+            Outcome::Exported(ex)
+                if self.ids.find(id_hash, |&r| self.id(&self.rows[r as usize]) == ex.id).is_some() =>
+            {
+                Outcome::Skipped {
+                    reason: Skip::DuplicateId,
+                    id: Some(ex.id.clone()),
+                    detail: "id exported already".into(),
+                }
+            }
             Outcome::Exported(ex) if self.holds(&ex.line, hash)? => Outcome::Skipped {
                 reason: Skip::DuplicateExample,
                 id: Some(ex.id.clone()),
@@ -139,7 +197,11 @@ impl Spool {
                 if let Some(tee) = tee {
                     tee(&ex)?;
                 }
-                self.by_hash.entry(hash).or_default().push(self.rows.len());
+                let row = u32::try_from(self.rows.len())
+                    .map_err(|_| io::Error::other("more than 4 billion examples in one export"))?;
+                let (rows, texts) = (&self.rows, &self.texts);
+                self.by_hash.insert_unique(hash, row, |&r| rows[r as usize].hash);
+                self.ids.insert_unique(id_hash, row, |&r| line_hash(rows[r as usize].id.of(texts).as_bytes()));
                 // With its newline, so that a run of rows is a run of the data file, read whole.
                 let writer = self.writer.as_mut().expect("open until finish");
                 writer.write_all(&ex.line)?;
@@ -152,9 +214,11 @@ impl Spool {
                 }
                 let dataset = self.datasets.intern(&ex.dataset);
                 let label = self.labels.intern(&ex.label);
-                let session = self.session(dataset, ex.session, label);
+                let session = self.session(dataset, &ex.session, label);
+                let id = self.text(&ex.id);
                 self.rows.push(Row {
-                    id: ex.id,
+                    id,
+                    hash,
                     dataset,
                     session,
                     label,
@@ -178,26 +242,50 @@ impl Spool {
     }
 
     /// The index of a session, added with `label` as its stratum when it is new.
-    fn session(&mut self, dataset: u32, name: String, label: u32) -> u32 {
-        if self.session_index.len() <= dataset as usize {
-            self.session_index.resize_with(dataset as usize + 1, Default::default);
-        }
-        let index = &mut self.session_index[dataset as usize];
-        if let Some(&i) = index.get(&name) {
+    fn session(&mut self, dataset: u32, name: &str, label: u32) -> u32 {
+        let same = |s: &Session| s.dataset == dataset && self.get(s.name) == name;
+        if let Some(&i) = self.session_index.find(session_hash(dataset, name), |&i| same(&self.sessions[i as usize])) {
             return i;
         }
         let i = self.sessions.len() as u32;
-        index.insert(name.clone(), i);
+        let name = self.text(name);
+        let (sessions, texts) = (&self.sessions, &self.texts);
+        self.session_index.insert_unique(session_hash(dataset, self.get(name)), i, |&k| {
+            let s = &sessions[k as usize];
+            session_hash(s.dataset, s.name.of(texts))
+        });
         self.sessions.push(Session { dataset, name, label });
         i
     }
 
+    fn text(&mut self, s: &str) -> Text {
+        self.texts.add(s)
+    }
+
+    fn get(&self, t: Text) -> &str {
+        t.of(&self.texts)
+    }
+
+    /// A row's id.
+    pub fn id(&self, r: &Row) -> &str {
+        self.get(r.id)
+    }
+
+    /// A session's name (within its dataset).
+    pub fn session_name(&self, s: &Session) -> &str {
+        self.get(s.name)
+    }
+
     /// Whether a byte-identical line was spooled already.
     fn holds(&mut self, line: &[u8], hash: u64) -> io::Result<bool> {
-        let Some(candidates) = self.by_hash.get(&hash) else { return Ok(false) };
+        let rows = &self.rows;
+        let mut candidates = self.by_hash.iter_hash(hash).filter(|&&r| rows[r as usize].hash == hash).peekable();
+        if candidates.peek().is_none() {
+            return Ok(false);
+        }
         self.writer.as_mut().expect("open until finish").flush()?;
         for &i in candidates {
-            let r = &self.rows[i];
+            let r = &rows[i as usize];
             if r.len as usize == line.len() && self.file.read_all_at(r)? == line {
                 return Ok(true);
             }
@@ -205,11 +293,14 @@ impl Spool {
         Ok(false)
     }
 
-    /// No more lines: flush them for reading.
+    /// No more lines: flush them for reading, and let go of the tables that only adding needs.
     pub fn finish(&mut self) -> io::Result<()> {
         if let Some(mut w) = self.writer.take() {
             w.flush()?;
         }
+        self.ids = HashTable::new();
+        self.by_hash = HashTable::new();
+        self.session_index = HashTable::new();
         Ok(())
     }
 
@@ -337,5 +428,42 @@ mod tests {
             assert!(all == expected);
         }
         assert_eq!(spool.line(5).unwrap(), written[5], "one line, without its newline");
+    }
+
+    fn example(id: &str, session: &str, line: &str) -> Outcome {
+        Outcome::Exported(Box::new(Example {
+            id: id.into(),
+            dataset: if session.ends_with('b') { "other".into() } else { "d".into() },
+            session: session.into(),
+            label: "walking".into(),
+            tokens: 1,
+            line: line.as_bytes().to_vec(),
+            changes: Default::default(),
+            quality: Vec::new(),
+            features: None,
+        }))
+    }
+
+    /// Through the tables' growth: a repeated id, a repeated line and a known session are
+    /// found whenever they come; a session name in two datasets is two sessions.
+    #[test]
+    fn duplicates_and_sessions_are_found_across_table_growth() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::new(dir.path()).unwrap();
+        for i in 0..5000 {
+            spool.add("x.json", example(&format!("t{i}"), &format!("s{}", i / 3), &format!("line {i}")), None).unwrap();
+        }
+        assert_eq!((spool.rows.len(), spool.sessions.len()), (5000, 1667));
+        spool.add("y.json", example("t17", "s0", "a new line"), None).unwrap();
+        spool.add("y.json", example("new-id", "s0", "line 4321"), None).unwrap();
+        spool.add("y.json", example("t-other", "s5b", "line other"), None).unwrap();
+        assert_eq!(spool.skipped.get(&Skip::DuplicateId), Some(&1));
+        assert_eq!(spool.skipped.get(&Skip::DuplicateExample), Some(&1));
+        assert_eq!((spool.rows.len(), spool.sessions.len()), (5001, 1668), "s5 of another dataset is a new session");
+        let last = spool.rows.last().unwrap();
+        assert_eq!((spool.id(last), spool.session_name(&spool.sessions[last.session as usize])), ("t-other", "s5b"));
+        assert_eq!(spool.rows[4000].session, 1333);
+        spool.finish().unwrap();
+        assert_eq!(spool.line(4321).unwrap(), b"line 4321");
     }
 }
