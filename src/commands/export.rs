@@ -299,6 +299,13 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         for line in &spool.reported {
             writeln!(err, "skipped {line}")?;
         }
+        if spool.unreported > 0 {
+            writeln!(
+                err,
+                "skipped {} more like these (export.json counts them; `threadkit validate` and `threadkit quality` list each)",
+                spool.unreported
+            )?;
+        }
     }
     if args.strict && spool.skipped.get(&Skip::Invalid).is_some_and(|&n| n > 0) {
         writeln!(err, "threadkit: --strict: {} invalid threads; nothing was written. Fix them (`threadkit validate --fix`) or drop --strict.", spool.skipped[&Skip::Invalid])?;
@@ -334,7 +341,8 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     // instead of writing them to disk when the export is made durable.
     let mut report = Vec::new();
     match args.format {
-        Format::Json => report.extend_from_slice(written.manifest_text.as_bytes()),
+        // The manifest as written (read back once the export is in place).
+        Format::Json => {}
         Format::Human => print(&mut report, &args, &plan, &spool, &by_split, &written)?,
     }
     let exported = spool.rows.len();
@@ -344,6 +352,10 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             "{}: cannot write the export: {e}; files already there were left as they were",
             layout.dir().display()
         )));
+    }
+    if args.format == Format::Json {
+        let manifest = layout.dir().join(layout.manifest_name());
+        io::copy(&mut std::fs::File::open(&manifest)?, out)?;
     }
     out.write_all(&report)?;
     if exported == 0 && status == ExitStatus::Success {
@@ -417,8 +429,10 @@ struct WriteResult {
     warnings: Vec<String>,
     data_files: Vec<FileInfo>,
     token_stats: TokenStats,
-    manifest_text: String,
 }
+
+/// Where `quality.left_out` goes in the manifest (written from the spool as the file is).
+const LEFT_OUT: &str = "\u{0}left out\u{0}";
 
 /// The data files, the format's side files and `export.json`, staged in `outputs`.
 fn write(
@@ -508,7 +522,7 @@ fn write(
         "changes": spool.changes,
         "quality": {
             "mode": args.quality,
-            "left_out": spool.left_out,
+            "left_out": LEFT_OUT,
             "flagged_exported_by_rule": spool.quality_flags,
         },
         "chat_template": plan.template.as_ref().map(|(t, a)| json!({
@@ -519,8 +533,20 @@ fn write(
         "files": data_files.iter().chain(side_files.iter()).collect::<Vec<_>>(),
     });
     let manifest_text = serde_json::to_string_pretty(&manifest).expect("a Value serializes") + "\n";
-    outputs.write_side_file(&layout.manifest_name(), manifest_text.as_bytes())?;
-    Ok(WriteResult { split_reports, warnings, data_files, token_stats, manifest_text })
+    // The left-out list goes in where its placeholder is, straight from the spool's file.
+    let placeholder = serde_json::to_string(LEFT_OUT).expect("a string serializes");
+    let (head, tail) = manifest_text.split_once(&placeholder).expect("the manifest holds the placeholder");
+    outputs.write_side_file_with(&layout.manifest_name(), &mut |w| {
+        w.write_all(head.as_bytes())?;
+        w.write_all(b"[")?;
+        if spool.left_out_count > 0 {
+            spool.write_left_out(w, "      ")?;
+            w.write_all(b"\n    ")?;
+        }
+        w.write_all(b"]")?;
+        w.write_all(tail.as_bytes())
+    })?;
+    Ok(WriteResult { split_reports, warnings, data_files, token_stats })
 }
 
 fn print(

@@ -474,16 +474,24 @@ impl Outputs {
 
     /// Write a small side file (configuration snippets); hashed but not listed as data.
     pub fn write_side_file(&mut self, name: &str, bytes: &[u8]) -> io::Result<FileInfo> {
+        self.write_side_file_with(name, &mut |w| w.write_all(bytes))
+    }
+
+    /// A side file written as it is made (an `export.json` with a long list in it).
+    pub fn write_side_file_with(
+        &mut self,
+        name: &str,
+        write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<FileInfo> {
         let sink = self.open(name)?;
-        sink.file().write_all(bytes)?;
+        let (hash, bytes) = {
+            let mut w = Hashing { inner: io::BufWriter::new(sink.file()), hash: Sha256::new(), bytes: 0 };
+            write(&mut w)?;
+            w.flush()?;
+            (w.hash, w.bytes)
+        };
         self.close(sink);
-        Ok(FileInfo {
-            path: name.to_string(),
-            split: None,
-            records: None,
-            bytes: bytes.len() as u64,
-            sha256: hex(&Sha256::digest(bytes)),
-        })
+        Ok(FileInfo { path: name.to_string(), split: None, records: None, bytes, sha256: hex(&hash.finalize()) })
     }
 
     /// Make everything durable, then put it in place in one step: a folder export is

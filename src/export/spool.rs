@@ -99,6 +99,9 @@ impl Interner {
     }
 }
 
+/// Skips said one by one on the terminal; past them, how many more.
+pub const REPORTED: usize = 200;
+
 /// A thread `export --quality deny` left out, and why.
 #[derive(Debug, serde::Serialize)]
 pub struct LeftOut {
@@ -127,9 +130,17 @@ pub struct Spool {
     texts: Texts,
     pub skipped: BTreeMap<Skip, usize>,
     /// "place: reason: detail" for skips a user must hear about.
+    /// The export's scratch folder (for the left-out list).
+    scratch: std::path::PathBuf,
+    /// (The first `REPORTED` of them; `unreported` counts the rest.)
     pub reported: Vec<String>,
+    pub unreported: usize,
     /// Threads the quality rules left out, each with its reasons (for export.json).
-    pub left_out: Vec<LeftOut>,
+    /// (One JSON object per line in a temporary file: a corpus the rules mostly turn away
+    /// would otherwise hold a million of them, ~2 GB with the manifest built from them.)
+    left_out: Option<BufWriter<File>>,
+    /// How many threads `left_out` holds.
+    pub left_out_count: usize,
     /// Quality rules that flagged exported threads (`--quality warn`), per rule code.
     pub quality_flags: BTreeMap<&'static str, usize>,
     pub changes: BTreeMap<String, usize>,
@@ -144,6 +155,7 @@ pub struct Spool {
 impl Spool {
     /// A spool in `dir` (the export's scratch folder, on the output's filesystem).
     pub fn new(dir: &Path) -> io::Result<Spool> {
+        let scratch = dir.to_path_buf();
         let file = tempfile::tempfile_in(dir)?;
         let writer = Some(BufWriter::with_capacity(1 << 20, file.try_clone()?));
         Ok(Spool {
@@ -157,8 +169,11 @@ impl Spool {
             session_index: HashTable::new(),
             texts: Texts::default(),
             skipped: BTreeMap::new(),
+            scratch,
             reported: Vec::new(),
-            left_out: Vec::new(),
+            unreported: 0,
+            left_out: None,
+            left_out_count: 0,
             quality_flags: BTreeMap::new(),
             changes: BTreeMap::new(),
             input_threads: 0,
@@ -230,11 +245,22 @@ impl Spool {
             }
             Outcome::Skipped { reason, detail, id } => {
                 *self.skipped.entry(reason).or_default() += 1;
-                if matches!(reason, Skip::Quality | Skip::NearDuplicate) {
-                    self.left_out.push(LeftOut { place: place.to_string(), id, reason, detail: detail.clone() });
-                }
                 if reason.is_reported() {
-                    self.reported.push(format!("{place}: {}: {detail}", reason.describe()));
+                    if self.reported.len() < REPORTED {
+                        self.reported.push(format!("{place}: {}: {detail}", reason.describe()));
+                    } else {
+                        self.unreported += 1;
+                    }
+                }
+                if matches!(reason, Skip::Quality | Skip::NearDuplicate) {
+                    if self.left_out.is_none() {
+                        let file = tempfile::tempfile_in(self.scratch.as_path())?;
+                        self.left_out = Some(BufWriter::new(file));
+                    }
+                    let w = self.left_out.as_mut().expect("made above");
+                    serde_json::to_writer(&mut *w, &LeftOut { place: place.to_string(), id, reason, detail })?;
+                    w.write_all(b"\n")?;
+                    self.left_out_count += 1;
                 }
             }
         }
@@ -298,9 +324,34 @@ impl Spool {
         if let Some(mut w) = self.writer.take() {
             w.flush()?;
         }
+        if let Some(w) = &mut self.left_out {
+            w.flush()?;
+        }
         self.ids = HashTable::new();
         self.by_hash = HashTable::new();
         self.session_index = HashTable::new();
+        Ok(())
+    }
+
+    /// Write the left-out threads as the items of a pretty JSON array whose items are indented
+    /// by `indent` (without the brackets). After `finish`.
+    pub fn write_left_out(&self, out: &mut dyn Write, indent: &str) -> io::Result<()> {
+        use std::io::{BufRead, Seek};
+        let Some(w) = &self.left_out else { return Ok(()) };
+        let mut file = w.get_ref();
+        file.rewind()?;
+        for (k, line) in io::BufReader::new(file).lines().enumerate() {
+            let item: serde_json::Value = serde_json::from_str(&line?)?;
+            let pretty = serde_json::to_string_pretty(&item)?;
+            out.write_all(if k == 0 { b"\n" } else { b",\n" })?;
+            for (n, l) in pretty.lines().enumerate() {
+                if n > 0 {
+                    out.write_all(b"\n")?;
+                }
+                out.write_all(indent.as_bytes())?;
+                out.write_all(l.as_bytes())?;
+            }
+        }
         Ok(())
     }
 
