@@ -30,7 +30,7 @@ use super::ExitStatus;
 use super::CommandError;
 
 mod summary;
-use summary::{print_projection, report_one, shell_word, short_duration, si, summary, RunEnd};
+use summary::{print_projection, report_one, shell_command, short_duration, si, summary, RunEnd};
 
 pub fn run(args: GenerateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     let settings = match config::resolve(args.common.config.as_deref(), &flag_settings(&args.common)) {
@@ -576,13 +576,7 @@ impl App {
         if let Some(t) = self.budget.caps().max_tokens {
             go_on.extend(["--max-tokens".into(), t.to_string()]);
         }
-        let command = ["threadkit", "generate", "new"]
-            .iter()
-            .map(|w| w.to_string())
-            .chain(go_on)
-            .map(|w| shell_word(&w))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let command = shell_command("new", &go_on);
         if mode.format == Format::Json {
             let pilot_doc: Value = serde_json::from_str(&pilot_text).unwrap_or(Value::Null);
             let doc = json!({"pilot": pilot_doc, "pilot_accepted": accepted, "projection": projection,

@@ -70,11 +70,8 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         total += value * scale;
         rest = &rest[unit..];
     }
-    (total.is_finite() && digits_seen(text)).then(|| Duration::from_secs_f64(total))
-}
-
-fn digits_seen(text: &str) -> bool {
-    text.chars().any(|c| c.is_ascii_digit())
+    // Every unit came after a number, so only the empty text has none.
+    (total.is_finite() && !text.is_empty()).then(|| Duration::from_secs_f64(total))
 }
 
 /// Our copy of one of the server's buckets, refilled at the rate its headers imply.

@@ -78,9 +78,7 @@ impl RunEnd<'_> {
             caps.extend(["--max-tokens".to_string(), format!("{}", spent.tokens + need.ceil() as u64)]);
         }
         let command = |sub: &str, extra: &[String]| {
-            let words: Vec<String> =
-                ["threadkit", "generate", sub].iter().map(|w| w.to_string()).chain(self.shared.iter().cloned()).chain(extra.iter().cloned()).chain(caps.iter().cloned()).collect();
-            words.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" ")
+            shell_command(sub, self.shared.iter().chain(extra).chain(&caps))
         };
         let mut commands = Vec::new();
         if suspended > 0 {
@@ -368,8 +366,18 @@ fn budget_json(b: &Budget, go_on: Option<&str>, suspended: usize) -> Value {
     })
 }
 
+/// `threadkit generate SUB WORDS…` as a shell reads it back.
+pub(super) fn shell_command<'a>(sub: &str, words: impl IntoIterator<Item = &'a String>) -> String {
+    ["threadkit", "generate", sub]
+        .into_iter()
+        .map(shell_word)
+        .chain(words.into_iter().map(|w| shell_word(w)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A word as a POSIX shell reads it back: bare when it is plain, else single-quoted.
-pub(super) fn shell_word(w: &str) -> String {
+fn shell_word(w: &str) -> String {
     if !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"_./:=,@%+-".contains(&b)) {
         w.to_string()
     } else {
