@@ -1,17 +1,17 @@
 //! The examples of one export while it runs: each line goes to an unnamed temporary file
 //! as it arrives (in whatever order the workers finish), with a small index row in memory,
-//! so only the index grows with the corpus: a row, its id and session name in one text
-//! buffer, and three tables of row numbers (about 130 bytes per example in all, where owned
+//! so only the index grows with the corpus: a row, its id and session name in chunks of
+//! text, and three tables of row numbers (about 130 bytes per example in all, where owned
 //! strings in sets made it 350). Duplicate ids and byte-identical examples are turned
 //! away here, and skips and changes are counted.
 
 use std::collections::{BTreeMap, HashMap};
-
-use hashbrown::HashTable;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+
+use hashbrown::HashTable;
 
 use super::sink::PIPE_CHUNK;
 use super::{Example, Outcome, Skip};
@@ -129,10 +129,10 @@ pub struct Spool {
     /// The rows' ids and the sessions' names, one after another.
     texts: Texts,
     pub skipped: BTreeMap<Skip, usize>,
-    /// "place: reason: detail" for skips a user must hear about.
     /// The export's scratch folder (for the left-out list).
     scratch: std::path::PathBuf,
-    /// (The first `REPORTED` of them; `unreported` counts the rest.)
+    /// "place: reason: detail" for skips a user must hear about: the first `REPORTED` of
+    /// them; `unreported` counts the rest.
     pub reported: Vec<String>,
     pub unreported: usize,
     /// Threads the quality rules left out, each with its reasons (for export.json).
@@ -481,10 +481,10 @@ mod tests {
         assert_eq!(spool.line(5).unwrap(), written[5], "one line, without its newline");
     }
 
-    fn example(id: &str, session: &str, line: &str) -> Outcome {
+    fn example(id: &str, dataset: &str, session: &str, line: &str) -> Outcome {
         Outcome::Exported(Box::new(Example {
             id: id.into(),
-            dataset: if session.ends_with('b') { "other".into() } else { "d".into() },
+            dataset: dataset.into(),
             session: session.into(),
             label: "walking".into(),
             tokens: 1,
@@ -502,17 +502,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut spool = Spool::new(dir.path()).unwrap();
         for i in 0..5000 {
-            spool.add("x.json", example(&format!("t{i}"), &format!("s{}", i / 3), &format!("line {i}")), None).unwrap();
+            spool.add("x.json", example(&format!("t{i}"), "d", &format!("s{}", i / 3), &format!("line {i}")), None).unwrap();
         }
         assert_eq!((spool.rows.len(), spool.sessions.len()), (5000, 1667));
-        spool.add("y.json", example("t17", "s0", "a new line"), None).unwrap();
-        spool.add("y.json", example("new-id", "s0", "line 4321"), None).unwrap();
-        spool.add("y.json", example("t-other", "s5b", "line other"), None).unwrap();
+        spool.add("y.json", example("t17", "d", "s0", "a new line"), None).unwrap();
+        spool.add("y.json", example("new-id", "d", "s0", "line 4321"), None).unwrap();
+        spool.add("y.json", example("t-other", "other", "s5", "line other"), None).unwrap();
         assert_eq!(spool.skipped.get(&Skip::DuplicateId), Some(&1));
         assert_eq!(spool.skipped.get(&Skip::DuplicateExample), Some(&1));
         assert_eq!((spool.rows.len(), spool.sessions.len()), (5001, 1668), "s5 of another dataset is a new session");
         let last = spool.rows.last().unwrap();
-        assert_eq!((spool.id(last), spool.session_name(&spool.sessions[last.session as usize])), ("t-other", "s5b"));
+        assert_eq!((spool.id(last), spool.session_name(&spool.sessions[last.session as usize])), ("t-other", "s5"));
+        assert_ne!(last.session, spool.rows[15].session, "s5 of dataset d");
         assert_eq!(spool.rows[4000].session, 1333);
         spool.finish().unwrap();
         assert_eq!(spool.line(4321).unwrap(), b"line 4321");
