@@ -309,13 +309,9 @@ impl NearDuplicates {
             })
             .collect();
         // Candidates in the order they were seen: the first that qualifies is the group's first.
-        let mut candidates: Vec<u32> = Vec::new();
-        for &key in &keys {
-            let bucket = self.bands.bucket(key);
-            if bucket.len() <= MAX_BUCKET {
-                candidates.extend(bucket);
-            }
-        }
+        // Past the cap a bucket is never read again, nor grown.
+        let open: Vec<u64> = keys.into_iter().filter(|&key| self.bands.bucket(key).len() <= MAX_BUCKET).collect();
+        let mut candidates: Vec<u32> = open.iter().flat_map(|&key| self.bands.bucket(key)).collect();
         candidates.sort_unstable();
         candidates.dedup();
         for doc in candidates {
@@ -333,11 +329,8 @@ impl NearDuplicates {
             }
         }
         let n = self.spill.push(signature, f.text_signature.as_deref(), place);
-        for key in keys {
-            // Past the cap a bucket is never read again: stop growing it.
-            if self.bands.bucket(key).len() <= MAX_BUCKET {
-                self.bands.insert(key, n);
-            }
+        for key in open {
+            self.bands.insert(key, n);
         }
         None
     }

@@ -536,7 +536,7 @@ fn write(
     // The left-out list goes in where its placeholder is, straight from the spool's file.
     let placeholder = serde_json::to_string(LEFT_OUT).expect("a string serializes");
     let (head, tail) = manifest_text.split_once(&placeholder).expect("the manifest holds the placeholder");
-    outputs.write_side_file_with(&layout.manifest_name(), &mut |w| {
+    outputs.write_side_file_with(&layout.manifest_name(), |w| {
         w.write_all(head.as_bytes())?;
         w.write_all(b"[")?;
         if spool.left_out_count > 0 {

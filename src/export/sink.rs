@@ -474,14 +474,14 @@ impl Outputs {
 
     /// Write a small side file (configuration snippets); hashed but not listed as data.
     pub fn write_side_file(&mut self, name: &str, bytes: &[u8]) -> io::Result<FileInfo> {
-        self.write_side_file_with(name, &mut |w| w.write_all(bytes))
+        self.write_side_file_with(name, |w| w.write_all(bytes))
     }
 
     /// A side file written as it is made (an `export.json` with a long list in it).
     pub fn write_side_file_with(
         &mut self,
         name: &str,
-        write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     ) -> io::Result<FileInfo> {
         let sink = self.open(name)?;
         let (hash, bytes) = {
