@@ -379,9 +379,14 @@ fn issue28_row6_no_terminal_control_from_data() {
     let thread = write_thread(tmp.path(), &doc);
     // Invalid JSON with raw ESC bytes in its snippet.
     std::fs::write(tmp.path().join("broken.json"), format!("{{\"id\": \"{evil}\" \"x\"}}")).unwrap();
+    // A file name holds them too (export says each skipped file's place).
+    std::fs::write(tmp.path().join(format!("named{}.json", evil.replace('\u{202e}', ""))), "{}").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let out = out.path().join("export");
     let t = thread.to_str().unwrap();
     let dir = tmp.path().to_str().unwrap();
     let runs: Vec<Vec<&str>> = vec![
+        vec!["export", dir, "--out", out.to_str().unwrap(), "--profile", "openai", "--allow-few-examples", "--force"],
         vec!["show", t, "--color", "never"],
         vec!["show", t, "--color", "always"],
         vec!["show", t, "--format", "md"],

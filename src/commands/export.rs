@@ -297,7 +297,8 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
 
     if args.format == Format::Human && !args.quiet {
         for line in &spool.reported {
-            writeln!(err, "skipped {line}")?;
+            // Places and details come from the data (file names, ids, parser snippets).
+            writeln!(err, "skipped {}", crate::report::terminal_safe(line, false))?;
         }
         if spool.unreported > 0 {
             writeln!(
