@@ -584,3 +584,81 @@ fn trls_deepseek_v3_template_exports_every_example_with_string_arguments() {
     assert_eq!(without.2, 1);
     assert!(without.0.contains("TK704"), "{}", without.0);
 }
+
+/// Every file below `dir`, relative to it, with its bytes.
+fn files_below(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| (e.path().strip_prefix(dir).unwrap().display().to_string(), std::fs::read(e.path()).unwrap()))
+        .collect()
+}
+
+/// A split whose examples come in id order is written into its file as they come
+/// (`export::in_order`); one that stops being in order is written after the run from the
+/// spool and the file's own lines. The data files are the same bytes whichever way: threads
+/// named by their ids (every split in order), named against them (none), a twin of an
+/// example already written (read back from its file, which gives that split up), and the
+/// spool alone (`--shard-size`). Nothing else is left in the output, and the manifest lists
+/// each file as it is.
+#[test]
+fn files_written_as_their_lines_come_are_the_files_written_after_the_run() {
+    use sha2::Digest;
+    let tmp = tempfile::tempdir().unwrap();
+    let ordered = tmp.path().join("ordered");
+    corpus(&ordered, 6);
+    std::fs::remove_file(ordered.join("broken_v4_0001.json")).unwrap();
+    let mut names: Vec<String> =
+        std::fs::read_dir(&ordered).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    // The same threads in folders that put them in the reverse of their ids' order (a file's
+    // name is its id: TK011).
+    let reversed = tmp.path().join("reversed");
+    for (k, name) in names.iter().enumerate() {
+        let folder = reversed.join(format!("{:03}", names.len() - k));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::copy(ordered.join(name), folder.join(name)).unwrap();
+    }
+    // A twin of an early example under a later id: byte for byte the same line once exported.
+    let twin = tmp.path().join("twin");
+    common::copy_dir(&ordered, &twin);
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(ordered.join("uci_har_train_01_0000_v4_0001_s0_c0.json")).unwrap()).unwrap();
+    doc["id"] = json!("zz_twin_v4_0001");
+    std::fs::write(twin.join("zz_twin_v4_0001.json"), serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+
+    let split = ["--split", "train=0.5,val=0.5", "--allow-few-examples"];
+    let out = |name: &str| tmp.path().join(format!("out_{name}"));
+    for (input, name, extra) in [(&ordered, "ordered", &[][..]), (&reversed, "reversed", &[]), (&twin, "twin", &[]), (&ordered, "spool", &["--shard-size", "1000"])] {
+        let args: Vec<&str> = split.iter().chain(extra).copied().collect();
+        let (o, e, code) = export(input, &out(name), "trl", &args);
+        assert_eq!(code, 0, "{name}: {o}{e}");
+        assert!(common::temporaries_in(tmp.path()).is_empty(), "{name}: {:?}", common::temporaries_in(tmp.path()));
+        let manifest = manifest(&out(name));
+        let files = files_below(&out(name));
+        for f in manifest["files"].as_array().unwrap() {
+            let bytes = &files[f["path"].as_str().unwrap()];
+            assert_eq!(f["bytes"], bytes.len(), "{name}: {f}");
+            assert_eq!(f["sha256"].as_str().unwrap(), sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>(), "{name}: {f}");
+            if let Some(records) = f["records"].as_u64() {
+                assert_eq!(records as usize, bytes.iter().filter(|&&b| b == b'\n').count(), "{name}: {f}");
+            }
+        }
+        assert_eq!(manifest["files"].as_array().unwrap().len() + 1, files.len(), "{name}: only the listed files and export.json: {:?}", files.keys());
+    }
+    let ordered_files = files_below(&out("ordered"));
+    let data = |files: &std::collections::BTreeMap<String, Vec<u8>>, split: &str| {
+        files.iter().find(|(path, _)| path.ends_with(".jsonl") && path.contains(split)).map(|(_, b)| b.clone()).unwrap()
+    };
+    for split in ["train", "val"] {
+        let want = data(&ordered_files, split);
+        assert!(want.len() > 1000, "{split}: {}", want.len());
+        for name in ["reversed", "twin", "spool"] {
+            assert!(data(&files_below(&out(name)), split) == want, "{name}: {split} differs from the export in order");
+        }
+    }
+    assert_eq!(manifest(&out("twin"))["counts"]["skipped"]["duplicate_example"], 1, "{}", manifest(&out("twin"))["counts"]);
+    let listed = |name: &str| manifest(&out(name))["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(listed("ordered"), listed("reversed"), "listed in the same order");
+    assert_eq!(listed("ordered"), listed("twin"));
+}

@@ -17,6 +17,7 @@ use crate::export::format::{Options, TrainingFormat, Written};
 use crate::export::sink::{Compression, DataFile, FileInfo, OutputError, Outputs};
 use crate::export::split::{self, SplitSpec};
 use crate::export::partitions::Partitions;
+use crate::export::in_order::{self, InOrder};
 use crate::export::spool::Spool;
 use crate::tokens::Counter;
 use crate::export::{prepare, Filters, Outcome, Settings, Skip, TokenStats};
@@ -230,8 +231,8 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     let unwritable = |e: io::Error| {
         CommandError::Usage(format!(
             "--out {}: cannot write the export there: {e}; files already there were left as they were. \
-             While it runs an export needs room for its lines twice (a spool and the files): free space \
-             there or choose another --out",
+             While it runs an export needs room for its lines once, or twice when its threads' file names \
+             do not follow their ids (a spool and the files): free space there or choose another --out",
             layout.dir().display()
         ))
     };
@@ -243,7 +244,11 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             shard.index, shard.count
         )?;
     }
-    let mut spool = Spool::new(outputs.scratch_dir()).map_err(unwritable)?;
+    let in_order = match in_order_names(&args, &plan) {
+        Some(names) => Some(InOrder::open(&mut outputs, plan.spec.clone(), args.seed, names).map_err(unwritable)?),
+        None => None,
+    };
+    let mut spool = Spool::new(outputs.scratch_dir(), in_order).map_err(unwritable)?;
     let mut partitions = args.partitions.map(|n| Partitions::new(n, plan.spec.clone(), args.seed, plan.compression));
     let progress = crate::progress::Progress::new(if args.from.is_some() { "examples read" } else { "threads read" }, None, args.quiet);
     let mut near = crate::corpus::NearDuplicates::default();
@@ -288,7 +293,16 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         },
     )
     .map_err(unwritable)?;
-    spool.finish().map_err(unwritable)?;
+    // Splits written whole as their lines came, by name; the others are written after the run.
+    let mut whole = BTreeMap::new();
+    for lane in spool.finish().map_err(unwritable)? {
+        match lane {
+            in_order::Outcome::Whole(info) => {
+                whole.insert(info.split.clone().unwrap_or_default(), info);
+            }
+            in_order::Outcome::Not(name) => outputs.discard(&name).map_err(unwritable)?,
+        }
+    }
     if let Some(parts) = partitions {
         let files = parts.finish().map_err(unwritable)?;
         outputs.files.extend(files);
@@ -336,7 +350,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         Ok(b) => b,
         Err(status) => return Ok(status),
     };
-    let written = write(&args, &plan, &settings, &spool, &by_split, &mut outputs).map_err(unwritable)?;
+    let written = write(&args, &plan, &settings, &spool, &by_split, whole, &mut outputs).map_err(unwritable)?;
     // Said only once the export is in place, but composed now: the spool's lines are
     // needed for the preview, and closing it first lets the kernel drop its pages
     // instead of writing them to disk when the export is made durable.
@@ -435,13 +449,32 @@ struct WriteResult {
 /// Where `quality.left_out` goes in the manifest (written from the spool as the file is).
 const LEFT_OUT: &str = "\u{0}left out\u{0}";
 
-/// The data files, the format's side files and `export.json`, staged in `outputs`.
+/// The name of a data file under the output: split `split`'s, or its shard `k` of `shards`.
+fn data_file_name(layout: &Layout, split: &str, ext: &str, shard: Option<(usize, usize)>) -> String {
+    match (layout, shard) {
+        (Layout::File { name, .. }, _) => name.clone(),
+        (Layout::Dir { .. }, None) => format!("{split}{ext}"),
+        (Layout::Dir { .. }, Some((k, shards))) => format!("{split}/{split}-{k:05}-of-{shards:05}{ext}"),
+    }
+}
+
+/// The data files to write as the lines come, one per split (`export::in_order`): when a
+/// line's split follows from its recording alone and each split is one plain file.
+fn in_order_names(args: &ExportArgs, plan: &Plan) -> Option<Vec<String>> {
+    let one_file_each = args.partitions.is_none() && args.shard_size.is_none() && plan.compression == Compression::None;
+    let split_known = plan.spec.parts.len() == 1 || args.split_method == split::Method::Hash;
+    (one_file_each && split_known).then(|| plan.spec.parts.iter().map(|(name, _)| data_file_name(&plan.layout, name, ".jsonl", None)).collect())
+}
+
+/// The data files, the format's side files and `export.json`, staged in `outputs`. The files
+/// of `whole` (by split) were written as the lines came.
 fn write(
     args: &ExportArgs,
     plan: &Plan,
     settings: &Settings<'_>,
     spool: &Spool,
     by_split: &[Vec<usize>],
+    mut whole: BTreeMap<String, FileInfo>,
     outputs: &mut Outputs,
 ) -> io::Result<WriteResult> {
     let Plan { spec, layout, compression, format, .. } = plan;
@@ -457,14 +490,12 @@ fn write(
         }
         let shards = args.shard_size.map_or(1, |size| members.len().div_ceil(size));
         let per_shard = members.len().div_ceil(shards);
-        // Partition files were written while the threads were read.
-        let chunks: Vec<&[usize]> = if args.partitions.is_some() { Vec::new() } else { members.chunks(per_shard).collect() };
+        // Partition files, and splits that came in id order, were written while the threads were read.
+        let streamed = args.partitions.is_some() || whole.contains_key(name);
+        debug_assert!(whole.get(name).is_none_or(|f| f.records == Some(members.len())), "a lane took every line of its split");
+        let chunks: Vec<&[usize]> = if streamed { Vec::new() } else { members.chunks(per_shard).collect() };
         for (k, chunk) in chunks.into_iter().enumerate() {
-            let file_name = match (layout, args.shard_size) {
-                (Layout::File { name, .. }, _) => name.clone(),
-                (Layout::Dir { .. }, None) => format!("{name}{ext}"),
-                (Layout::Dir { .. }, Some(_)) => format!("{name}/{name}-{k:05}-of-{shards:05}{ext}"),
-            };
+            let file_name = data_file_name(layout, name, &ext, args.shard_size.map(|_| (k, shards)));
             let fill = spool.records(chunk);
             data.push(DataFile { name: file_name, split: Some(name.clone()), compression: *compression, fill });
         }
@@ -489,6 +520,12 @@ fn write(
         );
     }
     outputs.write_files(data)?;
+    if !whole.is_empty() {
+        // Listed in split order, as the files written after the run are.
+        let position = |f: &FileInfo| spec.parts.iter().position(|(n, _)| f.split.as_ref() == Some(n));
+        outputs.files.extend(spec.parts.iter().filter_map(|(n, _)| whole.remove(n)));
+        outputs.files.sort_by_key(position);
+    }
     let mut side_files = Vec::new();
     let data_files: Vec<FileInfo> = outputs.files.clone();
     let written = Written { dir: layout.dir(), files: &data_files, splits: spec.names().collect(), name: &args.name };

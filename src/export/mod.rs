@@ -10,6 +10,7 @@ pub mod audit;
 pub mod chat_template;
 pub mod dataset_info;
 pub mod format;
+pub mod in_order;
 pub mod ingest;
 pub mod formats;
 pub mod sink;

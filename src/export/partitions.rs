@@ -9,15 +9,8 @@ use std::io;
 
 use sha2::{Digest, Sha256};
 
-use super::sink::{Compression, FileInfo, Outputs, Stream, PIPE_CHUNK};
+use super::sink::{Compression, FileInfo, Lines, Outputs};
 use super::split::{self, SplitSpec};
-
-/// One open partition file and the lines waiting for its next chunk.
-struct Part {
-    stream: Stream,
-    chunk: Vec<u8>,
-    records: usize,
-}
 
 pub struct Partitions {
     count: u32,
@@ -25,7 +18,7 @@ pub struct Partitions {
     seed: u64,
     compression: Compression,
     /// By (split, partition); opened at their first line, so an empty one is no file.
-    open: BTreeMap<(usize, u32), Part>,
+    open: BTreeMap<(usize, u32), Lines>,
 }
 
 /// The partition of an example: the first 8 bytes of the SHA-256 of its id, modulo `count`.
@@ -58,27 +51,19 @@ impl Partitions {
             std::collections::btree_map::Entry::Vacant(e) => {
                 let name = &self.spec.parts[split].0;
                 let stream = outputs.stream(&file_name(name, partition, self.count, self.compression), Some(name.clone()), self.compression)?;
-                e.insert(Part { stream, chunk: Vec::with_capacity(PIPE_CHUNK + (PIPE_CHUNK >> 4)), records: 0 })
+                e.insert(Lines::new(stream))
             }
         };
-        part.chunk.extend_from_slice(line);
-        part.chunk.push(b'\n');
-        part.records += 1;
-        if part.chunk.len() >= PIPE_CHUNK {
-            let chunk = std::mem::replace(&mut part.chunk, Vec::with_capacity(PIPE_CHUNK + (PIPE_CHUNK >> 4)));
-            part.stream.send(chunk, std::mem::take(&mut part.records))?;
-        }
-        Ok(())
+        part.push(line).map(drop)
     }
 
     /// Every file written whole, listed in split then partition order.
     pub fn finish(self) -> io::Result<Vec<FileInfo>> {
         let mut files = Vec::with_capacity(self.open.len());
         let mut first_error = None;
-        for (_, mut part) in self.open {
-            let sent = if part.records > 0 { part.stream.send(std::mem::take(&mut part.chunk), part.records) } else { Ok(()) };
-            match sent.and_then(|()| part.stream.finish()) {
-                Ok(info) => files.push(info),
+        for (_, part) in self.open {
+            match part.finish() {
+                Ok((info, _)) => files.push(info),
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }

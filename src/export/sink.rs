@@ -226,8 +226,7 @@ where
         let mut records = 0;
         let mut fed = Ok(());
         loop {
-            // Room for the chunk and the line that crosses its end (most lines are ~10 KB).
-            let mut chunk = empty_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(PIPE_CHUNK + (PIPE_CHUNK >> 4)));
+            let mut chunk = empty_rx.try_recv().unwrap_or_else(|_| new_chunk());
             match fill(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => records += n,
@@ -383,7 +382,8 @@ impl Outputs {
                 if let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent)?;
                 }
-                let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+                // Readable too: a data file streamed while the threads came may be read back (`Lines`).
+                let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
                 #[cfg(unix)]
                 file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(crate::write::NEW_FILE_MODE))?;
                 Ok(Sink::Plain(file))
@@ -461,15 +461,30 @@ impl Outputs {
         // Two chunks in flight: the sender waits (and the workers with it) rather than let lines pile up in memory.
         let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(2);
         let handle = std::thread::spawn(move || {
-            pipe(&file, compression, move |buf| match rx.recv() {
+            let written = pipe(&file, compression, move |buf| match rx.recv() {
                 Ok((chunk, records)) => {
                     *buf = chunk;
                     Ok(records)
                 }
                 Err(_) => Ok(0),
-            })
+            });
+            // Handed back, to read the lines again (`Lines`).
+            written.map(|w| (w, file))
         });
         Ok(Stream { tx: Some(tx), handle: Some(handle), name: name.to_string(), split })
+    }
+
+    /// Leave out a data file staged under `name` (one streamed in vain: its split is written
+    /// again after the run). A descriptor still open on it keeps its bytes readable.
+    pub fn discard(&mut self, name: &str) -> io::Result<()> {
+        match &mut self.dest {
+            Destination::Folder { staging, .. } => std::fs::remove_file(staging.path().join(name)),
+            Destination::Files { dir, staged } => {
+                let target = dir.join(name);
+                staged.retain(|s| s.target() != target);
+                Ok(())
+            }
+        }
     }
 
     /// Write a small side file (configuration snippets); hashed but not listed as data.
@@ -545,7 +560,8 @@ impl Outputs {
 /// A data file being filled as lines come (`Outputs::stream`).
 pub struct Stream {
     tx: Option<std::sync::mpsc::SyncSender<(Vec<u8>, usize)>>,
-    handle: Option<std::thread::JoinHandle<io::Result<(usize, u64, String)>>>,
+    /// Records, bytes, SHA-256, and the file.
+    handle: Option<std::thread::JoinHandle<io::Result<((usize, u64, String), std::fs::File)>>>,
     name: String,
     split: Option<String>,
 }
@@ -564,7 +580,7 @@ impl Stream {
         }
     }
 
-    fn join(&mut self) -> io::Result<(usize, u64, String)> {
+    fn join(&mut self) -> io::Result<((usize, u64, String), std::fs::File)> {
         match self.handle.take() {
             Some(h) => h.join().unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked"))),
             None => Err(io::Error::other(format!("{}: its writer stopped", self.name))),
@@ -572,10 +588,64 @@ impl Stream {
     }
 
     /// No more lines: wait for the file to be written, and list it.
-    pub fn finish(mut self) -> io::Result<FileInfo> {
+    pub fn finish(self) -> io::Result<FileInfo> {
+        self.finish_readable().map(|(info, _)| info)
+    }
+
+    /// `finish`, and the file open to read it back.
+    fn finish_readable(mut self) -> io::Result<(FileInfo, std::fs::File)> {
         self.tx = None;
-        let (records, bytes, sha256) = self.join()?;
-        Ok(FileInfo { path: std::mem::take(&mut self.name), split: self.split.take(), records: Some(records), bytes, sha256 })
+        let ((records, bytes, sha256), file) = self.join()?;
+        let info = FileInfo { path: std::mem::take(&mut self.name), split: self.split.take(), records: Some(records), bytes, sha256 };
+        Ok((info, file))
+    }
+}
+
+/// Lines on their way into a streamed data file, gathered into chunks of `PIPE_CHUNK`.
+pub struct Lines {
+    stream: Stream,
+    chunk: Vec<u8>,
+    records: usize,
+    /// Bytes taken so far: where the next line starts in the file (uncompressed).
+    bytes: u64,
+}
+
+/// A chunk's buffer: room for `PIPE_CHUNK` and the line that crosses its end (most are ~10 KB).
+fn new_chunk() -> Vec<u8> {
+    Vec::with_capacity(PIPE_CHUNK + (PIPE_CHUNK >> 4))
+}
+
+impl Lines {
+    pub fn new(stream: Stream) -> Lines {
+        Lines { stream, chunk: new_chunk(), records: 0, bytes: 0 }
+    }
+
+    /// Add one line (without its newline); where it starts in the file.
+    pub fn push(&mut self, line: &[u8]) -> io::Result<u64> {
+        let at = self.bytes;
+        self.chunk.extend_from_slice(line);
+        self.chunk.push(b'\n');
+        self.records += 1;
+        self.bytes += line.len() as u64 + 1;
+        if self.chunk.len() >= PIPE_CHUNK {
+            let chunk = std::mem::replace(&mut self.chunk, new_chunk());
+            self.stream.send(chunk, std::mem::take(&mut self.records))?;
+        }
+        Ok(at)
+    }
+
+    /// Bytes taken so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Every line written: the file listed, and open to read back (a plain file's lines are
+    /// at the offsets `push` gave).
+    pub fn finish(mut self) -> io::Result<(FileInfo, std::fs::File)> {
+        if self.records > 0 {
+            self.stream.send(std::mem::take(&mut self.chunk), self.records)?;
+        }
+        self.stream.finish_readable()
     }
 }
 

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use hashbrown::HashTable;
 
+use super::in_order::{self, InOrder};
 use super::sink::PIPE_CHUNK;
 use super::{Example, Outcome, Skip};
 
@@ -27,8 +28,23 @@ pub struct Row {
     pub session: u32,
     pub label: u32,
     pub tokens: u32,
-    offset: u64,
+    /// Where the line is: its offset, and in the top byte its store (`STORE_SHIFT`).
+    at: u64,
     len: u32,
+}
+
+/// A row's store is `at >> STORE_SHIFT`: 0 for the spool's file, k + 1 for lane k of
+/// `InOrder` (offsets stay below 2^56: 64 PB).
+const STORE_SHIFT: u32 = 56;
+
+impl Row {
+    fn store(&self) -> u64 {
+        self.at >> STORE_SHIFT
+    }
+
+    fn offset(&self) -> u64 {
+        self.at & ((1 << STORE_SHIFT) - 1)
+    }
 }
 
 /// A session of the exported threads, identified within its dataset; its stratum is its
@@ -117,7 +133,10 @@ pub type Tee<'a> = dyn FnMut(&Example) -> io::Result<()> + 'a;
 pub struct Spool {
     file: File,
     writer: Option<BufWriter<File>>,
+    /// Bytes in `file`.
     len: u64,
+    /// Splits written as the lines come, while they come in id order.
+    in_order: Option<InOrder>,
     pub rows: Vec<Row>,
     pub datasets: Interner,
     pub labels: Interner,
@@ -153,8 +172,9 @@ pub struct Spool {
 }
 
 impl Spool {
-    /// A spool in `dir` (the export's scratch folder, on the output's filesystem).
-    pub fn new(dir: &Path) -> io::Result<Spool> {
+    /// A spool in `dir` (the export's scratch folder, on the output's filesystem); lines
+    /// go to `in_order`'s files while they can.
+    pub fn new(dir: &Path, in_order: Option<InOrder>) -> io::Result<Spool> {
         let scratch = dir.to_path_buf();
         let file = tempfile::tempfile_in(dir)?;
         let writer = Some(BufWriter::with_capacity(1 << 20, file.try_clone()?));
@@ -162,6 +182,7 @@ impl Spool {
             file,
             writer,
             len: 0,
+            in_order,
             rows: Vec::new(),
             datasets: Interner::default(),
             labels: Interner::default(),
@@ -217,10 +238,21 @@ impl Spool {
                 let (rows, texts) = (&self.rows, &self.texts);
                 self.by_hash.insert_unique(hash, row, |&r| rows[r as usize].hash);
                 self.ids.insert_unique(id_hash, row, |&r| line_hash(rows[r as usize].id.of(texts).as_bytes()));
-                // With its newline, so that a run of rows is a run of the data file, read whole.
-                let writer = self.writer.as_mut().expect("open until finish");
-                writer.write_all(&ex.line)?;
-                writer.write_all(b"\n")?;
+                let taken = match &mut self.in_order {
+                    Some(o) => o.take(&ex.dataset, &ex.session, &ex.id, &ex.line)?,
+                    None => None,
+                };
+                let at = match taken {
+                    Some((lane, offset)) => (lane as u64 + 1) << STORE_SHIFT | offset,
+                    None => {
+                        // With its newline, so that a run of rows is a run of the data file, read whole.
+                        let writer = self.writer.as_mut().expect("open until finish");
+                        writer.write_all(&ex.line)?;
+                        writer.write_all(b"\n")?;
+                        self.len += ex.line.len() as u64 + 1;
+                        self.len - ex.line.len() as u64 - 1
+                    }
+                };
                 for code in &ex.quality {
                     *self.quality_flags.entry(code).or_default() += 1;
                 }
@@ -238,10 +270,9 @@ impl Spool {
                     session,
                     label,
                     tokens: ex.tokens.min(u32::MAX as usize) as u32,
-                    offset: self.len,
+                    at,
                     len: ex.line.len() as u32,
                 });
-                self.len += ex.line.len() as u64 + 1;
             }
             Outcome::Skipped { reason, detail, id } => {
                 *self.skipped.entry(reason).or_default() += 1;
@@ -305,22 +336,49 @@ impl Spool {
     /// Whether a byte-identical line was spooled already.
     fn holds(&mut self, line: &[u8], hash: u64) -> io::Result<bool> {
         let rows = &self.rows;
-        let mut candidates = self.by_hash.iter_hash(hash).filter(|&&r| rows[r as usize].hash == hash).peekable();
-        if candidates.peek().is_none() {
+        let candidates: Vec<u32> =
+            self.by_hash.iter_hash(hash).copied().filter(|&r| rows[r as usize].hash == hash && rows[r as usize].len as usize == line.len()).collect();
+        if candidates.is_empty() {
             return Ok(false);
         }
         self.writer.as_mut().expect("open until finish").flush()?;
-        for &i in candidates {
-            let r = &rows[i as usize];
-            if r.len as usize == line.len() && self.file.read_all_at(r)? == line {
+        for i in candidates {
+            if self.read_row(i as usize)? == line {
                 return Ok(true);
             }
         }
         Ok(false)
     }
 
-    /// No more lines: flush them for reading, and let go of the tables that only adding needs.
-    pub fn finish(&mut self) -> io::Result<()> {
+    /// The file that holds a row's line (a lane still being written is given up first).
+    fn store(&mut self, store: u64) -> io::Result<&File> {
+        match (store, &mut self.in_order) {
+            (0, _) => Ok(&self.file),
+            (k, Some(o)) => o.file(k as usize - 1),
+            (_, None) => Err(io::Error::other("a row in a lane that does not exist")),
+        }
+    }
+
+    /// A row's line, without its newline.
+    fn read_row(&mut self, i: usize) -> io::Result<Vec<u8>> {
+        let (store, offset, len) = (self.rows[i].store(), self.rows[i].offset(), self.rows[i].len as usize);
+        let mut buf = vec![0u8; len];
+        self.store(store)?.read_exact_at(&mut buf, offset)?;
+        Ok(buf)
+    }
+
+    /// After `finish`: the file that holds a row's line.
+    fn closed_store(&self, store: u64) -> io::Result<&File> {
+        match (store, &self.in_order) {
+            (0, _) => Ok(&self.file),
+            (k, Some(o)) => o.closed(k as usize - 1).ok_or_else(|| io::Error::other("a lane still open after the run")),
+            (_, None) => Err(io::Error::other("a row in a lane that does not exist")),
+        }
+    }
+
+    /// No more lines: flush them for reading, and let go of the tables that only adding
+    /// needs. How each split's file written as lines came turned out (none without `InOrder`).
+    pub fn finish(&mut self) -> io::Result<Vec<in_order::Outcome>> {
         if let Some(mut w) = self.writer.take() {
             w.flush()?;
         }
@@ -330,7 +388,10 @@ impl Spool {
         self.ids = HashTable::new();
         self.by_hash = HashTable::new();
         self.session_index = HashTable::new();
-        Ok(())
+        match &mut self.in_order {
+            Some(o) => o.finish(),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Write the left-out threads as the items of a pretty JSON array whose items are indented
@@ -355,14 +416,18 @@ impl Spool {
         Ok(())
     }
 
+    /// After `finish`: row `i`'s line, without its newline.
     pub fn line(&self, i: usize) -> io::Result<Vec<u8>> {
-        self.file.read_all_at(&self.rows[i])
+        let r = &self.rows[i];
+        let mut buf = vec![0u8; r.len as usize];
+        self.closed_store(r.store())?.read_exact_at(&mut buf, r.offset())?;
+        Ok(buf)
     }
 
     /// The records of `rows`, in that order, as `Outputs::write_files` takes them: each call
     /// replaces the buffer's contents with lines and their newlines, until it holds
     /// `PIPE_CHUNK` bytes (or the rows end), and says how many. Rows that lie one after the
-    /// other in the spool (most of them: threads arrive in path order, and ids usually follow
+    /// other in their file (most of them: threads arrive in path order, and ids usually follow
     /// file names) are one `pread` straight into the buffer.
     pub fn records<'a>(&'a self, rows: &'a [usize]) -> impl FnMut(&mut Vec<u8>) -> io::Result<usize> + Send + 'a {
         let mut next = 0;
@@ -376,7 +441,7 @@ impl Spool {
                 let mut end = next + 1;
                 let mut bytes = u64::from(first.len) + 1;
                 while let Some(r) = rows.get(end).map(|&i| &self.rows[i]) {
-                    if r.offset != first.offset + bytes || bytes + u64::from(r.len) + 1 > room {
+                    if r.at != first.at + bytes || bytes + u64::from(r.len) + 1 > room {
                         break;
                     }
                     bytes += u64::from(r.len) + 1;
@@ -386,7 +451,7 @@ impl Spool {
                 if buf.len() < to {
                     buf.resize(to, 0);
                 }
-                self.file.read_exact_at(&mut buf[len..to], first.offset)?;
+                self.closed_store(first.store())?.read_exact_at(&mut buf[len..to], first.offset())?;
                 len = to;
                 next = end;
             }
@@ -401,18 +466,6 @@ impl Spool {
 
     pub fn label(&self, r: &Row) -> &str {
         &self.labels.names[r.label as usize]
-    }
-}
-
-trait ReadRow {
-    fn read_all_at(&self, row: &Row) -> io::Result<Vec<u8>>;
-}
-
-impl ReadRow for File {
-    fn read_all_at(&self, row: &Row) -> io::Result<Vec<u8>> {
-        let mut buf = vec![0u8; row.len as usize];
-        self.read_exact_at(&mut buf, row.offset)?;
-        Ok(buf)
     }
 }
 
@@ -431,7 +484,7 @@ mod tests {
     #[test]
     fn records_come_back_in_the_order_asked() {
         let dir = tempfile::tempdir().unwrap();
-        let mut spool = Spool::new(dir.path()).unwrap();
+        let mut spool = Spool::new(dir.path(), None).unwrap();
         let mut rng = fastrand::Rng::with_seed(3);
         let mut written = Vec::new();
         for i in 0..300 {
@@ -500,7 +553,7 @@ mod tests {
     #[test]
     fn duplicates_and_sessions_are_found_across_table_growth() {
         let dir = tempfile::tempdir().unwrap();
-        let mut spool = Spool::new(dir.path()).unwrap();
+        let mut spool = Spool::new(dir.path(), None).unwrap();
         for i in 0..5000 {
             spool.add("x.json", example(&format!("t{i}"), "d", &format!("s{}", i / 3), &format!("line {i}")), None).unwrap();
         }
@@ -517,5 +570,63 @@ mod tests {
         assert_eq!(spool.rows[4000].session, 1333);
         spool.finish().unwrap();
         assert_eq!(spool.line(4321).unwrap(), b"line 4321");
+    }
+
+    /// Lines of splits that come in id order go to their files as they come; a split that
+    /// stops being in order is read back whole, from its file and the spool, in any order.
+    #[test]
+    fn splits_in_id_order_are_written_as_they_come() {
+        use crate::export::split::{by_hash, SplitSpec};
+        let dir = tempfile::tempdir().unwrap();
+        let mut outputs = crate::export::sink::Outputs::folder(&dir.path().join("out"), false).unwrap();
+        let spec = SplitSpec::parse("a=0.5,b=0.5").unwrap();
+        let names = vec!["a.jsonl".to_string(), "b.jsonl".to_string()];
+        let in_order = InOrder::open(&mut outputs, spec.clone(), 7, names).unwrap();
+        let mut spool = Spool::new(outputs.scratch_dir(), Some(in_order)).unwrap();
+        let mut written = Vec::new();
+        let mut b_seen = 0;
+        for i in 0..400 {
+            let session = format!("s{i}");
+            let split = by_hash(&spec, 7, "d", &session);
+            // Split b goes out of order after its 50th line (an id that sorts first).
+            let id = if split == 1 && { b_seen += 1; b_seen } == 50 { "a-first".to_string() } else { format!("t{i:04}") };
+            let line = format!("{{\"i\":{i},\"pad\":\"{}\"}}", "x".repeat(i * 37 % 5000));
+            spool.add("x.json", example(&id, "d", &session, &line), None).unwrap();
+            written.push((split, line));
+        }
+        // Twins of a line in split a's file: found by reading it back, which gives split a up
+        // (the second read finds it given up already).
+        spool.add("y.json", example("t9998", "d", "s0", &written[0].1), None).unwrap();
+        spool.add("y.json", example("t9999", "d", "s0", &written[0].1), None).unwrap();
+        assert_eq!(spool.skipped.get(&Skip::DuplicateExample), Some(&2));
+        let outcomes = spool.finish().unwrap();
+        assert!(outcomes.iter().all(|o| matches!(o, in_order::Outcome::Not(_))), "both splits were given up");
+        for k in 0..2 {
+            let rows: Vec<usize> = (0..400).filter(|&i| written[i].0 == k).rev().collect();
+            let mut fill = spool.records(&rows);
+            let mut all = Vec::new();
+            let mut buf = Vec::new();
+            while fill(&mut buf).unwrap() > 0 {
+                all.extend_from_slice(&buf);
+            }
+            let expected: Vec<u8> = rows.iter().flat_map(|&i| written[i].1.bytes().chain([b'\n'])).collect();
+            assert!(all == expected, "split {k}");
+        }
+
+        // In order throughout: each split's file is done when the lines end.
+        let mut outputs = crate::export::sink::Outputs::folder(&dir.path().join("out2"), false).unwrap();
+        let names = vec!["a.jsonl".to_string(), "b.jsonl".to_string()];
+        let in_order = InOrder::open(&mut outputs, spec.clone(), 7, names).unwrap();
+        let mut spool = Spool::new(outputs.scratch_dir(), Some(in_order)).unwrap();
+        for (i, (_, line)) in written.iter().enumerate() {
+            spool.add("x.json", example(&format!("t{i:04}"), "d", &format!("s{i}"), line), None).unwrap();
+        }
+        let outcomes = spool.finish().unwrap();
+        for (k, outcome) in outcomes.iter().enumerate() {
+            let in_order::Outcome::Whole(info) = outcome else { panic!("split {k} was in order") };
+            let count = written.iter().filter(|(s, _)| *s == k).count();
+            assert_eq!(info.records, Some(count));
+        }
+        assert_eq!(spool.line(3).unwrap(), written[3].1.as_bytes(), "read back from its file");
     }
 }
