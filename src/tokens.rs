@@ -39,8 +39,18 @@ impl Tokenizer {
     /// reads instead of stalling the workers.
     pub fn preload(self) {
         std::thread::spawn(move || {
-            self.bpe();
+            self.short_ranks();
         });
+    }
+
+    /// The ranks of the vocabulary's short tokens (built from `bpe`, on first use).
+    fn short_ranks(self) -> &'static ShortRanks {
+        static O200K: LazyLock<ShortRanks> = LazyLock::new(|| ShortRanks::of(&Tokenizer::O200kBase.bpe().bpe));
+        static CL100K: LazyLock<ShortRanks> = LazyLock::new(|| ShortRanks::of(&Tokenizer::Cl100kBase.bpe().bpe));
+        match self {
+            Tokenizer::O200kBase => &O200K,
+            Tokenizer::Cl100kBase => &CL100K,
+        }
     }
 
     fn bpe(self) -> &'static bpe_openai::Tokenizer {
@@ -164,6 +174,67 @@ fn keep_tables(path: &std::path::Path, payload: &[u8]) -> std::io::Result<()> {
     crate::write::atomic_write(path, &bytes)
 }
 
+/// The merge rank of every token of 2..=`SHORT_PIECE` bytes (its id: OpenAI's vocabulary files
+/// list tokens in rank order), to count short pieces the memo has not seen by tiktoken's own
+/// merge loop: random identifiers and SAX words (`motion_tokenizer`'s 16 letters of a–f) never
+/// repeat, and on them the loop over a few rank lookups takes a third of the time of
+/// `bpe`'s backtracking encoder (tested equal on random pieces of every kind).
+struct ShortRanks {
+    ranks: HashMap<(u128, u8), u32, foldhash::fast::FixedState>,
+}
+
+impl ShortRanks {
+    fn of(bpe: &bpe::byte_pair_encoding::BytePairEncoding) -> ShortRanks {
+        let mut ranks = HashMap::with_capacity_and_hasher(bpe.num_tokens(), foldhash::fast::FixedState::with_seed(7));
+        for id in 0..bpe.num_tokens() as u32 {
+            let bytes = bpe.token_bytes(id);
+            if (2..=SHORT_PIECE).contains(&bytes.len()) {
+                // The lowest rank where a vocabulary repeats a token (none of OpenAI's do).
+                ranks.entry(Self::key(bytes)).or_insert(id);
+            }
+        }
+        ShortRanks { ranks }
+    }
+
+    fn key(bytes: &[u8]) -> (u128, u8) {
+        let mut padded = [0u8; 16];
+        padded[..bytes.len()].copy_from_slice(bytes);
+        (u128::from_le_bytes(padded), bytes.len() as u8)
+    }
+
+    fn rank(&self, bytes: &[u8]) -> u32 {
+        self.ranks.get(&Self::key(bytes)).copied().unwrap_or(u32::MAX)
+    }
+
+    /// The tokens of a piece of 2..=`SHORT_PIECE` bytes: tiktoken's `byte_pair_merge` — merge
+    /// the adjacent pair of lowest rank (the leftmost of equals) until no pair is a token.
+    fn count(&self, piece: &[u8]) -> usize {
+        debug_assert!((2..=SHORT_PIECE).contains(&piece.len()));
+        // (start of a part, rank of the part joined with the next one).
+        let mut parts = [(0u8, u32::MAX); SHORT_PIECE + 1];
+        let mut len = piece.len() + 1;
+        for (i, part) in parts[..len].iter_mut().enumerate() {
+            *part = (i as u8, if i + 2 <= piece.len() { self.rank(&piece[i..i + 2]) } else { u32::MAX });
+        }
+        // The rank of part i joined with the two after it, once i + 1 is merged into i.
+        let joined = |parts: &[(u8, u32)], len: usize, i: usize| {
+            if i + 3 < len { self.rank(&piece[parts[i].0 as usize..parts[i + 3].0 as usize]) } else { u32::MAX }
+        };
+        loop {
+            let (i, rank) = parts[..len - 1].iter().enumerate().fold((0, u32::MAX), |best, (i, p)| if p.1 < best.1 { (i, p.1) } else { best });
+            if rank == u32::MAX {
+                return len - 1;
+            }
+            if i > 0 {
+                parts[i - 1].1 = joined(&parts, len, i - 1);
+            }
+            parts[i].1 = joined(&parts, len, i);
+            parts.copy_within(i + 2..len, i + 1);
+            len -= 1;
+        }
+    }
+}
+
 /// Pieces longer than this are counted every time (long pieces rarely repeat).
 const MAX_CACHED_PIECE: usize = 48;
 /// Pieces up to this long are remembered in `ShortPieces`, keyed by their bytes inline.
@@ -222,7 +293,7 @@ impl ShortPieces {
         (h as usize & ((1 << (SHORT_SLOTS_LOG2 - 1)) - 1)) * 2
     }
 
-    fn count(&mut self, bytes: &[u8], bpe: &bpe_openai::byte_pair_encoding::BytePairEncoding) -> usize {
+    fn count(&mut self, bytes: &[u8], ranks: &ShortRanks) -> usize {
         let key = Self::key(bytes);
         let len = bytes.len() as u32;
         // Two slots per set: with one, two frequent pieces that shared a slot (`_stats` and
@@ -237,7 +308,7 @@ impl ShortPieces {
             pair.swap(0, 1);
             return pair[0].count as usize;
         }
-        let count = bpe.count(bytes);
+        let count = ranks.count(bytes);
         pair[1] = pair[0];
         pair[0] = Slot { key, len, count: count as u32 };
         count
@@ -291,6 +362,7 @@ impl Counter {
     #[inline(always)]
     fn count<'a>(&self, pieces: impl Iterator<Item = &'a [u8]>) -> usize {
         let t = self.tokenizer.bpe();
+        let ranks = self.tokenizer.short_ranks();
         PIECES.with_borrow_mut(|memos| {
             let Memo { short, long } = &mut memos[self.tokenizer as usize];
             let short = short.get_or_insert_with(ShortPieces::new);
@@ -300,7 +372,7 @@ impl Counter {
                         // Every byte is a token of a byte-level BPE, and a piece is never split
                         // into less than its bytes' tokens.
                         1 => 1,
-                        ..=SHORT_PIECE => short.count(bytes, &t.bpe),
+                        ..=SHORT_PIECE => short.count(bytes, ranks),
                         ..=MAX_CACHED_PIECE => {
                             if let Some(&n) = long.get(bytes) {
                                 return n as usize;
@@ -403,6 +475,29 @@ impl TokenStats {
 mod tests {
     use super::*;
 
+    /// The merge loop over short pieces counts what `bpe`'s encoder counts, on every kind of
+    /// piece: random bytes (not UTF-8), letters, SAX words, digits, punctuation runs, and
+    /// words the vocabulary holds whole.
+    #[test]
+    fn short_pieces_are_merged_as_the_encoder_counts_them() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let alphabets: [&[u8]; 5] = [b"abcdef", b"abcdefghijklmnopqrstuvwxyz", b"0123456789", b" .,:;{}[]\"'_-/\n", b"aeiou rstlnE"];
+        for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+            let (bpe, ranks) = (&tokenizer.bpe().bpe, tokenizer.short_ranks());
+            for k in 0..60_000 {
+                let n = rng.usize(2..=SHORT_PIECE);
+                let piece: Vec<u8> = match k % 6 {
+                    5 => (0..n).map(|_| rng.u8(..)).collect(),
+                    a => (0..n).map(|_| alphabets[a][rng.usize(..alphabets[a].len())]).collect(),
+                };
+                assert_eq!(ranks.count(&piece), bpe.count(&piece), "{tokenizer:?}: {piece:?}");
+            }
+            for word in [&b"hello"[..], b" the", b"_session", b"\":", b"  ", b"ab"] {
+                assert_eq!(ranks.count(word), bpe.count(word), "{tokenizer:?}: {word:?}");
+            }
+        }
+    }
+
     /// Kept tables are read back only when whole: cut short, changed by a byte, or from
     /// another format, they are not trusted.
     #[test]
@@ -466,7 +561,7 @@ mod tests {
 
     #[test]
     fn pieces_sharing_a_set_are_both_remembered() {
-        let bpe = &Tokenizer::O200kBase.bpe().bpe;
+        let (bpe, ranks) = (&Tokenizer::O200kBase.bpe().bpe, Tokenizer::O200kBase.short_ranks());
         let mut memo = ShortPieces::new();
         let set_of = |p: &str| ShortPieces::set(ShortPieces::key(p.as_bytes()), p.len() as u32);
         let target = set_of("_stats");
@@ -474,12 +569,12 @@ mod tests {
         assert_eq!(mates.len(), 2, "two more pieces in the set of `_stats`");
         let (a, b, c) = ("_stats", mates[0].as_str(), mates[1].as_str());
         for _ in 0..3 {
-            assert_eq!(memo.count(a.as_bytes(), bpe), bpe.count(a.as_bytes()));
-            assert_eq!(memo.count(b.as_bytes(), bpe), bpe.count(b.as_bytes()));
+            assert_eq!(memo.count(a.as_bytes(), ranks), bpe.count(a.as_bytes()));
+            assert_eq!(memo.count(b.as_bytes(), ranks), bpe.count(b.as_bytes()));
         }
         assert!(memo.remembers(a.as_bytes()) && memo.remembers(b.as_bytes()), "two pieces of one set stay");
-        memo.count(a.as_bytes(), bpe);
-        assert_eq!(memo.count(c.as_bytes(), bpe), bpe.count(c.as_bytes()));
+        memo.count(a.as_bytes(), ranks);
+        assert_eq!(memo.count(c.as_bytes(), ranks), bpe.count(c.as_bytes()));
         assert!(memo.remembers(a.as_bytes()) && memo.remembers(c.as_bytes()), "the newest and the last used stay");
         assert!(!memo.remembers(b.as_bytes()), "the least recently used of the set goes");
     }
@@ -499,10 +594,10 @@ mod tests {
             }
         }
         let mut memo = ShortPieces::new();
-        let bpe = &Tokenizer::O200kBase.bpe().bpe;
+        let (bpe, ranks) = (&Tokenizer::O200kBase.bpe().bpe, Tokenizer::O200kBase.short_ranks());
         for round in 0..2 {
             for piece in seen.values() {
-                assert_eq!(memo.count(piece, bpe), bpe.count(piece), "round {round}");
+                assert_eq!(memo.count(piece, ranks), bpe.count(piece), "round {round}");
             }
         }
     }
