@@ -587,13 +587,8 @@ impl Stream {
         }
     }
 
-    /// No more lines: wait for the file to be written, and list it.
-    pub fn finish(self) -> io::Result<FileInfo> {
-        self.finish_readable().map(|(info, _)| info)
-    }
-
-    /// `finish`, and the file open to read it back.
-    fn finish_readable(mut self) -> io::Result<(FileInfo, std::fs::File)> {
+    /// No more lines: wait for the file to be written; list it, and keep it open to read back.
+    fn finish(mut self) -> io::Result<(FileInfo, std::fs::File)> {
         self.tx = None;
         let ((records, bytes, sha256), file) = self.join()?;
         let info = FileInfo { path: std::mem::take(&mut self.name), split: self.split.take(), records: Some(records), bytes, sha256 };
@@ -645,7 +640,7 @@ impl Lines {
         if self.records > 0 {
             self.stream.send(std::mem::take(&mut self.chunk), self.records)?;
         }
-        self.stream.finish_readable()
+        self.stream.finish()
     }
 }
 

@@ -249,8 +249,9 @@ impl Spool {
                         let writer = self.writer.as_mut().expect("open until finish");
                         writer.write_all(&ex.line)?;
                         writer.write_all(b"\n")?;
+                        let at = self.len;
                         self.len += ex.line.len() as u64 + 1;
-                        self.len - ex.line.len() as u64 - 1
+                        at
                     }
                 };
                 for code in &ex.quality {
@@ -350,24 +351,16 @@ impl Spool {
         Ok(false)
     }
 
-    /// The file that holds a row's line (a lane still being written is given up first).
-    fn store(&mut self, store: u64) -> io::Result<&File> {
-        match (store, &mut self.in_order) {
-            (0, _) => Ok(&self.file),
-            (k, Some(o)) => o.file(k as usize - 1),
-            (_, None) => Err(io::Error::other("a row in a lane that does not exist")),
-        }
-    }
-
-    /// A row's line, without its newline.
+    /// A row's line, without its newline, while lines are added (a lane still being written
+    /// is given up first, to read it).
     fn read_row(&mut self, i: usize) -> io::Result<Vec<u8>> {
-        let (store, offset, len) = (self.rows[i].store(), self.rows[i].offset(), self.rows[i].len as usize);
-        let mut buf = vec![0u8; len];
-        self.store(store)?.read_exact_at(&mut buf, offset)?;
-        Ok(buf)
+        if let (k @ 1.., Some(o)) = (self.rows[i].store(), &mut self.in_order) {
+            o.file(k as usize - 1)?;
+        }
+        self.line(i)
     }
 
-    /// After `finish`: the file that holds a row's line.
+    /// The file that holds a row's line, once its lane (if any) is closed.
     fn closed_store(&self, store: u64) -> io::Result<&File> {
         match (store, &self.in_order) {
             (0, _) => Ok(&self.file),
@@ -416,7 +409,7 @@ impl Spool {
         Ok(())
     }
 
-    /// After `finish`: row `i`'s line, without its newline.
+    /// Row `i`'s line, without its newline (after `finish`, or `read_row`).
     pub fn line(&self, i: usize) -> io::Result<Vec<u8>> {
         let r = &self.rows[i];
         let mut buf = vec![0u8; r.len as usize];
