@@ -1,7 +1,7 @@
-//! Token counts of examples with OpenAI's BPE vocabularies, counted by `bpe-openai`
-//! (GitHub's rust-gems: the same vocabularies and splits as `tiktoken`, about 4× faster
-//! than `tiktoken-rs` on thread text; `tests/python/tiktoken_counts.py` compares every
-//! count with Python `tiktoken` in CI).
+//! Token counts of examples with OpenAI's BPE vocabularies: text cut into pieces by the
+//! vocabulary's pre-tokenizer (by hand for ASCII, `pieces`, else `bpe-openai`'s regex), and
+//! each piece merged by tiktoken's own algorithm over the vocabulary's ranks, remembered per
+//! worker (`tests/python/tiktoken_counts.py` compares every count with Python `tiktoken` in CI).
 //!
 //! Text is counted exactly; the chat framing uses the constants of OpenAI's cookbook
 //! (3 tokens per message, 1 per role, 1 per tool call, 3 to prime the reply), and the
@@ -34,167 +34,96 @@ impl Tokenizer {
         }
     }
 
-    /// Start loading the vocabulary (about 0.3 s of one core for cl100k, 0.8 s for o200k: see
-    /// `vocabulary`) on a thread of its own, so that it overlaps the directory walk and the first
-    /// reads instead of stalling the workers.
+    /// Start reading the vocabulary (see `Ranks::of`) on a thread of its own, so that it
+    /// overlaps the directory walk and the first reads instead of stalling the workers.
     pub fn preload(self) {
         std::thread::spawn(move || {
-            self.short_ranks();
+            self.ranks();
         });
     }
 
-    /// The ranks of the vocabulary's short tokens (built from `bpe`, on first use).
-    fn short_ranks(self) -> &'static ShortRanks {
-        static O200K: LazyLock<ShortRanks> = LazyLock::new(|| ShortRanks::of(&Tokenizer::O200kBase.bpe().bpe));
-        static CL100K: LazyLock<ShortRanks> = LazyLock::new(|| ShortRanks::of(&Tokenizer::Cl100kBase.bpe().bpe));
+    /// The rank of every token of the vocabulary, read from OpenAI's own file on first use.
+    fn ranks(self) -> &'static Ranks {
+        static O200K: LazyLock<Ranks> = LazyLock::new(|| Ranks::of(include_bytes!("tokens/vocab/o200k_base.tiktoken.gz")));
+        static CL100K: LazyLock<Ranks> = LazyLock::new(|| Ranks::of(include_bytes!("tokens/vocab/cl100k_base.tiktoken.gz")));
         match self {
             Tokenizer::O200kBase => &O200K,
             Tokenizer::Cl100kBase => &CL100K,
         }
     }
 
-    fn bpe(self) -> &'static bpe_openai::Tokenizer {
-        static O200K: LazyLock<bpe_openai::Tokenizer> = LazyLock::new(|| {
-            let pieces = [
+    /// The vocabulary's pre-tokenizer regex, for the pieces `pieces` cannot cut by hand (at
+    /// and near text that is not ASCII): compiled only when such text comes.
+    fn pretokenizer(self) -> &'static bpe_openai::Pretokenizer {
+        // `bpe-openai` builds a pre-tokenizer only as part of a tokenizer: over a vocabulary of
+        // the 256 bytes, which nothing encodes with, that costs no more than the regex itself.
+        fn of(tokenizer: Tokenizer) -> bpe_openai::Pretokenizer {
+            let bytes = bpe::byte_pair_encoding::BytePairEncoding::from_dictionary((0..=255u8).map(|b| vec![b]), None);
+            tokenizer.with_pretokenizer(bytes).pre.expect("a look-ahead tokenizer has a pre-tokenizer")
+        }
+        static O200K: LazyLock<bpe_openai::Pretokenizer> = LazyLock::new(|| of(Tokenizer::O200kBase));
+        static CL100K: LazyLock<bpe_openai::Pretokenizer> = LazyLock::new(|| of(Tokenizer::Cl100kBase));
+        match self {
+            Tokenizer::O200kBase => &O200K,
+            Tokenizer::Cl100kBase => &CL100K,
+        }
+    }
+
+    /// A `bpe-openai` tokenizer of these byte pairs with this vocabulary's pre-tokenizer, as
+    /// `bpe-openai` builds it: `\s+(?!\S)`, which the regex engine cannot say, is a look-ahead of
+    /// exactly one character that the pre-tokenizer drops from the match.
+    fn with_pretokenizer(self, bpe: bpe::byte_pair_encoding::BytePairEncoding) -> bpe_openai::Tokenizer {
+        let pattern = match self {
+            Tokenizer::O200kBase => concat!(
                 "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
-                "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
-                "\\p{N}{1,3}",
-                " ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*",
-                "\\s*[\\r\\n]+",
-                "\\s+$",
-            ]
-            .join("|");
-            vocabulary("o200k_base", include_bytes!("tokens/vocab/o200k_base.tiktoken.gz"), &pieces)
-        });
-        static CL100K: LazyLock<bpe_openai::Tokenizer> = LazyLock::new(|| {
-            vocabulary(
-                "cl100k_base",
-                include_bytes!("tokens/vocab/cl100k_base.tiktoken.gz"),
-                "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+$",
-            )
-        });
-        match self {
-            Tokenizer::O200kBase => &O200K,
-            Tokenizer::Cl100kBase => &CL100K,
-        }
+                "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+                "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+$",
+            ),
+            Tokenizer::Cl100kBase => {
+                "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+$"
+            }
+        };
+        bpe_openai::Tokenizer::new_lookahead(bpe, &[(pattern, false), ("\\s+\\s", true), ("\\s+", false)], false)
+            .expect("the pre-tokenizer pattern compiles")
     }
 }
 
-/// A tokenizer built from OpenAI's own vocabulary file (tiktoken's `.tiktoken`: a token's
-/// bytes in base64 and its rank per line, gzipped as `bpe-openai` ships it) and the
-/// pre-tokenizer pattern of its model family, as `bpe-openai` builds it.
+/// The merge rank of every token of a vocabulary (its id: OpenAI's vocabulary files list
+/// tokens in rank order), to count a piece by tiktoken's own merge loop.
 ///
-/// Why not `bpe_openai::o200k_base()`: that embeds the vocabulary with its BPE tables already
-/// built (47 MB for the two, most of the binary and of the Python wheel), where the source
-/// files are 2.4 MB. Building the tables costs 0.3–0.8 s of one core, so the built tables are
-/// kept in the user's cache (`table_cache`: read back in ~60 ms for o200k's 32 MB), as tiktoken caches the
-/// vocabularies it downloads.
-fn vocabulary(name: &str, gzipped: &[u8], pattern: &str) -> bpe_openai::Tokenizer {
-    let cache = table_cache(name);
-    let bpe = match cache.as_deref().and_then(read_tables) {
-        Some(bpe) => bpe,
-        None => {
-            use std::io::Read;
-            let mut text = String::new();
-            flate2::read::GzDecoder::new(gzipped).read_to_string(&mut text).expect("the embedded vocabulary is gzip text");
-            let tokens = bpe::byte_pair_encoding::read_tiktoken(&text).expect("the embedded vocabulary is base64");
-            // The hash factor `bpe-openai` builds these vocabularies with (collision-free for both).
-            let bpe = bpe::byte_pair_encoding::BytePairEncoding::from_dictionary(tokens, Some(17_846_336_922_010_275_747));
-            if let Some(path) = &cache {
-                write_tables(path, &bpe);
-            }
-            bpe
+/// Why not `bpe-openai`'s encoder: its tables (built from the same file) take 0.3–0.8 s of one
+/// core to build, or ~130 ms to read back from a 32 MB cache, and every worker waited for them
+/// at the start of an export; this table is read from the embedded file in ~40 ms. The counts
+/// are tiktoken's by construction (its algorithm), tested equal to `bpe-openai`'s encoder here
+/// and to Python `tiktoken` in CI.
+struct Ranks {
+    /// Tokens of 2..=`SHORT_PIECE` bytes (nearly all), keyed inline: 24 bytes an entry (a
+    /// `u128` key would align it to 48: 12 MB more of resident memory).
+    short: HashMap<([u8; SHORT_PIECE], u8), u32, foldhash::fast::FixedState>,
+    /// The longer tokens (4k of o200k's 200k).
+    long: HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>,
+}
+
+impl Ranks {
+    /// The table of a tiktoken vocabulary file (a token's bytes in base64 and its rank per
+    /// line), gzipped as `bpe-openai` ships it: 2.4 MB for the two vocabularies, where built
+    /// BPE tables would be 47 MB of the binary and of the Python wheel.
+    fn of(gzipped: &[u8]) -> Ranks {
+        use std::io::Read;
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(gzipped).read_to_string(&mut text).expect("the embedded vocabulary is gzip text");
+        let tokens = bpe::byte_pair_encoding::read_tiktoken(&text).expect("the embedded vocabulary is base64");
+        let hasher = foldhash::fast::FixedState::with_seed(7);
+        let mut ranks = Ranks { short: HashMap::with_capacity_and_hasher(tokens.len(), hasher.clone()), long: HashMap::with_hasher(hasher) };
+        for (id, bytes) in tokens.into_iter().enumerate() {
+            // The lowest rank where a vocabulary repeats a token (none of OpenAI's do).
+            match bytes.len() {
+                2..=SHORT_PIECE => ranks.short.entry(Self::key(&bytes)).or_insert(id as u32),
+                1 => continue,
+                _ => ranks.long.entry(bytes.into_boxed_slice()).or_insert(id as u32),
+            };
         }
-    };
-    // `\s+(?!\S)`, which the regex engine cannot say, as bpe-openai writes it: a look-ahead of
-    // exactly one character that the pre-tokenizer drops from the match.
-    bpe_openai::Tokenizer::new_lookahead(bpe, &[(pattern, false), ("\\s+\\s", true), ("\\s+", false)], false)
-        .expect("the pre-tokenizer pattern compiles")
-}
-
-/// Where the built tables of a vocabulary are kept: `$THREADKIT_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/threadkit`, else `~/.cache/threadkit` (`None`: no cache, build every time —
-/// `THREADKIT_CACHE_DIR=` set empty asks for that). The name carries threadkit's version, so
-/// an upgrade never reads tables another version wrote.
-fn table_cache(name: &str) -> Option<std::path::PathBuf> {
-    use std::path::PathBuf;
-    let dir = match std::env::var_os("THREADKIT_CACHE_DIR") {
-        Some(dir) if dir.is_empty() => return None,
-        Some(dir) => PathBuf::from(dir),
-        None => match std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-            Some(dir) => PathBuf::from(dir).join("threadkit"),
-            None => PathBuf::from(std::env::var_os("HOME").filter(|d| !d.is_empty())?).join(".cache/threadkit"),
-        },
-    };
-    // The header's format number is in the name too: builds that write different headers
-    // keep their own files instead of rebuilding each other's.
-    Some(dir.join(format!("{name}-{}-{}.bpe", env!("CARGO_PKG_VERSION"), TABLES_MAGIC[7])))
-}
-
-/// The header of kept tables: this tag, the payload's length (u64) and its CRC-32 (u32), little-endian.
-const TABLES_MAGIC: &[u8; 8] = b"tkbpe\0\0\x02";
-const TABLES_HEADER: usize = 8 + 8 + 4;
-
-/// Tables a previous run kept: the payload after the header, whose length and CRC-32 must
-/// match (a file cut short or changed on disk is built again, never trusted: a wrong table
-/// counts wrong). CRC-32, not a cryptographic hash: it guards against accidents to a file in
-/// the user's own cache, and on the 32 MB of o200k it costs ~1 ms where SHA-256 cost ~20.
-fn read_tables(path: &std::path::Path) -> Option<bpe::byte_pair_encoding::BytePairEncoding> {
-    let bytes = std::fs::read(path).ok()?;
-    let payload = tables_payload(&bytes)?;
-    rmp_serde::from_slice(payload).ok()
-}
-
-/// The payload of a kept tables file, if it is whole.
-fn tables_payload(bytes: &[u8]) -> Option<&[u8]> {
-    let (header, payload) = bytes.split_at_checked(TABLES_HEADER)?;
-    let len = u64::from_le_bytes(header[8..16].try_into().ok()?);
-    let crc = u32::from_le_bytes(header[16..20].try_into().ok()?);
-    (&header[..8] == TABLES_MAGIC && payload.len() as u64 == len && crc32fast::hash(payload) == crc).then_some(payload)
-}
-
-/// Keep built tables for the next run; a cache that cannot be written only costs time.
-fn write_tables(path: &std::path::Path, bpe: &bpe::byte_pair_encoding::BytePairEncoding) {
-    let mut payload = Vec::new();
-    if serde::Serialize::serialize(bpe, &mut rmp_serde::Serializer::new(&mut payload)).is_err() {
-        return;
-    }
-    let _ = keep_tables(path, &payload);
-}
-
-fn keep_tables(path: &std::path::Path, payload: &[u8]) -> std::io::Result<()> {
-    let mut bytes = Vec::with_capacity(TABLES_HEADER + payload.len());
-    bytes.extend_from_slice(TABLES_MAGIC);
-    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-    bytes.extend_from_slice(payload);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    crate::write::atomic_write(path, &bytes)
-}
-
-/// The merge rank of every token of 2..=`SHORT_PIECE` bytes (its id: OpenAI's vocabulary files
-/// list tokens in rank order), to count short pieces the memo has not seen by tiktoken's own
-/// merge loop: random identifiers and SAX words (`motion_tokenizer`'s 16 letters of a–f) never
-/// repeat, and on them the loop over a few rank lookups takes a third of the time of
-/// `bpe`'s backtracking encoder (tested equal on random pieces of every kind).
-struct ShortRanks {
-    /// 24 bytes an entry (a `u128` key would align it to 48: 12 MB more of resident memory).
-    ranks: HashMap<([u8; SHORT_PIECE], u8), u32, foldhash::fast::FixedState>,
-}
-
-impl ShortRanks {
-    fn of(bpe: &bpe::byte_pair_encoding::BytePairEncoding) -> ShortRanks {
-        let mut ranks = HashMap::with_capacity_and_hasher(bpe.num_tokens(), foldhash::fast::FixedState::with_seed(7));
-        for id in 0..bpe.num_tokens() as u32 {
-            let bytes = bpe.token_bytes(id);
-            if (2..=SHORT_PIECE).contains(&bytes.len()) {
-                // The lowest rank where a vocabulary repeats a token (none of OpenAI's do).
-                ranks.entry(Self::key(bytes)).or_insert(id);
-            }
-        }
-        ShortRanks { ranks }
+        ranks
     }
 
     fn key(bytes: &[u8]) -> ([u8; SHORT_PIECE], u8) {
@@ -203,13 +132,23 @@ impl ShortRanks {
         (padded, bytes.len() as u8)
     }
 
+    /// The rank of a token of two bytes or more (`u32::MAX`: not a token).
     fn rank(&self, bytes: &[u8]) -> u32 {
-        self.ranks.get(&Self::key(bytes)).copied().unwrap_or(u32::MAX)
+        let rank = if bytes.len() <= SHORT_PIECE { self.short.get(&Self::key(bytes)) } else { self.long.get(bytes) };
+        rank.copied().unwrap_or(u32::MAX)
     }
 
-    /// The tokens of a piece of 2..=`SHORT_PIECE` bytes: tiktoken's `byte_pair_merge` — merge
-    /// the adjacent pair of lowest rank (the leftmost of equals) until no pair is a token.
+    /// The tokens of a piece of two bytes or more: tiktoken's `byte_pair_merge` — merge the
+    /// adjacent pair of lowest rank (the leftmost of equals) until no pair is a token. (The
+    /// counter calls the loop it needs by itself: it already knows the piece's length.)
+    #[cfg(test)]
     fn count(&self, piece: &[u8]) -> usize {
+        if piece.len() <= SHORT_PIECE { self.count_short(piece) } else { self.count_long(piece) }
+    }
+
+    /// The merge loop as tiktoken writes it, over parts on the stack: a scan per merge is
+    /// cheapest for the few parts of a short piece.
+    fn count_short(&self, piece: &[u8]) -> usize {
         debug_assert!((2..=SHORT_PIECE).contains(&piece.len()));
         // (start of a part, rank of the part joined with the next one).
         let mut parts = [(0u8, u32::MAX); SHORT_PIECE + 1];
@@ -233,6 +172,53 @@ impl ShortRanks {
             parts.copy_within(i + 2..len, i + 1);
             len -= 1;
         }
+    }
+
+    /// The same merges for a piece of any length, the lowest pair taken from a heap (ordered by
+    /// rank, then start: the leftmost of equals, as the scan takes it) so that a long piece
+    /// (a run of spaces or punctuation, a word without breaks) costs n log n, not n².
+    fn count_long(&self, piece: &[u8]) -> usize {
+        use std::cmp::Reverse;
+        let n = piece.len();
+        // Parts are named by their start byte: the start of the part after it, and before it.
+        let mut next: Vec<usize> = (1..=n).collect();
+        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+        // The rank of part i joined with the next part (`u32::MAX`: none, or i is merged away).
+        let mut pair = vec![u32::MAX; n];
+        let mut heap = std::collections::BinaryHeap::with_capacity(n);
+        for i in 0..n - 1 {
+            pair[i] = self.rank(&piece[i..i + 2]);
+            if pair[i] != u32::MAX {
+                heap.push(Reverse((pair[i], i)));
+            }
+        }
+        let mut parts = n;
+        while let Some(Reverse((rank, i))) = heap.pop() {
+            // Ranks name distinct tokens, so an entry whose rank is still its part's is that pair.
+            if pair[i] != rank {
+                continue;
+            }
+            let gone = next[i];
+            let after = next[gone];
+            pair[gone] = u32::MAX;
+            next[i] = after;
+            if after < n {
+                prev[after] = i;
+            }
+            parts -= 1;
+            pair[i] = if after < n { self.rank(&piece[i..next[after]]) } else { u32::MAX };
+            if pair[i] != u32::MAX {
+                heap.push(Reverse((pair[i], i)));
+            }
+            let before = prev[i];
+            if before < n {
+                pair[before] = self.rank(&piece[before..after]);
+                if pair[before] != u32::MAX {
+                    heap.push(Reverse((pair[before], before)));
+                }
+            }
+        }
+        parts
     }
 }
 
@@ -294,7 +280,7 @@ impl ShortPieces {
         (h as usize & ((1 << (SHORT_SLOTS_LOG2 - 1)) - 1)) * 2
     }
 
-    fn count(&mut self, bytes: &[u8], ranks: &ShortRanks) -> usize {
+    fn count(&mut self, bytes: &[u8], ranks: &Ranks) -> usize {
         let key = Self::key(bytes);
         let len = bytes.len() as u32;
         // Two slots per set: with one, two frequent pieces that shared a slot (`_stats` and
@@ -309,7 +295,7 @@ impl ShortPieces {
             pair.swap(0, 1);
             return pair[0].count as usize;
         }
-        let count = ranks.count(bytes);
+        let count = ranks.count_short(bytes);
         pair[1] = pair[0];
         pair[0] = Slot { key, len, count: count as u32 };
         count
@@ -362,8 +348,7 @@ impl Counter {
 
     #[inline(always)]
     fn count<'a>(&self, pieces: impl Iterator<Item = &'a [u8]>) -> usize {
-        let t = self.tokenizer.bpe();
-        let ranks = self.tokenizer.short_ranks();
+        let ranks = self.tokenizer.ranks();
         PIECES.with_borrow_mut(|memos| {
             let Memo { short, long } = &mut memos[self.tokenizer as usize];
             let short = short.get_or_insert_with(ShortPieces::new);
@@ -378,14 +363,14 @@ impl Counter {
                             if let Some(&n) = long.get(bytes) {
                                 return n as usize;
                             }
-                            let n = t.bpe.count(bytes);
+                            let n = ranks.count_long(bytes);
                             if long.len() >= MAX_CACHED_PIECES {
                                 long.clear();
                             }
                             long.insert(bytes.into(), n as u32);
                             n
                         }
-                        _ => t.bpe.count(bytes),
+                        _ => ranks.count_long(bytes),
                     }
                 })
                 .sum()
@@ -476,51 +461,69 @@ impl TokenStats {
 mod tests {
     use super::*;
 
-    /// The merge loop over short pieces counts what `bpe`'s encoder counts, on every kind of
-    /// piece: random bytes (not UTF-8), letters, SAX words, digits, punctuation runs, and
-    /// words the vocabulary holds whole.
+    /// `bpe-openai`'s encoder over the same vocabularies and pre-tokenizers: what the counts
+    /// here are tested against (CI also tests them against Python `tiktoken`).
+    fn reference(tokenizer: Tokenizer) -> &'static bpe_openai::Tokenizer {
+        fn build(gzipped: &[u8], tokenizer: Tokenizer) -> bpe_openai::Tokenizer {
+            use std::io::Read;
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(gzipped).read_to_string(&mut text).unwrap();
+            let tokens = bpe::byte_pair_encoding::read_tiktoken(&text).unwrap();
+            // The hash factor `bpe-openai` builds these vocabularies with (collision-free for both).
+            tokenizer.with_pretokenizer(bpe::byte_pair_encoding::BytePairEncoding::from_dictionary(tokens, Some(17_846_336_922_010_275_747)))
+        }
+        static O200K: LazyLock<bpe_openai::Tokenizer> =
+            LazyLock::new(|| build(include_bytes!("tokens/vocab/o200k_base.tiktoken.gz"), Tokenizer::O200kBase));
+        static CL100K: LazyLock<bpe_openai::Tokenizer> =
+            LazyLock::new(|| build(include_bytes!("tokens/vocab/cl100k_base.tiktoken.gz"), Tokenizer::Cl100kBase));
+        match tokenizer {
+            Tokenizer::O200kBase => &O200K,
+            Tokenizer::Cl100kBase => &CL100K,
+        }
+    }
+
+    /// The merge loops count what `bpe`'s encoder counts, on every kind of piece: random bytes
+    /// (not UTF-8), letters, SAX words, digits, punctuation and space runs, words the
+    /// vocabulary holds whole and pieces made of its tokens; short, long (the heap's loop) and
+    /// thousands of bytes long; and the two loops agree with each other.
     #[test]
-    fn short_pieces_are_merged_as_the_encoder_counts_them() {
+    fn pieces_are_merged_as_the_encoder_counts_them() {
         let mut rng = fastrand::Rng::with_seed(11);
-        let alphabets: [&[u8]; 5] = [b"abcdef", b"abcdefghijklmnopqrstuvwxyz", b"0123456789", b" .,:;{}[]\"'_-/\n", b"aeiou rstlnE"];
+        let alphabets: [&[u8]; 6] = [b"abcdef", b"abcdefghijklmnopqrstuvwxyz", b"0123456789", b" .,:;{}[]\"'_-/\n", b"aeiou rstlnE", b" "];
         for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
-            let (bpe, ranks) = (&tokenizer.bpe().bpe, tokenizer.short_ranks());
+            let (bpe, ranks) = (&reference(tokenizer).bpe, tokenizer.ranks());
+            let random = |rng: &mut fastrand::Rng, k: usize, n: usize| -> Vec<u8> {
+                match k % 8 {
+                    6 => (0..n).map(|_| rng.u8(..)).collect(),
+                    // Whole tokens of the vocabulary one after another.
+                    7 => {
+                        let mut piece = Vec::new();
+                        while piece.len() < n {
+                            piece.extend_from_slice(bpe.token_bytes(rng.u32(..bpe.num_tokens() as u32)));
+                        }
+                        piece
+                    }
+                    a => (0..n).map(|_| alphabets[a % 6][rng.usize(..alphabets[a % 6].len())]).collect(),
+                }
+            };
             for k in 0..60_000 {
                 let n = rng.usize(2..=SHORT_PIECE);
-                let piece: Vec<u8> = match k % 6 {
-                    5 => (0..n).map(|_| rng.u8(..)).collect(),
-                    a => (0..n).map(|_| alphabets[a][rng.usize(..alphabets[a].len())]).collect(),
-                };
+                let piece = random(&mut rng, k, n);
                 assert_eq!(ranks.count(&piece), bpe.count(&piece), "{tokenizer:?}: {piece:?}");
+                assert_eq!(ranks.count_long(&piece), bpe.count(&piece), "{tokenizer:?}: {piece:?}");
+            }
+            for k in 0..6_000 {
+                let n = if k % 50 == 0 { rng.usize(200..3_000) } else { rng.usize(SHORT_PIECE + 1..=4 * MAX_CACHED_PIECE) };
+                let piece = random(&mut rng, k, n);
+                assert_eq!(ranks.count(&piece), bpe.count(&piece), "{tokenizer:?}: {piece:?}");
+            }
+            for id in (0..bpe.num_tokens() as u32).filter(|&id| bpe.token_bytes(id).len() >= 2) {
+                assert_eq!(ranks.count(bpe.token_bytes(id)), 1, "{tokenizer:?}: token {id} is one token");
             }
             for word in [&b"hello"[..], b" the", b"_session", b"\":", b"  ", b"ab"] {
                 assert_eq!(ranks.count(word), bpe.count(word), "{tokenizer:?}: {word:?}");
             }
         }
-    }
-
-    /// Kept tables are read back only when whole: cut short, changed by a byte, or from
-    /// another format, they are not trusted.
-    #[test]
-    fn kept_tables_are_read_back_only_when_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.bpe");
-        let payload: Vec<u8> = (0..100_000u32).flat_map(|i| (i * 7919).to_le_bytes()).collect();
-        keep_tables(&path, &payload).unwrap();
-        let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(tables_payload(&bytes), Some(payload.as_slice()));
-        assert_eq!(tables_payload(&bytes[..bytes.len() - 1]), None, "cut short");
-        for at in [3, 10, 17, TABLES_HEADER + 5, bytes.len() - 1] {
-            let mut changed = bytes.clone();
-            changed[at] ^= 0x20;
-            assert_eq!(tables_payload(&changed), None, "a byte changed at {at}");
-        }
-        assert_eq!(tables_payload(&bytes[..5]), None);
-        // Real tables survive the round trip and count the same.
-        let bpe = Tokenizer::Cl100kBase.bpe();
-        write_tables(&path, &bpe.bpe);
-        let back = read_tables(&path).expect("kept tables read back");
-        assert_eq!(back.count(b"hello world, 1234 tokens"), bpe.bpe.count(b"hello world, 1234 tokens"));
     }
 
     #[test]
@@ -554,7 +557,7 @@ mod tests {
             let c = Counter::new(tokenizer);
             for round in 0..2 {
                 for t in texts {
-                    assert_eq!(c.text(t), tokenizer.bpe().count(t), "{tokenizer:?} round {round}: {t:?}");
+                    assert_eq!(c.text(t), reference(tokenizer).count(t), "{tokenizer:?} round {round}: {t:?}");
                 }
             }
         }
@@ -562,7 +565,7 @@ mod tests {
 
     #[test]
     fn pieces_sharing_a_set_are_both_remembered() {
-        let (bpe, ranks) = (&Tokenizer::O200kBase.bpe().bpe, Tokenizer::O200kBase.short_ranks());
+        let (bpe, ranks) = (&reference(Tokenizer::O200kBase).bpe, Tokenizer::O200kBase.ranks());
         let mut memo = ShortPieces::new();
         let set_of = |p: &str| ShortPieces::set(ShortPieces::key(p.as_bytes()), p.len() as u32);
         let target = set_of("_stats");
@@ -595,7 +598,7 @@ mod tests {
             }
         }
         let mut memo = ShortPieces::new();
-        let (bpe, ranks) = (&Tokenizer::O200kBase.bpe().bpe, Tokenizer::O200kBase.short_ranks());
+        let (bpe, ranks) = (&reference(Tokenizer::O200kBase).bpe, Tokenizer::O200kBase.ranks());
         for round in 0..2 {
             for piece in seen.values() {
                 assert_eq!(memo.count(piece, ranks), bpe.count(piece), "round {round}");

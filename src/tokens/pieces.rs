@@ -212,12 +212,12 @@ pub(super) fn cl100k(b: &[u8]) -> Option<usize> {
 
 /// The pieces of `text` under o200k_base, the same as the vocabulary's own `split(text)`.
 pub(super) fn o200k_pieces(text: &str) -> Pieces<'_, impl Fn(&[u8]) -> Option<usize>> {
-    Pieces { text, at: 0, by_hand: o200k, regex: Tokenizer::O200kBase.bpe() }
+    Pieces { text, at: 0, by_hand: o200k, tokenizer: Tokenizer::O200kBase }
 }
 
 /// The pieces of `text` under cl100k_base, the same as the vocabulary's own `split(text)`.
 pub(super) fn cl100k_pieces(text: &str) -> Pieces<'_, impl Fn(&[u8]) -> Option<usize>> {
-    Pieces { text, at: 0, by_hand: cl100k, regex: Tokenizer::Cl100kBase.bpe() }
+    Pieces { text, at: 0, by_hand: cl100k, tokenizer: Tokenizer::Cl100kBase }
 }
 
 /// One pattern's pieces; generic over the pattern so that its piece function is inlined into
@@ -226,7 +226,8 @@ pub(super) struct Pieces<'t, F> {
     text: &'t str,
     at: usize,
     by_hand: F,
-    regex: &'static bpe_openai::Tokenizer,
+    /// Whose regex cuts the pieces `by_hand` cannot (compiled when the first such piece comes).
+    tokenizer: Tokenizer,
 }
 
 impl<'t, F: Fn(&[u8]) -> Option<usize>> Iterator for Pieces<'t, F> {
@@ -241,7 +242,7 @@ impl<'t, F: Fn(&[u8]) -> Option<usize>> Iterator for Pieces<'t, F> {
         }
         let n = match (self.by_hand)(rest) {
             Some(n) => n,
-            None => self.regex.split(&self.text[self.at..]).next().expect("the pattern matches any non-empty text").len(),
+            None => self.tokenizer.pretokenizer().split(&self.text[self.at..]).next().expect("the pattern matches any non-empty text").len(),
         };
         self.at += n;
         Some(&rest[..n])
@@ -259,7 +260,7 @@ mod tests {
                 Tokenizer::Cl100kBase => cl100k_pieces(text).collect(),
             };
             let ours: Vec<&str> = ours.into_iter().map(|p| std::str::from_utf8(p).expect("whole characters")).collect();
-            let regex: Vec<&str> = tokenizer.bpe().split(text).collect();
+            let regex: Vec<&str> = tokenizer.pretokenizer().split(text).collect();
             assert_eq!(ours, regex, "{tokenizer:?} {text:?}");
         }
     }
