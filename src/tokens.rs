@@ -97,9 +97,11 @@ impl Tokenizer {
 /// are tiktoken's by construction (its algorithm), tested equal to `bpe-openai`'s encoder here
 /// and to Python `tiktoken` in CI.
 struct Ranks {
-    /// Tokens of 2..=`SHORT_PIECE` bytes (nearly all), keyed inline: 24 bytes an entry (a
-    /// `u128` key would align it to 48: 12 MB more of resident memory).
-    short: HashMap<([u8; SHORT_PIECE], u8), u32, foldhash::fast::FixedState>,
+    /// Tokens of two bytes, by their bytes: the first lookups of every merge.
+    pairs: Box<[u32]>,
+    /// Tokens of 3..=`SHORT_PIECE` bytes (nearly all), keyed by `ShortPieces::key`: two words
+    /// read from the bytes without copying them into a padded buffer.
+    short: HashMap<([u64; 2], u8), u32, foldhash::fast::FixedState>,
     /// The longer tokens (4k of o200k's 200k).
     long: HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>,
 }
@@ -109,32 +111,44 @@ impl Ranks {
     /// line), gzipped as `bpe-openai` ships it: 2.4 MB for the two vocabularies, where built
     /// BPE tables would be 47 MB of the binary and of the Python wheel.
     fn of(gzipped: &[u8]) -> Ranks {
+        use base64::Engine;
         use std::io::Read;
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(gzipped).read_to_string(&mut text).expect("the embedded vocabulary is gzip text");
-        let tokens = bpe::byte_pair_encoding::read_tiktoken(&text).expect("the embedded vocabulary is base64");
+        let mut text = Vec::new();
+        flate2::read::GzDecoder::new(gzipped).read_to_end(&mut text).expect("the embedded vocabulary is gzip");
         let hasher = foldhash::fast::FixedState::with_seed(7);
-        let mut ranks = Ranks { short: HashMap::with_capacity_and_hasher(tokens.len(), hasher.clone()), long: HashMap::with_hasher(hasher) };
-        for (id, bytes) in tokens.into_iter().enumerate() {
+        let lines = text.split(|&b| b == b'\n').filter(|line| !line.is_empty());
+        let mut ranks = Ranks {
+            pairs: vec![u32::MAX; 1 << 16].into_boxed_slice(),
+            short: HashMap::with_capacity_and_hasher(text.len() / 16, hasher.clone()),
+            long: HashMap::with_hasher(hasher),
+        };
+        let mut token = [0u8; 256];
+        for (id, line) in lines.enumerate() {
+            let base64 = line.split(|&b| b == b' ').next().expect("split yields one part or more");
+            let len = base64::engine::general_purpose::STANDARD.decode_slice(base64, &mut token).expect("the embedded vocabulary is base64");
+            let bytes = &token[..len];
             // The lowest rank where a vocabulary repeats a token (none of OpenAI's do).
-            match bytes.len() {
-                2..=SHORT_PIECE => ranks.short.entry(Self::key(&bytes)).or_insert(id as u32),
-                1 => continue,
-                _ => ranks.long.entry(bytes.into_boxed_slice()).or_insert(id as u32),
-            };
+            match len {
+                0 | 1 => {}
+                2 => {
+                    let pair = &mut ranks.pairs[usize::from(u16::from_le_bytes([bytes[0], bytes[1]]))];
+                    *pair = (*pair).min(id as u32);
+                }
+                3..=SHORT_PIECE => _ = ranks.short.entry((ShortPieces::key(bytes), len as u8)).or_insert(id as u32),
+                _ => _ = ranks.long.entry(bytes.into()).or_insert(id as u32),
+            }
         }
         ranks
     }
 
-    fn key(bytes: &[u8]) -> ([u8; SHORT_PIECE], u8) {
-        let mut padded = [0u8; SHORT_PIECE];
-        padded[..bytes.len()].copy_from_slice(bytes);
-        (padded, bytes.len() as u8)
-    }
-
     /// The rank of a token of two bytes or more (`u32::MAX`: not a token).
+    #[inline]
     fn rank(&self, bytes: &[u8]) -> u32 {
-        let rank = if bytes.len() <= SHORT_PIECE { self.short.get(&Self::key(bytes)) } else { self.long.get(bytes) };
+        let rank = match bytes.len() {
+            2 => return self.pairs[usize::from(u16::from_le_bytes([bytes[0], bytes[1]]))],
+            ..=SHORT_PIECE => self.short.get(&(ShortPieces::key(bytes), bytes.len() as u8)),
+            _ => self.long.get(bytes),
+        };
         rank.copied().unwrap_or(u32::MAX)
     }
 
