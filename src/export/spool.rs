@@ -462,10 +462,11 @@ impl Spool {
     }
 }
 
-/// A fast non-cryptographic hash (foldhash): hits are compared byte for byte anyway.
+/// A fast non-cryptographic hash: hits are compared byte for byte anyway. XXH3, not the
+/// foldhash of the maps: every exported line (~10 KB) is hashed here, on the thread that
+/// takes the workers' lines, and XXH3's vector loop is ~4× faster on inputs that long.
 fn line_hash(line: &[u8]) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::with_seed(0).hash_one(line)
+    twox_hash::XxHash3_64::oneshot(line)
 }
 
 #[cfg(test)]
