@@ -44,8 +44,8 @@ impl Tokenizer {
 
     /// The rank of every token of the vocabulary, read from OpenAI's own file on first use.
     fn ranks(self) -> &'static Ranks {
-        static O200K: LazyLock<Ranks> = LazyLock::new(|| Ranks::of(include_bytes!("tokens/vocab/o200k_base.tiktoken.gz")));
-        static CL100K: LazyLock<Ranks> = LazyLock::new(|| Ranks::of(include_bytes!("tokens/vocab/cl100k_base.tiktoken.gz")));
+        static O200K: LazyLock<Ranks> = LazyLock::new(|| Ranks::of(include_bytes!(concat!(env!("OUT_DIR"), "/o200k_base.tokens"))));
+        static CL100K: LazyLock<Ranks> = LazyLock::new(|| Ranks::of(include_bytes!(concat!(env!("OUT_DIR"), "/cl100k_base.tokens"))));
         match self {
             Tokenizer::O200kBase => &O200K,
             Tokenizer::Cl100kBase => &CL100K,
@@ -107,36 +107,31 @@ struct Ranks {
 }
 
 impl Ranks {
-    /// The table of a tiktoken vocabulary file (a token's bytes in base64 and its rank per
-    /// line), gzipped as `bpe-openai` ships it: 2.4 MB for the two vocabularies, where built
-    /// BPE tables would be 47 MB of the binary and of the Python wheel.
-    fn of(gzipped: &[u8]) -> Ranks {
-        use base64::Engine;
-        use std::io::Read;
-        let mut text = Vec::new();
-        flate2::read::GzDecoder::new(gzipped).read_to_end(&mut text).expect("the embedded vocabulary is gzip");
+    /// The table of a vocabulary as `build.rs` embeds it from OpenAI's file: each token as a
+    /// length byte and its bytes, in rank order (2.3 MB for the two, where built BPE tables
+    /// would be 47 MB of the binary and of the Python wheel).
+    fn of(tokens: &[u8]) -> Ranks {
         let hasher = foldhash::fast::FixedState::with_seed(7);
-        let lines = text.split(|&b| b == b'\n').filter(|line| !line.is_empty());
         let mut ranks = Ranks {
             pairs: vec![u32::MAX; 1 << 16].into_boxed_slice(),
-            short: HashMap::with_capacity_and_hasher(text.len() / 16, hasher.clone()),
+            short: HashMap::with_capacity_and_hasher(tokens.len() / 8, hasher.clone()),
             long: HashMap::with_hasher(hasher),
         };
-        let mut token = [0u8; 256];
-        for (id, line) in lines.enumerate() {
-            let base64 = line.split(|&b| b == b' ').next().expect("split yields one part or more");
-            let len = base64::engine::general_purpose::STANDARD.decode_slice(base64, &mut token).expect("the embedded vocabulary is base64");
-            let bytes = &token[..len];
+        let (mut at, mut id) = (0, 0u32);
+        while let Some(&len) = tokens.get(at) {
+            let bytes = &tokens[at + 1..at + 1 + usize::from(len)];
             // The lowest rank where a vocabulary repeats a token (none of OpenAI's do).
-            match len {
+            match bytes.len() {
                 0 | 1 => {}
                 2 => {
                     let pair = &mut ranks.pairs[usize::from(u16::from_le_bytes([bytes[0], bytes[1]]))];
-                    *pair = (*pair).min(id as u32);
+                    *pair = (*pair).min(id);
                 }
-                3..=SHORT_PIECE => _ = ranks.short.entry((ShortPieces::key(bytes), len as u8)).or_insert(id as u32),
-                _ => _ = ranks.long.entry(bytes.into()).or_insert(id as u32),
+                3..=SHORT_PIECE => _ = ranks.short.entry((ShortPieces::key(bytes), len)).or_insert(id),
+                _ => _ = ranks.long.entry(bytes.into()).or_insert(id),
             }
+            at += 1 + usize::from(len);
+            id += 1;
         }
         ranks
     }
