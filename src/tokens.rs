@@ -367,6 +367,9 @@ impl Counter {
                         // Every byte is a token of a byte-level BPE, and a piece is never split
                         // into less than its bytes' tokens.
                         1 => 1,
+                        // One token if the pair is one, else its two bytes: one load, cheaper
+                        // than the memo (pairs are a third of thread text's pieces).
+                        2 => 2 - usize::from(ranks.rank(bytes) != u32::MAX),
                         ..=SHORT_PIECE => short.count(bytes, ranks),
                         ..=MAX_CACHED_PIECE => {
                             if let Some(&n) = long.get(bytes) {
