@@ -575,6 +575,32 @@ mod tests {
         }
     }
 
+    /// Whole texts, counted through every path (single bytes, the pair table, the memo and
+    /// its misses, the long pieces' map and heap, the regex for non-ASCII), count what the
+    /// reference counts, twice over (the second time from the memos).
+    #[test]
+    fn random_texts_count_as_the_tokenizer_does() {
+        const ALPHABET: &[&str] = &[
+            "a", "e", "s", "t", "x", "q", "A", "Z", "0", "7", " ", " ", "  ", "\n", "\t", "'", "\"", ":", ",", ".", "{",
+            "_", "é", "中", "🏃", "\u{a0}", "abcdef", "_session", "walking", "1.95", "0.0000",
+        ];
+        let mut rng = fastrand::Rng::with_seed(21);
+        let texts: Vec<String> = (0..3_000)
+            .map(|k| {
+                let len = if k % 100 == 0 { rng.usize(200..2_000) } else { rng.usize(1..60) };
+                (0..len).map(|_| ALPHABET[rng.usize(..ALPHABET.len())]).collect()
+            })
+            .collect();
+        for tokenizer in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+            let c = Counter::new(tokenizer);
+            for round in 0..2 {
+                for t in &texts {
+                    assert_eq!(c.text(t), reference(tokenizer).count(t.as_str()), "{tokenizer:?} round {round}: {t:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn pieces_sharing_a_set_are_both_remembered() {
         let (bpe, ranks) = (&reference(Tokenizer::O200kBase).bpe, Tokenizer::O200kBase.ranks());
