@@ -34,7 +34,7 @@ fn vocabularies() {
     use std::io::Read;
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     for name in ["o200k_base", "cl100k_base"] {
-        let source = format!("src/tokens/vocab/{name}.tiktoken.gz");
+        let source = format!("{}/src/tokens/vocab/{name}.tiktoken.gz", env!("CARGO_MANIFEST_DIR"));
         println!("cargo:rerun-if-changed={source}");
         let gzipped = std::fs::read(&source).unwrap_or_else(|e| panic!("{source}: {e}"));
         let mut text = Vec::new();
