@@ -243,6 +243,7 @@ impl Ranks {
 const MAX_CACHED_PIECE: usize = 48;
 /// Pieces up to this long are remembered in `ShortPieces`, keyed by their bytes inline.
 const SHORT_PIECE: usize = 16;
+const LONG_PIECE: usize = SHORT_PIECE + 1;
 /// Slots of the short-piece memo (log2): 16 K × 24 bytes per worker and vocabulary.
 const SHORT_SLOTS_LOG2: u32 = 14;
 /// Longer cached pieces per worker thread and vocabulary (the frequent ones come back at once after it is emptied).
@@ -378,8 +379,8 @@ impl Counter {
                         // One token if the pair is one, else its two bytes: one load, cheaper
                         // than the memo (pairs are a third of thread text's pieces).
                         2 => 2 - usize::from(ranks.rank(bytes) != u32::MAX),
-                        ..=SHORT_PIECE => short.count(bytes, ranks),
-                        ..=MAX_CACHED_PIECE => {
+                        3..=SHORT_PIECE => short.count(bytes, ranks),
+                        LONG_PIECE..=MAX_CACHED_PIECE => {
                             if let Some(&n) = long.get(bytes) {
                                 return n as usize;
                             }
