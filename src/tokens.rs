@@ -122,6 +122,7 @@ impl Ranks {
             let bytes = &tokens[at + 1..at + 1 + usize::from(len)];
             // The lowest rank where a vocabulary repeats a token (none of OpenAI's do).
             match bytes.len() {
+                // Every byte is a token of its own; merges never look one up.
                 0 | 1 => {}
                 2 => {
                     let pair = &mut ranks.pairs[usize::from(u16::from_le_bytes([bytes[0], bytes[1]]))];
