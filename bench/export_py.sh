@@ -28,18 +28,24 @@ tk_parts() { rm -rf "$OUT/export_parts"; "$TK" export "$OUT/corpus_$N" --out "$O
   --split train=0.9,val=0.1 --seed 1 --max-tokens 16385 --quality off --partitions 2 -q; }
 py_export() { rm -rf "$OUT/export_py"; "$PY" bench/export_python.py "$OUT/corpus_$N" "$OUT/export_py" "$OUT/tools.json" \
   src/tokens/vocab --seed 1 --max-tokens 16385; }
-secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s.%N); python3 -c "print(round($t1 - $t0, 3))"; }
-# One round unmeasured: the corpus's first read is a disk read; threadkit's first run builds its vocabulary cache.
+# The wall seconds and the CPU seconds (user + sys, child processes included: the Python pool's
+# workers) of one command. The wall ratio is the target; the CPU ratio moves less on this noisy VM.
+secs() { local TIMEFORMAT='%R %U %S' t; t=$( { time "$@" >/dev/null 2>&1; } 2>&1 ) || true; awk '{printf "%.3f %.3f\n", $1, $2 + $3}' <<< "$t"; }
+# One round unmeasured: the corpus's first read is a disk read, not what the commands cost.
 secs "$TK" validate "$OUT/corpus_$N" -q >/dev/null; secs tk_export >/dev/null; secs tk_parts >/dev/null; secs py_export >/dev/null
-V=0; T=0; W=0; P=0
+: > "$OUT/export_py.rounds"
 for r in $(seq "$ROUNDS"); do
   v=$(secs "$TK" validate "$OUT/corpus_$N" -q)
   if [ $((r % 2)) = 1 ]; then t=$(secs tk_export); w=$(secs tk_parts); p=$(secs py_export); else p=$(secs py_export); w=$(secs tk_parts); t=$(secs tk_export); fi
-  echo "round $r: validate ${v}s threadkit export ${t}s (--partitions 2: ${w}s) python export ${p}s"
-  V=$(python3 -c "print($V + $v)"); T=$(python3 -c "print($T + $t)"); W=$(python3 -c "print($W + $w)"); P=$(python3 -c "print($P + $p)")
+  echo "round $r (wall s, cpu s): validate $v threadkit export $t (--partitions 2: $w) python export $p"
+  echo "$v $t $w $p" >> "$OUT/export_py.rounds"
 done
-python3 -c "print(f'{$N} threads: validate {$V / $ROUNDS:.2f}s, threadkit export {$T / $ROUNDS:.2f}s (--partitions 2: {$W / $ROUNDS:.2f}s), python export {$P / $ROUNDS:.2f}s')"
-python3 -c "print(f'export / validate = {$T / $V:.2f}x, with --partitions 2 {$W / $V:.2f}x (target <= 2); python / threadkit = {$P / $T:.1f}x, with --partitions 2 {$P / $W:.1f}x (target >= 10)')"
+# Columns: validate, export, --partitions 2, python; each wall then cpu.
+awk -v n="$N" '{for (i = 1; i <= 8; i++) s[i] += $i; k++}
+  END {
+    printf "%d threads, mean of %d rounds: validate %.2fs (cpu %.2fs), threadkit export %.2fs (cpu %.2fs; --partitions 2: %.2fs), python export %.2fs (cpu %.2fs)\n", n, k, s[1]/k, s[2]/k, s[3]/k, s[4]/k, s[5]/k, s[7]/k, s[8]/k
+    printf "export / validate = %.2fx, with --partitions 2 %.2fx (target <= 2; cpu %.2fx); python / threadkit = %.1fx, with --partitions 2 %.1fx (target >= 10; cpu %.1fx)\n", s[3]/s[1], s[5]/s[1], s[4]/s[2], s[7]/s[3], s[7]/s[5], s[8]/s[4]
+  }' "$OUT/export_py.rounds"
 cat "$OUT"/export_parts/train/*.jsonl | sort | cmp -s - <(sort "$OUT/export_tk/train.jsonl") && echo "--partitions 2: the same train lines" || echo "--partitions 2: train lines DIFFER"
 for s in train val; do
   cmp -s "$OUT/export_tk/$s.jsonl" "$OUT/export_py/$s.jsonl" && echo "$s.jsonl: byte-identical" || echo "$s.jsonl: DIFFERS"
