@@ -464,7 +464,8 @@ impl Spool {
 
 /// A fast non-cryptographic hash: hits are compared byte for byte anyway. XXH3, not the
 /// foldhash of the maps: every exported line (~10 KB) is hashed here, on the thread that
-/// takes the workers' lines, and XXH3's vector loop is ~4× faster on inputs that long.
+/// takes the workers' lines, and XXH3's vector loop took 1.5 % of export's CPU where foldhash
+/// took 2.3 %.
 fn line_hash(line: &[u8]) -> u64 {
     twox_hash::XxHash3_64::oneshot(line)
 }
