@@ -125,7 +125,7 @@ impl Ranks {
                 // Every byte is a token of its own; merges never look one up.
                 0 | 1 => {}
                 2 => {
-                    let pair = &mut ranks.pairs[usize::from(u16::from_le_bytes([bytes[0], bytes[1]]))];
+                    let pair = &mut ranks.pairs[Self::pair(bytes)];
                     *pair = (*pair).min(id);
                 }
                 3..=SHORT_PIECE => _ = ranks.short.entry((ShortPieces::key(bytes), len)).or_insert(id),
@@ -137,11 +137,16 @@ impl Ranks {
         ranks
     }
 
+    /// Where two bytes sit in `pairs`.
+    fn pair(bytes: &[u8]) -> usize {
+        usize::from(u16::from_le_bytes([bytes[0], bytes[1]]))
+    }
+
     /// The rank of a token of two bytes or more (`u32::MAX`: not a token).
     #[inline]
     fn rank(&self, bytes: &[u8]) -> u32 {
         let rank = match bytes.len() {
-            2 => return self.pairs[usize::from(u16::from_le_bytes([bytes[0], bytes[1]]))],
+            2 => return self.pairs[Self::pair(bytes)],
             ..=SHORT_PIECE => self.short.get(&(ShortPieces::key(bytes), bytes.len() as u8)),
             _ => self.long.get(bytes),
         };
