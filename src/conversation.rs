@@ -60,20 +60,33 @@ impl Conversation {
         let messages = thread.get("messages").and_then(Value::as_array).ok_or("the thread has no `messages`")?;
         let mut turns = Vec::with_capacity(messages.len());
         for (i, m) in messages.iter().enumerate() {
-            let role = m.get("role").and_then(Value::as_str).unwrap_or("");
-            let text = |key: &str| m.get(key).and_then(Value::as_str).map(str::to_string);
+            // One pass over the message's keys: each `get` would hash its key again (SipHash,
+            // serde_json's maps), and this runs for every message of every exported thread.
+            let (mut role, mut content, mut tool_calls, mut call_id, mut name) = (None, None, None, None, None);
+            for (key, value) in m.as_object().into_iter().flatten() {
+                match key.as_str() {
+                    "role" => role = Some(value),
+                    "content" => content = Some(value),
+                    "tool_calls" => tool_calls = Some(value),
+                    "tool_call_id" => call_id = Some(value),
+                    "name" => name = Some(value),
+                    _ => {}
+                }
+            }
+            let role = role.and_then(Value::as_str).unwrap_or("");
+            let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
             match role {
                 "system" | "user" => {
                     let content =
-                        text("content").ok_or_else(|| format!("message {i} ({role}) has non-string content"))?;
+                        text(content).ok_or_else(|| format!("message {i} ({role}) has non-string content"))?;
                     turns.push(if role == "system" { Turn::System(content) } else { Turn::User(content) });
                 }
                 "assistant" => {
-                    if m.get("tool_calls").is_some_and(Value::is_null) {
+                    if tool_calls.is_some_and(Value::is_null) {
                         note(changes, "assistant `tool_calls: null` removed");
                     }
                     let mut calls = Vec::new();
-                    for c in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+                    for c in tool_calls.and_then(Value::as_array).into_iter().flatten() {
                         let function = c.get("function");
                         let name = function.and_then(|f| f.get("name")).and_then(Value::as_str).unwrap_or("").to_string();
                         let arguments_text = match function.and_then(|f| f.get("arguments")) {
@@ -89,11 +102,11 @@ impl Conversation {
                         let id = c.get("id").and_then(Value::as_str).unwrap_or("").to_string();
                         calls.push(Call { id, name, arguments, arguments_text });
                     }
-                    let content = text("content").unwrap_or_default();
+                    let content = text(content).unwrap_or_default();
                     turns.push(Turn::Assistant { content, calls });
                 }
                 "tool" => {
-                    let content = match m.get("content") {
+                    let content = match content {
                         Some(Value::String(s)) => s.clone(),
                         Some(other) => {
                             note(changes, "tool result object serialized to a JSON string");
@@ -102,8 +115,8 @@ impl Conversation {
                         None => String::new(),
                     };
                     turns.push(Turn::Tool {
-                        call_id: text("tool_call_id").unwrap_or_default(),
-                        name: text("name").unwrap_or_default(),
+                        call_id: text(call_id).unwrap_or_default(),
+                        name: text(name).unwrap_or_default(),
                         content,
                     });
                 }

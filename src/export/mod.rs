@@ -196,9 +196,12 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
     if f.correct_only && view.is_correct() != Some(true) {
         return skipped(Skip::NotCorrect, id, "is_correct is not true");
     }
-    let calls = view.counts().tool_calls;
-    if calls < f.min_tool_calls {
-        return skipped(Skip::TooFewToolCalls, id, format!("{calls} tool calls"));
+    // Counting walks every message: only when there is a minimum to hold the count to.
+    if f.min_tool_calls > 0 {
+        let calls = view.counts().tool_calls;
+        if calls < f.min_tool_calls {
+            return skipped(Skip::TooFewToolCalls, id, format!("{calls} tool calls"));
+        }
     }
     let session = view.session().unwrap_or("").to_string();
     let id = id.unwrap_or("").to_string();
