@@ -62,14 +62,14 @@ impl Conversation {
         for (i, m) in messages.iter().enumerate() {
             // One pass over the message's keys: each `get` would hash its key again (SipHash,
             // serde_json's maps), and this runs for every message of every exported thread.
-            let (mut role, mut content, mut tool_calls, mut call_id, mut name) = (None, None, None, None, None);
+            let (mut role, mut content, mut tool_calls, mut call_id, mut tool_name) = (None, None, None, None, None);
             for (key, value) in m.as_object().into_iter().flatten() {
                 match key.as_str() {
                     "role" => role = Some(value),
                     "content" => content = Some(value),
                     "tool_calls" => tool_calls = Some(value),
                     "tool_call_id" => call_id = Some(value),
-                    "name" => name = Some(value),
+                    "name" => tool_name = Some(value),
                     _ => {}
                 }
             }
@@ -116,7 +116,7 @@ impl Conversation {
                     };
                     turns.push(Turn::Tool {
                         call_id: text(call_id).unwrap_or_default(),
-                        name: text(name).unwrap_or_default(),
+                        name: text(tool_name).unwrap_or_default(),
                         content,
                     });
                 }
