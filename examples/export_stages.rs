@@ -52,10 +52,8 @@ fn main() {
         return report(&names, &t);
     }
     // Token counting alone, three times over the same conversations (its memo warm).
-    let convs: Vec<_> = texts
-        .iter()
-        .filter_map(|t| Conversation::of_thread(&threadkit::source::parse(t).unwrap(), &mut Changes::new()).ok())
-        .collect();
+    let docs: Vec<_> = texts.iter().map(|t| threadkit::source::parse(t).unwrap()).collect();
+    let convs: Vec<_> = docs.iter().filter_map(|d| Conversation::of_thread(d, &mut Changes::new()).ok()).collect();
     let json = tool_definitions(&convs[0], &mut Changes::new()).json.clone();
     let rounds = rounds_wanted();
     let best = (0..rounds)

@@ -2,6 +2,7 @@
 //! read into turns, and the `tools` list its example carries. Everything a format has to
 //! change or drop is counted in `Changes` under a stable description.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
@@ -16,47 +17,56 @@ pub fn note(changes: &mut Changes, what: &str) {
     *changes.entry(what.to_string()).or_default() += 1;
 }
 
-pub struct Call {
-    pub id: String,
-    pub name: String,
-    /// The arguments object.
-    pub arguments: Value,
+pub struct Call<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
     /// The arguments as the thread stored them (a JSON string).
-    pub arguments_text: String,
+    pub arguments_text: Cow<'a, str>,
+    /// `arguments_text` parsed, on first use: the openai profile writes the text as it is,
+    /// and building a map per call was 1 % of its export.
+    arguments: OnceLock<Value>,
 }
 
-pub enum Turn {
-    System(String),
-    User(String),
-    Assistant { content: String, calls: Vec<Call> },
-    Tool { call_id: String, name: String, content: String },
+impl Call<'_> {
+    /// The arguments object.
+    pub fn arguments(&self) -> &Value {
+        // `of_thread` checked that the text is JSON, so the `Null` is never seen.
+        self.arguments.get_or_init(|| serde_json::from_str(&self.arguments_text).unwrap_or(Value::Null))
+    }
+}
+
+/// Texts are borrowed from the thread they were read from (copying each one was 2 % of an
+/// export); a text the reader had to make (a tool result object written as a string) is owned.
+pub enum Turn<'a> {
+    System(&'a str),
+    User(&'a str),
+    Assistant { content: &'a str, calls: Vec<Call<'a>> },
+    Tool { call_id: &'a str, name: &'a str, content: Cow<'a, str> },
 }
 
 /// The facts of one conversation, independent of any format.
-pub struct Conversation {
-    pub turns: Vec<Turn>,
+pub struct Conversation<'a> {
+    pub turns: Vec<Turn<'a>>,
 }
 
-impl Conversation {
+impl<'a> Conversation<'a> {
     /// Bytes of the longest text in the conversation (a message, or a call's arguments).
     pub fn longest_text(&self) -> Option<usize> {
         self.turns
             .iter()
-            .flat_map(|t| -> Vec<usize> {
-                match t {
-                    Turn::System(s) | Turn::User(s) => vec![s.len()],
-                    Turn::Assistant { content, calls } => {
-                        std::iter::once(content.len()).chain(calls.iter().map(|c| c.arguments_text.len())).collect()
-                    }
-                    Turn::Tool { content, .. } => vec![content.len()],
+            .map(|t| match t {
+                Turn::System(s) | Turn::User(s) => s.len(),
+                Turn::Assistant { content, calls } => {
+                    calls.iter().map(|c| c.arguments_text.len()).fold(content.len(), usize::max)
                 }
+                Turn::Tool { content, .. } => content.len(),
             })
             .max()
     }
 
     /// Read a thread that passed validation. `Err` only for shapes validation lets through
     /// but no format can carry (non-string user content).
-    pub fn of_thread(thread: &Value, changes: &mut Changes) -> Result<Conversation, String> {
+    pub fn of_thread(thread: &'a Value, changes: &mut Changes) -> Result<Conversation<'a>, String> {
         let messages = thread.get("messages").and_then(Value::as_array).ok_or("the thread has no `messages`")?;
         let mut turns = Vec::with_capacity(messages.len());
         for (i, m) in messages.iter().enumerate() {
@@ -74,7 +84,7 @@ impl Conversation {
                 }
             }
             let role = role.and_then(Value::as_str).unwrap_or("");
-            let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+            let text = |v: Option<&'a Value>| v.and_then(Value::as_str);
             match role {
                 "system" | "user" => {
                     let content =
@@ -88,31 +98,32 @@ impl Conversation {
                     let mut calls = Vec::new();
                     for c in tool_calls.and_then(Value::as_array).into_iter().flatten() {
                         let function = c.get("function");
-                        let name = function.and_then(|f| f.get("name")).and_then(Value::as_str).unwrap_or("").to_string();
+                        let name = function.and_then(|f| f.get("name")).and_then(Value::as_str).unwrap_or("");
                         let arguments_text = match function.and_then(|f| f.get("arguments")) {
-                            Some(Value::String(s)) => s.clone(),
+                            Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
                             Some(other) => {
                                 note(changes, "tool call arguments object serialized to a string");
-                                pyjson::dumps(other)
+                                Cow::Owned(pyjson::dumps(other))
                             }
-                            None => "{}".to_string(),
+                            None => Cow::Borrowed("{}"),
                         };
-                        let arguments: Value = serde_json::from_str(&arguments_text)
+                        // Checked without building it (see `Call::arguments`).
+                        serde_json::from_str::<serde::de::IgnoredAny>(&arguments_text)
                             .map_err(|e| format!("message {i}: tool call arguments are not JSON: {e}"))?;
-                        let id = c.get("id").and_then(Value::as_str).unwrap_or("").to_string();
-                        calls.push(Call { id, name, arguments, arguments_text });
+                        let id = c.get("id").and_then(Value::as_str).unwrap_or("");
+                        calls.push(Call { id, name, arguments_text, arguments: OnceLock::new() });
                     }
                     let content = text(content).unwrap_or_default();
                     turns.push(Turn::Assistant { content, calls });
                 }
                 "tool" => {
                     let content = match content {
-                        Some(Value::String(s)) => s.clone(),
+                        Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
                         Some(other) => {
                             note(changes, "tool result object serialized to a JSON string");
-                            pyjson::dumps(other)
+                            Cow::Owned(pyjson::dumps(other))
                         }
-                        None => String::new(),
+                        None => Cow::Borrowed(""),
                     };
                     turns.push(Turn::Tool {
                         call_id: text(call_id).unwrap_or_default(),
@@ -135,7 +146,7 @@ impl Conversation {
         }
     }
 
-    pub fn calls(&self) -> impl Iterator<Item = &Call> {
+    pub fn calls(&self) -> impl Iterator<Item = &Call<'a>> {
         self.turns.iter().flat_map(|t| match t {
             Turn::Assistant { calls, .. } => calls.as_slice(),
             _ => &[],
@@ -195,7 +206,7 @@ pub fn tool_definitions(conversation: &Conversation, changes: &mut Changes) -> A
             continue;
         }
         let props = inferred.entry(&call.name).or_default();
-        for (k, v) in call.arguments.as_object().into_iter().flatten() {
+        for (k, v) in call.arguments().as_object().into_iter().flatten() {
             props.entry(k.clone()).or_insert_with(|| json!({"type": crate::json::schema_type(v)}));
         }
     }

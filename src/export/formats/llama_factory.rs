@@ -136,9 +136,9 @@ fn sharegpt(
     for turn in &conversation.turns {
         match turn {
             // The converter takes a leading `system` turn as the system prompt (no column needed).
-            Turn::System(c) if out.is_empty() => out.push(("system", c.clone())),
+            Turn::System(c) if out.is_empty() => out.push(("system", c.to_string())),
             Turn::System(_) => options.lose("system message after the first turn dropped", changes)?,
-            Turn::User(c) => out.push(("human", c.clone())),
+            Turn::User(c) => out.push(("human", c.to_string())),
             Turn::Assistant { content, calls } if calls.is_empty() => match out.last_mut() {
                 // Consecutive assistant texts (a `respond` step, then the answer) are one gpt turn.
                 Some(("gpt", previous)) => {
@@ -146,7 +146,7 @@ fn sharegpt(
                     previous.push_str("\n\n");
                     previous.push_str(content);
                 }
-                _ => out.push(("gpt", content.clone())),
+                _ => out.push(("gpt", content.to_string())),
             },
             Turn::Assistant { content, calls } => {
                 // Text of an assistant turn just before this one belongs to the same model turn.
@@ -162,7 +162,7 @@ fn sharegpt(
                     text.push_str(content);
                 }
                 let objects: Vec<Value> =
-                    calls.iter().map(|c| json!({"name": c.name, "arguments": c.arguments})).collect();
+                    calls.iter().map(|c| json!({"name": c.name, "arguments": c.arguments()})).collect();
                 let payload = if objects.len() == 1 { objects[0].clone() } else { Value::Array(objects) };
                 let payload = pyjson::to_string(&payload, style);
                 let value = match options.call_form {
@@ -194,7 +194,7 @@ fn sharegpt(
                     previous.push_str("\n");
                     previous.push_str(content);
                 }
-                _ => out.push(("observation", content.clone())),
+                _ => out.push(("observation", content.to_string())),
             },
         }
     }

@@ -43,10 +43,10 @@ impl Rules {
     }
 
     /// A call's `arguments` as the format's examples carry them.
-    fn arguments(self, call: &Call) -> Args<'_> {
+    fn arguments<'c>(self, call: &'c Call<'_>) -> Args<'c> {
         match self.arguments {
             Arguments::Text => Args::Text(&call.arguments_text),
-            Arguments::Object | Arguments::Either => Args::of(&call.arguments),
+            Arguments::Object | Arguments::Either => Args::of(call.arguments()),
         }
     }
 }
@@ -65,7 +65,7 @@ pub fn render(conversation: &Conversation, rules: Rules) -> Value {
                 let mut m = Map::new();
                 m.insert("role".into(), "assistant".into());
                 if !rules.omits_content(content, calls) {
-                    m.insert("content".into(), content.clone().into());
+                    m.insert("content".into(), (*content).into());
                 }
                 let calls: Vec<Value> = calls
                     .iter()
@@ -357,7 +357,7 @@ impl MessageView for Value {
 
 /// A turn as `render(_, rules)` writes it.
 struct Rendered<'c> {
-    turn: &'c Turn,
+    turn: &'c Turn<'c>,
     rules: Rules,
 }
 

@@ -75,9 +75,10 @@ pub(crate) mod test_support {
 
     pub fn render(profile: Profile, options: Options) -> Result<(Value, Changes), String> {
         let mut changes = Changes::new();
-        let conv = Conversation::of_thread(&thread(), &mut changes).unwrap();
+        let thread = thread();
+        let conv = Conversation::of_thread(&thread, &mut changes).unwrap();
         let tools = tool_definitions(&conv, &mut changes);
-        let ex = profile.format().render(&thread(), &conv, &tools, &options, &mut changes)?;
+        let ex = profile.format().render(&thread, &conv, &tools, &options, &mut changes)?;
         Ok((profile.format().with_tools(ex, &tools), changes))
     }
 
