@@ -73,7 +73,7 @@ fn to_examples(
     profile: &str,
     chat_template: Option<PathBuf>,
     tokenizer: &str,
-    max_tokens: Option<usize>,
+    max_tokens: Option<i64>,
     status: Option<Vec<String>>,
     quality: &str,
     unplaceable: &str,
@@ -81,11 +81,29 @@ fn to_examples(
     data_root: Option<PathBuf>,
     jobs: Option<usize>,
 ) -> PyResult<Vec<(String, Option<String>)>> {
+    // The limits `export` takes on its command line: a wrong value is an error, never an empty result.
+    let max_tokens = match max_tokens {
+        Some(n) if !(1..=i64::from(u32::MAX)).contains(&n) => {
+            return Err(PyValueError::new_err(format!("max_tokens {n}: give a number of tokens from 1 to {}, or None", u32::MAX)));
+        }
+        n => n.map(|n| n as usize),
+    };
+    let statuses = match status {
+        Some(list) if !list.iter().any(|s| s == "all") => {
+            if let Some(bad) = list.iter().find(|s| crate::thread::Status::parse(s).is_none()) {
+                return Err(PyValueError::new_err(format!(
+                    "status {bad:?}: choose from active, finished, max_turns_reached, or \"all\" (or None) for every thread"
+                )));
+            }
+            Some(list)
+        }
+        _ => None,
+    };
     let options = ExampleOptions {
         profile: value::<Profile>("profile", profile)?,
         tokenizer: value::<Tokenizer>("tokenizer", tokenizer)?,
         max_tokens,
-        statuses: status,
+        statuses,
         quality: value::<QualityMode>("quality", quality)?,
         options: Options {
             unplaceable: value::<Unplaceable>("unplaceable", unplaceable)?,

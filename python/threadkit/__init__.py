@@ -70,6 +70,8 @@ def _arrow_rows(threads):
 def _texts(threads):
     if isinstance(threads, (str, bytes, bytearray)):
         raise TypeError("threads: give a list of threads (dicts, JSON strings or bytes), a datasets batch or an Arrow table, not one string")
+    if threads is None:
+        raise TypeError("threads: None; give a list of threads (dicts, JSON strings or bytes), a datasets batch or an Arrow table")
     rows = _arrow_rows(threads)
     if rows is None and isinstance(threads, _Mapping):
         # A datasets batch: {column: [values]} (a dict, or the LazyBatch that Dataset.map passes).
@@ -111,7 +113,7 @@ def _native_call(fn, texts, *args, what="threads"):
 
 
 def _jobs(jobs):
-    if jobs is not None and not (isinstance(jobs, int) and 1 <= jobs <= 256):
+    if jobs is not None and not (isinstance(jobs, int) and not isinstance(jobs, bool) and 1 <= jobs <= 256):
         raise ValueError(f"jobs {jobs!r}: give a number of worker threads from 1 to 256, or None for one per core")
     return jobs
 
@@ -171,8 +173,9 @@ def to_examples(threads, profile="trl", *, chat_template=None, output="examples"
     ``id``, ``dataset``, ``session``, ``label``, ``tokens`` and ``example``, or ``skipped`` and
     ``detail`` for a thread that was left out). Threads left out (invalid, filtered, too long, a
     template's refusal) are dropped from ``examples`` and ``lines``; ``errors="raise"`` raises
-    ``ThreadkitError`` for the first instead. ``status``: the thread statuses kept (``None``:
-    all). ``quality``: ``"off"``, ``"warn"`` or ``"deny"`` (leave out threads with per-thread quality
+    ``ThreadkitError`` for the first instead. ``status``: the thread statuses kept, one or a
+    list (``"active"``, ``"finished"``, ``"max_turns_reached"``; ``"all"`` or ``None``: every
+    thread). ``max_tokens``: leave out examples longer than this (1 to 2³²−1). ``quality``: ``"off"``, ``"warn"`` or ``"deny"`` (leave out threads with per-thread quality
     errors; near-duplicates and repeated lines are a corpus's property, found by ``threadkit export``
     or ``quality`` over the whole corpus).
     ``chat_template``: a model's ``.jinja`` or ``tokenizer_config.json`` (trl, axolotl)."""
@@ -180,6 +183,8 @@ def to_examples(threads, profile="trl", *, chat_template=None, output="examples"
         raise ValueError(f"errors {errors!r}: choose 'skip' or 'raise'")
     if output not in ("examples", "lines", "rows"):
         raise ValueError(f"output {output!r}: choose 'examples', 'lines' or 'rows'")
+    if isinstance(status, str):
+        status = (status,)  # one status, not its letters
     pairs = _native_call(_native.to_examples, _texts(threads), profile, _path(chat_template), tokenizer, max_tokens,
                                 None if status is None else list(status), quality, unplaceable, llama_factory_calls,
                                 _path(data_root), _jobs(jobs))

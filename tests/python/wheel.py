@@ -147,6 +147,23 @@ try:
     check("a chat template with the openai profile is refused", False)
 except ValueError as e:
     check("a chat template with the openai profile is refused", "trl" in str(e), e)
+# A status given as one string is that status (not its letters, which no thread has), and
+# "all" is every thread, as on the command line; a misspelt status or limit is refused, not an empty result.
+check("status='finished' is the default list; status='all' is status=None",
+      threadkit.to_examples(valid_texts, "openai", status="finished", output="lines") == threadkit.to_examples(valid_texts, "openai", output="lines")
+      and threadkit.to_examples(valid_texts, "openai", status="all", output="lines") == threadkit.to_examples(valid_texts, "openai", status=None, output="lines"))
+for what, call, needle in [
+    ("a misspelt status is refused, naming the choices", lambda: threadkit.to_examples(valid_texts, "openai", status=["finshed"]), "max_turns_reached"),
+    ("max_tokens=0 is refused", lambda: threadkit.to_examples(valid_texts, "openai", max_tokens=0), "max_tokens 0"),
+    ("a negative max_tokens is refused by name", lambda: threadkit.to_examples(valid_texts, "openai", max_tokens=-1), "max_tokens -1"),
+    ("jobs=True is refused (a bool is no thread count)", lambda: threadkit.validate(["{}"], jobs=True), "1 to 256"),
+    ("threads=None is refused with what to give", lambda: threadkit.validate(None), "list of threads"),
+]:
+    try:
+        call()
+        check(what, False, "no exception")
+    except (ValueError, TypeError) as e:
+        check(what, needle in str(e), e)
 try:
     threadkit.to_examples(valid_texts, "sharegpt")
     check("an unknown profile names the choices", False)
