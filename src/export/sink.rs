@@ -460,10 +460,15 @@ impl Outputs {
         self.close(sink);
         // Two chunks in flight: the sender waits (and the workers with it) rather than let lines pile up in memory.
         let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(2);
+        // Written chunks go back to be filled again: a fresh megabyte per chunk was a page
+        // fault and a zeroed page every 4 KB of the export's output.
+        let (back, emptied) = std::sync::mpsc::channel::<Vec<u8>>();
         let handle = std::thread::spawn(move || {
             let written = pipe(&file, compression, move |buf| match rx.recv() {
                 Ok((chunk, records)) => {
-                    *buf = chunk;
+                    let mut used = std::mem::replace(buf, chunk);
+                    used.clear();
+                    let _ = back.send(used);
                     Ok(records)
                 }
                 Err(_) => Ok(0),
@@ -471,7 +476,7 @@ impl Outputs {
             // Handed back, to read the lines again (`Lines`).
             written.map(|w| (w, file))
         });
-        Ok(Stream { tx: Some(tx), handle: Some(handle), name: name.to_string(), split })
+        Ok(Stream { tx: Some(tx), emptied: emptied.into(), handle: Some(handle), name: name.to_string(), split })
     }
 
     /// Leave out a data file staged under `name` (one streamed in vain: its split is written
@@ -560,6 +565,9 @@ impl Outputs {
 /// A data file being filled as lines come (`Outputs::stream`).
 pub struct Stream {
     tx: Option<std::sync::mpsc::SyncSender<(Vec<u8>, usize)>>,
+    /// Chunks the pipeline is done with (in a mutex only so that the spool that holds the
+    /// stream can be shared by reference; one thread takes from it).
+    emptied: std::sync::Mutex<std::sync::mpsc::Receiver<Vec<u8>>>,
     /// Records, bytes, SHA-256, and the file.
     handle: Option<std::thread::JoinHandle<io::Result<((usize, u64, String), std::fs::File)>>>,
     name: String,
@@ -578,6 +586,12 @@ impl Stream {
             Err(e) => Err(e),
             Ok(_) => Err(io::Error::other(format!("{}: its writer stopped", self.name))),
         }
+    }
+
+    /// A chunk to fill: one the pipeline is done with, or a new one.
+    fn empty_chunk(&self) -> Vec<u8> {
+        let emptied = self.emptied.lock().ok().and_then(|r| r.try_recv().ok());
+        emptied.unwrap_or_else(new_chunk)
     }
 
     fn join(&mut self) -> io::Result<((usize, u64, String), std::fs::File)> {
@@ -623,7 +637,7 @@ impl Lines {
         self.records += 1;
         self.bytes += line.len() as u64 + 1;
         if self.chunk.len() >= PIPE_CHUNK {
-            let chunk = std::mem::replace(&mut self.chunk, new_chunk());
+            let chunk = std::mem::replace(&mut self.chunk, self.stream.empty_chunk());
             self.stream.send(chunk, std::mem::take(&mut self.records))?;
         }
         Ok(at)
