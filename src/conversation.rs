@@ -30,7 +30,7 @@ pub struct Call<'a> {
 impl Call<'_> {
     /// The arguments object.
     pub fn arguments(&self) -> &Value {
-        // `of_thread` checked that the text is JSON, so the `Null` is never seen.
+        // `of_thread` checked that the text parses (`json::check_text`), so the `Null` is never seen.
         self.arguments.get_or_init(|| serde_json::from_str(&self.arguments_text).unwrap_or(Value::Null))
     }
 }
@@ -107,8 +107,8 @@ impl<'a> Conversation<'a> {
                             }
                             None => Cow::Borrowed("{}"),
                         };
-                        // Checked without building it (see `Call::arguments`).
-                        serde_json::from_str::<serde::de::IgnoredAny>(&arguments_text)
+                        // Checked as `Value` would read it, without building it (see `Call::arguments`).
+                        crate::json::check_text(&arguments_text)
                             .map_err(|e| format!("message {i}: tool call arguments are not JSON: {e}"))?;
                         let id = c.get("id").and_then(Value::as_str).unwrap_or("");
                         calls.push(Call { id, name, arguments_text, arguments: OnceLock::new() });
@@ -223,4 +223,31 @@ pub fn tool_definitions(conversation: &Conversation, changes: &mut Changes) -> A
         }}));
     }
     Arc::new(ToolSet::new(list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_arguments(arguments: &str) -> Value {
+        json!({"messages": [{"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": arguments}}
+        ]}]})
+    }
+
+    /// The arguments object is built only when a format asks for it, but what it could not hold
+    /// is refused when the thread is read, for every format: an object format would get `null`.
+    #[test]
+    fn arguments_a_value_cannot_hold_are_refused_when_read() {
+        for text in [r#"{"x": 1e999}"#, r#"{"s": "\ud800"}"#, r#"{"x": 1"#] {
+            let thread = with_arguments(text);
+            let refused = Conversation::of_thread(&thread, &mut Changes::new()).err();
+            assert!(refused.as_deref().is_some_and(|e| e.contains("not JSON")), "{text}: {refused:?}");
+        }
+        let thread = with_arguments(r#"{"x": [1, 2.5e3], "s": "\u00e9"}"#);
+        let conversation = Conversation::of_thread(&thread, &mut Changes::new()).unwrap();
+        let call = conversation.calls().next().unwrap();
+        assert_eq!(call.arguments(), &json!({"x": [1, 2500.0], "s": "é"}));
+        assert_eq!(call.arguments_text, r#"{"x": [1, 2.5e3], "s": "\u00e9"}"#);
+    }
 }

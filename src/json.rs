@@ -201,59 +201,66 @@ pub fn exact_vec(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 /// refused), without building it: a tool call's arguments are checked in every exported
 /// example, and building each one's map cost more than the rest of the check.
 pub fn is_object_text(text: &str) -> bool {
-    use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-    use std::fmt;
-
-    /// Any JSON value, read the way `Value` reads it (`deserialize_any`) and dropped.
-    struct Any;
-    struct AnyVisitor;
-    impl<'de> Visitor<'de> for AnyVisitor {
-        type Value = Any;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("any JSON value")
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<Any, E> {
-            Ok(Any)
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<Any, E> {
-            Ok(Any)
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<Any, E> {
-            Ok(Any)
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<Any, E> {
-            Ok(Any)
-        }
-        fn visit_str<E>(self, _: &str) -> Result<Any, E> {
-            Ok(Any)
-        }
-        fn visit_unit<E>(self) -> Result<Any, E> {
-            Ok(Any)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Any, A::Error> {
-            while seq.next_element::<Any>()?.is_some() {}
-            Ok(Any)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Any, A::Error> {
-            while map.next_entry::<Any, Any>()?.is_some() {}
-            Ok(Any)
-        }
-    }
-    impl<'de> Deserialize<'de> for Any {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Any, D::Error> {
-            d.deserialize_any(AnyVisitor)
-        }
-    }
-
-    /// An object (`deserialize_map` refuses any other value, as `Value` would not be one).
-    struct Object;
-    impl<'de> Deserialize<'de> for Object {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Object, D::Error> {
-            d.deserialize_map(AnyVisitor).map(|_| Object)
-        }
-    }
-
     serde_json::from_str::<Object>(text).is_ok()
+}
+
+/// `Ok` where `serde_json::from_str::<Value>(text)` would be (any JSON value, with the same
+/// errors: numbers out of range and lone surrogates too, which `IgnoredAny` lets through),
+/// without building the value.
+pub fn check_text(text: &str) -> Result<(), serde_json::Error> {
+    serde_json::from_str::<Any>(text).map(|_| ())
+}
+
+/// Any JSON value, read the way `Value` reads it (`deserialize_any`) and dropped.
+struct Any;
+struct AnyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for AnyVisitor {
+    type Value = Any;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Any, E> {
+        Ok(Any)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Any, E> {
+        Ok(Any)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Any, E> {
+        Ok(Any)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Any, E> {
+        Ok(Any)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Any, E> {
+        Ok(Any)
+    }
+    fn visit_unit<E>(self) -> Result<Any, E> {
+        Ok(Any)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Any, A::Error> {
+        while seq.next_element::<Any>()?.is_some() {}
+        Ok(Any)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Any, A::Error> {
+        while map.next_entry::<Any, Any>()?.is_some() {}
+        Ok(Any)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Any {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Any, D::Error> {
+        d.deserialize_any(AnyVisitor)
+    }
+}
+
+/// An object (`deserialize_map` refuses any other value, as `Value` would not be one).
+struct Object;
+
+impl<'de> serde::Deserialize<'de> for Object {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Object, D::Error> {
+        d.deserialize_map(AnyVisitor).map(|_| Object)
+    }
 }
 
 /// The high bit of each byte of `w` that is below 0x20, `"` or `\`, and possibly of bytes
@@ -290,7 +297,7 @@ mod tests {
     }
 
     #[test]
-    fn object_text_is_what_value_parses_to_an_object() {
+    fn texts_are_checked_as_value_parses_them() {
         let deep = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n), "]".repeat(n));
         let cases = [
             "{}".to_string(), " {\"a\": 1} ".into(), "{\"a\":1,\"a\":2}".into(), "[]".into(), "1".into(), "\"{}\"".into(),
@@ -299,15 +306,17 @@ mod tests {
             "{\"a\":[1,{\"b\":[true,false,null]}]}".into(), deep(126), deep(127), deep(200), "{\"a\":1,}".into(), "{\"a\":NaN}".into(),
         ];
         for text in &cases {
-            let expected = serde_json::from_str::<Value>(text).is_ok_and(|v| v.is_object());
-            assert_eq!(is_object_text(text), expected, "{text:?}");
+            let parsed = serde_json::from_str::<Value>(text);
+            assert_eq!(check_text(text).is_ok(), parsed.is_ok(), "{text:?}");
+            assert_eq!(is_object_text(text), parsed.is_ok_and(|v| v.is_object()), "{text:?}");
         }
         let mut rng = fastrand::Rng::with_seed(9);
         let pieces = ["{", "}", "[", "]", "\"k\"", ":", ",", "1", "-0.5e3", "true", "null", " ", "\"\\\"\"", "1e999"];
         for _ in 0..20_000 {
             let text: String = (0..rng.usize(1..12)).map(|_| pieces[rng.usize(..pieces.len())]).collect();
-            let expected = serde_json::from_str::<Value>(&text).is_ok_and(|v| v.is_object());
-            assert_eq!(is_object_text(&text), expected, "{text:?}");
+            let parsed = serde_json::from_str::<Value>(&text);
+            assert_eq!(check_text(&text).is_ok(), parsed.is_ok(), "{text:?}");
+            assert_eq!(is_object_text(&text), parsed.is_ok_and(|v| v.is_object()), "{text:?}");
         }
     }
 
