@@ -99,14 +99,9 @@ impl<'a> Conversation<'a> {
                     for c in tool_calls.and_then(Value::as_array).into_iter().flatten() {
                         let function = c.get("function");
                         let name = function.and_then(|f| f.get("name")).and_then(Value::as_str).unwrap_or("");
-                        let arguments_text = match function.and_then(|f| f.get("arguments")) {
-                            Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
-                            Some(other) => {
-                                note(changes, "tool call arguments object serialized to a string");
-                                Cow::Owned(pyjson::dumps(other))
-                            }
-                            None => Cow::Borrowed("{}"),
-                        };
+                        let arguments = function.and_then(|f| f.get("arguments"));
+                        let arguments_text =
+                            as_text(arguments, "{}", changes, "tool call arguments object serialized to a string");
                         // Checked as `Value` would read it, without building it (see `Call::arguments`).
                         crate::json::check_text(&arguments_text)
                             .map_err(|e| format!("message {i}: tool call arguments are not JSON: {e}"))?;
@@ -117,14 +112,7 @@ impl<'a> Conversation<'a> {
                     turns.push(Turn::Assistant { content, calls });
                 }
                 "tool" => {
-                    let content = match content {
-                        Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
-                        Some(other) => {
-                            note(changes, "tool result object serialized to a JSON string");
-                            Cow::Owned(pyjson::dumps(other))
-                        }
-                        None => Cow::Borrowed(""),
-                    };
+                    let content = as_text(content, "", changes, "tool result object serialized to a JSON string");
                     turns.push(Turn::Tool {
                         call_id: text(call_id).unwrap_or_default(),
                         name: text(tool_name).unwrap_or_default(),
@@ -151,6 +139,19 @@ impl<'a> Conversation<'a> {
             Turn::Assistant { calls, .. } => calls.as_slice(),
             _ => &[],
         })
+    }
+}
+
+/// A field the formats carry as a string: a string as it is, any other value as its JSON
+/// (noted as `what`), a missing one as `missing`.
+fn as_text<'a>(value: Option<&'a Value>, missing: &'static str, changes: &mut Changes, what: &str) -> Cow<'a, str> {
+    match value {
+        Some(Value::String(s)) => Cow::Borrowed(s),
+        Some(other) => {
+            note(changes, what);
+            Cow::Owned(pyjson::dumps(other))
+        }
+        None => Cow::Borrowed(missing),
     }
 }
 

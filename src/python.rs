@@ -88,16 +88,14 @@ fn to_examples(
         }
         n => n.map(|n| n as usize),
     };
-    let statuses = match status {
-        Some(list) if !list.iter().any(|s| s == "all") => {
-            if let Some(bad) = list.iter().find(|s| crate::thread::Status::parse(s).is_none()) {
-                return Err(PyValueError::new_err(format!(
-                    "status {bad:?}: choose from active, finished, max_turns_reached, or \"all\" (or None) for every thread"
-                )));
-            }
-            Some(list)
+    let statuses = match status.as_deref().map(crate::thread::Status::filter) {
+        None => None,
+        Some(Ok(statuses)) => statuses,
+        Some(Err(bad)) => {
+            return Err(PyValueError::new_err(format!(
+                "status {bad:?}: choose from active, finished, max_turns_reached, or \"all\" (or None) for every thread"
+            )))
         }
-        _ => None,
     };
     let options = ExampleOptions {
         profile: value::<Profile>("profile", profile)?,

@@ -27,6 +27,18 @@ impl Status {
             _ => None,
         }
     }
+
+    /// The statuses an export keeps, as `--status` and the Python API name them: `None` for
+    /// every thread (`all` among the names); `Err` the first name that is no status.
+    pub fn filter(names: &[String]) -> Result<Option<Vec<String>>, &str> {
+        if names.iter().any(|s| s == "all") {
+            return Ok(None);
+        }
+        match names.iter().find(|s| Status::parse(s).is_none()) {
+            Some(bad) => Err(bad),
+            None => Ok(Some(names.to_vec())),
+        }
+    }
 }
 
 /// Borrowed, version-independent access to a thread document. Every accessor

@@ -69,13 +69,9 @@ fn resolve(args: &ExportArgs, err: &mut dyn Write) -> io::Result<Result<Plan, Ex
             return Ok(Err(ExitStatus::Error));
         }};
     }
-    let statuses = if args.status.iter().any(|s| s == "all") {
-        None
-    } else {
-        if let Some(bad) = args.status.iter().find(|s| Status::parse(s).is_none()) {
-            usage!("threadkit: --status {bad:?}: use active, finished, max_turns_reached or all");
-        }
-        Some(args.status.clone())
+    let statuses = match Status::filter(&args.status) {
+        Ok(statuses) => statuses,
+        Err(bad) => usage!("threadkit: --status {bad:?}: use active, finished, max_turns_reached or all"),
     };
     let spec = match &args.split {
         Some(s) => match SplitSpec::parse(s) {
