@@ -350,7 +350,7 @@ pub struct RulesArgs {
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// The JSON reports (`--format json`) of disjoint shards of one run, all of one kind.
+    /// The JSON reports (`--format json`) of the shards of one run: every shard I = 1..N once.
     #[arg(required = true, num_args = 1..)]
     pub reports: Vec<PathBuf>,
     /// Write the merged report here (atomically) instead of standard output.

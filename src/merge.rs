@@ -7,6 +7,7 @@
 //! cannot be rebuilt from parts' percentiles, so a merged `tokens.p95` is `null` and the
 //! merged report says so. Checks that look across files (duplicate ids, near-duplicates,
 //! eval overlap) saw only their own shard: run them once over everything if they matter.
+//! A shard's report names its part (`shard`); the parts of one run must all be there, once.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -112,8 +113,13 @@ impl<'de> Visitor<'de> for Top<'_> {
         let (mut rest, mut files) = (Map::new(), false);
         while let Some(key) = map.next_key::<String>()? {
             if key == "files" {
-                map.next_value_seed(Entries { tx: self.tx })?;
-                files = true;
+                // A findings report's entries, or a stats report's count of files.
+                match map.next_value_seed(Entries { tx: self.tx })? {
+                    None => files = true,
+                    Some(count) => {
+                        rest.insert(key, count);
+                    }
+                }
             } else {
                 rest.insert(key, map.next_value()?);
             }
@@ -126,28 +132,33 @@ struct Entries<'a> {
     tx: &'a SyncSender<Item>,
 }
 
+/// `files`: sent entry by entry when it is a list (`None`), else a number (stats' count).
 impl<'de> DeserializeSeed<'de> for Entries<'_> {
-    type Value = ();
+    type Value = Option<Value>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for Entries<'_> {
-    type Value = ();
+    type Value = Option<Value>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a list of file entries")
+        f.write_str("a list of file entries or a count of files")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_u64<E>(self, n: u64) -> Result<Option<Value>, E> {
+        Ok(Some(n.into()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Value>, A::Error> {
         while let Some(entry) = seq.next_element::<Value>()? {
             if self.tx.send(Item::Entry(entry)).is_err() {
                 return Err(de::Error::custom("the merge stopped"));
             }
         }
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -182,20 +193,25 @@ pub fn merge(mut inputs: Vec<Input>, out: &mut dyn Write) -> Result<Merged, Stri
     let io = |e: std::io::Error| format!("cannot write the merged report: {e}");
     match kind {
         Kind::Stats => {
-            let mut reports = Vec::with_capacity(inputs.len());
+            let (mut reports, mut tags) = (Vec::with_capacity(inputs.len()), Vec::with_capacity(inputs.len()));
             for input in &mut inputs {
                 match input.pull() {
-                    Item::End(rest, _) => reports.push(Value::Object(rest)),
+                    Item::End(mut rest, _) => {
+                        tags.push(rest.remove("shard"));
+                        reports.push(Value::Object(rest));
+                    }
                     _ => unreachable!("kind() read the whole stats report"),
                 }
             }
+            check_parts(&inputs, &tags)?;
             let mut text = serde_json::to_vec_pretty(&merge_stats(reports)).expect("JSON values serialize");
             text.push(b'\n');
             out.write_all(&text).map_err(io)?;
             Ok(Merged { kind, errors: 0 })
         }
         Kind::Findings => {
-            let summary = merge_findings(&mut inputs, out)?;
+            let (summary, tags) = merge_findings(&mut inputs, out)?;
+            check_parts(&inputs, &tags)?;
             let errors = summary["errors"].as_u64().unwrap_or(0);
             write!(out, "\n  ],\n  \"summary\": {}\n}}\n", serde_json::to_string(&summary).expect("JSON values serialize")).map_err(io)?;
             Ok(Merged { kind, errors })
@@ -203,15 +219,17 @@ pub fn merge(mut inputs: Vec<Input>, out: &mut dyn Write) -> Result<Merged, Stri
     }
 }
 
-/// Writes the `files` of the merged report (the opening included) and returns the summary.
-fn merge_findings(inputs: &mut [Input], out: &mut dyn Write) -> Result<Value, String> {
+/// Writes the `files` of the merged report (the opening included) and returns the summary and
+/// each report's `shard`.
+fn merge_findings(inputs: &mut [Input], out: &mut dyn Write) -> Result<(Value, Vec<Option<Value>>), String> {
     let io = |e: std::io::Error| format!("cannot write the merged report: {e}");
     let mut summary = Value::Object(Map::new());
+    let mut tags: Vec<Option<Value>> = inputs.iter().map(|_| None).collect();
     // The next entry of every report, smallest place first.
     let mut heads: BinaryHeap<Reverse<(Place, usize)>> = BinaryHeap::new();
     let mut entries: Vec<Option<Value>> = inputs.iter().map(|_| None).collect();
     type Heads = BinaryHeap<Reverse<(Place, usize)>>;
-    let advance = |i: usize, inputs: &mut [Input], heads: &mut Heads, entries: &mut [Option<Value>], summary: &mut Value| {
+    let mut advance = |i: usize, inputs: &mut [Input], heads: &mut Heads, entries: &mut [Option<Value>], summary: &mut Value| {
         match inputs[i].pull() {
             Item::Entry(v) => {
                 heads.push(Reverse((place(&v), i)));
@@ -220,6 +238,7 @@ fn merge_findings(inputs: &mut [Input], out: &mut dyn Write) -> Result<Value, St
             }
             Item::End(mut rest, _) => {
                 add(summary, rest.remove("summary").unwrap_or_default());
+                tags[i] = rest.remove("shard");
                 Ok(())
             }
             Item::Failed(e) => Err(format!("{}: not a JSON report ({e}); write each shard's report with --format json", inputs[i].name)),
@@ -261,7 +280,77 @@ fn merge_findings(inputs: &mut [Input], out: &mut dyn Write) -> Result<Value, St
             }
         }
     }
-    Ok(summary)
+    drop(advance);
+    Ok((summary, tags))
+}
+
+/// Which part of which run a report is (its `shard`, written by a `--shard I/N` run).
+#[derive(Debug, PartialEq, Eq)]
+struct Part {
+    command: String,
+    index: u64,
+    count: u64,
+}
+
+impl Part {
+    fn of(tag: &Value) -> Option<Part> {
+        let (command, index, count) = (tag["command"].as_str()?, tag["index"].as_u64()?, tag["count"].as_u64()?);
+        (1..=count).contains(&index).then(|| Part { command: command.to_string(), index, count })
+    }
+}
+
+impl std::fmt::Display for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "shard {}/{} of a `{}` run", self.index, self.count, self.command)
+    }
+}
+
+/// Reports of shards merge only when every part of one run is there, once: without a lost
+/// shard the merge would be a report that looks whole while its files were never checked.
+/// Reports of whole runs (no `shard`) merge as they always did.
+fn check_parts(inputs: &[Input], tags: &[Option<Value>]) -> Result<(), String> {
+    let mut parts = Vec::with_capacity(tags.len());
+    for (input, tag) in inputs.iter().zip(tags) {
+        parts.push(match tag {
+            None => None,
+            Some(t) => Some(Part::of(t).ok_or_else(|| {
+                format!("{}: its \"shard\" is not one threadkit writes ({t}); merge the reports threadkit wrote, unedited", input.name)
+            })?),
+        });
+    }
+    let Some(first) = parts.iter().position(Option::is_some) else { return Ok(()) };
+    let model = parts[first].as_ref().expect("found");
+    let name = |k: usize| &inputs[k].name;
+    if let Some(k) = parts.iter().position(Option::is_none) {
+        return Err(format!(
+            "{} is {model} but {} is the report of a whole run: merge the reports of the {} shards of one run",
+            name(first),
+            name(k),
+            model.count
+        ));
+    }
+    let mut at: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+    for (k, part) in parts.iter().enumerate() {
+        let part = part.as_ref().expect("all are parts");
+        if part.command != model.command || part.count != model.count {
+            return Err(format!("{} is {part} but {} is {model}: merge the reports of the shards of one run", name(k), name(first)));
+        }
+        if let Some(j) = at.insert(part.index, k) {
+            return Err(format!("{} and {} are both {part}: merge each shard's report once", name(j), name(k)));
+        }
+    }
+    let missing = model.count - at.len() as u64;
+    if missing > 0 {
+        let shown: Vec<String> = (1..=model.count).filter(|i| !at.contains_key(i)).take(5).map(|i| format!("{i}/{}", model.count)).collect();
+        let more = if missing > 5 { format!(" and {} more", missing - 5) } else { String::new() };
+        return Err(format!(
+            "shard {}{more} of the `{}` run missing: merge the reports of all {} shards (a shard that holds no file still writes its report)",
+            shown.join(", "),
+            model.command,
+            model.count
+        ));
+    }
+    Ok(())
 }
 
 fn merge_stats(reports: Vec<Value>) -> Value {

@@ -337,6 +337,104 @@ fn validate_and_quality_shards_merge_into_the_single_report() {
     assert!(e.contains("I runs from 1 to N"), "{e}");
 }
 
+/// A merge of shards is a verdict on the whole run only when every shard is in it, once: a
+/// lost or repeated shard, or shards of two commands, are refused before anything is printed.
+/// A shard that holds no file succeeds and writes its (empty) report; a run over nothing fails.
+#[test]
+fn a_merge_takes_every_shard_of_one_run_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = tmp.path().join("threads");
+    corpus(&threads, 1); // 6 files: most of 16 shards hold none
+    let t = threads.to_str().unwrap();
+    let mut reports: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    let mut empty = 0;
+    for command in ["validate", "stats", "verify"] {
+        for i in 1..=16 {
+            let shard = format!("{i}/16");
+            let mut args = vec![command, t, "--format", "json", "--shard", &shard];
+            let data = fixtures().join("data");
+            if command == "verify" {
+                args.extend(["--data-root", data.to_str().unwrap()]);
+            }
+            let (o, e, code) = run(&args);
+            let report: Value = serde_json::from_str(&o).unwrap_or_else(|_| panic!("{command} {shard}: {o}{e}"));
+            assert_eq!(report["shard"], json!({"command": command, "index": i, "count": 16}), "{command} {shard}");
+            let files = report["files"].as_array().map_or_else(|| report["files"].as_u64().unwrap(), |f| f.len() as u64);
+            if files == 0 {
+                assert_eq!(code, 0, "{command} {shard}: an empty shard is a part of a run: {e}");
+                assert!(e.contains(&format!("--shard {shard}: none of the thread files")), "{e}");
+                empty += 1;
+            }
+            let path = tmp.path().join(format!("{command}{i}.json"));
+            std::fs::write(&path, o).unwrap();
+            reports.entry(command).or_default().push(path.to_str().unwrap().to_string());
+        }
+    }
+    assert!(empty > 0);
+    let merge = |names: &[&String]| {
+        let mut args = vec!["merge"];
+        args.extend(names.iter().map(|n| n.as_str()));
+        run(&args)
+    };
+    for (command, names) in &reports {
+        let all: Vec<&String> = names.iter().collect();
+        let (merged, e, _) = merge(&all);
+        let merged: Value = serde_json::from_str(&merged).unwrap_or_else(|_| panic!("{command}: {e}"));
+        assert!(merged.get("shard").is_none(), "the merge is the whole run's report");
+        let mut args = vec![*command, t, "--format", "json"];
+        let data = fixtures().join("data");
+        if *command == "verify" {
+            args.extend(["--data-root", data.to_str().unwrap()]);
+        }
+        let single: Value = serde_json::from_str(&run(&args).0).unwrap();
+        if *command == "stats" {
+            // A 95th percentile cannot be rebuilt from parts (the merge says so).
+            assert_eq!(merged["threads"], single["threads"]);
+            assert_eq!(merged["files"], single["files"]);
+            assert_eq!(merged["by_status"], single["by_status"]);
+        } else {
+            assert_eq!(merged, single, "{command}");
+        }
+        let (o, e, code) = merge(&all[1..]);
+        assert_eq!((code, o.as_str()), (2, ""), "a lost shard: {e}");
+        assert!(e.contains(&format!("shard 1/16 of the `{command}` run missing: merge the reports of all 16 shards")), "{e}");
+        let mut twice = all.clone();
+        twice.push(all[0]);
+        let (o, e, code) = merge(&twice);
+        assert_eq!((code, o.as_str()), (2, ""), "a shard twice: {e}");
+        assert!(e.contains("are both shard 1/16") || e.contains("is in both"), "{e}");
+    }
+    let mut mixed: Vec<&String> = reports["validate"].iter().collect();
+    mixed[3] = &reports["verify"][3];
+    let (o, e, code) = merge(&mixed);
+    assert_eq!((code, o.as_str()), (2, ""), "{e}");
+    assert!(e.contains("of a `verify` run but") && e.contains("merge the reports of the shards of one run"), "{e}");
+    // A run over nothing is never clean, sharded or not (verify too).
+    let none = tmp.path().join("none");
+    std::fs::create_dir(&none).unwrap();
+    let data = fixtures().join("data");
+    for args in [
+        vec!["validate", none.to_str().unwrap()],
+        vec!["validate", none.to_str().unwrap(), "--shard", "1/4"],
+        vec!["verify", none.to_str().unwrap(), "--data-root", data.to_str().unwrap()],
+        vec!["quality", none.to_str().unwrap(), "--shard", "2/2"],
+        vec!["export", none.to_str().unwrap(), "--profile", "openai", "--out", tmp.path().join("x").to_str().unwrap()],
+    ] {
+        let (_, e, code) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {e}");
+        assert!(e.contains("nothing was checked: no thread files"), "{args:?}: {e}");
+    }
+    assert!(!tmp.path().join("x").exists(), "an export of nothing writes nothing");
+    // An export shard that holds nothing writes its empty part and succeeds.
+    let empty_shard = (1..=16)
+        .find(|i| serde_json::from_str::<Value>(&std::fs::read_to_string(&reports["validate"][i - 1]).unwrap()).unwrap()["files"] == json!([]))
+        .unwrap();
+    let out = tmp.path().join("part");
+    let (_, e, code) = export(&threads, &out, "openai", &["--shard", &format!("{empty_shard}/16")]);
+    assert_eq!(code, 0, "{e}");
+    assert_eq!(serde_json::from_str::<Value>(&std::fs::read_to_string(out.join("export.json")).unwrap()).unwrap()["counts"]["exported"], 0);
+}
+
 #[test]
 fn filters_select_what_they_say() {
     let tmp = tempfile::tempdir().unwrap();

@@ -26,7 +26,7 @@ use crate::source;
 use crate::thread::Status;
 use crate::walk::Entry;
 
-use super::{for_each_batch, open_data_root, walk_args, ExitStatus};
+use super::{for_each_batch, open_data_root, ExitStatus};
 use super::CommandError;
 
 /// Where the files go: one named file, or a folder of splits.
@@ -211,14 +211,12 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             return Err(CommandError::Usage(format!("--out {}: cannot write the export there: {e}", layout.dir().display())));
         }
     };
-    let (walked, mut status) = match args.from {
+    let walk_options = match args.from {
         // Training files: JSONL (plain or compressed) and `.json` arrays.
-        Some(_) => {
-            let options = crate::walk::WalkOptions { follow_links: args.walk.follow_links, skip_backups: true, training_files: true, shard: None };
-            super::walk_with(&args.walk, options, err)?
-        }
-        None => walk_args(&args.walk, true, err)?,
+        Some(_) => crate::walk::WalkOptions { training_files: true, ..super::thread_walk(&args.walk, true) },
+        None => super::thread_walk(&args.walk, true),
     };
+    let (walked, mut status) = super::walk_with(&args.walk, walk_options, err)?;
     // Exported files must not feed the next export of the same tree; only threadkit's own
     // files are left out, never the folder around them.
     let own: HashSet<crate::walk::FileId> = ours.iter().filter_map(|p| crate::walk::FileId::of(p)).collect();
@@ -304,6 +302,12 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         outputs.files.extend(files);
     }
     progress.finish();
+    // An export of nothing must not pass for one whose threads were all filtered out; one
+    // shard of N may hold nothing, and its (empty) part of the export is then written.
+    let empty_shard = spool.input_threads == 0 && status == ExitStatus::Success && {
+        let what = if args.from.is_some() { super::TRAINING_FILES } else { super::THREAD_FILES };
+        super::nothing_checked(&args.walk, walk_options, what, err)? == ExitStatus::Success
+    };
 
     if args.format == Format::Human && !args.quiet {
         for line in &spool.reported {
@@ -369,7 +373,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         io::copy(&mut std::fs::File::open(&manifest)?, out)?;
     }
     out.write_all(&report)?;
-    if exported == 0 && status == ExitStatus::Success {
+    if exported == 0 && status == ExitStatus::Success && !empty_shard {
         status = ExitStatus::Failure;
     }
     Ok(status)

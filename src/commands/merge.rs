@@ -27,7 +27,17 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
             crate::write::sync_dirs([path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."))]);
             merged
         }
-        None => merge::merge(inputs, out).map_err(CommandError::Usage)?,
+        // Whether the reports merge is known only at their ends (an overlap, a lost shard, a
+        // report cut short): standard output gets the merged report whole, or nothing.
+        None => {
+            let cannot = |e: std::io::Error| CommandError::Usage(format!("cannot stage the merged report in a temporary file: {e}; give --out FILE to write it there instead"));
+            let mut staged = std::io::BufWriter::new(tempfile::tempfile().map_err(cannot)?);
+            let merged = merge::merge(inputs, &mut staged).map_err(CommandError::Usage)?;
+            let mut file = staged.into_inner().map_err(|e| cannot(e.into_error()))?;
+            std::io::Seek::rewind(&mut file).map_err(cannot)?;
+            std::io::copy(&mut file, out)?;
+            merged
+        }
     };
     Ok(if merged.kind == Kind::Findings && merged.errors > 0 { ExitStatus::Failure } else { ExitStatus::Success })
 }

@@ -112,7 +112,12 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
 /// Walk the arguments. Paths that do not exist are reported on `err` and turn the
 /// final status into a usage error; the others are still checked.
 pub(crate) fn walk_args(args: &WalkArgs, skip_backups: bool, err: &mut dyn Write) -> io::Result<(Walk, ExitStatus)> {
-    walk_with(args, WalkOptions { follow_links: args.follow_links, skip_backups, training_files: false, shard: None }, err)
+    walk_with(args, thread_walk(args, skip_backups), err)
+}
+
+/// How `walk_args` walks: thread files, links followed only when asked.
+pub(crate) fn thread_walk(args: &WalkArgs, skip_backups: bool) -> WalkOptions {
+    WalkOptions { follow_links: args.follow_links, skip_backups, training_files: false, shard: None }
 }
 
 pub(crate) fn walk_with(args: &WalkArgs, options: WalkOptions, err: &mut dyn Write) -> io::Result<(Walk, ExitStatus)> {
@@ -144,11 +149,46 @@ pub(crate) fn open_data_root(
     }
 }
 
-/// Why a run that found no file to check fails: a checker that checked nothing must never
-/// say "clean" (exit 0), so it is a usage error that names the paths.
+/// What the walks look for, as errors name them.
+pub(crate) const THREAD_FILES: &str = "thread files (*.json, *.jsonl)";
+pub(crate) const TRAINING_FILES: &str = "training files (*.jsonl, *.jsonl.gz, *.jsonl.zst)";
+
+/// What a run that found no file to check (walked with `options`) ends with. A checker that
+/// checked nothing must never say "clean" (exit 0): a usage error that names the paths. One
+/// shard (`--shard I/N`) may hold none of the files the other shards hold, though: that is a
+/// part of a run, not a wrong path, so it says so and succeeds (`threadkit merge` refuses a
+/// merge that lacks a shard, and the merged report decides).
+pub(crate) fn nothing_checked(
+    args: &WalkArgs,
+    options: WalkOptions,
+    what: &str,
+    err: &mut dyn Write,
+) -> Result<ExitStatus, CommandError> {
+    if let Some(shard) = args.shard {
+        if walk(&args.paths, WalkOptions { shard: None, ..options }).entries().next().is_some() {
+            writeln!(
+                err,
+                "threadkit: --shard {}/{}: none of the {what} in {} falls in this part (the other parts hold them); nothing to do here",
+                shard.index,
+                shard.count,
+                shown_paths(&args.paths)
+            )?;
+            return Ok(ExitStatus::Success);
+        }
+    }
+    Err(CommandError::Usage(nothing_to_check(&args.paths, what)))
+}
+
+/// Why a run that found no file to check fails (see `nothing_checked`).
 pub(crate) fn nothing_to_check(paths: &[PathBuf], what: &str) -> String {
-    let shown: Vec<String> = paths.iter().map(|p| crate::report::shown(p)).collect();
-    format!("nothing was checked: no {what} in {}; check the path (folders are searched recursively, hidden folders skipped)", shown.join(", "))
+    format!(
+        "nothing was checked: no {what} in {}; check the path (folders are searched recursively, hidden folders skipped)",
+        shown_paths(paths)
+    )
+}
+
+fn shown_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| crate::report::shown(p)).collect::<Vec<_>>().join(", ")
 }
 
 pub use crate::report::plural;

@@ -60,7 +60,7 @@ pub fn run(args: QualityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
     let renderer = Renderer::new(use_color(args.color));
     let (walked, mut status) = walk_args(&args.walk, false, err)?;
     let mut totals = Totals::default();
-    let mut printer = Printer::new(args.format, args.quiet, &renderer);
+    let mut printer = Printer::new(args.format, args.quiet, &renderer).shard("quality", args.walk.shard);
     printer.begin(out)?;
     for_each_batch(
         walked.entries(),
@@ -82,7 +82,7 @@ pub fn run(args: QualityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
     }
     printer.end(&totals, 0, out)?;
     if totals.paths == 0 && status == ExitStatus::Success {
-        return Err(CommandError::Usage(super::nothing_to_check(&args.walk.paths, "thread files (*.json, *.jsonl)")));
+        return super::nothing_checked(&args.walk, super::thread_walk(&args.walk, false), super::THREAD_FILES, err);
     }
     if (totals.errors > 0 || (args.deny_warnings && totals.warnings > 0)) && status == ExitStatus::Success {
         status = ExitStatus::Failure;

@@ -28,8 +28,18 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
         },
     )?;
     stats.finish();
+    // Counts of nothing are most likely a wrong path (one shard of N may hold nothing, though).
+    if stats.files == 0 && status == ExitStatus::Success {
+        super::nothing_checked(&args.walk, super::thread_walk(&args.walk, false), super::THREAD_FILES, err)?;
+    }
     match args.format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&stats).expect("stats serialize"))?,
+        Format::Json => {
+            let mut json = serde_json::to_value(&stats).expect("stats serialize");
+            if let (Some(shard), Some(o)) = (args.walk.shard, json.as_object_mut()) {
+                o.insert("shard".into(), crate::report::printer::shard_tag("stats", shard));
+            }
+            writeln!(out, "{}", serde_json::to_string_pretty(&json).expect("JSON values serialize"))?
+        }
         // Labels, datasets and answers are data: nothing in them may drive the terminal.
         Format::Human => out.write_all(crate::report::terminal_safe(&render(&stats), true).as_bytes())?,
     }

@@ -67,7 +67,7 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     let mut fixed_count = 0usize;
     // Folders whose leftover temporaries (from a killed run) were removed, once each.
     let mut cleaned: HashSet<PathBuf> = HashSet::new();
-    let mut printer = Printer::new(args.format, args.quiet, &renderer);
+    let mut printer = Printer::new(args.format, args.quiet, &renderer).shard("validate", args.walk.shard);
     printer.begin(out)?;
     for_each_batch(
         walked.entries(),
@@ -100,7 +100,7 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     )?;
     printer.end(&totals, fixed_count, out)?;
     if totals.paths == 0 && status == ExitStatus::Success {
-        return Err(CommandError::Usage(super::nothing_to_check(&args.walk.paths, "thread files (*.json, *.jsonl)")));
+        return super::nothing_checked(&args.walk, super::thread_walk(&args.walk, false), super::THREAD_FILES, err);
     }
     let failing = totals.errors > 0 || (args.deny_warnings && totals.warnings > 0);
     if failing && status == ExitStatus::Success {
@@ -184,7 +184,7 @@ fn run_training(
     let (walked, mut status) = super::walk_with(&args.walk, options, err)?;
     let mut totals = Totals { noun: Some("example"), ..Totals::default() };
     let mut fixed_count = 0usize;
-    let mut printer = Printer::new(args.format, args.quiet, &renderer);
+    let mut printer = Printer::new(args.format, args.quiet, &renderer).shard("validate --profile", args.walk.shard);
     printer.begin(out)?;
     for_each_batch(
         // A file named on the command line is always read (a `.json` one as a dataset array);
@@ -247,10 +247,7 @@ fn run_training(
     )?;
     printer.end(&totals, fixed_count, out)?;
     if totals.paths == 0 && status == ExitStatus::Success {
-        return Err(CommandError::Usage(super::nothing_to_check(
-            &args.walk.paths,
-            "training files (*.jsonl, *.jsonl.gz, *.jsonl.zst)",
-        )));
+        return super::nothing_checked(&args.walk, options, super::TRAINING_FILES, err);
     }
     if (totals.errors > 0 || (args.deny_warnings && totals.warnings > 0)) && status == ExitStatus::Success {
         status = ExitStatus::Failure;

@@ -25,7 +25,7 @@ pub fn run(args: VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     let (walked, mut status) = walk_args(&args.walk, false, err)?;
     let renderer = Renderer::new(use_color(args.color));
     let mut totals = Totals::default();
-    let mut printer = Printer::new(args.format, args.quiet, &renderer);
+    let mut printer = Printer::new(args.format, args.quiet, &renderer).shard("verify", args.walk.shard);
     printer.begin(out)?;
     let max = args.walk.max_file_size;
     let progress = crate::progress::Progress::new("threads verified", None, args.quiet);
@@ -54,6 +54,9 @@ pub fn run(args: VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     )?;
     progress.finish();
     printer.end(&totals, 0, out)?;
+    if totals.paths == 0 && status == ExitStatus::Success {
+        return super::nothing_checked(&args.walk, super::thread_walk(&args.walk, false), super::THREAD_FILES, err);
+    }
     if totals.errors > 0 && status == ExitStatus::Success {
         status = ExitStatus::Failure;
     }

@@ -7,6 +7,13 @@ use std::io::{self, Write};
 use super::human::Renderer;
 use super::{json, Format, Totals};
 use crate::findings::FileReport;
+use crate::walk::Shard;
+
+/// What a report of one shard says about it: `{"command": …, "index": I, "count": N}` (the
+/// names an export's `input_shard` uses).
+pub fn shard_tag(command: &str, shard: Shard) -> serde_json::Value {
+    serde_json::json!({"command": command, "index": shard.index, "count": shard.count})
+}
 
 /// Writes reports as they come: human snippets, or the JSON document's entries one by one.
 pub struct Printer<'a> {
@@ -14,11 +21,20 @@ pub struct Printer<'a> {
     quiet: bool,
     renderer: &'a Renderer,
     first: bool,
+    /// The command and part of a `--shard I/N` run, written into the JSON report so that
+    /// `threadkit merge` can tell that every part of one run is there, once.
+    shard: Option<(&'static str, Shard)>,
 }
 
 impl<'a> Printer<'a> {
     pub fn new(format: Format, quiet: bool, renderer: &'a Renderer) -> Self {
-        Printer { format, quiet, renderer, first: true }
+        Printer { format, quiet, renderer, first: true, shard: None }
+    }
+
+    /// A report of one shard of `command`'s run (`None`: of the whole run).
+    pub fn shard(mut self, command: &'static str, shard: Option<Shard>) -> Self {
+        self.shard = shard.map(|s| (command, s));
+        self
     }
 
     pub fn begin(&self, out: &mut dyn Write) -> io::Result<()> {
@@ -47,7 +63,15 @@ impl<'a> Printer<'a> {
 
     pub fn end(&self, totals: &Totals, fixed: usize, out: &mut dyn Write) -> io::Result<()> {
         match self.format {
-            Format::Json => writeln!(out, "\n], \"summary\": {}}}", json::summary(totals)),
+            Format::Json => match self.shard {
+                Some((command, shard)) => writeln!(
+                    out,
+                    "\n], \"summary\": {}, \"shard\": {}}}",
+                    json::summary(totals),
+                    shard_tag(command, shard)
+                ),
+                None => writeln!(out, "\n], \"summary\": {}}}", json::summary(totals)),
+            },
             Format::Human => out.write_all(self.renderer.summary(totals, fixed).as_bytes()),
         }
     }
