@@ -138,7 +138,7 @@ pub struct ValidateArgs {
     #[arg(long, value_enum)]
     pub profile: Option<FromFormat>,
     /// With --profile: the token limit per example (default for openai: 65536).
-    #[arg(long, value_name = "N", requires = "profile")]
+    #[arg(long, value_name = "N", requires = "profile", value_parser = in_range::<usize>(1, crate::export::MAX_TOKENS_LIMIT.into()))]
     pub max_tokens: Option<usize>,
     /// With --profile: the tokenizer that counts tokens.
     #[arg(long, value_enum, default_value = "o200k_base", requires = "profile")]
@@ -268,7 +268,7 @@ pub struct ExportArgs {
     #[arg(long, value_delimiter = ',')]
     pub label: Vec<String>,
     /// Leave out examples longer than N tokens (counted with --tokenizer; openai default: 65536).
-    #[arg(long, value_name = "N", value_parser = in_range::<usize>(1, u32::MAX as u64))]
+    #[arg(long, value_name = "N", value_parser = in_range::<usize>(1, crate::export::MAX_TOKENS_LIMIT.into()))]
     pub max_tokens: Option<usize>,
     /// The tokenizer that counts tokens for --max-tokens and the statistics (OpenAI's, exact).
     #[arg(long, value_enum, default_value = "o200k_base")]

@@ -83,8 +83,11 @@ fn to_examples(
 ) -> PyResult<Vec<(String, Option<String>)>> {
     // The limits `export` takes on its command line: a wrong value is an error, never an empty result.
     let max_tokens = match max_tokens {
-        Some(n) if !(1..=i64::from(u32::MAX)).contains(&n) => {
-            return Err(PyValueError::new_err(format!("max_tokens {n}: give a number of tokens from 1 to {}, or None", u32::MAX)));
+        Some(n) if !(1..=i64::from(crate::export::MAX_TOKENS_LIMIT)).contains(&n) => {
+            return Err(PyValueError::new_err(format!(
+                "max_tokens {n}: give a number of tokens from 1 to {}, or None",
+                crate::export::MAX_TOKENS_LIMIT
+            )));
         }
         n => n.map(|n| n as usize),
     };

@@ -337,6 +337,16 @@ fn issue28_row1_nothing_checked_is_never_clean() {
     let (_, err, code) = stdout_of(&["validate", "--profile", "trl", &s(&d.join("notes.txt"))]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("notes.txt") && err.contains(".jsonl"), "{err}");
+    // A token limit of 0 would call every example too long: refused, as export refuses it.
+    for command in ["validate", "export"] {
+        let mut args = vec![command, "--profile", "openai", "--max-tokens", "0", "TRAIN.JSONL"];
+        if command == "export" {
+            args.extend(["--out", "x"]);
+        }
+        let (_, err, code) = stdout_of(&args);
+        assert_eq!(code, 2, "{command}: {err}");
+        assert!(err.contains("0 is out of range: use 1 to 4294967295"), "{command}: {err}");
+    }
 }
 
 /// Row 1 and issue 25: a `.json` array of examples is a dataset, its examples located by line.

@@ -97,6 +97,9 @@ pub enum Skip {
 /// gigabytes (BPE is superlinear in one long piece): they are skipped before counting.
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 
+/// The largest `max_tokens` a user may give: an example's count is held in 32 bits (`spool`).
+pub const MAX_TOKENS_LIMIT: u32 = u32::MAX;
+
 impl Skip {
     /// Skips a user must hear about one by one (the others are choices they made).
     pub fn is_reported(self) -> bool {
