@@ -58,7 +58,7 @@ pub enum Command {
     #[command(after_help = "EXAMPLES:\n  threadkit quality threads/ --data-root data\n  threadkit quality threads/ --against eval/ --format json > quality.json\n  threadkit quality threads/ --select number-not-grounded,TKQ05\n  threadkit rules TKQ01                                   what a rule finds, with a bad and a good example")]
     Quality(QualityArgs),
     /// One JSON report from the JSON reports of N shards (`--shard I/N`) of validate, quality, verify or stats.
-    #[command(after_help = "EXAMPLES:\n  for i in 1 2 3 4; do threadkit validate threads/ --shard $i/4 --format json > v$i.json; done\n  threadkit merge v1.json v2.json v3.json v4.json > validate.json\n  threadkit merge stats-*.json --out stats.json")]
+    #[command(after_help = "EXAMPLES:\n  for i in 1 2 3 4; do threadkit validate threads/ --shard $i/4 --format json > v$i.json; done\n  threadkit merge v1.json v2.json v3.json v4.json > validate.json\n  threadkit merge stats-*.json --out stats.json\n  threadkit merge --partial v1.json v2.json > node1.json   # some shards now, the rest later")]
     Merge(MergeArgs),
     /// Print an embedded JSON Schema (`threadkit schema thread.openai_v1`), or list them.
     #[command(after_help = "EXAMPLES:\n  threadkit schema\n  threadkit schema thread.openai_v1 > thread.schema.json")]
@@ -353,6 +353,10 @@ pub struct MergeArgs {
     /// The JSON reports (`--format json`) of the shards of one run: every shard I = 1..N once.
     #[arg(required = true, num_args = 1..)]
     pub reports: Vec<PathBuf>,
+    /// Merge some shards of a run now (one node's, say) and the rest later: the merged report
+    /// lists the shards it holds, and merging it with the others needs every shard once.
+    #[arg(long)]
+    pub partial: bool,
     /// Write the merged report here (atomically) instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

@@ -181,7 +181,7 @@ pub struct Merged {
 /// Merge reports of one kind into `out`. Findings reports are merged entry by entry (each
 /// shard's report is in path order, as its run printed it); stats reports are small and are
 /// merged whole.
-pub fn merge(mut inputs: Vec<Input>, out: &mut dyn Write) -> Result<Merged, String> {
+pub fn merge(mut inputs: Vec<Input>, partial: bool, out: &mut dyn Write) -> Result<Merged, String> {
     let mut kinds = Vec::with_capacity(inputs.len());
     for input in &mut inputs {
         kinds.push(input.kind()?);
@@ -203,17 +203,25 @@ pub fn merge(mut inputs: Vec<Input>, out: &mut dyn Write) -> Result<Merged, Stri
                     _ => unreachable!("kind() read the whole stats report"),
                 }
             }
-            check_parts(&inputs, &tags)?;
-            let mut text = serde_json::to_vec_pretty(&merge_stats(reports)).expect("JSON values serialize");
+            let held = check_parts(&inputs, &tags, partial)?;
+            let mut merged = merge_stats(reports);
+            if let (Some(tag), Some(o)) = (held, merged.as_object_mut()) {
+                o.insert("shard".into(), tag);
+            }
+            let mut text = serde_json::to_vec_pretty(&merged).expect("JSON values serialize");
             text.push(b'\n');
             out.write_all(&text).map_err(io)?;
             Ok(Merged { kind, errors: 0 })
         }
         Kind::Findings => {
             let (summary, tags) = merge_findings(&mut inputs, out)?;
-            check_parts(&inputs, &tags)?;
+            let held = check_parts(&inputs, &tags, partial)?;
             let errors = summary["errors"].as_u64().unwrap_or(0);
-            write!(out, "\n  ],\n  \"summary\": {}\n}}\n", serde_json::to_string(&summary).expect("JSON values serialize")).map_err(io)?;
+            write!(out, "\n  ],\n  \"summary\": {}", serde_json::to_string(&summary).expect("JSON values serialize")).map_err(io)?;
+            if let Some(tag) = held {
+                write!(out, ",\n  \"shard\": {tag}").map_err(io)?;
+            }
+            out.write_all(b"\n}\n").map_err(io)?;
             Ok(Merged { kind, errors })
         }
     }
@@ -284,31 +292,53 @@ fn merge_findings(inputs: &mut [Input], out: &mut dyn Write) -> Result<(Value, V
     Ok((summary, tags))
 }
 
-/// Which part of which run a report is (its `shard`, written by a `--shard I/N` run).
+/// Which parts of which run a report is: its `shard`, as a `--shard I/N` run writes it
+/// (`index`), or as a `merge --partial` of some shards writes it (`indexes`).
 #[derive(Debug, PartialEq, Eq)]
 struct Part {
     command: String,
-    index: u64,
+    indexes: Vec<u64>,
     count: u64,
 }
 
 impl Part {
     fn of(tag: &Value) -> Option<Part> {
-        let (command, index, count) = (tag["command"].as_str()?, tag["index"].as_u64()?, tag["count"].as_u64()?);
-        (1..=count).contains(&index).then(|| Part { command: command.to_string(), index, count })
+        let (command, count) = (tag["command"].as_str()?, tag["count"].as_u64()?);
+        let indexes = match (&tag["index"], &tag["indexes"]) {
+            (Value::Number(i), Value::Null) => vec![i.as_u64()?],
+            (Value::Null, Value::Array(list)) => list.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>()?,
+            _ => return None,
+        };
+        let fits = !indexes.is_empty() && indexes.iter().all(|i| (1..=count).contains(i)) && indexes.is_sorted_by(|a, b| a < b);
+        fits.then(|| Part { command: command.to_string(), indexes, count })
     }
+
+    fn tag(&self) -> Value {
+        json!({"command": self.command, "indexes": self.indexes, "count": self.count})
+    }
+}
+
+/// Shards as a person reads them: `2/8, 5/8 and 3 more`.
+fn listed(indexes: impl Iterator<Item = u64>, total: u64, count: u64) -> String {
+    let shown: Vec<String> = indexes.take(5).map(|i| format!("{i}/{count}")).collect();
+    let more = if total > 5 { format!(" and {} more", total - 5) } else { String::new() };
+    format!("{}{more}", shown.join(", "))
 }
 
 impl std::fmt::Display for Part {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "shard {}/{} of a `{}` run", self.index, self.count, self.command)
+        let s = if self.indexes.len() == 1 { "" } else { "s" };
+        let shards = listed(self.indexes.iter().copied(), self.indexes.len() as u64, self.count);
+        write!(f, "shard{s} {shards} of a `{}` run", self.command)
     }
 }
 
 /// Reports of shards merge only when every part of one run is there, once: without a lost
 /// shard the merge would be a report that looks whole while its files were never checked.
-/// Reports of whole runs (no `shard`) merge as they always did.
-fn check_parts(inputs: &[Input], tags: &[Option<Value>]) -> Result<(), String> {
+/// With `partial` (a merge per node, to be merged again) parts may be missing, and the
+/// merged report's `shard` lists those it holds. Reports of whole runs (no `shard`) merge as
+/// they always did. Returns the merged report's `shard` (`None`: it is the whole run's).
+fn check_parts(inputs: &[Input], tags: &[Option<Value>], partial: bool) -> Result<Option<Value>, String> {
     let mut parts = Vec::with_capacity(tags.len());
     for (input, tag) in inputs.iter().zip(tags) {
         parts.push(match tag {
@@ -318,7 +348,7 @@ fn check_parts(inputs: &[Input], tags: &[Option<Value>]) -> Result<(), String> {
             })?),
         });
     }
-    let Some(first) = parts.iter().position(Option::is_some) else { return Ok(()) };
+    let Some(first) = parts.iter().position(Option::is_some) else { return Ok(None) };
     let model = parts[first].as_ref().expect("found");
     let name = |k: usize| &inputs[k].name;
     if let Some(k) = parts.iter().position(Option::is_none) {
@@ -335,22 +365,33 @@ fn check_parts(inputs: &[Input], tags: &[Option<Value>]) -> Result<(), String> {
         if part.command != model.command || part.count != model.count {
             return Err(format!("{} is {part} but {} is {model}: merge the reports of the shards of one run", name(k), name(first)));
         }
-        if let Some(j) = at.insert(part.index, k) {
-            return Err(format!("{} and {} are both {part}: merge each shard's report once", name(j), name(k)));
+        for &i in &part.indexes {
+            if let Some(j) = at.insert(i, k) {
+                return Err(format!(
+                    "{} and {} both hold shard {i}/{} of the `{}` run: merge each shard's report once",
+                    name(j),
+                    name(k),
+                    model.count,
+                    model.command
+                ));
+            }
         }
     }
     let missing = model.count - at.len() as u64;
-    if missing > 0 {
-        let shown: Vec<String> = (1..=model.count).filter(|i| !at.contains_key(i)).take(5).map(|i| format!("{i}/{}", model.count)).collect();
-        let more = if missing > 5 { format!(" and {} more", missing - 5) } else { String::new() };
-        return Err(format!(
-            "shard {}{more} of the `{}` run missing: merge the reports of all {} shards (a shard that holds no file still writes its report)",
-            shown.join(", "),
-            model.command,
-            model.count
-        ));
+    if missing == 0 {
+        return Ok(None);
     }
-    Ok(())
+    if partial {
+        let held = Part { command: model.command.clone(), indexes: at.into_keys().collect(), count: model.count };
+        return Ok(Some(held.tag()));
+    }
+    Err(format!(
+        "shard {} of the `{}` run missing: merge the reports of all {} shards (a shard that holds no file still \
+         writes its report), or pass --partial to merge some of them now and the rest later",
+        listed((1..=model.count).filter(|i| !at.contains_key(i)), missing, model.count),
+        model.command,
+        model.count
+    ))
 }
 
 fn merge_stats(reports: Vec<Value>) -> Value {
@@ -436,7 +477,7 @@ mod tests {
             .map(|(i, r)| Input::from_reader(format!("r{i}.json"), std::io::Cursor::new(serde_json::to_vec(r).unwrap())))
             .collect();
         let mut out = Vec::new();
-        merge(inputs, &mut out)?;
+        merge(inputs, false, &mut out)?;
         Ok(serde_json::from_slice(&out).expect("the merged report is JSON"))
     }
 
@@ -460,7 +501,7 @@ mod tests {
         assert!(merged(&[json!({"other": 1})]).unwrap_err().contains("not a report threadkit merges"));
         let mut out = Vec::new();
         let broken = Input::from_reader("cut.json".into(), std::io::Cursor::new(b"{\"files\": [{\"path\": \"a\"}, {\"pa".to_vec()));
-        assert!(merge(vec![broken], &mut out).unwrap_err().starts_with("cut.json: not a JSON report"));
+        assert!(merge(vec![broken], false, &mut out).unwrap_err().starts_with("cut.json: not a JSON report"));
     }
 
     #[test]

@@ -339,7 +339,8 @@ fn validate_and_quality_shards_merge_into_the_single_report() {
 
 /// A merge of shards is a verdict on the whole run only when every shard is in it, once: a
 /// lost or repeated shard, or shards of two commands, are refused before anything is printed.
-/// A shard that holds no file succeeds and writes its (empty) report; a run over nothing fails.
+/// A shard that holds no file succeeds and writes its (empty) report (a run over no file at all
+/// fails: `tests/hostile.rs`).
 #[test]
 fn a_merge_takes_every_shard_of_one_run_once() {
     let tmp = tempfile::tempdir().unwrap();
@@ -402,29 +403,36 @@ fn a_merge_takes_every_shard_of_one_run_once() {
         twice.push(all[0]);
         let (o, e, code) = merge(&twice);
         assert_eq!((code, o.as_str()), (2, ""), "a shard twice: {e}");
-        assert!(e.contains("are both shard 1/16") || e.contains("is in both"), "{e}");
+        assert!(e.contains("both hold shard 1/16") || e.contains("is in both"), "{e}");
+        // Per node first, then the nodes: the same report as one merge of every shard.
+        let mut nodes = Vec::new();
+        for (k, half) in [&all[..8], &all[8..]].into_iter().enumerate() {
+            let mut args = vec!["merge", "--partial"];
+            args.extend(half.iter().map(|n| n.as_str()));
+            let (o, e, code) = run(&args);
+            assert_ne!(code, 2, "{e}"); // 1 when the node's files hold an error
+            let node: Value = serde_json::from_str(&o).unwrap();
+            let held: Vec<u64> = (1 + 8 * k as u64..=8 + 8 * k as u64).collect();
+            assert_eq!(node["shard"], json!({"command": command, "indexes": held, "count": 16}));
+            let path = tmp.path().join(format!("{command}-node{k}.json"));
+            std::fs::write(&path, o).unwrap();
+            nodes.push(path.to_str().unwrap().to_string());
+        }
+        let (o, e, _) = merge(&nodes.iter().collect::<Vec<_>>());
+        let (mut whole, mut once): (Value, Value) = (serde_json::from_str(&o).unwrap_or_else(|_| panic!("{e}")), merged.clone());
+        // Stats say how many reports the last merge read (2 nodes, or 16 shards).
+        for v in [&mut whole, &mut once] {
+            v.as_object_mut().unwrap().remove("merged");
+        }
+        assert_eq!(whole, once, "{command}: nodes merged = shards merged");
+        let (o, e, code) = merge(&[&nodes[0], &nodes[0]]);
+        assert_eq!((code, o.as_str()), (2, ""), "{e}");
     }
     let mut mixed: Vec<&String> = reports["validate"].iter().collect();
     mixed[3] = &reports["verify"][3];
     let (o, e, code) = merge(&mixed);
     assert_eq!((code, o.as_str()), (2, ""), "{e}");
     assert!(e.contains("of a `verify` run but") && e.contains("merge the reports of the shards of one run"), "{e}");
-    // A run over nothing is never clean, sharded or not (verify too).
-    let none = tmp.path().join("none");
-    std::fs::create_dir(&none).unwrap();
-    let data = fixtures().join("data");
-    for args in [
-        vec!["validate", none.to_str().unwrap()],
-        vec!["validate", none.to_str().unwrap(), "--shard", "1/4"],
-        vec!["verify", none.to_str().unwrap(), "--data-root", data.to_str().unwrap()],
-        vec!["quality", none.to_str().unwrap(), "--shard", "2/2"],
-        vec!["export", none.to_str().unwrap(), "--profile", "openai", "--out", tmp.path().join("x").to_str().unwrap()],
-    ] {
-        let (_, e, code) = run(&args);
-        assert_eq!(code, 2, "{args:?}: {e}");
-        assert!(e.contains("nothing was checked: no thread files"), "{args:?}: {e}");
-    }
-    assert!(!tmp.path().join("x").exists(), "an export of nothing writes nothing");
     // An export shard that holds nothing writes its empty part and succeeds.
     let empty_shard = (1..=16)
         .find(|i| serde_json::from_str::<Value>(&std::fs::read_to_string(&reports["validate"][i - 1]).unwrap()).unwrap()["files"] == json!([]))

@@ -311,6 +311,23 @@ fn issue28_row1_nothing_checked_is_never_clean() {
     let (_, err, code) = stdout_of(&["validate", &s(&d.join("empty"))]);
     assert_eq!(code, 2, "an empty folder checked nothing: {err}");
     assert!(err.contains("nothing was checked") && err.contains("empty"), "{err}");
+    // Every command that walks threads, sharded or not: a wrong path must not look like a
+    // clean corpus, an empty report, a migration with nothing to do, or an empty export.
+    let (empty, data, out) = (s(&d.join("empty")), s(&fixtures().join("data")), s(&d.join("out")));
+    for args in [
+        vec!["validate", &empty, "--shard", "1/4"],
+        vec!["quality", &empty, "--shard", "2/2"],
+        vec!["verify", &empty, "--data-root", &data],
+        vec!["stats", &empty, "--format", "json"],
+        vec!["report", &empty, "--out", &out],
+        vec!["migrate", &empty],
+        vec!["export", &empty, "--profile", "openai", "--out", &out],
+    ] {
+        let (_, err, code) = stdout_of(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("nothing was checked: no thread files (*.json, *.jsonl) in"), "{args:?}: {err}");
+        assert!(!d.join("out").exists(), "{args:?} wrote something");
+    }
     // Upper-case extensions are the same files.
     std::fs::create_dir(d.join("upper")).unwrap();
     std::fs::copy(fixtures().join("threads/valid/uci_har_train_01_0000_v4_0001.json"), d.join("upper/uci_har_train_01_0000_v4_0001.JSON")).unwrap();

@@ -223,13 +223,16 @@ fn thread_text_cannot_escape_its_block() {
     assert!(t["steps"].as_array().unwrap().iter().any(|s| s["text"].as_str().unwrap_or("").contains("</script><script>alert('x')</script> <b>bold?</b> & done")));
 }
 
+/// A page of an empty folder would say "No findings" of a corpus that is elsewhere (a wrong
+/// path): refused as `validate` refuses it, and no page is written.
 #[test]
-fn an_empty_folder_still_makes_a_page() {
+fn an_empty_folder_makes_no_page() {
     let empty = tempfile::tempdir().unwrap();
-    let (html, said) = report(&[empty.path().to_str().unwrap()]);
-    assert!(said.contains("0 threads"), "{said}");
-    assert_eq!(total(&html, "threads"), 0.0);
-    assert!(html.contains("No findings"));
+    let out = empty.path().join("report.html");
+    let run = threadkit(&["report", "--out", out.to_str().unwrap(), "-q", empty.path().to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("nothing was checked: no thread files"));
+    assert!(!out.exists());
 }
 
 #[test]

@@ -19,7 +19,7 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
             let cannot = |e: std::io::Error| CommandError::Usage(format!("{}: cannot write the merged report: {e}", crate::report::shown(path)));
             let staged = crate::write::stage_empty(path).map_err(cannot)?;
             let mut writer = std::io::BufWriter::new(staged.file());
-            let merged = merge::merge(inputs, &mut writer).map_err(CommandError::Usage)?;
+            let merged = merge::merge(inputs, args.partial, &mut writer).map_err(CommandError::Usage)?;
             writer.flush().map_err(cannot)?;
             drop(writer);
             crate::write::make_durable(&[&staged]).map_err(cannot)?;
@@ -32,7 +32,7 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
         None => {
             let cannot = |e: std::io::Error| CommandError::Usage(format!("cannot stage the merged report in a temporary file: {e}; give --out FILE to write it there instead"));
             let mut staged = std::io::BufWriter::new(tempfile::tempfile().map_err(cannot)?);
-            let merged = merge::merge(inputs, &mut staged).map_err(CommandError::Usage)?;
+            let merged = merge::merge(inputs, args.partial, &mut staged).map_err(CommandError::Usage)?;
             let mut file = staged.into_inner().map_err(|e| cannot(e.into_error()))?;
             std::io::Seek::rewind(&mut file).map_err(cannot)?;
             std::io::copy(&mut file, out)?;

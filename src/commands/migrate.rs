@@ -157,10 +157,14 @@ pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
         Format::Human => {
             let (convert, moved) = if args.dry_run { ("Would convert", "would move") } else { ("Converted", "moved") };
             writeln!(out, "{convert} {}, {moved} {}, skipped {}, failed {}.", n("converted"), n("moved"), n("skipped"), n("failed"))?;
-            if n("converted") + n("moved") + n("failed") == 0 {
+            if n("converted") + n("moved") + n("failed") == 0 && !counts.is_empty() {
                 writeln!(out, "Nothing to migrate: every thread found is already in its target format.")?;
             }
         }
+    }
+    // Finding no thread at all is most likely a wrong path, not "nothing to migrate".
+    if counts.is_empty() && status == ExitStatus::Success {
+        return super::nothing_checked(&args.walk, super::thread_walk(&args.walk, true), super::THREAD_FILES, err);
     }
     if n("failed") > 0 && status == ExitStatus::Success {
         status = ExitStatus::Failure;

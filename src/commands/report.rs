@@ -103,6 +103,10 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         }
     }
     progress.finish();
+    // A page of nothing would pass for a report on a corpus that is elsewhere (a wrong path).
+    if report.stats.files == 0 && status == ExitStatus::Success {
+        super::nothing_checked(&args.walk, super::thread_walk(&args.walk, false), super::THREAD_FILES, err)?;
+    }
     report.stats.finish();
     report.transcripts.finish()?;
     let size = match write_report(&args.out, &report) {
