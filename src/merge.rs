@@ -506,13 +506,34 @@ mod tests {
 
     #[test]
     fn stats_rates_are_computed_again_not_summed() {
-        let a = json!({"threads": 2, "by_version": {"openai_v1": 2}, "judged": 2, "correct": 2, "correct_rate": 1.0,
+        // `files` first, as `stats` writes it: a count, not a findings report's entries.
+        let a = json!({"files": 2, "threads": 2, "by_version": {"openai_v1": 2}, "judged": 2, "correct": 2, "correct_rate": 1.0,
                        "tokens": {"examples": 2, "total": 100, "mean": 50.0, "p95": 60, "max": 60}});
-        let b = json!({"threads": 2, "by_version": {"openai_v1": 1, "3.0": 1}, "judged": 2, "correct": 0, "correct_rate": 0.0,
+        let b = json!({"files": 1, "threads": 2, "by_version": {"openai_v1": 1, "3.0": 1}, "judged": 2, "correct": 0, "correct_rate": 0.0,
                        "tokens": {"examples": 2, "total": 300, "mean": 150.0, "p95": 200, "max": 200}});
         let m = merged(&[a, b]).unwrap();
+        assert_eq!(m["files"], 3);
         assert_eq!(m["correct_rate"], 0.5);
         assert_eq!(m["by_version"], json!({"3.0": 1, "openai_v1": 3}));
         assert_eq!(m["tokens"], json!({"examples": 4, "max": 200, "mean": 100.0, "p95": null, "total": 400}));
+    }
+
+    #[test]
+    fn a_shard_tag_threadkit_did_not_write_is_refused() {
+        let report = |tag: Value| json!({"files": [], "summary": {}, "shard": tag});
+        let whole = |i: u64| json!({"command": "validate", "index": i, "count": 2});
+        assert!(merged(&[report(whole(1)), report(whole(2))]).is_ok());
+        for bad in [
+            json!({"command": "validate", "index": 0, "count": 2}),
+            json!({"command": "validate", "index": 3, "count": 2}),
+            json!({"command": "validate", "indexes": [2, 1], "count": 2}),
+            json!({"command": "validate", "indexes": [], "count": 2}),
+            json!({"command": "validate", "index": 1, "indexes": [2], "count": 2}),
+            json!({"index": 1, "count": 2}),
+            json!("1/2"),
+        ] {
+            let e = merged(&[report(bad.clone()), report(whole(2))]).unwrap_err();
+            assert!(e.contains("is not one threadkit writes"), "{bad}: {e}");
+        }
     }
 }
