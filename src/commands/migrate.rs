@@ -164,7 +164,7 @@ pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
     }
     // Finding no thread at all is most likely a wrong path, not "nothing to migrate".
     if counts.is_empty() && status == ExitStatus::Success {
-        return super::nothing_checked(&args.walk, super::thread_walk(&args.walk, true), super::THREAD_FILES, err);
+        return super::no_thread_files(&args.walk, true, err);
     }
     if n("failed") > 0 && status == ExitStatus::Success {
         status = ExitStatus::Failure;

@@ -179,6 +179,11 @@ pub(crate) fn nothing_checked(
     Err(CommandError::Usage(nothing_to_check(&args.paths, what)))
 }
 
+/// `nothing_checked` for a command that walked thread files with `walk_args(args, skip_backups)`.
+pub(crate) fn no_thread_files(args: &WalkArgs, skip_backups: bool, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
+    nothing_checked(args, thread_walk(args, skip_backups), THREAD_FILES, err)
+}
+
 /// Why a run that found no file to check fails (see `nothing_checked`).
 pub(crate) fn nothing_to_check(paths: &[PathBuf], what: &str) -> String {
     format!(

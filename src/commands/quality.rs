@@ -82,7 +82,7 @@ pub fn run(args: QualityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
     }
     printer.end(&totals, 0, out)?;
     if totals.paths == 0 && status == ExitStatus::Success {
-        return super::nothing_checked(&args.walk, super::thread_walk(&args.walk, false), super::THREAD_FILES, err);
+        return super::no_thread_files(&args.walk, false, err);
     }
     if (totals.errors > 0 || (args.deny_warnings && totals.warnings > 0)) && status == ExitStatus::Success {
         status = ExitStatus::Failure;

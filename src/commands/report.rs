@@ -105,7 +105,7 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     progress.finish();
     // A page of nothing would pass for a report on a corpus that is elsewhere (a wrong path).
     if report.stats.files == 0 && status == ExitStatus::Success {
-        super::nothing_checked(&args.walk, super::thread_walk(&args.walk, false), super::THREAD_FILES, err)?;
+        super::no_thread_files(&args.walk, false, err)?;
     }
     report.stats.finish();
     report.transcripts.finish()?;

@@ -30,7 +30,7 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
     stats.finish();
     // Counts of nothing are most likely a wrong path (one shard of N may hold nothing, though).
     if stats.files == 0 && status == ExitStatus::Success {
-        super::nothing_checked(&args.walk, super::thread_walk(&args.walk, false), super::THREAD_FILES, err)?;
+        super::no_thread_files(&args.walk, false, err)?;
     }
     match args.format {
         Format::Json => {

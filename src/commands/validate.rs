@@ -100,7 +100,7 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     )?;
     printer.end(&totals, fixed_count, out)?;
     if totals.paths == 0 && status == ExitStatus::Success {
-        return super::nothing_checked(&args.walk, super::thread_walk(&args.walk, false), super::THREAD_FILES, err);
+        return super::no_thread_files(&args.walk, false, err);
     }
     let failing = totals.errors > 0 || (args.deny_warnings && totals.warnings > 0);
     if failing && status == ExitStatus::Success {

@@ -55,7 +55,7 @@ pub fn run(args: VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     progress.finish();
     printer.end(&totals, 0, out)?;
     if totals.paths == 0 && status == ExitStatus::Success {
-        return super::nothing_checked(&args.walk, super::thread_walk(&args.walk, false), super::THREAD_FILES, err);
+        return super::no_thread_files(&args.walk, false, err);
     }
     if totals.errors > 0 && status == ExitStatus::Success {
         status = ExitStatus::Failure;
