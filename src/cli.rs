@@ -17,13 +17,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check thread files (.json, .jsonl) against their schema and threadkit's rules.
-    #[command(after_help = "EXAMPLES:\n  threadkit validate threads/ --data-root data          check threads (and their datasets)\n  threadkit validate threads/ --format json > report.json\n  threadkit validate threads/ --fix --dry-run           show the safe fixes as diffs\n  threadkit validate --profile openai exports/openai/   check training files")]
+    #[command(after_help = "EXAMPLES:\n  threadkit validate threads/ --data-root data          # check threads (and their datasets)\n  threadkit validate threads/ --format json > report.json\n  threadkit validate threads/ --fix --dry-run           # show the safe fixes as diffs\n  threadkit validate --profile openai exports/openai/   # check training files")]
     Validate(ValidateArgs),
     /// Count threads by version, status, dataset and label; tool usage and turns.
     #[command(after_help = "EXAMPLES:\n  threadkit stats threads/\n  threadkit stats threads/ --format json")]
     Stats(StatsArgs),
     /// Convert legacy `3.0`/`2.0` threads to `openai_v1` (originals kept in a backup folder), or back with --reverse.
-    #[command(after_help = "EXAMPLES:\n  threadkit migrate threads/ --data-root data       in place; originals → threads_v3_backup/\n  threadkit migrate threads/ --out converted/       write elsewhere, touch nothing\n  threadkit migrate threads/ --dry-run              the plan only\n  threadkit migrate converted/ --reverse --out v3/  back to 3.0")]
+    #[command(after_help = "EXAMPLES:\n  threadkit migrate threads/ --data-root data       # in place; originals → threads_v3_backup/\n  threadkit migrate threads/ --out converted/       # write elsewhere, touch nothing\n  threadkit migrate threads/ --dry-run              # the plan only\n  threadkit migrate converted/ --reverse --out v3/  # back to 3.0")]
     Migrate(MigrateArgs),
     /// Check, describe and import sensor datasets (manifest.json, labels.json, sessions/<id>/data.parquet).
     #[command(after_help = "EXAMPLES:\n  threadkit dataset list data/\n  threadkit dataset check data/basic_motions -q\n  threadkit dataset info data/basic_motions --format json\n  threadkit dataset import --from uea-ts X_TRAIN.ts X_TEST.ts --out data/x --sampling-rate-hz 10")]
@@ -32,7 +32,7 @@ pub enum Command {
     #[command(after_help = "EXAMPLES:\n  threadkit tools list\n  threadkit tools schema compute_features\n  threadkit tools run compute_features --data-root data --session train_0003")]
     Tools(ToolsArgs),
     /// Generate threads: a model asks a question, calls real tools on a real recording, and answers.
-    #[command(after_help = "EXAMPLES:\n  threadkit generate new --data-root data --model gpt-4o-mini              review each step\n  threadkit generate new --data-root data --model m --count 200 --batch --parallel 8\n  threadkit generate continue                                              pick an active thread\n  threadkit generate list --all\n  threadkit generate prompts --dump my_prompts/")]
+    #[command(after_help = "EXAMPLES:\n  threadkit generate new --data-root data --model gpt-4o-mini              # review each step\n  threadkit generate new --data-root data --model m --count 200 --batch --parallel 8\n  threadkit generate continue                                              # pick an active thread\n  threadkit generate list --all\n  threadkit generate prompts --dump my_prompts/")]
     Generate(GenerateArgs),
     /// Convert training files between trainer formats (`export --from auto`): each example is checked by its
     /// own format's rules, then written as --to (alias of --profile) writes it.
@@ -48,14 +48,14 @@ pub enum Command {
     #[command(after_help = "EXAMPLES:\n  threadkit show threads/uci_har_train_01_0000_v4_0001.json\n  threadkit show thread.json --full --format md > thread.md\n  threadkit show thread.json --format html > thread.html")]
     Show(ShowArgs),
     /// One self-contained HTML page: totals, charts, accuracy, findings by rule, and a thread browser.
-    #[command(after_help = "EXAMPLES:\n  threadkit report threads/ --out report.html\n  threadkit report threads/ --out report.html --data-root data     with recording plots and replay status")]
+    #[command(after_help = "EXAMPLES:\n  threadkit report threads/ --out report.html\n  threadkit report threads/ --out report.html --data-root data     # with recording plots and replay status")]
     Report(ReportArgs),
     /// List the rules, or explain one (`threadkit rules TK201`).
     #[command(after_help = "EXAMPLES:\n  threadkit rules\n  threadkit rules TK201\n  threadkit rules tool-call-unanswered")]
     Rules(RulesArgs),
     /// Audit what threads teach: ungrounded numbers, answers against the evidence, leaked labels,
     /// loops, ignored tool errors, degenerate reasoning, near-duplicates and eval overlap.
-    #[command(after_help = "EXAMPLES:\n  threadkit quality threads/ --data-root data\n  threadkit quality threads/ --against eval/ --format json > quality.json\n  threadkit quality threads/ --select number-not-grounded,TKQ05\n  threadkit rules TKQ01                                   what a rule finds, with a bad and a good example")]
+    #[command(after_help = "EXAMPLES:\n  threadkit quality threads/ --data-root data\n  threadkit quality threads/ --against eval/ --format json > quality.json\n  threadkit quality threads/ --select number-not-grounded,TKQ05\n  threadkit rules TKQ01                                   # what a rule finds, with a bad and a good example")]
     Quality(QualityArgs),
     /// One JSON report from the JSON reports of N shards (`--shard I/N`) of validate, quality, verify or stats.
     #[command(after_help = "EXAMPLES:\n  for i in 1 2 3 4; do threadkit validate threads/ --shard $i/4 --format json > v$i.json; done\n  threadkit merge v1.json v2.json v3.json v4.json > validate.json\n  threadkit merge stats-*.json --out stats.json\n  threadkit merge --partial v1.json v2.json > node1.json   # some shards now, the rest later")]
