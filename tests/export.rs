@@ -224,6 +224,84 @@ fn four_export_shards_together_are_the_single_export() {
     // Every shard did part of the work, none all of it.
     let examples = |d: &Path| manifest(d)["counts"]["exported"].as_u64().unwrap();
     assert!(per_shard.iter().all(|d| examples(d) > 0 && examples(d) < examples(&whole)));
+    merged_export_shards_are_checked_whole(tmp.path(), &threads, &whole, &per_shard, &flags);
+}
+
+/// `threadkit merge part-*/export.json`: one manifest that says what the single export's says
+/// (counts, tokens but p95, changes), listing the parts' files — and a refusal, naming the part,
+/// when a shard is lost, a file cut or changed, or a part exported with other flags.
+fn merged_export_shards_are_checked_whole(tmp: &Path, threads: &Path, whole: &Path, parts: &[std::path::PathBuf], flags: &[&str]) {
+    let manifests: Vec<String> = parts.iter().map(|d| d.join("export.json").to_str().unwrap().to_string()).collect();
+    let merge = |extra: &[&str]| {
+        let mut args = vec!["merge"];
+        args.extend(extra);
+        run(&args)
+    };
+    let target = tmp.join("export.json");
+    let mut args: Vec<&str> = manifests.iter().map(String::as_str).collect();
+    args.extend(["--out", target.to_str().unwrap()]);
+    let (o, e, code) = merge(&args);
+    assert_eq!(code, 0, "{o}{e}");
+    let (m, single) = (manifest(tmp), manifest(whole));
+    for key in ["input_threads", "exported", "skipped"] {
+        assert_eq!(m["counts"][key], single["counts"][key], "{key}");
+    }
+    for split in ["train", "val"] {
+        let (a, b) = (&m["counts"]["splits"][split], &single["counts"]["splits"][split]);
+        for key in ["ratio", "examples", "by_dataset", "by_label"] {
+            assert_eq!(a[key], b[key], "{split}.{key}");
+        }
+        assert_eq!(a["sessions"], Value::Null, "a recording's threads may be in two shards");
+        let mut tokens = b["tokens"].clone();
+        tokens["p95"] = Value::Null;
+        assert_eq!(a["tokens"], tokens, "{split}");
+    }
+    assert_eq!((&m["changes"], &m["split"], &m["profile"], &m["input_shard"]), (&single["changes"], &single["split"], &single["profile"], &Value::Null));
+    let listed: Vec<&str> = m["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert!(listed.contains(&"shard1/train.jsonl") && listed.contains(&"shard4/val.jsonl"), "relative to the merged manifest: {listed:?}");
+    for f in m["files"].as_array().unwrap() {
+        assert_eq!(std::fs::metadata(tmp.join(f["path"].as_str().unwrap())).unwrap().len(), f["bytes"].as_u64().unwrap());
+    }
+    // Two node merges, then one: the same manifest (but the command line and parts it names).
+    let node = |k: usize| tmp.join(format!("node{k}.json")).to_str().unwrap().to_string();
+    assert_eq!(merge(&["--partial", &manifests[0], &manifests[2], "--out", &node(1)]).2, 0);
+    assert_eq!(merge(&["--partial", &manifests[1], &manifests[3], "--out", &node(2)]).2, 0);
+    let (o, e, code) = merge(&[&node(1), &node(2)]);
+    assert_eq!(code, 0, "{e}");
+    let again: Value = serde_json::from_str(&o).unwrap();
+    assert_eq!((&again["counts"], &again["tokens"], &again["input_shard"]), (&m["counts"], &m["tokens"], &Value::Null));
+    // Refused, nothing written: a lost shard, a cut file, a part with other flags, --out over a part.
+    let refused = |args: &[&str], needle: &str| {
+        let out = tmp.join("refused.json");
+        let mut all = args.to_vec();
+        all.extend(["--out", out.to_str().unwrap()]);
+        let (o, e, code) = merge(&all);
+        assert_eq!((code, o.as_str()), (2, ""), "{args:?}: {e}");
+        assert!(e.contains(needle), "{args:?}: {e}");
+        assert!(!out.exists(), "{args:?}");
+    };
+    refused(&[&manifests[0], &manifests[1], &manifests[3]], "shard 3/4 of the `export` run missing");
+    let val = parts[2].join("val.jsonl");
+    let kept = std::fs::read(&val).unwrap();
+    std::fs::write(&val, &kept[..kept.len() - 1]).unwrap();
+    refused(&manifests.iter().map(String::as_str).collect::<Vec<_>>(), "val.jsonl: ");
+    let mut changed = kept.clone();
+    changed[2] ^= 0x20;
+    std::fs::write(&val, &changed).unwrap();
+    refused(&manifests.iter().map(String::as_str).collect::<Vec<_>>(), "its SHA-256 is not the one");
+    std::fs::remove_file(&val).unwrap();
+    refused(&manifests.iter().map(String::as_str).collect::<Vec<_>>(), "run that part's export again");
+    std::fs::write(&val, &kept).unwrap();
+    let other = tmp.join("other-seed");
+    let mut extra: Vec<&str> = flags.iter().map(|f| if *f == "2" { "3" } else { f }).collect();
+    extra.extend(["--shard", "3/4"]);
+    assert_eq!(export(threads, &other, "openai", &extra).2, 0);
+    let other = other.join("export.json").to_str().unwrap().to_string();
+    refused(&[&manifests[0], &manifests[1], &other, &manifests[3]], "was exported with split");
+    let (_, e, code) = merge(&[&manifests[0], &manifests[1], "--out", &manifests[0]]);
+    assert_eq!(code, 2, "{e}");
+    assert!(e.contains("one of the reports being merged"), "{e}");
+    assert_eq!(merge(&manifests.iter().map(String::as_str).collect::<Vec<_>>()).2, 0, "the parts as they were merge again");
 }
 
 /// `--partitions N`: the files are written while threads are read, yet their bytes follow

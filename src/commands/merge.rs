@@ -7,6 +7,15 @@ use super::{CommandError, ExitStatus};
 
 /// Exit status as the single run would give it: 1 when the merged findings hold an error.
 pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
+    if let Some(out) = &args.out {
+        if let Some(input) = args.reports.iter().find(|r| crate::write::same_file(r, out)) {
+            return Err(CommandError::Usage(format!(
+                "--out {}: is {}, one of the reports being merged; write the merged report to a new file",
+                crate::report::shown(out),
+                crate::report::shown(input)
+            )));
+        }
+    }
     let mut inputs = Vec::with_capacity(args.reports.len());
     for path in &args.reports {
         inputs.push(merge::Input::open(path).map_err(|e| {
@@ -19,7 +28,8 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
             let cannot = |e: std::io::Error| CommandError::Usage(format!("{}: cannot write the merged report: {e}", crate::report::shown(path)));
             let staged = crate::write::stage_empty(path).map_err(cannot)?;
             let mut writer = std::io::BufWriter::new(staged.file());
-            let merged = merge::merge(inputs, args.partial, &mut writer).map_err(CommandError::Usage)?;
+            let into = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            let merged = merge::merge(inputs, args.partial, into, &mut writer).map_err(CommandError::Usage)?;
             writer.flush().map_err(cannot)?;
             drop(writer);
             crate::write::make_durable(&[&staged]).map_err(cannot)?;
@@ -32,7 +42,7 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
         None => {
             let cannot = |e: std::io::Error| CommandError::Usage(format!("cannot stage the merged report in a temporary file: {e}; give --out FILE to write it there instead"));
             let mut staged = std::io::BufWriter::new(tempfile::tempfile().map_err(cannot)?);
-            let merged = merge::merge(inputs, args.partial, &mut staged).map_err(CommandError::Usage)?;
+            let merged = merge::merge(inputs, args.partial, std::path::Path::new("."), &mut staged).map_err(CommandError::Usage)?;
             let mut file = staged.into_inner().map_err(|e| cannot(e.into_error()))?;
             std::io::Seek::rewind(&mut file).map_err(cannot)?;
             std::io::copy(&mut file, out)?;

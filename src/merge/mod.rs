@@ -1,8 +1,9 @@
 //! One report from the JSON reports of N shards (`--shard I/N`): what the single run over
 //! every file would have printed, as far as the parts can say it.
 //!
-//! Two kinds are merged: findings reports (`validate`, `quality`, `verify` with
-//! `--format json`: `files` + `summary`) and `stats --format json`. Counts add up; rates and
+//! Three kinds are merged: findings reports (`validate`, `quality`, `verify` with
+//! `--format json`: `files` + `summary`), `stats --format json`, and the `export.json` of
+//! export shards (`exports.rs`). Counts add up; rates and
 //! means are computed again from the summed counts; `max` is the largest. A 95th percentile
 //! cannot be rebuilt from parts' percentiles, so a merged `tokens.p95` is `null` and the
 //! merged report says so. Checks that look across files (duplicate ids, near-duplicates,
@@ -18,6 +19,8 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use serde::de::{self, DeserializeSeed, Deserializer as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{json, Map, Value};
 
+mod exports;
+
 /// What the reports were, by shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -25,6 +28,8 @@ pub enum Kind {
     Findings,
     /// `stats`: counts by version, status, dataset, label, tools, tokens.
     Stats,
+    /// An export's manifest, `export.json`: its settings, counts and files.
+    Export,
 }
 
 impl Kind {
@@ -32,6 +37,7 @@ impl Kind {
         match self {
             Kind::Findings => "a validate, quality or verify report",
             Kind::Stats => "a stats report",
+            Kind::Export => "an export's export.json",
         }
     }
 }
@@ -49,6 +55,9 @@ enum Item {
 /// million threads is gigabytes of JSON).
 pub struct Input {
     pub name: String,
+    /// The folder the report is in, when it was read from a file: an export's files are
+    /// named relative to it.
+    dir: Option<std::path::PathBuf>,
     rx: Receiver<Item>,
     /// The entry read ahead of the merge, and where the report stands.
     next: Option<Item>,
@@ -66,12 +75,13 @@ impl Input {
             };
             let _ = tx.send(item);
         });
-        Input { name, rx, next: None }
+        Input { name, rx, next: None, dir: None }
     }
 
     pub fn open(path: &Path) -> std::io::Result<Input> {
         let file = crate::open::open(path)?;
-        Ok(Input::from_reader(crate::report::shown(path), file))
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+        Ok(Input { dir: Some(dir), ..Input::from_reader(crate::report::shown(path), file) })
     }
 
     fn pull(&mut self) -> Item {
@@ -92,7 +102,12 @@ impl Input {
             Item::End(rest, false) if rest.get("threads").is_some_and(Value::is_u64) && rest.get("by_version").is_some_and(Value::is_object) => {
                 Ok(Kind::Stats)
             }
-            Item::End(..) => Err(format!("{name}: not a report threadkit merges (validate, quality, verify or stats, with --format json)")),
+            Item::End(rest, false) if rest.get("threadkit_version").is_some() && rest.get("counts").is_some_and(Value::is_object) => {
+                Ok(Kind::Export)
+            }
+            Item::End(..) => Err(format!(
+                "{name}: not a report threadkit merges (validate, quality, verify or stats, with --format json; or an export's export.json)"
+            )),
             Item::Failed(e) => Err(format!("{name}: not a JSON report ({e}); write each shard's report with --format json")),
         }
     }
@@ -111,8 +126,12 @@ impl<'de> Visitor<'de> for Top<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let (mut rest, mut files) = (Map::new(), false);
+        // An export's manifest starts with its version; its `files` (the few files it wrote)
+        // are kept with the rest.
+        let mut manifest = None;
         while let Some(key) = map.next_key::<String>()? {
-            if key == "files" {
+            let manifest = *manifest.get_or_insert(key == "threadkit_version");
+            if key == "files" && !manifest {
                 // A findings report's entries, or a stats report's count of files.
                 match map.next_value_seed(Entries { tx: self.tx })? {
                     None => files = true,
@@ -181,7 +200,9 @@ pub struct Merged {
 /// Merge reports of one kind into `out`. Findings reports are merged entry by entry (each
 /// shard's report is in path order, as its run printed it); stats reports are small and are
 /// merged whole.
-pub fn merge(mut inputs: Vec<Input>, partial: bool, out: &mut dyn Write) -> Result<Merged, String> {
+/// `into` is the folder the merged report goes in: a merged export's manifest names the parts'
+/// files relative to it.
+pub fn merge(mut inputs: Vec<Input>, partial: bool, into: &Path, out: &mut dyn Write) -> Result<Merged, String> {
     let mut kinds = Vec::with_capacity(inputs.len());
     for input in &mut inputs {
         kinds.push(input.kind()?);
@@ -191,26 +212,29 @@ pub fn merge(mut inputs: Vec<Input>, partial: bool, out: &mut dyn Write) -> Resu
         return Err(format!("{} is {} but {} is {}: merge reports of one command", inputs[k].name, kinds[k].name(), inputs[0].name, kind.name()));
     }
     let io = |e: std::io::Error| format!("cannot write the merged report: {e}");
+    let write_whole = |merged: &Value, out: &mut dyn Write| {
+        let mut text = serde_json::to_vec_pretty(merged).expect("JSON values serialize");
+        text.push(b'\n');
+        out.write_all(&text).map_err(io)
+    };
     match kind {
         Kind::Stats => {
             let (mut reports, mut tags) = (Vec::with_capacity(inputs.len()), Vec::with_capacity(inputs.len()));
-            for input in &mut inputs {
-                match input.pull() {
-                    Item::End(mut rest, _) => {
-                        tags.push(rest.remove("shard"));
-                        reports.push(Value::Object(rest));
-                    }
-                    _ => unreachable!("kind() read the whole stats report"),
-                }
+            for mut rest in whole(&mut inputs) {
+                tags.push(rest.remove("shard"));
+                reports.push(Value::Object(rest));
             }
             let held = check_parts(&inputs, &tags, partial)?;
             let mut merged = merge_stats(reports);
             if let (Some(tag), Some(o)) = (held, merged.as_object_mut()) {
                 o.insert("shard".into(), tag);
             }
-            let mut text = serde_json::to_vec_pretty(&merged).expect("JSON values serialize");
-            text.push(b'\n');
-            out.write_all(&text).map_err(io)?;
+            write_whole(&merged, out)?;
+            Ok(Merged { kind, errors: 0 })
+        }
+        Kind::Export => {
+            let manifests = whole(&mut inputs);
+            write_whole(&exports::merge(&inputs, manifests, partial, into)?, out)?;
             Ok(Merged { kind, errors: 0 })
         }
         Kind::Findings => {
@@ -225,6 +249,17 @@ pub fn merge(mut inputs: Vec<Input>, partial: bool, out: &mut dyn Write) -> Resu
             Ok(Merged { kind, errors })
         }
     }
+}
+
+/// Reports read whole by `kind()` (stats, export manifests): their top-level keys.
+fn whole(inputs: &mut [Input]) -> Vec<Map<String, Value>> {
+    inputs
+        .iter_mut()
+        .map(|input| match input.pull() {
+            Item::End(rest, _) => rest,
+            _ => unreachable!("kind() read the whole report"),
+        })
+        .collect()
 }
 
 /// Writes the `files` of the merged report (the opening included) and returns the summary and
@@ -386,11 +421,13 @@ fn check_parts(inputs: &[Input], tags: &[Option<Value>], partial: bool) -> Resul
         return Ok(Some(held.tag()));
     }
     Err(format!(
-        "shard {} of the `{}` run missing: merge the reports of all {} shards (a shard that holds no file still \
-         writes its report), or pass --partial to merge some of them now and the rest later",
+        "shard {} of the `{}` run missing: merge the {} of all {} shards (a shard that holds no file still \
+         writes its {}), or pass --partial to merge some of them now and the rest later",
         listed((1..=model.count).filter(|i| !at.contains_key(i)), missing, model.count),
         model.command,
-        model.count
+        if model.command == "export" { "export.json" } else { "reports" },
+        model.count,
+        if model.command == "export" { "export.json" } else { "report" },
     ))
 }
 
@@ -426,15 +463,34 @@ fn merge_stats(reports: Vec<Value>) -> Value {
             }
         }
         if let Some(Value::Object(t)) = o.get_mut("tokens") {
-            let mean = match (t.get("total").and_then(Value::as_f64), t.get("examples").and_then(Value::as_f64)) {
-                (Some(sum), Some(k)) if k > 0.0 => json!((sum / k * 10.0).round() / 10.0),
-                _ => Value::Null,
-            };
-            t.insert("mean".into(), mean);
-            t.insert("max".into(), json!(max_tokens));
-            t.insert("p95".into(), Value::Null);
+            settle_tokens(t, max_tokens);
         }
         o.insert("merged".into(), json!({"reports": n, "not_merged": ["tokens.p95"]}));
+    }
+    total
+}
+
+/// Summed token statistics made right: the mean computed again from the sums, the largest
+/// `max`, and no p95 (parts' percentiles do not make the whole's).
+fn settle_tokens(t: &mut Map<String, Value>, max: Option<u64>) {
+    let mean = match (t.get("total").and_then(Value::as_f64), t.get("examples").and_then(Value::as_f64)) {
+        (Some(sum), Some(k)) if k > 0.0 => json!((sum / k * 10.0).round() / 10.0),
+        _ => Value::Null,
+    };
+    t.insert("mean".into(), mean);
+    t.insert("max".into(), json!(max));
+    t.insert("p95".into(), Value::Null);
+}
+
+/// The token statistics of parts as one (`null` when no part has any).
+fn merged_tokens(parts: impl Iterator<Item = Value>) -> Value {
+    let (mut total, mut max) = (Value::Null, None);
+    for part in parts {
+        max = max.max(part["max"].as_u64());
+        add(&mut total, part);
+    }
+    if let Value::Object(t) = &mut total {
+        settle_tokens(t, max);
     }
     total
 }
@@ -477,7 +533,7 @@ mod tests {
             .map(|(i, r)| Input::from_reader(format!("r{i}.json"), std::io::Cursor::new(serde_json::to_vec(r).unwrap())))
             .collect();
         let mut out = Vec::new();
-        merge(inputs, false, &mut out)?;
+        merge(inputs, false, Path::new("."), &mut out)?;
         Ok(serde_json::from_slice(&out).expect("the merged report is JSON"))
     }
 
@@ -501,7 +557,7 @@ mod tests {
         assert!(merged(&[json!({"other": 1})]).unwrap_err().contains("not a report threadkit merges"));
         let mut out = Vec::new();
         let broken = Input::from_reader("cut.json".into(), std::io::Cursor::new(b"{\"files\": [{\"path\": \"a\"}, {\"pa".to_vec()));
-        assert!(merge(vec![broken], false, &mut out).unwrap_err().starts_with("cut.json: not a JSON report"));
+        assert!(merge(vec![broken], false, Path::new("."), &mut out).unwrap_err().starts_with("cut.json: not a JSON report"));
     }
 
     #[test]

@@ -1,0 +1,224 @@
+//! The `export.json` of N export shards (`export --shard I/N`) as the manifest of one export:
+//! a trainer reads the parts' files (`part-*/train.jsonl`); this says whether they are all
+//! there and whole, and what they hold together. The parts must be one run (the same
+//! flags), every shard once, and every file a part lists must have the bytes and SHA-256 its
+//! manifest recorded: a lost or cut shard would otherwise train a model on part of the data
+//! with nothing to say so.
+
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::{add, check_parts, merged_tokens, Input};
+
+/// What the parts of one run share: a part exported with other flags is another export.
+const SHARED: [&str; 11] = [
+    "threadkit_version",
+    "profile",
+    "tokenizer",
+    "filters",
+    "split",
+    "shard_size",
+    "partitions",
+    "line_order",
+    "compression",
+    "chat_template",
+    "requires",
+];
+
+/// Checks the parts and writes their merged manifest, naming each part's files relative to
+/// `into` (the folder the merged manifest goes in). Returns the merged manifest.
+pub(super) fn merge(inputs: &[Input], manifests: Vec<Map<String, Value>>, partial: bool, into: &Path) -> Result<Value, String> {
+    let first = &manifests[0];
+    for (input, m) in inputs.iter().zip(&manifests).skip(1) {
+        let differs = SHARED.iter().copied().find(|k| m.get(*k) != first.get(*k));
+        let differs = differs.or((m["quality"]["mode"] != first["quality"]["mode"]).then_some("quality.mode"));
+        if let Some(key) = differs {
+            let at = |m: &Map<String, Value>| match key {
+                "quality.mode" => m["quality"]["mode"].to_string(),
+                k => m.get(k).map_or("nothing".into(), Value::to_string),
+            };
+            return Err(format!(
+                "{} was exported with {key} {} but {} with {}: merge the parts of one export (the same flags, each with its own --shard I/N)",
+                input.name,
+                at(m),
+                inputs[0].name,
+                at(first)
+            ));
+        }
+    }
+    // `input_shard` is export's `shard`, without the command it is implied by.
+    let tags: Vec<Option<Value>> = manifests
+        .iter()
+        .map(|m| match &m["input_shard"] {
+            Value::Null => None,
+            Value::Object(shard) => {
+                let mut tag = shard.clone();
+                tag.insert("command".into(), "export".into());
+                Some(Value::Object(tag))
+            }
+            other => Some(other.clone()),
+        })
+        .collect();
+    let held = check_parts(inputs, &tags, partial)?;
+    let into = std::path::absolute(into).map_err(|e| format!("{}: {e}", crate::report::shown(into)))?;
+    let mut files = Vec::new();
+    for (input, m) in inputs.iter().zip(&manifests) {
+        let Some(dir) = &input.dir else { return Err(format!("{}: an export's manifest is merged from its folder", input.name)) };
+        for file in m["files"].as_array().into_iter().flatten() {
+            let listed = checked(input, dir, file)?;
+            let mut file = file.clone();
+            file["path"] = json!(relative(&into, &dir.join(&listed)).to_string_lossy());
+            files.push(file);
+        }
+    }
+    Ok(merged(inputs, &manifests, held, files))
+}
+
+/// A listed file is there, whole: its bytes and SHA-256 as the part's manifest recorded them.
+/// Returns its path below the part's folder.
+fn checked(input: &Input, dir: &Path, file: &Value) -> Result<PathBuf, String> {
+    let (Some(path), Some(bytes), Some(sha256)) = (file["path"].as_str(), file["bytes"].as_u64(), file["sha256"].as_str()) else {
+        return Err(format!("{}: a file entry without path, bytes and sha256 ({file}); merge the export.json threadkit wrote, unedited", input.name));
+    };
+    let below = Path::new(path);
+    if path.is_empty() || !below.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(format!(
+            "{}: lists {}, which is not a file inside its folder; merge the export.json threadkit wrote, unedited",
+            input.name,
+            crate::report::terminal_safe(path, false)
+        ));
+    }
+    let at = dir.join(below);
+    let shown = crate::report::shown(&at);
+    let again = "run that part's export again";
+    let mut reader = crate::open::open(&at).map_err(|e| format!("{shown}: {}; {} lists it: {again}", crate::open::describe_io(&e), input.name))?;
+    let mut hash = Sha256::new();
+    let mut buf = vec![0; 1 << 20];
+    let mut read = 0u64;
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| format!("{shown}: {}", crate::open::describe_io(&e)))?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        read += n as u64;
+    }
+    if read != bytes {
+        return Err(format!("{shown}: {read} bytes, but {} says the export wrote {bytes}: the file was cut or changed after the export; {again}", input.name));
+    }
+    let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    if digest != sha256 {
+        return Err(format!("{shown}: its SHA-256 is not the one {} recorded: the file was changed after the export; {again}", input.name));
+    }
+    Ok(below.to_path_buf())
+}
+
+/// `target` as a reader of a file in `from` names it: relative when it is below, else whole.
+fn relative(from: &Path, target: &Path) -> PathBuf {
+    let target = std::path::absolute(target).unwrap_or_else(|_| target.to_path_buf());
+    let clean = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let (from, target) = (clean(from), clean(&target));
+    target.strip_prefix(&from).map(Path::to_path_buf).unwrap_or(target)
+}
+
+fn merged(inputs: &[Input], manifests: &[Map<String, Value>], held: Option<Value>, files: Vec<Value>) -> Value {
+    let first = &manifests[0];
+    let sum = |f: &dyn Fn(&Map<String, Value>) -> Value| {
+        let mut total = Value::Null;
+        for m in manifests {
+            add(&mut total, f(m));
+        }
+        total
+    };
+    let mut splits = Map::new();
+    for m in manifests {
+        for (name, split) in m["counts"]["splits"].as_object().into_iter().flatten() {
+            splits.entry(name.clone()).or_insert_with(|| json!({"ratio": split["ratio"]}));
+        }
+    }
+    for (name, split) in &mut splits {
+        let of = |m: &Map<String, Value>| m["counts"]["splits"].get(name).cloned().unwrap_or_default();
+        split["examples"] = sum(&|m| of(m)["examples"].clone());
+        // A recording's threads may lie in two shards: the parts' session counts do not add up.
+        split["sessions"] = Value::Null;
+        split["by_dataset"] = sum(&|m| of(m)["by_dataset"].clone());
+        split["by_label"] = sum(&|m| of(m)["by_label"].clone());
+        split["tokens"] = merged_tokens(manifests.iter().map(|m| of(m)["tokens"].clone()));
+    }
+    let left_out: Vec<Value> = manifests.iter().flat_map(|m| m["quality"]["left_out"].as_array().cloned().unwrap_or_default()).collect();
+    let warnings: Vec<Value> = inputs
+        .iter()
+        .zip(manifests)
+        .flat_map(|(input, m)| m["warnings"].as_array().into_iter().flatten().map(move |w| json!(format!("{}: {}", input.name, w.as_str().unwrap_or_default()))))
+        .collect();
+    let input_shard = held.map(|mut tag| {
+        tag.as_object_mut().map(|t| t.remove("command"));
+        tag
+    });
+    let mut out = Map::new();
+    out.insert("threadkit_version".into(), first["threadkit_version"].clone());
+    out.insert("command".into(), json!(std::env::args().collect::<Vec<_>>()));
+    for key in ["profile", "tokenizer", "filters", "split", "shard_size", "partitions", "line_order"] {
+        out.insert(key.into(), first[key].clone());
+    }
+    out.insert("input_shard".into(), input_shard.unwrap_or_default());
+    out.insert("compression".into(), first["compression"].clone());
+    out.insert(
+        "counts".into(),
+        json!({
+            "input_threads": sum(&|m| m["counts"]["input_threads"].clone()),
+            "exported": sum(&|m| m["counts"]["exported"].clone()),
+            "skipped": sum(&|m| m["counts"]["skipped"].clone()),
+            "splits": splits,
+        }),
+    );
+    out.insert("tokens".into(), merged_tokens(manifests.iter().map(|m| m["tokens"].clone())));
+    out.insert("changes".into(), sum(&|m| m["changes"].clone()));
+    out.insert(
+        "quality".into(),
+        json!({
+            "mode": first["quality"]["mode"],
+            "left_out": left_out,
+            "flagged_exported_by_rule": sum(&|m| m["quality"]["flagged_exported_by_rule"].clone()),
+        }),
+    );
+    out.insert("chat_template".into(), first["chat_template"].clone());
+    out.insert("requires".into(), first["requires"].clone());
+    out.insert("warnings".into(), json!(warnings));
+    out.insert("files".into(), json!(files));
+    out.insert(
+        "merged".into(),
+        json!({
+            "parts": inputs.iter().zip(manifests).map(|(input, m)| json!({"manifest": input.name, "command": m["command"]})).collect::<Vec<_>>(),
+            "not_merged": ["tokens.p95", "counts.splits.*.tokens.p95", "counts.splits.*.sessions"],
+            // Each shard saw its own threads only.
+            "not_checked_across_parts": ["duplicate ids", "near-duplicates (TKQ08)"],
+        }),
+    );
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A manifest names files below its folder only: an edited or hostile one cannot make the
+    /// merge read (and list) a file elsewhere.
+    #[test]
+    fn a_listed_file_outside_the_part_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("train.jsonl"), "{}\n").unwrap();
+        let input = Input { dir: Some(tmp.path().into()), ..Input::from_reader("p/export.json".into(), std::io::empty()) };
+        let sha = "ca3d163bab055381827226140568f3bef7eaac187cebd76878e0b63e9e442356";
+        assert_eq!(checked(&input, tmp.path(), &json!({"path": "train.jsonl", "bytes": 3, "sha256": sha})).unwrap(), Path::new("train.jsonl"));
+        for path in ["../train.jsonl", "/etc/passwd", "", ".", "a/../../b", "./train.jsonl"] {
+            let e = checked(&input, tmp.path(), &json!({"path": path, "bytes": 3, "sha256": sha})).unwrap_err();
+            assert!(e.contains("not a file inside its folder"), "{path}: {e}");
+        }
+        let e = checked(&input, tmp.path(), &json!({"path": "train.jsonl", "bytes": 3})).unwrap_err();
+        assert!(e.contains("without path, bytes and sha256"), "{e}");
+    }
+}
