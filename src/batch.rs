@@ -1,11 +1,14 @@
 //! Threads held in memory instead of files: the same steps the commands run on a walked file,
 //! on a batch of JSON texts (a Ray Data or 🤗 `datasets` batch, a notebook's list). This is the
 //! Rust side of the Python API (`python.rs` only moves strings across); every function runs
-//! its records in parallel on the given pool and returns results in input order.
+//! its records in parallel on the given pool and returns results in input order, or `None`
+//! when `stop` was raised (the caller was interrupted) before every record was done.
 //!
 //! A batch is reported as one JSONL file named `name` would be (record `i + 1` is `texts[i]`),
 //! with the columns of `validate --format json`; a diagnostic's line and column are within
 //! its thread's text. Duplicate ids are a corpus's property, left to `threadkit validate`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 use serde_json::json;
@@ -35,49 +38,60 @@ fn record(i: usize, text: &str) -> RecordText {
     RecordText { record: Some(i + 1), text, bom }
 }
 
+/// Where a batch runs: the pool, and the flag that stops it (no record is begun once it is raised).
+#[derive(Clone, Copy)]
+pub struct Run<'a> {
+    pub pool: &'a rayon::ThreadPool,
+    pub stop: &'a AtomicBool,
+}
+
+impl Run<'_> {
+    /// `f` on every item in parallel, in input order; `None` once stopped.
+    fn map<I: Sync, T: Send>(self, items: &[I], f: impl Fn(usize, &I) -> T + Sync) -> Option<Vec<T>> {
+        let stop = self.stop;
+        self.pool.install(|| {
+            items.par_iter().enumerate().map(|(i, item)| (!stop.load(Ordering::Relaxed)).then(|| f(i, item))).collect()
+        })
+    }
+}
+
 /// `check` on every readable text of the batch, in parallel, as record `i + 1`; a text that
 /// was no UTF-8 is reported as the CLI reports such a file (`unreadable` wraps its report).
 fn each_record<T: Send>(
-    pool: &rayon::ThreadPool,
+    run: Run,
     texts: &[Text],
     check: impl Fn(RecordText) -> T + Sync,
     unreadable: impl Fn(RecordReport) -> T + Sync,
-) -> Vec<T> {
-    pool.install(|| {
-        texts
-            .par_iter()
-            .enumerate()
-            .map(|(i, t)| match t {
-                Ok(t) => check(record(i, t)),
-                Err(failure) => unreadable(RecordReport::failed(Some(i + 1), (**failure).clone(), None)),
-            })
-            .collect()
+) -> Option<Vec<T>> {
+    run.map(texts, |i, t| match t {
+        Ok(t) => check(record(i, t)),
+        Err(failure) => unreadable(RecordReport::failed(Some(i + 1), (**failure).clone(), None)),
     })
 }
 
 /// The `files` entries of `validate --format json` for a batch, one JSON object per text.
-pub fn validate(pool: &rayon::ThreadPool, name: &str, texts: &[Text], data_root: Option<&DataRoot>) -> Vec<String> {
+pub fn validate(run: Run, name: &str, texts: &[Text], data_root: Option<&DataRoot>) -> Option<Vec<String>> {
     let settings = crate::validate::Settings { data_root, ..Default::default() };
-    let records = each_record(pool, texts, |rec| crate::validate::validate_record(rec, None, &settings), |report| report);
+    let records = each_record(run, texts, |rec| crate::validate::validate_record(rec, None, &settings), |report| report)?;
     // Duplicate ids are not looked for: the CLI confirms one by reading the first file again,
     // and a batch has no files (run `threadkit validate` over the corpus for them).
     let file = FileReport { path: name.into(), records, clean: 0, stamp: None };
-    crate::report::json::text_entries(&file)
+    Some(crate::report::json::text_entries(&file))
 }
 
 /// The `files` entries of `quality --format json` for a batch: validate's errors, the
 /// per-thread quality rules, then near-duplicates across the batch (in input order, the first
 /// of a group kept). Near-duplicates across batches need one `quality` run over all of them.
-pub fn quality(pool: &rayon::ThreadPool, name: &str, texts: &[Text], data_root: Option<&DataRoot>) -> Vec<String> {
+pub fn quality(run: Run, name: &str, texts: &[Text], data_root: Option<&DataRoot>) -> Option<Vec<String>> {
     let all = |_: &crate::rules::Rule| true;
     let settings = crate::quality::QualitySettings::new(u64::MAX, data_root, false, &all);
-    let checked = each_record(pool, texts, |rec| crate::quality::check_record(rec, None, &settings), |report| (report, None));
+    let checked = each_record(run, texts, |rec| crate::quality::check_record(rec, None, &settings), |report| (report, None))?;
     let (records, features): (Vec<_>, Vec<_>) = checked.into_iter().unzip();
     let mut corpus = crate::quality::Corpus::new(true, None);
     let file = FileReport { path: name.into(), records, clean: 0, stamp: None };
     let mut reports: Vec<FileReport> = corpus.judge(file, &features).into_iter().collect();
     reports.extend(corpus.finish());
-    reports.iter().flat_map(crate::report::json::text_entries).collect()
+    Some(reports.iter().flat_map(crate::report::json::text_entries).collect())
 }
 
 /// How `to_examples` writes: the profile and what `export` would be given on its command line.
@@ -105,12 +119,12 @@ pub fn load_template(path: &std::path::Path) -> Result<(ChatTemplate, Adaptation
 /// "label", "tokens"}` for an example or `{"id", "skipped", "detail"}` for a thread left out;
 /// `line` is the exact JSON line `export` writes for the example (`None` when skipped).
 pub fn to_examples(
-    pool: &rayon::ThreadPool,
+    run: Run,
     texts: &[Text],
     options: &ExampleOptions,
     template: Option<&(ChatTemplate, Adaptation)>,
     data_root: Option<&DataRoot>,
-) -> Vec<(String, Option<String>)> {
+) -> Option<Vec<(String, Option<String>)>> {
     let format = options.profile.format();
     let settings = ExportSettings {
         profile: options.profile,
@@ -126,29 +140,20 @@ pub fn to_examples(
         quality: options.quality,
         labels: crate::quality::LabelCache::new(data_root),
     };
-    pool.install(|| {
-        texts
-            .par_iter()
-            .map(|text| match text.as_ref().map(|t| crate::export::prepare(t, None, &settings)) {
-                Err(failure) => {
-                    (json!({"id": null, "skipped": crate::export::Skip::Invalid, "detail": failure.message}).to_string(), None)
-                }
-                Ok(outcome) => match outcome {
-                    Outcome::Exported(ex) => {
-                    let meta = json!({"id": ex.id, "dataset": ex.dataset, "session": ex.session, "label": ex.label, "tokens": ex.tokens});
-                    (meta.to_string(), Some(String::from_utf8_lossy(&ex.line).into_owned()))
-                }
-                Outcome::Skipped { reason, id, detail } => (json!({"id": id, "skipped": reason, "detail": detail}).to_string(), None),
-                },
-            })
-            .collect()
+    run.map(texts, |_, text| match text.as_ref().map(|t| crate::export::prepare(t, None, &settings)) {
+        Err(failure) => (json!({"id": null, "skipped": crate::export::Skip::Invalid, "detail": failure.message}).to_string(), None),
+        Ok(Outcome::Exported(ex)) => {
+            let meta = json!({"id": ex.id, "dataset": ex.dataset, "session": ex.session, "label": ex.label, "tokens": ex.tokens});
+            (meta.to_string(), Some(String::from_utf8_lossy(&ex.line).into_owned()))
+        }
+        Ok(Outcome::Skipped { reason, id, detail }) => (json!({"id": id, "skipped": reason, "detail": detail}).to_string(), None),
     })
 }
 
 /// Exact token counts of texts (OpenAI's vocabularies, as `tiktoken` counts `encode_ordinary`).
-pub fn count_tokens(pool: &rayon::ThreadPool, texts: &[String], tokenizer: Tokenizer) -> Vec<usize> {
+pub fn count_tokens(run: Run, texts: &[String], tokenizer: Tokenizer) -> Option<Vec<usize>> {
     let counter = Counter::new(tokenizer);
-    pool.install(|| texts.par_iter().map(|t| counter.text(t)).collect())
+    run.map(texts, |_, t| counter.text(t))
 }
 
 #[cfg(test)]
@@ -160,12 +165,17 @@ mod tests {
         std::fs::read_to_string(format!("{}/fixtures/threads/valid/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
     }
 
+    fn run(pool: &rayon::ThreadPool) -> Run<'_> {
+        static GOING: AtomicBool = AtomicBool::new(false);
+        Run { pool, stop: &GOING }
+    }
+
     #[test]
     fn a_batch_reads_as_a_jsonl_file_of_its_texts() {
         let pool = crate::workers::pool(Some(2));
         let good = fixture("uci_har_train_01_0000_v4_0001.json");
         let texts = vec![Ok(good.clone()), Ok("{\"id\": 1".to_string()), Ok(good), text_of(b"{\"id\": \"\xff\"}".to_vec())];
-        let rows: Vec<Value> = validate(&pool, "batch", &texts, None).iter().map(|r| serde_json::from_str(r).unwrap()).collect();
+        let rows: Vec<Value> = validate(run(&pool), "batch", &texts, None).unwrap().iter().map(|r| serde_json::from_str(r).unwrap()).collect();
         assert_eq!(rows.len(), 4);
         assert_eq!((rows[0]["record"].as_u64(), rows[0]["valid"].as_bool()), (Some(1), Some(true)));
         assert_eq!(rows[1]["valid"], false);
@@ -188,11 +198,20 @@ mod tests {
             quality: QualityMode::Off,
             options: Options::default(),
         };
-        let rows = to_examples(&pool, &texts, &options, None, None);
+        let rows = to_examples(run(&pool), &texts, &options, None, None).unwrap();
         let meta: Value = serde_json::from_str(&rows[0].0).unwrap();
         assert!(meta["tokens"].as_u64().unwrap() > 100, "{meta}");
         let example: Value = serde_json::from_str(rows[0].1.as_deref().unwrap()).unwrap();
         assert_eq!(example["messages"][0]["role"], "user");
-        assert_eq!(count_tokens(&pool, &["hello world".into()], Tokenizer::O200kBase), [2]);
+        assert_eq!(count_tokens(run(&pool), &["hello world".into()], Tokenizer::O200kBase).unwrap(), [2]);
+    }
+
+    #[test]
+    fn a_stopped_batch_begins_no_record() {
+        let pool = crate::workers::pool(Some(2));
+        let stop = AtomicBool::new(true);
+        let texts: Vec<String> = (0..1000).map(|i| format!("text {i}")).collect();
+        assert_eq!(count_tokens(Run { pool: &pool, stop: &stop }, &texts, Tokenizer::O200kBase), None);
+        assert_eq!(validate(Run { pool: &pool, stop: &stop }, "batch", &[Ok("{}".into())], None), None);
     }
 }

@@ -4,6 +4,8 @@
 //! and Arrow tables into those strings and the results back into Python objects and tables.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -21,14 +23,27 @@ enum Thread {
     Bytes(pyo3::pybacked::PyBackedBytes),
 }
 
-fn texts(threads: Vec<Thread>) -> Vec<batch::Text> {
-    threads
-        .into_iter()
-        .map(|t| match t {
-            Thread::Text(t) => Ok(t),
-            Thread::Bytes(b) => batch::text_of(b.to_vec()),
-        })
-        .collect()
+/// The items of a Python list, a few thousand at a time with Ctrl-C answered between them:
+/// copying gigabytes of text out of Python takes seconds, and it needs the GIL.
+fn taken<'py, T: for<'a> FromPyObject<'a, 'py>, U>(items: &Bound<'py, PyAny>, what: &str, each: impl Fn(T) -> U) -> PyResult<Vec<U>> {
+    if items.is_instance_of::<pyo3::types::PyString>() {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!("{what}: give a list, not one string")));
+    }
+    let mut out = Vec::with_capacity(items.len().unwrap_or(0));
+    for (i, item) in items.try_iter()?.enumerate() {
+        if i % 4096 == 0 {
+            items.py().check_signals()?;
+        }
+        out.push(each(item?.extract::<T>().map_err(Into::into)?));
+    }
+    Ok(out)
+}
+
+fn texts(threads: &Bound<'_, PyAny>) -> PyResult<Vec<batch::Text>> {
+    taken(threads, "threads", |t: Thread| match t {
+        Thread::Text(t) => Ok(t),
+        Thread::Bytes(b) => batch::text_of(b.to_vec()),
+    })
 }
 
 fn value<T: clap::ValueEnum>(what: &str, name: &str) -> PyResult<T> {
@@ -50,18 +65,57 @@ fn data_root(dir: Option<PathBuf>) -> PyResult<Option<DataRoot>> {
     }
 }
 
-#[pyfunction]
-#[pyo3(signature = (threads, name, data_root=None, jobs=None))]
-fn validate(py: Python<'_>, threads: Vec<Thread>, name: String, data_root: Option<PathBuf>, jobs: Option<usize>) -> PyResult<Vec<String>> {
-    let root = self::data_root(data_root)?;
-    Ok(py.detach(|| batch::validate(&crate::workers::pool(jobs), &name, &texts(threads), root.as_ref())))
+/// Runs a batch with the GIL released while this thread answers Ctrl-C. Python runs its
+/// signal handlers only when the interpreter has control, so a call that held it for the
+/// whole batch (a million threads: minutes) ignored KeyboardInterrupt until it returned.
+/// On a signal the batch is stopped (no record is begun after it) and the exception raised.
+fn interruptible<T: Send>(py: Python<'_>, jobs: Option<usize>, work: impl FnOnce(batch::Run) -> Option<T> + Send) -> PyResult<T> {
+    let (pool, stop) = (crate::workers::pool(jobs), AtomicBool::new(false));
+    let run = batch::Run { pool: &pool, stop: &stop };
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = scope.spawn(move || {
+            let done = work(run);
+            let _ = tx.send(());
+            done
+        });
+        let mut rx = rx;
+        loop {
+            // Done, or the worker panicked (its sender dropped): join it either way.
+            let (waited, back) = py.detach(move || (rx.recv_timeout(Duration::from_millis(50)), rx));
+            rx = back;
+            if waited != Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                break;
+            }
+            if let Err(interrupt) = py.check_signals() {
+                stop.store(true, Ordering::Relaxed);
+                // Records already begun finish (one thread each: milliseconds).
+                let _ = py.detach(|| worker.join());
+                return Err(interrupt);
+            }
+        }
+        match worker.join() {
+            Ok(Some(done)) => Ok(done),
+            Ok(None) => unreachable!("stopped only here"),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 #[pyfunction]
 #[pyo3(signature = (threads, name, data_root=None, jobs=None))]
-fn quality(py: Python<'_>, threads: Vec<Thread>, name: String, data_root: Option<PathBuf>, jobs: Option<usize>) -> PyResult<Vec<String>> {
+fn validate(py: Python<'_>, threads: &Bound<'_, PyAny>, name: String, data_root: Option<PathBuf>, jobs: Option<usize>) -> PyResult<Vec<String>> {
     let root = self::data_root(data_root)?;
-    Ok(py.detach(|| batch::quality(&crate::workers::pool(jobs), &name, &texts(threads), root.as_ref())))
+    let texts = texts(threads)?;
+    interruptible(py, jobs, |run| batch::validate(run, &name, &texts, root.as_ref()))
+}
+
+#[pyfunction]
+#[pyo3(signature = (threads, name, data_root=None, jobs=None))]
+fn quality(py: Python<'_>, threads: &Bound<'_, PyAny>, name: String, data_root: Option<PathBuf>, jobs: Option<usize>) -> PyResult<Vec<String>> {
+    let root = self::data_root(data_root)?;
+    let texts = texts(threads)?;
+    interruptible(py, jobs, |run| batch::quality(run, &name, &texts, root.as_ref()))
 }
 
 #[pyfunction]
@@ -69,7 +123,7 @@ fn quality(py: Python<'_>, threads: Vec<Thread>, name: String, data_root: Option
 #[allow(clippy::too_many_arguments)]
 fn to_examples(
     py: Python<'_>,
-    threads: Vec<Thread>,
+    threads: &Bound<'_, PyAny>,
     profile: &str,
     chat_template: Option<PathBuf>,
     tokenizer: &str,
@@ -120,14 +174,16 @@ fn to_examples(
     let template = chat_template.map(|p| batch::load_template(&p)).transpose().map_err(PyValueError::new_err)?;
     let root = self::data_root(data_root)?;
     options.tokenizer.preload();
-    Ok(py.detach(|| batch::to_examples(&crate::workers::pool(jobs), &texts(threads), &options, template.as_ref(), root.as_ref())))
+    let texts = texts(threads)?;
+    interruptible(py, jobs, |run| batch::to_examples(run, &texts, &options, template.as_ref(), root.as_ref()))
 }
 
 #[pyfunction]
 #[pyo3(signature = (texts, tokenizer="o200k_base", jobs=None))]
-fn count_tokens(py: Python<'_>, texts: Vec<String>, tokenizer: &str, jobs: Option<usize>) -> PyResult<Vec<usize>> {
+fn count_tokens(py: Python<'_>, texts: &Bound<'_, PyAny>, tokenizer: &str, jobs: Option<usize>) -> PyResult<Vec<usize>> {
     let tokenizer = value::<Tokenizer>("tokenizer", tokenizer)?;
-    Ok(py.detach(|| batch::count_tokens(&crate::workers::pool(jobs), &texts, tokenizer)))
+    let texts = taken(texts, "texts", |t: String| t)?;
+    interruptible(py, jobs, |run| batch::count_tokens(run, &texts, tokenizer))
 }
 
 /// The command line, as the `threadkit` binary runs it (the wheel's `threadkit` command).

@@ -175,6 +175,33 @@ counts = threadkit.count_tokens(["hello world", "", "Die Person geht die Treppe 
 check("count_tokens (o200k_base)", counts[:2] == [2, 0] and counts[2] > 5, counts)
 check("count_tokens (cl100k_base)", threadkit.count_tokens(["hello world"], "cl100k_base") == [2])
 
+# -- Ctrl-C: a long call stops at once with KeyboardInterrupt, and the module works after it ---
+# Each call is sized to take ~5 s; SIGINT comes 0.5 s in from another process, as a terminal's
+# Ctrl-C does (a Python thread could not send it while the call holds the GIL).
+import time  # noqa: E402
+
+one = valid_texts[0]
+for what, call in [
+    ("validate", lambda t: threadkit.validate(t)),
+    ("quality", lambda t: threadkit.quality(t)),
+    ("to_examples", lambda t: threadkit.to_examples(t, "openai", output="lines")),
+    ("count_tokens", lambda t: threadkit.count_tokens(t)),
+]:
+    start = time.monotonic()
+    before = call([one] * 2000)
+    per = (time.monotonic() - start) / 2000
+    n = min(int(5.0 / per), 400_000)
+    start = time.monotonic()
+    timer = subprocess.Popen(["sh", "-c", f"sleep 0.5; kill -INT {os.getpid()}"])
+    try:
+        call([one] * n)
+        check(f"Ctrl-C stops {what}", False, f"ran to the end of {n} threads ({time.monotonic() - start:.1f} s)")
+    except KeyboardInterrupt:
+        took = time.monotonic() - start
+        check(f"Ctrl-C stops {what} at once (KeyboardInterrupt {took:.2f} s in, the whole call ~{n * per:.1f} s)", took < 1.5, took)
+    timer.wait()
+    check(f"after Ctrl-C, {what} answers as before", call([one] * 2000) == before)
+
 # -- Ray Data: read → map_batches(threadkit) → write, on a local cluster ---------------------
 import ray  # noqa: E402
 
