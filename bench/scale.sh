@@ -2,7 +2,8 @@
 # N threads (default 1,000,000, from bench/make_corpus.py) through validate, quality and export on
 # this machine: wall time, peak RSS (GNU time's maximum resident set) and the disk the export
 # takes; then the same as 4 shards (`--shard I/4`, one after another, as 4 array jobs would run)
-# whose reports `threadkit merge` joins and whose exports together are the single export.
+# whose reports `threadkit merge` joins and whose exports together are the single export (their
+# export.json merged too).
 #
 #   bash bench/scale.sh [N=1000000]
 #
@@ -46,6 +47,8 @@ done
 for step in validate quality; do
   run "merge ($step)" "$TK" merge "$S/${step}___shard_"{1,2,3,4}_4.out
 done
+# The export parts' manifests: every part there, every file's bytes read again and hashed.
+run "merge (export.json)" "$TK" merge "$S"/export_{1,2,3,4}/export.json --out "$S/export.json"
 # Equal as reports: the same files in the same order with the same findings, the same summary.
 python3 - "$S" <<'EOF'
 import hashlib, json, sys
@@ -68,6 +71,9 @@ for split in ("train", "val"):
     single = fingerprint([f"{S}/export/{split}.jsonl"])
     shards = fingerprint([f"{S}/export_{i}/{split}.jsonl" for i in (1, 2, 3, 4)])
     print(f"export {split}.jsonl: {single[0]} lines; the 4 shards' union is {'byte-for-byte the same set' if single == shards else 'DIFFERENT'}")
+single, merged = (json.load(open(p)) for p in (f"{S}/export/export.json", f"{S}/export.json"))
+same = all(single["counts"][k] == merged["counts"][k] for k in ("input_threads", "exported", "skipped"))
+print(f"export.json: the 4 parts' merged manifest {'counts the same' if same else 'counts DIFFERENTLY'} as the single export's")
 EOF
 rm -rf "$S/export" "$S"/export_?
 echo
