@@ -150,6 +150,54 @@ pub struct ValidateArgs {
     pub chat_template: Option<PathBuf>,
 }
 
+impl WalkArgs {
+    /// The walk's flags that change which files a run reads (a shard's report names them).
+    pub fn settings(&self) -> Vec<String> {
+        let mut s = vec![format!("--max-file-size {}", self.max_file_size)];
+        if self.follow_links {
+            s.push("--follow-links".into());
+        }
+        s
+    }
+}
+
+/// A list of rules as a setting: its order is not one.
+fn rules_setting(flag: &str, rules: &[String]) -> Option<String> {
+    let mut rules = rules.to_vec();
+    rules.sort();
+    (!rules.is_empty()).then(|| format!("{flag} {}", rules.join(",")))
+}
+
+impl ValidateArgs {
+    /// The flags that change what a report says: folders only by whether they are given (a
+    /// shard's node may mount them elsewhere), a chat template by its file name.
+    pub fn settings(&self) -> Vec<String> {
+        let mut s = self.walk.settings();
+        s.extend(self.data_root.as_ref().map(|_| "--data-root".to_string()));
+        s.extend(self.fix.then(|| if self.dry_run { "--fix --dry-run" } else { "--fix" }.to_string()));
+        s.extend(rules_setting("--ignore", &self.ignore));
+        if let Some(profile) = self.profile {
+            s.push(format!("--profile {}", profile.to_possible_value().map_or(String::new(), |v| v.get_name().to_string())));
+            s.push(format!("--tokenizer {}", self.tokenizer.name()));
+            s.extend(self.max_tokens.map(|n| format!("--max-tokens {n}")));
+            s.extend(self.chat_template.as_ref().map(|t| format!("--chat-template {}", t.file_name().unwrap_or_default().to_string_lossy())));
+        }
+        s
+    }
+}
+
+impl QualityArgs {
+    /// As `ValidateArgs::settings`: the eval set by how many paths name it.
+    pub fn settings(&self) -> Vec<String> {
+        let mut s = self.walk.settings();
+        s.extend(self.data_root.as_ref().map(|_| "--data-root".to_string()));
+        s.extend((!self.against.is_empty()).then(|| format!("--against ({} paths)", self.against.len())));
+        s.extend(rules_setting("--select", &self.select));
+        s.extend(rules_setting("--ignore", &self.ignore));
+        s
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct QualityArgs {
     #[command(flatten)]

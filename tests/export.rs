@@ -437,7 +437,10 @@ fn a_merge_takes_every_shard_of_one_run_once() {
             }
             let (o, e, code) = run(&args);
             let report: Value = serde_json::from_str(&o).unwrap_or_else(|_| panic!("{command} {shard}: {o}{e}"));
-            assert_eq!(report["shard"], json!({"command": command, "index": i, "count": 16}), "{command} {shard}");
+            let tag = &report["shard"];
+            assert_eq!((&tag["command"], &tag["index"], &tag["count"]), (&json!(command), &json!(i), &json!(16)), "{command} {shard}");
+            assert!(tag["threadkit_version"].as_str().is_some_and(|v| v.starts_with(env!("CARGO_PKG_VERSION"))), "{tag}");
+            assert!(tag["settings"].as_array().is_some_and(|s| s.contains(&json!("--max-file-size 33554432"))), "{tag}");
             let files = report["files"].as_array().map_or_else(|| report["files"].as_u64().unwrap(), |f| f.len() as u64);
             if files == 0 {
                 assert_eq!(code, 0, "{command} {shard}: an empty shard is a part of a run: {e}");
@@ -491,7 +494,9 @@ fn a_merge_takes_every_shard_of_one_run_once() {
             assert_ne!(code, 2, "{e}"); // 1 when the node's files hold an error
             let node: Value = serde_json::from_str(&o).unwrap();
             let held: Vec<u64> = (1 + 8 * k as u64..=8 + 8 * k as u64).collect();
-            assert_eq!(node["shard"], json!({"command": command, "indexes": held, "count": 16}));
+            let tag = &node["shard"];
+            assert_eq!((&tag["command"], &tag["indexes"], &tag["count"]), (&json!(command), &json!(held), &json!(16)));
+            assert!(tag["threadkit_version"].is_string() && tag["settings"].is_array(), "a node's merge keeps how its run was made: {tag}");
             let path = tmp.path().join(format!("{command}-node{k}.json"));
             std::fs::write(&path, o).unwrap();
             nodes.push(path.to_str().unwrap().to_string());
@@ -511,6 +516,15 @@ fn a_merge_takes_every_shard_of_one_run_once() {
     let (o, e, code) = merge(&mixed);
     assert_eq!((code, o.as_str()), (2, ""), "{e}");
     assert!(e.contains("of a `verify` run but") && e.contains("merge the reports of the shards of one run"), "{e}");
+    // Shard 4 run again with another flag: another run, refused with both flag lists.
+    let again = tmp.path().join("validate4-again.json");
+    std::fs::write(&again, run(&["validate", t, "--format", "json", "--shard", "4/16", "--ignore", "TK008"]).0).unwrap();
+    let mut rerun: Vec<&String> = reports["validate"].iter().collect();
+    let again = again.to_str().unwrap().to_string();
+    rerun[3] = &again;
+    let (o, e, code) = merge(&rerun);
+    assert_eq!((code, o.as_str()), (2, ""), "{e}");
+    assert!(e.contains("--max-file-size 33554432 --ignore TK008 but") && e.contains("merge the shards of one run"), "{e}");
     // An export shard that holds nothing writes its empty part and succeeds.
     let empty_shard = (1..=16)
         .find(|i| serde_json::from_str::<Value>(&std::fs::read_to_string(&reports["validate"][i - 1]).unwrap()).unwrap()["files"] == json!([]))

@@ -60,7 +60,7 @@ pub fn run(args: QualityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
     let renderer = Renderer::new(use_color(args.color));
     let (walked, mut status) = walk_args(&args.walk, false, err)?;
     let mut totals = Totals::default();
-    let mut printer = Printer::new(args.format, args.quiet, &renderer).shard("quality", args.walk.shard);
+    let mut printer = Printer::new(args.format, args.quiet, &renderer).shard("quality", &args.settings(), args.walk.shard);
     printer.begin(out)?;
     for_each_batch(
         walked.entries(),

@@ -36,7 +36,7 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
         Format::Json => {
             let mut json = serde_json::to_value(&stats).expect("stats serialize");
             if let (Some(shard), Some(o)) = (args.walk.shard, json.as_object_mut()) {
-                o.insert("shard".into(), crate::report::printer::shard_tag("stats", shard));
+                o.insert("shard".into(), crate::report::printer::shard_tag("stats", &args.walk.settings(), shard));
             }
             writeln!(out, "{}", serde_json::to_string_pretty(&json).expect("JSON values serialize"))?
         }

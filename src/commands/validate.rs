@@ -67,7 +67,7 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     let mut fixed_count = 0usize;
     // Folders whose leftover temporaries (from a killed run) were removed, once each.
     let mut cleaned: HashSet<PathBuf> = HashSet::new();
-    let mut printer = Printer::new(args.format, args.quiet, &renderer).shard("validate", args.walk.shard);
+    let mut printer = Printer::new(args.format, args.quiet, &renderer).shard("validate", &args.settings(), args.walk.shard);
     printer.begin(out)?;
     for_each_batch(
         walked.entries(),
@@ -184,7 +184,7 @@ fn run_training(
     let (walked, mut status) = super::walk_with(&args.walk, options, err)?;
     let mut totals = Totals { noun: Some("example"), ..Totals::default() };
     let mut fixed_count = 0usize;
-    let mut printer = Printer::new(args.format, args.quiet, &renderer).shard("validate --profile", args.walk.shard);
+    let mut printer = Printer::new(args.format, args.quiet, &renderer).shard("validate --profile", &args.settings(), args.walk.shard);
     printer.begin(out)?;
     for_each_batch(
         // A file named on the command line is always read (a `.json` one as a dataset array);

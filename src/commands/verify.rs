@@ -25,7 +25,7 @@ pub fn run(args: VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     let (walked, mut status) = walk_args(&args.walk, false, err)?;
     let renderer = Renderer::new(use_color(args.color));
     let mut totals = Totals::default();
-    let mut printer = Printer::new(args.format, args.quiet, &renderer).shard("verify", args.walk.shard);
+    let mut printer = Printer::new(args.format, args.quiet, &renderer).shard("verify", &args.walk.settings(), args.walk.shard);
     printer.begin(out)?;
     let max = args.walk.max_file_size;
     let progress = crate::progress::Progress::new("threads verified", None, args.quiet);

@@ -329,11 +329,15 @@ fn merge_findings(inputs: &mut [Input], out: &mut dyn Write) -> Result<(Value, V
 
 /// Which parts of which run a report is: its `shard`, as a `--shard I/N` run writes it
 /// (`index`), or as a `merge --partial` of some shards writes it (`indexes`).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Part {
     command: String,
     indexes: Vec<u64>,
     count: u64,
+    /// The threadkit that wrote it and the flags that change what a report says (`null` in
+    /// reports written before tags had them).
+    version: Value,
+    settings: Value,
 }
 
 impl Part {
@@ -345,11 +349,25 @@ impl Part {
             _ => return None,
         };
         let fits = !indexes.is_empty() && indexes.iter().all(|i| (1..=count).contains(i)) && indexes.is_sorted_by(|a, b| a < b);
-        fits.then(|| Part { command: command.to_string(), indexes, count })
+        let (version, settings) = (tag["threadkit_version"].clone(), tag["settings"].clone());
+        fits.then(|| Part { command: command.to_string(), indexes, count, version, settings })
     }
 
     fn tag(&self) -> Value {
-        json!({"command": self.command, "indexes": self.indexes, "count": self.count})
+        let mut tag = json!({"command": self.command, "indexes": self.indexes, "count": self.count});
+        for (key, value) in [("threadkit_version", &self.version), ("settings", &self.settings)] {
+            if !value.is_null() {
+                tag[key] = value.clone();
+            }
+        }
+        tag
+    }
+
+    /// How the run was made, as a person reads it: `threadkit 0.1.0 (abc) with --select TKQ01`.
+    fn made(&self) -> String {
+        let version = self.version.as_str().map_or("an older threadkit".to_string(), |v| format!("threadkit {v}"));
+        let flags: Vec<&str> = self.settings.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        format!("{version} with {}", if flags.is_empty() { "no flags recorded".to_string() } else { flags.join(" ") })
     }
 }
 
@@ -400,6 +418,17 @@ fn check_parts(inputs: &[Input], tags: &[Option<Value>], partial: bool) -> Resul
         if part.command != model.command || part.count != model.count {
             return Err(format!("{} is {part} but {} is {model}: merge the reports of the shards of one run", name(k), name(first)));
         }
+        // The same shard of another run (re-run with other flags, or by another threadkit)
+        // would merge into a report no single run gives.
+        if (&part.version, &part.settings) != (&model.version, &model.settings) {
+            return Err(format!(
+                "{} was made by {} but {} by {}: merge the shards of one run (run the odd one again as the others were)",
+                name(k),
+                part.made(),
+                name(first),
+                model.made()
+            ));
+        }
         for &i in &part.indexes {
             if let Some(j) = at.insert(i, k) {
                 return Err(format!(
@@ -417,7 +446,7 @@ fn check_parts(inputs: &[Input], tags: &[Option<Value>], partial: bool) -> Resul
         return Ok(None);
     }
     if partial {
-        let held = Part { command: model.command.clone(), indexes: at.into_keys().collect(), count: model.count };
+        let held = Part { indexes: at.into_keys().collect(), ..Part::clone(model) };
         return Ok(Some(held.tag()));
     }
     Err(format!(
@@ -591,5 +620,16 @@ mod tests {
             let e = merged(&[report(bad.clone()), report(whole(2))]).unwrap_err();
             assert!(e.contains("is not one threadkit writes"), "{bad}: {e}");
         }
+        // Shards of one run were made by one threadkit with one set of flags.
+        let made = |i: u64, version: &str, settings: &[&str]| {
+            json!({"command": "quality", "index": i, "count": 2, "threadkit_version": version, "settings": settings})
+        };
+        assert!(merged(&[report(made(1, "0.1.0 (a)", &["--select TKQ01"])), report(made(2, "0.1.0 (a)", &["--select TKQ01"]))]).is_ok());
+        let e = merged(&[report(made(1, "0.1.0 (a)", &[])), report(made(2, "0.1.0 (a)", &["--select TKQ01"]))]).unwrap_err();
+        assert!(e.contains("r1.json was made by threadkit 0.1.0 (a) with --select TKQ01 but r0.json by threadkit 0.1.0 (a) with no flags"), "{e}");
+        let e = merged(&[report(made(1, "0.1.0 (a)", &[])), report(made(2, "0.1.1 (b)", &[]))]).unwrap_err();
+        assert!(e.contains("threadkit 0.1.1 (b)"), "{e}");
+        let older = json!({"command": "quality", "index": 2, "count": 2});
+        assert!(merged(&[report(made(1, "0.1.0 (a)", &[])), report(older)]).unwrap_err().contains("by an older threadkit with no flags recorded"));
     }
 }

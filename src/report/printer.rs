@@ -10,9 +10,14 @@ use crate::findings::FileReport;
 use crate::walk::Shard;
 
 /// What a report of one shard says about it: `{"command": …, "index": I, "count": N}` (the
-/// names an export's `input_shard` uses).
-pub fn shard_tag(command: &str, shard: Shard) -> serde_json::Value {
-    serde_json::json!({"command": command, "index": shard.index, "count": shard.count})
+/// names an export's `input_shard` uses), the threadkit that wrote it and the flags that change
+/// what a report says (`settings`): shards of runs with other rules or flags are not one run.
+pub fn shard_tag(command: &str, settings: &[String], shard: Shard) -> serde_json::Value {
+    serde_json::json!({
+        "command": command, "index": shard.index, "count": shard.count,
+        "threadkit_version": concat!(env!("CARGO_PKG_VERSION"), " (", env!("THREADKIT_COMMIT"), ")"),
+        "settings": settings,
+    })
 }
 
 /// Writes reports as they come: human snippets, or the JSON document's entries one by one.
@@ -23,7 +28,7 @@ pub struct Printer<'a> {
     first: bool,
     /// The command and part of a `--shard I/N` run, written into the JSON report so that
     /// `threadkit merge` can tell that every part of one run is there, once.
-    shard: Option<(&'static str, Shard)>,
+    shard: Option<serde_json::Value>,
 }
 
 impl<'a> Printer<'a> {
@@ -31,9 +36,9 @@ impl<'a> Printer<'a> {
         Printer { format, quiet, renderer, first: true, shard: None }
     }
 
-    /// A report of one shard of `command`'s run (`None`: of the whole run).
-    pub fn shard(mut self, command: &'static str, shard: Option<Shard>) -> Self {
-        self.shard = shard.map(|s| (command, s));
+    /// A report of one shard of `command`'s run with these settings (`None`: of the whole run).
+    pub fn shard(mut self, command: &str, settings: &[String], shard: Option<Shard>) -> Self {
+        self.shard = shard.map(|s| shard_tag(command, settings, s));
         self
     }
 
@@ -63,13 +68,8 @@ impl<'a> Printer<'a> {
 
     pub fn end(&self, totals: &Totals, fixed: usize, out: &mut dyn Write) -> io::Result<()> {
         match self.format {
-            Format::Json => match self.shard {
-                Some((command, shard)) => writeln!(
-                    out,
-                    "\n], \"summary\": {}, \"shard\": {}}}",
-                    json::summary(totals),
-                    shard_tag(command, shard)
-                ),
+            Format::Json => match &self.shard {
+                Some(tag) => writeln!(out, "\n], \"summary\": {}, \"shard\": {tag}}}", json::summary(totals)),
                 None => writeln!(out, "\n], \"summary\": {}}}", json::summary(totals)),
             },
             Format::Human => out.write_all(self.renderer.summary(totals, fixed).as_bytes()),
