@@ -302,6 +302,11 @@ fn merged_export_shards_are_checked_whole(tmp: &Path, threads: &Path, whole: &Pa
     assert_eq!(code, 2, "{e}");
     assert!(e.contains("one of the reports being merged"), "{e}");
     assert_eq!(merge(&manifests.iter().map(String::as_str).collect::<Vec<_>>()).2, 0, "the parts as they were merge again");
+    // The single export's manifest (no shard) named twice would count every example twice.
+    let single = whole.join("export.json").to_str().unwrap().to_string();
+    let (_, e, code) = merge(&[&single, &single]);
+    assert_eq!(code, 2, "{e}");
+    assert!(e.contains("are the same file: name each report once"), "{e}");
 }
 
 /// `--partitions N`: the files are written while threads are read, yet their bytes follow
@@ -405,11 +410,16 @@ fn validate_and_quality_shards_merge_into_the_single_report() {
             assert_eq!(a["summary"]["by_rule"]["TKQ05"], b["summary"]["by_rule"]["TKQ05"]);
         }
     }
-    // The same report twice is refused, naming the file in both.
+    // The same report twice is refused: named twice, or as two copies (naming the file in both).
     let one = tmp.path().join("validate1.json");
     let (_, e, code) = run(&["merge", one.to_str().unwrap(), one.to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(e.contains("is in both"), "{e}");
+    assert!(e.contains("are the same file"), "{e}");
+    let copy = tmp.path().join("validate1-copy.json");
+    std::fs::copy(&one, &copy).unwrap();
+    let (_, e, code) = run(&["merge", one.to_str().unwrap(), copy.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(e.contains("is in both") || e.contains("both hold shard"), "{e}");
     let (_, e, code) = run(&["validate", threads.to_str().unwrap(), "--shard", "5/4"]);
     assert_eq!(code, 2);
     assert!(e.contains("I runs from 1 to N"), "{e}");
@@ -480,11 +490,19 @@ fn a_merge_takes_every_shard_of_one_run_once() {
         let (o, e, code) = merge(&all[1..]);
         assert_eq!((code, o.as_str()), (2, ""), "a lost shard: {e}");
         assert!(e.contains(&format!("shard 1/16 of the `{command}` run missing: merge the reports of all 16 shards")), "{e}");
+        // A copy of a shard's report (another file): the same shard twice.
+        let copy = format!("{}.copy", all[0]);
+        std::fs::copy(all[0], &copy).unwrap();
         let mut twice = all.clone();
-        twice.push(all[0]);
+        twice.push(&copy);
         let (o, e, code) = merge(&twice);
         assert_eq!((code, o.as_str()), (2, ""), "a shard twice: {e}");
         assert!(e.contains("both hold shard 1/16") || e.contains("is in both"), "{e}");
+        twice.pop();
+        twice.push(all[0]);
+        let (o, e, code) = merge(&twice);
+        assert_eq!((code, o.as_str()), (2, ""), "a report named twice: {e}");
+        assert!(e.contains("are the same file"), "{e}");
         // Per node first, then the nodes: the same report as one merge of every shard.
         let mut nodes = Vec::new();
         for (k, half) in [&all[..8], &all[8..]].into_iter().enumerate() {

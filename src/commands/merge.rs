@@ -16,6 +16,17 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
             )));
         }
     }
+    // A report named twice (`merge a.json a.json`, or a glob and a name) would be counted twice;
+    // the shard and overlap checks cannot see it in reports of whole runs.
+    for (k, later) in args.reports.iter().enumerate() {
+        if let Some(first) = args.reports[..k].iter().find(|r| crate::write::same_file(r, later)) {
+            return Err(CommandError::Usage(format!(
+                "{} and {} are the same file: name each report once",
+                crate::report::shown(first),
+                crate::report::shown(later)
+            )));
+        }
+    }
     let mut inputs = Vec::with_capacity(args.reports.len());
     for path in &args.reports {
         inputs.push(merge::Input::open(path).map_err(|e| {
