@@ -286,20 +286,21 @@ pub fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The identity of a file (device and inode), to tell two paths to one file apart
-/// from two files with equal content.
-#[cfg(unix)]
+/// Whether two paths name one file (not two files with equal content).
 pub fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((file_id(a), file_id(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// The identity of an existing file: its device and inode.
+#[cfg(unix)]
+pub fn file_id(path: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        _ => false,
-    }
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 #[cfg(not(unix))]
-pub fn same_file(a: &Path, b: &Path) -> bool {
-    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+pub fn file_id(path: &Path) -> Option<std::path::PathBuf> {
+    path.canonicalize().ok()
 }
 
 #[cfg(test)]

@@ -18,8 +18,9 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
     }
     // A report named twice (`merge a.json a.json`, or a glob and a name) would be counted twice;
     // the shard and overlap checks cannot see it in reports of whole runs.
-    for (k, later) in args.reports.iter().enumerate() {
-        if let Some(first) = args.reports[..k].iter().find(|r| crate::write::same_file(r, later)) {
+    let mut seen = std::collections::HashMap::with_capacity(args.reports.len());
+    for later in &args.reports {
+        if let Some(first) = crate::write::file_id(later).and_then(|id| seen.insert(id, later)) {
             return Err(CommandError::Usage(format!(
                 "{} and {} are the same file: name each report once",
                 crate::report::shown(first),
