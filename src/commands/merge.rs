@@ -46,7 +46,7 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
             drop(writer);
             crate::write::make_durable(&[&staged]).map_err(cannot)?;
             staged.commit().map_err(cannot)?;
-            crate::write::sync_dirs([path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."))]);
+            crate::write::sync_dirs([into]);
             merged
         }
         // Whether the reports merge is known only at their ends (an overlap, a lost shard, a

@@ -63,14 +63,13 @@ pub(super) fn merge(inputs: &[Input], manifests: Vec<Map<String, Value>>, partia
         })
         .collect();
     let held = check_parts(inputs, &tags, partial)?;
-    let into = std::path::absolute(into).map_err(|e| format!("{}: {e}", crate::report::shown(into)))?;
     let mut files = Vec::new();
     for (input, m) in inputs.iter().zip(&manifests) {
         let Some(dir) = &input.dir else { return Err(format!("{}: an export's manifest is merged from its folder", input.name)) };
         for file in m["files"].as_array().into_iter().flatten() {
             let listed = checked(input, dir, file)?;
             let mut file = file.clone();
-            file["path"] = json!(relative(&into, &dir.join(&listed)).to_string_lossy());
+            file["path"] = json!(relative(into, &dir.join(&listed)).to_string_lossy());
             files.push(file);
         }
     }
@@ -109,8 +108,7 @@ fn checked(input: &Input, dir: &Path, file: &Value) -> Result<PathBuf, String> {
     if read != bytes {
         return Err(format!("{shown}: {read} bytes, but {} says the export wrote {bytes}: the file was cut or changed after the export; {again}", input.name));
     }
-    let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    if digest != sha256 {
+    if crate::export::sink::hex(&hash.finalize()) != sha256 {
         return Err(format!("{shown}: its SHA-256 is not the one {} recorded: the file was changed after the export; {again}", input.name));
     }
     Ok(below.to_path_buf())
@@ -118,9 +116,8 @@ fn checked(input: &Input, dir: &Path, file: &Value) -> Result<PathBuf, String> {
 
 /// `target` as a reader of a file in `from` names it: relative when it is below, else whole.
 fn relative(from: &Path, target: &Path) -> PathBuf {
-    let target = std::path::absolute(target).unwrap_or_else(|_| target.to_path_buf());
-    let clean = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-    let (from, target) = (clean(from), clean(&target));
+    let clean = |p: &Path| p.canonicalize().or_else(|_| std::path::absolute(p)).unwrap_or_else(|_| p.to_path_buf());
+    let (from, target) = (clean(from), clean(target));
     target.strip_prefix(&from).map(Path::to_path_buf).unwrap_or(target)
 }
 
