@@ -161,11 +161,13 @@ impl WalkArgs {
     }
 }
 
-/// A list of rules as a setting: its order is not one.
-fn rules_setting(flag: &str, rules: &[String]) -> Option<String> {
-    let mut rules = rules.to_vec();
-    rules.sort();
-    (!rules.is_empty()).then(|| format!("{flag} {}", rules.join(",")))
+/// A list of rules as a setting: by code, since `TK008` and `metadata-counts` are one rule, and
+/// neither their order nor a repeat is a setting. A key that names no rule stays as written (the
+/// command refuses it before any report is made).
+fn rules_setting(flag: &str, keys: &[String]) -> Option<String> {
+    let rules: std::collections::BTreeSet<String> =
+        keys.iter().map(|k| crate::rules::find(k).map_or_else(|| k.clone(), |r| r.code.to_string())).collect();
+    (!rules.is_empty()).then(|| format!("{flag} {}", rules.into_iter().collect::<Vec<_>>().join(",")))
 }
 
 impl ValidateArgs {

@@ -543,6 +543,10 @@ fn a_merge_takes_every_shard_of_one_run_once() {
     let (o, e, code) = merge(&rerun);
     assert_eq!((code, o.as_str()), (2, ""), "{e}");
     assert!(e.contains("--max-file-size 33554432 --ignore TK008 but") && e.contains("merge the shards of one run"), "{e}");
+    // The same rule by name, twice and in another case, is the same setting: those two shard-4 runs are one run's.
+    let named = run(&["validate", t, "--format", "json", "--shard", "4/16", "--ignore", "legacy-v3,TK008", "--ignore", "Legacy-V3"]).0;
+    let tag = |text: &str| serde_json::from_str::<Value>(text).unwrap()["shard"].clone();
+    assert_eq!(tag(&named), tag(&std::fs::read_to_string(&again).unwrap()), "a rule named by code or by name is one setting");
     // An export shard that holds nothing writes its empty part and succeeds.
     let empty_shard = (1..=16)
         .find(|i| serde_json::from_str::<Value>(&std::fs::read_to_string(&reports["validate"][i - 1]).unwrap()).unwrap()["files"] == json!([]))
