@@ -55,6 +55,11 @@ fn export(threads: &Path, out: &Path, profile: &str, extra: &[&str]) -> (String,
     run(&args)
 }
 
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn manifest(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("export.json")).unwrap()).unwrap()
 }
@@ -307,6 +312,100 @@ fn merged_export_shards_are_checked_whole(tmp: &Path, threads: &Path, whole: &Pa
     let (_, e, code) = merge(&[&single, &single]);
     assert_eq!(code, 2, "{e}");
     assert!(e.contains("are the same file: name each report once"), "{e}");
+}
+
+/// LLaMA-Factory reads one file or folder a `dataset_info.json` entry, and a sharded export's
+/// files lie in a folder per part: `merge --out` writes one `dataset_info.json` beside the
+/// merged manifest naming every part's files (`threadkit_train_shard2` …), lists it with its
+/// SHA-256, and says which entries make up each of the parts' datasets. (LLaMA-Factory's own
+/// loader reads it in tests/python/frameworks.py.)
+#[test]
+fn merged_llama_factory_shards_get_one_dataset_info() {
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = tmp.path().join("threads");
+    corpus(&threads, 12);
+    let flags = ["--split", "train=0.75,val=0.25", "--seed", "2", "--allow-few-examples"];
+    let exports = tmp.path().join("exports");
+    let mut manifests = Vec::new();
+    for i in 1..=4 {
+        let out = exports.join(format!("part-{i}"));
+        let shard = format!("{i}/4");
+        let mut extra = flags.to_vec();
+        extra.extend(["--shard", shard.as_str()]);
+        let (o, e, code) = export(&threads, &out, "llama-factory", &extra);
+        assert_eq!(code, 0, "{o}{e}");
+        manifests.push(out.join("export.json").to_str().unwrap().to_string());
+    }
+    let merge = |args: &[&str]| run(&[&["merge"], args].concat());
+    let parts: Vec<&str> = manifests.iter().map(String::as_str).collect();
+    let target = exports.join("export.json");
+    let (o, e, code) = merge(&[&parts[..], &["--out", target.to_str().unwrap()]].concat());
+    assert_eq!(code, 0, "{o}{e}");
+    let m = manifest(&exports);
+    let text = std::fs::read(exports.join("dataset_info.json")).unwrap();
+    let listed = m["files"].as_array().unwrap().iter().find(|f| f["path"] == "dataset_info.json").expect("listed");
+    assert_eq!((listed["bytes"].as_u64(), listed["sha256"].as_str()), (Some(text.len() as u64), Some(sha256(&text).as_str())));
+    let info: Value = serde_json::from_slice(&text).unwrap();
+    let mut expected = serde_json::Map::new();
+    let mut lists: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for i in 1..=4 {
+        let part: Value = serde_json::from_str(&std::fs::read_to_string(exports.join(format!("part-{i}/dataset_info.json"))).unwrap()).unwrap();
+        for (key, entry) in part.as_object().unwrap() {
+            let mut entry = entry.clone();
+            entry["file_name"] = json!(format!("part-{i}/{}", entry["file_name"].as_str().unwrap()));
+            assert!(exports.join(entry["file_name"].as_str().unwrap()).is_file(), "{entry}");
+            expected.insert(format!("{key}_shard{i}"), entry);
+            lists.entry(key.clone()).or_default().push(format!("{key}_shard{i}"));
+        }
+    }
+    assert!(lists["threadkit_train"].len() >= 2 && lists.contains_key("threadkit_val"), "{lists:?}");
+    assert_eq!(info, Value::Object(expected), "each part's entries, named by shard, file names relative to the merged manifest");
+    let lists: serde_json::Map<String, Value> = lists.into_iter().map(|(k, v)| (k, json!(v.join(",")))).collect();
+    assert_eq!(m["merged"]["llama_factory_datasets"], Value::Object(lists));
+    // Merged again (its own earlier output is replaced), and by two node merges then one: the same file.
+    assert_eq!(merge(&[&parts[..], &["--out", target.to_str().unwrap()]].concat()).2, 0);
+    assert_eq!(std::fs::read(exports.join("dataset_info.json")).unwrap(), text);
+    let node = |k: usize| exports.join(format!("node{k}.json")).to_str().unwrap().to_string();
+    let nodes = tmp.path().join("nodes");
+    assert_eq!(merge(&["--partial", parts[0], parts[2], "--out", &node(1)]).2, 0);
+    assert_eq!(merge(&["--partial", parts[3], parts[1], "--out", &node(2)]).2, 0);
+    let node1: Value = serde_json::from_str(&std::fs::read_to_string(node(1)).unwrap()).unwrap();
+    assert!(node1["merged"].get("llama_factory_datasets").is_none(), "a node's merge leaves dataset_info.json to the final one");
+    assert_eq!(std::fs::read(exports.join("dataset_info.json")).unwrap(), text, "untouched by node merges");
+    std::fs::create_dir(&nodes).unwrap();
+    let (_, e, code) = merge(&[&node(1), &node(2), "--out", nodes.join("export.json").to_str().unwrap()]);
+    assert_eq!(code, 0, "{e}");
+    // Merged in another folder: the parts' files are not below it, and are named whole.
+    let elsewhere: Value = serde_json::from_str(&std::fs::read_to_string(nodes.join("dataset_info.json")).unwrap()).unwrap();
+    assert_eq!(elsewhere.as_object().unwrap().keys().collect::<Vec<_>>(), info.as_object().unwrap().keys().collect::<Vec<_>>());
+    for entry in elsewhere.as_object().unwrap().values() {
+        let name = entry["file_name"].as_str().unwrap();
+        assert!(Path::new(name).is_absolute() && nodes.join(name).is_file(), "{name}");
+    }
+    let (o, e, code) = merge(&[&node(2), &node(1), "--out", target.to_str().unwrap()]);
+    assert_eq!(code, 0, "{o}{e}");
+    assert_eq!(std::fs::read(exports.join("dataset_info.json")).unwrap(), text, "node merges then one: the same dataset_info.json");
+    // Printed (no --out): nothing is written beside it, and the manifest says so.
+    let (o, e, code) = merge(&parts);
+    assert_eq!(code, 0, "{e}");
+    let printed: Value = serde_json::from_str(&o).unwrap();
+    assert!(printed["warnings"].to_string().contains("merge with --out FILE to write it"), "{}", printed["warnings"]);
+    assert!(!printed["files"].to_string().contains("\"dataset_info.json\""));
+    // A dataset_info.json with other datasets (LLaMA-Factory's data/ folder, a part's own) is not replaced.
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let theirs = b"{\"alpaca_en_demo\": {\"file_name\": \"alpaca_en_demo.json\"}}\n";
+    std::fs::write(data.join("dataset_info.json"), theirs).unwrap();
+    let (o, e, code) = merge(&[&parts[..], &["--out", data.join("export.json").to_str().unwrap()]].concat());
+    assert_eq!((code, o.as_str()), (2, ""), "{e}");
+    assert!(e.contains("is there already with other datasets (alpaca_en_demo)") && e.contains("a folder of its own"), "{e}");
+    assert_eq!(std::fs::read(data.join("dataset_info.json")).unwrap(), theirs);
+    assert!(!data.join("export.json").exists());
+    let part1 = exports.join("part-1");
+    let own = std::fs::read(part1.join("dataset_info.json")).unwrap();
+    let (_, e, code) = merge(&[&parts[..], &["--out", part1.join("merged.json").to_str().unwrap()]].concat());
+    assert_eq!(code, 2, "{e}");
+    assert_eq!(std::fs::read(part1.join("dataset_info.json")).unwrap(), own, "a part's own dataset_info.json is kept");
 }
 
 /// `--partitions N`: the files are written while threads are read, yet their bytes follow

@@ -41,10 +41,21 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
             let staged = crate::write::stage_empty(path).map_err(cannot)?;
             let mut writer = std::io::BufWriter::new(staged.file());
             let into = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-            let merged = merge::merge(inputs, args.partial, into, &mut writer).map_err(CommandError::Usage)?;
+            let merged = merge::merge(inputs, args.partial, Some(into), &mut writer).map_err(CommandError::Usage)?;
             writer.flush().map_err(cannot)?;
             drop(writer);
-            crate::write::make_durable(&[&staged]).map_err(cannot)?;
+            let mut beside = Vec::with_capacity(merged.beside.len());
+            for (name, bytes) in &merged.beside {
+                let at = into.join(name);
+                let cannot = |e: std::io::Error| CommandError::Usage(format!("{}: cannot write it beside the merged report: {e}", crate::report::shown(&at)));
+                beside.push(crate::write::stage(&at, bytes).map_err(cannot)?);
+            }
+            crate::write::make_durable(&beside.iter().chain([&staged]).collect::<Vec<_>>()).map_err(cannot)?;
+            // The files the merged report lists first: a report is never there without them.
+            for staged in beside {
+                let at = staged.target().to_path_buf();
+                staged.commit().map_err(|e| CommandError::Usage(format!("{}: cannot write it beside the merged report: {e}", crate::report::shown(&at))))?;
+            }
             staged.commit().map_err(cannot)?;
             crate::write::sync_dirs([into]);
             merged
@@ -54,7 +65,7 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
         None => {
             let cannot = |e: std::io::Error| CommandError::Usage(format!("cannot stage the merged report in a temporary file: {e}; give --out FILE to write it there instead"));
             let mut staged = std::io::BufWriter::new(tempfile::tempfile().map_err(cannot)?);
-            let merged = merge::merge(inputs, args.partial, std::path::Path::new("."), &mut staged).map_err(CommandError::Usage)?;
+            let merged = merge::merge(inputs, args.partial, None, &mut staged).map_err(CommandError::Usage)?;
             let mut file = staged.into_inner().map_err(|e| cannot(e.into_error()))?;
             std::io::Seek::rewind(&mut file).map_err(cannot)?;
             std::io::copy(&mut file, out)?;

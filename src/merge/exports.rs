@@ -28,9 +28,17 @@ const SHARED: [&str; 11] = [
     "requires",
 ];
 
-/// Checks the parts and writes their merged manifest, naming each part's files relative to
-/// `into` (the folder the merged manifest goes in). Returns the merged manifest.
-pub(super) fn merge(inputs: &[Input], manifests: Vec<Map<String, Value>>, partial: bool, into: &Path) -> Result<Value, String> {
+/// The merged manifest, and the files to write beside it (LLaMA-Factory's `dataset_info.json`).
+pub(super) struct MergedExport {
+    pub manifest: Value,
+    pub beside: Vec<(String, Vec<u8>)>,
+}
+
+/// Checks the parts and makes their merged manifest, naming each part's files relative to
+/// `into` (the folder the merged manifest goes in; `None`: it is printed, names are relative
+/// to the working folder and nothing is written beside it).
+pub(super) fn merge(inputs: &[Input], manifests: Vec<Map<String, Value>>, partial: bool, into: Option<&Path>) -> Result<MergedExport, String> {
+    let names_from = into.unwrap_or(Path::new("."));
     let first = &manifests[0];
     for (input, m) in inputs.iter().zip(&manifests).skip(1) {
         let differs = SHARED.iter().copied().find(|k| m.get(*k) != first.get(*k));
@@ -63,17 +71,112 @@ pub(super) fn merge(inputs: &[Input], manifests: Vec<Map<String, Value>>, partia
         })
         .collect();
     let held = check_parts(inputs, &tags, partial)?;
+    let complete = held.is_none();
     let mut files = Vec::new();
+    let mut infos = Vec::new();
     for (input, m) in inputs.iter().zip(&manifests) {
         let Some(dir) = &input.dir else { return Err(format!("{}: an export's manifest is merged from its folder", input.name)) };
         for file in m["files"].as_array().into_iter().flatten() {
             let listed = checked(input, dir, file)?;
             let mut file = file.clone();
-            file["path"] = json!(relative(into, &dir.join(&listed)).to_string_lossy());
+            // Which shard wrote it: a node's merge has said so already.
+            if let (None, Some(shard)) = (file.get("shard"), m["input_shard"]["index"].as_u64()) {
+                file["shard"] = json!(shard);
+            }
+            let at = dir.join(&listed);
+            if listed.file_name() == Some(DATASET_INFO.as_ref()) && file["written_by"] != "merge" {
+                infos.push((file["shard"].as_u64(), at.clone()));
+            }
+            file["path"] = json!(relative(names_from, &at).to_string_lossy());
             files.push(file);
         }
     }
-    Ok(merged(inputs, &manifests, held, files))
+    let mut manifest = merged(inputs, &manifests, held, files);
+    let mut beside = Vec::new();
+    // A node's merge (`--partial`, shards missing) leaves it to the final merge: nodes writing
+    // into one folder would replace each other's.
+    if !infos.is_empty() && complete {
+        match into {
+            Some(into) => {
+                let (info, datasets) = dataset_info(&infos, into)?;
+                manifest["files"].as_array_mut().expect("files is a list").push(json!({
+                    "path": DATASET_INFO,
+                    "bytes": info.len(),
+                    "sha256": crate::export::sink::hex(&Sha256::digest(&info)),
+                    "written_by": "merge",
+                }));
+                manifest["merged"]["llama_factory_datasets"] = datasets;
+                beside.push((DATASET_INFO.to_string(), info));
+            }
+            None => manifest["warnings"].as_array_mut().expect("warnings is a list").push(json!(
+                "LLaMA-Factory's dataset_info.json for the merged parts is not written: merge with --out FILE to write it beside the merged manifest"
+            )),
+        }
+    }
+    Ok(MergedExport { manifest, beside })
+}
+
+/// LLaMA-Factory's dataset list, which names the files of a `--dataset_dir`.
+const DATASET_INFO: &str = "dataset_info.json";
+
+/// One `dataset_info.json` for the folder `into` from the parts' own (`(shard, path)`): every
+/// entry as its part wrote it (`formatting`, `columns`, `tags`), `file_name` made relative to
+/// `into`, the key suffixed by the part's shard (`threadkit_train` of shard 2 →
+/// `threadkit_train_shard2`; parts of whole runs by their place). LLaMA-Factory reads one file
+/// or one folder an entry, and the parts' files lie in folders of their own, so a trainer takes
+/// them all with `dataset: threadkit_train_shard1,…`; the second value lists those by the
+/// parts' key. A `dataset_info.json` already in `into` with other datasets (LLaMA-Factory's
+/// own `data/` folder, or a part's own) is refused, not replaced.
+fn dataset_info(infos: &[(Option<u64>, PathBuf)], into: &Path) -> Result<(Vec<u8>, Value), String> {
+    // (the part's key, shard, the entry)
+    let mut all: Vec<(String, u64, Value)> = Vec::new();
+    for (position, (shard, path)) in infos.iter().enumerate() {
+        let text = std::fs::read(path).map_err(|e| format!("{}: {}", crate::report::shown(path), crate::open::describe_io(&e)))?;
+        let Ok(Value::Object(entries)) = serde_json::from_slice::<Value>(&text) else {
+            return Err(format!("{}: not a JSON object of datasets; run that part's export again", crate::report::shown(path)));
+        };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for (key, mut entry) in entries {
+            let file_name = entry["file_name"].as_str().unwrap_or_default().to_string();
+            entry["file_name"] = json!(relative(into, &dir.join(file_name)).to_string_lossy());
+            all.push((key, shard.unwrap_or(position as u64 + 1), entry));
+        }
+    }
+    all.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    let mut info = Map::new();
+    let mut datasets: Map<String, Value> = Map::new();
+    for (key, shard, entry) in all {
+        let merged_key = format!("{key}_shard{shard}");
+        let list = datasets.entry(key).or_insert_with(|| json!(""));
+        *list = json!(match list.as_str().unwrap_or_default() {
+            "" => merged_key.clone(),
+            before => format!("{before},{merged_key}"),
+        });
+        info.insert(merged_key, entry);
+    }
+    let at = into.join(DATASET_INFO);
+    if let Ok(text) = std::fs::read(&at) {
+        let old: Option<Map<String, Value>> = serde_json::from_slice(&text).ok();
+        let foreign: Vec<String> = match &old {
+            Some(old) => old.keys().filter(|k| !datasets.keys().any(|key| is_shard_key(k, key))).cloned().collect(),
+            None => vec!["(not a JSON object)".into()],
+        };
+        if !foreign.is_empty() {
+            return Err(format!(
+                "{} is there already with other datasets ({}): merging would replace it; give --out a folder of its own",
+                crate::report::shown(&at),
+                crate::report::terminal_safe(&foreign.join(", "), false)
+            ));
+        }
+    }
+    let mut text = serde_json::to_vec_pretty(&Value::Object(info)).expect("JSON values serialize");
+    text.push(b'\n');
+    Ok((text, Value::Object(datasets)))
+}
+
+/// `name` is what an earlier merge wrote for the part key `key`: `{key}_shard{N}`.
+fn is_shard_key(name: &str, key: &str) -> bool {
+    name.strip_prefix(key).and_then(|rest| rest.strip_prefix("_shard")).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A listed file is there, whole: its bytes and SHA-256 as the part's manifest recorded them.

@@ -195,14 +195,17 @@ pub struct Merged {
     pub kind: Kind,
     /// Errors in the merged findings (0 for stats).
     pub errors: u64,
+    /// Files to write beside the merged report, by name (a merged LLaMA-Factory export's
+    /// `dataset_info.json`); the merged report lists them with their SHA-256.
+    pub beside: Vec<(String, Vec<u8>)>,
 }
 
 /// Merge reports of one kind into `out`. Findings reports are merged entry by entry (each
 /// shard's report is in path order, as its run printed it); stats reports are small and are
 /// merged whole.
-/// `into` is the folder the merged report goes in: a merged export's manifest names the parts'
-/// files relative to it.
-pub fn merge(mut inputs: Vec<Input>, partial: bool, into: &Path, out: &mut dyn Write) -> Result<Merged, String> {
+/// `into` is the folder the merged report goes in (`None`: it is printed): a merged export's
+/// manifest names the parts' files relative to it.
+pub fn merge(mut inputs: Vec<Input>, partial: bool, into: Option<&Path>, out: &mut dyn Write) -> Result<Merged, String> {
     let mut kinds = Vec::with_capacity(inputs.len());
     for input in &mut inputs {
         kinds.push(input.kind()?);
@@ -230,12 +233,13 @@ pub fn merge(mut inputs: Vec<Input>, partial: bool, into: &Path, out: &mut dyn W
                 o.insert("shard".into(), tag);
             }
             write_whole(&merged, out)?;
-            Ok(Merged { kind, errors: 0 })
+            Ok(Merged { kind, errors: 0, beside: Vec::new() })
         }
         Kind::Export => {
             let manifests = whole(&mut inputs);
-            write_whole(&exports::merge(&inputs, manifests, partial, into)?, out)?;
-            Ok(Merged { kind, errors: 0 })
+            let merged = exports::merge(&inputs, manifests, partial, into)?;
+            write_whole(&merged.manifest, out)?;
+            Ok(Merged { kind, errors: 0, beside: merged.beside })
         }
         Kind::Findings => {
             let (summary, tags) = merge_findings(&mut inputs, out)?;
@@ -246,7 +250,7 @@ pub fn merge(mut inputs: Vec<Input>, partial: bool, into: &Path, out: &mut dyn W
                 write!(out, ",\n  \"shard\": {tag}").map_err(io)?;
             }
             out.write_all(b"\n}\n").map_err(io)?;
-            Ok(Merged { kind, errors })
+            Ok(Merged { kind, errors, beside: Vec::new() })
         }
     }
 }
@@ -562,7 +566,7 @@ mod tests {
             .map(|(i, r)| Input::from_reader(format!("r{i}.json"), std::io::Cursor::new(serde_json::to_vec(r).unwrap())))
             .collect();
         let mut out = Vec::new();
-        merge(inputs, false, Path::new("."), &mut out)?;
+        merge(inputs, false, None, &mut out)?;
         Ok(serde_json::from_slice(&out).expect("the merged report is JSON"))
     }
 
@@ -586,7 +590,7 @@ mod tests {
         assert!(merged(&[json!({"other": 1})]).unwrap_err().contains("not a report threadkit merges"));
         let mut out = Vec::new();
         let broken = Input::from_reader("cut.json".into(), std::io::Cursor::new(b"{\"files\": [{\"path\": \"a\"}, {\"pa".to_vec()));
-        assert!(merge(vec![broken], false, Path::new("."), &mut out).unwrap_err().starts_with("cut.json: not a JSON report"));
+        assert!(merge(vec![broken], false, None, &mut out).unwrap_err().starts_with("cut.json: not a JSON report"));
     }
 
     #[test]

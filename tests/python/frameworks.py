@@ -17,7 +17,9 @@ depend on where a trainer is started):
   the rendered text;
 - LLaMA-Factory: `get_dataset_list` reads the exported `dataset_info.json`, its sharegpt
   converter aligns the lines, `get_template_and_fix_tokenizer` + `SupervisedDatasetProcessor`
-  tokenize them; every reasoning text and call must be in the *trained* labels;
+  tokenize them; every reasoning text and call must be in the *trained* labels; and a
+  3-shard export merged by `threadkit merge` loads through its multi-dataset path
+  (`dataset: threads_shard1,…`) as the same rows as the single export;
 - Axolotl 0.19 (with the real torch: its prompt strategies import the trainer stack):
   `load_dataset_with_config` reads the exported `axolotl.yaml` from another folder, its
   `chat_template` prompt strategy tokenizes with each template; every reasoning text and
@@ -38,6 +40,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import types
 
 import importlib.util  # noqa: E402
 
@@ -248,6 +251,47 @@ def check_llama_factory():
                len(model_inputs["input_ids"]), len(lines), texts_kept, texts + dropped, calls_kept, calls, dropped)
 
 
+def check_llama_factory_shards():
+    """A sharded export merged by `threadkit merge --out` is read by LLaMA-Factory's own
+    multi-dataset path (`_get_merged_dataset`, which `get_dataset` calls for `dataset: a,b,c`)
+    through the merged dataset_info.json, from another working directory, as the same rows
+    (after its converter) as the single export."""
+    from llamafactory.data.loader import _get_merged_dataset
+    from llamafactory.hparams import DataArguments
+
+    base = os.path.join(WORK, "llama-factory-shards")
+    export("llama-factory", os.path.join(base, "whole"), "--name", "threads")
+    parts = os.path.join(base, "parts")
+    for i in (1, 2, 3):
+        export("llama-factory", os.path.join(parts, f"part-{i}"), "--name", "threads", "--shard", f"{i}/3")
+    subprocess.run([THREADKIT, "merge", *[os.path.join(parts, f"part-{i}", "export.json") for i in (1, 2, 3)],
+                    "--out", os.path.join(parts, "export.json")], check=True, stdout=subprocess.DEVNULL)
+    names = json.load(open(os.path.join(parts, "export.json")))["merged"]["llama_factory_datasets"]["threads"]
+
+    def rows(folder, dataset):
+        with tempfile.TemporaryDirectory() as elsewhere:
+            os.chdir(elsewhere)
+            data_args = DataArguments(dataset=dataset, dataset_dir=folder, template="qwen", cutoff_len=1 << 20)
+            # What the loader reads of the model and training arguments: no model is involved.
+            model_args = types.SimpleNamespace(cache_dir=None, hf_hub_token=None)
+            training_args = types.SimpleNamespace(seed=42, dataloader_num_workers=0)
+            data = _get_merged_dataset(data_args.dataset, model_args, data_args, training_args, "sft")
+        return sorted(json.dumps(row, sort_keys=True) for row in data)
+
+    whole, merged = rows(os.path.join(base, "whole"), "threads"), rows(parts, names)
+    # A copy whose twin is in another shard is not found by either (the merged manifest says
+    # so under `not_checked_across_parts`): the merged rows are the single export's plus those.
+    duplicates = lambda m: m["counts"]["skipped"].get("duplicate_example", 0)
+    across = duplicates(json.load(open(os.path.join(base, "whole", "export.json")))) - \
+        duplicates(json.load(open(os.path.join(parts, "export.json"))))
+    same = len(set(whole) & set(merged))
+    ROWS.append(("LLaMA-Factory _get_merged_dataset", "llama-factory, 3 shards merged", f"{names.count(',') + 1} entries",
+                 f"{same}/{len(set(whole))}", "-", "-"))
+    if not whole or set(whole) != set(merged) or len(merged) != len(whole) + across:
+        FAILURES.append(f"LLaMA-Factory on 3 merged shards ({names}): {len(merged)} rows ({len(set(merged))} distinct), "
+                        f"{same} of the single export's {len(set(whole))}, {across} copies across shards")
+
+
 # gpt-oss is left out: axolotl finds turn boundaries by rendering dummy conversations,
 # which trips that template's own check that a tool message follows a call ("Message has
 # tool role, but there was no previous assistant message with a tool call!") whatever the data.
@@ -394,7 +438,7 @@ def check_llama_factory_public():
 def main():
     os.makedirs(WORK, exist_ok=True)
     failures_before = {}
-    checks = {"trl": [check_trl, check_trl_public], "llama-factory": [check_llama_factory, check_llama_factory_public],
+    checks = {"trl": [check_trl, check_trl_public], "llama-factory": [check_llama_factory, check_llama_factory_public, check_llama_factory_shards],
               "axolotl": [check_axolotl]}
     for name in FRAMEWORKS:
         for check in checks[name]:
