@@ -44,17 +44,19 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
             let merged = merge::merge(inputs, args.partial, Some(into), &mut writer).map_err(CommandError::Usage)?;
             writer.flush().map_err(cannot)?;
             drop(writer);
+            let not_beside = |at: &std::path::Path, e: std::io::Error| {
+                CommandError::Usage(format!("{}: cannot write it beside the merged report: {e}; give --out a folder of its own", crate::report::shown(at)))
+            };
             let mut beside = Vec::with_capacity(merged.beside.len());
             for (name, bytes) in &merged.beside {
                 let at = into.join(name);
-                let cannot = |e: std::io::Error| CommandError::Usage(format!("{}: cannot write it beside the merged report: {e}", crate::report::shown(&at)));
-                beside.push(crate::write::stage(&at, bytes).map_err(cannot)?);
+                beside.push(crate::write::stage(&at, bytes).map_err(|e| not_beside(&at, e))?);
             }
             crate::write::make_durable(&beside.iter().chain([&staged]).collect::<Vec<_>>()).map_err(cannot)?;
             // The files the merged report lists first: a report is never there without them.
             for staged in beside {
                 let at = staged.target().to_path_buf();
-                staged.commit().map_err(|e| CommandError::Usage(format!("{}: cannot write it beside the merged report: {e}", crate::report::shown(&at))))?;
+                staged.commit().map_err(|e| not_beside(&at, e))?;
             }
             staged.commit().map_err(cannot)?;
             crate::write::sync_dirs([into]);
