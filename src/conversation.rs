@@ -203,10 +203,10 @@ pub fn tool_definitions(conversation: &Conversation, changes: &mut Changes) -> A
     });
     let mut inferred: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
     for call in conversation.calls() {
-        if crate::tools::find(&call.name).is_some() {
+        if crate::tools::find(call.name).is_some() {
             continue;
         }
-        let props = inferred.entry(&call.name).or_default();
+        let props = inferred.entry(call.name).or_default();
         for (k, v) in call.arguments().as_object().into_iter().flatten() {
             props.entry(k.clone()).or_insert_with(|| json!({"type": crate::json::schema_type(v)}));
         }

@@ -450,7 +450,8 @@ pub fn duplicate_key_findings(text: &str) -> Vec<Diagnostic> {
 pub fn parse_side_file(text: &str) -> Result<Value, String> {
     // Strict: no NaN/Infinity fallback, as Python's `json` readers of these files are not lenient either.
     let (value, duplicates) = parse_strict(text).map_err(|d| format!("is not valid JSON: {}", d.message))?;
-    if let Some(d) = duplicates.then(|| span::duplicate_keys(text)).unwrap_or_default().first() {
+    let found = if duplicates { span::duplicate_keys(text) } else { Vec::new() };
+    if let Some(d) = found.first() {
         let (l1, c1) = span::line_column(text, d.first.0);
         let (l2, c2) = span::line_column(text, d.second.0);
         let at = if d.pointer.is_empty() { "the top level".to_string() } else { format!("the object at {}", d.pointer) };

@@ -443,7 +443,7 @@ impl Counter {
                     1 + self.text(content)
                         + calls
                             .iter()
-                            .map(|c| self.text(&c.name) + self.text(&c.arguments_text) + PER_CALL)
+                            .map(|c| self.text(c.name) + self.text(&c.arguments_text) + PER_CALL)
                             .sum::<usize>()
                 }
                 // OpenAI's format has no `name` on tool messages (the openai lines leave it out),

@@ -48,9 +48,7 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
             let parsed: Value = match serde_json::from_str(&args) {
                 Ok(v @ Value::Object(_)) => v,
                 Ok(_) => {
-                    return Err(CommandError::Usage(format!(
-                        "--args must be a JSON object, e.g. '{{\"channel_names\": [\"acc_x\"]}}'"
-                    )));
+                    return Err(CommandError::Usage("--args must be a JSON object, e.g. '{\"channel_names\": [\"acc_x\"]}'".to_string()));
                 }
                 Err(e) => {
                     return Err(CommandError::Usage(format!("--args is not valid JSON: {e}")));

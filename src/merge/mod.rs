@@ -327,7 +327,6 @@ fn merge_findings(inputs: &mut [Input], out: &mut dyn Write) -> Result<(Value, V
             }
         }
     }
-    drop(advance);
     Ok((summary, tags))
 }
 

@@ -191,7 +191,7 @@ fn sharegpt(
             Turn::Tool { content, .. } => match out.last_mut() {
                 // Results of several calls made in one turn are one observation, in call order.
                 Some(("observation", previous)) => {
-                    previous.push_str("\n");
+                    previous.push('\n');
                     previous.push_str(content);
                 }
                 _ => out.push(("observation", content.to_string())),

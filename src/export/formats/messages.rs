@@ -222,9 +222,9 @@ fn write_conversation_line(out: &mut Vec<u8>, conversation: &Conversation, tools
                         out.push(b',');
                     }
                     out.extend_from_slice(b"{\"id\":");
-                    crate::json::write_str(out, &c.id);
+                    crate::json::write_str(out, c.id);
                     out.extend_from_slice(b",\"type\":\"function\",\"function\":{\"name\":");
-                    crate::json::write_str(out, &c.name);
+                    crate::json::write_str(out, c.name);
                     out.extend_from_slice(b",\"arguments\":");
                     match rules.arguments(c) {
                         Args::Text(s) => crate::json::write_str(out, s),
@@ -409,7 +409,7 @@ impl<'c> MessageView for Rendered<'c> {
         if calls.is_empty() {
             return None;
         }
-        let view = |c: &'c Call| CallView { id: Some(&c.id), name: Some(&c.name), arguments: Some(self.rules.arguments(c)) };
+        let view = |c: &'c Call| CallView { id: Some(c.id), name: Some(c.name), arguments: Some(self.rules.arguments(c)) };
         Some(calls.iter().map(view).collect())
     }
 
