@@ -92,9 +92,12 @@ def _texts(threads):
         elif isinstance(t, (bytearray, memoryview)):
             out.append(bytes(t))
         elif isinstance(t, dict):
-            out.append(_json.dumps(t, ensure_ascii=False, default=_arrow_value))
+            try:
+                out.append(_json.dumps(t, ensure_ascii=False, default=_arrow_value))
+            except (TypeError, ValueError) as e:  # a set, an object, a dict holding itself
+                raise type(e)(f"threads[{i}]: cannot be written as JSON: {e}") from None
         else:
-            raise TypeError(f"threads[{i}]: a {type(t).__name__}; give dicts, JSON strings or bytes")
+            raise TypeError(f"threads[{i}]: {type(t).__name__!r} is not a thread; give dicts, JSON strings or bytes")
     return out
 
 
@@ -109,6 +112,8 @@ def _native_call(fn, texts, *args, what="threads"):
                     t.encode("utf-8")
                 except UnicodeEncodeError as e:
                     raise ValueError(f"{what}[{i}]: {e.reason} at character {e.start} ({t[e.start]!r}): not UTF-8 text") from None
+            elif what == "texts":
+                raise TypeError(f"texts[{i}]: {type(t).__name__!r} is not a string; give strings") from None
         raise
 
 

@@ -101,6 +101,10 @@ for what, call, needle in [
     ("a lone surrogate (json.loads of \"\\ud800\") is a ValueError naming the thread", lambda: threadkit.validate(["{}", "\ud800"]), "threads[1]"),
     ("jobs=0 is refused", lambda: threadkit.validate(["{}"], jobs=0), "1 to 256"),
     ("a batch of columns that are not lists is refused with what to give", lambda: threadkit.validate({"bytes": b"{}"}), "list(batch['bytes'])"),
+    ("an item that is no thread is named by its place", lambda: threadkit.validate(["{}", 7]), "threads[1]: 'int' is not a thread"),
+    ("a dict that holds itself is named by its place", lambda: threadkit.quality([{}, (lambda d: d.update(me=d) or d)({})]), "threads[1]: cannot be written as JSON"),
+    ("a dict holding a set is named by its place", lambda: threadkit.validate([{"x": {1}}]), "threads[0]: cannot be written as JSON"),
+    ("count_tokens names a text that is not a string", lambda: threadkit.count_tokens(["a", None]), "texts[1]: 'NoneType' is not a string"),
 ]:
     try:
         call()
