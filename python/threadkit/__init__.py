@@ -20,7 +20,9 @@ of them. Rows read through Arrow (``ray.data.read_json``, ``datasets``) therefor
 ``None`` values dropped, and the timestamps Arrow parsed written back in ISO 8601, before they
 are checked. Arrow also holds one type per field, so a corpus in which one tool result is an
 object and another a string does not load with ``read_json`` at all. Read files as bytes
-(``ray.data.read_binary_files``, ``read_text`` for JSONL) to check the exact bytes on disk.
+(``ray.data.read_binary_files``, ``read_text`` for JSONL) to check the exact bytes on disk;
+their batches can be passed as they come: a row holding only ``bytes``, ``text`` and ``path``
+is its file's text.
 """
 import json as _json
 from collections.abc import Mapping as _Mapping
@@ -67,6 +69,20 @@ def _arrow_rows(threads):
     return [_drop_nulls(r) for r in to_pylist()]
 
 
+_FILE_COLUMNS = frozenset(("bytes", "text", "path"))
+
+
+def _file_text(row):
+    """A row of a file reader is its file's text: Ray's ``read_binary_files`` (``bytes``, and
+    ``path`` with include_paths), ``read_text`` and 🤗 ``load_dataset("text")`` (``text``). No
+    thread has only those keys; read as a thread, each row would be an invalid one."""
+    if isinstance(row, dict) and row and row.keys() <= _FILE_COLUMNS:
+        for key, kinds in (("bytes", (bytes, bytearray, memoryview)), ("text", str)):
+            if isinstance(row.get(key), kinds):
+                return row[key]
+    return row
+
+
 def _texts(threads):
     if isinstance(threads, (str, bytes, bytearray)):
         raise TypeError("threads: give a list of threads (dicts, JSON strings or bytes), a datasets batch or an Arrow table, not one string")
@@ -76,7 +92,8 @@ def _texts(threads):
     if rows is None and isinstance(threads, _Mapping):
         # A datasets batch: {column: [values]} (a dict, or the LazyBatch that Dataset.map passes).
         columns = list(threads)
-        if not all(isinstance(threads[c], (list, tuple)) for c in columns):
+        # Lists, or the numpy arrays of Ray's batch_format="numpy".
+        if not all(hasattr(threads[c], "__len__") and not isinstance(threads[c], (str, bytes, bytearray, _Mapping)) for c in columns):
             raise TypeError("threads: a dict is read as a batch of columns ({name: [values]}), and these are not all lists; "
                             "give a list of threads (for a Ray read_binary_files batch: list(batch['bytes']))")
         n = len(threads[columns[0]]) if columns else 0
@@ -85,6 +102,7 @@ def _texts(threads):
         rows = list(threads)
     out = []
     for i, t in enumerate(rows):
+        t = _file_text(t)
         if isinstance(t, str):
             out.append(t)
         elif isinstance(t, bytes):

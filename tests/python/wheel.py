@@ -228,6 +228,14 @@ ds.map_batches(examples_of, batch_size=64, batch_format="numpy").write_json(ray_
 ray_lines = [json.loads(r)["line"] for r in lines_of(sorted(glob.glob(os.path.join(ray_out, "*.json"))))]
 check(f"Ray Data: read_binary_files -> map_batches(to_examples) -> write_json: {len(ray_lines)} lines, the CLI's set",
       sorted(ray_lines) == sorted(cli_lines), (len(ray_lines), len(cli_lines)))
+# The file reader's batch itself (numpy or Arrow, with paths): each row is its file's text, not a thread of
+# keys `bytes` and `path` (which every row would fail as).
+for fmt in ("numpy", "pyarrow"):
+    whole = ray.data.read_binary_files(CORPUS, file_extensions=["json"], include_paths=True, override_num_blocks=4).map_batches(
+        lambda b: {"line": threadkit.to_examples(b, "openai", output="lines", jobs=1)}, batch_size=64, batch_format=fmt)
+    got = [r["line"] for r in whole.take_all()]
+    check(f"Ray Data: a read_binary_files batch as it comes ({fmt}, with paths) -> to_examples: the CLI's set",
+          sorted(got) == sorted(cli_lines), (len(got), len(cli_lines)))
 checked = ds.map_batches(errors_of, batch_size=64, batch_format="numpy")
 ray_invalid = checked.count() - checked.sum("valid")
 check(f"Ray Data: map_batches(validate): {ray_invalid} invalid of {checked.count()}, the CLI's counts",
@@ -264,6 +272,10 @@ mapped = loaded.map(lambda b: {"line": threadkit.to_examples(b, "openai", output
                     remove_columns=loaded.column_names)
 check(f"datasets: load_dataset('json') batches (dicts of columns): {len(mapped)} lines, the CLI's set",
       sorted(mapped["line"]) == sorted(lines_of([clean_cli])))
+mapped = hf.map(lambda b: {"line": threadkit.to_examples(b, "openai", output="lines")}, batched=True, batch_size=100,
+                remove_columns=["text"])
+check("datasets: a batch of a `text` column (load_dataset('text') of JSONL) as it comes: the CLI's set",
+      sorted(mapped["line"]) == sorted(cli_lines))
 flags = hf.map(lambda b: {"valid": [r["valid"] for r in threadkit.validate(b["text"])]}, batched=True, batch_size=100)
 check("datasets: map(validate) counts the CLI's invalid threads", flags["valid"].count(False) == report["summary"]["invalid"])
 
