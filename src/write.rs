@@ -55,6 +55,21 @@ fn parent_of(path: &Path) -> &Path {
     }
 }
 
+/// tempfile's error names the random temporary file ("… at path dir/.threadkit-tmp.…tmp"),
+/// which the user never asked for: say what is wrong with the folder instead.
+fn folder_error(e: std::io::Error) -> std::io::Error {
+    use std::io::ErrorKind::*;
+    let why = match e.kind() {
+        NotFound => "its folder does not exist",
+        PermissionDenied => "its folder is not writable",
+        ReadOnlyFilesystem => "its folder is on a read-only file system",
+        StorageFull => "no space left on the device",
+        NotADirectory => "a part of its folder's path is a file",
+        _ => return e,
+    };
+    std::io::Error::new(e.kind(), why)
+}
+
 /// Write `bytes` to a temporary file beside `target` (keeping `target`'s permissions).
 pub fn stage(target: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
     let mut staged = stage_empty(target)?;
@@ -70,7 +85,8 @@ pub fn stage_empty(target: &Path) -> std::io::Result<Staged> {
     let file = tempfile::Builder::new()
         .prefix(&temp_prefix(name))
         .suffix(TEMP_SUFFIX)
-        .tempfile_in(parent_of(target))?;
+        .tempfile_in(parent_of(target))
+        .map_err(folder_error)?;
     match std::fs::metadata(target) {
         Ok(meta) => file.as_file().set_permissions(meta.permissions())?,
         // A temporary file is private (0600); the file it becomes is an ordinary one.
@@ -306,6 +322,18 @@ pub fn file_id(path: &Path) -> Option<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The error says what is wrong with the folder, not the name of a temporary file.
+    #[test]
+    fn a_file_in_a_missing_folder_is_refused_by_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        for (target, why) in [(dir.path().join("no/such/x.json"), "its folder does not exist"), (file.join("x.json"), "a part of its folder's path is a file")] {
+            let e = atomic_write(&target, b"x").unwrap_err().to_string();
+            assert_eq!(e, why, "{}", target.display());
+        }
+    }
 
     #[test]
     fn replaces_content_and_leaves_no_temporary_files() {

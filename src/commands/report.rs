@@ -112,7 +112,7 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     let size = match write_report(&args.out, &report) {
         Ok(size) => size,
         Err(e) => {
-            return Err(CommandError::Usage(format!("{}: cannot write the report: {e}; check that its folder exists and is writable", shown(&args.out))));
+            return Err(CommandError::Usage(format!("{}: cannot write the report: {e}; give --out a path in a folder you can write", shown(&args.out))));
         }
     };
     writeln!(
