@@ -48,15 +48,23 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
                 CommandError::Usage(format!("{}: cannot write it beside the merged report: {e}; give --out a folder of its own", crate::report::shown(at)))
             };
             let mut beside = Vec::with_capacity(merged.beside.len());
-            for (name, bytes) in &merged.beside {
-                let at = into.join(name);
-                beside.push(crate::write::stage(&at, bytes).map_err(|e| not_beside(&at, e))?);
+            for file in &merged.beside {
+                let at = into.join(&file.name);
+                beside.push((crate::write::stage(&at, &file.bytes).map_err(|e| not_beside(&at, e))?, file.replaces));
             }
-            crate::write::make_durable(&beside.iter().chain([&staged]).collect::<Vec<_>>()).map_err(cannot)?;
+            crate::write::make_durable(&beside.iter().map(|(s, _)| s).chain([&staged]).collect::<Vec<_>>()).map_err(cannot)?;
             // The files the merged report lists first: a report is never there without them.
-            for staged in beside {
+            for (staged, replaces) in beside {
                 let at = staged.target().to_path_buf();
-                staged.commit().map_err(|e| not_beside(&at, e))?;
+                let raced = || not_beside(&at, std::io::Error::other("another program wrote it while the reports were merged (kept as it is)"));
+                match replaces {
+                    None => staged.commit_new().map_err(|e| if e.kind() == std::io::ErrorKind::AlreadyExists { raced() } else { not_beside(&at, e) })?,
+                    Some(id) => {
+                        if !staged.commit_if_still(id).map_err(|e| not_beside(&at, e))? {
+                            return Err(raced());
+                        }
+                    }
+                }
             }
             staged.commit().map_err(cannot)?;
             crate::write::sync_dirs([into]);

@@ -11,7 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{add, check_parts, merged_tokens, Input};
+use super::{add, check_parts, merged_tokens, Beside, Input};
 
 /// What the parts of one run share: a part exported with other flags is another export.
 const SHARED: [&str; 11] = [
@@ -31,7 +31,7 @@ const SHARED: [&str; 11] = [
 /// The merged manifest, and the files to write beside it (LLaMA-Factory's `dataset_info.json`).
 pub(super) struct MergedExport {
     pub manifest: Value,
-    pub beside: Vec<(String, Vec<u8>)>,
+    pub beside: Vec<Beside>,
 }
 
 /// Checks the parts and makes their merged manifest, naming each part's files relative to
@@ -98,7 +98,7 @@ pub(super) fn merge(inputs: &[Input], manifests: Vec<Map<String, Value>>, partia
     if !infos.is_empty() && complete {
         match into {
             Some(into) => {
-                let (info, datasets) = dataset_info(&infos, into)?;
+                let (info, datasets, replaces) = dataset_info(&infos, into)?;
                 manifest["files"].as_array_mut().expect("files is a list").push(json!({
                     "path": DATASET_INFO,
                     "bytes": info.len(),
@@ -106,7 +106,7 @@ pub(super) fn merge(inputs: &[Input], manifests: Vec<Map<String, Value>>, partia
                     "written_by": "merge",
                 }));
                 manifest["merged"]["llama_factory_datasets"] = datasets;
-                beside.push((DATASET_INFO.to_string(), info));
+                beside.push(Beside { name: DATASET_INFO.to_string(), bytes: info, replaces });
             }
             None => manifest["warnings"].as_array_mut().expect("warnings is a list").push(json!(
                 "LLaMA-Factory's dataset_info.json for the merged parts is not written: merge with --out FILE to write it beside the merged manifest"
@@ -126,8 +126,9 @@ const DATASET_INFO: &str = "dataset_info.json";
 /// or one folder an entry, and the parts' files lie in folders of their own, so a trainer takes
 /// them all with `dataset: threadkit_train_shard1,…`; the second value lists those by the
 /// parts' key. A `dataset_info.json` already in `into` with other datasets (LLaMA-Factory's
-/// own `data/` folder, or a part's own) is refused, not replaced.
-fn dataset_info(infos: &[(Option<u64>, PathBuf)], into: &Path) -> Result<(Vec<u8>, Value), String> {
+/// own `data/` folder, or a part's own) is refused, not replaced; the third value is the one
+/// judged replaceable, if any.
+fn dataset_info(infos: &[(Option<u64>, PathBuf)], into: &Path) -> Result<(Vec<u8>, Value, Option<crate::walk::FileId>), String> {
     // (the part's key, shard, the entry)
     let mut all: Vec<(String, u64, Value)> = Vec::new();
     for (position, (shard, path)) in infos.iter().enumerate() {
@@ -155,6 +156,7 @@ fn dataset_info(infos: &[(Option<u64>, PathBuf)], into: &Path) -> Result<(Vec<u8
         info.insert(merged_key, entry);
     }
     let at = into.join(DATASET_INFO);
+    let replaces = crate::walk::FileId::of(&at);
     if let Ok(text) = std::fs::read(&at) {
         let old: Option<Map<String, Value>> = serde_json::from_slice(&text).ok();
         let foreign: Vec<String> = match &old {
@@ -171,7 +173,7 @@ fn dataset_info(infos: &[(Option<u64>, PathBuf)], into: &Path) -> Result<(Vec<u8
     }
     let mut text = serde_json::to_vec_pretty(&Value::Object(info)).expect("JSON values serialize");
     text.push(b'\n');
-    Ok((text, Value::Object(datasets)))
+    Ok((text, Value::Object(datasets), replaces))
 }
 
 /// `name` is what an earlier merge wrote for the part key `key`: `{key}_shard{N}`.

@@ -195,9 +195,19 @@ pub struct Merged {
     pub kind: Kind,
     /// Errors in the merged findings (0 for stats).
     pub errors: u64,
-    /// Files to write beside the merged report, by name (a merged LLaMA-Factory export's
+    /// Files to write beside the merged report (a merged LLaMA-Factory export's
     /// `dataset_info.json`); the merged report lists them with their SHA-256.
-    pub beside: Vec<(String, Vec<u8>)>,
+    pub beside: Vec<Beside>,
+}
+
+/// A file to write beside the merged report.
+#[derive(Debug)]
+pub struct Beside {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// The file the merge found there and judged safe to replace (`None`: nothing was there).
+    /// Another one in its place by the time it is written is kept: it is not the one judged.
+    pub replaces: Option<crate::walk::FileId>,
 }
 
 /// Merge reports of one kind into `out`. Findings reports are merged entry by entry (each
