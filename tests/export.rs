@@ -191,6 +191,18 @@ fn a_hashed_split_keeps_every_recording_on_its_side_when_the_corpus_grows() {
     assert_eq!(manifest(&second)["split"]["method"], "hash");
 }
 
+/// `export --shard I/4` for I = 1..4, each into `dir(I)`; each must succeed.
+fn export_four_shards(threads: &Path, profile: &str, flags: &[&str], dir: impl Fn(usize) -> std::path::PathBuf) -> Vec<std::path::PathBuf> {
+    (1..=4)
+        .map(|i| {
+            let (out, shard) = (dir(i), format!("{i}/4"));
+            let (o, e, code) = export(threads, &out, profile, &[flags, &["--shard", shard.as_str()]].concat());
+            assert_eq!(code, 0, "{shard}: {o}{e}");
+            out
+        })
+        .collect()
+}
+
 #[test]
 fn four_export_shards_together_are_the_single_export() {
     let tmp = tempfile::tempdir().unwrap();
@@ -207,16 +219,9 @@ fn four_export_shards_together_are_the_single_export() {
         }
         std::fs::read_to_string(path).unwrap().lines().map(str::to_string).collect()
     };
-    let mut per_shard = Vec::new();
-    for i in 1..=4 {
-        let out = tmp.path().join(format!("shard{i}"));
-        let shard = format!("{i}/4");
-        let mut extra = flags.to_vec();
-        extra.extend(["--shard", shard.as_str()]);
-        let (o, e, code) = export(&threads, &out, "openai", &extra);
-        assert_eq!(code, 0, "{shard}: {o}{e}");
-        assert_eq!(manifest(&out)["input_shard"], json!({"index": i, "count": 4}));
-        per_shard.push(out);
+    let per_shard = export_four_shards(&threads, "openai", &flags, |i| tmp.path().join(format!("shard{i}")));
+    for (i, out) in per_shard.iter().enumerate() {
+        assert_eq!(manifest(out)["input_shard"], json!({"index": i + 1, "count": 4}));
     }
     for split in ["train", "val"] {
         let mut single = read(&whole, split);
@@ -326,16 +331,10 @@ fn merged_llama_factory_shards_get_one_dataset_info() {
     corpus(&threads, 12);
     let flags = ["--split", "train=0.75,val=0.25", "--seed", "2", "--allow-few-examples"];
     let exports = tmp.path().join("exports");
-    let mut manifests = Vec::new();
-    for i in 1..=4 {
-        let out = exports.join(format!("part-{i}"));
-        let shard = format!("{i}/4");
-        let mut extra = flags.to_vec();
-        extra.extend(["--shard", shard.as_str()]);
-        let (o, e, code) = export(&threads, &out, "llama-factory", &extra);
-        assert_eq!(code, 0, "{o}{e}");
-        manifests.push(out.join("export.json").to_str().unwrap().to_string());
-    }
+    let manifests: Vec<String> = export_four_shards(&threads, "llama-factory", &flags, |i| exports.join(format!("part-{i}")))
+        .iter()
+        .map(|d| d.join("export.json").to_str().unwrap().to_string())
+        .collect();
     let merge = |args: &[&str]| run(&[&["merge"], args].concat());
     let parts: Vec<&str> = manifests.iter().map(String::as_str).collect();
     let target = exports.join("export.json");
