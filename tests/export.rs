@@ -360,7 +360,12 @@ fn merged_llama_factory_shards_get_one_dataset_info() {
     assert!(lists["threadkit_train"].len() >= 2 && lists.contains_key("threadkit_val"), "{lists:?}");
     assert_eq!(info, Value::Object(expected), "each part's entries, named by shard, file names relative to the merged manifest");
     let lists: serde_json::Map<String, Value> = lists.into_iter().map(|(k, v)| (k, json!(v.join(",")))).collect();
-    assert_eq!(m["merged"]["llama_factory_datasets"], Value::Object(lists));
+    assert_eq!(m["merged"]["llama_factory_datasets"], Value::Object(lists.clone()));
+    // The terminal is told what to train on.
+    assert!(e.starts_with("wrote ") && e.contains("(4 reports merged)") && e.contains("for LLaMA-Factory (dataset_dir: "), "{e}");
+    for (key, list) in &lists {
+        assert!(e.contains(&format!("  {key}: {}\n", list.as_str().unwrap())), "{e}");
+    }
     // Merged again (its own earlier output is replaced), and by two node merges then one: the same file.
     assert_eq!(merge(&[&parts[..], &["--out", target.to_str().unwrap()]].concat()).2, 0);
     assert_eq!(std::fs::read(exports.join("dataset_info.json")).unwrap(), text);
@@ -389,6 +394,7 @@ fn merged_llama_factory_shards_get_one_dataset_info() {
     assert_eq!(code, 0, "{e}");
     let printed: Value = serde_json::from_str(&o).unwrap();
     assert!(printed["warnings"].to_string().contains("merge with --out FILE to write it"), "{}", printed["warnings"]);
+    assert!(e.starts_with("warning: LLaMA-Factory's dataset_info.json for the merged parts is not written"), "{e}");
     assert!(!printed["files"].to_string().contains("\"dataset_info.json\""));
     // A dataset_info.json with other datasets (LLaMA-Factory's data/ folder, a part's own) is not replaced.
     let data = tmp.path().join("data");

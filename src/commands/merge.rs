@@ -6,7 +6,7 @@ use crate::merge::{self, Kind};
 use super::{CommandError, ExitStatus};
 
 /// Exit status as the single run would give it: 1 when the merged findings hold an error.
-pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
+pub fn run(args: MergeArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitStatus, CommandError> {
     if let Some(out) = &args.out {
         if let Some(input) = args.reports.iter().find(|r| crate::write::same_file(r, out)) {
             return Err(CommandError::Usage(format!(
@@ -68,6 +68,7 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
             }
             staged.commit().map_err(cannot)?;
             crate::write::sync_dirs([into]);
+            writeln!(err, "wrote {} ({} merged)", crate::report::shown(path), super::plural(args.reports.len(), "report"))?;
             merged
         }
         // Whether the reports merge is known only at their ends (an overlap, a lost shard, a
@@ -82,5 +83,8 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
             merged
         }
     };
+    if let Some(note) = &merged.note {
+        writeln!(err, "{note}")?;
+    }
     Ok(if merged.kind == Kind::Findings && merged.errors > 0 { ExitStatus::Failure } else { ExitStatus::Success })
 }

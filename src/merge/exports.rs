@@ -32,6 +32,8 @@ const SHARED: [&str; 11] = [
 pub(super) struct MergedExport {
     pub manifest: Value,
     pub beside: Vec<Beside>,
+    /// What a user reading the terminal should know (the LLaMA-Factory datasets to train on).
+    pub note: Option<String>,
 }
 
 /// Checks the parts and makes their merged manifest, naming each part's files relative to
@@ -93,6 +95,7 @@ pub(super) fn merge(inputs: &[Input], manifests: Vec<Map<String, Value>>, partia
     }
     let mut manifest = merged(inputs, &manifests, held, files);
     let mut beside = Vec::new();
+    let mut note = None;
     // A node's merge (`--partial`, shards missing) leaves it to the final merge: nodes writing
     // into one folder would replace each other's.
     if !infos.is_empty() && complete {
@@ -105,15 +108,29 @@ pub(super) fn merge(inputs: &[Input], manifests: Vec<Map<String, Value>>, partia
                     "sha256": crate::export::sink::hex(&Sha256::digest(&info)),
                     "written_by": "merge",
                 }));
+                let lists: Vec<String> = datasets
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(key, list)| format!("  {key}: {}", list.as_str().unwrap_or_default()))
+                    .collect();
+                note = Some(crate::report::terminal_safe(&format!(
+                    "wrote {} for LLaMA-Factory (dataset_dir: {}); train on each dataset's parts together:\n{}",
+                    into.join(DATASET_INFO).display(),
+                    into.display(),
+                    lists.join("\n")
+                ), true).into_owned());
                 manifest["merged"]["llama_factory_datasets"] = datasets;
                 beside.push(Beside { name: DATASET_INFO.to_string(), bytes: info, replaces });
             }
-            None => manifest["warnings"].as_array_mut().expect("warnings is a list").push(json!(
-                "LLaMA-Factory's dataset_info.json for the merged parts is not written: merge with --out FILE to write it beside the merged manifest"
-            )),
+            None => {
+                let warning = "LLaMA-Factory's dataset_info.json for the merged parts is not written: merge with --out FILE to write it beside the merged manifest";
+                manifest["warnings"].as_array_mut().expect("warnings is a list").push(json!(warning));
+                note = Some(format!("warning: {warning}"));
+            }
         }
     }
-    Ok(MergedExport { manifest, beside })
+    Ok(MergedExport { manifest, beside, note })
 }
 
 /// LLaMA-Factory's dataset list, which names the files of a `--dataset_dir`.

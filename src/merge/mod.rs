@@ -198,6 +198,8 @@ pub struct Merged {
     /// Files to write beside the merged report (a merged LLaMA-Factory export's
     /// `dataset_info.json`); the merged report lists them with their SHA-256.
     pub beside: Vec<Beside>,
+    /// A few lines for the terminal (standard error) beyond the report itself.
+    pub note: Option<String>,
 }
 
 /// A file to write beside the merged report.
@@ -243,13 +245,13 @@ pub fn merge(mut inputs: Vec<Input>, partial: bool, into: Option<&Path>, out: &m
                 o.insert("shard".into(), tag);
             }
             write_whole(&merged, out)?;
-            Ok(Merged { kind, errors: 0, beside: Vec::new() })
+            Ok(Merged { kind, errors: 0, beside: Vec::new(), note: None })
         }
         Kind::Export => {
             let manifests = whole(&mut inputs);
             let merged = exports::merge(&inputs, manifests, partial, into)?;
             write_whole(&merged.manifest, out)?;
-            Ok(Merged { kind, errors: 0, beside: merged.beside })
+            Ok(Merged { kind, errors: 0, beside: merged.beside, note: merged.note })
         }
         Kind::Findings => {
             let (summary, tags) = merge_findings(&mut inputs, out)?;
@@ -260,7 +262,7 @@ pub fn merge(mut inputs: Vec<Input>, partial: bool, into: Option<&Path>, out: &m
                 write!(out, ",\n  \"shard\": {tag}").map_err(io)?;
             }
             out.write_all(b"\n}\n").map_err(io)?;
-            Ok(Merged { kind, errors, beside: Vec::new() })
+            Ok(Merged { kind, errors, beside: Vec::new(), note: None })
         }
     }
 }
