@@ -59,7 +59,7 @@ pub enum Command {
     Quality(QualityArgs),
     /// One JSON report from the JSON reports of N shards (`--shard I/N`) of validate, quality, verify or stats;
     /// or one manifest from the `export.json` of N export shards, each part's files checked whole
-    /// (LLaMA-Factory parts: and one `dataset_info.json` naming them all, beside the --out manifest).
+    /// (LLaMA-Factory and Axolotl parts: and one `dataset_info.json` / `axolotl.yaml` naming them all, beside --out).
     #[command(after_help = "EXAMPLES:\n  for i in 1 2 3 4; do threadkit validate threads/ --shard $i/4 --format json > v$i.json; done\n  threadkit merge v1.json v2.json v3.json v4.json > validate.json\n  threadkit merge stats-*.json --out stats.json\n  threadkit merge --partial v1.json v2.json > node1.json   # some shards now, the rest later\n  threadkit merge exports/part-*/export.json --out exports/export.json   # every part there, every file whole")]
     Merge(MergeArgs),
     /// Print an embedded JSON Schema (`threadkit schema thread.openai_v1`), or list them.

@@ -394,7 +394,7 @@ fn merged_llama_factory_shards_get_one_dataset_info() {
     assert_eq!(code, 0, "{e}");
     let printed: Value = serde_json::from_str(&o).unwrap();
     assert!(printed["warnings"].to_string().contains("merge with --out FILE to write it"), "{}", printed["warnings"]);
-    assert!(e.starts_with("warning: LLaMA-Factory's dataset_info.json for the merged parts is not written"), "{e}");
+    assert!(e.starts_with("warning: dataset_info.json for the merged parts is not written"), "{e}");
     assert!(!printed["files"].to_string().contains("\"dataset_info.json\""));
     // A dataset_info.json with other datasets (LLaMA-Factory's data/ folder, a part's own) is not replaced.
     let data = tmp.path().join("data");
@@ -411,6 +411,55 @@ fn merged_llama_factory_shards_get_one_dataset_info() {
     let (_, e, code) = merge(&[&parts[..], &["--out", part1.join("merged.json").to_str().unwrap()]].concat());
     assert_eq!(code, 2, "{e}");
     assert_eq!(std::fs::read(part1.join("dataset_info.json")).unwrap(), own, "a part's own dataset_info.json is kept");
+}
+
+/// Axolotl reads a list of `data_files`: `merge --out` of Axolotl parts writes one
+/// `axolotl.yaml` (export's own writer) whose `datasets:` entry lists every part's train file
+/// and `test_datasets:` every val file. (Axolotl's own loader reads it in frameworks.py.)
+#[test]
+fn merged_axolotl_shards_get_one_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = tmp.path().join("threads");
+    corpus(&threads, 12);
+    let flags = ["--split", "train=0.75,val=0.25", "--seed", "2", "--allow-few-examples"];
+    let exports = tmp.path().join("exports");
+    let parts = export_four_shards(&threads, "axolotl", &flags, |i| exports.join(format!("part-{i}")));
+    let manifests: Vec<String> = parts.iter().map(|d| d.join("export.json").to_str().unwrap().to_string()).collect();
+    let mut args: Vec<&str> = vec!["merge"];
+    args.extend(manifests.iter().map(String::as_str));
+    let target = exports.join("export.json");
+    args.extend(["--out", target.to_str().unwrap()]);
+    let (o, e, code) = run(&args);
+    assert_eq!(code, 0, "{o}{e}");
+    assert!(e.contains("axolotl.yaml for Axolotl"), "{e}");
+    let yaml = std::fs::read_to_string(exports.join("axolotl.yaml")).unwrap();
+    let block = |key: &str| -> Vec<String> {
+        let start = yaml.find(&format!("\n{key}:\n")).unwrap_or_else(|| panic!("{key} in {yaml}"));
+        let rest = &yaml[start + key.len() + 3..];
+        let end = rest.find("\ntest_datasets:").unwrap_or(rest.len());
+        rest[..end].lines().filter_map(|l| l.trim().strip_prefix("- \"")).map(|l| l.trim_end_matches('"').to_string()).collect()
+    };
+    let root = std::fs::canonicalize(&exports).unwrap();
+    for (key, split) in [("datasets", "train"), ("test_datasets", "val")] {
+        let listed = block(key);
+        let expected: Vec<String> = (1..=4)
+            .map(|i| format!("part-{i}/{split}.jsonl"))
+            .filter(|p| exports.join(p).exists())
+            .map(|p| root.join(p).display().to_string())
+            .collect();
+        assert!(expected.len() >= 2, "{split}: {expected:?}");
+        assert_eq!(listed, expected, "{key}: every part's {split} file, named whole: {yaml}");
+    }
+    let m = manifest(&exports);
+    let entry = m["files"].as_array().unwrap().iter().find(|f| f["path"] == "axolotl.yaml").expect("listed");
+    assert_eq!((entry["bytes"].as_u64(), entry["sha256"].as_str(), entry["written_by"].as_str()), (Some(yaml.len() as u64), Some(sha256(yaml.as_bytes()).as_str()), Some("merge")));
+    // Merged again: its own file is replaced; a user's Axolotl config in that place is not.
+    assert_eq!(run(&args).2, 0);
+    std::fs::write(exports.join("axolotl.yaml"), "base_model: Qwen/Qwen3-0.6B\n").unwrap();
+    let (o, e, code) = run(&args);
+    assert_eq!((code, o.as_str()), (2, ""), "{e}");
+    assert!(e.contains("axolotl.yaml is there already with a config threadkit did not write"), "{e}");
+    assert_eq!(std::fs::read_to_string(exports.join("axolotl.yaml")).unwrap(), "base_model: Qwen/Qwen3-0.6B\n");
 }
 
 /// `--partitions N`: the files are written while threads are read, yet their bytes follow

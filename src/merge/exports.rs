@@ -94,47 +94,98 @@ pub(super) fn merge(inputs: &[Input], manifests: Vec<Map<String, Value>>, partia
         }
     }
     let mut manifest = merged(inputs, &manifests, held, files);
-    let mut beside = Vec::new();
-    let mut note = None;
-    // A node's merge (`--partial`, shards missing) leaves it to the final merge: nodes writing
+    // A node's merge (`--partial`, shards missing) leaves them to the final merge: nodes writing
     // into one folder would replace each other's.
-    if !infos.is_empty() && complete {
-        match into {
-            Some(into) => {
-                let (info, datasets, replaces) = dataset_info(&infos, into)?;
-                manifest["files"].as_array_mut().expect("files is a list").push(json!({
-                    "path": DATASET_INFO,
-                    "bytes": info.len(),
-                    "sha256": crate::export::sink::hex(&Sha256::digest(&info)),
-                    "written_by": "merge",
-                }));
-                let lists: Vec<String> = datasets
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(key, list)| format!("  {key}: {}", list.as_str().unwrap_or_default()))
-                    .collect();
-                note = Some(crate::report::terminal_safe(&format!(
-                    "wrote {} for LLaMA-Factory (dataset_dir: {}); train on each dataset's parts together:\n{}",
-                    into.join(DATASET_INFO).display(),
-                    into.display(),
-                    lists.join("\n")
-                ), true).into_owned());
-                manifest["merged"]["llama_factory_datasets"] = datasets;
-                beside.push(Beside { name: DATASET_INFO.to_string(), bytes: info, replaces });
-            }
-            None => {
-                let warning = "LLaMA-Factory's dataset_info.json for the merged parts is not written: merge with --out FILE to write it beside the merged manifest";
-                manifest["warnings"].as_array_mut().expect("warnings is a list").push(json!(warning));
-                note = Some(format!("warning: {warning}"));
-            }
-        }
-    }
+    let (beside, note) = if complete { trainer_config(&mut manifest, &infos, into)? } else { (Vec::new(), None) };
     Ok(MergedExport { manifest, beside, note })
 }
 
 /// LLaMA-Factory's dataset list, which names the files of a `--dataset_dir`.
 const DATASET_INFO: &str = "dataset_info.json";
+/// Axolotl's `datasets:` block, and the line export starts it with.
+const AXOLOTL_YAML: &str = "axolotl.yaml";
+const AXOLOTL_HEADER: &str = "# Written by `threadkit export --profile axolotl`.";
+
+/// The file a trainer reads beside the data, for all the parts at once (`dataset_info.json`
+/// for LLaMA-Factory, `axolotl.yaml` for Axolotl), listed in the manifest as `written_by:
+/// merge`, and what the terminal is told of it. Printed manifests (no folder) get a warning.
+fn trainer_config(manifest: &mut Value, infos: &[(Option<u64>, PathBuf)], into: Option<&Path>) -> Result<(Vec<Beside>, Option<String>), String> {
+    let name = match manifest["profile"].as_str() {
+        Some("llama-factory") if !infos.is_empty() => DATASET_INFO,
+        Some("axolotl") => AXOLOTL_YAML,
+        _ => return Ok((Vec::new(), None)),
+    };
+    let Some(into) = into else {
+        let warning = format!("{name} for the merged parts is not written: merge with --out FILE to write it beside the merged manifest");
+        manifest["warnings"].as_array_mut().expect("warnings is a list").push(json!(warning));
+        return Ok((Vec::new(), Some(format!("warning: {warning}"))));
+    };
+    let at = into.join(name);
+    let replaces = crate::walk::FileId::of(&at);
+    let (bytes, note) = if name == DATASET_INFO {
+        let (info, datasets) = dataset_info(infos, into)?;
+        let lists: Vec<String> =
+            datasets.as_object().into_iter().flatten().map(|(key, list)| format!("  {key}: {}", list.as_str().unwrap_or_default())).collect();
+        let note = format!(
+            "wrote {} for LLaMA-Factory (dataset_dir: {}); train on each dataset's parts together:\n{}",
+            at.display(),
+            into.display(),
+            lists.join("\n")
+        );
+        manifest["merged"]["llama_factory_datasets"] = datasets;
+        (info, note)
+    } else {
+        let yaml = axolotl_config(manifest, into)?;
+        (yaml, format!("wrote {} for Axolotl: every part's files, one dataset a split", at.display()))
+    };
+    manifest["files"].as_array_mut().expect("files is a list").push(json!({
+        "path": name,
+        "bytes": bytes.len(),
+        "sha256": crate::export::sink::hex(&Sha256::digest(&bytes)),
+        "written_by": "merge",
+    }));
+    let note = crate::report::terminal_safe(&note, true).into_owned();
+    Ok((vec![Beside { name: name.to_string(), bytes, replaces }], Some(note)))
+}
+
+/// What is at `at` may be replaced: nothing, or what a merge wrote there (`ours`). Anything
+/// else (the trainer's own `data/dataset_info.json`, a user's Axolotl config, a part's own
+/// file) is refused, named by `what`.
+fn replaceable(at: &Path, ours: impl Fn(&[u8]) -> Result<(), String>) -> Result<(), String> {
+    match std::fs::read(at) {
+        Ok(text) => ours(&text).map_err(|what| {
+            format!("{} is there already with {what}: merging would replace it; give --out a folder of its own", crate::report::shown(at))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("{}: {}; give --out a folder of its own", crate::report::shown(at), crate::open::describe_io(&e))),
+    }
+}
+
+/// Export's own `axolotl.yaml` writer over every part's files: one `datasets:` entry whose
+/// `data_files` lists the first split's file of every part (Axolotl reads a list), one
+/// `test_datasets:` entry for the second split.
+fn axolotl_config(manifest: &Value, into: &Path) -> Result<Vec<u8>, String> {
+    use crate::export::format::{Profile, Written};
+    use crate::export::sink::FileInfo;
+    let files: Vec<FileInfo> = manifest["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            let (path, split) = (f["path"].as_str()?, f["split"].as_str()?);
+            Some(FileInfo { path: path.to_string(), split: Some(split.to_string()), records: None, bytes: 0, sha256: String::new() })
+        })
+        .collect();
+    // The order asked for (the first split trains); a part's counts list only the splits it has.
+    let order = manifest["split"]["ratios"].as_object().or(manifest["counts"]["splits"].as_object());
+    let splits: Vec<&str> = order.into_iter().flatten().map(|(name, _)| name.as_str()).collect();
+    let written = Written { dir: into, files: &files, splits, name: "" };
+    let (_, yaml) = Profile::Axolotl.format().side_files(&written).into_iter().find(|(n, _)| n == AXOLOTL_YAML).expect("axolotl writes axolotl.yaml");
+    replaceable(&into.join(AXOLOTL_YAML), |old| {
+        old.starts_with(AXOLOTL_HEADER.as_bytes()).then_some(()).ok_or_else(|| "a config threadkit did not write".to_string())
+    })?;
+    Ok(yaml.into_bytes())
+}
 
 /// One `dataset_info.json` for the folder `into` from the parts' own (`(shard, path)`): every
 /// entry as its part wrote it (`formatting`, `columns`, `tags`), `file_name` made relative to
@@ -143,9 +194,8 @@ const DATASET_INFO: &str = "dataset_info.json";
 /// or one folder an entry, and the parts' files lie in folders of their own, so a trainer takes
 /// them all with `dataset: threadkit_train_shard1,…`; the second value lists those by the
 /// parts' key. A `dataset_info.json` already in `into` with other datasets (LLaMA-Factory's
-/// own `data/` folder, or a part's own) is refused, not replaced; the third value is the one
-/// judged replaceable, if any.
-fn dataset_info(infos: &[(Option<u64>, PathBuf)], into: &Path) -> Result<(Vec<u8>, Value, Option<crate::walk::FileId>), String> {
+/// own `data/` folder, or a part's own) is refused, not replaced.
+fn dataset_info(infos: &[(Option<u64>, PathBuf)], into: &Path) -> Result<(Vec<u8>, Value), String> {
     // (the part's key, shard, the entry)
     let mut all: Vec<(String, u64, Value)> = Vec::new();
     for (position, (shard, path)) in infos.iter().enumerate() {
@@ -172,25 +222,17 @@ fn dataset_info(infos: &[(Option<u64>, PathBuf)], into: &Path) -> Result<(Vec<u8
         });
         info.insert(merged_key, entry);
     }
-    let at = into.join(DATASET_INFO);
-    let replaces = crate::walk::FileId::of(&at);
-    if let Ok(text) = std::fs::read(&at) {
-        let old: Option<Map<String, Value>> = serde_json::from_slice(&text).ok();
-        let foreign: Vec<String> = match &old {
-            Some(old) => old.keys().filter(|k| !datasets.keys().any(|key| is_shard_key(k, key))).cloned().collect(),
-            None => vec!["(not a JSON object)".into()],
-        };
-        if !foreign.is_empty() {
-            return Err(format!(
-                "{} is there already with other datasets ({}): merging would replace it; give --out a folder of its own",
-                crate::report::shown(&at),
-                crate::report::terminal_safe(&foreign.join(", "), false)
-            ));
+    replaceable(&into.join(DATASET_INFO), |old| {
+        let old: Map<String, Value> = serde_json::from_slice(old).map_err(|_| "something that is not a JSON object".to_string())?;
+        let foreign: Vec<&str> = old.keys().filter(|k| !datasets.keys().any(|key| is_shard_key(k, key))).map(String::as_str).collect();
+        match foreign.is_empty() {
+            true => Ok(()),
+            false => Err(format!("other datasets ({})", crate::report::terminal_safe(&foreign.join(", "), false))),
         }
-    }
+    })?;
     let mut text = serde_json::to_vec_pretty(&Value::Object(info)).expect("JSON values serialize");
     text.push(b'\n');
-    Ok((text, Value::Object(datasets), replaces))
+    Ok((text, Value::Object(datasets)))
 }
 
 /// `name` is what an earlier merge wrote for the part key `key`: `{key}_shard{N}`.

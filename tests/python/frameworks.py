@@ -23,7 +23,8 @@ depend on where a trainer is started):
 - Axolotl 0.19 (with the real torch: its prompt strategies import the trainer stack):
   `load_dataset_with_config` reads the exported `axolotl.yaml` from another folder, its
   `chat_template` prompt strategy tokenizes with each template; every reasoning text and
-  call must be in the trained labels.
+  call must be in the trained labels; and a 3-shard export merged by `threadkit merge` loads
+  through the merged axolotl.yaml as the same rows as the single export.
 
 No model weights are downloaded: the tokenizer is a byte-level BPE with no merges built
 with `tokenizers` (one token per byte), so decoding the unmasked labels gives back exactly
@@ -331,6 +332,39 @@ def check_axolotl():
                manifest["counts"]["exported"], texts_kept, texts, calls_kept, calls, lost_expected)
 
 
+def check_axolotl_shards():
+    """A sharded export merged by `threadkit merge --out` gets one axolotl.yaml listing every
+    part's files; Axolotl's own `load_dataset_with_config` reads its `datasets:` entry, from
+    another working directory, as the same rows as the single export's."""
+    from axolotl.utils.data.shared import load_dataset_with_config
+    from axolotl.utils.dict import DictDefault
+
+    base = os.path.join(WORK, "axolotl-shards")
+    export("axolotl", os.path.join(base, "whole"))
+    parts = os.path.join(base, "parts")
+    for i in (1, 2, 3):
+        export("axolotl", os.path.join(parts, f"part-{i}"), "--shard", f"{i}/3")
+    subprocess.run([THREADKIT, "merge", *[os.path.join(parts, f"part-{i}", "export.json") for i in (1, 2, 3)],
+                    "--out", os.path.join(parts, "export.json")], check=True, stdout=subprocess.DEVNULL)
+
+    def rows(folder):
+        config = yaml.safe_load(open(os.path.join(folder, "axolotl.yaml")))
+        with tempfile.TemporaryDirectory() as elsewhere:
+            os.chdir(elsewhere)
+            data = load_dataset_with_config(DictDefault(config["datasets"][0]), use_auth_token=False)
+        return sorted(json.dumps(row, sort_keys=True) for row in data), len(config["datasets"][0]["data_files"])
+
+    (whole, _), (merged, files) = rows(os.path.join(base, "whole")), rows(parts)
+    duplicates = lambda m: m["counts"]["skipped"].get("duplicate_example", 0)
+    across = duplicates(json.load(open(os.path.join(base, "whole", "export.json")))) - \
+        duplicates(json.load(open(os.path.join(parts, "export.json"))))
+    same = len(set(whole) & set(merged))
+    ROWS.append(("Axolotl load_dataset_with_config", "axolotl, 3 shards merged", f"{files} data_files", f"{same}/{len(set(whole))}", "-", "-"))
+    if not whole or set(whole) != set(merged) or len(merged) != len(whole) + across:
+        FAILURES.append(f"Axolotl on 3 merged shards: {len(merged)} rows ({len(set(merged))} distinct), "
+                        f"{same} of the single export's {len(set(whole))}, {across} copies across shards")
+
+
 PUBLIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "training", "public")
 
 
@@ -439,7 +473,7 @@ def main():
     os.makedirs(WORK, exist_ok=True)
     failures_before = {}
     checks = {"trl": [check_trl, check_trl_public], "llama-factory": [check_llama_factory, check_llama_factory_public, check_llama_factory_shards],
-              "axolotl": [check_axolotl]}
+              "axolotl": [check_axolotl, check_axolotl_shards]}
     for name in FRAMEWORKS:
         for check in checks[name]:
             try:
