@@ -28,11 +28,11 @@ const SHARED: [&str; 11] = [
     "requires",
 ];
 
-/// The merged manifest, and the files to write beside it (LLaMA-Factory's `dataset_info.json`).
+/// The merged manifest, and the file to write beside it (a trainer's config: `trainer_config`).
 pub(super) struct MergedExport {
     pub manifest: Value,
     pub beside: Vec<Beside>,
-    /// What a user reading the terminal should know (the LLaMA-Factory datasets to train on).
+    /// What a user reading the terminal should know (what was written beside, what to train on).
     pub note: Option<String>,
 }
 
@@ -102,7 +102,7 @@ pub(super) fn merge(inputs: &[Input], manifests: Vec<Map<String, Value>>, partia
 
 /// LLaMA-Factory's dataset list, which names the files of a `--dataset_dir`.
 const DATASET_INFO: &str = "dataset_info.json";
-/// Axolotl's `datasets:` block, and the line export starts it with.
+/// Axolotl's `datasets:` block, and the line export starts it with (how a merge knows its own).
 const AXOLOTL_YAML: &str = "axolotl.yaml";
 const AXOLOTL_HEADER: &str = "# Written by `threadkit export --profile axolotl`.";
 
