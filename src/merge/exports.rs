@@ -102,9 +102,8 @@ pub(super) fn merge(inputs: &[Input], manifests: Vec<Map<String, Value>>, partia
 
 /// LLaMA-Factory's dataset list, which names the files of a `--dataset_dir`.
 const DATASET_INFO: &str = "dataset_info.json";
-/// Axolotl's `datasets:` block, and the line export starts it with (how a merge knows its own).
+/// Axolotl's `datasets:` block.
 const AXOLOTL_YAML: &str = "axolotl.yaml";
-const AXOLOTL_HEADER: &str = "# Written by `threadkit export --profile axolotl`.";
 
 /// The file a trainer reads beside the data, for all the parts at once (`dataset_info.json`
 /// for LLaMA-Factory, `axolotl.yaml` for Axolotl), listed in the manifest as `written_by:
@@ -182,7 +181,7 @@ fn axolotl_config(manifest: &Value, into: &Path) -> Result<Vec<u8>, String> {
     let written = Written { dir: into, files: &files, splits, name: "" };
     let (_, yaml) = Profile::Axolotl.format().side_files(&written).into_iter().find(|(n, _)| n == AXOLOTL_YAML).expect("axolotl writes axolotl.yaml");
     replaceable(&into.join(AXOLOTL_YAML), |old| {
-        old.starts_with(AXOLOTL_HEADER.as_bytes()).then_some(()).ok_or_else(|| "a config threadkit did not write".to_string())
+        old.starts_with(crate::export::formats::axolotl::HEADER.as_bytes()).then_some(()).ok_or_else(|| "a config threadkit did not write".to_string())
     })?;
     Ok(yaml.into_bytes())
 }

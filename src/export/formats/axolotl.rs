@@ -76,13 +76,16 @@ impl TrainingFormat for Axolotl {
     }
 }
 
+/// The first line of every `axolotl.yaml` threadkit writes: `merge` replaces only such a file.
+pub const HEADER: &str = "# Written by `threadkit export --profile axolotl`.";
+
 /// A `datasets:` block pointing at the files just written. Paths are absolute: axolotl
 /// hands a local folder's `data_files` to `datasets.load_dataset`, which resolves them
 /// against the working directory, not against the config (`utils/data/shared.py`,
 /// `_load_from_local_path`), so relative paths load only from one folder.
 fn axolotl_yaml(written: &Written<'_>) -> String {
     let dir = std::path::absolute(written.dir).unwrap_or_else(|_| written.dir.to_path_buf());
-    let mut s = String::from("# Written by `threadkit export --profile axolotl`. Merge into your Axolotl config.\n");
+    let mut s = format!("{HEADER} Merge into your Axolotl config.\n");
     s.push_str("# Paths are absolute (axolotl resolves data_files against the working directory): re-export after moving the folder.\n");
     let splits: Vec<&str> =
         written.splits.iter().copied().filter(|n| written.files.iter().any(|f| f.split.as_deref() == Some(*n))).collect();
