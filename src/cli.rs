@@ -162,7 +162,7 @@ impl WalkArgs {
     }
 }
 
-/// A list of rules as a setting: by code, since `TK008` and `metadata-counts` are one rule, and
+/// A list of rules as a setting: by code, since `TK008` and `legacy-v3` are one rule, and
 /// neither their order nor a repeat is a setting. A key that names no rule stays as written (the
 /// command refuses it before any report is made).
 fn rules_setting(flag: &str, keys: &[String]) -> Option<String> {

@@ -195,8 +195,8 @@ pub struct Merged {
     pub kind: Kind,
     /// Errors in the merged findings (0 for stats).
     pub errors: u64,
-    /// Files to write beside the merged report (a merged LLaMA-Factory export's
-    /// `dataset_info.json`); the merged report lists them with their SHA-256.
+    /// Files to write beside the merged report (a merged export's trainer config:
+    /// `dataset_info.json`, `axolotl.yaml`); the merged report lists them with their SHA-256.
     pub beside: Vec<Beside>,
     /// A few lines for the terminal (standard error) beyond the report itself.
     pub note: Option<String>,
