@@ -55,11 +55,6 @@ fn export(threads: &Path, out: &Path, profile: &str, extra: &[&str]) -> (String,
     run(&args)
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn manifest(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("export.json")).unwrap()).unwrap()
 }
@@ -191,6 +186,17 @@ fn a_hashed_split_keeps_every_recording_on_its_side_when_the_corpus_grows() {
     assert_eq!(manifest(&second)["split"]["method"], "hash");
 }
 
+/// The split the shard and partition tests export with (12 threads are few examples).
+const SPLIT_FLAGS: [&str; 5] = ["--split", "train=0.75,val=0.25", "--seed", "2", "--allow-few-examples"];
+
+/// A temporary folder holding `threads/` with 12 threads.
+fn twelve_threads() -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = tmp.path().join("threads");
+    corpus(&threads, 12);
+    (tmp, threads)
+}
+
 /// `export --shard I/4` for I = 1..4, each into `dir(I)`; each must succeed.
 fn export_four_shards(threads: &Path, profile: &str, flags: &[&str], dir: impl Fn(usize) -> std::path::PathBuf) -> Vec<std::path::PathBuf> {
     (1..=4)
@@ -205,10 +211,8 @@ fn export_four_shards(threads: &Path, profile: &str, flags: &[&str], dir: impl F
 
 #[test]
 fn four_export_shards_together_are_the_single_export() {
-    let tmp = tempfile::tempdir().unwrap();
-    let threads = tmp.path().join("threads");
-    corpus(&threads, 12);
-    let flags = ["--split", "train=0.75,val=0.25", "--seed", "2", "--allow-few-examples"];
+    let (tmp, threads) = twelve_threads();
+    let flags = SPLIT_FLAGS;
     let whole = tmp.path().join("whole");
     let (o, e, code) = export(&threads, &whole, "openai", &flags);
     assert_eq!(code, 0, "{o}{e}");
@@ -326,10 +330,8 @@ fn merged_export_shards_are_checked_whole(tmp: &Path, threads: &Path, whole: &Pa
 /// loader reads it in tests/python/frameworks.py.)
 #[test]
 fn merged_llama_factory_shards_get_one_dataset_info() {
-    let tmp = tempfile::tempdir().unwrap();
-    let threads = tmp.path().join("threads");
-    corpus(&threads, 12);
-    let flags = ["--split", "train=0.75,val=0.25", "--seed", "2", "--allow-few-examples"];
+    let (tmp, threads) = twelve_threads();
+    let flags = SPLIT_FLAGS;
     let exports = tmp.path().join("exports");
     let manifests: Vec<String> = export_four_shards(&threads, "llama-factory", &flags, |i| exports.join(format!("part-{i}")))
         .iter()
@@ -343,7 +345,7 @@ fn merged_llama_factory_shards_get_one_dataset_info() {
     let m = manifest(&exports);
     let text = std::fs::read(exports.join("dataset_info.json")).unwrap();
     let listed = m["files"].as_array().unwrap().iter().find(|f| f["path"] == "dataset_info.json").expect("listed");
-    assert_eq!((listed["bytes"].as_u64(), listed["sha256"].as_str()), (Some(text.len() as u64), Some(sha256(&text).as_str())));
+    assert_eq!((listed["bytes"].as_u64(), listed["sha256"].as_str()), (Some(text.len() as u64), Some(threadkit::export::sink::sha256_hex(&text).as_str())));
     let info: Value = serde_json::from_slice(&text).unwrap();
     let mut expected = serde_json::Map::new();
     let mut lists: std::collections::BTreeMap<String, Vec<String>> = Default::default();
@@ -418,10 +420,8 @@ fn merged_llama_factory_shards_get_one_dataset_info() {
 /// and `test_datasets:` every val file. (Axolotl's own loader reads it in frameworks.py.)
 #[test]
 fn merged_axolotl_shards_get_one_config() {
-    let tmp = tempfile::tempdir().unwrap();
-    let threads = tmp.path().join("threads");
-    corpus(&threads, 12);
-    let flags = ["--split", "train=0.75,val=0.25", "--seed", "2", "--allow-few-examples"];
+    let (tmp, threads) = twelve_threads();
+    let flags = SPLIT_FLAGS;
     let exports = tmp.path().join("exports");
     let parts = export_four_shards(&threads, "axolotl", &flags, |i| exports.join(format!("part-{i}")));
     let manifests: Vec<String> = parts.iter().map(|d| d.join("export.json").to_str().unwrap().to_string()).collect();
@@ -452,7 +452,7 @@ fn merged_axolotl_shards_get_one_config() {
     }
     let m = manifest(&exports);
     let entry = m["files"].as_array().unwrap().iter().find(|f| f["path"] == "axolotl.yaml").expect("listed");
-    assert_eq!((entry["bytes"].as_u64(), entry["sha256"].as_str(), entry["written_by"].as_str()), (Some(yaml.len() as u64), Some(sha256(yaml.as_bytes()).as_str()), Some("merge")));
+    assert_eq!((entry["bytes"].as_u64(), entry["sha256"].as_str(), entry["written_by"].as_str()), (Some(yaml.len() as u64), Some(threadkit::export::sink::sha256_hex(yaml.as_bytes()).as_str()), Some("merge")));
     // Merged again: its own file is replaced; a user's Axolotl config in that place is not.
     assert_eq!(run(&args).2, 0);
     std::fs::write(exports.join("axolotl.yaml"), "base_model: Qwen/Qwen3-0.6B\n").unwrap();
@@ -467,10 +467,8 @@ fn merged_axolotl_shards_get_one_config() {
 /// from its id, and together they hold exactly the lines of the id-ordered export.
 #[test]
 fn partitioned_files_are_deterministic_and_together_are_the_export() {
-    let tmp = tempfile::tempdir().unwrap();
-    let threads = tmp.path().join("threads");
-    corpus(&threads, 12);
-    let flags = ["--split", "train=0.75,val=0.25", "--seed", "2", "--allow-few-examples"];
+    let (tmp, threads) = twelve_threads();
+    let flags = SPLIT_FLAGS;
     let whole = tmp.path().join("whole");
     assert_eq!(export(&threads, &whole, "openai", &flags).2, 0);
     let files_of = |dir: &Path| -> Vec<(String, Vec<u8>)> {

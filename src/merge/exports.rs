@@ -140,7 +140,7 @@ fn trainer_config(manifest: &mut Value, infos: &[(Option<u64>, PathBuf)], into: 
     manifest["files"].as_array_mut().expect("files is a list").push(json!({
         "path": name,
         "bytes": bytes.len(),
-        "sha256": crate::export::sink::hex(&Sha256::digest(&bytes)),
+        "sha256": crate::export::sink::sha256_hex(&bytes),
         "written_by": "merge",
     }));
     let note = crate::report::terminal_safe(&note, true).into_owned();
@@ -211,16 +211,13 @@ fn dataset_info(infos: &[(Option<u64>, PathBuf)], into: &Path) -> Result<(Vec<u8
     }
     all.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     let mut info = Map::new();
-    let mut datasets: Map<String, Value> = Map::new();
+    let mut lists: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for (key, shard, entry) in all {
         let merged_key = format!("{key}_shard{shard}");
-        let list = datasets.entry(key).or_insert_with(|| json!(""));
-        *list = json!(match list.as_str().unwrap_or_default() {
-            "" => merged_key.clone(),
-            before => format!("{before},{merged_key}"),
-        });
+        lists.entry(key).or_default().push(merged_key.clone());
         info.insert(merged_key, entry);
     }
+    let datasets: Map<String, Value> = lists.into_iter().map(|(key, names)| (key, json!(names.join(",")))).collect();
     replaceable(&into.join(DATASET_INFO), |old| {
         let old: Map<String, Value> = serde_json::from_slice(old).map_err(|_| "something that is not a JSON object".to_string())?;
         let foreign: Vec<&str> = old.keys().filter(|k| !datasets.keys().any(|key| is_shard_key(k, key))).map(String::as_str).collect();

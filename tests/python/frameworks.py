@@ -252,6 +252,31 @@ def check_llama_factory():
                len(model_inputs["input_ids"]), len(lines), texts_kept, texts + dropped, calls_kept, calls, dropped)
 
 
+def sharded_export(profile, base, *extra):
+    """The single export (base/whole) and 3 shards of it merged by `threadkit merge --out`
+    (base/parts/export.json beside part-1..3). Returns both folders."""
+    whole, parts = os.path.join(base, "whole"), os.path.join(base, "parts")
+    export(profile, whole, *extra)
+    for i in (1, 2, 3):
+        export(profile, os.path.join(parts, f"part-{i}"), *extra, "--shard", f"{i}/3")
+    subprocess.run([THREADKIT, "merge", *[os.path.join(parts, f"part-{i}", "export.json") for i in (1, 2, 3)],
+                    "--out", os.path.join(parts, "export.json")], check=True, stdout=subprocess.DEVNULL)
+    return whole, parts
+
+
+def record_merged(framework, profile, loaded, whole_dir, parts_dir, whole, merged):
+    """The rows a trainer loaded from the merged shards are the single export's. A copy whose
+    twin is in another shard is not found by either (the merged manifest says so under
+    `not_checked_across_parts`): the merged rows are the single export's plus those."""
+    duplicates = lambda d: json.load(open(os.path.join(d, "export.json")))["counts"]["skipped"].get("duplicate_example", 0)
+    across = duplicates(whole_dir) - duplicates(parts_dir)
+    same = len(set(whole) & set(merged))
+    ROWS.append((framework, f"{profile}, 3 shards merged", loaded, f"{same}/{len(set(whole))}", "-", "-"))
+    if not whole or set(whole) != set(merged) or len(merged) != len(whole) + across:
+        FAILURES.append(f"{framework} on 3 merged shards ({loaded}): {len(merged)} rows ({len(set(merged))} distinct), "
+                        f"{same} of the single export's {len(set(whole))}, {across} copies across shards")
+
+
 def check_llama_factory_shards():
     """A sharded export merged by `threadkit merge --out` is read by LLaMA-Factory's own
     multi-dataset path (`_get_merged_dataset`, which `get_dataset` calls for `dataset: a,b,c`)
@@ -260,13 +285,7 @@ def check_llama_factory_shards():
     from llamafactory.data.loader import _get_merged_dataset
     from llamafactory.hparams import DataArguments
 
-    base = os.path.join(WORK, "llama-factory-shards")
-    export("llama-factory", os.path.join(base, "whole"), "--name", "threads")
-    parts = os.path.join(base, "parts")
-    for i in (1, 2, 3):
-        export("llama-factory", os.path.join(parts, f"part-{i}"), "--name", "threads", "--shard", f"{i}/3")
-    subprocess.run([THREADKIT, "merge", *[os.path.join(parts, f"part-{i}", "export.json") for i in (1, 2, 3)],
-                    "--out", os.path.join(parts, "export.json")], check=True, stdout=subprocess.DEVNULL)
+    whole_dir, parts = sharded_export("llama-factory", os.path.join(WORK, "llama-factory-shards"), "--name", "threads")
     names = json.load(open(os.path.join(parts, "export.json")))["merged"]["llama_factory_datasets"]["threads"]
 
     def rows(folder, dataset):
@@ -279,18 +298,8 @@ def check_llama_factory_shards():
             data = _get_merged_dataset(data_args.dataset, model_args, data_args, training_args, "sft")
         return sorted(json.dumps(row, sort_keys=True) for row in data)
 
-    whole, merged = rows(os.path.join(base, "whole"), "threads"), rows(parts, names)
-    # A copy whose twin is in another shard is not found by either (the merged manifest says
-    # so under `not_checked_across_parts`): the merged rows are the single export's plus those.
-    duplicates = lambda m: m["counts"]["skipped"].get("duplicate_example", 0)
-    across = duplicates(json.load(open(os.path.join(base, "whole", "export.json")))) - \
-        duplicates(json.load(open(os.path.join(parts, "export.json"))))
-    same = len(set(whole) & set(merged))
-    ROWS.append(("LLaMA-Factory _get_merged_dataset", "llama-factory, 3 shards merged", f"{names.count(',') + 1} entries",
-                 f"{same}/{len(set(whole))}", "-", "-"))
-    if not whole or set(whole) != set(merged) or len(merged) != len(whole) + across:
-        FAILURES.append(f"LLaMA-Factory on 3 merged shards ({names}): {len(merged)} rows ({len(set(merged))} distinct), "
-                        f"{same} of the single export's {len(set(whole))}, {across} copies across shards")
+    record_merged("LLaMA-Factory _get_merged_dataset", "llama-factory", f"{names.count(',') + 1} entries", whole_dir, parts,
+                  rows(whole_dir, "threads"), rows(parts, names))
 
 
 # gpt-oss is left out: axolotl finds turn boundaries by rendering dummy conversations,
@@ -339,13 +348,7 @@ def check_axolotl_shards():
     from axolotl.utils.data.shared import load_dataset_with_config
     from axolotl.utils.dict import DictDefault
 
-    base = os.path.join(WORK, "axolotl-shards")
-    export("axolotl", os.path.join(base, "whole"))
-    parts = os.path.join(base, "parts")
-    for i in (1, 2, 3):
-        export("axolotl", os.path.join(parts, f"part-{i}"), "--shard", f"{i}/3")
-    subprocess.run([THREADKIT, "merge", *[os.path.join(parts, f"part-{i}", "export.json") for i in (1, 2, 3)],
-                    "--out", os.path.join(parts, "export.json")], check=True, stdout=subprocess.DEVNULL)
+    whole_dir, parts = sharded_export("axolotl", os.path.join(WORK, "axolotl-shards"))
 
     def rows(folder):
         config = yaml.safe_load(open(os.path.join(folder, "axolotl.yaml")))
@@ -354,15 +357,8 @@ def check_axolotl_shards():
             data = load_dataset_with_config(DictDefault(config["datasets"][0]), use_auth_token=False)
         return sorted(json.dumps(row, sort_keys=True) for row in data), len(config["datasets"][0]["data_files"])
 
-    (whole, _), (merged, files) = rows(os.path.join(base, "whole")), rows(parts)
-    duplicates = lambda m: m["counts"]["skipped"].get("duplicate_example", 0)
-    across = duplicates(json.load(open(os.path.join(base, "whole", "export.json")))) - \
-        duplicates(json.load(open(os.path.join(parts, "export.json"))))
-    same = len(set(whole) & set(merged))
-    ROWS.append(("Axolotl load_dataset_with_config", "axolotl, 3 shards merged", f"{files} data_files", f"{same}/{len(set(whole))}", "-", "-"))
-    if not whole or set(whole) != set(merged) or len(merged) != len(whole) + across:
-        FAILURES.append(f"Axolotl on 3 merged shards: {len(merged)} rows ({len(set(merged))} distinct), "
-                        f"{same} of the single export's {len(set(whole))}, {across} copies across shards")
+    (whole, _), (merged, files) = rows(whole_dir), rows(parts)
+    record_merged("Axolotl load_dataset_with_config", "axolotl", f"{files} data_files", whole_dir, parts, whole, merged)
 
 
 PUBLIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "training", "public")
