@@ -87,11 +87,36 @@ pub fn quality(run: Run, name: &str, texts: &[Text], data_root: Option<&DataRoot
     let settings = crate::quality::QualitySettings::new(u64::MAX, data_root, false, &all);
     let checked = each_record(run, texts, |rec| crate::quality::check_record(rec, None, &settings), |report| (report, None))?;
     let (records, features): (Vec<_>, Vec<_>) = checked.into_iter().unzip();
-    let mut corpus = crate::quality::Corpus::new(true, None);
-    let file = FileReport { path: name.into(), records, clean: 0, stamp: None };
-    let mut reports: Vec<FileReport> = corpus.judge(file, &features).into_iter().collect();
-    reports.extend(corpus.finish());
+    let reports = near_duplicates(run.stop, name, records, &features, JUDGED_BETWEEN_STOPS)?;
     Some(reports.iter().flat_map(crate::report::json::text_entries).collect())
+}
+
+/// How many records the near-duplicate pass judges between two looks at `stop`. The pass is
+/// sequential and comes after the parallel checks: over a million threads in one call it took
+/// seconds, during which Ctrl-C was not answered.
+const JUDGED_BETWEEN_STOPS: usize = 4096;
+
+/// The near-duplicate pass over a batch's records in input order, `part` records at a time into
+/// one corpus (a near-copy of a thread of an earlier part is still found); `None` once stopped.
+fn near_duplicates(
+    stop: &AtomicBool,
+    name: &str,
+    records: Vec<RecordReport>,
+    features: &[Option<crate::corpus::Features>],
+    part: usize,
+) -> Option<Vec<FileReport>> {
+    let mut corpus = crate::quality::Corpus::new(true, None);
+    let mut records = records.into_iter();
+    let mut reports = Vec::new();
+    for features in features.chunks(part) {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        let file = FileReport { path: name.into(), records: records.by_ref().take(features.len()).collect(), clean: 0, stamp: None };
+        reports.extend(corpus.judge(file, features));
+    }
+    reports.extend(corpus.finish());
+    Some(reports)
 }
 
 /// How `to_examples` writes: the profile and what `export` would be given on its command line.
@@ -213,5 +238,28 @@ mod tests {
         let texts: Vec<String> = (0..1000).map(|i| format!("text {i}")).collect();
         assert_eq!(count_tokens(Run { pool: &pool, stop: &stop }, &texts, Tokenizer::O200kBase), None);
         assert_eq!(validate(Run { pool: &pool, stop: &stop }, "batch", &[Ok("{}".into())], None), None);
+    }
+
+    #[test]
+    fn the_near_duplicate_pass_stops_between_parts_and_finds_copies_across_them() {
+        let pool = crate::workers::pool(Some(2));
+        let names = ["uci_har_train_01_0000_v4_0001.json", "mhealth_subject1_seg009_0000_v4_0004.json", "uci_har_test_24_2888_v4_0003.json", "uci_har_train_01_0078_v4_0002.json"];
+        let mut texts: Vec<Text> = names.iter().map(|n| Ok(fixture(n))).collect();
+        texts.push(Ok(fixture(names[0])));
+        let all = |_: &crate::rules::Rule| true;
+        let settings = crate::quality::QualitySettings::new(u64::MAX, None, false, &all);
+        let judged = |part: usize, stop: &AtomicBool| {
+            let checked = each_record(run(&pool), &texts, |rec| crate::quality::check_record(rec, None, &settings), |r| (r, None)).unwrap();
+            let (records, features): (Vec<_>, Vec<_>) = checked.into_iter().unzip();
+            near_duplicates(stop, "batch", records, &features, part).map(|r| r.iter().flat_map(crate::report::json::text_entries).collect::<Vec<_>>())
+        };
+        let going = AtomicBool::new(false);
+        let whole = judged(usize::MAX, &going).unwrap();
+        // Parts of 2: the copy (record 5) is in the third part, its original in the first.
+        assert_eq!(judged(2, &going).unwrap(), whole);
+        let near: Vec<usize> = whole.iter().enumerate().filter(|(_, e)| e.contains("\"TKQ08\"")).map(|(i, _)| i + 1).collect();
+        assert_eq!(near, [5], "{whole:#?}");
+        assert!(whole[4].contains("a near-copy of batch:1"), "{}", whole[4]);
+        assert_eq!(judged(2, &AtomicBool::new(true)), None);
     }
 }
