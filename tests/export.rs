@@ -415,6 +415,51 @@ fn merged_llama_factory_shards_get_one_dataset_info() {
     assert_eq!(std::fs::read(part1.join("dataset_info.json")).unwrap(), own, "a part's own dataset_info.json is kept");
 }
 
+/// Two sets of parts merged into one folder: the second merge would replace the first's trainer
+/// config (the same dataset names, other files), and the first merge's manifest would name a
+/// file that no longer holds its parts. Refused; a merge of the same parts (one killed before
+/// its manifest), or one into the manifest that lists the config, replaces it.
+#[test]
+fn a_merge_keeps_the_trainer_config_of_other_parts() {
+    let (tmp, threads) = twelve_threads();
+    for (profile, config) in [("llama-factory", "dataset_info.json"), ("axolotl", "axolotl.yaml")] {
+        let root = tmp.path().join(profile);
+        let parts = |set: &str| -> Vec<String> {
+            export_four_shards(&threads, profile, &SPLIT_FLAGS, |i| root.join(format!("{set}/part-{i}")))
+                .iter()
+                .map(|d| d.join("export.json").to_str().unwrap().to_string())
+                .collect()
+        };
+        let (a, b) = (parts("a"), parts("b"));
+        let exports = root.join("exports");
+        std::fs::create_dir(&exports).unwrap();
+        let merge = |set: &[String], to: &str| {
+            let out = exports.join(to);
+            let mut args = vec!["merge"];
+            args.extend(set.iter().map(String::as_str));
+            args.extend(["--out", out.to_str().unwrap()]);
+            run(&args)
+        };
+        let (o, e, code) = merge(&a, "a.json");
+        assert_eq!(code, 0, "{o}{e}");
+        let a_config = std::fs::read(exports.join(config)).unwrap();
+        let (o, e, code) = merge(&b, "b.json");
+        assert_eq!((code, o.as_str()), (2, ""), "{e}");
+        assert!(e.contains(&format!("{config} is there already for other parts (it names ")) && e.contains("a/part-"), "{e}");
+        assert_eq!(std::fs::read(exports.join(config)).unwrap(), a_config, "{profile}: a's config is kept");
+        assert!(!exports.join("b.json").exists());
+        // a's merge killed before its manifest: merged again, it replaces the config it wrote.
+        std::fs::remove_file(exports.join("a.json")).unwrap();
+        assert_eq!(merge(&a, "a.json").2, 0);
+        assert_eq!(std::fs::read(exports.join(config)).unwrap(), a_config);
+        // b into a's own manifest: a's merge is replaced whole.
+        let (o, e, code) = merge(&b, "a.json");
+        assert_eq!(code, 0, "{o}{e}");
+        let b_config = String::from_utf8(std::fs::read(exports.join(config)).unwrap()).unwrap();
+        assert!(b_config.contains("b/part-1/") && !b_config.contains("a/part-1/"), "{b_config}");
+    }
+}
+
 /// Axolotl reads a list of `data_files`: `merge --out` of Axolotl parts writes one
 /// `axolotl.yaml` (export's own writer) whose `datasets:` entry lists every part's train file
 /// and `test_datasets:` every val file. (Axolotl's own loader reads it in frameworks.py.)

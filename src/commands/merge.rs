@@ -40,8 +40,8 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
             let cannot = |e: std::io::Error| CommandError::Usage(format!("{}: cannot write the merged report: {e}", crate::report::shown(path)));
             let staged = crate::write::stage_empty(path).map_err(cannot)?;
             let mut writer = std::io::BufWriter::new(staged.file());
-            let into = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-            let merged = merge::merge(inputs, args.partial, Some(into), &mut writer).map_err(CommandError::Usage)?;
+            let into = merge::folder_of(path);
+            let merged = merge::merge(inputs, args.partial, Some(path), &mut writer).map_err(CommandError::Usage)?;
             writer.flush().map_err(cannot)?;
             drop(writer);
             let not_beside = |at: &std::path::Path, e: std::io::Error| {

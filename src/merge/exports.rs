@@ -36,11 +36,11 @@ pub(super) struct MergedExport {
     pub note: Option<String>,
 }
 
-/// Checks the parts and makes their merged manifest, naming each part's files relative to
-/// `into` (the folder the merged manifest goes in; `None`: it is printed, names are relative
-/// to the working folder and nothing is written beside it).
-pub(super) fn merge(inputs: &[Input], manifests: Vec<Map<String, Value>>, partial: bool, into: Option<&Path>) -> Result<MergedExport, String> {
-    let names_from = into.unwrap_or(Path::new("."));
+/// Checks the parts and makes their merged manifest, naming each part's files relative to the
+/// folder of `to` (the merged manifest's file; `None`: it is printed, names are relative to the
+/// working folder and nothing is written beside it).
+pub(super) fn merge(inputs: &[Input], manifests: Vec<Map<String, Value>>, partial: bool, to: Option<&Path>) -> Result<MergedExport, String> {
+    let names_from = to.map_or(Path::new("."), super::folder_of);
     let first = &manifests[0];
     for (input, m) in inputs.iter().zip(&manifests).skip(1) {
         let differs = SHARED.iter().copied().find(|k| m.get(*k) != first.get(*k));
@@ -96,7 +96,7 @@ pub(super) fn merge(inputs: &[Input], manifests: Vec<Map<String, Value>>, partia
     let mut manifest = merged(inputs, &manifests, held, files);
     // A node's merge (`--partial`, shards missing) leaves them to the final merge: nodes writing
     // into one folder would replace each other's.
-    let (beside, note) = if complete { trainer_config(&mut manifest, &infos, into)? } else { (Vec::new(), None) };
+    let (beside, note) = if complete { trainer_config(&mut manifest, &infos, to)? } else { (Vec::new(), None) };
     Ok(MergedExport { manifest, beside, note })
 }
 
@@ -108,13 +108,13 @@ const AXOLOTL_YAML: &str = "axolotl.yaml";
 /// The file a trainer reads beside the data, for all the parts at once (`dataset_info.json`
 /// for LLaMA-Factory, `axolotl.yaml` for Axolotl), listed in the manifest as `written_by:
 /// merge`, and what the terminal is told of it. Printed manifests (no folder) get a warning.
-fn trainer_config(manifest: &mut Value, infos: &[(Option<u64>, PathBuf)], into: Option<&Path>) -> Result<(Vec<Beside>, Option<String>), String> {
+fn trainer_config(manifest: &mut Value, infos: &[(Option<u64>, PathBuf)], to: Option<&Path>) -> Result<(Vec<Beside>, Option<String>), String> {
     let name = match manifest["profile"].as_str() {
         Some("llama-factory") if !infos.is_empty() => DATASET_INFO,
         Some("axolotl") => AXOLOTL_YAML,
         _ => return Ok((Vec::new(), None)),
     };
-    let Some(into) = into else {
+    let Some((to, into)) = to.map(|to| (to, super::folder_of(to))) else {
         let warning = format!("{name} for the merged parts is not written: merge with --out FILE to write it beside the merged manifest");
         manifest["warnings"].as_array_mut().expect("warnings is a list").push(json!(warning));
         return Ok((Vec::new(), Some(format!("warning: {warning}"))));
@@ -137,6 +137,7 @@ fn trainer_config(manifest: &mut Value, infos: &[(Option<u64>, PathBuf)], into: 
         let yaml = axolotl_config(manifest, into)?;
         (yaml, format!("wrote {} for Axolotl: every part's files, one dataset a split", at.display()))
     };
+    same_parts(&at, to, name, &bytes)?;
     manifest["files"].as_array_mut().expect("files is a list").push(json!({
         "path": name,
         "bytes": bytes.len(),
@@ -158,6 +159,43 @@ fn replaceable(at: &Path, ours: impl Fn(&[u8]) -> Result<(), String>) -> Result<
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(format!("{}: {}; give --out a folder of its own", crate::report::shown(at), crate::open::describe_io(&e))),
     }
+}
+
+/// A config an earlier merge wrote at `at` may be replaced only when that merge is being
+/// replaced too: the manifest at `to` lists it as it is, or it names no data file these parts do
+/// not name (the same parts merged again, or a merge killed before its manifest). Replacing the
+/// config of other parts would leave their merged manifest naming a file that no longer holds
+/// them, and a trainer reading this merge's data under that merge's dataset names.
+fn same_parts(at: &Path, to: &Path, name: &str, new: &[u8]) -> Result<(), String> {
+    let Ok(old) = std::fs::read(at) else { return Ok(()) };
+    let manifest = std::fs::read(to).ok().and_then(|text| serde_json::from_slice::<Value>(&text).ok());
+    let sha256 = crate::export::sink::sha256_hex(&old);
+    let mut listed = manifest.as_ref().and_then(|m| m["files"].as_array()).into_iter().flatten();
+    if listed.any(|f| f["path"] == name && f["written_by"] == "merge" && f["sha256"] == sha256.as_str()) {
+        return Ok(());
+    }
+    let ours = data_files(name, new);
+    match data_files(name, &old).into_iter().find(|f| !ours.contains(f)) {
+        None => Ok(()),
+        Some(other) => Err(format!(
+            "{} is there already for other parts (it names {}, which these parts do not have): merging would replace it; give \
+             --out a folder of its own, or the --out of the merge that wrote it",
+            crate::report::shown(at),
+            crate::report::terminal_safe(&other, false)
+        )),
+    }
+}
+
+/// The data files a merged trainer config names: `file_name` of every `dataset_info.json` entry,
+/// the `data_files` items of an `axolotl.yaml` (export writes each on a line of its own, as a
+/// JSON string).
+fn data_files(name: &str, config: &[u8]) -> Vec<String> {
+    if name == DATASET_INFO {
+        let entries = serde_json::from_slice::<Map<String, Value>>(config).unwrap_or_default();
+        return entries.values().filter_map(|e| e["file_name"].as_str().map(str::to_string)).collect();
+    }
+    let text = String::from_utf8_lossy(config);
+    text.lines().filter_map(|l| l.strip_prefix("      - ")).filter_map(|item| serde_json::from_str::<String>(item).ok()).collect()
 }
 
 /// Export's own `axolotl.yaml` writer over every part's files: one `datasets:` entry whose

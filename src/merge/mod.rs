@@ -212,12 +212,18 @@ pub struct Beside {
     pub replaces: Option<crate::walk::FileId>,
 }
 
+/// The folder of the merged report `to`: what its names are relative to, where the files
+/// written beside it go.
+pub fn folder_of(to: &Path) -> &Path {
+    to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
 /// Merge reports of one kind into `out`. Findings reports are merged entry by entry (each
 /// shard's report is in path order, as its run printed it); stats reports are small and are
 /// merged whole.
-/// `into` is the folder the merged report goes in (`None`: it is printed): a merged export's
-/// manifest names the parts' files relative to it.
-pub fn merge(mut inputs: Vec<Input>, partial: bool, into: Option<&Path>, out: &mut dyn Write) -> Result<Merged, String> {
+/// `to` is the file the merged report goes to (`None`: it is printed): a merged export's
+/// manifest names the parts' files relative to its folder.
+pub fn merge(mut inputs: Vec<Input>, partial: bool, to: Option<&Path>, out: &mut dyn Write) -> Result<Merged, String> {
     let mut kinds = Vec::with_capacity(inputs.len());
     for input in &mut inputs {
         kinds.push(input.kind()?);
@@ -249,7 +255,7 @@ pub fn merge(mut inputs: Vec<Input>, partial: bool, into: Option<&Path>, out: &m
         }
         Kind::Export => {
             let manifests = whole(&mut inputs);
-            let merged = exports::merge(&inputs, manifests, partial, into)?;
+            let merged = exports::merge(&inputs, manifests, partial, to)?;
             write_whole(&merged.manifest, out)?;
             Ok(Merged { kind, errors: 0, beside: merged.beside, note: merged.note })
         }
