@@ -187,10 +187,13 @@ pub struct DataFile<F> {
     pub fill: F,
 }
 
+/// Records, bytes and SHA-256 of a file `pipe` wrote.
+type Piped = (usize, u64, String);
+
 /// One data file's pipeline: this thread fills chunks, a helper hashes them (a plain file;
 /// a compressed one is hashed as it is encoded), another compresses and writes them, so that
 /// SHA-256, the slowest step, has a core to itself. Records, bytes and SHA-256 of the file.
-fn pipe<F>(file: &std::fs::File, compression: Compression, mut fill: F) -> io::Result<(usize, u64, String)>
+fn pipe<F>(file: &std::fs::File, compression: Compression, mut fill: F) -> io::Result<Piped>
 where
     F: FnMut(&mut Vec<u8>) -> io::Result<usize>,
 {
@@ -569,7 +572,7 @@ pub struct Stream {
     /// stream can be shared by reference; one thread takes from it).
     emptied: std::sync::Mutex<std::sync::mpsc::Receiver<Vec<u8>>>,
     /// Records, bytes, SHA-256, and the file.
-    handle: Option<std::thread::JoinHandle<io::Result<((usize, u64, String), std::fs::File)>>>,
+    handle: Option<std::thread::JoinHandle<io::Result<(Piped, std::fs::File)>>>,
     name: String,
     split: Option<String>,
 }
@@ -594,7 +597,7 @@ impl Stream {
         emptied.unwrap_or_else(new_chunk)
     }
 
-    fn join(&mut self) -> io::Result<((usize, u64, String), std::fs::File)> {
+    fn join(&mut self) -> io::Result<(Piped, std::fs::File)> {
         match self.handle.take() {
             Some(h) => h.join().unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked"))),
             None => Err(io::Error::other(format!("{}: its writer stopped", self.name))),
