@@ -168,23 +168,27 @@ fn replaceable(at: &Path, ours: impl Fn(&[u8]) -> Result<(), String>) -> Result<
 /// them, and a trainer reading this merge's data under that merge's dataset names.
 fn same_parts(at: &Path, to: &Path, name: &str, new: &[u8]) -> Result<(), String> {
     let Ok(old) = std::fs::read(at) else { return Ok(()) };
-    let manifest = std::fs::read(to).ok().and_then(|text| serde_json::from_slice::<Value>(&text).ok());
+    let ours = data_files(name, new);
+    let Some(other) = data_files(name, &old).into_iter().find(|f| !ours.contains(f)) else { return Ok(()) };
+    // Read only now, and only so much: `--out` may name any file, a merged manifest is small.
+    let mut text = Vec::new();
+    let read = std::fs::File::open(to).and_then(|f| f.take(MANIFEST_LIMIT).read_to_end(&mut text));
+    let manifest = read.ok().and_then(|_| serde_json::from_slice::<Value>(&text).ok());
     let sha256 = crate::export::sink::sha256_hex(&old);
     let mut listed = manifest.as_ref().and_then(|m| m["files"].as_array()).into_iter().flatten();
     if listed.any(|f| f["path"] == name && f["written_by"] == "merge" && f["sha256"] == sha256.as_str()) {
         return Ok(());
     }
-    let ours = data_files(name, new);
-    match data_files(name, &old).into_iter().find(|f| !ours.contains(f)) {
-        None => Ok(()),
-        Some(other) => Err(format!(
-            "{} is there already for other parts (it names {}, which these parts do not have): merging would replace it; give \
-             --out a folder of its own, or the --out of the merge that wrote it",
-            crate::report::shown(at),
-            crate::report::terminal_safe(&other, false)
-        )),
-    }
+    Err(format!(
+        "{} is there already for other parts (it names {}, which these parts do not have): merging would replace it; give \
+         --out a folder of its own, or the --out of the merge that wrote it",
+        crate::report::shown(at),
+        crate::report::terminal_safe(&other, false)
+    ))
 }
+
+/// The most of an existing `--out` file `same_parts` reads to learn whether it lists a config.
+const MANIFEST_LIMIT: u64 = 16 << 20;
 
 /// The data files a merged trainer config names: `file_name` of every `dataset_info.json` entry,
 /// the `data_files` items of an `axolotl.yaml` (export writes each on a line of its own, as a
