@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{add, check_parts, merged_tokens, Beside, Input};
+use crate::export::formats::axolotl;
 
 /// What the parts of one run share: a part exported with other flags is another export.
 const SHARED: [&str; 11] = [
@@ -123,6 +124,7 @@ fn trainer_config(manifest: &mut Value, infos: &[(Option<u64>, PathBuf)], to: Op
     let replaces = crate::walk::FileId::of(&at);
     let (bytes, note) = if name == DATASET_INFO {
         let (info, datasets) = dataset_info(infos, into)?;
+        replaceable(&at, to, name, &info, |old| only_these_datasets(old, &datasets))?;
         let lists: Vec<String> =
             datasets.as_object().into_iter().flatten().map(|(key, list)| format!("  {key}: {}", list.as_str().unwrap_or_default())).collect();
         let note = format!(
@@ -134,10 +136,12 @@ fn trainer_config(manifest: &mut Value, infos: &[(Option<u64>, PathBuf)], to: Op
         manifest["merged"]["llama_factory_datasets"] = datasets;
         (info, note)
     } else {
-        let yaml = axolotl_config(manifest, into)?;
+        let yaml = axolotl_config(manifest, into);
+        replaceable(&at, to, name, &yaml, |old| {
+            old.starts_with(axolotl::HEADER.as_bytes()).then_some(()).ok_or_else(|| "a config threadkit did not write".to_string())
+        })?;
         (yaml, format!("wrote {} for Axolotl: every part's files, one dataset a split", at.display()))
     };
-    same_parts(&at, to, name, &bytes)?;
     manifest["files"].as_array_mut().expect("files is a list").push(json!({
         "path": name,
         "bytes": bytes.len(),
@@ -148,28 +152,25 @@ fn trainer_config(manifest: &mut Value, infos: &[(Option<u64>, PathBuf)], to: Op
     Ok((vec![Beside { name: name.to_string(), bytes, replaces }], Some(note)))
 }
 
-/// What is at `at` may be replaced: nothing, or what a merge wrote there (`ours`). Anything
-/// else (the trainer's own `data/dataset_info.json`, a user's Axolotl config, a part's own
-/// file) is refused, named by `what`.
-fn replaceable(at: &Path, ours: impl Fn(&[u8]) -> Result<(), String>) -> Result<(), String> {
-    match std::fs::read(at) {
-        Ok(text) => ours(&text).map_err(|what| {
-            format!("{} is there already with {what}: merging would replace it; give --out a folder of its own", crate::report::shown(at))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("{}: {}; give --out a folder of its own", crate::report::shown(at), crate::open::describe_io(&e))),
-    }
-}
-
-/// A config an earlier merge wrote at `at` may be replaced only when that merge is being
-/// replaced too: the manifest at `to` lists it as it is, or it names no data file these parts do
-/// not name (the same parts merged again, or a merge killed before its manifest). Replacing the
-/// config of other parts would leave their merged manifest naming a file that no longer holds
-/// them, and a trainer reading this merge's data under that merge's dataset names.
-fn same_parts(at: &Path, to: &Path, name: &str, new: &[u8]) -> Result<(), String> {
-    let Ok(old) = std::fs::read(at) else { return Ok(()) };
-    let ours = data_files(name, new);
-    let Some(other) = data_files(name, &old).into_iter().find(|f| !ours.contains(f)) else { return Ok(()) };
+/// The trainer config at `at` may be replaced by `new`: nothing is there, or a merge wrote it
+/// (`ours`: the format's own check) for these same parts. Anything else (the trainer's own
+/// `data/dataset_info.json`, a user's Axolotl config, a part's own file) is refused, named by
+/// what `ours` says it holds. A merged config names other parts' files when the manifest at `to`
+/// does not list it as it is and it names a data file `new` does not (not the same parts merged
+/// again, nor a merge killed before its manifest): replacing it would leave that merge's
+/// manifest naming a file that no longer holds its parts, and a trainer reading this merge's
+/// data under that merge's dataset names.
+fn replaceable(at: &Path, to: &Path, name: &str, new: &[u8], ours: impl Fn(&[u8]) -> Result<(), String>) -> Result<(), String> {
+    let old = match std::fs::read(at) {
+        Ok(old) => old,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("{}: {}; give --out a folder of its own", crate::report::shown(at), crate::open::describe_io(&e))),
+    };
+    ours(&old).map_err(|what| {
+        format!("{} is there already with {what}: merging would replace it; give --out a folder of its own", crate::report::shown(at))
+    })?;
+    let these = data_files(name, new);
+    let Some(other) = data_files(name, &old).into_iter().find(|f| !these.contains(f)) else { return Ok(()) };
     // Read only now, and only so much: `--out` may name any file, a merged manifest is small.
     let mut text = Vec::new();
     let read = std::fs::File::open(to).and_then(|f| f.take(MANIFEST_LIMIT).read_to_end(&mut text));
@@ -187,25 +188,23 @@ fn same_parts(at: &Path, to: &Path, name: &str, new: &[u8]) -> Result<(), String
     ))
 }
 
-/// The most of an existing `--out` file `same_parts` reads to learn whether it lists a config.
+/// The most of an existing `--out` file `replaceable` reads to learn whether it lists a config.
 const MANIFEST_LIMIT: u64 = 16 << 20;
 
 /// The data files a merged trainer config names: `file_name` of every `dataset_info.json` entry,
-/// the `data_files` items of an `axolotl.yaml` (export writes each on a line of its own, as a
-/// JSON string).
+/// the `data_files` items of an `axolotl.yaml`.
 fn data_files(name: &str, config: &[u8]) -> Vec<String> {
     if name == DATASET_INFO {
         let entries = serde_json::from_slice::<Map<String, Value>>(config).unwrap_or_default();
         return entries.values().filter_map(|e| e["file_name"].as_str().map(str::to_string)).collect();
     }
-    let text = String::from_utf8_lossy(config);
-    text.lines().filter_map(|l| l.strip_prefix("      - ")).filter_map(|item| serde_json::from_str::<String>(item).ok()).collect()
+    axolotl::data_files(&String::from_utf8_lossy(config))
 }
 
 /// Export's own `axolotl.yaml` writer over every part's files: one `datasets:` entry whose
 /// `data_files` lists the first split's file of every part (Axolotl reads a list), one
 /// `test_datasets:` entry for the second split.
-fn axolotl_config(manifest: &Value, into: &Path) -> Result<Vec<u8>, String> {
+fn axolotl_config(manifest: &Value, into: &Path) -> Vec<u8> {
     use crate::export::format::{Profile, Written};
     use crate::export::sink::FileInfo;
     let files: Vec<FileInfo> = manifest["files"]
@@ -222,10 +221,7 @@ fn axolotl_config(manifest: &Value, into: &Path) -> Result<Vec<u8>, String> {
     let splits: Vec<&str> = order.into_iter().flatten().map(|(name, _)| name.as_str()).collect();
     let written = Written { dir: into, files: &files, splits, name: "" };
     let (_, yaml) = Profile::Axolotl.format().side_files(&written).into_iter().find(|(n, _)| n == AXOLOTL_YAML).expect("axolotl writes axolotl.yaml");
-    replaceable(&into.join(AXOLOTL_YAML), |old| {
-        old.starts_with(crate::export::formats::axolotl::HEADER.as_bytes()).then_some(()).ok_or_else(|| "a config threadkit did not write".to_string())
-    })?;
-    Ok(yaml.into_bytes())
+    yaml.into_bytes()
 }
 
 /// One `dataset_info.json` for the folder `into` from the parts' own (`(shard, path)`): every
@@ -234,8 +230,7 @@ fn axolotl_config(manifest: &Value, into: &Path) -> Result<Vec<u8>, String> {
 /// `threadkit_train_shard2`; parts of whole runs by their place). LLaMA-Factory reads one file
 /// or one folder an entry, and the parts' files lie in folders of their own, so a trainer takes
 /// them all with `dataset: threadkit_train_shard1,…`; the second value lists those by the
-/// parts' key. A `dataset_info.json` already in `into` with other datasets (LLaMA-Factory's
-/// own `data/` folder, or a part's own) is refused, not replaced.
+/// parts' key.
 fn dataset_info(infos: &[(Option<u64>, PathBuf)], into: &Path) -> Result<(Vec<u8>, Value), String> {
     // (the part's key, shard, the entry)
     let mut all: Vec<(String, u64, Value)> = Vec::new();
@@ -260,17 +255,21 @@ fn dataset_info(infos: &[(Option<u64>, PathBuf)], into: &Path) -> Result<(Vec<u8
         info.insert(merged_key, entry);
     }
     let datasets: Map<String, Value> = lists.into_iter().map(|(key, names)| (key, json!(names.join(",")))).collect();
-    replaceable(&into.join(DATASET_INFO), |old| {
-        let old: Map<String, Value> = serde_json::from_slice(old).map_err(|_| "something that is not a JSON object".to_string())?;
-        let foreign: Vec<&str> = old.keys().filter(|k| !datasets.keys().any(|key| is_shard_key(k, key))).map(String::as_str).collect();
-        match foreign.is_empty() {
-            true => Ok(()),
-            false => Err(format!("other datasets ({})", crate::report::terminal_safe(&foreign.join(", "), false))),
-        }
-    })?;
     let mut text = serde_json::to_vec_pretty(&Value::Object(info)).expect("JSON values serialize");
     text.push(b'\n');
     Ok((text, Value::Object(datasets)))
+}
+
+/// A `dataset_info.json` a merge of these dataset keys (`datasets`) wrote: every key is one of
+/// theirs with a shard suffix.
+fn only_these_datasets(old: &[u8], datasets: &Value) -> Result<(), String> {
+    let old: Map<String, Value> = serde_json::from_slice(old).map_err(|_| "something that is not a JSON object".to_string())?;
+    let keys = datasets.as_object().into_iter().flatten().map(|(key, _)| key);
+    let foreign: Vec<&str> = old.keys().filter(|k| !keys.clone().any(|key| is_shard_key(k, key))).map(String::as_str).collect();
+    match foreign.is_empty() {
+        true => Ok(()),
+        false => Err(format!("other datasets ({})", crate::report::terminal_safe(&foreign.join(", "), false))),
+    }
 }
 
 /// `name` is what an earlier merge wrote for the part key `key`: `{key}_shard{N}`.

@@ -79,6 +79,15 @@ impl TrainingFormat for Axolotl {
 /// The first line of every `axolotl.yaml` threadkit writes: `merge` replaces only such a file.
 pub const HEADER: &str = "# Written by `threadkit export --profile axolotl`.";
 
+/// How a `data_files` item starts: one file a line, as a JSON string (which YAML reads).
+const DATA_FILE: &str = "      - ";
+
+/// The `data_files` items of an `axolotl.yaml` threadkit wrote, read back (by `merge`, to learn
+/// which parts' config it is).
+pub fn data_files(yaml: &str) -> Vec<String> {
+    yaml.lines().filter_map(|l| l.strip_prefix(DATA_FILE)).filter_map(|item| serde_json::from_str::<String>(item).ok()).collect()
+}
+
 /// A `datasets:` block pointing at the files just written. Paths are absolute: axolotl
 /// hands a local folder's `data_files` to `datasets.load_dataset`, which resolves them
 /// against the working directory, not against the config (`utils/data/shared.py`,
@@ -94,7 +103,7 @@ fn axolotl_yaml(written: &Written<'_>) -> String {
         s.push_str(if i == 0 { "datasets:\n" } else { "test_datasets:\n" });
         s.push_str(&format!("  - path: {}\n    ds_type: json\n    split: train\n    data_files:\n", yaml_str(&dir.display().to_string())));
         for f in written.files.iter().filter(|f| f.split.as_deref() == Some(split)) {
-            s.push_str(&format!("      - {}\n", yaml_str(&dir.join(&f.path).display().to_string())));
+            s.push_str(&format!("{DATA_FILE}{}\n", yaml_str(&dir.join(&f.path).display().to_string())));
         }
         s.push_str("    type: chat_template\n    field_messages: messages\n    field_tools: tools\n");
         // Axolotl keeps only message keys it finds in the template's source, which misses
@@ -113,4 +122,26 @@ fn axolotl_yaml(written: &Written<'_>) -> String {
 
 fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).expect("a string serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::sink::FileInfo;
+
+    #[test]
+    fn the_data_files_written_are_the_data_files_read_back() {
+        let file = |path: &str, split: &str| FileInfo {
+            path: path.into(),
+            split: Some(split.into()),
+            records: None,
+            bytes: 0,
+            sha256: String::new(),
+        };
+        let files = [file("train-00000.jsonl", "train"), file("odd \"name\": - x.jsonl", "train"), file("validation.jsonl", "validation")];
+        let dir = std::path::Path::new("/data/my export");
+        let yaml = axolotl_yaml(&Written { dir, files: &files, splits: vec!["train", "validation"], name: "" });
+        let expected: Vec<String> = files.iter().map(|f| dir.join(&f.path).display().to_string()).collect();
+        assert_eq!(data_files(&yaml), expected);
+    }
 }
