@@ -669,3 +669,89 @@ fn issue28_rows16_17_tokenizer_configs_and_ts_files() {
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("byte-order mark (BOM)"), "{err}");
 }
+
+/// Reports and export manifests edited out of shape (a node of any kind where another was):
+/// `merge` gives a result or an error naming the file, never a panic. Each round replaces nodes
+/// of real shard reports of the fixtures, the way a hand edit or a broken writer would.
+#[test]
+fn mutated_shard_reports_never_panic_merge() {
+    use serde_json::json;
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = fixtures().join("threads/valid");
+    let mut pairs: Vec<[serde_json::Value; 2]> = Vec::new();
+    for command in ["validate", "stats", "quality"] {
+        let pair = ["1/2", "2/2"].map(|shard| {
+            let out = threadkit(&[command, threads.to_str().unwrap(), "--shard", shard, "--format", "json"]);
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{command} --shard {shard}: {e}"))
+        });
+        pairs.push(pair);
+    }
+    let manifests = ["1/2", "2/2"].map(|shard| {
+        let out = tmp.path().join(format!("e{}", &shard[..1]));
+        let run = threadkit(&["export", threads.to_str().unwrap(), "--profile", "llama-factory", "--shard", shard, "--out", out.to_str().unwrap()]);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        serde_json::from_slice(&std::fs::read(out.join("export.json")).unwrap()).unwrap()
+    });
+    pairs.push(manifests);
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let odd = [json!(null), json!(-1), json!(1.5), json!(u64::MAX), json!("x"), json!([]), json!({}), json!([1, 2]), json!(true)];
+    for round in 0..1500 {
+        let kind = (next() as usize) % pairs.len();
+        let mut reports = pairs[kind].clone();
+        let which = (next() % 2) as usize;
+        for _ in 0..(1 + next() % 3) {
+            // Down a random path; the node there becomes one of another kind.
+            let mut node = &mut reports[which];
+            for _ in 0..(next() % 7) {
+                let children = match node {
+                    serde_json::Value::Object(o) if !o.is_empty() => o.len(),
+                    serde_json::Value::Array(a) if !a.is_empty() => a.len(),
+                    _ => break,
+                };
+                let i = (next() as usize) % children;
+                node = match node {
+                    serde_json::Value::Object(o) => o.values_mut().nth(i).unwrap(),
+                    serde_json::Value::Array(a) => &mut a[i],
+                    _ => unreachable!(),
+                };
+            }
+            *node = odd[(next() as usize) % odd.len()].clone();
+        }
+        let (dir, to) = (tmp.path(), tmp.path().join(format!("merged{round}.json")));
+        let inputs = reports
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                // The export's parts are merged from their folders (their files are checked there).
+                let at = dir.join(format!("e{}", i + 1)).join(if kind == 3 { "export.json".to_string() } else { format!("r{i}.json") });
+                std::fs::write(&at, serde_json::to_vec(r).unwrap()).unwrap();
+                threadkit::merge::Input::open(&at).unwrap()
+            })
+            .collect();
+        let mut out = Vec::new();
+        let merged = threadkit::merge::merge(inputs, round % 4 == 0, Some(&to), &mut out);
+        if let Err(e) = merged {
+            assert!(e.contains(".json"), "round {round}: an error names the file: {e}");
+        }
+    }
+
+    // A part's dataset_info.json whose entry is not an object, its manifest made to agree.
+    let mut manifest = pairs[3][0].clone();
+    let info = b"{\"threadkit_train\": 5}\n";
+    std::fs::write(tmp.path().join("e1/dataset_info.json"), info).unwrap();
+    for f in manifest["files"].as_array_mut().unwrap().iter_mut().filter(|f| f["path"] == "dataset_info.json") {
+        f["sha256"] = json!(threadkit::export::sink::sha256_hex(info));
+        f["bytes"] = json!(info.len());
+    }
+    std::fs::write(tmp.path().join("e1/export.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
+    std::fs::write(tmp.path().join("e2/export.json"), serde_json::to_vec(&pairs[3][1]).unwrap()).unwrap();
+    let inputs = ["e1", "e2"].iter().map(|e| threadkit::merge::Input::open(&tmp.path().join(e).join("export.json")).unwrap()).collect();
+    let e = threadkit::merge::merge(inputs, false, Some(&tmp.path().join("merged.json")), &mut Vec::new()).err().expect("refused");
+    assert!(e.contains("dataset_info.json: threadkit_train is not a dataset entry"), "{e}");
+}

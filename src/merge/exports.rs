@@ -240,10 +240,13 @@ fn dataset_info(infos: &[(Option<u64>, PathBuf)], into: &Path) -> Result<(Vec<u8
             return Err(format!("{}: not a JSON object of datasets; run that part's export again", crate::report::shown(path)));
         };
         let dir = path.parent().unwrap_or(Path::new("."));
-        for (key, mut entry) in entries {
-            let file_name = entry["file_name"].as_str().unwrap_or_default().to_string();
-            entry["file_name"] = json!(relative(into, &dir.join(file_name)).to_string_lossy());
-            all.push((key, shard.unwrap_or(position as u64 + 1), entry));
+        for (key, entry) in entries {
+            let Value::Object(mut entry) = entry else {
+                return Err(format!("{}: {key} is not a dataset entry (an object); run that part's export again", crate::report::shown(path)));
+            };
+            let file_name = entry.get("file_name").and_then(Value::as_str).unwrap_or_default().to_string();
+            entry.insert("file_name".into(), json!(relative(into, &dir.join(file_name)).to_string_lossy()));
+            all.push((key, shard.unwrap_or(position as u64 + 1), Value::Object(entry)));
         }
     }
     all.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));

@@ -506,9 +506,10 @@ fn merge_stats(reports: Vec<Value>) -> Value {
         }
         for key in ["accuracy_by_label", "accuracy_by_confidence"] {
             if let Some(Value::Object(groups)) = o.get_mut(key) {
-                for g in groups.values_mut() {
-                    let accuracy = ratio(&g["correct"], &g["judged"]);
-                    g["accuracy"] = accuracy;
+                // A group that is not counts (a report edited by hand) is left as `add` left it.
+                for g in groups.values_mut().filter_map(Value::as_object_mut) {
+                    let accuracy = ratio(&get(g, "correct"), &get(g, "judged"));
+                    g.insert("accuracy".into(), accuracy);
                 }
             }
         }
@@ -563,7 +564,7 @@ fn add(into: &mut Value, from: Value) {
         (slot @ Value::Number(_), Value::Number(b)) => {
             let a = slot.as_number().expect("a number");
             *slot = match (a.as_u64(), b.as_u64()) {
-                (Some(x), Some(y)) => json!(x + y),
+                (Some(x), Some(y)) if x.checked_add(y).is_some() => json!(x + y),
                 _ => json!(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)),
             };
         }
@@ -622,6 +623,17 @@ mod tests {
         assert_eq!(m["correct_rate"], 0.5);
         assert_eq!(m["by_version"], json!({"3.0": 1, "openai_v1": 3}));
         assert_eq!(m["tokens"], json!({"examples": 4, "max": 200, "mean": 100.0, "p95": null, "total": 400}));
+    }
+
+    #[test]
+    fn reports_edited_out_of_shape_merge_without_a_panic() {
+        // A group of accuracy that is a number, and counts whose sum is past u64 (found by mutating real reports).
+        let a = json!({"files": 1, "threads": 1, "by_version": {"openai_v1": u64::MAX}, "accuracy_by_label": {"walking": {"judged": 1, "correct": 1, "accuracy": 1.0},
+                       "medium": 1180591620717411303424u128 as f64}});
+        let b = json!({"files": 1, "threads": 2, "by_version": {"openai_v1": 2}, "accuracy_by_label": {"walking": {"judged": 1, "correct": 0, "accuracy": 0.0}}});
+        let m = merged(&[a, b]).unwrap();
+        assert_eq!(m["accuracy_by_label"]["walking"], json!({"judged": 2, "correct": 1, "accuracy": 0.5}));
+        assert_eq!(m["by_version"]["openai_v1"].as_f64(), Some(u64::MAX as f64 + 2.0), "not wrapped around");
     }
 
     #[test]
