@@ -752,6 +752,6 @@ fn mutated_shard_reports_never_panic_merge() {
     std::fs::write(tmp.path().join("e1/export.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
     std::fs::write(tmp.path().join("e2/export.json"), serde_json::to_vec(&pairs[3][1]).unwrap()).unwrap();
     let inputs = ["e1", "e2"].iter().map(|e| threadkit::merge::Input::open(&tmp.path().join(e).join("export.json")).unwrap()).collect();
-    let e = threadkit::merge::merge(inputs, false, Some(&tmp.path().join("merged.json")), &mut Vec::new()).err().expect("refused");
+    let e = threadkit::merge::merge(inputs, false, Some(&tmp.path().join("merged.json")), &mut Vec::new()).expect_err("refused");
     assert!(e.contains("dataset_info.json: threadkit_train is not a dataset entry"), "{e}");
 }
