@@ -167,13 +167,7 @@ fn hostile_ts_files_are_refused_with_the_line() {
 fn mutated_ts_files_never_panic() {
     let seed = std::fs::read_to_string(fixtures().join("uea/BasicMotions_TEST.ts")).unwrap();
     let lines: Vec<&str> = seed.lines().collect();
-    let mut rng = 0x1234_5678_9abc_def1u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = xorshift(0x1234_5678_9abc_def1u64);
     let pieces = [":", ",", "?", "@data", "@dimensions 99", "NaN", "1e999", "", "#", "@classLabel true", "\u{0}", "é"];
     for _ in 0..400 {
         let mut l: Vec<String> = lines[..20.min(lines.len())].iter().map(|s| s.to_string()).collect();

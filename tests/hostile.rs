@@ -159,13 +159,7 @@ fn mutated_fixtures_never_panic() {
     for e in std::fs::read_dir(fixtures().join("quality/train")).unwrap().filter_map(Result::ok).take(40) {
         seeds.push(std::fs::read(e.path()).unwrap());
     }
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
     let renderer = threadkit::report::human::Renderer::new(false);
     let settings = threadkit::validate::Settings::default();
     let tokens: &[&[u8]] =
@@ -229,13 +223,7 @@ fn mutated_templates_and_ts_files_never_panic() {
     let templates = read_all("chat_templates", "jinja");
     // A header and the first cases: the reader's decisions are made there.
     let ts: Vec<String> = read_all("uea", "ts").iter().map(|t| t.lines().take(40).collect::<Vec<_>>().join("\n")).collect();
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
     let template_tokens = [
         "{%", "%}", "{{", "}}", "{#", "endfor", "endif", "range(99999)", "* 99999", " ~ ", "| tojson(indent=99999)",
         "'{:>99999}'.format(1)", "raise_exception('x')", "strftime_now('%Q')", "loop.index", "namespace(", "(", ")", "[", "]",
@@ -693,13 +681,7 @@ fn mutated_shard_reports_never_panic_merge() {
         serde_json::from_slice(&std::fs::read(out.join("export.json")).unwrap()).unwrap()
     });
     pairs.push(manifests);
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
     let odd = [json!(null), json!(-1), json!(1.5), json!(u64::MAX), json!("x"), json!([]), json!({}), json!([1, 2]), json!(true)];
     for round in 0..1500 {
         let kind = (next() as usize) % pairs.len();

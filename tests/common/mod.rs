@@ -13,6 +13,18 @@ pub fn fixtures() -> PathBuf {
     root().join("fixtures")
 }
 
+/// A deterministic stream of random numbers (xorshift64) for the mutation tests: the same
+/// mutations on every run, so a failure is found again by running the test again.
+pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut rng = seed;
+    move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    }
+}
+
 pub fn threadkit(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_threadkit")).args(args).current_dir(root()).output().expect("threadkit runs")
 }
