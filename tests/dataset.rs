@@ -227,7 +227,9 @@ fn csv_import_refuses_inconsistent_or_hostile_input() {
     let tmp = tempfile::tempdir().unwrap();
     let cases = [
         ("activity,ax\nwalk,1\nsit,2\n", vec![], "one label"),
-        ("activity,ax\nwalk,1\nwalk,abc\n", vec![], "is not a number"),
+        ("activity,ax\nwalk,1\nwalk,abc\n", vec![], "case1.csv:3: column \"ax\", a channel (every column but the label, session and time columns is one: name those with --session-column and --time-column, or pick channels with --channels), holds \"abc\", not a number"),
+        ("session,activity,ax\ns1,walk,1\n", vec![], "column \"session\", a channel"),
+        ("t,activity,ax\nnow,walk,1\n", vec!["--time-column", "t"], "the time column \"t\" holds \"now\", not a number"),
         ("activity,ax\nwalk,1\n", vec!["--time-column", "t"], "no column \"t\""),
         ("s,activity,ax\n../x,walk,1\n", vec!["--session-column", "s"], "refused"),
         ("activity\nwalk\n", vec![], "no channel columns"),

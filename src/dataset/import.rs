@@ -178,17 +178,26 @@ pub fn from_csv(files: &[(&Path, &str)], options: &ImportOptions, cols: &CsvColu
                     entry.0
                 ));
             }
-            let number = |i: usize, what: &str| -> Result<f64, String> {
+            let number = |i: usize| -> Result<f64, String> {
                 let raw = record.get(i).unwrap_or("");
                 match raw {
                     "" | "?" | "NaN" | "nan" | "NA" => Ok(f64::NAN),
-                    _ => raw.parse::<f64>().map_err(|_| format!("{}: {what} {raw:?} is not a number", where_(line))),
+                    _ => raw.parse::<f64>().map_err(|_| super::uea_ts::abbreviate(raw)),
                 }
             };
             if let Some(t) = time_at {
-                entry.1.push(number(t, "time")?);
+                let time = number(t).map_err(|raw| format!("{}: the time column {:?} holds {raw:?}, not a number", where_(line), header[t]))?;
+                entry.1.push(time);
             }
-            entry.2.push(channel_at.iter().zip(&channels).map(|(&i, c)| number(i, c)).collect::<Result<_, _>>()?);
+            // A column of ids read as a channel (no --session-column) is the usual cause, and a flag the fix.
+            let hint = match options.channels {
+                Some(_) => "",
+                None => " (every column but the label, session and time columns is one: name those with --session-column and --time-column, or pick channels with --channels)",
+            };
+            let values = channel_at.iter().zip(&channels).map(|(&i, c)| {
+                number(i).map_err(|raw| format!("{}: column {c:?}, a channel{hint}, holds {raw:?}, not a number", where_(line)))
+            });
+            entry.2.push(values.collect::<Result<_, _>>()?);
         }
     }
     let names = channel_set.ok_or("no input files")?;

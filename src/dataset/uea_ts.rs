@@ -227,7 +227,8 @@ fn parse_case(line: &str, line_no: usize, header: &Header) -> Result<Case, TsErr
     Ok(Case { dims, label })
 }
 
-fn abbreviate(s: &str) -> String {
+/// A value quoted in an error, cut to 40 characters.
+pub(super) fn abbreviate(s: &str) -> String {
     if s.chars().count() > 40 {
         format!("{}…", s.chars().take(40).collect::<String>())
     } else {
