@@ -64,16 +64,9 @@ pub fn validate_record(rec: RecordText, file_stem: Option<&str>, settings: &Sett
         Ok(p) => (p.value, p.duplicates, p.non_finite),
         Err(failure) => return RecordReport::failed(rec.record, *failure, Some(rec.text.into())),
     };
-    if let Some(kind) = training_example_kind(&doc) {
+    if let Some(what) = known_other_file(&doc) {
         // One clear finding instead of dozens of schema errors, and not counted as a thread.
-        let d = Diagnostic::new(
-            &crate::rules::NOT_A_THREAD,
-            "",
-            format!(
-                "this looks like a training example ({kind}), not a thread; check training files with \
-                 `threadkit validate --profile openai|trl|axolotl|llama-factory FILE`"
-            ),
-        );
+        let d = Diagnostic::new(&crate::rules::NOT_A_THREAD, "", what);
         return RecordReport::failed(rec.record, d, Some(rec.text.into()));
     }
     let mut checked = check::check(&doc, file_stem, Options { data_root: settings.data_root });
@@ -107,22 +100,49 @@ pub fn validate_record(rec: RecordText, file_stem: Option<&str>, settings: &Sett
     report
 }
 
-/// What kind of training line `doc` is, if it is one: export's lines have no thread id,
-/// and `messages` with `tools` (OpenAI, TRL, Axolotl) or sharegpt `conversations`.
-fn training_example_kind(doc: &Value) -> Option<&'static str> {
+/// What a file that is not a thread but that people keep beside threads is, and where it is
+/// checked instead: a training line (export's lines have no thread id, and `messages` with
+/// `tools` — OpenAI, TRL, Axolotl — or sharegpt `conversations`), or what threadkit itself writes
+/// as JSON (the reports `--format json` prints, an export's manifest, LLaMA-Factory's dataset list).
+fn known_other_file(doc: &Value) -> Option<String> {
     let o = doc.as_object()?;
     if o.contains_key("id") || o.contains_key("thread_id") || o.contains_key("conversation_id") {
         return None;
     }
+    let training = |kind: &str| {
+        format!(
+            "this looks like a training example ({kind}), not a thread; check training files with \
+             `threadkit validate --profile openai|trl|axolotl|llama-factory FILE`"
+        )
+    };
+    let report = |kind: &str| {
+        format!("this is {kind}, not a thread; the reports of shards (`--shard I/N`) are combined with `threadkit merge`")
+    };
+    let is = |key: &str, of: fn(&Value) -> bool| o.get(key).is_some_and(of);
     if o.contains_key("conversations") {
-        Some("sharegpt `conversations`")
+        Some(training("sharegpt `conversations`"))
     } else if o.contains_key("messages") && o.contains_key("tools") {
-        Some("`messages` + `tools`")
+        Some(training("`messages` + `tools`"))
+    } else if is("threadkit_version", Value::is_string) && is("counts", Value::is_object) && is("files", Value::is_array) {
+        Some(
+            "this is an export's manifest (export.json), not a thread; the training files it lists are checked with \
+             `threadkit validate --profile P FOLDER`, and the manifests of export shards combined with `threadkit merge`"
+                .to_string(),
+        )
+    } else if is("files", Value::is_array) && is("summary", Value::is_object) {
+        Some(report("a threadkit JSON report (`--format json`)"))
+    } else if is("threads", Value::is_u64) && is("by_version", Value::is_object) {
+        Some(report("a threadkit stats report (`stats --format json`)"))
+    } else if !o.is_empty() && o.values().all(|entry| entry.get("file_name").is_some_and(Value::is_string)) {
+        Some(
+            "this is LLaMA-Factory's dataset list (dataset_info.json), not a thread; the files it names are checked with \
+             `threadkit validate --profile llama-factory FOLDER`"
+                .to_string(),
+        )
     } else {
         None
     }
 }
-
 
 /// Where each id was first seen, in little memory per thread: a 64-bit hash of the id
 /// and the place in one shared string. A hash match is confirmed by re-reading the

@@ -158,3 +158,45 @@ fn deny_warnings_and_ignore() {
     assert_eq!(threadkit(&["validate", v3, "--deny-warnings", "--ignore", "legacy-v3"]).status.code(), Some(0));
     assert_eq!(threadkit(&["validate", v3, "--ignore", "TK999"]).status.code(), Some(2));
 }
+
+/// The JSON files people keep beside threads — threadkit's own reports and manifests, and
+/// LLaMA-Factory's list — are each named for what they are, with where to check them, instead of
+/// a generic "not a thread" (one finding each, on files threadkit itself wrote). A training file
+/// named alone is validated as one (`validate --profile` is implied), so it is not among them.
+#[test]
+fn files_kept_beside_threads_are_named_for_what_they_are() {
+    let tmp = tempfile::tempdir().unwrap();
+    let threads = fixtures().join("threads/valid");
+    let threads = threads.to_str().unwrap();
+    let mut cases: Vec<(std::path::PathBuf, &str)> = Vec::new();
+    for (command, expected) in [
+        ("validate", "this is a threadkit JSON report (`--format json`), not a thread; the reports of shards"),
+        ("quality", "this is a threadkit JSON report (`--format json`)"),
+        ("stats", "this is a threadkit stats report (`stats --format json`), not a thread"),
+    ] {
+        let out = threadkit(&[command, threads, "--format", "json", "--shard", "1/2"]);
+        let at = tmp.path().join(format!("{command}.json"));
+        std::fs::write(&at, &out.stdout).unwrap();
+        cases.push((at, expected));
+    }
+    let export = tmp.path().join("export");
+    let out = threadkit(&["export", threads, "--profile", "llama-factory", "--out", export.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    cases.push((export.join("export.json"), "this is an export's manifest (export.json), not a thread; the training files it lists"));
+    cases.push((export.join("dataset_info.json"), "this is LLaMA-Factory's dataset list (dataset_info.json), not a thread"));
+    for (at, expected) in &cases {
+        let (report, code) = json_report(&[at.to_str().unwrap()]);
+        assert_eq!(code, 1, "{}", at.display());
+        let messages: Vec<&str> = report["files"][0]["diagnostics"].as_array().unwrap().iter().map(|d| d["message"].as_str().unwrap()).collect();
+        assert_eq!(codes(&report)[0], "TK006", "{}", at.display());
+        assert!(messages[0].starts_with(expected), "{}: {messages:?}", at.display());
+    }
+    // In a folder walked for threads, a training file's lines are named as training examples.
+    let (report, _) = json_report(&[export.to_str().unwrap()]);
+    let train = report["files"].as_array().unwrap().iter().find(|f| f["path"].as_str().unwrap().ends_with("train.jsonl")).expect("train.jsonl walked");
+    let message = train["diagnostics"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("this looks like a training example (sharegpt `conversations`), not a thread"), "{message}");
+    // The threads they were made from are still threads.
+    let (report, code) = json_report(&[threads]);
+    assert_eq!((report["summary"]["valid"].as_u64(), code), (Some(7), 0), "{report}");
+}

@@ -70,7 +70,7 @@ Fix: if the file (or the JSONL line: a thread, a training example) is meant to b
 rule!(NOT_A_THREAD, "TK006", "unknown-format", Error, "the document is not a thread of any known version", fix: None,
 "What: the document has neither the `openai_v1` shape (`id` + `messages`) nor the legacy shape (`thread_id`/`conversation_id` + `conversation`).\n\
 Why: threadkit cannot tell which rules apply, and a trainer would not know how to read it either.\n\
-Fix: check that the file is a thread; other JSON (manifests, labels, exports) does not belong in the threads folder.");
+Fix: check that the file is a thread; other JSON (manifests, labels, exports) does not belong in the threads folder. Files threadkit recognises are named in the message with where they are checked: training lines (`validate --profile P`), an export's `export.json` and LLaMA-Factory's `dataset_info.json`, and the JSON reports of `validate`, `quality`, `verify` and `stats` (shards' reports are combined with `threadkit merge`).");
 rule!(VERSION_MISMATCH, "TK007", "version-mismatch", Error, "`schema_version` disagrees with the document's shape", fix: None,
 "What: the declared `schema_version` names one format, but the keys present are those of another. threadkit validates by the shape and reports the disagreement.\n\
 Why: tools that trust `schema_version` (older exporters, jq scripts) read such a file wrongly.\n\
