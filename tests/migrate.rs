@@ -396,16 +396,17 @@ fn a_migration_killed_at_random_points_finishes_exactly_once() {
     let mut rng = Rng(0xdead_beef_cafe_f00d);
     let converted = || files(&threads).iter().filter(|n| n.contains("_v4_")).count();
     let mut partial_kills = 0;
-    // On a loaded machine a run may need longer before its first batch lands: wait longer
+    // Kills start early, since a fast machine migrates the 5000 files in half a second; on a
+    // slow or loaded one a run needs longer before its first batch lands: wait twice as long
     // each time a kill came before any progress.
-    let mut patience = 100;
-    for _ in 0..12 {
+    let mut patience = 30;
+    for _ in 0..16 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_threadkit"))
             .args(["migrate", threads.to_str().unwrap(), "--format", "json"])
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(patience + rng.below(1500)));
+        std::thread::sleep(std::time::Duration::from_millis(patience + rng.below(2 * patience)));
         let finished = child.try_wait().unwrap().is_some();
         let _ = child.kill();
         let _ = child.wait();
