@@ -108,6 +108,14 @@ impl FileReport {
 }
 
 
+/// Where a record is, as messages name it: its file, and `:line` for a JSONL record.
+pub fn place(path: impl std::fmt::Display, record: Option<usize>) -> String {
+    match record {
+        Some(line) => format!("{path}:{line}"),
+        None => path.to_string(),
+    }
+}
+
 /// Spans are computed only here, for records that have findings.
 pub fn locate_all(diagnostics: &mut [Diagnostic], text: &str) {
     if diagnostics.iter().all(|d| d.location.is_some()) {

@@ -224,10 +224,7 @@ impl Corpus {
                 held_hits.push(None);
                 continue;
             };
-            let place = match r.record {
-                Some(line) => format!("{}:{line}", path.display()),
-                None => path.display().to_string(),
-            };
+            let place = crate::findings::place(path.display(), r.record);
             let mut found = Vec::new();
             if let Some(index) = self.near.as_mut() {
                 if let Some((first, j)) = index.see(f, &place) {
@@ -368,10 +365,7 @@ pub fn load_eval(paths: &[std::path::PathBuf], max_file_size: u64) -> (EvalSet, 
                     item.ok().and_then(|rec| Some((rec.record, serde_json::from_str::<Value>(&rec.text).ok()?)));
                 match parsed {
                     Some((record, doc)) => {
-                        let place = match record {
-                            Some(line) => format!("{}:{line}", entry.path.display()),
-                            None => entry.path.display().to_string(),
-                        };
+                        let place = crate::findings::place(entry.path.display(), record);
                         eval.add(&doc, &place);
                     }
                     None => skipped += 1,

@@ -194,10 +194,7 @@ pub fn mark_duplicates(report: &mut FileReport, ids: &mut SeenIds) {
     let path = report.path.clone();
     for r in &mut report.records {
         let Some(id) = r.id.clone() else { continue };
-        let here = match r.record {
-            Some(line) => format!("{}:{line}", path.display()),
-            None => path.display().to_string(),
-        };
+        let here = crate::findings::place(path.display(), r.record);
         let Some(first) = ids.see(&id, &here) else { continue };
         let pointer = match r.version {
             Some(v) => crate::thread::ThreadView::new(&serde_json::Value::Null, v).id_pointer(),

@@ -160,9 +160,11 @@ fn training_files_are_recognised_and_not_counted_as_threads() {
     assert!(text(&o).contains("checked as `--profile auto`") && text(&o).contains("read as trl"), "{}", text(&o));
     assert!(!text(&o).contains("TK100"), "no schema errors: {}", text(&o));
     assert!(o.status.success(), "{}", text(&o));
+    // Counted as nothing, it is refused: zero threads would pass for stats of a corpus.
     let o = threadkit(&["stats", s(&out.join("train.jsonl")), "--format", "json"]);
-    let st: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(st["threads"], 0, "{st}");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(o.stdout.is_empty(), "no stats printed");
+    assert!(text(&o).contains("the file read is not a thread (") && text(&o).contains("this looks like a training example"), "{}", text(&o));
 }
 
 #[test]

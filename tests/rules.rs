@@ -196,6 +196,18 @@ fn files_kept_beside_threads_are_named_for_what_they_are() {
     let train = report["files"].as_array().unwrap().iter().find(|f| f["path"].as_str().unwrap().ends_with("train.jsonl")).expect("train.jsonl walked");
     let message = train["diagnostics"][0]["message"].as_str().unwrap();
     assert!(message.starts_with("this looks like a training example (sharegpt `conversations`), not a thread"), "{message}");
+    // `stats` and `report` over such files only count nothing: refused, saying what the files are.
+    let (validate_json, stats_json) = (cases[0].0.to_str().unwrap(), cases[2].0.to_str().unwrap());
+    let page = tmp.path().join("page.html");
+    for args in [vec!["stats", validate_json, stats_json], vec!["report", validate_json, stats_json, "--out", page.to_str().unwrap()]] {
+        let o = threadkit(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("none of the 2 files read is a thread (") && err.contains("threadkit merge"), "{args:?}: {err}");
+    }
+    assert!(!page.exists(), "no page written");
+    // A shard writes its part whatever it holds: the merge needs every part.
+    assert_eq!(threadkit(&["stats", validate_json, "--shard", "1/1"]).status.code(), Some(0));
     // The threads they were made from are still threads.
     let (report, code) = json_report(&[threads]);
     assert_eq!((report["summary"]["valid"].as_u64(), code), (Some(7), 0), "{report}");

@@ -184,6 +184,15 @@ pub(crate) fn no_thread_files(args: &WalkArgs, skip_backups: bool, err: &mut dyn
     nothing_checked(args, thread_walk(args, skip_backups), THREAD_FILES, err)
 }
 
+/// Why a run that read files but found no thread among them fails: counts of nothing, or a page
+/// of nothing, would pass for a corpus (a folder of reports or exports named by mistake). `first`:
+/// the first file that is not a thread and why, from its finding.
+pub(crate) fn no_thread_among(files: usize, first: Option<(String, String)>, outcome: &str) -> CommandError {
+    let why = first.map_or(String::new(), |(place, why)| format!(" ({place}: {})", crate::report::terminal_safe(&why, false)));
+    let head = if files == 1 { "the file read is not a thread".to_string() } else { format!("none of the {files} files read is a thread") };
+    CommandError::Usage(format!("{head}{why}; {outcome}"))
+}
+
 /// Why a run that found no file to check fails (see `nothing_checked`).
 pub(crate) fn nothing_to_check(paths: &[PathBuf], what: &str) -> String {
     format!(

@@ -63,10 +63,7 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             let items: Vec<_> = std::mem::take(&mut file.records)
                 .into_iter()
                 .map(|rec| {
-                    let place = match rec.record {
-                        Some(line) => format!("{path}:{line}"),
-                        None => path.clone(),
-                    };
+                    let place = crate::findings::place(&path, rec.record);
                     let summary = rec.summary.clone();
                     (summary, page::item(&place, rec, &page_settings))
                 })
@@ -106,6 +103,12 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     // A page of nothing would pass for a report on a corpus that is elsewhere (a wrong path).
     if report.stats.files == 0 && status == ExitStatus::Success {
         super::no_thread_files(&args.walk, false, err)?;
+    }
+    // Files that are JSON but no thread (reports, exports), not broken threads; a shard always writes its page.
+    let all_other = report.findings.iter().all(|f| f.code == crate::rules::NOT_A_THREAD.code);
+    if report.rows.is_empty() && report.stats.files > 0 && all_other && args.walk.shard.is_none() {
+        let first = report.findings.first().map(|f| (f.place.clone(), f.message.clone()));
+        return Err(super::no_thread_among(report.stats.files, first, "no page was written"));
     }
     report.stats.finish();
     report.transcripts.finish()?;

@@ -13,6 +13,8 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
     let (walked, status) = walk_args(&args.walk, false, err)?;
     let settings = Settings { max_file_size: args.walk.max_file_size, summarize: true, ..Settings::default() };
     let mut stats = Stats::default();
+    // The first file that is JSON but no thread, and whether every file is such (not broken threads).
+    let (mut first_other, mut all_other) = (None, true);
     for_each_batch(
         walked.entries(),
         args.walk.jobs,
@@ -21,6 +23,13 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
             for report in reports {
                 stats.files += 1;
                 for r in &report.records {
+                    if r.version.is_none() {
+                        let other = r.diagnostics.first().filter(|d| d.code() == crate::rules::NOT_A_THREAD.code);
+                        all_other &= other.is_some();
+                        if let (None, Some(d)) = (&first_other, other) {
+                            first_other = Some((crate::findings::place(crate::report::shown(&report.path), r.record), d.message.clone()));
+                        }
+                    }
                     stats.add(&r.summary.clone().unwrap_or_default());
                 }
             }
@@ -31,6 +40,10 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
     // Counts of nothing are most likely a wrong path (one shard of N may hold nothing, though).
     if stats.files == 0 && status == ExitStatus::Success {
         super::no_thread_files(&args.walk, false, err)?;
+    }
+    // A shard always writes its report: the merge needs every part, even one of stray files.
+    if stats.threads == 0 && stats.files > 0 && all_other && args.walk.shard.is_none() {
+        return Err(super::no_thread_among(stats.files, first_other, "nothing was counted"));
     }
     match args.format {
         Format::Json => {

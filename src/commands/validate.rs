@@ -284,10 +284,7 @@ fn apply_fixes(
         remaining.extend(r.diagnostics.iter().filter(|d| d.rule.code == rules::DUPLICATE_ID.code).cloned());
         crate::findings::locate_all(&mut remaining, &fixed.text);
         if dry_run {
-            let name = match r.record {
-                Some(line) => format!("{}:{line}", report.path.display()),
-                None => report.path.display().to_string(),
-            };
+            let name = crate::findings::place(report.path.display(), r.record);
             out.write_all(unified(&text, &fixed.text, &name).as_bytes()).map_err(|e| e.to_string())?;
             continue;
         }

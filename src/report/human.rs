@@ -37,10 +37,7 @@ impl Renderer {
         let mut out = String::new();
         for r in file.records.iter().filter(|r| !r.diagnostics.is_empty()) {
             let path = super::shown(&file.path);
-            let name = match r.record {
-                Some(line) => format!("{path}:{line}"),
-                None => path.clone(),
-            };
+            let name = crate::findings::place(&path, r.record);
             let _ = writeln!(out, "{}", self.bold(&name));
             for d in &r.diagnostics {
                 out.push_str(&self.diagnostic(&path, r, d));
