@@ -21,11 +21,20 @@ pub struct Unreadable {
 /// Only one record is held at a time; records over `max_size` are refused unread.
 pub fn for_each(path: &Path, max_size: u64, mut each: impl FnMut(Result<RecordText, Unreadable>)) {
     if source::is_training_file(path) {
+        let mut any = false;
         let result = source::for_each_line(path, max_size, |item| {
+            any = true;
             each(item.map_err(|(line, failure)| Unreadable { record: Some(line), failure }))
         });
-        if let Err(failure) = result {
-            each(Err(Unreadable { record: None, failure }));
+        match result {
+            Err(failure) => each(Err(Unreadable { record: None, failure })),
+            // A JSONL file with no line (a writer that crashed before its first record) holds
+            // nothing to check: a finding, as an empty `.json` file is, never a clean file.
+            Ok(()) if !any => {
+                let empty = Diagnostic::new(&crate::rules::EMPTY_FILE, "", "the file holds no record (it is empty or blank)");
+                each(Err(Unreadable { record: None, failure: Box::new(empty) }));
+            }
+            Ok(()) => {}
         }
     } else {
         each(

@@ -338,6 +338,19 @@ fn issue28_row1_nothing_checked_is_never_clean() {
             assert!(codes.iter().any(|c| c == rule) || profile == "llama-factory" && rule == "TK702", "{profile} {file}: {codes:?}");
         }
     }
+    // Read as threads, an empty or blank JSONL file (a generator killed before its first line)
+    // checked nothing either: a finding for every command that checks, never a clean file.
+    for file in ["empty.jsonl", "blank.jsonl"] {
+        for args in [vec!["validate", file], vec!["quality", file], vec!["verify", file, "--data-root", &data]] {
+            let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            args[1] = s(&d.join(file));
+            args.extend(["--format".into(), "json".into()]);
+            let (out, err, code) = stdout_of(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            assert_eq!(code, 1, "{args:?}: {out}{err}");
+            let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(common::codes(&report), ["TK004"], "{args:?}: {out}");
+        }
+    }
     std::fs::write(d.join("notes.txt"), "hello").unwrap();
     let (_, err, code) = stdout_of(&["validate", "--profile", "trl", &s(&d.join("notes.txt"))]);
     assert_eq!(code, 2, "{err}");
