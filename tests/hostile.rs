@@ -327,9 +327,10 @@ fn issue28_row1_nothing_checked_is_never_clean() {
     std::fs::write(d.join("train.json"), "garbage").unwrap();
     std::fs::write(d.join("empty.jsonl"), "").unwrap();
     std::fs::write(d.join("blank.jsonl"), "\n   \n").unwrap();
+    std::fs::write(d.join("none.json"), "[]").unwrap();
     let line = r#"{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": 3}]}"#;
     std::fs::write(d.join("TRAIN.JSONL"), format!("{line}\n")).unwrap();
-    for (file, code_wanted, rule) in [("train.json", 1, "TK003"), ("empty.jsonl", 1, "TK004"), ("blank.jsonl", 1, "TK004"), ("TRAIN.JSONL", 1, "TK702")] {
+    for (file, code_wanted, rule) in [("train.json", 1, "TK003"), ("empty.jsonl", 1, "TK004"), ("blank.jsonl", 1, "TK004"), ("none.json", 1, "TK004"), ("TRAIN.JSONL", 1, "TK702")] {
         for profile in ["trl", "axolotl", "llama-factory", "openai"] {
             let (out, err, code) = stdout_of(&["validate", "--profile", profile, &s(&d.join(file)), "--format", "json"]);
             assert_eq!(code, code_wanted, "{profile} {file}: {out}{err}");

@@ -61,8 +61,17 @@ pub fn validate_mapped_entry(entry: &Entry, settings: &TrainingSettings<'_>, map
             Err(u) => records.push(RecordReport::failed(u.record, *u.failure, None)),
         });
     }
-    // An empty or blank file is one TK004 record, from `records`.
+    // An empty or blank JSONL file is one TK004 record already (`records`); a `.json` dataset
+    // with no example (`[]`) is found here.
     let Records { mut records, clean } = records;
+    if records.is_empty() && clean == 0 {
+        let d = Diagnostic::new(
+            &EMPTY_FILE,
+            "",
+            "no example in this file (it is empty or blank): a trainer refuses an empty dataset",
+        );
+        records.push(RecordReport::failed(None, d, None));
+    }
     let examples = clean
         + records.iter().filter(|r| !(r.record.is_none() && r.diagnostics.iter().any(|d| d.rule.code == EMPTY_FILE.code))).count();
     // A `.json` dataset's BOM is the file's (a JSONL line's is its line's, found above).
