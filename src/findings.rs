@@ -108,6 +108,42 @@ impl FileReport {
 }
 
 
+/// What threadkit writes as JSON besides threads, by shape: what `merge` reads and what
+/// `validate` names when such a file is given to it as a thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    /// `validate`, `quality`, `verify`: `{"files": [...], "summary": {...}}`.
+    Findings,
+    /// `stats`: counts by version, status, dataset, label, tools, tokens.
+    Stats,
+    /// An export's manifest, `export.json`: its settings, counts and files.
+    Export,
+}
+
+impl ReportKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportKind::Findings => "a validate, quality or verify report",
+            ReportKind::Stats => "a stats report",
+            ReportKind::Export => "an export's export.json",
+        }
+    }
+
+    /// The kind of a whole document from its top-level keys.
+    pub fn of(top: &serde_json::Map<String, Value>) -> Option<ReportKind> {
+        let is = |key: &str, of: fn(&Value) -> bool| top.get(key).is_some_and(of);
+        if is("threads", Value::is_u64) && is("by_version", Value::is_object) {
+            Some(ReportKind::Stats)
+        } else if top.contains_key("threadkit_version") && is("counts", Value::is_object) {
+            Some(ReportKind::Export)
+        } else if is("files", Value::is_array) && is("summary", Value::is_object) {
+            Some(ReportKind::Findings)
+        } else {
+            None
+        }
+    }
+}
+
 /// Where a record is, as messages name it: its file, and `:line` for a JSONL record.
 pub fn place(path: impl std::fmt::Display, record: Option<usize>) -> String {
     match record {

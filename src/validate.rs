@@ -16,7 +16,7 @@ use crate::source::{self, RecordText};
 use crate::stats::Summary;
 use crate::walk::Entry;
 
-use crate::findings::{locate_all, FileReport, RecordReport, Stamp};
+use crate::findings::{locate_all, FileReport, RecordReport, ReportKind, Stamp};
 
 use crate::source::{file_stem, DEFAULT_MAX_FILE_SIZE};
 
@@ -118,29 +118,25 @@ fn known_other_file(doc: &Value) -> Option<String> {
     let report = |kind: &str| {
         format!("this is {kind}, not a thread; the reports of shards (`--shard I/N`) are combined with `threadkit merge`")
     };
-    let is = |key: &str, of: fn(&Value) -> bool| o.get(key).is_some_and(of);
     if o.contains_key("conversations") {
-        Some(training("sharegpt `conversations`"))
+        return Some(training("sharegpt `conversations`"));
     } else if o.contains_key("messages") && o.contains_key("tools") {
-        Some(training("`messages` + `tools`"))
-    } else if is("threadkit_version", Value::is_string) && is("counts", Value::is_object) && is("files", Value::is_array) {
-        Some(
+        return Some(training("`messages` + `tools`"));
+    }
+    match ReportKind::of(o) {
+        Some(ReportKind::Export) => Some(
             "this is an export's manifest (export.json), not a thread; the training files it lists are checked with \
              `threadkit validate --profile P FOLDER`, and the manifests of export shards combined with `threadkit merge`"
                 .to_string(),
-        )
-    } else if is("files", Value::is_array) && is("summary", Value::is_object) {
-        Some(report("a threadkit JSON report (`--format json`)"))
-    } else if is("threads", Value::is_u64) && is("by_version", Value::is_object) {
-        Some(report("a threadkit stats report (`stats --format json`)"))
-    } else if !o.is_empty() && o.values().all(|entry| entry.get("file_name").is_some_and(Value::is_string)) {
-        Some(
+        ),
+        Some(ReportKind::Findings) => Some(report("a threadkit JSON report (`--format json`)")),
+        Some(ReportKind::Stats) => Some(report("a threadkit stats report (`stats --format json`)")),
+        None if !o.is_empty() && o.values().all(|entry| entry.get("file_name").is_some_and(Value::is_string)) => Some(
             "this is LLaMA-Factory's dataset list (dataset_info.json), not a thread; the files it names are checked with \
              `threadkit validate --profile llama-factory FOLDER`"
                 .to_string(),
-        )
-    } else {
-        None
+        ),
+        None => None,
     }
 }
 

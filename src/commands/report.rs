@@ -105,8 +105,8 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         super::no_thread_files(&args.walk, false, err)?;
     }
     // Files that are JSON but no thread (reports, exports), not broken threads; a shard always writes its page.
-    let all_other = report.findings.iter().all(|f| f.code == crate::rules::NOT_A_THREAD.code);
-    if report.rows.is_empty() && report.stats.files > 0 && all_other && args.walk.shard.is_none() {
+    let all_other = || report.findings.iter().all(|f| f.code == crate::rules::NOT_A_THREAD.code);
+    if report.rows.is_empty() && report.stats.files > 0 && args.walk.shard.is_none() && all_other() {
         let first = report.findings.first().map(|f| (f.place.clone(), f.message.clone()));
         return Err(super::no_thread_among(report.stats.files, first, "no page was written"));
     }

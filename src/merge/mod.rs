@@ -21,26 +21,7 @@ use serde_json::{json, Map, Value};
 
 mod exports;
 
-/// What the reports were, by shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `validate`, `quality`, `verify`: `{"files": [...], "summary": {...}}`.
-    Findings,
-    /// `stats`: counts by version, status, dataset, label, tools, tokens.
-    Stats,
-    /// An export's manifest, `export.json`: its settings, counts and files.
-    Export,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Findings => "a validate, quality or verify report",
-            Kind::Stats => "a stats report",
-            Kind::Export => "an export's export.json",
-        }
-    }
-}
+pub use crate::findings::ReportKind as Kind;
 
 /// One report as it is read: its `files` entries one at a time, then the rest of it.
 enum Item {
@@ -99,15 +80,13 @@ impl Input {
         let name = self.name.clone();
         match self.peek() {
             Item::Entry(_) | Item::End(_, true) => Ok(Kind::Findings),
-            Item::End(rest, false) if rest.get("threads").is_some_and(Value::is_u64) && rest.get("by_version").is_some_and(Value::is_object) => {
-                Ok(Kind::Stats)
-            }
-            Item::End(rest, false) if rest.get("threadkit_version").is_some() && rest.get("counts").is_some_and(Value::is_object) => {
-                Ok(Kind::Export)
-            }
-            Item::End(..) => Err(format!(
-                "{name}: not a report threadkit merges (validate, quality, verify or stats, with --format json; or an export's export.json)"
-            )),
+            // `files` was streamed as entries, so a findings report is told above, not here.
+            Item::End(rest, false) => match Kind::of(rest) {
+                Some(kind @ (Kind::Stats | Kind::Export)) => Ok(kind),
+                _ => Err(format!(
+                    "{name}: not a report threadkit merges (validate, quality, verify or stats, with --format json; or an export's export.json)"
+                )),
+            },
             Item::Failed(e) => Err(format!("{name}: not a JSON report ({e}); write each shard's report with --format json")),
         }
     }
