@@ -97,7 +97,7 @@ impl DataRoot {
 }
 
 fn load(root: &Path, name: &str) -> Result<Dataset, DataError> {
-    refuse_unsafe("dataset name", name)?;
+    crate::dataset::layout::refuse_unsafe("dataset name", name)?;
     let dir = root.join(name);
     let manifest_path = dir.join(crate::dataset::layout::MANIFEST);
     let side = |path: &Path, problem: String| DataError::SideFile { path: path.to_path_buf(), problem };
@@ -114,48 +114,4 @@ fn load(root: &Path, name: &str) -> Result<Dataset, DataError> {
         Err(e) => return Err(side(&labels_path, format!("cannot be read: {e}"))),
     };
     Ok(Dataset { dir, manifest, labels })
-}
-
-/// `safe_name` as the error a data-root reader returns: `what` is "dataset name" or "session id".
-pub fn refuse_unsafe(what: &'static str, name: &str) -> Result<(), DataError> {
-    safe_name(name).map_err(|why| DataError::Refused { what, name: name.to_string(), why })
-}
-
-/// Dataset names and session ids come from files (and, when generating, from model
-/// output): they must name one folder below the root and nothing else.
-pub fn safe_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() {
-        return Err("it is empty");
-    }
-    if name.len() > 255 {
-        return Err("it is longer than 255 bytes");
-    }
-    if name.contains('\0') {
-        return Err("it contains a NUL byte");
-    }
-    if name.contains(['/', '\\']) {
-        return Err("it contains a path separator");
-    }
-    if name == "." || name == ".." {
-        return Err("it names a relative folder");
-    }
-    if name.chars().any(char::is_control) {
-        return Err("it contains a control character");
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hostile_names_are_refused() {
-        for bad in ["", "..", ".", "../etc", "/abs", "a\\b", "a\0b", &"x".repeat(300), "a\nb"] {
-            assert!(safe_name(bad).is_err(), "{bad:?}");
-        }
-        for good in ["uci_har", "train_16_3157", "subject1_seg000_0000", "basic.motions"] {
-            assert!(safe_name(good).is_ok(), "{good:?}");
-        }
-    }
 }

@@ -21,7 +21,7 @@ impl Severity {
 }
 
 /// A check threadkit can report, with a stable code. Declared here, beside what a check reports,
-/// so that findings need nothing from the registry (`rules/mod.rs` declares every rule with
+/// so that findings need nothing from the registry (`rules/registry.rs` declares every rule with
 /// `rule!` and lists them in `ALL`).
 #[derive(Debug)]
 pub struct Rule {

@@ -40,6 +40,7 @@ pub mod source;
 pub mod span;
 pub mod stats;
 pub mod suggest;
+pub mod text;
 pub mod thread;
 pub mod tokens;
 pub mod tools;

@@ -51,7 +51,7 @@ pub fn read_to_string(path: &Path, max: u64) -> io::Result<String> {
 fn too_large(len: u64, max: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::FileTooLarge,
-        format!("{} is over the {} limit", crate::source::human_bytes(len), crate::source::human_bytes(max)),
+        format!("{} is over the {} limit", crate::text::human_bytes(len), crate::text::human_bytes(max)),
     )
 }
 

@@ -80,7 +80,7 @@ impl Progress {
 
     pub fn set_message(&self, message: String) {
         // Messages name threads and datasets: data, escaped before the terminal sees them.
-        let message = crate::report::terminal_safe(&message, false).into_owned();
+        let message = crate::text::terminal_safe(&message, false).into_owned();
         if let Shown::Bar(b) = &self.shown {
             b.set_message(message.clone());
         }

@@ -185,7 +185,7 @@ struct Paint {
 impl Paint {
     /// Every string painted is data or our own words; either way it reaches the terminal safe.
     fn paint(&self, style: Style, text: &str) -> String {
-        let text = crate::report::terminal_safe(text, false);
+        let text = crate::text::terminal_safe(text, false);
         if self.on {
             format!("{}{text}{}", style.render(), style.render_reset())
         } else {
@@ -227,7 +227,7 @@ fn cut(text: &str, full: bool) -> String {
 
 /// Data lines for the terminal: indented, with nothing in them that could drive the terminal.
 fn indent(text: &str, by: &str) -> String {
-    crate::report::terminal_safe(text, true).lines().map(|l| format!("{by}{l}")).collect::<Vec<_>>().join("\n")
+    crate::text::terminal_safe(text, true).lines().map(|l| format!("{by}{l}")).collect::<Vec<_>>().join("\n")
 }
 
 /// Terminal text: coloured when `color`, plain otherwise (the same words either way).
@@ -319,8 +319,8 @@ pub fn human(t: &Transcript, color: bool, full: bool) -> String {
 fn finding_line(p: &Paint, f: &Finding) -> String {
     let color = if f.severity == "error" { AnsiColor::Red } else { AnsiColor::Yellow };
     let at = if f.pointer.is_empty() { String::new() } else { format!(" (at {})", f.pointer) };
-    let at = crate::report::terminal_safe(&at, false);
-    format!("  {} {}{at}", p.paint(fg(color).bold(), &format!("{} {}:", f.severity, f.code)), crate::report::terminal_safe(&f.message, true))
+    let at = crate::text::terminal_safe(&at, false);
+    format!("  {} {}{at}", p.paint(fg(color).bold(), &format!("{} {}:", f.severity, f.code)), crate::text::terminal_safe(&f.message, true))
 }
 
 /// Markdown: headings per step, JSON in fenced blocks.
@@ -385,7 +385,7 @@ pub fn markdown(t: &Transcript, full: bool) -> String {
         md_code(&or_dash(&t.final_answer)),
         md_code(&or_dash(&t.ground_truth))
     );
-    crate::report::terminal_safe(&out, true).into_owned()
+    crate::text::terminal_safe(&out, true).into_owned()
 }
 
 /// The longest run of backticks in `text`.

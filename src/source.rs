@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::diagnostic::{Diagnostic, Location};
-use crate::rules;
+use crate::rules::registry as rules;
 use crate::span;
 
 /// Files larger than this are not read whole (a finding says so; `--max-file-size` changes it).
@@ -481,8 +481,8 @@ fn too_large(len: u64, max: u64) -> Failure {
             "",
             format!(
                 "{} is larger than the {} limit; if it is meant to be this large, raise the limit with --max-file-size",
-                human_bytes(len),
-                human_bytes(max)
+                crate::text::human_bytes(len),
+                crate::text::human_bytes(max)
             ),
         )
         .at(Location { offset: 0, len: 0, line: 1, column: 1 }),
@@ -494,17 +494,6 @@ pub fn io_failure(e: &std::io::Error) -> Failure {
         Diagnostic::new(&rules::IO_ERROR, "", format!("cannot read the file: {}", crate::open::describe_io(e)))
             .at(Location { offset: 0, len: 0, line: 1, column: 1 }),
     )
-}
-
-pub fn human_bytes(n: u64) -> String {
-    const MIB: f64 = 1024.0 * 1024.0;
-    if n >= 1 << 20 {
-        format!("{:.1} MiB", n as f64 / MIB)
-    } else if n >= 1 << 10 {
-        format!("{:.1} KiB", n as f64 / 1024.0)
-    } else {
-        format!("{n} bytes")
-    }
 }
 
 #[cfg(test)]

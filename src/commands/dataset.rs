@@ -49,7 +49,7 @@ pub fn run(args: DatasetArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Resu
             Ok(i) => {
                 match format {
                     Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&i).expect("info serializes"))?,
-                    Format::Human => out.write_all(crate::report::terminal_safe(&render_info(&i), true).as_bytes())?,
+                    Format::Human => out.write_all(crate::text::terminal_safe(&render_info(&i), true).as_bytes())?,
                 }
                 Ok(ExitStatus::Success)
             }
@@ -91,10 +91,10 @@ pub fn run(args: DatasetArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Resu
                         writeln!(
                             out,
                             "{:<24} {:>7} sessions {:>4} labels{}",
-                            crate::report::terminal_safe(r["name"].as_str().unwrap_or(""), false),
+                            crate::text::terminal_safe(r["name"].as_str().unwrap_or(""), false),
                             r["sessions"],
                             r["labels"],
-                            r["problem"].as_str().map_or(String::new(), |p| format!("  ({})", crate::report::terminal_safe(p, false)))
+                            r["problem"].as_str().map_or(String::new(), |p| format!("  ({})", crate::text::terminal_safe(p, false)))
                         )?;
                     }
                 }
@@ -154,9 +154,9 @@ fn run_import(a: ImportArgs, out: &mut dyn Write) -> Result<ExitStatus, CommandE
     writeln!(
         out,
         "Imported {} into {} ({}).",
-        super::plural(imported.sessions.len(), "session"),
+        crate::text::plural(imported.sessions.len(), "session"),
         a.out.display(),
-        super::plural(l.len(), "label")
+        crate::text::plural(l.len(), "label")
     )?;
     Ok(ExitStatus::Success)
 }

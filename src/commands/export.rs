@@ -147,8 +147,8 @@ fn resolve(args: &ExportArgs, err: &mut dyn Write) -> io::Result<Result<Plan, Ex
             Ok(adaptation) => Some((t, adaptation)),
             Err(e) => usage!(
                 "threadkit: --chat-template {}: the template fails on a tool-calling conversation however it is adapted, so it would fail on every example: {}",
-                crate::report::terminal_safe(&t.file, false),
-                crate::report::terminal_safe(&e, false)
+                crate::text::terminal_safe(&t.file, false),
+                crate::text::terminal_safe(&e, false)
             ),
         },
     };
@@ -312,7 +312,7 @@ pub fn run(args: ExportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     if args.format == Format::Human && !args.quiet {
         for line in &spool.reported {
             // Places and details come from the data (file names, ids, parser snippets).
-            writeln!(err, "skipped {}", crate::report::terminal_safe(line, false))?;
+            writeln!(err, "skipped {}", crate::text::terminal_safe(line, false))?;
         }
         if spool.unreported > 0 {
             writeln!(
@@ -414,7 +414,7 @@ fn assign_splits(
         writeln!(
             err,
             "threadkit: --split: split {name:?} would be empty: {} {}; export more threads, or drop --split; nothing was written",
-            super::plural(spool.sessions.len(), "session"),
+            crate::text::plural(spool.sessions.len(), "session"),
             match args.split_method {
                 split::Method::Hash => "hashed by recording put none there (a small corpus: --split-method stratified fills every split)",
                 split::Method::Stratified => "cannot fill every split",
@@ -429,7 +429,7 @@ fn assign_splits(
                 err,
                 "threadkit: split {name:?} would hold {}; {} refuses a file with fewer than {min}. Export more threads, \
                  or pass --allow-few-examples to write it anyway; nothing was written",
-                super::plural(members.len(), "example"),
+                crate::text::plural(members.len(), "example"),
                 args.profile.name()
             )?;
             return Ok(Err(ExitStatus::Failure));
@@ -599,7 +599,7 @@ fn print(
     writeln!(
         out,
         "{} read, {} exported ({} profile, {} tokens: mean {}, p95 {}, max {})",
-        super::plural(spool.input_threads, if args.from.is_some() { "example" } else { "thread" }),
+        crate::text::plural(spool.input_threads, if args.from.is_some() { "example" } else { "thread" }),
         spool.rows.len(),
         args.profile.name(),
         args.tokenizer.name(),
@@ -609,7 +609,7 @@ fn print(
     )?;
     for (name, report) in &written.split_reports {
         let n = |k: &str| report[k].as_u64().unwrap_or(0) as usize;
-        writeln!(out, "  {name}: {} from {}", super::plural(n("examples"), "example"), super::plural(n("sessions"), "session"))?;
+        writeln!(out, "  {name}: {} from {}", crate::text::plural(n("examples"), "example"), crate::text::plural(n("sessions"), "session"))?;
     }
     for (reason, n) in &spool.skipped {
         writeln!(out, "  skipped, {}: {n}", reason.describe())?;
@@ -626,7 +626,7 @@ fn print(
             out,
             "  wrote {} ({}, sha256 {})",
             dir.join(&f.path).display(),
-            super::plural(f.records.unwrap_or(0), "example"),
+            crate::text::plural(f.records.unwrap_or(0), "example"),
             &f.sha256[..16]
         )?;
     }
@@ -707,9 +707,7 @@ fn preview(out: &mut dyn Write, format: &dyn TrainingFormat, spool: &Spool, by_s
         for (role, text, call) in format.preview(&example) {
             let call = call.map(|n| format!(" → {n}(…)")).unwrap_or_default();
             let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-            let cut: String = one_line.chars().take(90).collect();
-            let more = if one_line.chars().count() > 90 { "…" } else { "" };
-            writeln!(out, "  {role:>13}: {cut}{more}{call}")?;
+            writeln!(out, "  {role:>13}: {}{call}", crate::text::abbreviate(&one_line, 90))?;
         }
     }
     Ok(())

@@ -13,8 +13,8 @@ use serde_json::{json, Map, Value};
 
 use crate::cli::{GenerateArgs, GenerateCommand, GenerateListArgs, Mode, ModeArgs};
 use crate::data_root::DataRoot;
-use crate::generate::budget::{self, Budget, Caps, Price};
-use crate::generate::client::{ChatClient, ClientConfig, Usage};
+use crate::generate::budget::{self, Budget, Caps, Price, Usage};
+use crate::generate::client::{ChatClient, ClientConfig};
 use crate::generate::config::{self, Settings};
 use crate::generate::listing::{self, Row};
 use crate::generate::pick::{self, Pick};
@@ -185,8 +185,8 @@ fn print_rows(out: &mut dyn Write, rows: &[Row], with_status: bool) -> io::Resul
     )?;
     for (i, r) in rows.iter().enumerate() {
         let query: String = r.query.chars().take(50).collect();
-        let query = crate::report::terminal_safe(&query, false);
-        let safe = |s: &str| crate::report::terminal_safe(s, false).into_owned();
+        let query = crate::text::terminal_safe(&query, false);
+        let safe = |s: &str| crate::text::terminal_safe(s, false).into_owned();
         writeln!(
             out,
             "{:>3} {:<40}{} {:<14} {:<12} {:>5} {:>5}  {:<19} {query}",
@@ -470,7 +470,7 @@ impl App {
                 let id = id.strip_suffix(".json").unwrap_or(id);
                 // An id names a file in the threads folder and nothing else: `../x` would
                 // reach a thread whose lock lives elsewhere.
-                if let Err(why) = crate::data_root::safe_name(id) {
+                if let Err(why) = crate::dataset::layout::safe_name(id) {
                     return Err(CommandError::Usage(format!(
                         "{id:?} is not a thread id ({why}); give the id only, with --threads-dir for its folder"
                     )));
@@ -593,7 +593,7 @@ impl App {
                 Some(p) => print_projection(out, p, &measured, accepted)?,
             }
             if left > 0 && projection.is_some() {
-                writeln!(out, "the pilot's {accepted} accepted threads count; go on with:\n  {}", crate::report::terminal_safe(&command, false))?;
+                writeln!(out, "the pilot's {accepted} accepted threads count; go on with:\n  {}", crate::text::terminal_safe(&command, false))?;
             }
         }
         Ok(match (ran.status, &projection) {
@@ -991,7 +991,3 @@ impl Observer for BatchObserver<'_> {
         self.bar.set_message(self.counters.message());
     }
 }
-
-
-/// `1 thread`, `2 threads`.
-pub(crate) use super::plural;

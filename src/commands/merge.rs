@@ -11,8 +11,8 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
         if let Some(input) = args.reports.iter().find(|r| crate::write::same_file(r, out)) {
             return Err(CommandError::Usage(format!(
                 "--out {}: is {}, one of the reports being merged; write the merged report to a new file",
-                crate::report::shown(out),
-                crate::report::shown(input)
+                crate::text::shown(out),
+                crate::text::shown(input)
             )));
         }
     }
@@ -23,21 +23,21 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
         if let Some(first) = crate::write::file_id(later).and_then(|id| seen.insert(id, later)) {
             return Err(CommandError::Usage(format!(
                 "{} and {} are the same file: name each report once",
-                crate::report::shown(first),
-                crate::report::shown(later)
+                crate::text::shown(first),
+                crate::text::shown(later)
             )));
         }
     }
     let mut inputs = Vec::with_capacity(args.reports.len());
     for path in &args.reports {
         inputs.push(merge::Input::open(path).map_err(|e| {
-            CommandError::Usage(format!("{}: {}; name the JSON reports of the shards", crate::report::shown(path), crate::open::describe_io(&e)))
+            CommandError::Usage(format!("{}: {}; name the JSON reports of the shards", crate::text::shown(path), crate::open::describe_io(&e)))
         })?);
     }
     let merged = match &args.out {
         // Written beside the file and renamed over it only when whole.
         Some(path) => {
-            let cannot = |e: std::io::Error| CommandError::Usage(format!("{}: cannot write the merged report: {e}", crate::report::shown(path)));
+            let cannot = |e: std::io::Error| CommandError::Usage(format!("{}: cannot write the merged report: {e}", crate::text::shown(path)));
             let staged = crate::write::stage_empty(path).map_err(cannot)?;
             let mut writer = std::io::BufWriter::new(staged.file());
             let into = merge::folder_of(path);
@@ -45,7 +45,7 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
             writer.flush().map_err(cannot)?;
             drop(writer);
             let not_beside = |at: &std::path::Path, e: std::io::Error| {
-                CommandError::Usage(format!("{}: cannot write it beside the merged report: {e}; give --out a folder of its own", crate::report::shown(at)))
+                CommandError::Usage(format!("{}: cannot write it beside the merged report: {e}; give --out a folder of its own", crate::text::shown(at)))
             };
             let mut beside = Vec::with_capacity(merged.beside.len());
             for file in &merged.beside {
@@ -68,7 +68,7 @@ pub fn run(args: MergeArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
             }
             staged.commit().map_err(cannot)?;
             crate::write::sync_dirs([into]);
-            writeln!(err, "wrote {} ({} merged)", crate::report::shown(path), super::plural(args.reports.len(), "report"))?;
+            writeln!(err, "wrote {} ({} merged)", crate::text::shown(path), crate::text::plural(args.reports.len(), "report"))?;
             merged
         }
         // Whether the reports merge is known only at their ends (an overlap, a lost shard, a

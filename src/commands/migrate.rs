@@ -263,7 +263,7 @@ impl Plan<'_> {
         };
         let new_version = if self.args.reverse { Version::V3 } else { Version::OpenAiV1 };
         let new_id = crate::thread::ThreadView::new(&new_doc, new_version).id().unwrap_or("thread").to_string();
-        if crate::data_root::safe_name(&new_id).is_err() {
+        if crate::dataset::layout::safe_name(&new_id).is_err() {
             return item.fail(format!("the thread id {new_id:?} cannot be a file name"));
         }
         // An invalid result is never written: the core checks it as it would any file.

@@ -103,7 +103,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitStatus {
         Err(CommandError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitStatus::Success,
         Err(e) => {
             // Errors quote data (a server's reply, a template's message, a value from a file).
-            let _ = writeln!(err, "threadkit: {}", crate::report::terminal_safe(&e.to_string(), true));
+            let _ = writeln!(err, "threadkit: {}", crate::text::terminal_safe(&e.to_string(), true));
             ExitStatus::Error
         }
     }
@@ -124,7 +124,7 @@ pub(crate) fn walk_with(args: &WalkArgs, options: WalkOptions, err: &mut dyn Wri
     let walked = walk(&args.paths, WalkOptions { shard: args.shard, ..options });
     let mut status = ExitStatus::Success;
     for (path, why) in &walked.missing {
-        writeln!(err, "threadkit: {}: {why}; check the path", crate::report::shown(path))?;
+        writeln!(err, "threadkit: {}: {why}; check the path", crate::text::shown(path))?;
         status = ExitStatus::Error;
     }
     Ok((walked, status))
@@ -188,7 +188,7 @@ pub(crate) fn no_thread_files(args: &WalkArgs, skip_backups: bool, err: &mut dyn
 /// of nothing, would pass for a corpus (a folder of reports or exports named by mistake). `first`:
 /// the first file that is not a thread and why, from its finding.
 pub(crate) fn no_thread_among(files: usize, first: Option<(String, String)>, outcome: &str) -> CommandError {
-    let why = first.map_or(String::new(), |(place, why)| format!(" ({place}: {})", crate::report::terminal_safe(&why, false)));
+    let why = first.map_or(String::new(), |(place, why)| format!(" ({place}: {})", crate::text::terminal_safe(&why, false)));
     let head = if files == 1 { "the file read is not a thread".to_string() } else { format!("none of the {files} files read is a thread") };
     CommandError::Usage(format!("{head}{why}; {outcome}"))
 }
@@ -202,11 +202,8 @@ pub(crate) fn nothing_to_check(paths: &[PathBuf], what: &str) -> String {
 }
 
 fn shown_paths(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| crate::report::shown(p)).collect::<Vec<_>>().join(", ")
+    paths.iter().map(|p| crate::text::shown(p)).collect::<Vec<_>>().join(", ")
 }
-
-pub use crate::report::plural;
-
 
 /// Whether human output gets colors: `--color`, else a terminal without `NO_COLOR`.
 pub(crate) fn use_color(color: crate::cli::Color) -> bool {

@@ -32,13 +32,13 @@ pub(super) fn load_against(paths: &[std::path::PathBuf], max_file_size: u64) -> 
         return Ok(None);
     }
     if let Some(missing) = paths.iter().find(|p| !p.exists()) {
-        return Err(CommandError::Usage(format!("--against {}: no such file or directory", crate::report::shown(missing))));
+        return Err(CommandError::Usage(format!("--against {}: no such file or directory", crate::text::shown(missing))));
     }
     let (eval, skipped) = load_eval(paths, max_file_size);
     if eval.items() == 0 {
         return Err(CommandError::Usage(format!(
             "--against: no thread or training example found in {} ({skipped} unreadable); give a threads folder or an export",
-            paths.iter().map(|p| crate::report::shown(p)).collect::<Vec<_>>().join(", ")
+            paths.iter().map(|p| crate::text::shown(p)).collect::<Vec<_>>().join(", ")
         )));
     }
     Ok(Some(eval))

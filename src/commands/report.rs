@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use crate::cli::ReportArgs;
 use crate::report::page::{self, Report};
-use crate::report::shown;
+use crate::text::shown;
 use crate::findings::{FileReport, RecordReport};
 use crate::validate::{mark_duplicates, validate_entry, SeenIds, Settings};
 
@@ -122,10 +122,10 @@ pub fn run(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         out,
         "{}: {}, {} in {}, {} ({})",
         shown(&args.out),
-        super::plural(report.rows.len(), "thread"),
-        super::plural(report.findings.len(), "finding"),
-        super::plural(report.stats.files, "file"),
-        crate::source::human_bytes(size),
+        crate::text::plural(report.rows.len(), "thread"),
+        crate::text::plural(report.findings.len(), "finding"),
+        crate::text::plural(report.stats.files, "file"),
+        crate::text::human_bytes(size),
         if report.with_data_root { "with recordings" } else { "no --data-root: no recording plots" }
     )?;
     Ok(status)

@@ -30,14 +30,14 @@ pub fn run(args: ShowArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<E
             Err(u) => records.push((u.record, Err(u.failure.message.clone()))),
         });
         if let Some(d) = unreadable {
-            writeln!(err, "threadkit: {}: {} ({}); check the path", crate::report::shown(path), d.message, d.code())?;
+            writeln!(err, "threadkit: {}: {} ({}); check the path", crate::text::shown(path), d.message, d.code())?;
             status = ExitStatus::Error;
             continue;
         }
         for (line, text) in records {
             let place = match line {
-                Some(l) => format!("{}:{l}", crate::report::shown(path)),
-                None => crate::report::shown(path),
+                Some(l) => format!("{}:{l}", crate::text::shown(path)),
+                None => crate::text::shown(path),
             };
             let doc = match text.and_then(|t| source::parse(&t).map_err(|f| f.message)) {
                 Ok(doc) => doc,

@@ -27,7 +27,7 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
                         let other = r.diagnostics.first().filter(|d| d.code() == crate::rules::NOT_A_THREAD.code);
                         all_other &= other.is_some();
                         if let (None, Some(d)) = (&first_other, other) {
-                            first_other = Some((crate::findings::place(crate::report::shown(&report.path), r.record), d.message.clone()));
+                            first_other = Some((crate::findings::place(crate::text::shown(&report.path), r.record), d.message.clone()));
                         }
                     }
                     stats.add(&r.summary.clone().unwrap_or_default());
@@ -54,7 +54,7 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
             writeln!(out, "{}", serde_json::to_string_pretty(&json).expect("JSON values serialize"))?
         }
         // Labels, datasets and answers are data: nothing in them may drive the terminal.
-        Format::Human => out.write_all(crate::report::terminal_safe(&render(&stats), true).as_bytes())?,
+        Format::Human => out.write_all(crate::text::terminal_safe(&render(&stats), true).as_bytes())?,
     }
     Ok(status)
 }
@@ -69,8 +69,8 @@ fn render(s: &Stats) -> String {
     let _ = writeln!(
         o,
         "{} in {} ({} unreadable or not threads)",
-        crate::commands::plural(s.threads, "thread"),
-        crate::commands::plural(s.files, "file"),
+        crate::text::plural(s.threads, "thread"),
+        crate::text::plural(s.files, "file"),
         s.unreadable
     );
     let table = |o: &mut String, title: &str, map: &std::collections::BTreeMap<String, usize>| {

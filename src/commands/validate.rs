@@ -134,7 +134,7 @@ fn run_training(
                 if let Err(e) = t.check_budget(&crate::export::chat_template::probe_with_threadkit_tools()) {
                     return Err(CommandError::Usage(format!(
                         "--chat-template {}: {e} on a six-message probe conversation; it would on every example",
-                        crate::report::shown(path)
+                        crate::text::shown(path)
                     )));
                 }
                 Some(t)
@@ -160,7 +160,7 @@ fn run_training(
     }) {
         return Err(CommandError::Usage(format!(
             "{}: not a training file threadkit reads; give JSONL (.jsonl, .jsonl.gz, .jsonl.zst) or a .json array of examples",
-            crate::report::shown(other)
+            crate::text::shown(other)
         )));
     }
     let renderer = Renderer::new(use_color(args.color));
@@ -218,8 +218,8 @@ fn run_training(
             for (mut report, fixed, detected) in reports {
                 if auto && args.format == crate::report::Format::Human && !args.quiet {
                     match detected {
-                        Some((p, why)) => writeln!(err, "{}: read as {}: {why}", crate::report::shown(&report.path), p.name())?,
-                        None => writeln!(err, "{}: no example of a known training format; checked as openai", crate::report::shown(&report.path))?,
+                        Some((p, why)) => writeln!(err, "{}: read as {}: {why}", crate::text::shown(&report.path), p.name())?,
+                        None => writeln!(err, "{}: no example of a known training format; checked as openai", crate::text::shown(&report.path))?,
                     }
                 }
                 match fixed {
@@ -230,7 +230,7 @@ fn run_training(
                         }
                     }
                     Some(Err(message)) => {
-                        writeln!(err, "threadkit: {}: {message}", crate::report::shown(&report.path))?;
+                        writeln!(err, "threadkit: {}: {message}", crate::text::shown(&report.path))?;
                         status = ExitStatus::Error;
                     }
                     None => {}
@@ -366,7 +366,7 @@ fn check_registries(
             } else {
                 format!("; {} loaded from a hub, script or cloud not checked ({})", info.remote.len(), info.remote.join(", "))
             };
-            writeln!(err, "{}: LLaMA-Factory dataset_info.json: {} local datasets checked ({}){remote}", crate::report::shown(dir), names.len(), names.join(", "))?;
+            writeln!(err, "{}: LLaMA-Factory dataset_info.json: {} local datasets checked ({}){remote}", crate::text::shown(dir), names.len(), names.join(", "))?;
         }
         totals.add(&info.report);
         printer.file(&info.report, out)?;
@@ -396,7 +396,7 @@ fn fix_training(path: &Path, settings: &crate::export::audit::TrainingSettings<'
     let Some(fixed) = crate::export::audit::fix_training_file(path, settings)? else {
         return Ok(TrainingFix { diff: String::new(), resolved: 0, written: false });
     };
-    let name = crate::report::shown(path);
+    let name = crate::text::shown(path);
     if dry_run {
         let diff = match &fixed.whole {
             Some(new) => unified(&fixed.old_text, new, &name),

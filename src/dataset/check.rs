@@ -8,7 +8,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde_json::Value;
 
-use super::recording::{Recording, TIME_COLUMN};
+use super::layout::TIME_COLUMN;
+use super::recording::Recording;
 use crate::diagnostic::Diagnostic;
 use crate::json::pointer;
 use crate::rules;
@@ -88,7 +89,7 @@ pub fn check(dir: &Path) -> Vec<FileReport> {
     let mut labels_findings = Vec::new();
     for key in &labelled {
         let at = pointer([key.as_str()]);
-        if let Err(refused) = crate::data_root::refuse_unsafe("session id", key) {
+        if let Err(refused) = crate::dataset::layout::refuse_unsafe("session id", key) {
             labels_findings.push(Diagnostic::new(&rules::UNSAFE_SESSION_NAME, at.clone(), refused.to_string()));
         } else if !with_data.contains(key.as_str()) {
             labels_findings.push(

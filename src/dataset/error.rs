@@ -88,7 +88,8 @@ pub enum RecordingError {
     /// A column that is not numbers, or whose data is corrupt.
     Column { name: String, problem: ColumnProblem },
     ShortColumn { name: String, got: usize, rows: usize },
-    NoTimeColumn { columns: Vec<String> },
+    /// `time` is the column's name in the layout (`layout::TIME_COLUMN`).
+    NoTimeColumn { time: &'static str, columns: Vec<String> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,8 +124,8 @@ impl fmt::Display for RecordingError {
             RecordingError::ShortColumn { name, got, rows } => {
                 write!(f, "corrupt parquet data: column {name} has {got} of {rows} rows")
             }
-            RecordingError::NoTimeColumn { columns } => {
-                write!(f, "no {} column (columns: {})", super::recording::TIME_COLUMN, columns.join(", "))
+            RecordingError::NoTimeColumn { time, columns } => {
+                write!(f, "no {time} column (columns: {})", columns.join(", "))
             }
         }
     }
@@ -177,7 +178,7 @@ mod tests {
                 "corrupt parquet data: column acc_x has 3 of 5 rows",
             ),
             (
-                RecordingError::NoTimeColumn { columns: vec!["acc_x".into()] }.into(),
+                RecordingError::NoTimeColumn { time: crate::dataset::layout::TIME_COLUMN, columns: vec!["acc_x".into()] }.into(),
                 "no timestamp_sec column (columns: acc_x)",
             ),
         ];

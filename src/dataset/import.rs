@@ -167,7 +167,7 @@ pub fn from_csv(files: &[(&Path, &str)], options: &ImportOptions, cols: &CsvColu
                 Some(i) => record.get(i).unwrap_or("").to_string(),
                 None => stem.clone(),
             };
-            crate::data_root::safe_name(&session)
+            crate::dataset::layout::safe_name(&session)
                 .map_err(|why| format!("{}: session id {session:?} is refused: {why}", where_(line)))?;
             let label = record.get(label_at).unwrap_or("").to_string();
             let entry = sessions.entry(session.clone()).or_insert_with(|| (label.clone(), Vec::new(), Vec::new()));
@@ -182,7 +182,7 @@ pub fn from_csv(files: &[(&Path, &str)], options: &ImportOptions, cols: &CsvColu
                 let raw = record.get(i).unwrap_or("");
                 match raw {
                     "" | "?" | "NaN" | "nan" | "NA" => Ok(f64::NAN),
-                    _ => raw.parse::<f64>().map_err(|_| super::uea_ts::abbreviate(raw)),
+                    _ => raw.parse::<f64>().map_err(|_| crate::text::abbreviate(raw, 40)),
                 }
             };
             if let Some(t) = time_at {
@@ -234,8 +234,8 @@ fn channel_names(given: Option<&[String]>, dims: usize) -> Result<Vec<String>, S
         }
         Some(names) => {
             for n in names {
-                crate::data_root::safe_name(n).map_err(|why| format!("channel name {n:?} is refused: {why}"))?;
-                if n == super::recording::TIME_COLUMN {
+                crate::dataset::layout::safe_name(n).map_err(|why| format!("channel name {n:?} is refused: {why}"))?;
+                if n == super::layout::TIME_COLUMN {
                     return Err(format!("{n} is the time column; choose another channel name"));
                 }
             }
@@ -306,8 +306,8 @@ pub fn write(out: &Path, imported: &Imported, replace: bool) -> Result<(), Strin
         match text.len() as u64 {
             n if n > crate::open::MAX_SIDE_FILE => Err(format!(
                 "{name} would be {}, over the {} that threadkit reads; nothing was written",
-                crate::source::human_bytes(n),
-                crate::source::human_bytes(crate::open::MAX_SIDE_FILE)
+                crate::text::human_bytes(n),
+                crate::text::human_bytes(crate::open::MAX_SIDE_FILE)
             )),
             _ => Ok(text),
         }
@@ -321,8 +321,8 @@ pub fn write(out: &Path, imported: &Imported, replace: bool) -> Result<(), Strin
         if bytes.len() as u64 > MAX_SESSION_BYTES {
             return Err(format!(
                 "session {id} would be a {} parquet file, over the {} that threadkit reads; split the recording; nothing was written",
-                crate::source::human_bytes(bytes.len() as u64),
-                crate::source::human_bytes(MAX_SESSION_BYTES)
+                crate::text::human_bytes(bytes.len() as u64),
+                crate::text::human_bytes(MAX_SESSION_BYTES)
             ));
         }
         put(&super::layout::session_file(Path::new(""), id)?, &bytes)?;

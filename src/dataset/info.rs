@@ -51,7 +51,7 @@ pub fn info(dir: &Path) -> Result<Info, String> {
         let text = crate::open::read_to_string(&path, crate::open::MAX_SIDE_FILE)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         crate::source::parse_side_file(&text)
-            .map_err(|e| format!("{}: {e}; run `threadkit dataset check`", crate::report::shown(&path)))
+            .map_err(|e| format!("{}: {e}; run `threadkit dataset check`", crate::text::shown(&path)))
     };
     let manifest = read(super::layout::MANIFEST)?;
     let labels = read(super::layout::LABELS)?;

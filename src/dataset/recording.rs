@@ -18,8 +18,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::Type;
 
 pub use super::error::{ColumnProblem, RecordingError};
-
-pub const TIME_COLUMN: &str = "timestamp_sec";
+use super::layout::TIME_COLUMN;
 
 /// The largest session file read (the auditor, the tools and the importer use the same bound).
 pub const MAX_SESSION_BYTES: u64 = 256 * 1024 * 1024;
@@ -149,7 +148,7 @@ impl Recording {
             }
         }
         let Some(time_at) = names.iter().position(|n| n == TIME_COLUMN) else {
-            return Err(RecordingError::NoTimeColumn { columns: names });
+            return Err(RecordingError::NoTimeColumn { time: TIME_COLUMN, columns: names });
         };
         let timestamps = std::mem::take(&mut columns[time_at]);
         let channels =

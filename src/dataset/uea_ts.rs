@@ -95,7 +95,7 @@ pub fn parse(text: &str) -> Result<(Header, Vec<Case>), TsError> {
             let Some(directive) = line.strip_prefix('@') else {
                 return Err(err(
                     line_no,
-                    format!("expected a header line starting with '@' before @data, found {:?}", abbreviate(line)),
+                    format!("expected a header line starting with '@' before @data, found {:?}", crate::text::abbreviate(line, 40)),
                 ));
             };
             let (key, value) =
@@ -198,7 +198,7 @@ fn parse_case(line: &str, line_no: usize, header: &Header) -> Result<Case, TsErr
                 _ => v.parse::<f64>().map_err(|_| {
                     err(
                         line_no,
-                        format!("dimension {d}: {:?} is not a number (missing values are written '?')", abbreviate(v)),
+                        format!("dimension {d}: {:?} is not a number (missing values are written '?')", crate::text::abbreviate(v, 40)),
                     )
                 })?,
             };
@@ -227,14 +227,6 @@ fn parse_case(line: &str, line_no: usize, header: &Header) -> Result<Case, TsErr
     Ok(Case { dims, label })
 }
 
-/// A value quoted in an error, cut to 40 characters.
-pub(super) fn abbreviate(s: &str) -> String {
-    if s.chars().count() > 40 {
-        format!("{}…", s.chars().take(40).collect::<String>())
-    } else {
-        s.to_string()
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -244,7 +244,7 @@ fn read_entry(dir: &Path, name: &str, entry: &Value, at: &str) -> Result<Option<
     }
     let path = dir.join(file);
     if !path.exists() {
-        return Err((format!("{at}/file_name"), format!("{name:?}: {file} is not in {}", crate::report::shown(dir))));
+        return Err((format!("{at}/file_name"), format!("{name:?}: {file} is not in {}", crate::text::shown(dir))));
     }
     Ok(Some(Dataset { name: name.to_string(), file: path, formatting, mapping }))
 }

@@ -260,7 +260,7 @@ pub fn prepare(text: &str, file_stem: Option<&str>, settings: &Settings<'_>) -> 
         return skipped(
             Skip::MessageTooLarge,
             Some(&id),
-            format!("a message of {} (the limit is 1 MiB)", crate::source::human_bytes(len as u64)),
+            format!("a message of {} (the limit is 1 MiB)", crate::text::human_bytes(len as u64)),
         );
     }
     conversation.drop_trailing_results(&mut changes);

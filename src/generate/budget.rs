@@ -14,7 +14,28 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::client::Usage;
+/// Tokens as the server counted them (`usage`); `cached` is the part of `prompt` its prefix
+/// cache served (`prompt_tokens_details.cached_tokens`), billed at a lower price.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Usage {
+    pub prompt: u64,
+    pub completion: u64,
+    pub cached: u64,
+}
+
+impl Usage {
+    pub fn total(&self) -> u64 {
+        self.prompt + self.completion
+    }
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, o: Usage) {
+        self.prompt += o.prompt;
+        self.completion += o.completion;
+        self.cached += o.cached;
+    }
+}
 
 /// USD per million tokens. `cached` prompt tokens cost `cached` where a price is given,
 /// else the `input` price.

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::budget::Usage;
+
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// e.g. `http://127.0.0.1:8080/v1` (the path before `/chat/completions`).
@@ -42,29 +44,6 @@ impl ClientConfig {
 pub struct Completion {
     pub content: String,
     pub usage: Usage,
-}
-
-/// Tokens as the server counted them (`usage`); `cached` is the part of `prompt` its prefix
-/// cache served (`prompt_tokens_details.cached_tokens`), billed at a lower price.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Usage {
-    pub prompt: u64,
-    pub completion: u64,
-    pub cached: u64,
-}
-
-impl Usage {
-    pub fn total(&self) -> u64 {
-        self.prompt + self.completion
-    }
-}
-
-impl std::ops::AddAssign for Usage {
-    fn add_assign(&mut self, o: Usage) {
-        self.prompt += o.prompt;
-        self.completion += o.completion;
-        self.cached += o.cached;
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -261,13 +240,13 @@ impl ChatClient {
                 // Slowing down is the answer, not giving up: a rejection costs no attempt.
                 permit.rejected(&limits, self.backoff(rejections + 1));
                 self.bill(reservation, Bill::Nothing);
-                last = self.scrub(&format!("{url}: HTTP {status}: {}", excerpt(text.as_deref().unwrap_or(""))));
+                last = self.scrub(&format!("{url}: HTTP {status}: {}", crate::text::abbreviate(text.as_deref().unwrap_or(""), 300)));
                 rejections += 1;
                 if rejections >= MAX_REJECTIONS {
                     return Err(ClientError::Failed(format!(
                         "{last} (gave up after {} in a row; the server's rate limit is lower than it says, \
                          or it is overloaded: try a lower --parallel later)",
-                        crate::report::plural(rejections as usize, "rate-limit rejection")
+                        crate::text::plural(rejections as usize, "rate-limit rejection")
                     )));
                 }
                 continue;
@@ -291,14 +270,14 @@ impl ChatClient {
                 }
                 500..=599 => {
                     self.bill(reservation, Bill::Nothing);
-                    last = self.scrub(&format!("{url}: HTTP {status}: {}", excerpt(&text)));
+                    last = self.scrub(&format!("{url}: HTTP {status}: {}", crate::text::abbreviate(&text, 300)));
                     attempt += 1;
                     failed_last = true;
                 }
                 _ => {
                     self.bill(reservation, Bill::Nothing);
                     let lower = text.to_lowercase();
-                    let message = self.scrub(&format!("{url}: HTTP {status}: {}", excerpt(&text)));
+                    let message = self.scrub(&format!("{url}: HTTP {status}: {}", crate::text::abbreviate(&text, 300)));
                     if lower.contains("context")
                         && (lower.contains("exceed") || lower.contains("length") || lower.contains("too long"))
                     {
@@ -314,7 +293,7 @@ impl ChatClient {
                 }
             }
         }
-        let message = format!("{last} (gave up after {})", crate::report::plural(attempts as usize, "attempt"));
+        let message = format!("{last} (gave up after {})", crate::text::plural(attempts as usize, "attempt"));
         // Never an answer at all: the server is not there, for this thread or any other.
         Err(if reached { ClientError::Failed(message) } else { self.give_up(message) })
     }
@@ -326,11 +305,11 @@ impl ChatClient {
 
     fn completion(&self, text: &str, url: &str) -> Result<Completion, ClientError> {
         let v: Value = serde_json::from_str(text).map_err(|e| {
-            ClientError::Failed(self.scrub(&format!("{url}: the reply is not JSON ({e}): {}", excerpt(text))))
+            ClientError::Failed(self.scrub(&format!("{url}: the reply is not JSON ({e}): {}", crate::text::abbreviate(text, 300))))
         })?;
         let choice = v
             .pointer("/choices/0")
-            .ok_or_else(|| ClientError::Failed(self.scrub(&format!("{url}: the reply has no choices: {}", excerpt(text)))))?;
+            .ok_or_else(|| ClientError::Failed(self.scrub(&format!("{url}: the reply has no choices: {}", crate::text::abbreviate(text, 300)))))?;
         // A model (or a proxy) can echo the request's headers: the key never enters a thread.
         let content = self.scrub(choice.pointer("/message/content").and_then(Value::as_str).unwrap_or_default());
         let usage = |k: &str| v.pointer(&format!("/usage/{k}")).and_then(Value::as_u64).unwrap_or(0);
@@ -352,14 +331,6 @@ enum Bill {
     Unknown,
 }
 
-fn excerpt(text: &str) -> String {
-    let t: String = text.chars().take(300).collect();
-    if t.len() < text.len() {
-        format!("{t}…")
-    } else {
-        t
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -26,7 +26,7 @@ pub fn report_on_interrupt() {
             let line = match super::thread_doc::ThreadDoc::load(&path) {
                 Ok(t) => format!(
                     "{id}: {} saved (status {}); `threadkit generate continue {id}` resumes it",
-                    crate::report::plural(t.steps(), "step"),
+                    crate::text::plural(t.steps(), "step"),
                     t.meta("status")
                 ),
                 Err(_) => format!("{id}: nothing saved yet"),

@@ -12,7 +12,7 @@
 use serde::Serialize;
 
 use super::budget::Price;
-use super::client::Usage;
+use super::budget::Usage;
 
 /// One pilot thread as measured.
 #[derive(Debug, Clone, Copy, PartialEq)]

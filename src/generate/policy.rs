@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::client::{ChatClient, Usage};
+use super::budget::Usage;
+use super::client::ChatClient;
 use super::prompts::Prompts;
 use super::replies::{self, FinalAnswer, Step, Structured};
 use super::thread_doc::ThreadDoc;

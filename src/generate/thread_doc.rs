@@ -154,9 +154,9 @@ impl ThreadDoc {
         if text.len() as u64 > crate::source::DEFAULT_MAX_FILE_SIZE {
             return Err(format!(
                 "refusing to save {}: it would be {}, over the {} that validate, export and show read",
-                crate::report::shown(&self.path),
-                crate::source::human_bytes(text.len() as u64),
-                crate::source::human_bytes(crate::source::DEFAULT_MAX_FILE_SIZE)
+                crate::text::shown(&self.path),
+                crate::text::human_bytes(text.len() as u64),
+                crate::text::human_bytes(crate::source::DEFAULT_MAX_FILE_SIZE)
             ));
         }
         let saved = if self.new {
@@ -190,7 +190,7 @@ pub struct ThreadLock {
 impl ThreadLock {
     pub fn acquire(threads_dir: &Path, id: &str) -> Result<ThreadLock, String> {
         use std::io::Write;
-        crate::data_root::safe_name(id).map_err(|why| format!("thread id {id:?} is refused: {why}"))?;
+        crate::dataset::layout::safe_name(id).map_err(|why| format!("thread id {id:?} is refused: {why}"))?;
         let dir = threads_dir.join(".locks");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let path = dir.join(format!("{id}.lock"));

@@ -148,7 +148,7 @@ fn trainer_config(manifest: &mut Value, infos: &[(Option<u64>, PathBuf)], to: Op
         "sha256": crate::export::sink::sha256_hex(&bytes),
         "written_by": "merge",
     }));
-    let note = crate::report::terminal_safe(&note, true).into_owned();
+    let note = crate::text::terminal_safe(&note, true).into_owned();
     Ok((vec![Beside { name: name.to_string(), bytes, replaces }], Some(note)))
 }
 
@@ -164,10 +164,10 @@ fn replaceable(at: &Path, to: &Path, name: &str, new: &[u8], ours: impl Fn(&[u8]
     let old = match std::fs::read(at) {
         Ok(old) => old,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("{}: {}; give --out a folder of its own", crate::report::shown(at), crate::open::describe_io(&e))),
+        Err(e) => return Err(format!("{}: {}; give --out a folder of its own", crate::text::shown(at), crate::open::describe_io(&e))),
     };
     ours(&old).map_err(|what| {
-        format!("{} is there already with {what}: merging would replace it; give --out a folder of its own", crate::report::shown(at))
+        format!("{} is there already with {what}: merging would replace it; give --out a folder of its own", crate::text::shown(at))
     })?;
     let these = data_files(name, new);
     let Some(other) = data_files(name, &old).into_iter().find(|f| !these.contains(f)) else { return Ok(()) };
@@ -183,8 +183,8 @@ fn replaceable(at: &Path, to: &Path, name: &str, new: &[u8], ours: impl Fn(&[u8]
     Err(format!(
         "{} is there already for other parts (it names {}, which these parts do not have): merging would replace it; give \
          --out a folder of its own, or the --out of the merge that wrote it",
-        crate::report::shown(at),
-        crate::report::terminal_safe(&other, false)
+        crate::text::shown(at),
+        crate::text::terminal_safe(&other, false)
     ))
 }
 
@@ -235,14 +235,14 @@ fn dataset_info(infos: &[(Option<u64>, PathBuf)], into: &Path) -> Result<(Vec<u8
     // (the part's key, shard, the entry)
     let mut all: Vec<(String, u64, Value)> = Vec::new();
     for (position, (shard, path)) in infos.iter().enumerate() {
-        let text = std::fs::read(path).map_err(|e| format!("{}: {}", crate::report::shown(path), crate::open::describe_io(&e)))?;
+        let text = std::fs::read(path).map_err(|e| format!("{}: {}", crate::text::shown(path), crate::open::describe_io(&e)))?;
         let Ok(Value::Object(entries)) = serde_json::from_slice::<Value>(&text) else {
-            return Err(format!("{}: not a JSON object of datasets; run that part's export again", crate::report::shown(path)));
+            return Err(format!("{}: not a JSON object of datasets; run that part's export again", crate::text::shown(path)));
         };
         let dir = path.parent().unwrap_or(Path::new("."));
         for (key, entry) in entries {
             let Value::Object(mut entry) = entry else {
-                return Err(format!("{}: {key} is not a dataset entry (an object); run that part's export again", crate::report::shown(path)));
+                return Err(format!("{}: {key} is not a dataset entry (an object); run that part's export again", crate::text::shown(path)));
             };
             let file_name = entry.get("file_name").and_then(Value::as_str).unwrap_or_default().to_string();
             entry.insert("file_name".into(), json!(relative(into, &dir.join(file_name)).to_string_lossy()));
@@ -271,7 +271,7 @@ fn only_these_datasets(old: &[u8], datasets: &Value) -> Result<(), String> {
     let foreign: Vec<&str> = old.keys().filter(|k| !keys.clone().any(|key| is_shard_key(k, key))).map(String::as_str).collect();
     match foreign.is_empty() {
         true => Ok(()),
-        false => Err(format!("other datasets ({})", crate::report::terminal_safe(&foreign.join(", "), false))),
+        false => Err(format!("other datasets ({})", crate::text::terminal_safe(&foreign.join(", "), false))),
     }
 }
 
@@ -291,11 +291,11 @@ fn checked(input: &Input, dir: &Path, file: &Value) -> Result<PathBuf, String> {
         return Err(format!(
             "{}: lists {}, which is not a file inside its folder; merge the export.json threadkit wrote, unedited",
             input.name,
-            crate::report::terminal_safe(path, false)
+            crate::text::terminal_safe(path, false)
         ));
     }
     let at = dir.join(below);
-    let shown = crate::report::shown(&at);
+    let shown = crate::text::shown(&at);
     let again = "run that part's export again";
     let mut reader = crate::open::open(&at).map_err(|e| format!("{shown}: {}; {} lists it: {again}", crate::open::describe_io(&e), input.name))?;
     let mut hash = Sha256::new();

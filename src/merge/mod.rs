@@ -62,7 +62,7 @@ impl Input {
     pub fn open(path: &Path) -> std::io::Result<Input> {
         let file = crate::open::open(path)?;
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-        Ok(Input { dir: Some(dir), ..Input::from_reader(crate::report::shown(path), file) })
+        Ok(Input { dir: Some(dir), ..Input::from_reader(crate::text::shown(path), file) })
     }
 
     fn pull(&mut self) -> Item {

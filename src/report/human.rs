@@ -9,8 +9,9 @@ use miette::{
 
 use super::Totals;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::rules;
 use crate::findings::{FileReport, RecordReport};
+use crate::rules;
+use crate::text::plural;
 
 pub struct Renderer {
     handler: GraphicalReportHandler,
@@ -36,7 +37,7 @@ impl Renderer {
     pub fn file(&self, file: &FileReport) -> String {
         let mut out = String::new();
         for r in file.records.iter().filter(|r| !r.diagnostics.is_empty()) {
-            let path = super::shown(&file.path);
+            let path = crate::text::shown(&file.path);
             let name = crate::findings::place(&path, r.record);
             let _ = writeln!(out, "{}", self.bold(&name));
             for d in &r.diagnostics {
@@ -51,7 +52,7 @@ impl Renderer {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
         };
-        let mut diag = MietteDiagnostic::new(super::terminal_safe(&d.message, true).into_owned())
+        let mut diag = MietteDiagnostic::new(crate::text::terminal_safe(&d.message, true).into_owned())
             .with_code(format!("{}({})", d.code(), d.rule.name))
             .with_severity(severity);
         if let Some(fix) = &d.fix {
@@ -62,10 +63,10 @@ impl Renderer {
             (Some(text), Some(loc)) => {
                 let mut ex = Excerpt::around(text, loc);
                 // Invalid JSON can hold raw ESC bytes; replaced at the same width, the span still fits.
-                if let std::borrow::Cow::Owned(safe) = super::terminal_safe_same_width(&ex.text) {
+                if let std::borrow::Cow::Owned(safe) = crate::text::terminal_safe_same_width(&ex.text) {
                     ex.text = safe;
                 }
-                let label = d.label.as_deref().map(|l| super::terminal_safe(l, false).into_owned());
+                let label = d.label.as_deref().map(|l| crate::text::terminal_safe(l, false).into_owned());
                 diag = diag.with_label(LabeledSpan::new(label, ex.span.0, ex.span.1));
                 let source = RecordSource {
                     name: path.to_string(),
@@ -83,7 +84,7 @@ impl Renderer {
             }
         };
         if rendered.is_err() {
-            let _ = writeln!(out, "  {}[{}] {}", d.severity.as_str(), d.code(), super::terminal_safe(&d.message, true));
+            let _ = writeln!(out, "  {}[{}] {}", d.severity.as_str(), d.code(), crate::text::terminal_safe(&d.message, true));
         }
         out
     }
@@ -91,28 +92,26 @@ impl Renderer {
     pub fn summary(&self, totals: &Totals, fixed: usize) -> String {
         let mut out = String::new();
         let threads = if totals.files == totals.paths {
-            format!("{} file{}", totals.files, plural(totals.files))
+            plural(totals.files, "file")
         } else {
             let noun = totals.noun.unwrap_or("thread");
-            format!("{} {noun}{} in {} file{}", totals.files, plural(totals.files), totals.paths, plural(totals.paths))
+            format!("{} in {}", plural(totals.files, noun), plural(totals.paths, "file"))
         };
         let _ = writeln!(
             out,
             "{}",
             self.bold(&format!(
-                "Checked {threads}: {} valid, {} invalid; {} error{}, {} warning{}",
+                "Checked {threads}: {} valid, {} invalid; {}, {}",
                 totals.valid,
                 totals.invalid,
-                totals.errors,
-                plural(totals.errors),
-                totals.warnings,
-                plural(totals.warnings)
+                plural(totals.errors, "error"),
+                plural(totals.warnings, "warning")
             ))
         );
         for (code, n) in &totals.by_rule {
             let rule = rules::find(code).expect("reported codes come from the registry");
             let severity = totals.rule_severity.get(code).copied().unwrap_or(rule.severity);
-            let _ = writeln!(out, "  {code} {:<32} {n:>6} {}{}", rule.name, severity.as_str(), plural(*n));
+            let _ = writeln!(out, "  {code} {:<32} {n:>6} {}{}", rule.name, severity.as_str(), if *n == 1 { "" } else { "s" });
         }
         if fixed > 0 {
             let _ = writeln!(out, "Fixed {fixed} findings.");
@@ -232,10 +231,3 @@ impl SourceCode for RecordSource {
     }
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}

@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::diagnostic::Edit;
+use crate::text::abbreviate;
 use crate::thread::{FirstMessage, MANIFEST_PREFIX, QUERY_SEPARATOR};
 use crate::version::Version;
 
@@ -85,8 +86,8 @@ pub fn check(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                     ctx.thread.user_query_pointer(),
                     format!(
                         "`metadata.user_query` is {:?} but the first message asks {:?}",
-                        abbreviate(stored),
-                        abbreviate(query)
+                        abbreviate(stored, 80),
+                        abbreviate(query, 80)
                     ),
                 )
                 .with_label("differs from the first message")
@@ -123,12 +124,3 @@ fn manifest_is_object(text: &str) -> Result<(), serde_json::Error> {
     Ok(())
 }
 
-pub(crate) fn abbreviate(s: &str) -> String {
-    const MAX: usize = 80;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        let cut: String = s.chars().take(MAX).collect();
-        format!("{cut}…")
-    }
-}

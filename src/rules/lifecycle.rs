@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::json::lookup;
 
-use super::first_message::abbreviate;
+use crate::text::abbreviate;
 use super::*;
 use crate::diagnostic::Edit;
 use crate::thread::{calls_tool, final_answer_in_text, same_label, Status};
@@ -112,8 +112,8 @@ pub fn check_finished(ctx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 content_at,
                 format!(
                     "the last message answers {:?} but `final_answer` is {:?}",
-                    abbreviate(said),
-                    abbreviate(recorded)
+                    abbreviate(said, 80),
+                    abbreviate(recorded, 80)
                 ),
             )
             .with_label("answer in the text"),

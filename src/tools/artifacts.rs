@@ -12,7 +12,8 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::data_root::{refuse_unsafe, DataError, DataRoot, Dataset};
+use crate::data_root::{DataError, DataRoot, Dataset};
+use crate::dataset::layout::refuse_unsafe;
 use crate::dataset::recording::Recording;
 
 #[derive(Debug, Clone)]

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{plural, Outcome};
+use super::Outcome;
 use crate::commands::{CommandError, ExitStatus};
-use crate::generate::budget::{self, Budget};
-use crate::generate::client::Usage;
+use crate::generate::budget::{self, Budget, Usage};
 use crate::generate::step_loop::Ended;
 use crate::generate::thread_doc::ThreadDoc;
 use crate::report::Format;
+use crate::text::plural;
 
 pub(super) fn report_one(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
     match &o.result {
@@ -123,7 +123,7 @@ pub(super) fn summary(
         // The endpoint's one message is said once, below, not once per thread.
         if endpoint_down.as_deref().is_none_or(|down| !why.contains(down)) {
             // A server's error body is data: it reaches the terminal escaped.
-            writeln!(err, "threadkit: {}: {}", crate::report::terminal_safe(&o.id, false), crate::report::terminal_safe(why, true))?;
+            writeln!(err, "threadkit: {}: {}", crate::text::terminal_safe(&o.id, false), crate::text::terminal_safe(why, true))?;
         }
     }
     let saved: Vec<&&Outcome> = failed.iter().filter(|o| o.saved).collect();
@@ -143,7 +143,7 @@ pub(super) fn summary(
         writeln!(
             err,
             "threadkit: stopped: {}{}",
-            crate::report::terminal_safe(why, true),
+            crate::text::terminal_safe(why, true),
             if not_started > 0 { format!(" ({} not started)", plural(not_started, "thread")) } else { String::new() }
         )?;
     }
@@ -165,7 +165,7 @@ pub(super) fn summary(
             plural(not_started, "thread"),
         )?;
         if !command.is_empty() {
-            writeln!(err, "threadkit: to go on with a larger budget: {}", crate::report::terminal_safe(command, false))?;
+            writeln!(err, "threadkit: to go on with a larger budget: {}", crate::text::terminal_safe(command, false))?;
         }
     }
     let gate = gate_summary(outcomes);
