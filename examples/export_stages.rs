@@ -1,6 +1,8 @@
 //! Where one export's time goes, stage by stage, on one core: `cargo run --release --example
 //! export_stages -- bench/out/corpus_20000` (threads are read into memory first).
 
+#![allow(clippy::print_stdout, reason = "a benchmark tool reports on the terminal")]
+
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

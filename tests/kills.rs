@@ -5,6 +5,7 @@
 //! CI runs a few kills per command. For the full run:
 //!     THREADKIT_KILLS=200 cargo test --release --test kills -- --nocapture
 //! It prints `N kills, 0 inconsistencies` per command.
+#![allow(clippy::print_stderr, reason = "how many kills landed is reported for the closing note")]
 
 mod common;
 

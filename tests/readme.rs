@@ -1,5 +1,6 @@
 //! The README's "Try it in two minutes" block, run verbatim (extracted from README.md),
 //! so the README can never drift from the code.
+#![allow(clippy::print_stderr, reason = "the try-it block's time is reported for the closing note")]
 
 mod common;
 

@@ -93,6 +93,8 @@ pub struct Replayed {
 
 /// Replay every recorded call in order. The workspace keeps every artifact the calls made,
 /// so callers can look at what each call looked at (`Replayed::looked_at`).
+// The error is one finding per thread that cannot be replayed, handed straight to a report.
+#[allow(clippy::result_large_err)]
 pub fn replay(doc: &Value, root: &DataRoot) -> Result<(Workspace, Vec<Replayed>), Diagnostic> {
     let thread = ThreadView::new(doc, Version::OpenAiV1);
     let (Some(dataset), Some(session)) = (thread.dataset(), thread.session()) else {

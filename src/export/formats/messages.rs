@@ -427,6 +427,9 @@ impl<'c> MessageView for Rendered<'c> {
 
 /// `TrainingFormat::direct_line` of the `messages` formats: the first finding of
 /// `check_conversation`, or else `conversation_line`.
+// The error is the one finding of a refused example, returned as the trait's `Diagnostic`:
+// a box here would be unboxed at once by every caller.
+#[allow(clippy::result_large_err)]
 pub fn direct_line(
     conversation: &Conversation,
     tools: &ToolSet,
