@@ -203,7 +203,7 @@ fn files_kept_beside_threads_are_named_for_what_they_are() {
         let o = threadkit(&args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains("none of the 2 files read is a thread (") && err.contains("threadkit merge"), "{args:?}: {err}");
+        assert!(err.contains("none of the 2 files read is a thread (the first, ") && err.contains("threadkit merge"), "{args:?}: {err}");
     }
     assert!(!page.exists(), "no page written");
     // A shard writes its part whatever it holds: the merge needs every part.

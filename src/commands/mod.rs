@@ -188,9 +188,14 @@ pub(crate) fn no_thread_files(args: &WalkArgs, skip_backups: bool, err: &mut dyn
 /// of nothing, would pass for a corpus (a folder of reports or exports named by mistake). `first`:
 /// the first file that is not a thread and why, from its finding.
 pub(crate) fn no_thread_among(files: usize, first: Option<(String, String)>, outcome: &str) -> CommandError {
-    let why = first.map_or(String::new(), |(place, why)| format!(" ({place}: {})", crate::text::terminal_safe(&why, false)));
-    let head = if files == 1 { "the file read is not a thread".to_string() } else { format!("none of the {files} files read is a thread") };
-    CommandError::Usage(format!("{head}{why}; {outcome}"))
+    let first = first.map(|(place, why)| format!("{place}: {}", crate::text::terminal_safe(&why, false)));
+    CommandError::Usage(match (files, first) {
+        // The finding already says what the file is and that it is not a thread.
+        (1, Some(first)) => format!("{first}; {outcome}"),
+        (1, None) => format!("the file read is not a thread; {outcome}"),
+        (n, Some(first)) => format!("none of the {n} files read is a thread (the first, {first}); {outcome}"),
+        (n, None) => format!("none of the {n} files read is a thread; {outcome}"),
+    })
 }
 
 /// Why a run that found no file to check fails (see `nothing_checked`).
