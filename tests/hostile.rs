@@ -410,11 +410,18 @@ fn issue28_row6_no_terminal_control_from_data() {
     std::fs::write(tmp.path().join("broken.json"), format!("{{\"id\": \"{evil}\" \"x\"}}")).unwrap();
     // A file name holds them too (export says each skipped file's place).
     std::fs::write(tmp.path().join(format!("named{}.json", evil.replace('\u{202e}', ""))), "{}").unwrap();
+    // A legacy thread under such a name: `migrate` says each file it converts, and where the original went.
+    let legacy = tempfile::tempdir().unwrap();
+    let legacy_name = format!("legacy{}_v3.json", evil.replace('\u{202e}', ""));
+    std::fs::copy(fixtures().join("threads/valid/uci_har_train_01_0051_v3_0042.json"), legacy.path().join(legacy_name)).unwrap();
     let out = tempfile::tempdir().unwrap();
     let out = out.path().join("export");
     let t = thread.to_str().unwrap();
     let dir = tmp.path().to_str().unwrap();
+    let old = legacy.path().to_str().unwrap();
     let runs: Vec<Vec<&str>> = vec![
+        vec!["migrate", old, "--dry-run"],
+        vec!["migrate", old],
         vec!["export", dir, "--out", out.to_str().unwrap(), "--profile", "openai", "--allow-few-examples", "--force"],
         vec!["show", t, "--color", "never"],
         vec!["show", t, "--color", "always"],

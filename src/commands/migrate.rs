@@ -181,21 +181,24 @@ fn action_name(a: Action) -> &'static str {
     }
 }
 
+/// One migrated file as a line for a person. Paths are the walked files' names and reasons quote
+/// errors: data, so the line is made terminal-safe whole.
 fn human_line(out: &mut dyn Write, item: &Item, dry_run: bool) -> io::Result<()> {
     let p = item.path.display();
-    match item.action {
+    let line = match item.action {
         Action::Converted => {
             let t = item.target.as_ref().map_or(String::new(), |t| format!(" → {}", t.display()));
             let b = item.backup.as_ref().map_or(String::new(), |b| format!(" (original → {})", b.display()));
-            writeln!(out, "{} {p}{t}{b}{}", if dry_run { "would convert" } else { "converted" }, suffix(&item.reason))
+            format!("{} {p}{t}{b}{}", if dry_run { "would convert" } else { "converted" }, suffix(&item.reason))
         }
         Action::Moved => {
             let b = item.backup.as_ref().map_or(String::new(), |b| format!(" → {}", b.display()));
-            writeln!(out, "{} {p}{b}{}", if dry_run { "would move" } else { "moved" }, suffix(&item.reason))
+            format!("{} {p}{b}{}", if dry_run { "would move" } else { "moved" }, suffix(&item.reason))
         }
-        Action::Skipped => Ok(()),
-        Action::Failed => writeln!(out, "failed {p}: {}", item.reason),
-    }
+        Action::Skipped => return Ok(()),
+        Action::Failed => format!("failed {p}: {}", item.reason),
+    };
+    writeln!(out, "{}", crate::text::terminal_safe(&line, false))
 }
 
 fn suffix(reason: &str) -> String {

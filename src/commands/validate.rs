@@ -87,7 +87,8 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
                     match apply_fixes(&mut report, &settings, args.dry_run, out) {
                         Ok(n) => fixed_count += n,
                         Err(message) => {
-                            writeln!(err, "threadkit: {}: {message}", report.path.display())?;
+                            let message = crate::text::terminal_safe(&message, false);
+                            writeln!(err, "threadkit: {}: {message}", crate::text::shown(&report.path))?;
                             status = ExitStatus::Error;
                         }
                     }
