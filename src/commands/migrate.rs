@@ -181,24 +181,26 @@ fn action_name(a: Action) -> &'static str {
     }
 }
 
-/// One migrated file as a line for a person. Paths are the walked files' names and reasons quote
-/// errors: data, so the line is made terminal-safe whole.
+/// One migrated file for a person. Paths are the walked files' names and reasons quote errors
+/// (a conflict's reason is a diff, kept on its lines): data, so both are made terminal-safe.
 fn human_line(out: &mut dyn Write, item: &Item, dry_run: bool) -> io::Result<()> {
-    let p = item.path.display();
-    let line = match item.action {
+    let p = crate::text::shown(&item.path);
+    let arrow = |to: &Option<PathBuf>, before: &str, after: &str| {
+        to.as_ref().map_or(String::new(), |to| format!("{before}{}{after}", crate::text::shown(to)))
+    };
+    let reason = crate::text::terminal_safe(&item.reason, true);
+    match item.action {
         Action::Converted => {
-            let t = item.target.as_ref().map_or(String::new(), |t| format!(" → {}", t.display()));
-            let b = item.backup.as_ref().map_or(String::new(), |b| format!(" (original → {})", b.display()));
-            format!("{} {p}{t}{b}{}", if dry_run { "would convert" } else { "converted" }, suffix(&item.reason))
+            let (t, b) = (arrow(&item.target, " → ", ""), arrow(&item.backup, " (original → ", ")"));
+            writeln!(out, "{} {p}{t}{b}{}", if dry_run { "would convert" } else { "converted" }, suffix(&reason))
         }
         Action::Moved => {
-            let b = item.backup.as_ref().map_or(String::new(), |b| format!(" → {}", b.display()));
-            format!("{} {p}{b}{}", if dry_run { "would move" } else { "moved" }, suffix(&item.reason))
+            let b = arrow(&item.backup, " → ", "");
+            writeln!(out, "{} {p}{b}{}", if dry_run { "would move" } else { "moved" }, suffix(&reason))
         }
-        Action::Skipped => return Ok(()),
-        Action::Failed => format!("failed {p}: {}", item.reason),
-    };
-    writeln!(out, "{}", crate::text::terminal_safe(&line, false))
+        Action::Skipped => Ok(()),
+        Action::Failed => writeln!(out, "failed {p}: {reason}"),
+    }
 }
 
 fn suffix(reason: &str) -> String {
