@@ -187,6 +187,16 @@ impl ValidateArgs {
         }
         s
     }
+
+    /// What `--fix` did, for the summary: `fixed` findings were written.
+    pub fn fixing(&self, fixed: usize) -> crate::report::Fixing {
+        use crate::report::Fixing;
+        match (self.fix, self.dry_run) {
+            (false, _) => Fixing::NotAsked,
+            (true, true) => Fixing::DryRun,
+            (true, false) => Fixing::Wrote(fixed),
+        }
+    }
 }
 
 impl QualityArgs {

@@ -73,7 +73,9 @@ fn folder_error(e: std::io::Error) -> std::io::Error {
 /// Write `bytes` to a temporary file beside `target` (keeping `target`'s permissions).
 pub fn stage(target: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
     let mut staged = stage_empty(target)?;
-    staged.file.write_all(bytes)?;
+    // Through the `File`, not the `NamedTempFile`: the latter's error names the random
+    // temporary ("… at path …/.threadkit-tmp.….tmp"), which the user never asked for.
+    staged.file.as_file_mut().write_all(bytes)?;
     Ok(staged)
 }
 

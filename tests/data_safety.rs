@@ -310,6 +310,52 @@ fn an_export_that_runs_out_of_room_leaves_the_previous_one_and_says_where() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// `threadkit ARGS` with files limited to one block: every write of a thread fails as on a full
+/// disk (SIGXFSZ ignored, so the write fails instead of killing).
+fn tk_with_no_room(args: &[&str]) -> Output {
+    Command::new("sh")
+        .args(["-c", "trap '' XFSZ; ulimit -f 1; exec \"$@\"", "sh", env!("CARGO_BIN_EXE_threadkit")])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Writes that fail part-way (the disk full): the originals stay, nothing is left beside them,
+/// the error names the file the user has (not a random temporary), the summary says the fix was
+/// not written rather than advising the `--fix` just run, and the same command works once
+/// there is room.
+#[test]
+fn fix_and_migrate_without_room_keep_the_originals_and_say_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixable = tmp.path().join("fixable");
+    copy_dir(&fixtures().join("threads/rules/TK401-metadata-counts"), &fixable);
+    let before = snapshot(&fixable);
+    let o = tk_with_no_room(&["validate", "--fix", s(&fixable), "--color", "never"]);
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{said}");
+    assert!(said.contains("cannot write the fixed file") && said.contains("the original is unchanged"), "{said}");
+    assert!(!said.contains(".threadkit-tmp"), "the error names a temporary: {said}");
+    assert!(said.contains("1 fixable finding left unfixed: its file was not written"), "{said}");
+    assert!(!said.contains("run again with --fix (or"), "{said}");
+    assert!(snapshot(&fixable) == before, "a file changed");
+    assert!(common::temporaries_in(tmp.path()).is_empty());
+    let o = tk(&["validate", "--fix", s(&fixable), "--color", "never"]);
+    assert!(o.status.success() && text(&o).contains("Fixed 1 finding."), "{}", text(&o));
+
+    let legacy = legacy_tree(tmp.path());
+    let before = snapshot(&legacy);
+    let data = fixtures().join("data");
+    let o = tk_with_no_room(&["migrate", s(&legacy), "--data-root", s(&data)]);
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{said}");
+    assert!(said.contains("cannot write") && said.contains("the original is unchanged"), "{said}");
+    assert!(!said.contains(".threadkit-tmp"), "the error names a temporary: {said}");
+    assert!(snapshot(&legacy) == before, "a file changed");
+    assert!(common::temporaries_in(tmp.path()).is_empty());
+    let o = migrate(&[s(&legacy)]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 // ---- 7. two generators with one seed -----------------------------------------------------------
 
 fn generate(dir: &Path, endpoint: &Endpoint, args: &[&str]) -> Command {

@@ -41,7 +41,7 @@ pub fn run(args: DatasetArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Resu
             for line in grouped {
                 writeln!(out, "{line}")?;
             }
-            printer.end(&totals, 0, out)?;
+            printer.end(&totals, crate::report::Fixing::NotAsked, out)?;
             let failing = totals.errors > 0 || (deny_warnings && totals.warnings > 0);
             Ok(if failing { ExitStatus::Failure } else { ExitStatus::Success })
         }

@@ -80,7 +80,7 @@ pub fn run(args: QualityArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
         totals.add(&report);
         printer.file(&report, out)?;
     }
-    printer.end(&totals, 0, out)?;
+    printer.end(&totals, crate::report::Fixing::NotAsked, out)?;
     if totals.paths == 0 && status == ExitStatus::Success {
         return super::no_thread_files(&args.walk, false, err);
     }

@@ -99,7 +99,7 @@ pub fn run(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resu
             Ok(())
         },
     )?;
-    printer.end(&totals, fixed_count, out)?;
+    printer.end(&totals, args.fixing(fixed_count), out)?;
     if totals.paths == 0 && status == ExitStatus::Success {
         return super::no_thread_files(&args.walk, false, err);
     }
@@ -246,7 +246,7 @@ fn run_training(
             Ok(())
         },
     )?;
-    printer.end(&totals, fixed_count, out)?;
+    printer.end(&totals, args.fixing(fixed_count), out)?;
     if totals.paths == 0 && status == ExitStatus::Success {
         return super::nothing_checked(&args.walk, options, super::TRAINING_FILES, err);
     }
@@ -378,7 +378,7 @@ fn check_registries(
             printer.file(&report, out)?;
         }
     }
-    printer.end(&totals, 0, out)?;
+    printer.end(&totals, crate::report::Fixing::NotAsked, out)?;
     Ok(if totals.errors > 0 || (args.deny_warnings && totals.warnings > 0) { ExitStatus::Failure } else { ExitStatus::Success })
 }
 

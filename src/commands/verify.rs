@@ -53,7 +53,7 @@ pub fn run(args: VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         },
     )?;
     progress.finish();
-    printer.end(&totals, 0, out)?;
+    printer.end(&totals, crate::report::Fixing::NotAsked, out)?;
     if totals.paths == 0 && status == ExitStatus::Success {
         return super::no_thread_files(&args.walk, false, err);
     }

@@ -7,7 +7,7 @@ use miette::{
     SourceCode, SourceSpan, SpanContents,
 };
 
-use super::Totals;
+use super::{Fixing, Totals};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::findings::{FileReport, RecordReport};
 use crate::rules;
@@ -89,7 +89,7 @@ impl Renderer {
         out
     }
 
-    pub fn summary(&self, totals: &Totals, fixed: usize) -> String {
+    pub fn summary(&self, totals: &Totals, fixing: Fixing) -> String {
         let mut out = String::new();
         let threads = if totals.files == totals.paths {
             plural(totals.files, "file")
@@ -113,15 +113,28 @@ impl Renderer {
             let severity = totals.rule_severity.get(code).copied().unwrap_or(rule.severity);
             let _ = writeln!(out, "  {code} {:<32} {n:>6} {}{}", rule.name, severity.as_str(), if *n == 1 { "" } else { "s" });
         }
-        if fixed > 0 {
-            let _ = writeln!(out, "Fixed {fixed} findings.");
-        }
-        if totals.fixable > 0 {
-            let _ = writeln!(
-                out,
-                "{} findings can be fixed automatically: run again with --fix (or --fix --dry-run to see the diff).",
-                totals.fixable
-            );
+        let fixable = plural(totals.fixable, "fixable finding");
+        match fixing {
+            Fixing::Wrote(fixed) => {
+                if fixed > 0 {
+                    let _ = writeln!(out, "Fixed {}.", plural(fixed, "finding"));
+                }
+                if totals.fixable > 0 {
+                    // Only a file not written keeps a fixable finding after `--fix`.
+                    let _ = writeln!(
+                        out,
+                        "{fixable} left unfixed: {}; run --fix again once that is resolved.",
+                        if totals.fixable == 1 { "its file was not written (see its error)" } else { "their files were not written (see the errors)" }
+                    );
+                }
+            }
+            Fixing::DryRun if totals.fixable > 0 => {
+                let _ = writeln!(out, "{fixable}: the diffs above are what --fix writes.");
+            }
+            Fixing::NotAsked if totals.fixable > 0 => {
+                let _ = writeln!(out, "{fixable}: run again with --fix (or --fix --dry-run to see the diff).");
+            }
+            _ => {}
         }
         out
     }

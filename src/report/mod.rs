@@ -18,6 +18,18 @@ pub enum Format {
     Json,
 }
 
+/// What `--fix` did in this run, for the summary's last lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fixing {
+    /// No `--fix`: fixable findings are pointed at it.
+    NotAsked,
+    /// `--fix --dry-run`: the diffs were printed, nothing written.
+    DryRun,
+    /// `--fix`: this many findings were fixed in files written; any fixable one left is in a
+    /// file that could not be written (or changed meanwhile), said above it.
+    Wrote(usize),
+}
+
 /// Totals over every record, as the summary line and the JSON report give them.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Totals {

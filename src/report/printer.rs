@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::human::Renderer;
-use super::{json, Format, Totals};
+use super::{json, Fixing, Format, Totals};
 use crate::findings::FileReport;
 use crate::walk::Shard;
 
@@ -66,13 +66,13 @@ impl<'a> Printer<'a> {
         }
     }
 
-    pub fn end(&self, totals: &Totals, fixed: usize, out: &mut dyn Write) -> io::Result<()> {
+    pub fn end(&self, totals: &Totals, fixing: Fixing, out: &mut dyn Write) -> io::Result<()> {
         match self.format {
             Format::Json => match &self.shard {
                 Some(tag) => writeln!(out, "\n], \"summary\": {}, \"shard\": {tag}}}", json::summary(totals)),
                 None => writeln!(out, "\n], \"summary\": {}}}", json::summary(totals)),
             },
-            Format::Human => out.write_all(self.renderer.summary(totals, fixed).as_bytes()),
+            Format::Human => out.write_all(self.renderer.summary(totals, fixing).as_bytes()),
         }
     }
 }
