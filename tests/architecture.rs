@@ -36,10 +36,79 @@ fn code(text: &str) -> String {
         .filter_map(|m| text.find(m))
         .min()
         .map_or(text, |at| &text[..at]);
-    text.lines()
-        .map(|l| l.find("//").map_or(l, |at| &l[..at]))
-        .collect::<Vec<_>>()
-        .join("\n")
+    without_comments_and_literals(text)
+}
+
+/// `text` with comments removed and the insides of string and character literals blanked: a
+/// `//` in a string (a URL) is no comment, and a path in a message is no import.
+fn without_comments_and_literals(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let rest = &b[i..];
+        if rest.starts_with(b"//") {
+            i += rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
+        } else if rest.starts_with(b"/*") {
+            let mut depth = 0;
+            while i < b.len() {
+                if b[i..].starts_with(b"/*") {
+                    depth += 1;
+                    i += 2;
+                } else if b[i..].starts_with(b"*/") {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            out.push(b' ');
+        } else if let Some(hashes) = raw_string_start(b, i) {
+            let close: Vec<u8> = std::iter::once(b'"').chain(std::iter::repeat_n(b'#', hashes)).collect();
+            let body = i + hashes + 2 + usize::from(b[i] == b'b');
+            let end = b[body..].windows(close.len()).position(|w| w == close.as_slice()).map_or(b.len(), |p| body + p + close.len());
+            out.extend_from_slice(b"\"\"");
+            i = end;
+        } else if b[i] == b'"' {
+            i += 1;
+            while i < b.len() && b[i] != b'"' {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+            out.extend_from_slice(b"\"\"");
+            i += 1;
+        } else if let Some(len) = (b[i] == b'\'').then(|| char_literal_len(&text[i..])).flatten() {
+            out.extend_from_slice(b"' '");
+            i += len;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// At `i`, `r"`, `r#"`, `br"`…: the number of `#`. Not inside an identifier (`for"` is no raw string).
+fn raw_string_start(b: &[u8], i: usize) -> Option<usize> {
+    let start = if b[i] == b'b' { i + 1 } else { i };
+    if b.get(start) != Some(&b'r') || (i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')) {
+        return None;
+    }
+    let hashes = b[start + 1..].iter().take_while(|&&c| c == b'#').count();
+    (b.get(start + 1 + hashes) == Some(&b'"')).then_some(hashes)
+}
+
+/// The length of a character literal at the start of `s` (`'a'`, `'"'`, `'\n'`, `'\u{7f}'`);
+/// `None` for a lifetime (`'a`).
+fn char_literal_len(s: &str) -> Option<usize> {
+    let inner = &s[1..];
+    if inner.starts_with('\\') {
+        return inner.get(2..)?.find('\'').map(|p| p + 4);
+    }
+    let c = inner.chars().next()?;
+    inner[c.len_utf8()..].starts_with('\'').then_some(c.len_utf8() + 2)
 }
 
 /// Every path a `use` tree (`a::{b, c::{d, e}}`) names, expanded.
@@ -176,4 +245,19 @@ fn the_scan_sees_use_trees() {
     assert_eq!(expand("super::{a::{b, c as d}, self}"), ["super::a::b", "super::a::c", "super"]);
     let found = paths("use crate::{records, rules::registry};\nlet x = crate::text::shown(p); // crate::nothing\n", &[]);
     assert!(found.contains(&"crate::rules::registry".to_string()) && found.contains(&"crate::text::shown".to_string()), "{found:?}");
+}
+
+#[test]
+fn the_scan_reads_past_literals_and_not_into_them() {
+    // A `//` inside a string hid the rest of its line; a path inside a message is no import.
+    let src = r##"let u = "https://x"; let a = crate::text::shown(p); let m = "see crate::report";
+let q = '"'; let e = '\''; fn f<'a>(x: &'a str) { crate::walk::run(x) } /* crate::span */
+let r = r#"a "quoted" crate::json"#; let n = crate::records::read(b"//", 'x');"##;
+    let found = paths(&code(src), &[]);
+    for p in ["crate::text::shown", "crate::walk::run", "crate::records::read"] {
+        assert!(found.contains(&p.to_string()), "{p} missed: {found:?}");
+    }
+    for p in ["crate::report", "crate::span", "crate::json"] {
+        assert!(!found.iter().any(|f| f.starts_with(p)), "{p} is no import: {found:?}");
+    }
 }
