@@ -31,7 +31,7 @@ pub fn for_each(path: &Path, max_size: u64, mut each: impl FnMut(Result<RecordTe
             // A JSONL file with no line (a writer that crashed before its first record) holds
             // nothing to check: a finding, as an empty `.json` file is, never a clean file.
             Ok(()) if !any => {
-                let empty = Diagnostic::new(&crate::rules::EMPTY_FILE, "", "the file holds no record (it is empty or blank)");
+                let empty = Diagnostic::new(&crate::rules::registry::EMPTY_FILE, "", "the file holds no record (it is empty or blank)");
                 each(Err(Unreadable { record: None, failure: Box::new(empty) }));
             }
             Ok(()) => {}

@@ -541,7 +541,6 @@ fn tool_errors_ignored(messages: &[Value], results: &[Option<Value>], out: &mut 
         if retries || acknowledges {
             continue;
         }
-        let short: String = error.chars().take(80).collect();
         let pointer =
             if next.get("content").is_some() { format!("/messages/{k}/content") } else { format!("/messages/{k}") };
         out.push(
@@ -549,9 +548,8 @@ fn tool_errors_ignored(messages: &[Value], results: &[Option<Value>], out: &mut 
                 &TOOL_ERROR_IGNORED,
                 pointer,
                 format!(
-                    "`{tool}` answered with an error at /messages/{i} (\"{}{}\"), and this turn neither retries nor mentions it",
-                    short.escape_debug(),
-                    if short.len() < error.len() { "…" } else { "" }
+                    "`{tool}` answered with an error at /messages/{i} (\"{}\"), and this turn neither retries nor mentions it",
+                    crate::text::abbreviate(&error, 80).escape_debug()
                 ),
             )
             .with_label("goes on as if the call had worked"),
