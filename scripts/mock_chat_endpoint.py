@@ -30,6 +30,10 @@ earlier request began with: what a provider's prefix cache would have held.
 `GET /stats` answers the counts: accepted, rejected (429), the first and last accepted
 request's time, prompt/cached/completion tokens.
 
+--hostile plays a model whose words carry terminal control sequences (OSC 52 writing the
+clipboard, clearing the screen, a one-character CSI, a bidi override, BEL): appended to the
+question, every step's reasoning, the final explanation and the unusable reply.
+
 --echo-auth plays a hostile or broken server that repeats the request's Authorization
 header: inside the model's question (`content`), or in a 200 reply without `choices`.
 
@@ -80,6 +84,21 @@ def decide(body, errors, bad_share=0.0):
             reasoning = "The mean acceleration is 7.31 g, so walking is likely; now the signal features."
         return {"step": {"reasoning": reasoning, "action": "use_tool", "tool": "compute_features", "arguments": {}}}
     return {"step": {"reasoning": "The features are enough to answer.", "action": "finish"}}
+
+
+# What a model's words may carry that must never reach a terminal raw.
+HOSTILE = "\u001b]52;c;cHduZWQ=\u0007\u001b[2J\u009b31m\u202e"
+
+
+def hostile(reply):
+    if isinstance(reply, str):
+        return reply + HOSTILE
+    for k in ("query", "explanation"):
+        if k in reply:
+            reply[k] += HOSTILE
+    if "step" in reply:
+        reply["step"]["reasoning"] += HOSTILE
+    return reply
 
 
 class Bucket:
@@ -217,6 +236,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.latency:
             time.sleep(self.server.latency)
         reply = decide(body, self.server.errors, self.server.bad_share)
+        if self.server.hostile:
+            reply = hostile(reply)
         auth = self.headers.get("Authorization", "")
         if self.server.echo_auth == "content" and isinstance(reply, dict) and "query" in reply:
             reply = {"query": reply["query"] + " (header: " + auth + ")"}
@@ -244,6 +265,7 @@ def main():
     p.add_argument("--latency-ms", type=float, default=0)
     p.add_argument("--log")
     p.add_argument("--no-errors", action="store_true")
+    p.add_argument("--hostile", action="store_true", help="the model's words carry terminal control sequences")
     p.add_argument("--echo-auth", choices=["none", "content", "no-choices"], default="none")
     p.add_argument("--fail-status", type=int, default=0, help="answer every request with this HTTP status")
     p.add_argument("--rps", type=float, default=0, help="requests per second allowed (0: no limit)")
@@ -257,6 +279,7 @@ def main():
     server.latency = a.latency_ms / 1000
     server.log = a.log
     server.errors = not a.no_errors
+    server.hostile = a.hostile
     server.echo_auth = a.echo_auth
     server.fail_status = a.fail_status
     server.posts = 0

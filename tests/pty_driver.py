@@ -10,7 +10,8 @@ Steps, in order:
   {"interrupt": true}   Ctrl-C
 After the steps, the command must exit. Everything is bounded by TIMEOUT_SECS: a hang is a
 result (`"timed_out": true`), never a stuck test. Prints one JSON object:
-  {"code": EXIT_CODE or null, "signal": N or null, "timed_out": bool, "failed_step": N or null, "screen": TEXT}
+  {"code": EXIT_CODE or null, "signal": N or null, "timed_out": bool, "failed_step": N or null, "screen": TEXT,
+   "raw": every byte the terminal received, as UTF-8 (what a hostile-data test inspects)}
 """
 
 import json
@@ -99,6 +100,7 @@ def main():
             break
         pump(0.05)
     result["screen"] = screen()
+    result["raw"] = bytes(raw).decode("utf-8", "replace")
     json.dump(result, sys.stdout)
 
 

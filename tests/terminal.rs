@@ -16,6 +16,8 @@ struct Screen {
     timed_out: bool,
     failed_step: Option<i64>,
     text: String,
+    /// Every byte the terminal received, escape sequences included.
+    raw: String,
 }
 
 /// Run threadkit under a terminal with the scripted steps; at most `secs` seconds.
@@ -40,6 +42,7 @@ fn pty(dir: &Path, args: &[&str], steps: Value, secs: u64) -> Screen {
         timed_out: v["timed_out"].as_bool().unwrap(),
         failed_step: v["failed_step"].as_i64(),
         text: v["screen"].as_str().unwrap().to_string(),
+        raw: v["raw"].as_str().unwrap().to_string(),
     }
 }
 
@@ -174,6 +177,62 @@ fn interactive_review_accept_regenerate_invalid_expand_and_quit() {
     finished(&s);
     assert_eq!(s.code, Some(0), "{}", s.text);
     assert_eq!(json_files(&tmp.path().join("threads"))[0]["metadata"]["status"], "finished");
+}
+
+/// The pieces of the mock's `--hostile` payload, each of which would act on a terminal.
+const HOSTILE: [&str; 5] = ["\u{1b}]52;", "\u{1b}[2J", "\u{9b}", "\u{202e}", "\u{7}"];
+
+fn assert_no_hostile(what: &str, s: &str) {
+    for p in HOSTILE {
+        assert!(!s.contains(p), "{what} passes the model's {p:?} to the terminal:\n{s:?}");
+    }
+}
+
+/// A model whose question, reasoning, explanation and unusable reply carry terminal control
+/// sequences: the review shows them escaped, as does the end of the thread and a batch run.
+#[test]
+fn the_review_never_lets_the_models_words_drive_the_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let endpoint = Endpoint::start(tmp.path(), &["--hostile"]);
+    let data = fixtures().join("datasets");
+    let mut args = vec!["generate", "new", "--seed", "9"];
+    args.extend(gen_args(&endpoint, data.to_str().unwrap(), "threads"));
+    let s = pty(
+        tmp.path(),
+        &args,
+        json!([
+            {"expect": "question: What was the person"},
+            {"expect": "step 1 · use_tool"},
+            {"expect": "\\(a\\): "},
+            {"send": "\n"},
+            {"expect": "unusable reply, asking again"},
+            {"expect": "step 2 · use_tool"},
+            {"expect": "\\(a\\): "},
+            {"send": "\n"},
+            {"expect": "step 3 · finish"},
+            {"expect": "\\(a\\): "},
+            {"send": "\n"},
+            {"expect": "finished: answer"},
+        ]),
+        60,
+    );
+    finished(&s);
+    assert_eq!(s.code, Some(0), "{}", s.text);
+    assert!(s.raw.contains("\\u{1b}]52;"), "the payload is shown escaped:\n{}", s.text);
+    assert_no_hostile("the interactive review", &s.raw);
+
+    let mut args = vec!["generate", "new", "--batch", "--count", "2", "--seed", "3"];
+    args.extend(gen_args(&endpoint, data.to_str().unwrap(), "batch"));
+    let o = Command::new(env!("CARGO_BIN_EXE_threadkit"))
+        .args(&args)
+        .current_dir(tmp.path())
+        .env("THREADKIT_CACHE_DIR", tmp.path().join("cache"))
+        .env("OPENAI_API_KEY", "sk-test-terminal-key")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_no_hostile("a batch run's stdout", &String::from_utf8_lossy(&o.stdout));
+    assert_no_hostile("a batch run's stderr", &String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]

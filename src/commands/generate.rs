@@ -25,6 +25,7 @@ use crate::generate::step_loop::{Ended, LoopSettings, LoopStats, Observer, Revie
 use crate::generate::thread_doc::ThreadDoc;
 use crate::generate::Generator;
 use crate::report::Format;
+use crate::text::terminal_safe;
 
 use super::ExitStatus;
 use super::CommandError;
@@ -152,7 +153,7 @@ fn run_list(settings: &Settings, args: &GenerateListArgs, out: &mut dyn Write) -
         Format::Human if rows.is_empty() && !args.all => {
             let all = listing::list(&settings.threads_dir);
             if all.is_empty() {
-                writeln!(out, "no threads in {}", settings.threads_dir.display())?;
+                writeln!(out, "no threads in {}", crate::text::shown(&settings.threads_dir))?;
             } else {
                 let mut by: BTreeMap<&str, usize> = BTreeMap::new();
                 for r in &all {
@@ -487,7 +488,7 @@ impl App {
             paths
         } else if mode.mode() == Mode::Interactive {
             if active.is_empty() {
-                writeln!(out, "no active threads in {}", self.settings.threads_dir.display())?;
+                writeln!(out, "no active threads in {}", crate::text::shown(&self.settings.threads_dir))?;
                 return Ok(ExitStatus::Success);
             }
             print_rows(out, &active, false)?;
@@ -776,7 +777,7 @@ impl App {
             writeln!(
                 out,
                 "\nthreads in {}: {} active, {} finished, {} stopped at the turn limit",
-                self.settings.threads_dir.display(),
+                crate::text::shown(&self.settings.threads_dir),
                 by_status.get("active").unwrap_or(&0),
                 by_status.get("finished").unwrap_or(&0),
                 by_status.get("max_turns_reached").unwrap_or(&0)
@@ -858,31 +859,34 @@ impl Observer for Terminal<'_> {
     fn review(&mut self, thread: &ThreadDoc, step: &Step, result: Option<&Value>) -> Review {
         let pretty = result.map(|r| serde_json::to_string_pretty(r).expect("a Value serializes"));
         let long = pretty.as_ref().is_some_and(|p| p.lines().count() > RESULT_LINES);
+        // Everything below comes from the model, the data or the tools: never raw to the terminal.
+        let (line, lines) = (|s: &str| terminal_safe(s, false).into_owned(), |s: &str| terminal_safe(s, true).into_owned());
         let show = |out: &mut dyn Write, shown: &mut Option<String>| -> io::Result<()> {
             if shown.as_deref() != Some(thread.id()) {
                 let m = &thread.doc["metadata"];
-                writeln!(out, "\n══ {} · {} / {}", thread.id(), m["dataset"].as_str().unwrap_or("?"), m["session"].as_str().unwrap_or("?"))?;
-                writeln!(out, "question: {}", m["user_query"].as_str().unwrap_or(""))?;
+                let field = |k: &str| line(m[k].as_str().unwrap_or("?"));
+                writeln!(out, "\n══ {} · {} / {}", line(thread.id()), field("dataset"), field("session"))?;
+                writeln!(out, "question: {}", lines(m["user_query"].as_str().unwrap_or("")))?;
                 *shown = Some(thread.id().to_string());
             }
             writeln!(out, "\n── step {} · {}", thread.steps() + 1, step.action())?;
-            writeln!(out, "reasoning: {}", step.reasoning())?;
+            writeln!(out, "reasoning: {}", lines(step.reasoning()))?;
             match step {
                 Step::UseTool { tool, arguments, .. } => {
-                    writeln!(out, "tool:      {tool}")?;
-                    writeln!(out, "arguments: {arguments}")?;
+                    writeln!(out, "tool:      {}", line(tool))?;
+                    writeln!(out, "arguments: {}", line(&arguments.to_string()))?;
                     if let Some(p) = &pretty {
-                        let lines: Vec<&str> = p.lines().collect();
+                        let shown_lines: Vec<&str> = p.lines().collect();
                         writeln!(out, "result:")?;
-                        for l in lines.iter().take(RESULT_LINES) {
-                            writeln!(out, "  {l}")?;
+                        for l in shown_lines.iter().take(RESULT_LINES) {
+                            writeln!(out, "  {}", line(l))?;
                         }
-                        if lines.len() > RESULT_LINES {
-                            writeln!(out, "  … {} more lines ([e]xpand shows them)", lines.len() - RESULT_LINES)?;
+                        if shown_lines.len() > RESULT_LINES {
+                            writeln!(out, "  … {} more lines ([e]xpand shows them)", shown_lines.len() - RESULT_LINES)?;
                         }
                     }
                 }
-                Step::Respond { message, .. } => writeln!(out, "message:   {message}")?,
+                Step::Respond { message, .. } => writeln!(out, "message:   {}", lines(message))?,
                 Step::Finish { .. } => writeln!(out, "(the model asks for the final answer next)")?,
             }
             Ok(())
@@ -897,7 +901,7 @@ impl Observer for Terminal<'_> {
                 Ok(Some(a)) if a == "r" => return Review::Regenerate,
                 Ok(Some(a)) if a == "q" => return Review::Quit,
                 Ok(Some(a)) if a == "e" && long => {
-                    let _ = writeln!(self.out, "{}", pretty.as_deref().unwrap_or(""));
+                    let _ = writeln!(self.out, "{}", lines(pretty.as_deref().unwrap_or("")));
                 }
                 Ok(Some(a)) => {
                     let valid = if long { "a, r, e or q" } else { "a, r or q" };
@@ -910,7 +914,7 @@ impl Observer for Terminal<'_> {
     }
 
     fn rejected_proposal(&mut self, problem: &str) {
-        let _ = writeln!(self.out, "(unusable reply, asking again: {problem})");
+        let _ = writeln!(self.out, "(unusable reply, asking again: {})", terminal_safe(problem, true));
     }
 }
 

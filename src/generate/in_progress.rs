@@ -23,6 +23,8 @@ pub fn report_on_interrupt() {
         let mut err = crate::secret::Scrubbed(std::io::stderr());
         let _ = writeln!(err, "\ninterrupted.");
         for (id, path) in active {
+            // An id read back from a thread file is data: never raw to the terminal.
+            let id = crate::text::terminal_safe(&id, false);
             let line = match super::thread_doc::ThreadDoc::load(&path) {
                 Ok(t) => format!(
                     "{id}: {} saved (status {}); `threadkit generate continue {id}` resumes it",
@@ -31,7 +33,7 @@ pub fn report_on_interrupt() {
                 ),
                 Err(_) => format!("{id}: nothing saved yet"),
             };
-            let _ = writeln!(err, "{line}");
+            let _ = writeln!(err, "{}", crate::text::terminal_safe(&line, false));
         }
         let _ = err.flush();
         std::process::exit(130);

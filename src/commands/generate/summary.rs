@@ -14,9 +14,11 @@ use crate::generate::budget::{self, Budget, Usage};
 use crate::generate::step_loop::Ended;
 use crate::generate::thread_doc::ThreadDoc;
 use crate::report::Format;
-use crate::text::plural;
+use crate::text::{plural, terminal_safe};
 
 pub(super) fn report_one(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
+    // The answer is the model's words and the ground truth a label: data, never raw to a terminal.
+    let id = terminal_safe(&o.id, false);
     match &o.result {
         Ok(Ended::Finished { correct }) => {
             // The answer beside the ground truth the model never saw.
@@ -26,20 +28,20 @@ pub(super) fn report_one(out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
                 .and_then(|p| ThreadDoc::load(p).ok())
                 .map(|t| t.doc["metadata"].clone())
                 .unwrap_or_default();
+            let field = |k: &str| terminal_safe(meta[k].as_str().unwrap_or("?"), false).into_owned();
             writeln!(
                 out,
-                "{}: finished: answer {} ({} confidence), ground truth {} → {}",
-                o.id,
-                meta["final_answer"].as_str().unwrap_or("?"),
-                meta["confidence"].as_str().unwrap_or("?"),
-                meta["ground_truth"].as_str().unwrap_or("?"),
+                "{id}: finished: answer {} ({} confidence), ground truth {} → {}",
+                field("final_answer"),
+                field("confidence"),
+                field("ground_truth"),
                 if *correct { "correct" } else { "incorrect" }
             )
         }
-        Ok(Ended::MaxTurns) => writeln!(out, "{}: stopped at the turn limit", o.id),
-        Ok(Ended::Quit) if !o.saved => writeln!(out, "{}: stopped before the first step; nothing was saved", o.id),
-        Ok(Ended::Quit) => writeln!(out, "{}: stopped; `threadkit generate continue {}` resumes it", o.id, o.id),
-        Err(e) => writeln!(out, "{}: failed: {e}", o.id),
+        Ok(Ended::MaxTurns) => writeln!(out, "{id}: stopped at the turn limit"),
+        Ok(Ended::Quit) if !o.saved => writeln!(out, "{id}: stopped before the first step; nothing was saved"),
+        Ok(Ended::Quit) => writeln!(out, "{id}: stopped; `threadkit generate continue {id}` resumes it"),
+        Err(e) => writeln!(out, "{id}: failed: {}", terminal_safe(&e.to_string(), true)),
     }
 }
 
@@ -123,7 +125,7 @@ pub(super) fn summary(
         // The endpoint's one message is said once, below, not once per thread.
         if endpoint_down.as_deref().is_none_or(|down| !why.contains(down)) {
             // A server's error body is data: it reaches the terminal escaped.
-            writeln!(err, "threadkit: {}: {}", crate::text::terminal_safe(&o.id, false), crate::text::terminal_safe(why, true))?;
+            writeln!(err, "threadkit: {}: {}", terminal_safe(&o.id, false), terminal_safe(why, true))?;
         }
     }
     let saved: Vec<&&Outcome> = failed.iter().filter(|o| o.saved).collect();
@@ -143,7 +145,7 @@ pub(super) fn summary(
         writeln!(
             err,
             "threadkit: stopped: {}{}",
-            crate::text::terminal_safe(why, true),
+            terminal_safe(why, true),
             if not_started > 0 { format!(" ({} not started)", plural(not_started, "thread")) } else { String::new() }
         )?;
     }
@@ -165,7 +167,7 @@ pub(super) fn summary(
             plural(not_started, "thread"),
         )?;
         if !command.is_empty() {
-            writeln!(err, "threadkit: to go on with a larger budget: {}", crate::text::terminal_safe(command, false))?;
+            writeln!(err, "threadkit: to go on with a larger budget: {}", terminal_safe(command, false))?;
         }
     }
     let gate = gate_summary(outcomes);
