@@ -29,6 +29,24 @@ pub fn terminal_safe(text: &str, keep_lines: bool) -> std::borrow::Cow<'_, str> 
         .into()
 }
 
+/// JSON text as printed (`--format json` on a terminal as much as in a pipe): the characters
+/// `terminal_safe` escapes that serde_json leaves raw (DEL, C1 controls, bidi controls) written
+/// as `\u009b`. They can only stand inside strings, so the document means exactly the same.
+pub fn json_terminal_safe(json: String) -> String {
+    if !json.chars().any(|c| is_unsafe(c, true)) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if is_unsafe(c, true) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `terminal_safe` for a source snippet, keeping every byte offset: each unsafe character becomes
 /// a visible one of the same UTF-8 length (`?`, `¿`, `�`), so spans computed on the text still fit.
 pub fn terminal_safe_same_width(text: &str) -> std::borrow::Cow<'_, str> {
@@ -96,6 +114,17 @@ mod safety_tests {
         assert_eq!(terminal_safe("two\nlines\tok", true), "two\nlines\tok");
         assert_eq!(terminal_safe("two\nlines", false), "two\\u{a}lines");
         assert_eq!(terminal_safe_same_width(hostile).len(), hostile.len());
+    }
+
+    #[test]
+    fn json_keeps_its_meaning_and_loses_its_controls() {
+        let hostile = "a\u{1b}]52;c;aGk=\u{7}b\u{9b}2J\u{202e}gnp.exe\r\u{7f}\u{85}";
+        let value = serde_json::json!({"k\u{202e}": [hostile, 1, "plain é"]});
+        for text in [serde_json::to_string(&value).unwrap(), serde_json::to_string_pretty(&value).unwrap()] {
+            let safe = json_terminal_safe(text);
+            assert!(!safe.chars().any(|c| is_unsafe(c, true)), "{safe:?}");
+            assert_eq!(serde_json::from_str::<serde_json::Value>(&safe).unwrap(), value);
+        }
     }
 
     #[test]

@@ -430,6 +430,12 @@ fn issue28_row6_no_terminal_control_from_data() {
         vec!["validate", dir, "--color", "always"],
         vec!["validate", dir, "--color", "never"],
         vec!["quality", dir, "--color", "never"],
+        // JSON for machines is printed too (a terminal, a log viewer): the same document, its controls escaped.
+        vec!["validate", dir, "--format", "json"],
+        vec!["quality", dir, "--format", "json"],
+        vec!["stats", dir, "--format", "json"],
+        vec!["show", t, "--format", "json"],
+        vec!["generate", "list", "--threads-dir", dir, "--all", "--format", "json"],
     ];
     for args in runs {
         let o = threadkit(&args);

@@ -41,7 +41,7 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
                     None => return Err(unknown_tool(&n)),
                 },
             };
-            writeln!(out, "{}", serde_json::to_string_pretty(&shown).expect("tools serialize"))?;
+            writeln!(out, "{}", crate::text::json_terminal_safe(serde_json::to_string_pretty(&shown).expect("tools serialize")))?;
             Ok(ExitStatus::Success)
         }
         ToolsCommand::Run { name, args, data_root, dataset, session } => {
@@ -79,7 +79,7 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
                 Ok(mut ws) => tools::run(&mut ws, &name, &parsed),
                 Err(e) => serde_json::json!({"error": e.to_string()}),
             };
-            writeln!(out, "{}", serde_json::to_string_pretty(&result).expect("results serialize"))?;
+            writeln!(out, "{}", crate::text::json_terminal_safe(serde_json::to_string_pretty(&result).expect("results serialize")))?;
             Ok(if result.get("error").is_some() { ExitStatus::Failure } else { ExitStatus::Success })
         }
     }
