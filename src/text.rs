@@ -47,6 +47,16 @@ pub fn json_terminal_safe(json: String) -> String {
     out
 }
 
+/// A value as pretty JSON for output, through `json_terminal_safe`.
+pub fn json_pretty<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    json_terminal_safe(serde_json::to_string_pretty(value).expect("output values serialize"))
+}
+
+/// A value as one line of JSON for output, through `json_terminal_safe`.
+pub fn json_line<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    json_terminal_safe(serde_json::to_string(value).expect("output values serialize"))
+}
+
 /// `terminal_safe` for a source snippet, keeping every byte offset: each unsafe character becomes
 /// a visible one of the same UTF-8 length (`?`, `¿`, `�`), so spans computed on the text still fit.
 pub fn terminal_safe_same_width(text: &str) -> std::borrow::Cow<'_, str> {

@@ -48,7 +48,7 @@ pub fn run(args: DatasetArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Resu
         DatasetCommand::Info { dir, format } => match info::info(&dir) {
             Ok(i) => {
                 match format {
-                    Format::Json => writeln!(out, "{}", crate::text::json_terminal_safe(serde_json::to_string_pretty(&i).expect("info serializes")))?,
+                    Format::Json => writeln!(out, "{}", crate::text::json_pretty(&i))?,
                     Format::Human => out.write_all(crate::text::terminal_safe(&render_info(&i), true).as_bytes())?,
                 }
                 Ok(ExitStatus::Success)
@@ -84,7 +84,7 @@ pub fn run(args: DatasetArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Resu
                 })
                 .collect();
             match format {
-                Format::Json => writeln!(out, "{}", crate::text::json_terminal_safe(serde_json::to_string_pretty(&rows).expect("rows serialize")))?,
+                Format::Json => writeln!(out, "{}", crate::text::json_pretty(&rows))?,
                 Format::Human if rows.is_empty() => writeln!(out, "no datasets under {}", data_root.display())?,
                 Format::Human => {
                     for r in &rows {

@@ -149,7 +149,7 @@ fn run_list(settings: &Settings, args: &GenerateListArgs, out: &mut dyn Write) -
         .filter(|r| args.max_turns_filter.is_none_or(|n| r.turns <= n))
         .collect();
     match args.format {
-        Format::Json => writeln!(out, "{}", crate::text::json_terminal_safe(serde_json::to_string_pretty(&rows).expect("rows serialize")))?,
+        Format::Json => writeln!(out, "{}", crate::text::json_pretty(&rows))?,
         Format::Human if rows.is_empty() && !args.all => {
             let all = listing::list(&settings.threads_dir);
             if all.is_empty() {
@@ -582,7 +582,7 @@ impl App {
             let pilot_doc: Value = serde_json::from_str(&pilot_text).unwrap_or(Value::Null);
             let doc = json!({"pilot": pilot_doc, "pilot_accepted": accepted, "projection": projection,
                              "remaining": left, "continue": (left > 0).then_some(&command)});
-            writeln!(out, "{}", crate::text::json_terminal_safe(serde_json::to_string_pretty(&doc).expect("a Value serializes")))?;
+            writeln!(out, "{}", crate::text::json_pretty(&doc))?;
         } else {
             write!(out, "pilot: {pilot_text}")?;
             match &projection {

@@ -135,7 +135,7 @@ pub fn run(args: MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
                             out,
                             "{}\n  {}",
                             if first { "" } else { "," },
-                            crate::text::json_terminal_safe(serde_json::to_string(item).expect("items serialize"))
+                            crate::text::json_line(item)
                         )?;
                         first = false;
                     }

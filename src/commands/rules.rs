@@ -26,7 +26,7 @@ pub fn run(args: RulesArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
                         "explanation": r.explanation, "fix": r.fix})
                 })
                 .collect();
-            writeln!(out, "{}", serde_json::to_string_pretty(&list).expect("rules serialize"))?;
+            writeln!(out, "{}", crate::text::json_pretty(&list))?;
         }
         Format::Human if args.rule.is_some() => {
             let r = selected[0];

@@ -105,7 +105,7 @@ pub fn run(args: ShowArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<E
         }
     }
     if args.format == ShowFormat::Json {
-        writeln!(out, "{}", crate::text::json_terminal_safe(serde_json::to_string_pretty(&json).expect("a Value serializes")))?;
+        writeln!(out, "{}", crate::text::json_pretty(&json))?;
     }
     Ok(status)
 }

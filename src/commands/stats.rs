@@ -51,7 +51,7 @@ pub fn run(args: StatsArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<
             if let (Some(shard), Some(o)) = (args.walk.shard, json.as_object_mut()) {
                 o.insert("shard".into(), crate::report::printer::shard_tag("stats", &args.walk.settings(), shard));
             }
-            writeln!(out, "{}", crate::text::json_terminal_safe(serde_json::to_string_pretty(&json).expect("JSON values serialize")))?
+            writeln!(out, "{}", crate::text::json_pretty(&json))?
         }
         // Labels, datasets and answers are data: nothing in them may drive the terminal.
         Format::Human => out.write_all(crate::text::terminal_safe(&render(&stats), true).as_bytes())?,

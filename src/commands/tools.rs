@@ -17,7 +17,7 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
             let all = tools::openai_tools();
             match format {
                 crate::report::Format::Json => {
-                    writeln!(out, "{}", serde_json::to_string_pretty(&all).expect("tools serialize"))?
+                    writeln!(out, "{}", crate::text::json_pretty(&all))?
                 }
                 crate::report::Format::Human => {
                     let width = terminal_width();
@@ -41,7 +41,7 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
                     None => return Err(unknown_tool(&n)),
                 },
             };
-            writeln!(out, "{}", crate::text::json_terminal_safe(serde_json::to_string_pretty(&shown).expect("tools serialize")))?;
+            writeln!(out, "{}", crate::text::json_pretty(&shown))?;
             Ok(ExitStatus::Success)
         }
         ToolsCommand::Run { name, args, data_root, dataset, session } => {
@@ -79,7 +79,7 @@ pub fn run(args: ToolsArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result
                 Ok(mut ws) => tools::run(&mut ws, &name, &parsed),
                 Err(e) => serde_json::json!({"error": e.to_string()}),
             };
-            writeln!(out, "{}", crate::text::json_terminal_safe(serde_json::to_string_pretty(&result).expect("results serialize")))?;
+            writeln!(out, "{}", crate::text::json_pretty(&result))?;
             Ok(if result.get("error").is_some() { ExitStatus::Failure } else { ExitStatus::Success })
         }
     }

@@ -23,8 +23,6 @@ pub fn report_on_interrupt() {
         let mut err = crate::secret::Scrubbed(std::io::stderr());
         let _ = writeln!(err, "\ninterrupted.");
         for (id, path) in active {
-            // An id read back from a thread file is data: never raw to the terminal.
-            let id = crate::text::terminal_safe(&id, false);
             let line = match super::thread_doc::ThreadDoc::load(&path) {
                 Ok(t) => format!(
                     "{id}: {} saved (status {}); `threadkit generate continue {id}` resumes it",
@@ -33,6 +31,7 @@ pub fn report_on_interrupt() {
                 ),
                 Err(_) => format!("{id}: nothing saved yet"),
             };
+            // Ids and statuses read back from thread files are data: never raw to the terminal.
             let _ = writeln!(err, "{}", crate::text::terminal_safe(&line, false));
         }
         let _ = err.flush();

@@ -68,11 +68,11 @@ fn render(file: &FileReport, records_are_lines: bool) -> Vec<String> {
                     })
                     .collect(),
             };
-            crate::text::json_terminal_safe(serde_json::to_string(&entry).expect("report entries serialize"))
+            crate::text::json_line(&entry)
         })
         .collect()
 }
 
 pub fn summary(totals: &Totals) -> String {
-    crate::text::json_terminal_safe(serde_json::to_string(totals).expect("totals serialize"))
+    crate::text::json_line(totals)
 }

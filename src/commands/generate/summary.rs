@@ -212,7 +212,7 @@ pub(super) fn summary(
                         "requests": pace.answered + pace.rejected, "rate_limited": pace.rejected,
                         "overhead_ms_median": median.as_secs_f64() * 1000.0, "endpoint_error": endpoint_down},
         });
-        writeln!(out, "{}", crate::text::json_terminal_safe(serde_json::to_string_pretty(&doc).expect("a Value serializes")))?;
+        writeln!(out, "{}", crate::text::json_pretty(&doc))?;
     } else {
     writeln!(
             out,
