@@ -212,11 +212,9 @@ pub fn merge(mut inputs: Vec<Input>, partial: bool, to: Option<&Path>, out: &mut
         return Err(format!("{} is {} but {} is {}: merge reports of one command", inputs[k].name, kinds[k].name(), inputs[0].name, kind.name()));
     }
     let io = |e: std::io::Error| format!("cannot write the merged report: {e}");
-    let write_whole = |merged: &Value, out: &mut dyn Write| {
-        let mut text = serde_json::to_vec_pretty(merged).expect("JSON values serialize");
-        text.push(b'\n');
-        out.write_all(&text).map_err(io)
-    };
+    // Through text::json_*, as every JSON output: values read back from reports hold the raw
+    // characters their writers escaped, and a merged report may go to a terminal.
+    let write_whole = |merged: &Value, out: &mut dyn Write| writeln!(out, "{}", crate::text::json_pretty(merged)).map_err(io);
     match kind {
         Kind::Stats => {
             let (mut reports, mut tags) = (Vec::with_capacity(inputs.len()), Vec::with_capacity(inputs.len()));
@@ -242,7 +240,7 @@ pub fn merge(mut inputs: Vec<Input>, partial: bool, to: Option<&Path>, out: &mut
             let (summary, tags) = merge_findings(&mut inputs, out)?;
             let held = check_parts(&inputs, &tags, partial)?;
             let errors = summary["errors"].as_u64().unwrap_or(0);
-            write!(out, "\n  ],\n  \"summary\": {}", serde_json::to_string(&summary).expect("JSON values serialize")).map_err(io)?;
+            write!(out, "\n  ],\n  \"summary\": {}", crate::text::json_line(&summary)).map_err(io)?;
             if let Some(tag) = held {
                 write!(out, ",\n  \"shard\": {tag}").map_err(io)?;
             }
@@ -308,7 +306,7 @@ fn merge_findings(inputs: &mut [Input], out: &mut dyn Write) -> Result<(Value, V
         }
         let entry = entries[i].take().expect("a head has its entry");
         out.write_all(if first { b"\n    " } else { b",\n    " }).map_err(io)?;
-        serde_json::to_writer(&mut *out, &entry).map_err(|e| io(e.into()))?;
+        out.write_all(crate::text::json_line(&entry).as_bytes()).map_err(io)?;
         first = false;
         last = Some((at, i));
         advance(i, inputs, &mut heads, &mut entries, &mut summary)?;
