@@ -54,6 +54,7 @@ fn every_rule_finds_its_planted_defects_and_leaves_clean_threads_alone() {
         "near-duplicate",
         "eval-overlap",
         "answer-wrong",
+        "garbled-text",
     ];
     let mut table = String::new();
     for rule in rules {

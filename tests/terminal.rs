@@ -221,18 +221,37 @@ fn the_review_never_lets_the_models_words_drive_the_terminal() {
     assert!(s.raw.contains("\\u{1b}]52;"), "the payload is shown escaped:\n{}", s.text);
     assert_no_hostile("the interactive review", &s.raw);
 
-    let mut args = vec!["generate", "new", "--batch", "--count", "2", "--seed", "3"];
-    args.extend(gen_args(&endpoint, data.to_str().unwrap(), "batch"));
-    let o = Command::new(env!("CARGO_BIN_EXE_threadkit"))
-        .args(&args)
-        .current_dir(tmp.path())
-        .env("THREADKIT_CACHE_DIR", tmp.path().join("cache"))
-        .env("OPENAI_API_KEY", "sk-test-terminal-key")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_no_hostile("a batch run's stdout", &String::from_utf8_lossy(&o.stdout));
-    assert_no_hostile("a batch run's stderr", &String::from_utf8_lossy(&o.stderr));
+    // Such threads are garbled (TKQ11): the quality gate rejects every one, and says so safely.
+    let batch = |folder: &str, extra: &[&str]| {
+        let mut args = vec!["generate", "new", "--batch", "--count", "2", "--seed", "3"];
+        args.extend(gen_args(&endpoint, data.to_str().unwrap(), folder));
+        args.extend(extra);
+        Command::new(env!("CARGO_BIN_EXE_threadkit"))
+            .args(&args)
+            .current_dir(tmp.path())
+            .env("THREADKIT_CACHE_DIR", tmp.path().join("cache"))
+            .env("OPENAI_API_KEY", "sk-test-terminal-key")
+            .output()
+            .unwrap()
+    };
+    let gated = batch("gated", &[]);
+    let stderr = String::from_utf8_lossy(&gated.stderr);
+    assert_eq!(gated.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the quality gate rejected so many threads"), "{stderr}");
+    let rejected = tmp.path().join("gated/rejected");
+    let findings: Vec<String> = std::fs::read_dir(&rejected)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".findings.txt"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(!findings.is_empty() && findings.iter().all(|f| f.contains("TKQ11 garbled-text")), "{findings:?}");
+    let ungated = batch("batch", &["--no-quality-gate"]);
+    assert!(ungated.status.success(), "{}", String::from_utf8_lossy(&ungated.stderr));
+    for (what, o) in [("a gated batch run", &gated), ("a batch run", &ungated)] {
+        assert_no_hostile(&format!("{what}'s stdout"), &String::from_utf8_lossy(&o.stdout));
+        assert_no_hostile(&format!("{what}'s stderr"), &String::from_utf8_lossy(&o.stderr));
+    }
 }
 
 #[test]

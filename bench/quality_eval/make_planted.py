@@ -7,6 +7,11 @@ reasoning cites those numbers the way people write them (rounded, as percentages
 threads fail a tool call and recover, all share the dataset description and a few questions. Then a
 fraction of threads get exactly one planted defect, by perturbation, and `labels.json` says which.
 `answer-wrong` is labelled wherever the final answer is not the ground truth, planted or not.
+A second pass with its own random stream (the first pass's threads stay what they were) garbles the
+text of some clean threads the ways broken pipelines do (a terminal colour code, a UTF-8 decode as
+Windows-1252 or Latin-1, a lost byte, a bidi override, a zero-width space, a NUL in an argument) and
+gives others clean look-alikes: curly quotes, dashes, accents, symbols, emoji with zero-width joiners,
+a right-to-left mark in Arabic, tabs, CRLF, an escape written as text.
 
 usage: make_planted.py THREADKIT OUT [--seed S] [--threads N]
 writes OUT/train/*.json (the corpus), OUT/eval/*.json (an eval set for --against), OUT/labels.json
@@ -24,6 +29,15 @@ DATA = os.path.join(HERE, "..", "..", "fixtures", "datasets")
 DATASET = "basic_motions"
 RULES = ["number-not-grounded", "answer-contradicts-tools", "answer-not-in-labels", "label-in-question",
          "repeated-call", "tool-error-ignored", "reasoning-degenerate", "near-duplicate", "eval-overlap"]
+GARBLED = "garbled-text"
+# Sentences with no digit and no label, so that only the text's characters can make them a finding.
+SMART = ["The signal isn\u2019t flat \u2014 it\u2019s periodic.", "The gyroscope\u2019s swings are small \u2026 but steady.",
+         "Na\u00efve thresholds aside, the r\u00e9sum\u00e9 of the evidence is consistent."]
+LOOK_ALIKES = SMART + ["Good sign \U0001F44D\U0001F3FD, the pattern holds \U0001F9D1\u200d\U0001F4BB.",
+                       "In Arabic notes: \u0645\u0631\u062d\u0628\u0627\u200f is how the annotator greeted us.",
+                       "Axis\tshape\tverdict: regular.", "Noted.\r\nThe swings are regular.",
+                       "(A terminal would show \\u001b[1m as bold; here it is only text.)",
+                       "The motion is \u2248 regular, in \u00b5s and \u00b0 alike."]
 QUERIES = ["What was the person wearing the watch doing during this recording?",
            "Which activity does this smartwatch recording show?",
            "Identify the activity in this ten-second recording.",
@@ -308,6 +322,54 @@ def near_duplicate_of(rng, original):
     return dup
 
 
+def garble(rng, thread):
+    """One defect of the kinds broken pipelines write into text; the message it went into."""
+    msgs = thread["messages"]
+    at = rng.choice([i for i, m in enumerate(msgs) if m["role"] == "assistant"])
+    m = msgs[at]
+    how = rng.randrange(7)
+    # Words of the reasoning only: a garbled `Final Answer:` line is another defect (the answer
+    # no longer matches `final_answer`), which validate reports first.
+    head, answer_line, tail = m["content"].partition("\n\nFinal Answer:")
+    words = head.split(" ")
+    if how == 0:  # a terminal colour code the model copied from a tool's log
+        k = rng.randrange(len(words))
+        words[k] = "\x1b[1;32m" + words[k] + "\x1b[0m"
+        m["content"] = " ".join(words) + answer_line + tail
+    elif how == 1:  # UTF-8 decoded as Windows-1252 somewhere on the way
+        m["content"] = (rng.choice(SMART) + " ").encode("utf-8").decode("cp1252") + m["content"]
+    elif how == 2:  # ... or as Latin-1: the C1 controls
+        m["content"] = (rng.choice(SMART) + " ").encode("utf-8").decode("latin-1") + m["content"]
+    elif how == 3:  # a byte lost mid-character, decoded with replacement
+        raw = (rng.choice(SMART) + " ").encode("utf-8")
+        cut = next(i for i, b in enumerate(raw) if b >= 0xC0) + 1
+        m["content"] = (raw[:cut] + raw[cut + 1:]).decode("utf-8", "replace") + m["content"]
+    elif how == 4:  # the Trojan Source reordering
+        m["content"] = "\u202eThe order of this text is not what it shows.\u202c " + m["content"]
+    elif how == 5:  # an invisible character inside a word
+        # A word of letters: a zero-width space inside a number splits it into two numbers.
+        k = rng.choice([i for i, w in enumerate(words) if len(w) > 3 and w.isalpha()] or [0])
+        words[k] = words[k][:2] + "\u200b" + words[k][2:]
+        m["content"] = " ".join(words) + answer_line + tail
+    else:  # a NUL or a bell in a call's arguments (a C string's end, a terminal's beep)
+        calls = [(i, x) for i, x in enumerate(msgs) if x.get("tool_calls")]
+        if not calls:
+            return False
+        i, x = rng.choice(calls)
+        f = x["tool_calls"][0]["function"]
+        args = json.loads(f["arguments"])
+        args["note"] = rng.choice(["end\x00", "look\x07"])
+        f["arguments"] = json.dumps(args)
+    return True
+
+
+def look_alike(rng, thread):
+    """Clean text that a careless check would call garbled."""
+    msgs = thread["messages"]
+    m = msgs[rng.choice([i for i, m in enumerate(msgs) if m["role"] == "assistant"])]
+    m["content"] = rng.choice(LOOK_ALIKES) + " " + m["content"]
+
+
 MANIFEST = json.load(open(os.path.join(DATA, DATASET, "manifest.json")))
 CHANNELS = [c["name"] for c in MANIFEST["channels"]]
 
@@ -333,6 +395,7 @@ def main():
         t = build(rng, tools, s, truth, j, labels_all, CHANNELS, MANIFEST)
         json.dump(t, open(os.path.join(a.out, "eval", t["id"] + ".json"), "w"), indent=2)
     truth_of = {}
+    threads = {}
     written = []
     for n in range(a.threads):
         s = train_sessions[n % len(train_sessions)]
@@ -354,11 +417,29 @@ def main():
             continue
         truth_of[t["id"]] = planted
         json.dump(t, open(os.path.join(a.out, "train", t["id"] + ".json"), "w"), indent=2)
+        threads[t["id"]] = t
+    # The second pass: only clean threads no copy was made of (a near-duplicate stays one).
+    second = random.Random(a.seed * 7919 + 1)
+    look_alikes = 0
+    copied = {t["id"][:-len("_copy")] for t in threads.values() if t["id"].endswith("_copy")}
+    for tid in sorted(truth_of):
+        if truth_of[tid] or tid in copied:
+            continue
+        roll = second.random()
+        if roll < 0.12 and garble(second, threads[tid]):
+            truth_of[tid] = [GARBLED]
+        elif 0.12 <= roll < 0.32:
+            look_alike(second, threads[tid])
+            look_alikes += 1
+        else:
+            continue
+        json.dump(threads[tid], open(os.path.join(a.out, "train", tid + ".json"), "w"), indent=2)
     json.dump(truth_of, open(os.path.join(a.out, "labels.json"), "w"), indent=1, sort_keys=True)
     counts = {}
     for p in truth_of.values():
         for k in p or ["clean"]:
             counts[k] = counts.get(k, 0) + 1
+    counts["clean, with a look-alike of garbled text"] = look_alikes
     print(json.dumps(counts, sort_keys=True))
 
 

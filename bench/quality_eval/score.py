@@ -12,7 +12,8 @@ import subprocess
 import sys
 
 RULES = ["number-not-grounded", "answer-contradicts-tools", "answer-not-in-labels", "label-in-question",
-         "repeated-call", "tool-error-ignored", "reasoning-degenerate", "near-duplicate", "eval-overlap", "answer-wrong"]
+         "repeated-call", "tool-error-ignored", "reasoning-degenerate", "near-duplicate", "eval-overlap", "answer-wrong",
+         "garbled-text"]
 
 
 def main():

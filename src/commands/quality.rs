@@ -18,7 +18,7 @@ fn codes(flag: &str, keys: &[String]) -> Result<HashSet<&'static str>, CommandEr
         .map(|k| {
             rules::find(k).filter(|r| rules::is_quality(r)).map(|r| r.code).ok_or_else(|| {
                 CommandError::Usage(format!(
-                    "{flag} {k:?} names no quality rule; `threadkit rules` lists them (codes TKQ01–TKQ10)"
+                    "{flag} {k:?} names no quality rule; `threadkit rules` lists them (codes TKQ01–TKQ11)"
                 ))
             })
         })

@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use super::grounding::{self, Sources};
 use super::{
-    ANSWER_CONTRADICTS_TOOLS, ANSWER_NOT_IN_LABELS, ANSWER_WRONG, LABEL_IN_QUESTION, NUMBER_NOT_GROUNDED,
-    REASONING_DEGENERATE, REPEATED_CALL, TOOL_ERROR_IGNORED,
+    ANSWER_CONTRADICTS_TOOLS, ANSWER_NOT_IN_LABELS, ANSWER_WRONG, GARBLED_TEXT, LABEL_IN_QUESTION,
+    NUMBER_NOT_GROUNDED, REASONING_DEGENERATE, REPEATED_CALL, TOOL_ERROR_IGNORED,
 };
 use crate::diagnostic::Diagnostic;
 use crate::thread::{final_answer_in_text, FirstMessage};
@@ -53,6 +53,7 @@ pub fn check(doc: &Value, labels: Option<&Labels>) -> Vec<Diagnostic> {
     repeated_calls(messages, &results, &mut out);
     tool_errors_ignored(messages, &results, &mut out);
     degenerate_reasoning(messages, &mut out);
+    garbled_text(messages, &mut out);
     out
 }
 
@@ -678,6 +679,171 @@ fn degenerate_reasoning(messages: &[Value], out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// What a character no conversation means to write is, or `None` for a character text may hold.
+fn garbled(c: char) -> Option<String> {
+    let what = match c {
+        '\t' | '\n' | '\r' => return None,
+        '\u{1b}' => "an escape character (U+001B), which starts a terminal control sequence",
+        '\0' => "a NUL character (U+0000)",
+        '\u{1}'..='\u{1f}' | '\u{7f}' => return Some(format!("a control character U+{:04X}", c as u32)),
+        '\u{80}'..='\u{9f}' => return Some(format!("a C1 control character U+{:04X} (bytes decoded as Latin-1?)", c as u32)),
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+            return Some(format!("a bidirectional override U+{:04X}, which shows the text in another order than it reads", c as u32))
+        }
+        '\u{200b}' | '\u{2060}' | '\u{feff}' => return Some(format!("an invisible zero-width character U+{:04X}", c as u32)),
+        '\u{fffd}' => "the replacement character U+FFFD: bytes that were not UTF-8 were lost here",
+        _ => return None,
+    };
+    Some(what.to_string())
+}
+
+/// The characters Windows-1252 puts at bytes 0x80–0x9F: with 0xA0–0xBF, what the second byte of
+/// a two-byte UTF-8 sequence becomes when the text is decoded as Windows-1252.
+const CP1252_HIGH: &str = "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ";
+
+/// Mojibake at the start of `rest`: UTF-8 decoded as Windows-1252 (`â€™` for `’`, `Ã©` for `é`,
+/// `Â°` for `°`); the length in bytes of the first two characters.
+fn mojibake(rest: &str) -> Option<usize> {
+    let mut chars = rest.chars();
+    let (first, second) = (chars.next()?, chars.next()?);
+    let garbled = match first {
+        'â' => second == '€',
+        'Ã' | 'Â' => ('\u{a0}'..='\u{bf}').contains(&second) || CP1252_HIGH.contains(second),
+        _ => false,
+    };
+    garbled.then(|| first.len_utf8() + second.len_utf8())
+}
+
+/// A byte outside printable ASCII, tabs and line breaks: where a garbled character can start.
+fn is_odd(b: u8) -> bool {
+    b >= 0x7f || (b < b' ' && b != b'\n' && b != b'\t' && b != b'\r')
+}
+
+/// The first odd byte at or after `from`. Blocks of 32 bytes are tested whole, without an
+/// early exit, so that the test runs on vectors; only a block with an odd byte is searched.
+fn next_odd(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while at < bytes.len() {
+        let block = &bytes[at..bytes.len().min(at + 32)];
+        if block.iter().fold(0u8, |any, &b| any | u8::from(is_odd(b))) != 0 {
+            return block.iter().position(|&b| is_odd(b)).map(|i| at + i);
+        }
+        at += block.len();
+    }
+    None
+}
+
+/// The first garbled character or mojibake of `text`, as (byte offset, byte length, what it is),
+/// and how many there are in all. Only characters that start at an odd byte are decoded: nearly
+/// all text is printable ASCII, passed over a byte at a time.
+fn first_garbled(text: &str) -> Option<((usize, usize, String), usize)> {
+    let bytes = text.as_bytes();
+    let mut first = None;
+    let mut count = 0;
+    let mut at = 0;
+    while let Some(odd) = next_odd(bytes, at) {
+        at = odd;
+        // `at` is a character's start: odd bytes include every byte of a multi-byte character,
+        // and each step below moves past whole characters.
+        let c = text[at..].chars().next()?;
+        let mut step = c.len_utf8();
+        // A byte-order mark opening the text is a file's, not a word's; readers drop it.
+        let found = match garbled(c) {
+            Some(_) if at == 0 && c == '\u{feff}' => None,
+            Some(what) => Some((at, step, what)),
+            None => mojibake(&text[at..]).map(|len| {
+                step = len;
+                (at, len, "mojibake: UTF-8 text decoded as Windows-1252".to_string())
+            }),
+        };
+        if let Some(found) = found {
+            count += 1;
+            first.get_or_insert(found);
+        }
+        at += step;
+    }
+    first.map(|f| (f, count))
+}
+
+/// A call's arguments are JSON in a string: a control character the model meant to pass is
+/// written there as an escape (`{"note": "end\u0000"}`). The first one its values hold, pointed at
+/// by its escape in the text when it is written as one.
+fn escaped_in_arguments(text: &str) -> Option<((usize, usize, String), usize)> {
+    fn values(v: &Value, into: &mut Vec<String>) {
+        match v {
+            Value::String(s) => into.push(s.clone()),
+            Value::Array(items) => items.iter().for_each(|i| values(i, into)),
+            Value::Object(map) => map.iter().for_each(|(k, i)| {
+                into.push(k.clone());
+                values(i, into)
+            }),
+            _ => {}
+        }
+    }
+    let mut decoded = Vec::new();
+    values(&serde_json::from_str(text).ok()?, &mut decoded);
+    let mut found = decoded.iter().filter_map(|s| first_garbled(s).map(|f| (s, f)));
+    let (s, ((at, _, what), count)) = found.next()?;
+    let count = count + found.map(|(_, (_, n))| n).sum::<usize>();
+    let c = s[at..].chars().next()?;
+    let escape = |hex: String| text.find(&hex).map(|i| (i, hex.len()));
+    let (at, len) = escape(format!("\\u{:04x}", c as u32)).or_else(|| escape(format!("\\u{:04X}", c as u32))).unwrap_or((0, text.len()));
+    Some(((at, len, format!("{what}, written as an escape in the call's arguments")), count))
+}
+
+/// A step of the way from a message down to one of its strings.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// Reports each garbled string below `v`; `path` is the way there, made into a pointer only for a finding.
+fn garbled_strings<'a>(v: &'a Value, path: &mut Vec<Step<'a>>, message: usize, out: &mut Vec<Diagnostic>) {
+    match v {
+        Value::String(text) => {
+            let found = first_garbled(text).or_else(|| match path.last() {
+                Some(Step::Key("arguments")) if text.contains("\\u") => escaped_in_arguments(text),
+                _ => None,
+            });
+            let Some(((at, len, what), count)) = found else { return };
+            let mut pointer = format!("/messages/{message}");
+            for step in path.iter() {
+                match step {
+                    Step::Key(k) => pointer.push_str(&format!("/{}", crate::json::escape_token(k))),
+                    Step::Index(i) => pointer.push_str(&format!("/{i}")),
+                }
+            }
+            let more = match count - 1 {
+                0 => String::new(),
+                n => format!(" ({n} more in this string)"),
+            };
+            out.push(Diagnostic::new(&GARBLED_TEXT, pointer, format!("{what}{more}")).within(at, len).with_label("here"));
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(Step::Index(i));
+                garbled_strings(item, path, message, out);
+                path.pop();
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                path.push(Step::Key(k));
+                garbled_strings(item, path, message, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn garbled_text(messages: &[Value], out: &mut Vec<Diagnostic>) {
+    let mut path = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        garbled_strings(m, &mut path, i, out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -811,5 +977,61 @@ mod tests {
         let found = check(&doc, None);
         assert_eq!(found.iter().filter(|d| d.rule.name == "reasoning-degenerate").count(), 2);
         assert_eq!(found[0].within, Some((0, 14)));
+    }
+
+    #[test]
+    fn garbled_text_is_found_where_it_is_and_clean_unicode_is_left_alone() {
+        let clean = [
+            "Naïve café data: 1.8 Hz ≈ 108 per minute, 20 °C, 5 µs — the person isn’t moving.\tOK\r\n",
+            "Great 👍🏽 and 🧑‍💻 (a zero-width joiner inside an emoji)",
+            "Arabic needs its marks: مرحبا\u{200f} and NÃO in Portuguese, Ãgua… no: Água",
+            "\u{feff}a byte-order mark opening the text",
+            r"the escape written as text: \u001b[1m is six characters, not ESC",
+        ];
+        for text in clean {
+            assert_eq!(first_garbled(text), None, "{text}");
+        }
+        for (text, at, len, what) in [
+            ("The classifier says \u{1b}[1mWalking\u{1b}[0m.", 20, 1, "an escape character (U+001B), which starts a terminal control sequence (1 more in this string)"),
+            ("isnâ€™t", 3, 5, "mojibake: UTF-8 text decoded as Windows-1252"),
+            ("cafÃ© and Â°", 3, 4, "mojibake: UTF-8 text decoded as Windows-1252 (1 more in this string)"),
+            ("a \u{9b}31m C1", 2, 2, "a C1 control character U+009B (bytes decoded as Latin-1?)"),
+            ("x\u{202e}gnikl", 1, 3, "a bidirectional override U+202E, which shows the text in another order than it reads"),
+            ("lost \u{fffd} byte", 5, 3, "the replacement character U+FFFD: bytes that were not UTF-8 were lost here"),
+            ("zero\u{200b}width", 4, 3, "an invisible zero-width character U+200B"),
+            ("bell\u{7}", 4, 1, "a control character U+0007"),
+        ] {
+            let ((a, l, w), count) = first_garbled(text).unwrap_or_else(|| panic!("{text:?} not found"));
+            let w = if count > 1 { format!("{w} ({} more in this string)", count - 1) } else { w };
+            assert_eq!((a, l, w.as_str()), (at, len, what), "{text:?}");
+        }
+        // Past the 32-byte blocks the scan skips whole, and characters that straddle a block's end.
+        let long = format!("{}é{}\u{1b}[0m", "a".repeat(31), "b".repeat(40));
+        assert_eq!(first_garbled(&long).map(|((at, len, _), n)| (at, len, n)), Some((73, 1, 1)));
+        assert_eq!(first_garbled(&format!("{}Ã©", "a".repeat(31))).map(|((at, len, _), _)| (at, len)), Some((31, 4)));
+        assert_eq!(first_garbled(&"é".repeat(40)), None);
+        let doc = thread(
+            json!([
+                user("What is the person doing?"),
+                call("1", "select_channels", "Fine.", "{\"channel_names\": [\"acc_x\u{1b}]52;c;aGk=\u{7}\"]}"),
+                result("1", "select_channels", json!({"error": "unknown channel \u{fffd}"})),
+                call("2", "compute_features", "Fine.", r#"{"note": "end\u0000", "nb": "\u00A0"}"#),
+                result("2", "compute_features", json!({"ok": true})),
+                {"role": "assistant", "content": "isnâ€™t clear.\n\nFinal Answer: Walking"},
+            ]),
+            finished("Walking", "Walking"),
+        );
+        let found: Vec<_> = check(&doc, None).into_iter().filter(|d| d.rule.name == "garbled-text").collect();
+        let at: Vec<_> = found.iter().map(|d| (d.pointer.as_str(), d.within)).collect();
+        assert_eq!(
+            at,
+            [
+                ("/messages/1/tool_calls/0/function/arguments", Some((25, 1))),
+                ("/messages/2/content", Some((26, 3))),
+                ("/messages/3/tool_calls/0/function/arguments", Some((13, 6))),
+                ("/messages/5/content", Some((3, 5))),
+            ]
+        );
+        assert_eq!(found[2].message, "a NUL character (U+0000), written as an escape in the call's arguments");
     }
 }

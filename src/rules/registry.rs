@@ -399,6 +399,12 @@ rule!(ANSWER_WRONG, "TKQ10", "answer-wrong", Warning, "the final answer is not t
 "What: `metadata.final_answer` differs from `metadata.ground_truth` (ignoring case, `_`, `-` and white space).\n\
 Why: a warning, not an error: wrong-but-honest threads can be worth training on. Rejection sampling keeps only correct trajectories: `threadkit export --only-correct` leaves these out.\n\
 Fix: nothing to fix in the thread; choose with `--only-correct`.");
+rule!(GARBLED_TEXT, "TKQ11", "garbled-text", Error, "a message holds control characters, bidi overrides, U+FFFD or mojibake", fix: None,
+"What: a string of a message (its text, a call's arguments, a tool result) holding a character no conversation means to write: a C0 control other than tab, line feed and carriage return (ESC starts a terminal escape sequence, NUL ends C strings), DEL, a C1 control (U+0080–U+009F), a bidirectional embedding, override or isolate (U+202A–U+202E, U+2066–U+2069), a zero-width space, word joiner or byte-order mark inside text (U+200B, U+2060, U+FEFF), the replacement character U+FFFD (bytes lost to a failed UTF-8 decode), or mojibake: UTF-8 read as Windows-1252 (`â€™` for `’`, `Ã©` for `é`, `Â°` for `°`). Each string is reported once, at its first such character, with how many more it holds. Not reported: tabs and line breaks, accents, symbols (°, µ, ≈, —, ’), emoji and their zero-width joiners (U+200D), the left-to-right and right-to-left marks (U+200E, U+200F) that right-to-left text needs, and a control character written as an escape in a sentence (the six characters `\\u001b`). A call's arguments are JSON, so there the escape is the character, and it is reported.\n\
+Why: a model learns to write what it is trained on: escape sequences that recolour or clear a terminal, text that displays in another order than it reads (the Trojan Source trick), invisible characters that tokenise into rare tokens, and the mojibake of a broken decode. None of it is ever the right answer, and a reader of the thread does not see most of it.\n\
+Bad: `The classifier says \\u001b[1mWalking\\u001b[0m.` (bold in a terminal, six stray tokens in training), `the person isnâ€™t moving`.\n\
+Good: `The classifier says Walking.`, `the person isn’t moving`.\n\
+Fix: regenerate the step, or repair the text where its meaning is plain (decode mojibake as UTF-8, delete the controls).");
 
 /// Every rule, in code order.
 pub static ALL: &[&Rule] = &[
@@ -486,6 +492,7 @@ pub static ALL: &[&Rule] = &[
     &NEAR_DUPLICATE,
     &EVAL_OVERLAP,
     &ANSWER_WRONG,
+    &GARBLED_TEXT,
 ];
 
 /// The rules of `threadkit quality`: what a well-formed thread teaches.
