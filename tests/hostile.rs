@@ -419,7 +419,26 @@ fn issue28_row6_no_terminal_control_from_data() {
     let t = thread.to_str().unwrap();
     let dir = tmp.path().to_str().unwrap();
     let old = legacy.path().to_str().unwrap();
+    // `merge` reads reports back (their escapes become characters again) and writes them anew.
+    let reports = tempfile::tempdir().unwrap();
+    let mut shards: Vec<String> = Vec::new();
+    for command in ["validate", "stats"] {
+        for i in 1..=2 {
+            let shard = format!("{i}/2");
+            let o = threadkit(&[command, dir, "--shard", &shard, "--format", "json"]);
+            let at = reports.path().join(format!("{command}{i}.json"));
+            std::fs::write(&at, &o.stdout).unwrap();
+            shards.push(at.to_str().unwrap().to_string());
+        }
+    }
+    let merged = threadkit(&["merge", &shards[0], &shards[1]]);
+    let merged: serde_json::Value = serde_json::from_slice(&merged.stdout)
+        .unwrap_or_else(|e| panic!("merge: {e}\n{}", String::from_utf8_lossy(&merged.stderr)));
+    assert_eq!(merged["files"].as_array().map(Vec::len), Some(3), "both shards' files merged: {merged}");
     let runs: Vec<Vec<&str>> = vec![
+        vec!["merge", &shards[0], &shards[1]],
+        vec!["merge", &shards[2], &shards[3]],
+        vec!["merge", "--partial", &shards[0]],
         vec!["migrate", old, "--dry-run"],
         vec!["migrate", old],
         vec!["export", dir, "--out", out.to_str().unwrap(), "--profile", "openai", "--allow-few-examples", "--force"],
