@@ -733,10 +733,19 @@ fn next_odd(bytes: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// The first garbled character or mojibake of `text`, as (byte offset, byte length, what it is),
-/// and how many there are in all. Only characters that start at an odd byte are decoded: nearly
-/// all text is printable ASCII, passed over a byte at a time.
-fn first_garbled(text: &str) -> Option<((usize, usize, String), usize)> {
+/// The first garbled character (or mojibake pair) of a string, and how many the string holds.
+#[derive(Debug, PartialEq)]
+struct Garbled {
+    /// Byte offset and length in the decoded string.
+    at: usize,
+    len: usize,
+    what: String,
+    count: usize,
+}
+
+/// The first garbled character or mojibake of `text`. Only characters that start at an odd byte
+/// are decoded: nearly all text is printable ASCII, passed over a block at a time.
+fn first_garbled(text: &str) -> Option<Garbled> {
     let bytes = text.as_bytes();
     let mut first = None;
     let mut count = 0;
@@ -762,33 +771,36 @@ fn first_garbled(text: &str) -> Option<((usize, usize, String), usize)> {
         }
         at += step;
     }
-    first.map(|f| (f, count))
+    first.map(|(at, len, what)| Garbled { at, len, what, count })
 }
 
 /// A call's arguments are JSON in a string: a control character the model meant to pass is
 /// written there as an escape (`{"note": "end\u0000"}`). The first one its values hold, pointed at
 /// by its escape in the text when it is written as one.
-fn escaped_in_arguments(text: &str) -> Option<((usize, usize, String), usize)> {
-    fn values(v: &Value, into: &mut Vec<String>) {
+fn escaped_in_arguments(text: &str) -> Option<Garbled> {
+    fn values<'a>(v: &'a Value, into: &mut Vec<&'a str>) {
         match v {
-            Value::String(s) => into.push(s.clone()),
+            Value::String(s) => into.push(s),
             Value::Array(items) => items.iter().for_each(|i| values(i, into)),
             Value::Object(map) => map.iter().for_each(|(k, i)| {
-                into.push(k.clone());
+                into.push(k);
                 values(i, into)
             }),
             _ => {}
         }
     }
+    let parsed: Value = serde_json::from_str(text).ok()?;
     let mut decoded = Vec::new();
-    values(&serde_json::from_str(text).ok()?, &mut decoded);
-    let mut found = decoded.iter().filter_map(|s| first_garbled(s).map(|f| (s, f)));
-    let (s, ((at, _, what), count)) = found.next()?;
-    let count = count + found.map(|(_, (_, n))| n).sum::<usize>();
-    let c = s[at..].chars().next()?;
+    values(&parsed, &mut decoded);
+    let mut found = decoded.iter().filter_map(|s| first_garbled(s).map(|g| (s, g)));
+    let (s, first) = found.next()?;
+    let count = first.count + found.map(|(_, g)| g.count).sum::<usize>();
+    let c = s[first.at..].chars().next()?;
     let escape = |hex: String| text.find(&hex).map(|i| (i, hex.len()));
-    let (at, len) = escape(format!("\\u{:04x}", c as u32)).or_else(|| escape(format!("\\u{:04X}", c as u32))).unwrap_or((0, text.len()));
-    Some(((at, len, format!("{what}, written as an escape in the call's arguments")), count))
+    let (at, len) = escape(format!("\\u{:04x}", c as u32))
+        .or_else(|| escape(format!("\\u{:04X}", c as u32)))
+        .unwrap_or((0, text.len()));
+    Some(Garbled { at, len, what: format!("{}, written as an escape in the call's arguments", first.what), count })
 }
 
 /// A step of the way from a message down to one of its strings.
@@ -805,7 +817,7 @@ fn garbled_strings<'a>(v: &'a Value, path: &mut Vec<Step<'a>>, message: usize, o
                 Some(Step::Key("arguments")) if text.contains("\\u") => escaped_in_arguments(text),
                 _ => None,
             });
-            let Some(((at, len, what), count)) = found else { return };
+            let Some(Garbled { at, len, what, count }) = found else { return };
             let mut pointer = format!("/messages/{message}");
             for step in path.iter() {
                 match step {
@@ -1001,14 +1013,14 @@ mod tests {
             ("zero\u{200b}width", 4, 3, "an invisible zero-width character U+200B"),
             ("bell\u{7}", 4, 1, "a control character U+0007"),
         ] {
-            let ((a, l, w), count) = first_garbled(text).unwrap_or_else(|| panic!("{text:?} not found"));
-            let w = if count > 1 { format!("{w} ({} more in this string)", count - 1) } else { w };
-            assert_eq!((a, l, w.as_str()), (at, len, what), "{text:?}");
+            let g = first_garbled(text).unwrap_or_else(|| panic!("{text:?} not found"));
+            let w = if g.count > 1 { format!("{} ({} more in this string)", g.what, g.count - 1) } else { g.what };
+            assert_eq!((g.at, g.len, w.as_str()), (at, len, what), "{text:?}");
         }
         // Past the 32-byte blocks the scan skips whole, and characters that straddle a block's end.
         let long = format!("{}é{}\u{1b}[0m", "a".repeat(31), "b".repeat(40));
-        assert_eq!(first_garbled(&long).map(|((at, len, _), n)| (at, len, n)), Some((73, 1, 1)));
-        assert_eq!(first_garbled(&format!("{}Ã©", "a".repeat(31))).map(|((at, len, _), _)| (at, len)), Some((31, 4)));
+        assert_eq!(first_garbled(&long).map(|g| (g.at, g.len, g.count)), Some((73, 1, 1)));
+        assert_eq!(first_garbled(&format!("{}Ã©", "a".repeat(31))).map(|g| (g.at, g.len)), Some((31, 4)));
         assert_eq!(first_garbled(&"é".repeat(40)), None);
         let doc = thread(
             json!([
