@@ -440,6 +440,7 @@ fn issue28_row6_no_terminal_control_from_data() {
         vec!["merge", &shards[2], &shards[3]],
         vec!["merge", "--partial", &shards[0]],
         vec!["migrate", old, "--dry-run"],
+        vec!["migrate", old, "--dry-run", "--format", "json"],
         vec!["migrate", old],
         vec!["export", dir, "--out", out.to_str().unwrap(), "--profile", "openai", "--allow-few-examples", "--force"],
         vec!["show", t, "--color", "never"],
@@ -455,6 +456,8 @@ fn issue28_row6_no_terminal_control_from_data() {
         vec!["stats", dir, "--format", "json"],
         vec!["show", t, "--format", "json"],
         vec!["generate", "list", "--threads-dir", dir, "--all", "--format", "json"],
+        vec!["verify", dir, "--format", "json"],
+        vec!["export", dir, "--out", out.to_str().unwrap(), "--profile", "openai", "--allow-few-examples", "--force", "--format", "json"],
     ];
     for args in runs {
         let o = threadkit(&args);
