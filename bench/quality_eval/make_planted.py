@@ -323,7 +323,7 @@ def near_duplicate_of(rng, original):
 
 
 def garble(rng, thread):
-    """One defect of the kinds broken pipelines write into text; the message it went into."""
+    """One defect of the kinds broken pipelines write into text; False when the thread cannot carry it."""
     msgs = thread["messages"]
     at = rng.choice([i for i, m in enumerate(msgs) if m["role"] == "assistant"])
     m = msgs[at]
